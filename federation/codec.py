@@ -1,0 +1,288 @@
+"""The one door to the wire: conversion between domain values and protobuf messages.
+
+`*_to_pb` / `*_from_pb` pairs, round-trip tested. Entry bodies are made here once and from then
+on kept as bytes: hashed, stored and relayed without being re-encoded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from federation.keys import Signature
+from node.domain.calendar import CalendarYear
+from node.domain.catalog import CatalogItem, Material
+from node.domain.entries import Entry, Kind
+from node.domain.errors import IntegrityError
+from node.domain.lifecycle import (
+    Accept,
+    CaseCommand,
+    CaseState,
+    Decide,
+    Deliver,
+    Evaluate,
+    File,
+    Reject,
+    RequestSupplement,
+    Resume,
+    Review,
+    Supplement,
+    Suspend,
+    Withdraw,
+)
+from yiwang.v1 import case_pb2, catalog_pb2, log_pb2
+
+# --- catalog ---------------------------------------------------------------------------------
+
+
+def item_to_pb(item: CatalogItem) -> catalog_pb2.CatalogItem:
+    msg = catalog_pb2.CatalogItem(
+        basic_code=item.basic_code,
+        implementation_code=item.implementation_code,
+        name=item.name,
+        power_type=item.power_type,
+        use_level=item.use_level,
+        service_objects=list(item.service_objects),
+        handling_forms=list(item.handling_forms),
+        case_type=item.case_type,
+        conditions=item.conditions,
+        materials=[catalog_pb2.Material(name=m.name, required=m.required, note=m.note) for m in item.materials],
+        fee=item.fee,
+        legal_basis=item.legal_basis,
+        department=item.department,
+        dept_credit_code=item.dept_credit_code,
+        division_code=item.division_code,
+        agent_allowed=item.agent_allowed,
+        cross_region=item.cross_region,
+        group=item.group,
+        limits_source=item.limits_source,
+    )
+    if item.legal_limit_days is not None:
+        msg.legal_limit_days = item.legal_limit_days
+    if item.promised_limit_days is not None:
+        msg.promised_limit_days = item.promised_limit_days
+    return msg
+
+
+def item_from_pb(msg: catalog_pb2.CatalogItem) -> CatalogItem:
+    return CatalogItem(
+        basic_code=msg.basic_code,
+        implementation_code=msg.implementation_code,
+        name=msg.name,
+        power_type=msg.power_type,
+        division_code=msg.division_code,
+        department=msg.department,
+        dept_credit_code=msg.dept_credit_code,
+        use_level=msg.use_level,
+        service_objects=tuple(msg.service_objects),
+        handling_forms=tuple(msg.handling_forms),
+        case_type=msg.case_type,
+        legal_limit_days=msg.legal_limit_days if msg.HasField("legal_limit_days") else None,
+        promised_limit_days=msg.promised_limit_days if msg.HasField("promised_limit_days") else None,
+        conditions=msg.conditions,
+        materials=tuple(Material(m.name, m.required, m.note) for m in msg.materials),
+        fee=msg.fee,
+        legal_basis=msg.legal_basis,
+        agent_allowed=msg.agent_allowed,
+        cross_region=msg.cross_region,
+        group=msg.group,
+        limits_source=msg.limits_source,
+    )
+
+
+def calendar_to_pb(year: CalendarYear) -> catalog_pb2.CalendarYear:
+    return catalog_pb2.CalendarYear(
+        year=year.year,
+        holidays=sorted(d.isoformat() for d in year.holidays),
+        workdays=sorted(d.isoformat() for d in year.workdays),
+        source=year.source,
+    )
+
+
+def calendar_from_pb(msg: catalog_pb2.CalendarYear) -> CalendarYear:
+    return CalendarYear(
+        year=msg.year,
+        holidays=frozenset(dt.date.fromisoformat(d) for d in msg.holidays),
+        workdays=frozenset(dt.date.fromisoformat(d) for d in msg.workdays),
+        source=msg.source,
+    )
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+_KIND_OF_FIELD: dict[str, Kind] = {
+    "filed": Kind.CASE_FILED,
+    "accepted": Kind.CASE_ACCEPTED,
+    "not_accepted": Kind.CASE_NOT_ACCEPTED,
+    "review_started": Kind.CASE_REVIEW_STARTED,
+    "supplement_requested": Kind.CASE_SUPPLEMENT_REQUESTED,
+    "supplemented": Kind.CASE_SUPPLEMENTED,
+    "suspended": Kind.CASE_SUSPENDED,
+    "resumed": Kind.CASE_RESUMED,
+    "decided": Kind.CASE_DECIDED,
+    "delivered": Kind.CASE_DELIVERED,
+    "withdrawn": Kind.CASE_WITHDRAWN,
+    "evaluated": Kind.CASE_EVALUATED,
+}
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A decoded case entry: the command it recorded and what came with it."""
+
+    case_no: str
+    at: dt.datetime
+    actor: str
+    writer: str
+    command: CaseCommand
+    sealed_bundle_hash: bytes = b""
+    due_date: str = ""
+    due_provisional: bool = False
+
+
+def to_us(at: dt.datetime) -> int:
+    return int(at.timestamp() * 1_000_000)
+
+
+def from_us(us: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(us / 1_000_000, tz=dt.UTC)
+
+
+def outline_to_pb(state: CaseState, due_date: str = "", due_provisional: bool = False) -> case_pb2.CaseOutline:
+    return case_pb2.CaseOutline(
+        case_no=state.case_no,
+        item_code=state.item_code,
+        handling_division=state.handling_division,
+        filing_division=state.filing_division,
+        channel=state.channel,
+        case_type=state.case_type,
+        status=state.status.value,
+        filed_at_us=to_us(state.filed_at),
+        accepted_at_us=to_us(state.accepted_at) if state.accepted_at else 0,
+        due_date=due_date,
+        due_provisional=due_provisional,
+        evaluation=state.evaluation or 0,
+        custodian=state.custodian,
+    )
+
+
+def case_entry(
+    cmd: CaseCommand,
+    after: CaseState,
+    at: dt.datetime,
+    actor: str,
+    writer: str,
+    *,
+    sealed_bundle_hash: bytes = b"",
+    applicant_kind: str = "",
+    due_date: str = "",
+    due_provisional: bool = False,
+) -> tuple[Kind, bytes]:
+    """The entry kind and exact body bytes recording `cmd`, which produced `after`."""
+    msg = case_pb2.CaseEntry(case_no=after.case_no, at_us=to_us(at), actor=actor, writer=writer)
+    if isinstance(cmd, File):
+        msg.filed.outline.CopyFrom(outline_to_pb(after))
+        msg.filed.sealed_bundle_hash = sealed_bundle_hash
+        msg.filed.agent = cmd.agent
+        msg.filed.consent = cmd.consent
+        msg.filed.applicant_kind = applicant_kind
+    elif isinstance(cmd, Accept):
+        msg.accepted.missing_materials.extend(cmd.missing_materials)
+        msg.accepted.due_date = due_date
+        msg.accepted.due_provisional = due_provisional
+    elif isinstance(cmd, Reject):
+        msg.not_accepted.reason = cmd.reason
+    elif isinstance(cmd, Review):
+        msg.review_started.SetInParent()
+    elif isinstance(cmd, RequestSupplement):
+        msg.supplement_requested.materials.extend(cmd.materials)
+        msg.supplement_requested.reason = cmd.reason
+    elif isinstance(cmd, Supplement):
+        msg.supplemented.materials.extend(cmd.materials)
+    elif isinstance(cmd, Suspend):
+        msg.suspended.procedure = cmd.procedure
+        msg.suspended.limit_days = cmd.limit_days
+        msg.suspended.reason = cmd.reason
+    elif isinstance(cmd, Resume):
+        msg.resumed.SetInParent()
+    elif isinstance(cmd, Decide):
+        msg.decided.approved = cmd.approved
+        msg.decided.reason = cmd.reason
+        msg.decided.result_ref = cmd.result_ref
+    elif isinstance(cmd, Deliver):
+        msg.delivered.method = cmd.method
+    elif isinstance(cmd, Withdraw):
+        msg.withdrawn.reason = cmd.reason
+    elif isinstance(cmd, Evaluate):
+        msg.evaluated.level = cmd.level
+        msg.evaluated.channel = cmd.channel
+    field = msg.WhichOneof("change")
+    assert field is not None
+    return _KIND_OF_FIELD[field], msg.SerializeToString()
+
+
+def case_record(body: bytes) -> CaseRecord:
+    """Decode a case entry body back into the command it recorded."""
+    msg = case_pb2.CaseEntry()
+    try:
+        msg.ParseFromString(body)
+    except DecodeError as exc:
+        raise IntegrityError(f"case entry body does not decode: {exc}") from None
+    field = msg.WhichOneof("change")
+    cmd: CaseCommand
+    extra: dict[str, object] = {}
+    if field == "filed":
+        o = msg.filed.outline
+        cmd = File(o.case_no, o.item_code, o.handling_division, o.filing_division, o.channel,
+                   o.case_type, None, msg.filed.agent, msg.filed.consent)
+        extra["sealed_bundle_hash"] = msg.filed.sealed_bundle_hash
+    elif field == "accepted":
+        cmd = Accept(tuple(msg.accepted.missing_materials))
+        extra["due_date"] = msg.accepted.due_date
+        extra["due_provisional"] = msg.accepted.due_provisional
+    elif field == "not_accepted":
+        cmd = Reject(msg.not_accepted.reason)
+    elif field == "review_started":
+        cmd = Review()
+    elif field == "supplement_requested":
+        cmd = RequestSupplement(tuple(msg.supplement_requested.materials), msg.supplement_requested.reason)
+    elif field == "supplemented":
+        cmd = Supplement(tuple(msg.supplemented.materials))
+    elif field == "suspended":
+        s = msg.suspended
+        cmd = Suspend(s.procedure, s.limit_days, s.reason)
+    elif field == "resumed":
+        cmd = Resume()
+    elif field == "decided":
+        cmd = Decide(msg.decided.approved, msg.decided.reason, msg.decided.result_ref)
+    elif field == "delivered":
+        cmd = Deliver(msg.delivered.method)
+    elif field == "withdrawn":
+        cmd = Withdraw(msg.withdrawn.reason)
+    elif field == "evaluated":
+        cmd = Evaluate(msg.evaluated.level, msg.evaluated.channel)
+    else:
+        raise IntegrityError(f"case entry for {msg.case_no} carries no change")
+    return CaseRecord(msg.case_no, from_us(msg.at_us), msg.actor, msg.writer, cmd, **extra)  # type: ignore[arg-type]
+
+
+# --- log -------------------------------------------------------------------------------------
+
+
+def entry_to_pb(e: Entry) -> log_pb2.Entry:
+    return log_pb2.Entry(origin=e.origin, stream=e.stream, seq=e.seq, prev_hash=e.prev_hash, kind=e.kind,
+                         body=e.body, hash=e.hash, subject=e.subject, recorded_at_us=e.recorded_at_us)
+
+
+def entry_from_pb(m: log_pb2.Entry) -> Entry:
+    return Entry(m.origin, m.stream, m.seq, m.prev_hash, m.kind, m.body, m.hash, m.subject, m.recorded_at_us)
+
+
+def signature_to_pb(sig: Signature) -> log_pb2.Signature:
+    return log_pb2.Signature(alg=sig.alg, key_id=sig.key_id, value=sig.value)
+
+
+def signature_from_pb(m: log_pb2.Signature) -> Signature:
+    return Signature(m.alg, m.key_id, m.value)

@@ -1,0 +1,1 @@
+"""One yiwang node: domain (pure), storage, use cases, CLI and runtime."""

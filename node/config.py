@@ -1,0 +1,107 @@
+"""Settings of one node, read once at start-up from `<data dir>/yiwang.toml` into a frozen object.
+
+    [node]
+    code = "511602000000"      # 12-digit division code this node serves
+    name = "广安区"
+    profile = "county"         # "village" runs the lightweight profile (no NATS)
+    [database]
+    url = ""                   # empty: SQLite (WAL) at <data dir>/yiwang.db
+    [nats]
+    url = ""                   # empty: `yiwang run` starts its own nats-server
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from node.domain.divisions import DivisionCode, Tier
+from node.domain.errors import InvalidInput, SetupError
+
+CONFIG_NAME = "yiwang.toml"
+KEY_NAME = "node.key"
+DB_NAME = "yiwang.db"
+LOG_DIR = "logs"
+PROFILES = ("province", "city", "county", "township", "village")
+
+
+def default_data_dir() -> Path:
+    """`$YIWANG_HOME`, else ~/.yiwang."""
+    env = os.environ.get("YIWANG_HOME")
+    return Path(env) if env else Path.home() / ".yiwang"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    """Folder holding the config, the key, the SQLite database and the logs."""
+    code: DivisionCode
+    """The division this node serves; its tier is the code's tier."""
+    name: str
+    """Human name of the division (from the division data when known)."""
+    profile: str
+    """One of PROFILES; defaults to the tier's name. `village` runs without NATS."""
+    database_url: str = ""
+    """SQLAlchemy URL; empty means SQLite in the data directory."""
+    nats_url: str = ""
+    """An existing NATS server or cluster; empty means `yiwang run` starts one."""
+
+    @property
+    def tier(self) -> Tier:
+        return self.code.tier
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / KEY_NAME
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / LOG_DIR / "yiwang.log"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / DB_NAME}"
+
+
+def _toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_settings(s: Settings) -> Path:
+    path = s.data_dir / CONFIG_NAME
+    path.write_text(
+        "# yiwang node settings; see `node/config.py` for every field.\n"
+        f"[node]\ncode = {_toml_str(s.code.code)}\nname = {_toml_str(s.name)}\nprofile = {_toml_str(s.profile)}\n\n"
+        f"[database]\nurl = {_toml_str(s.database_url)}\n\n"
+        f"[nats]\nurl = {_toml_str(s.nats_url)}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def load_settings(data_dir: Path) -> Settings:
+    path = data_dir / CONFIG_NAME
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SetupError(f"{data_dir} is not a yiwang data directory: run `yiwang init --code CODE` first") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SetupError(f"{path} is not valid TOML: {exc}") from None
+    node = raw.get("node", {})
+    try:
+        code = DivisionCode.parse(str(node.get("code", "")), "node.code")
+    except InvalidInput as exc:
+        raise SetupError(f"{path}: {exc}") from None
+    profile = str(node.get("profile") or code.tier.label)
+    if profile not in PROFILES:
+        raise SetupError(f"{path}: node.profile {profile!r} is not one of {', '.join(PROFILES)}")
+    return Settings(
+        data_dir=data_dir,
+        code=code,
+        name=str(node.get("name", "")),
+        profile=profile,
+        database_url=str(raw.get("database", {}).get("url", "")),
+        nats_url=str(raw.get("nats", {}).get("url", "")),
+    )

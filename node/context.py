@@ -1,0 +1,105 @@
+"""A node opened on its data directory: settings, key, store, journal, calendar and services.
+
+`Node.init` creates a data directory (config, P-256 key, database); `Node.open` loads one. The
+clock is injectable so tests and benchmarks can run at any date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from federation.keys import NodeKey, public_key_pem
+from node import logs
+from node.config import Settings, load_settings, write_settings
+from node.divisions_data import sichuan
+from node.domain.calendar import WorkCalendar
+from node.domain.divisions import DivisionCode
+from node.domain.errors import SetupError
+from node.journal import Journal
+from node.store import Store, open_engine
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Node:
+    def __init__(self, settings: Settings, key: NodeKey, store: Store, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.key = key
+        self.store = store
+        self.clock = clock
+        self.code = settings.code.code
+        self.journal = Journal(self.code, key)
+        self._calendar: WorkCalendar | None = None
+        # Imported here to keep the services free to import Node for typing.
+        from node.services.audit import AuditService
+        from node.services.calendar import CalendarService
+        from node.services.cases import CaseService
+        from node.services.catalog import CatalogService
+
+        self.catalog = CatalogService(self)
+        self.cases = CaseService(self)
+        self.calendars = CalendarService(self)
+        self.audit = AuditService(self)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, data_dir: Path, code: str, database_url: str = "", name: str = "",
+             profile: str = "", clock: Clock = system_clock) -> Node:
+        """Create a data directory with its config, key and database; refuses an existing one."""
+        division = DivisionCode.parse(code, "--code")
+        if (data_dir / "yiwang.toml").exists():
+            raise SetupError(f"{data_dir} already holds a node; use another --data-dir or remove it")
+        registry = sichuan()
+        if not name and division in registry:
+            name = registry.get(division).name
+        settings = Settings(data_dir, division, name, profile or division.tier.label, database_url)
+        created = not data_dir.exists()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = open_engine(settings.effective_database_url)
+        except SetupError:
+            if created:
+                shutil.rmtree(data_dir, ignore_errors=True)
+            raise
+        key = NodeKey.generate()
+        key.save(settings.key_path)
+        write_settings(settings)
+        store = Store(engine)
+        with store.transaction() as tx:
+            tx.put_origin_key(division.code, key.key_id, public_key_pem(key.public_key))
+        logs.configure(settings.log_path)
+        logs.get("node").info("node_initialised", node=division.code, tier=division.tier.label)
+        return cls(settings, key, store, clock)
+
+    @classmethod
+    def open(cls, data_dir: Path, clock: Clock = system_clock) -> Node:
+        settings = load_settings(data_dir)
+        key = NodeKey.load(settings.key_path)
+        store = Store(open_engine(settings.effective_database_url))
+        logs.configure(settings.log_path)
+        return cls(settings, key, store, clock)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- shared state ---------------------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    def calendar(self) -> WorkCalendar:
+        if self._calendar is None:
+            with self.store.read() as tx:
+                self._calendar = WorkCalendar(tx.calendars())
+        return self._calendar
+
+    def forget_calendar(self) -> None:
+        self._calendar = None

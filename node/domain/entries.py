@@ -1,0 +1,106 @@
+"""Log entries and their hash chain (DESIGN.md section 3).
+
+hash = SHA-256(TAG | origin | stream | seq | prev_hash | kind | body), each variable field
+length-prefixed so no two different entries share an encoding. The body is the exact protobuf
+bytes; it is hashed as stored and never re-encoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+ENTRY_TAG = b"yiwang/v1/entry\x00"
+GENESIS = bytes(32)
+
+
+class Stream(StrEnum):
+    PUBLIC = "public"  # catalog items, calendars, certificates and revocations, notices
+    CASE = "case"  # case entries
+
+
+class Kind(StrEnum):
+    ITEM_PUBLISHED = "item_published"
+    CALENDAR_PUBLISHED = "calendar_published"
+    CASE_FILED = "case_filed"
+    CASE_ACCEPTED = "case_accepted"
+    CASE_NOT_ACCEPTED = "case_not_accepted"
+    CASE_REVIEW_STARTED = "case_review_started"
+    CASE_SUPPLEMENT_REQUESTED = "case_supplement_requested"
+    CASE_SUPPLEMENTED = "case_supplemented"
+    CASE_SUSPENDED = "case_suspended"
+    CASE_RESUMED = "case_resumed"
+    CASE_DECIDED = "case_decided"
+    CASE_DELIVERED = "case_delivered"
+    CASE_WITHDRAWN = "case_withdrawn"
+    CASE_EVALUATED = "case_evaluated"
+
+
+@dataclass(frozen=True)
+class Entry:
+    origin: str
+    stream: str
+    seq: int
+    prev_hash: bytes
+    kind: str
+    body: bytes
+    hash: bytes
+    subject: str = ""
+    recorded_at_us: int = 0
+
+
+def _lp(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def entry_hash(origin: str, stream: str, seq: int, prev_hash: bytes, kind: str, body: bytes) -> bytes:
+    h = hashlib.sha256(ENTRY_TAG)
+    h.update(_lp(origin.encode()))
+    h.update(_lp(stream.encode()))
+    h.update(struct.pack(">Q", seq))
+    h.update(_lp(prev_hash))
+    h.update(_lp(kind.encode()))
+    h.update(_lp(body))
+    return h.digest()
+
+
+def make_entry(
+    origin: str, stream: str, seq: int, prev_hash: bytes, kind: str, body: bytes,
+    subject: str = "", recorded_at_us: int = 0,
+) -> Entry:
+    return Entry(origin, stream, seq, prev_hash, kind, body,
+                 entry_hash(origin, stream, seq, prev_hash, kind, body), subject, recorded_at_us)
+
+
+@dataclass(frozen=True)
+class ChainFault:
+    """The first entry of a chain that does not verify, and why."""
+
+    origin: str
+    stream: str
+    seq: int
+    reason: str
+
+
+def verify_chain(entries: Iterable[Entry], prev_seq: int = 0, prev_hash: bytes = GENESIS) -> ChainFault | None:
+    """Check seq continuity, prev_hash links and every hash; None when the chain is sound."""
+    for e in entries:
+        if e.seq != prev_seq + 1:
+            return ChainFault(e.origin, e.stream, e.seq, f"gap: expected seq {prev_seq + 1}")
+        if e.prev_hash != prev_hash:
+            return ChainFault(e.origin, e.stream, e.seq, "prev_hash does not match the previous entry")
+        if entry_hash(e.origin, e.stream, e.seq, e.prev_hash, e.kind, e.body) != e.hash:
+            return ChainFault(e.origin, e.stream, e.seq, "hash does not match the entry's content")
+        prev_seq, prev_hash = e.seq, e.hash
+    return None
+
+
+def head_message(origin: str, stream: str, seq: int, hash_: bytes, signed_at_us: int) -> bytes:
+    """The bytes an origin signs for a head."""
+    return b"".join((
+        _lp(origin.encode()), _lp(stream.encode()), struct.pack(">Q", seq), _lp(hash_),
+        struct.pack(">q", signed_at_us),
+    ))

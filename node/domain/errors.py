@@ -1,0 +1,102 @@
+"""The error hierarchy of yiwang, drawn once.
+
+    YiwangError                      every error we raise on purpose; `exit_code` for the CLI
+    ├── OperatorError                the operator's input is wrong; fix the input and retry (2)
+    │   ├── InvalidInput             a value fails validation (field, reason)
+    │   ├── NotFound                 an item, case or year that does not exist (3)
+    │   ├── IllegalTransition        a case command not allowed in the case's state (4)
+    │   ├── CatalogRuleViolation     a lower tier changed a standard field, promised > legal (2)
+    │   └── ImportRejected           an import file with bad rows; lists (line, reason) (2)
+    ├── SetupError                   the node is not initialised or misconfigured (5)
+    ├── IntegrityError               stored data fails verification: a broken chain, a bad head
+    │                                signature (6); `audit verify` reports the first bad entry
+    └── InternalError                a bug of ours; report it (70)
+
+Peer errors (a remote node's fault) join this tree with the federation issue. Messages never
+contain personal data: identifiers are masked before they go into an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class YiwangError(Exception):
+    """Base of every error yiwang raises on purpose."""
+
+    exit_code: int = 1
+
+
+class OperatorError(YiwangError):
+    """The operator's input is wrong; nothing was changed."""
+
+    exit_code = 2
+
+
+class InvalidInput(OperatorError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(OperatorError):
+    exit_code = 3
+
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(f"no {what} {key!r} on this node")
+        self.what = what
+        self.key = key
+
+
+class IllegalTransition(OperatorError):
+    exit_code = 4
+
+    def __init__(self, case_no: str, status: str, command: str, allowed: Sequence[str]) -> None:
+        hint = ", ".join(allowed) if allowed else "none (the case is closed)"
+        super().__init__(
+            f"case {case_no} is {status}: {command} is not allowed; allowed now: {hint}"
+        )
+        self.case_no = case_no
+        self.status = status
+        self.command = command
+        self.allowed = tuple(allowed)
+
+
+class CatalogRuleViolation(OperatorError):
+    def __init__(self, item_code: str, reason: str) -> None:
+        super().__init__(f"item {item_code}: {reason}")
+        self.item_code = item_code
+        self.reason = reason
+
+
+class ImportRejected(OperatorError):
+    """An import with bad rows; nothing of it was written."""
+
+    def __init__(self, source: str, problems: Sequence[tuple[int, str]]) -> None:
+        first = "; ".join(f"line {line}: {why}" for line, why in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(
+            f"{source}: {len(problems)} bad row(s), nothing imported: {first}{more}"
+        )
+        self.source = source
+        self.problems = tuple(problems)
+
+
+class SetupError(YiwangError):
+    exit_code = 5
+
+
+class IntegrityError(YiwangError):
+    exit_code = 6
+
+
+class InternalError(YiwangError):
+    exit_code = 70
+
+
+def mask(value: str, keep: int = 4) -> str:
+    """Mask an identifier for messages: only its length and last `keep` characters show."""
+    if len(value) <= keep:
+        return "*" * len(value)
+    return "*" * (len(value) - keep) + value[-keep:]

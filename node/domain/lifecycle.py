@@ -1,0 +1,302 @@
+"""The case lifecycle as a transition table, in the manner of a protocol state machine.
+
+`TRANSITIONS[(status, command)]` is the status after the command; a command absent from the
+table for the case's status raises IllegalTransition and changes nothing. Guards that depend on
+the command's data (容缺 materials before approval, evaluation levels) sit in `apply`.
+
+    filed ── accept ──> accepted ── review ──> under_review
+      │  └─ reject ──> not_accepted             │  ▲   │  ▲
+      │                                          │  │   │  └ resume ── special_procedure (clock stopped)
+      │                                          │  └ supplement ── awaiting_supplement (clock stopped)
+      └ withdraw (before the decision) ──> withdrawn
+    accepted | under_review ── decide ──> approved | denied ── deliver ──> delivered ── evaluate ──> evaluated
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from node.domain.codes import SATISFACTION
+from node.domain.errors import IllegalTransition, InvalidInput
+from node.domain.timelimits import ClockStop, local_date
+
+
+class Status(StrEnum):
+    FILED = "filed"  # 申请
+    ACCEPTED = "accepted"  # 受理
+    NOT_ACCEPTED = "not_accepted"  # 不予受理
+    UNDER_REVIEW = "under_review"  # 审查
+    AWAITING_SUPPLEMENT = "awaiting_supplement"  # 补正
+    SPECIAL_PROCEDURE = "special_procedure"  # 特别程序
+    APPROVED = "approved"  # 准予
+    DENIED = "denied"  # 不予
+    DELIVERED = "delivered"  # 办结/送达
+    WITHDRAWN = "withdrawn"  # 撤回
+    EVALUATED = "evaluated"  # 好差评
+
+
+class Command(StrEnum):
+    FILE = "file"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    REVIEW = "review"
+    REQUEST_SUPPLEMENT = "request_supplement"
+    SUPPLEMENT = "supplement"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    DECIDE_APPROVE = "decide_approve"
+    DECIDE_DENY = "decide_deny"
+    DELIVER = "deliver"
+    WITHDRAW = "withdraw"
+    EVALUATE = "evaluate"
+
+
+S, C = Status, Command
+_OPEN = (S.ACCEPTED, S.UNDER_REVIEW)
+TRANSITIONS: dict[tuple[Status | None, Command], Status] = {
+    (None, C.FILE): S.FILED,
+    (S.FILED, C.ACCEPT): S.ACCEPTED,
+    (S.FILED, C.REJECT): S.NOT_ACCEPTED,
+    (S.FILED, C.WITHDRAW): S.WITHDRAWN,
+    (S.ACCEPTED, C.REVIEW): S.UNDER_REVIEW,
+    **{(s, C.REQUEST_SUPPLEMENT): S.AWAITING_SUPPLEMENT for s in _OPEN},
+    (S.AWAITING_SUPPLEMENT, C.SUPPLEMENT): S.UNDER_REVIEW,
+    # 容缺 materials handed in while the case runs: the status stays.
+    (S.ACCEPTED, C.SUPPLEMENT): S.ACCEPTED,
+    (S.UNDER_REVIEW, C.SUPPLEMENT): S.UNDER_REVIEW,
+    **{(s, C.SUSPEND): S.SPECIAL_PROCEDURE for s in _OPEN},
+    (S.SPECIAL_PROCEDURE, C.RESUME): S.UNDER_REVIEW,
+    **{(s, C.DECIDE_APPROVE): S.APPROVED for s in _OPEN},
+    **{(s, C.DECIDE_DENY): S.DENIED for s in _OPEN},
+    **{
+        (s, C.WITHDRAW): S.WITHDRAWN
+        for s in (S.ACCEPTED, S.UNDER_REVIEW, S.AWAITING_SUPPLEMENT, S.SPECIAL_PROCEDURE)
+    },
+    (S.APPROVED, C.DELIVER): S.DELIVERED,
+    (S.DENIED, C.DELIVER): S.DELIVERED,
+    (S.DELIVERED, C.EVALUATE): S.EVALUATED,
+    (S.NOT_ACCEPTED, C.EVALUATE): S.EVALUATED,
+}
+del S, C
+
+CLOSED = frozenset({Status.NOT_ACCEPTED, Status.DELIVERED, Status.WITHDRAWN, Status.EVALUATED})
+CLOCK_STOPPED = frozenset({Status.AWAITING_SUPPLEMENT, Status.SPECIAL_PROCEDURE})
+SPECIAL_PROCEDURES = ("hearing", "testing", "expert_review", "extension", "inspection", "other")
+
+
+def allowed_commands(status: Status | None) -> list[Command]:
+    return [cmd for (st, cmd) in TRANSITIONS if st == status]
+
+
+# --- commands: what an operator asks for; each names its table column ---------------------
+
+
+@dataclass(frozen=True)
+class File:
+    case_no: str
+    item_code: str
+    handling_division: str
+    filing_division: str
+    channel: str = "1"
+    case_type: str = "2"
+    limit_days: int | None = None
+    agent: str = ""
+    consent: bool = False
+    command: Command = Command.FILE
+
+
+@dataclass(frozen=True)
+class Accept:
+    missing_materials: tuple[str, ...] = ()  # 容缺受理
+    command: Command = Command.ACCEPT
+
+
+@dataclass(frozen=True)
+class Reject:
+    reason: str
+    command: Command = Command.REJECT
+
+
+@dataclass(frozen=True)
+class Review:
+    command: Command = Command.REVIEW
+
+
+@dataclass(frozen=True)
+class RequestSupplement:
+    materials: tuple[str, ...]
+    reason: str = ""
+    command: Command = Command.REQUEST_SUPPLEMENT
+
+
+@dataclass(frozen=True)
+class Supplement:
+    materials: tuple[str, ...] = ()
+    command: Command = Command.SUPPLEMENT
+
+
+@dataclass(frozen=True)
+class Suspend:
+    procedure: str
+    limit_days: int
+    reason: str = ""
+    command: Command = Command.SUSPEND
+
+
+@dataclass(frozen=True)
+class Resume:
+    command: Command = Command.RESUME
+
+
+@dataclass(frozen=True)
+class Decide:
+    approved: bool
+    reason: str = ""
+    result_ref: str = ""
+
+    @property
+    def command(self) -> Command:
+        return Command.DECIDE_APPROVE if self.approved else Command.DECIDE_DENY
+
+
+@dataclass(frozen=True)
+class Deliver:
+    method: str = "window"
+    command: Command = Command.DELIVER
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    reason: str = ""
+    command: Command = Command.WITHDRAW
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    level: int
+    channel: str = ""
+    command: Command = Command.EVALUATE
+
+
+CaseCommand = (
+    File | Accept | Reject | Review | RequestSupplement | Supplement | Suspend | Resume
+    | Decide | Deliver | Withdraw | Evaluate
+)
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """Everything the rules need to know about one case; outline fields only."""
+
+    case_no: str
+    item_code: str
+    status: Status
+    handling_division: str
+    filing_division: str
+    custodian: str
+    channel: str
+    case_type: str
+    limit_days: int | None
+    filed_at: dt.datetime
+    agent: str = ""
+    accepted_at: dt.datetime | None = None
+    decided_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    missing_materials: tuple[str, ...] = ()
+    requested_materials: tuple[str, ...] = ()
+    stops: tuple[ClockStop, ...] = ()
+    approved: bool | None = None
+    evaluation: int | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.status in CLOSED
+
+
+def _require(cond: bool, field: str, reason: str) -> None:
+    if not cond:
+        raise InvalidInput(field, reason)
+
+
+def _close_stop(stops: tuple[ClockStop, ...], day: dt.date) -> tuple[ClockStop, ...]:
+    return tuple(replace(s, end=day) if s.end is None else s for s in stops)
+
+
+def apply(state: CaseState | None, cmd: CaseCommand, at: dt.datetime) -> CaseState:
+    """The case after `cmd` at time `at`; raises and changes nothing when not allowed."""
+    status = state.status if state is not None else None
+    target = TRANSITIONS.get((status, cmd.command))
+    if target is None:
+        case_no = state.case_no if state is not None else getattr(cmd, "case_no", "?")
+        raise IllegalTransition(
+            case_no,
+            status.value if status is not None else "not filed",
+            cmd.command.value,
+            [c.value for c in allowed_commands(status)],
+        )
+    if isinstance(cmd, File):
+        _require(bool(cmd.case_no.strip()), "case_no", "is empty")
+        _require(not cmd.agent or cmd.consent, "consent", "an errand filed by an agent needs the resident's consent")
+        return CaseState(
+            case_no=cmd.case_no,
+            item_code=cmd.item_code,
+            status=target,
+            handling_division=cmd.handling_division,
+            filing_division=cmd.filing_division,
+            custodian=cmd.filing_division,
+            channel=cmd.channel,
+            case_type=cmd.case_type,
+            limit_days=cmd.limit_days,
+            filed_at=at,
+            agent=cmd.agent,
+        )
+    assert state is not None  # the table has only FILE for "not filed"
+    _require(at >= state.filed_at, "at", "a case cannot change before it was filed")
+    day = local_date(at)
+    new = replace(state, status=target)
+    if isinstance(cmd, Accept):
+        _require(len(set(cmd.missing_materials)) == len(cmd.missing_materials), "missing", "a material is listed twice")
+        return replace(new, accepted_at=at, missing_materials=cmd.missing_materials)
+    if isinstance(cmd, Reject):
+        _require(bool(cmd.reason.strip()), "reason", "a case not accepted needs a reason (一次性告知)")
+        return replace(new, closed_at=at)
+    if isinstance(cmd, RequestSupplement):
+        _require(bool(cmd.materials), "materials", "name the materials to supplement")
+        return replace(
+            new,
+            requested_materials=cmd.materials,
+            stops=(*state.stops, ClockStop("supplement", day)),
+        )
+    if isinstance(cmd, Supplement):
+        if state.status == Status.AWAITING_SUPPLEMENT:
+            return replace(new, requested_materials=(), stops=_close_stop(state.stops, day),
+                           missing_materials=tuple(m for m in state.missing_materials if m not in cmd.materials))
+        _require(bool(cmd.materials), "materials", "name the 容缺 materials handed in")
+        unknown = [m for m in cmd.materials if m not in state.missing_materials]
+        _require(not unknown, "materials", f"not outstanding on this case: {', '.join(unknown)}")
+        return replace(new, missing_materials=tuple(m for m in state.missing_materials if m not in cmd.materials))
+    if isinstance(cmd, Suspend):
+        _require(cmd.procedure in SPECIAL_PROCEDURES, "procedure", f"one of {', '.join(SPECIAL_PROCEDURES)}")
+        _require(1 <= cmd.limit_days <= 366, "limit_days", "a special procedure needs its own limit of 1..366 working days")
+        return replace(new, stops=(*state.stops, ClockStop(cmd.procedure, day, None, cmd.limit_days)))
+    if isinstance(cmd, Resume):
+        return replace(new, stops=_close_stop(state.stops, day))
+    if isinstance(cmd, Decide):
+        if cmd.approved:
+            _require(
+                not state.missing_materials, "missing",
+                f"容缺 materials still outstanding: {', '.join(state.missing_materials)}; record them with supplement first",
+            )
+        else:
+            _require(bool(cmd.reason.strip()), "reason", "a denial needs a reason")
+        return replace(new, decided_at=at, approved=cmd.approved)
+    if isinstance(cmd, Withdraw):
+        return replace(new, closed_at=at, stops=_close_stop(state.stops, day))
+    if isinstance(cmd, Deliver):
+        return replace(new, closed_at=at)
+    if isinstance(cmd, Evaluate):
+        _require(cmd.level in SATISFACTION, "level", "1 (非常满意) .. 5 (非常不满意)")
+        return replace(new, evaluation=cmd.level)
+    return new  # Review: status only

@@ -1,0 +1,47 @@
+"""Appending to the node's own log: sequence numbers, the hash chain and signed heads.
+
+Every change goes through `Journal.append` inside the transaction that updates the derived
+tables, so an entry and its effects commit or vanish together. One head is signed per append
+call, which is per command on the operator path and per batch on bulk paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from federation.keys import NodeKey, Purpose
+from node.domain.entries import Entry, head_message, make_entry
+from node.store import Tx
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a handler wants written: the log fills in seq, prev_hash and hash."""
+
+    kind: str
+    subject: str
+    body: bytes
+
+
+class Journal:
+    def __init__(self, origin: str, key: NodeKey) -> None:
+        self.origin = origin
+        self.key = key
+
+    def append(self, tx: Tx, stream: str, records: Sequence[Record], now_us: int) -> list[Entry]:
+        """Chain `records` onto `stream`, store them and a signed head; return the entries."""
+        if not records:
+            return []
+        seq, prev = tx.tail(self.origin, stream)
+        start = seq
+        entries: list[Entry] = []
+        for rec in records:
+            seq += 1
+            entry = make_entry(self.origin, stream, seq, prev, rec.kind, rec.body, rec.subject, now_us)
+            entries.append(entry)
+            prev = entry.hash
+        tx.append_entries(entries, start)
+        sig = self.key.sign(Purpose.HEAD, head_message(self.origin, stream, seq, prev, now_us))
+        tx.put_head(self.origin, stream, seq, prev, now_us, sig.alg, sig.key_id, sig.value)
+        return entries

@@ -1,0 +1,63 @@
+"""`yiwang audit verify`: recompute every hash chain and check every signed head.
+
+Reports the first bad entry of each stream (origin, stream, seq, reason). It reads only; a
+fault is reported, never repaired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from federation.keys import Purpose, Signature, load_public_key, verify
+from node.domain.entries import ChainFault, head_message, verify_chain
+
+if TYPE_CHECKING:
+    from node.context import Node
+
+
+@dataclass(frozen=True)
+class StreamReport:
+    origin: str
+    stream: str
+    entries: int
+    heads: int
+    fault: ChainFault | None
+
+
+class AuditService:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def verify(self) -> list[StreamReport]:
+        reports = []
+        with self.node.store.read() as tx:
+            keys = {kid: load_public_key(pem) for kid, (_, pem) in tx.origin_keys().items()}
+            for origin, stream, tail_seq, tail_hash in tx.streams():
+                entries = list(tx.entries(origin, stream))
+                fault = verify_chain(entries)
+                hashes = {e.seq: e.hash for e in entries}
+                if fault is None and (not entries or entries[-1].seq != tail_seq or entries[-1].hash != tail_hash):
+                    fault = ChainFault(origin, stream, tail_seq, "the stream's tail does not match its last entry")
+                heads = tx.heads(origin, stream)
+                if fault is None:
+                    fault = self._check_heads(origin, stream, heads, hashes, keys)
+                reports.append(StreamReport(origin, stream, len(entries), len(heads), fault))
+        return reports
+
+    @staticmethod
+    def _check_heads(origin: str, stream: str, heads: list[object], hashes: dict[int, bytes],
+                     keys: dict[bytes, object]) -> ChainFault | None:
+        for h in heads:
+            seq = h.seq  # type: ignore[attr-defined]
+            sig = Signature(h.alg, bytes(h.key_id), bytes(h.signature))  # type: ignore[attr-defined]
+            head_hash = bytes(h.hash)  # type: ignore[attr-defined]
+            if hashes.get(seq) != head_hash:
+                return ChainFault(origin, stream, seq, "signed head names a hash the chain does not hold")
+            key = keys.get(sig.key_id)
+            if key is None:
+                return ChainFault(origin, stream, seq, "head signed by an unknown key")
+            msg = head_message(origin, stream, seq, head_hash, h.signed_at_us)  # type: ignore[attr-defined]
+            if not verify(key, Purpose.HEAD, msg, sig):  # type: ignore[arg-type]
+                return ChainFault(origin, stream, seq, "head signature does not verify")
+        return None

@@ -1,0 +1,75 @@
+"""Calendar use cases: publish a year's working-day calendar, show a period.
+
+Publishing writes a `calendar_published` entry to the public stream and, in the same
+transaction, recomputes the due dates of open cases that rested on the Monday-Friday fallback
+or fall in the published year, so a provisional due date becomes final.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from federation.codec import calendar_to_pb
+from node import logs
+from node.domain.calendar import CalendarYear
+from node.domain.entries import Kind, Stream
+from node.domain.timelimits import due_date, local_date
+from node.journal import Record
+from node.store.repo import case_from_row
+
+if TYPE_CHECKING:
+    from node.context import Node
+
+
+@dataclass(frozen=True)
+class DayInfo:
+    day: dt.date
+    workday: bool
+    provisional: bool
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    year: int
+    seq: int
+    due_dates_recomputed: int
+
+
+class CalendarService:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.log = logs.get("calendar")
+
+    def publish(self, year: CalendarYear) -> PublishResult:
+        now = self.node.now()
+        calendar = self.node.calendar().with_year(year)
+        today = local_date(now)
+        with self.node.store.transaction() as tx:
+            body = calendar_to_pb(year).SerializeToString()
+            (entry,) = self.node.journal.append(
+                tx, Stream.PUBLIC, [Record(Kind.CALENDAR_PUBLISHED, str(year.year), body)], int(now.timestamp() * 1_000_000)
+            )
+            tx.put_calendar(year, entry.origin, entry.seq)
+            updates = []
+            for row in tx.open_cases_with_due_from(f"{year.year}-01-01"):
+                state = case_from_row(row)
+                if state.accepted_at is None or state.limit_days is None:
+                    continue
+                due = due_date(calendar, local_date(state.accepted_at), state.limit_days, state.stops, today)
+                updates.append((state.case_no, due.due_date.isoformat(), due.provisional))
+            tx.set_due(updates)
+        self.node.forget_calendar()
+        self.log.info("calendar_published", year=year.year, seq=entry.seq, recomputed=len(updates))
+        return PublishResult(year.year, entry.seq, len(updates))
+
+    def days(self, start: dt.date, end: dt.date) -> list[DayInfo]:
+        cal = self.node.calendar()
+        out = []
+        day = start
+        while day <= end:
+            workday, provisional = cal.lookup(day)
+            out.append(DayInfo(day, workday, provisional))
+            day += dt.timedelta(days=1)
+        return out

@@ -1,0 +1,273 @@
+"""Case use cases: file, act (accept, reject, ... evaluate), show, list.
+
+Every command runs the lifecycle table (node.domain.lifecycle) on the stored state, writes one
+`case` entry per command and the new derived row in one transaction. The batch forms
+(`file_many`, `act_many`) are the same path with one transaction, one executemany per table
+and one signed head per batch; the single-case forms call them with one command.
+
+The applicant's data is sealed on arrival; the log and the cases table hold only its hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from federation.codec import case_entry, case_record
+from federation.sealing import bundle_hash, open_sealed, seal_many
+from node import logs
+from node.domain.calendar import WorkCalendar
+from node.domain.codes import HANDLING_FORMS, SERVICE_OBJECTS
+from node.domain.entries import Stream
+from node.domain.errors import InvalidInput, NotFound, OperatorError
+from node.domain.identifiers import validate_credit_code, validate_resident_id
+from node.domain.lifecycle import CLOCK_STOPPED, CaseCommand, CaseState, File, apply
+from node.domain.timelimits import Level, local_date, progress
+from node.domain.timelimits import due_date as compute_due
+from node.journal import Record
+from node.store.repo import case_row
+
+if TYPE_CHECKING:
+    from node.context import Node
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
+
+
+class NotCustodian(OperatorError):
+    exit_code = 4
+
+    def __init__(self, case_no: str, custodian: str, me: str) -> None:
+        super().__init__(f"case {case_no} is in the custody of {custodian}; node {me} may not change it")
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """Personal data of the applicant: sealed on arrival, never logged."""
+
+    kind: str  # GB/T 39046 A.4 service object: "1" natural person, "2".."6" organisations
+    name: str
+    id_number: str  # GB 11643 identity number (kind 1) or GB 32100 credit code
+    phone: str = ""
+    address: str = ""
+
+    def validated(self, today: dt.date) -> tuple[Applicant, str | None]:
+        if self.kind not in SERVICE_OBJECTS:
+            raise InvalidInput("applicant kind", f"one of {', '.join(SERVICE_OBJECTS)} (GB/T 39046 A.4)")
+        if not self.name.strip() or len(self.name) > 100:
+            raise InvalidInput("applicant name", "1..100 characters")
+        if self.kind == "1":
+            checked = validate_resident_id(self.id_number, today)
+        else:
+            checked = validate_credit_code(self.id_number, "applicant credit code")
+        if self.phone and not _PHONE.match(self.phone.strip()):
+            raise InvalidInput("phone", "digits, spaces or dashes, 7 to 20 long")
+        return Applicant(self.kind, self.name.strip(), checked.value, self.phone.strip(), self.address.strip()), checked.warning
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.__dict__, ensure_ascii=False, sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Applicant:
+        return cls(**json.loads(data))
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    item_code: str
+    applicant: Applicant
+    channel: str = "1"  # A.5 handling form the application came through
+    agent: str = ""  # village agent id for 代办
+    consent: bool = False  # the resident's consent to the errand
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    at: dt.datetime
+    kind: str
+    actor: str
+    writer: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseView:
+    state: CaseState
+    due_date: str
+    due_provisional: bool
+    used_days: int | None
+    remaining_days: int | None
+    level: str
+    timeline: tuple[TimelineStep, ...]
+
+
+def _detail(cmd: CaseCommand) -> dict[str, Any]:
+    out = {k: v for k, v in cmd.__dict__.items() if k not in ("command", "case_no") and v not in ("", (), None)}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+class CaseService:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.log = logs.get("cases")
+
+    # -- due dates ------------------------------------------------------------------------
+
+    @staticmethod
+    def _due(calendar: WorkCalendar, s: CaseState, today: dt.date) -> tuple[str, bool]:
+        if s.accepted_at is None or s.limit_days is None:
+            return "", False
+        due = compute_due(calendar, local_date(s.accepted_at), s.limit_days, s.stops, today)
+        return due.due_date.isoformat(), due.provisional
+
+    # -- filing ---------------------------------------------------------------------------
+
+    def file(self, request: FileRequest, actor: str) -> CaseState:
+        return self.file_many([request], actor)[0]
+
+    def file_many(self, requests: Sequence[FileRequest], actor: str) -> list[CaseState]:
+        """File cases in one transaction; raises on the first bad request and writes nothing."""
+        now = self.node.now()
+        today = local_date(now)
+        me = self.node.code
+        clean: list[Applicant] = []
+        with self.node.store.transaction() as tx:
+            items = tx.items(r.item_code for r in requests)
+            for r in requests:
+                item = items.get(r.item_code)
+                if item is None:
+                    raise NotFound("catalog item", r.item_code)
+                if r.channel not in HANDLING_FORMS:
+                    raise InvalidInput("channel", f"one of {', '.join(HANDLING_FORMS)} (GB/T 39046 A.5)")
+                if r.agent and not item.agent_allowed:
+                    raise InvalidInput("agent", f"item {item.implementation_code} is not open to errands (代办)")
+                applicant, _warning = r.applicant.validated(today)
+                if item.service_objects and applicant.kind not in item.service_objects:
+                    raise InvalidInput("applicant kind", f"item {item.name} serves {', '.join(item.service_objects)} only")
+                clean.append(applicant)
+            sealed = seal_many([a.to_bytes() for a in clean], [self.node.key.public_key])
+            tx.tail(me, Stream.CASE)  # take the stream lock before numbering cases
+            prefix = f"{me}{today:%Y%m%d}"
+            last = tx.last_case_no(prefix)
+            base = int(last[len(prefix):]) if last else 0
+            states, records, bundles = [], [], []
+            for i, (r, blob) in enumerate(zip(requests, sealed, strict=True)):
+                item = items[r.item_code]
+                cmd = File(
+                    case_no=f"{prefix}{base + i + 1:06d}", item_code=item.implementation_code,
+                    handling_division=item.division_code, filing_division=me, channel=r.channel,
+                    case_type=item.case_type, limit_days=item.limit_days, agent=r.agent, consent=r.consent,
+                )
+                state = apply(None, cmd, now)
+                digest = bundle_hash(blob)
+                kind, body = case_entry(cmd, state, now, actor, me, sealed_bundle_hash=digest,
+                                        applicant_kind=clean[i].kind)
+                states.append(state)
+                records.append(Record(kind, state.case_no, body))
+                bundles.append({"hash": digest, "case_no": state.case_no, "sealed": blob})
+            entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000))
+            tx.insert_cases([
+                case_row(s, e.seq, "", False, b["hash"]) for s, e, b in zip(states, entries, bundles, strict=True)
+            ])
+            tx.put_bundles(bundles)
+        for s in states:
+            self.log.info("case_filed", case_no=s.case_no, item=s.item_code, node=me)
+        return states
+
+    # -- state changes --------------------------------------------------------------------
+
+    def act(self, case_no: str, cmd: CaseCommand, actor: str) -> CaseState:
+        return self.act_many([(case_no, cmd)], actor)[0]
+
+    def act_many(self, commands: Sequence[tuple[str, CaseCommand]], actor: str) -> list[CaseState]:
+        """Apply commands in order in one transaction; the first illegal one raises and nothing
+        of the batch is written."""
+        now = self.node.now()
+        today = local_date(now)
+        me = self.node.code
+        calendar = self.node.calendar()  # loaded before the write transaction opens
+        with self.node.store.transaction() as tx:
+            current = tx.cases(no for no, _ in commands)
+            changed: dict[str, tuple[CaseState, str, bool]] = {}
+            records, results = [], []
+            for case_no, cmd in commands:
+                state = current.get(case_no)
+                if state is None:
+                    raise NotFound("case", case_no)
+                if isinstance(cmd, File):
+                    raise InvalidInput("command", "use file to create a case")
+                if state.custodian != me:
+                    raise NotCustodian(case_no, state.custodian, me)
+                after = apply(state, cmd, now)
+                due, provisional = self._due(calendar, after, today)
+                kind, body = case_entry(cmd, after, now, actor, me, due_date=due, due_provisional=provisional)
+                records.append(Record(kind, case_no, body))
+                current[case_no] = after
+                changed[case_no] = (after, due, provisional)
+                results.append(after)
+            entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000))
+            last_seq = {e.subject: e.seq for e in entries}
+            tx.update_cases([case_row(s, last_seq[no], due, prov) for no, (s, due, prov) in changed.items()])
+        for (case_no, cmd), s in zip(commands, results, strict=True):
+            self.log.info("case_changed", case_no=case_no, command=cmd.command.value, status=s.status.value, node=me)
+        return results
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, case_no: str) -> CaseState:
+        with self.node.store.read() as tx:
+            state = tx.cases([case_no]).get(case_no)
+        if state is None:
+            raise NotFound("case", case_no)
+        return state
+
+    def show(self, case_no: str) -> CaseView:
+        today = local_date(self.node.now())
+        with self.node.store.read() as tx:
+            rows = tx.case_rows([case_no])
+            if not rows:
+                raise NotFound("case", case_no)
+            entries = tx.entries_about(case_no)
+        state = self.get(case_no)
+        steps = []
+        for e in entries:
+            rec = case_record(e.body)
+            steps.append(TimelineStep(rec.at, e.kind, rec.actor, rec.writer, _detail(rec.command)))
+        return self._view(state, rows[0].due_date, rows[0].due_provisional, today, tuple(steps))
+
+    def _view(self, state: CaseState, due: str, provisional: bool, today: dt.date,
+              timeline: tuple[TimelineStep, ...] = ()) -> CaseView:
+        used = remaining = None
+        level = ""
+        if state.accepted_at is not None and state.limit_days is not None:
+            end = local_date(state.decided_at or state.closed_at) if (state.decided_at or state.closed_at) else today
+            p = progress(self.node.calendar(), local_date(state.accepted_at), state.limit_days, state.stops, end)
+            used, remaining = p.used_days, p.remaining_days
+            level = p.level.value
+            if state.decided_at or state.closed_at:
+                level = "late" if p.level == Level.RED else "on_time"
+            elif state.status in CLOCK_STOPPED:
+                level = f"{level} (clock stopped)"
+        return CaseView(state, due, provisional, used, remaining, level, timeline)
+
+    def list(self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False) -> list[CaseView]:
+        today = local_date(self.node.now())
+        from node.store.repo import case_from_row
+
+        with self.node.store.read() as tx:
+            rows = tx.list_cases(status, limit, after, open_only)
+        return [self._view(case_from_row(r), r.due_date, r.due_provisional, today) for r in rows]
+
+    def applicant(self, case_no: str) -> Applicant:
+        """Open the sealed bundle (this node is a recipient); for the operator's eyes only."""
+        with self.node.store.read() as tx:
+            rows = tx.case_rows([case_no])
+            if not rows:
+                raise NotFound("case", case_no)
+            blob = tx.bundle(bytes(rows[0].sealed_bundle_hash))
+        if blob is None:
+            raise NotFound("sealed bundle of case", case_no)
+        return Applicant.from_bytes(open_sealed(blob, self.node.key.private_key))

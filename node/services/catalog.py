@@ -1,0 +1,92 @@
+"""Catalog use cases: import (publish) items into the public stream, look them up.
+
+An import is one transaction: every item is validated and checked against the tier rule first;
+then each new or changed item becomes an `item_published` entry and a catalog row. Re-importing
+an unchanged item writes nothing, so imports are idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from federation.codec import item_to_pb
+from node import logs
+from node.domain.catalog import CatalogItem, check_lower_tier_entry, check_publisher
+from node.domain.divisions import DivisionCode
+from node.domain.entries import Kind, Stream
+from node.domain.errors import ImportRejected, NotFound, OperatorError
+from node.journal import Record
+from node.store.repo import item_row
+
+if TYPE_CHECKING:
+    from node.context import Node
+
+Progress = Callable[[int, int], None]
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    published: int
+    unchanged: int
+    warnings: tuple[str, ...]
+
+
+class CatalogService:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.log = logs.get("catalog")
+
+    def _check_rules(self, items: Sequence[CatalogItem], existing: dict[str, list[tuple[CatalogItem, str]]]) -> None:
+        me = self.node.settings.code
+        problems: list[tuple[int, str]] = []
+        for i, item in enumerate(items, start=1):
+            try:
+                check_publisher(me, item)
+                for standard, origin in existing.get(item.basic_code, []):
+                    if origin != me.code and DivisionCode(origin).is_ancestor_of(me):
+                        check_lower_tier_entry(standard, item)
+            except OperatorError as exc:
+                problems.append((i, str(exc)))
+        if problems:
+            raise ImportRejected("import", problems)
+
+    def import_items(self, items: Sequence[CatalogItem], progress: Progress | None = None) -> ImportResult:
+        """Publish `items` (already validated) in one transaction; raises and writes nothing
+        if any item breaks a catalog rule."""
+        now_us = int(self.node.now().timestamp() * 1_000_000)
+        published = unchanged = 0
+        with self.node.store.transaction() as tx:
+            by_basic: dict[str, list[tuple[CatalogItem, str]]] = {}
+            for item, origin in tx.items_with_origin(i.basic_code for i in items):
+                by_basic.setdefault(item.basic_code, []).append((item, origin))
+            self._check_rules(items, by_basic)
+            current = tx.items(i.implementation_code for i in items)
+            for start in range(0, len(items), CHUNK):
+                chunk = [i for i in items[start:start + CHUNK] if current.get(i.implementation_code) != i]
+                unchanged += min(CHUNK, len(items) - start) - len(chunk)
+                records = [
+                    Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString())
+                    for i in chunk
+                ]
+                entries = self.node.journal.append(tx, Stream.PUBLIC, records, now_us)
+                tx.put_items([item_row(i, e.origin, e.seq) for i, e in zip(chunk, entries, strict=True)])
+                published += len(chunk)
+                if progress:
+                    progress(min(start + CHUNK, len(items)), len(items))
+        warnings = tuple(w for i in items for w in i.warnings)
+        self.log.info("catalog_imported", node=self.node.code, published=published, unchanged=unchanged)
+        return ImportResult(published, unchanged, warnings)
+
+    def get(self, code: str) -> CatalogItem:
+        with self.node.store.read() as tx:
+            item = tx.items([code]).get(code)
+        if item is None:
+            raise NotFound("catalog item", code)
+        return item
+
+    def list(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:
+        with self.node.store.read() as tx:
+            return tx.list_items(query, limit, after)

@@ -1,0 +1,49 @@
+"""Opening the database: SQLite in WAL mode by default, PostgreSQL through `database.url`.
+
+SQLite writers take the lock at BEGIN (BEGIN IMMEDIATE) so two processes appending to the same
+stream queue up instead of failing half-way; PostgreSQL writers lock the stream's tail row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import SQLModel
+
+from node.domain.errors import SetupError
+from node.store import tables as _tables  # noqa: F401  (registers the tables)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    read_only = conn.get_execution_options().get("yiwang_read", False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def open_engine(url: str, create: bool = True) -> Engine:
+    """An engine for `url` with the schema created (idempotent)."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    try:
+        engine = create_engine(url, future=True)
+    except Exception as exc:  # an unparseable URL or a missing driver
+        raise SetupError(f"database.url {url!r} cannot be opened: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    if create:
+        try:
+            SQLModel.metadata.create_all(engine)
+        except Exception as exc:
+            raise SetupError(f"database {engine.url.render_as_string(hide_password=True)} is unreachable: {exc}") from None
+    return engine

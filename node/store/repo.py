@@ -1,0 +1,367 @@
+"""Every SQL statement of a node, as storage functions on a transaction.
+
+Handlers never write SQL: they open `Store.transaction()` and call these. Bulk paths use
+SQLAlchemy Core executemany (DESIGN.md section 14); nothing here loops one INSERT per row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
+
+from node.domain.calendar import CalendarYear
+from node.domain.catalog import CatalogItem, Material
+from node.domain.entries import Entry, GENESIS
+from node.domain.lifecycle import CaseState, Status
+from node.domain.timelimits import ClockStop
+from node.store.tables import (
+    ALL_TABLES,
+    CalendarRow,
+    CaseRow,
+    CatalogItemRow,
+    EntryRow,
+    HeadRow,
+    NodeKeyRow,
+    SealedBundleRow,
+    StreamTail,
+)
+
+T_ENTRIES: Table = EntryRow.__table__  # type: ignore[attr-defined]
+T_TAILS: Table = StreamTail.__table__  # type: ignore[attr-defined]
+T_HEADS: Table = HeadRow.__table__  # type: ignore[attr-defined]
+T_KEYS: Table = NodeKeyRow.__table__  # type: ignore[attr-defined]
+T_ITEMS: Table = CatalogItemRow.__table__  # type: ignore[attr-defined]
+T_CALENDARS: Table = CalendarRow.__table__  # type: ignore[attr-defined]
+T_CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
+T_BUNDLES: Table = SealedBundleRow.__table__  # type: ignore[attr-defined]
+
+_ITEM_DETAIL_FIELDS = ("service_objects", "handling_forms", "conditions", "fee", "legal_basis")
+
+
+def _us(at: dt.datetime | None) -> int | None:
+    return None if at is None else int(at.timestamp() * 1_000_000)
+
+
+def _dt(us: int | None) -> dt.datetime | None:
+    return None if us is None else dt.datetime.fromtimestamp(us / 1_000_000, tz=dt.UTC)
+
+
+def item_row(item: CatalogItem, origin: str, seq: int) -> dict[str, Any]:
+    details: dict[str, Any] = {f: getattr(item, f) for f in _ITEM_DETAIL_FIELDS}
+    details["service_objects"] = list(item.service_objects)
+    details["handling_forms"] = list(item.handling_forms)
+    details["materials"] = [asdict(m) for m in item.materials]
+    return {
+        "implementation_code": item.implementation_code, "basic_code": item.basic_code,
+        "name": item.name, "power_type": item.power_type, "division_code": item.division_code,
+        "department": item.department, "dept_credit_code": item.dept_credit_code,
+        "use_level": item.use_level, "case_type": item.case_type,
+        "legal_limit_days": item.legal_limit_days, "promised_limit_days": item.promised_limit_days,
+        "agent_allowed": item.agent_allowed, "cross_region": item.cross_region,
+        "group_name": item.group, "limits_source": item.limits_source, "details": details,
+        "origin": origin, "seq": seq,
+    }
+
+
+def item_from_row(r: Any) -> CatalogItem:
+    d = r.details
+    return CatalogItem(
+        basic_code=r.basic_code, implementation_code=r.implementation_code, name=r.name,
+        power_type=r.power_type, division_code=r.division_code, department=r.department,
+        dept_credit_code=r.dept_credit_code, use_level=r.use_level,
+        service_objects=tuple(d.get("service_objects", ())), handling_forms=tuple(d.get("handling_forms", ())),
+        case_type=r.case_type, legal_limit_days=r.legal_limit_days, promised_limit_days=r.promised_limit_days,
+        conditions=d.get("conditions", ""), materials=tuple(Material(**m) for m in d.get("materials", ())),
+        fee=d.get("fee", ""), legal_basis=d.get("legal_basis", ""), agent_allowed=r.agent_allowed,
+        cross_region=r.cross_region, group=r.group_name, limits_source=r.limits_source,
+    )
+
+
+def case_row(s: CaseState, seq: int, due_date: str, due_provisional: bool, bundle_hash: bytes = b"") -> dict[str, Any]:
+    return {
+        "case_no": s.case_no, "item_code": s.item_code, "status": s.status.value,
+        "handling_division": s.handling_division, "filing_division": s.filing_division,
+        "custodian": s.custodian, "channel": s.channel, "case_type": s.case_type,
+        "limit_days": s.limit_days, "agent": s.agent, "filed_at_us": _us(s.filed_at),
+        "accepted_at_us": _us(s.accepted_at), "decided_at_us": _us(s.decided_at),
+        "closed_at_us": _us(s.closed_at), "approved": s.approved, "evaluation": s.evaluation,
+        "due_date": due_date, "due_provisional": due_provisional,
+        "state": {
+            "missing": list(s.missing_materials), "requested": list(s.requested_materials),
+            "stops": [[c.kind, c.start.isoformat(), c.end.isoformat() if c.end else None, c.limit_days] for c in s.stops],
+        },
+        "sealed_bundle_hash": bundle_hash, "last_seq": seq,
+    }
+
+
+def case_from_row(r: Any) -> CaseState:
+    st = r.state
+    filed = _dt(r.filed_at_us)
+    assert filed is not None
+    return CaseState(
+        case_no=r.case_no, item_code=r.item_code, status=Status(r.status),
+        handling_division=r.handling_division, filing_division=r.filing_division,
+        custodian=r.custodian, channel=r.channel, case_type=r.case_type, limit_days=r.limit_days,
+        filed_at=filed, agent=r.agent, accepted_at=_dt(r.accepted_at_us),
+        decided_at=_dt(r.decided_at_us), closed_at=_dt(r.closed_at_us),
+        missing_materials=tuple(st.get("missing", ())), requested_materials=tuple(st.get("requested", ())),
+        stops=tuple(
+            ClockStop(k, dt.date.fromisoformat(a), dt.date.fromisoformat(b) if b else None, lim)
+            for k, a, b, lim in st.get("stops", ())
+        ),
+        approved=r.approved, evaluation=r.evaluation,
+    )
+
+
+def entry_from_row(r: Any) -> Entry:
+    return Entry(r.origin, r.stream, r.seq, bytes(r.prev_hash), r.kind, bytes(r.body), bytes(r.hash),
+                 r.subject, r.recorded_at_us)
+
+
+class Tx:
+    """One database transaction of the node; every method is one storage function."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._locking = conn.dialect.name == "postgresql"
+
+    # -- the log --------------------------------------------------------------------------
+
+    def tail(self, origin: str, stream: str) -> tuple[int, bytes]:
+        """(seq, hash) of the stream's last entry, locked until commit; (0, GENESIS) if empty."""
+        q = select(T_TAILS.c.seq, T_TAILS.c.hash).where(T_TAILS.c.origin == origin, T_TAILS.c.stream == stream)
+        if self._locking:
+            q = q.with_for_update()
+        row = self.conn.execute(q).first()
+        return (0, GENESIS) if row is None else (row.seq, bytes(row.hash))
+
+    def append_entries(self, entries: Sequence[Entry], prev_seq: int) -> None:
+        """Insert a run of consecutive entries of one stream and move its tail."""
+        if not entries:
+            return
+        self.conn.execute(insert(T_ENTRIES), [
+            {"origin": e.origin, "stream": e.stream, "seq": e.seq, "prev_hash": e.prev_hash, "kind": e.kind,
+             "body": e.body, "hash": e.hash, "subject": e.subject, "recorded_at_us": e.recorded_at_us}
+            for e in entries
+        ])
+        last = entries[-1]
+        if prev_seq == 0:
+            self.conn.execute(insert(T_TAILS), {"origin": last.origin, "stream": last.stream, "seq": last.seq, "hash": last.hash})
+        else:
+            self.conn.execute(
+                update(T_TAILS).where(T_TAILS.c.origin == last.origin, T_TAILS.c.stream == last.stream)
+                .values(seq=last.seq, hash=last.hash)
+            )
+
+    def put_head(self, origin: str, stream: str, seq: int, hash_: bytes, signed_at_us: int,
+                 alg: str, key_id: bytes, signature: bytes) -> None:
+        self.conn.execute(insert(T_HEADS), {
+            "origin": origin, "stream": stream, "seq": seq, "hash": hash_, "signed_at_us": signed_at_us,
+            "alg": alg, "key_id": key_id, "signature": signature,
+        })
+
+    def put_origin_key(self, origin: str, key_id: bytes, pem: bytes) -> None:
+        if self.conn.execute(select(T_KEYS.c.key_id).where(T_KEYS.c.key_id == key_id)).first() is None:
+            self.conn.execute(insert(T_KEYS), {"key_id": key_id, "origin": origin, "public_key_pem": pem})
+
+    def origin_keys(self) -> dict[bytes, tuple[str, bytes]]:
+        rows = self.conn.execute(select(T_KEYS)).all()
+        return {bytes(r.key_id): (r.origin, bytes(r.public_key_pem)) for r in rows}
+
+    def streams(self) -> list[tuple[str, str, int, bytes]]:
+        rows = self.conn.execute(select(T_TAILS).order_by(T_TAILS.c.origin, T_TAILS.c.stream)).all()
+        return [(r.origin, r.stream, r.seq, bytes(r.hash)) for r in rows]
+
+    def entries(self, origin: str, stream: str, after: int = 0, chunk: int = 5000) -> Iterator[Entry]:
+        """Entries of one stream in seq order, read in chunks."""
+        last = after
+        while True:
+            rows = self.conn.execute(
+                select(T_ENTRIES).where(T_ENTRIES.c.origin == origin, T_ENTRIES.c.stream == stream, T_ENTRIES.c.seq > last)
+                .order_by(T_ENTRIES.c.seq).limit(chunk)
+            ).all()
+            if not rows:
+                return
+            for r in rows:
+                yield entry_from_row(r)
+            last = rows[-1].seq
+
+    def entries_about(self, subject: str) -> list[Entry]:
+        rows = self.conn.execute(
+            select(T_ENTRIES).where(T_ENTRIES.c.subject == subject).order_by(T_ENTRIES.c.recorded_at_us, T_ENTRIES.c.seq)
+        ).all()
+        return [entry_from_row(r) for r in rows]
+
+    def heads(self, origin: str, stream: str) -> list[Any]:
+        return list(self.conn.execute(
+            select(T_HEADS).where(T_HEADS.c.origin == origin, T_HEADS.c.stream == stream).order_by(T_HEADS.c.seq)
+        ).all())
+
+    # -- catalog --------------------------------------------------------------------------
+
+    def items(self, codes: Iterable[str]) -> dict[str, CatalogItem]:
+        wanted = list(set(codes))
+        out: dict[str, CatalogItem] = {}
+        for i in range(0, len(wanted), 500):
+            rows = self.conn.execute(select(T_ITEMS).where(T_ITEMS.c.implementation_code.in_(wanted[i:i + 500]))).all()
+            out.update({r.implementation_code: item_from_row(r) for r in rows})
+        return out
+
+    def items_with_origin(self, basic_codes: Iterable[str]) -> list[tuple[CatalogItem, str]]:
+        wanted = list(set(basic_codes))
+        out: list[tuple[CatalogItem, str]] = []
+        for i in range(0, len(wanted), 500):
+            rows = self.conn.execute(select(T_ITEMS).where(T_ITEMS.c.basic_code.in_(wanted[i:i + 500]))).all()
+            out.extend((item_from_row(r), r.origin) for r in rows)
+        return out
+
+    def put_items(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace catalog rows (a re-published item replaces its older version)."""
+        if not rows:
+            return
+        codes = [r["implementation_code"] for r in rows]
+        existing = set()
+        for i in range(0, len(codes), 500):
+            existing.update(self.conn.execute(
+                select(T_ITEMS.c.implementation_code).where(T_ITEMS.c.implementation_code.in_(codes[i:i + 500]))
+            ).scalars())
+        new = [r for r in rows if r["implementation_code"] not in existing]
+        old = [r for r in rows if r["implementation_code"] in existing]
+        if new:
+            self.conn.execute(insert(T_ITEMS), new)
+        if old:
+            self.conn.execute(
+                update(T_ITEMS).where(T_ITEMS.c.implementation_code == bindparam("b_code")),
+                [{**{k: v for k, v in r.items() if k != "implementation_code"}, "b_code": r["implementation_code"]} for r in old],
+            )
+
+    def list_items(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:
+        q = select(T_ITEMS).order_by(T_ITEMS.c.implementation_code).limit(limit)
+        if query:
+            q = q.where(T_ITEMS.c.name.contains(query) | T_ITEMS.c.department.contains(query))
+        if after:
+            q = q.where(T_ITEMS.c.implementation_code > after)
+        return [item_from_row(r) for r in self.conn.execute(q).all()]
+
+    # -- calendars ------------------------------------------------------------------------
+
+    def put_calendar(self, year: CalendarYear, origin: str, seq: int) -> None:
+        row = {"holidays": sorted(d.isoformat() for d in year.holidays),
+               "workdays": sorted(d.isoformat() for d in year.workdays),
+               "source": year.source, "origin": origin, "seq": seq}
+        if self.conn.execute(select(T_CALENDARS.c.year).where(T_CALENDARS.c.year == year.year)).first():
+            self.conn.execute(update(T_CALENDARS).where(T_CALENDARS.c.year == year.year).values(**row))
+        else:
+            self.conn.execute(insert(T_CALENDARS), {"year": year.year, **row})
+
+    def calendars(self) -> dict[int, CalendarYear]:
+        return {
+            r.year: CalendarYear(r.year, frozenset(dt.date.fromisoformat(d) for d in r.holidays),
+                                 frozenset(dt.date.fromisoformat(d) for d in r.workdays), r.source)
+            for r in self.conn.execute(select(T_CALENDARS)).all()
+        }
+
+    # -- cases ----------------------------------------------------------------------------
+
+    def cases(self, case_nos: Iterable[str]) -> dict[str, CaseState]:
+        wanted = list(set(case_nos))
+        out: dict[str, CaseState] = {}
+        for i in range(0, len(wanted), 500):
+            rows = self.conn.execute(select(T_CASES).where(T_CASES.c.case_no.in_(wanted[i:i + 500]))).all()
+            out.update({r.case_no: case_from_row(r) for r in rows})
+        return out
+
+    def case_rows(self, case_nos: Sequence[str]) -> list[Any]:
+        return list(self.conn.execute(select(T_CASES).where(T_CASES.c.case_no.in_(list(case_nos)))).all())
+
+    def insert_cases(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(T_CASES), list(rows))
+
+    def update_cases(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Replace the derived state of existing cases (the sealed bundle hash is kept)."""
+        if not rows:
+            return
+        cols = [c for c in rows[0] if c not in ("case_no", "sealed_bundle_hash")]
+        stmt = update(T_CASES).where(T_CASES.c.case_no == bindparam("b_case_no")).values(
+            {c: bindparam(c) for c in cols}
+        )
+        self.conn.execute(stmt, [{**{c: r[c] for c in cols}, "b_case_no": r["case_no"]} for r in rows])
+
+    def list_cases(self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False) -> list[Any]:
+        q = select(T_CASES).order_by(T_CASES.c.case_no).limit(limit)
+        if status:
+            q = q.where(T_CASES.c.status == status)
+        if after:
+            q = q.where(T_CASES.c.case_no > after)
+        if open_only:
+            q = q.where(T_CASES.c.closed_at_us.is_(None))
+        return list(self.conn.execute(q).all())
+
+    def open_cases_with_due_from(self, first_day: str) -> list[Any]:
+        """Open cases whose due date is provisional or on/after `first_day` (ISO)."""
+        return list(self.conn.execute(
+            select(T_CASES).where(
+                T_CASES.c.closed_at_us.is_(None),
+                T_CASES.c.decided_at_us.is_(None),
+                T_CASES.c.due_date != "",
+                (T_CASES.c.due_provisional.is_(True)) | (T_CASES.c.due_date >= first_day),
+            )
+        ).all())
+
+    def set_due(self, rows: Sequence[tuple[str, str, bool]]) -> None:
+        if rows:
+            self.conn.execute(
+                update(T_CASES).where(T_CASES.c.case_no == bindparam("b_case_no"))
+                .values(due_date=bindparam("d"), due_provisional=bindparam("p")),
+                [{"b_case_no": c, "d": d, "p": p} for c, d, p in rows],
+            )
+
+    def last_case_no(self, prefix: str) -> str | None:
+        """The highest case number starting with `prefix` (digits follow it), by key range."""
+        value = self.conn.execute(
+            select(func.max(T_CASES.c.case_no)).where(T_CASES.c.case_no >= prefix, T_CASES.c.case_no < prefix + ":")
+        ).scalar_one()
+        return None if value is None else str(value)
+
+    def put_bundles(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(T_BUNDLES), list(rows))
+
+    def bundle(self, hash_: bytes) -> bytes | None:
+        row = self.conn.execute(select(T_BUNDLES.c.sealed).where(T_BUNDLES.c.hash == hash_)).first()
+        return None if row is None else bytes(row.sealed)
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def row_counts(self) -> dict[str, int]:
+        return {t.name: int(self.conn.execute(select(func.count()).select_from(t)).scalar_one()) for t in ALL_TABLES}
+
+
+class Store:
+    """The node's database; `transaction()` is the only way in."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """Commit when the block ends normally, roll back (writing nothing) when it raises."""
+        with self.engine.begin() as conn:
+            yield Tx(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only transaction: a consistent snapshot that does not block writers."""
+        with self.engine.connect() as conn:
+            conn.execution_options(yiwang_read=True)
+            with conn.begin():
+                yield Tx(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()

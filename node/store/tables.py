@@ -1,0 +1,128 @@
+"""The schema. `entries`, `heads` and `stream_tails` are the log; everything else is derived
+from it and can be rebuilt (`sealed_bundles` holds the personal data the log only hashes).
+
+Keys are time-ordered ((origin, stream, seq), case numbers with a date): random keys halve insert
+speed as tables grow (DESIGN.md section 14).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, LargeBinary
+from sqlmodel import Field, SQLModel
+
+
+class EntryRow(SQLModel, table=True):
+    __tablename__ = "entries"
+    origin: str = Field(primary_key=True, max_length=12)
+    stream: str = Field(primary_key=True, max_length=16)
+    seq: int = Field(primary_key=True, sa_type=BigInteger)
+    prev_hash: bytes = Field(sa_type=LargeBinary)
+    kind: str = Field(max_length=48)
+    body: bytes = Field(sa_type=LargeBinary)
+    hash: bytes = Field(sa_type=LargeBinary)
+    subject: str = Field(default="", max_length=64, index=True)
+    recorded_at_us: int = Field(sa_type=BigInteger)
+
+
+class StreamTail(SQLModel, table=True):
+    """The last entry of each stream: locked by writers, so appends are serialised per stream."""
+
+    __tablename__ = "stream_tails"
+    origin: str = Field(primary_key=True, max_length=12)
+    stream: str = Field(primary_key=True, max_length=16)
+    seq: int = Field(sa_type=BigInteger)
+    hash: bytes = Field(sa_type=LargeBinary)
+
+
+class HeadRow(SQLModel, table=True):
+    __tablename__ = "heads"
+    origin: str = Field(primary_key=True, max_length=12)
+    stream: str = Field(primary_key=True, max_length=16)
+    seq: int = Field(primary_key=True, sa_type=BigInteger)
+    hash: bytes = Field(sa_type=LargeBinary)
+    signed_at_us: int = Field(sa_type=BigInteger)
+    alg: str = Field(max_length=32)
+    key_id: bytes = Field(sa_type=LargeBinary)
+    signature: bytes = Field(sa_type=LargeBinary)
+
+
+class NodeKeyRow(SQLModel, table=True):
+    """Public keys of origins whose heads this node verifies (its own, for now)."""
+
+    __tablename__ = "origin_keys"
+    key_id: bytes = Field(primary_key=True, sa_type=LargeBinary)
+    origin: str = Field(max_length=12, index=True)
+    public_key_pem: bytes = Field(sa_type=LargeBinary)
+
+
+class CatalogItemRow(SQLModel, table=True):
+    __tablename__ = "catalog_items"
+    implementation_code: str = Field(primary_key=True, max_length=64)
+    basic_code: str = Field(max_length=40, index=True)
+    name: str
+    power_type: str = Field(max_length=4)
+    division_code: str = Field(max_length=12, index=True)
+    department: str
+    dept_credit_code: str = Field(default="", max_length=18)
+    use_level: str = Field(max_length=2)
+    case_type: str = Field(max_length=2)
+    legal_limit_days: int | None = None
+    promised_limit_days: int | None = None
+    agent_allowed: bool = False
+    cross_region: bool = False
+    group_name: str = ""
+    limits_source: str = Field(default="published", max_length=32)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    origin: str = Field(max_length=12)
+    seq: int = Field(sa_type=BigInteger)
+
+
+class CalendarRow(SQLModel, table=True):
+    __tablename__ = "calendars"
+    year: int = Field(primary_key=True)
+    holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    workdays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    source: str = ""
+    origin: str = Field(max_length=12)
+    seq: int = Field(sa_type=BigInteger)
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "cases"
+    case_no: str = Field(primary_key=True, max_length=50)
+    item_code: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=24, index=True)
+    handling_division: str = Field(max_length=12)
+    filing_division: str = Field(max_length=12)
+    custodian: str = Field(max_length=12)
+    channel: str = Field(max_length=2)
+    case_type: str = Field(max_length=2)
+    limit_days: int | None = None
+    agent: str = ""
+    filed_at_us: int = Field(sa_type=BigInteger)
+    accepted_at_us: int | None = Field(default=None, sa_type=BigInteger)
+    decided_at_us: int | None = Field(default=None, sa_type=BigInteger)
+    closed_at_us: int | None = Field(default=None, sa_type=BigInteger)
+    approved: bool | None = None
+    evaluation: int | None = None
+    due_date: str = Field(default="", max_length=10)
+    due_provisional: bool = False
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sealed_bundle_hash: bytes = Field(default=b"", sa_type=LargeBinary)
+    last_seq: int = Field(sa_type=BigInteger)
+
+
+class SealedBundleRow(SQLModel, table=True):
+    """Encrypted personal data of applicants; the log holds only the hash."""
+
+    __tablename__ = "sealed_bundles"
+    hash: bytes = Field(primary_key=True, sa_type=LargeBinary)
+    case_no: str = Field(max_length=50, index=True)
+    sealed: bytes = Field(sa_type=LargeBinary)
+
+
+ALL_TABLES = [m.__table__ for m in (  # type: ignore[attr-defined]
+    EntryRow, StreamTail, HeadRow, NodeKeyRow, CatalogItemRow, CalendarRow, CaseRow, SealedBundleRow
+)]

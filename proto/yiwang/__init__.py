@@ -1,0 +1,1 @@
+"""yiwang wire contract: the generated protobuf packages live in `yiwang.v1`."""
