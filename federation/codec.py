@@ -151,7 +151,7 @@ def from_us(us: int) -> dt.datetime:
 
 
 def outline_to_pb(state: CaseState, due_date: str = "", due_provisional: bool = False) -> case_pb2.CaseOutline:
-    return case_pb2.CaseOutline(
+    msg = case_pb2.CaseOutline(
         case_no=state.case_no,
         item_code=state.item_code,
         handling_division=state.handling_division,
@@ -166,6 +166,9 @@ def outline_to_pb(state: CaseState, due_date: str = "", due_provisional: bool = 
         evaluation=state.evaluation or 0,
         custodian=state.custodian,
     )
+    if state.limit_days is not None:
+        msg.limit_days = state.limit_days
+    return msg
 
 
 def case_entry(
@@ -236,7 +239,8 @@ def case_record(body: bytes) -> CaseRecord:
     if field == "filed":
         o = msg.filed.outline
         cmd = File(o.case_no, o.item_code, o.handling_division, o.filing_division, o.channel,
-                   o.case_type, None, msg.filed.agent, msg.filed.consent)
+                   o.case_type, o.limit_days if o.HasField("limit_days") else None, msg.filed.agent,
+                   msg.filed.consent)
         extra["sealed_bundle_hash"] = msg.filed.sealed_bundle_hash
     elif field == "accepted":
         cmd = Accept(tuple(msg.accepted.missing_materials))

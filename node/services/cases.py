@@ -104,8 +104,12 @@ class CaseView:
     timeline: tuple[TimelineStep, ...]
 
 
+# Fields of a filing that the case outline shows already.
+_OUTLINE_FIELDS = ("command", "case_no", "item_code", "handling_division", "filing_division", "case_type", "limit_days")
+
+
 def _detail(cmd: CaseCommand) -> dict[str, Any]:
-    out = {k: v for k, v in cmd.__dict__.items() if k not in ("command", "case_no") and v not in ("", (), None)}
+    out = {k: v for k, v in cmd.__dict__.items() if k not in _OUTLINE_FIELDS and v not in ("", (), None)}
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 

@@ -39,6 +39,7 @@ class CaseOutline(_message.Message):
     DUE_PROVISIONAL_FIELD_NUMBER: _builtins.int
     EVALUATION_FIELD_NUMBER: _builtins.int
     CUSTODIAN_FIELD_NUMBER: _builtins.int
+    LIMIT_DAYS_FIELD_NUMBER: _builtins.int
     case_no: _builtins.str
     item_code: _builtins.str
     """implementation code"""
@@ -57,6 +58,8 @@ class CaseOutline(_message.Message):
     evaluation: _builtins.int
     """A.8 level, 0 when not evaluated"""
     custodian: _builtins.str
+    limit_days: _builtins.int
+    """working days the case runs against, fixed at filing"""
     def __init__(
         self,
         *,
@@ -73,12 +76,15 @@ class CaseOutline(_message.Message):
         due_provisional: _builtins.bool = ...,
         evaluation: _builtins.int = ...,
         custodian: _builtins.str = ...,
+        limit_days: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days", "limit_days", b"limit_days"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_at_us", b"accepted_at_us", "case_no", b"case_no", "case_type", b"case_type", "channel", b"channel", "custodian", b"custodian", "due_date", b"due_date", "due_provisional", b"due_provisional", "evaluation", b"evaluation", "filed_at_us", b"filed_at_us", "filing_division", b"filing_division", "handling_division", b"handling_division", "item_code", b"item_code", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days", "accepted_at_us", b"accepted_at_us", "case_no", b"case_no", "case_type", b"case_type", "channel", b"channel", "custodian", b"custodian", "due_date", b"due_date", "due_provisional", b"due_provisional", "evaluation", b"evaluation", "filed_at_us", b"filed_at_us", "filing_division", b"filing_division", "handling_division", b"handling_division", "item_code", b"item_code", "limit_days", b"limit_days", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__limit_days: _TypeAlias = _typing.Literal["limit_days"]  # noqa: Y015
+    _WhichOneofArgType__limit_days: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__limit_days) -> _WhichOneofReturnType__limit_days | None: ...
 
 Global___CaseOutline: _TypeAlias = CaseOutline  # noqa: Y015
 

@@ -1,0 +1,104 @@
+"""What every command shares: the data directory, opening the node, output and errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from node.config import default_data_dir
+from node.context import Node
+from node.domain.errors import YiwangError
+
+console = Console()
+err_console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", "-d", envvar="YIWANG_HOME", help="Node data directory [default: ~/.yiwang]"),
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+Actor = Annotated[
+    str | None,
+    typer.Option("--actor", envvar="YIWANG_ACTOR", help="Operator or agent id recorded on the entry [default: login name]"),
+]
+
+
+def data_dir(value: Path | None) -> Path:
+    return value if value is not None else default_data_dir()
+
+
+def actor_id(value: str | None) -> str:
+    if value:
+        return value
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
+@contextmanager
+def opened(path: Path | None) -> Iterator[Node]:
+    node = Node.open(data_dir(path))
+    try:
+        yield node
+    finally:
+        node.close()
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(_plain(value), ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    t = Table(title=title, show_lines=False)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    console.print(t)
+
+
+def fmt_time(at: dt.datetime | None) -> str:
+    if at is None:
+        return ""
+    from node.domain.timelimits import CHINA_TZ
+
+    return at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def run_cli(app: Callable[[], Any]) -> None:
+    """Run the typer app, turning our errors into one line on stderr and their exit code."""
+    try:
+        app()
+    except YiwangError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(exc.exit_code) from None

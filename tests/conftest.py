@@ -1,0 +1,143 @@
+"""Shared fixtures: real SQLite files, real PostgreSQL, the real shared data, a settable clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.context import Node
+from node.domain.catalog import CatalogItem, Material
+from node.domain.timelimits import CHINA_TZ
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+CATALOG_CSV = SHARED_DATA / "catalog_sichuan_511602.csv"
+COUNTY = "511602000000"  # 广安区, the district of the real catalog
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the tests read the real data in ../shared/data")
+    return path
+
+
+def vectors() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(shared("identifier_vectors.json").read_text(encoding="utf-8"))
+    return data
+
+
+class Clock:
+    """A settable clock: tests move time explicitly."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set_local(self, year: int, month: int, day: int, hour: int = 10) -> None:
+        self.now = dt.datetime(year, month, day, hour, tzinfo=CHINA_TZ).astimezone(dt.UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    c = Clock(dt.datetime(2026, 3, 2, 2, tzinfo=dt.UTC))  # Monday 2026-03-02 10:00 in China
+    return c
+
+
+def pg_url() -> str:
+    return os.environ.get("YIWANG_TEST_PG_URL", DEFAULT_PG_URL)
+
+
+def _pg_reachable(url: str) -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except Exception as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_base_url() -> str:
+    url = pg_url()
+    problem = _pg_reachable(url)
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {url} is unreachable under CI=true: {problem}")
+        pytest.skip(f"PostgreSQL at {url} is unreachable ({problem}); set YIWANG_TEST_PG_URL")
+    return url
+
+
+@pytest.fixture
+def pg_schema_url(pg_base_url: str) -> Iterator[str]:
+    """A URL whose search_path is a fresh schema, dropped after the test."""
+    import psycopg
+
+    schema = f"yiwang_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_base_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in pg_base_url else "?"
+    yield f"{pg_base_url}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(pg_base_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store contract test runs on a real SQLite file and on real PostgreSQL."""
+    if request.param == "sqlite":
+        return ""
+    url: str = request.getfixturevalue("pg_schema_url")
+    return url
+
+
+def make_node(tmp_path: Path, clock: Clock, database_url: str = "", code: str = COUNTY) -> Node:
+    return Node.init(tmp_path / f"node-{code}", code, database_url=database_url, clock=clock)
+
+
+@pytest.fixture
+def node(tmp_path: Path, clock: Clock) -> Iterator[Node]:
+    n = make_node(tmp_path, clock)
+    yield n
+    n.close()
+
+
+@pytest.fixture
+def any_node(tmp_path: Path, clock: Clock, database_url: str) -> Iterator[Node]:
+    """A node on SQLite and, in a second run, on PostgreSQL."""
+    n = make_node(tmp_path, clock, database_url)
+    yield n
+    n.close()
+
+
+def licence_item(code_suffix: str = "1", promised: int | None = 10, legal: int | None = 20,
+                 division: str = COUNTY, **changes: Any) -> CatalogItem:
+    """A full-field licence item of the county, with a real credit code from the data."""
+    fields: dict[str, Any] = {
+        "basic_code": "511A0138600000",
+        "implementation_code": f"511A0138600000-{division}-000-115113010833722043-1-0{code_suffix}",
+        "name": "教师资格认定",
+        "power_type": "01",
+        "division_code": division,
+        "department": "区教科体局",
+        "dept_credit_code": "115113010833722043",
+        "service_objects": ("1",),
+        "legal_limit_days": legal,
+        "promised_limit_days": promised,
+        "materials": (Material("身份证"), Material("体检表"), Material("户口簿复印件", required=False)),
+        "agent_allowed": True,
+    }
+    fields.update(changes)
+    return CatalogItem(**fields)

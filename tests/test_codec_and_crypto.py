@@ -1,0 +1,94 @@
+"""Round trips through the one conversion module, the entry hash chain, signatures, sealing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from federation.codec import calendar_from_pb, calendar_to_pb, case_entry, case_record, item_from_pb, item_to_pb
+from federation.keys import NodeKey, Purpose, verify
+from federation.sealing import bundle_hash, open_sealed, seal, seal_many
+from node.domain.calendar import make_calendar_year
+from node.domain.entries import GENESIS, make_entry, verify_chain
+from node.domain.errors import IntegrityError
+from node.domain.lifecycle import Accept, Decide, Evaluate, File, RequestSupplement, Suspend, apply
+from tests.conftest import licence_item
+
+T0 = dt.datetime(2026, 3, 2, 2, 30, 15, 123456, tzinfo=dt.UTC)
+
+
+def test_item_round_trip() -> None:
+    item = licence_item()
+    assert item_from_pb(item_to_pb(item)) == item
+    bare = licence_item(promised=None, legal=None)
+    assert item_from_pb(item_to_pb(bare)) == bare
+
+
+def test_calendar_round_trip() -> None:
+    year = make_calendar_year(2027, ["2027-01-01", "2027-02-06..2027-02-12"], ["2027-02-14"], "国办发明电")
+    assert calendar_from_pb(calendar_to_pb(year)) == year
+
+
+@pytest.mark.parametrize("cmd", [
+    Accept(("户口簿复印件",)), RequestSupplement(("体检表",), "不清晰"), Suspend("hearing", 5, "听证"),
+    Decide(True, "", "R-1"), Decide(False, "不符合", ""), Evaluate(1, "二维码"),
+])
+def test_case_entry_round_trip(cmd: object) -> None:
+    filed = File("C1", "ITEM", "511602000000", "511602100201", "1", "2", 10, "agent-7", True)
+    state = apply(None, filed, T0)
+    kind, body = case_entry(filed, state, T0, "op", "511602100201", sealed_bundle_hash=b"h" * 32)
+    rec = case_record(body)
+    assert kind == "case_filed" and rec.command == filed and rec.at == T0 and rec.sealed_bundle_hash == b"h" * 32
+    kind, body = case_entry(cmd, state, T0, "op", "511602000000")  # type: ignore[arg-type]
+    assert case_record(body).command == cmd
+
+
+def test_garbage_body_is_an_integrity_error() -> None:
+    with pytest.raises(IntegrityError):
+        case_record(b"\xff\xff\xff")
+
+
+def test_hash_chain_detects_every_kind_of_fault() -> None:
+    entries = []
+    prev = GENESIS
+    for seq in range(1, 6):
+        e = make_entry("511602000000", "case", seq, prev, "case_filed", f"body{seq}".encode())
+        entries.append(e)
+        prev = e.hash
+    assert verify_chain(entries) is None
+    from dataclasses import replace
+
+    tampered = [*entries[:2], replace(entries[2], body=b"other"), *entries[3:]]
+    fault = verify_chain(tampered)
+    assert fault is not None and fault.seq == 3 and "content" in fault.reason
+    fault = verify_chain([*entries[:2], *entries[3:]])
+    assert fault is not None and fault.seq == 4 and "gap" in fault.reason
+
+
+def test_signatures_are_bound_to_their_purpose() -> None:
+    key = NodeKey.generate()
+    sig = key.sign(Purpose.HEAD, b"message")
+    assert verify(key.public_key, Purpose.HEAD, b"message", sig)
+    assert not verify(key.public_key, Purpose.ENVELOPE, b"message", sig)
+    assert not verify(key.public_key, Purpose.HEAD, b"messagf", sig)
+    assert not verify(NodeKey.generate().public_key, Purpose.HEAD, b"message", sig)
+
+
+def test_sealed_bundle_opens_only_for_its_recipients() -> None:
+    a, b, c = NodeKey.generate(), NodeKey.generate(), NodeKey.generate()
+    sealed = seal("张三 11010519491231002X".encode(), [a.public_key, b.public_key])
+    assert "张三".encode() not in sealed
+    assert open_sealed(sealed, a.private_key) == open_sealed(sealed, b.private_key)
+    with pytest.raises(IntegrityError, match="not a recipient"):
+        open_sealed(sealed, c.private_key)
+    flipped = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    with pytest.raises(IntegrityError, match="altered"):
+        open_sealed(flipped, a.private_key)
+
+
+def test_bundles_of_one_batch_are_independent() -> None:
+    key = NodeKey.generate()
+    one, two = seal_many([b"same", b"same"], [key.public_key])
+    assert one != two and bundle_hash(one) != bundle_hash(two)
+    assert open_sealed(one, key.private_key) == open_sealed(two, key.private_key) == b"same"

@@ -1,0 +1,142 @@
+"""Every row of the lifecycle table, every illegal (status, command) pair, and the guards."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from node.domain.errors import IllegalTransition, InvalidInput
+from node.domain.lifecycle import (
+    CLOCK_STOPPED,
+    TRANSITIONS,
+    Accept,
+    CaseCommand,
+    CaseState,
+    Command,
+    Decide,
+    Deliver,
+    Evaluate,
+    File,
+    Reject,
+    RequestSupplement,
+    Resume,
+    Review,
+    Status,
+    Supplement,
+    Suspend,
+    Withdraw,
+    apply,
+)
+from node.domain.timelimits import ClockStop
+
+T0 = dt.datetime(2026, 3, 2, 2, tzinfo=dt.UTC)
+LATER = T0 + dt.timedelta(days=3)
+MATERIAL = "户口簿复印件"
+
+
+def command(cmd: Command) -> CaseCommand:
+    return {
+        Command.FILE: File("C1", "ITEM", "511602000000", "511602100201", agent="a1", consent=True),
+        Command.ACCEPT: Accept((MATERIAL,)),
+        Command.REJECT: Reject("材料不属于本机关职权范围"),
+        Command.REVIEW: Review(),
+        Command.REQUEST_SUPPLEMENT: RequestSupplement(("体检表",), "不清晰"),
+        Command.SUPPLEMENT: Supplement((MATERIAL,)),
+        Command.SUSPEND: Suspend("expert_review", 10, "专家评审"),
+        Command.RESUME: Resume(),
+        Command.DECIDE_APPROVE: Decide(True, result_ref="R-1"),
+        Command.DECIDE_DENY: Decide(False, "不符合条件"),
+        Command.DELIVER: Deliver(),
+        Command.WITHDRAW: Withdraw("申请人撤回"),
+        Command.EVALUATE: Evaluate(2),
+    }[cmd]
+
+
+def state_in(status: Status, missing: tuple[str, ...] = ()) -> CaseState:
+    stops: tuple[ClockStop, ...] = ()
+    if status == Status.AWAITING_SUPPLEMENT:
+        stops = (ClockStop("supplement", T0.date()),)
+    elif status == Status.SPECIAL_PROCEDURE:
+        stops = (ClockStop("hearing", T0.date(), None, 5),)
+    return CaseState(
+        case_no="C1", item_code="ITEM", status=status, handling_division="511602000000",
+        filing_division="511602000000", custodian="511602000000", channel="1", case_type="2",
+        limit_days=10, filed_at=T0, accepted_at=None if status == Status.FILED else T0,
+        missing_materials=missing, stops=stops,
+    )
+
+
+ROWS = sorted(TRANSITIONS.items(), key=lambda kv: (str(kv[0][0]), kv[0][1].value))
+
+
+@pytest.mark.parametrize(("key", "target"), ROWS, ids=[f"{k[0]}-{k[1].value}" for k, _ in ROWS])
+def test_every_row_of_the_table(key: tuple[Status | None, Command], target: Status) -> None:
+    status, cmd = key
+    before = None if status is None else state_in(
+        status, (MATERIAL,) if cmd == Command.SUPPLEMENT else ())
+    after = apply(before, command(cmd), LATER)
+    assert after.status == target
+    if before is not None:
+        assert after.case_no == before.case_no and after.filed_at == before.filed_at
+
+
+ILLEGAL = [(s, c) for s in [None, *Status] for c in Command if (s, c) not in TRANSITIONS]
+
+
+@pytest.mark.parametrize(("status", "cmd"), ILLEGAL, ids=[f"{s}-{c.value}" for s, c in ILLEGAL])
+def test_every_illegal_pair_raises_and_changes_nothing(status: Status | None, cmd: Command) -> None:
+    before = None if status is None else state_in(status)
+    snapshot = replace(before) if before is not None else None
+    with pytest.raises(IllegalTransition) as err:
+        apply(before, command(cmd), LATER)
+    assert before == snapshot
+    assert cmd.value in str(err.value)
+
+
+def test_the_table_covers_every_status() -> None:
+    reachable = {t for t in TRANSITIONS.values()}
+    assert reachable == set(Status)
+
+
+def test_rongque_materials_block_approval_until_supplied() -> None:
+    s = apply(state_in(Status.FILED), Accept((MATERIAL,)), LATER)
+    with pytest.raises(InvalidInput, match="容缺"):
+        apply(s, Decide(True), LATER)
+    s = apply(s, Supplement((MATERIAL,)), LATER)
+    assert s.missing_materials == () and s.status == Status.ACCEPTED
+    assert apply(s, Decide(True), LATER).status == Status.APPROVED
+
+
+def test_supplement_of_material_not_outstanding_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="not outstanding"):
+        apply(state_in(Status.UNDER_REVIEW), Supplement(("身份证",)), LATER)
+
+
+def test_supplement_request_stops_and_supplement_restarts_the_clock() -> None:
+    s = apply(state_in(Status.UNDER_REVIEW), RequestSupplement(("体检表",)), LATER)
+    assert s.status in CLOCK_STOPPED and s.stops[-1].end is None
+    s2 = apply(s, Supplement(), LATER + dt.timedelta(days=2))
+    assert s2.stops[-1].end == (LATER + dt.timedelta(days=2)).date()
+
+
+@pytest.mark.parametrize(("cmd", "field"), [
+    (Reject(" "), "reason"), (Decide(False, ""), "reason"), (Evaluate(6), "level"), (Evaluate(0), "level"),
+    (Suspend("party", 5), "procedure"), (Suspend("hearing", 0), "limit_days"), (RequestSupplement(()), "materials"),
+])
+def test_guards_refuse_bad_command_data(cmd: CaseCommand, field: str) -> None:
+    status = {Command.REJECT: Status.FILED, Command.EVALUATE: Status.DELIVERED}.get(cmd.command, Status.UNDER_REVIEW)
+    with pytest.raises(InvalidInput) as err:
+        apply(state_in(status), cmd, LATER)
+    assert err.value.field == field
+
+
+def test_an_errand_needs_consent() -> None:
+    with pytest.raises(InvalidInput, match="consent"):
+        apply(None, File("C2", "ITEM", "511602000000", "511602100201", agent="a1", consent=False), T0)
+
+
+def test_no_change_before_filing_time() -> None:
+    with pytest.raises(InvalidInput):
+        apply(state_in(Status.FILED), Accept(), T0 - dt.timedelta(seconds=1))
