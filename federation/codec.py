@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
+from yiwang.v1 import case_pb2, catalog_pb2, log_pb2
 
 from federation.keys import Signature
 from node.domain.calendar import CalendarYear
@@ -32,7 +33,6 @@ from node.domain.lifecycle import (
     Suspend,
     Withdraw,
 )
-from yiwang.v1 import case_pb2, catalog_pb2, log_pb2
 
 # --- catalog ---------------------------------------------------------------------------------
 
@@ -238,9 +238,17 @@ def case_record(body: bytes) -> CaseRecord:
     extra: dict[str, object] = {}
     if field == "filed":
         o = msg.filed.outline
-        cmd = File(o.case_no, o.item_code, o.handling_division, o.filing_division, o.channel,
-                   o.case_type, o.limit_days if o.HasField("limit_days") else None, msg.filed.agent,
-                   msg.filed.consent)
+        cmd = File(
+            o.case_no,
+            o.item_code,
+            o.handling_division,
+            o.filing_division,
+            o.channel,
+            o.case_type,
+            o.limit_days if o.HasField("limit_days") else None,
+            msg.filed.agent,
+            msg.filed.consent,
+        )
         extra["sealed_bundle_hash"] = msg.filed.sealed_bundle_hash
     elif field == "accepted":
         cmd = Accept(tuple(msg.accepted.missing_materials))
@@ -276,8 +284,17 @@ def case_record(body: bytes) -> CaseRecord:
 
 
 def entry_to_pb(e: Entry) -> log_pb2.Entry:
-    return log_pb2.Entry(origin=e.origin, stream=e.stream, seq=e.seq, prev_hash=e.prev_hash, kind=e.kind,
-                         body=e.body, hash=e.hash, subject=e.subject, recorded_at_us=e.recorded_at_us)
+    return log_pb2.Entry(
+        origin=e.origin,
+        stream=e.stream,
+        seq=e.seq,
+        prev_hash=e.prev_hash,
+        kind=e.kind,
+        body=e.body,
+        hash=e.hash,
+        subject=e.subject,
+        recorded_at_us=e.recorded_at_us,
+    )
 
 
 def entry_from_pb(m: log_pb2.Entry) -> Entry:

@@ -32,7 +32,9 @@ MAX_PLAINTEXT = 8 * 1024 * 1024
 
 
 def _wrapping_key(shared: bytes, eph_pub: bytes, recipient_id: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=eph_pub, info=b"yiwang/v1/seal" + recipient_id).derive(shared)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=eph_pub, info=b"yiwang/v1/seal" + recipient_id).derive(
+        shared
+    )
 
 
 def seal(plaintext: bytes, recipients: list[ec.EllipticCurvePublicKey]) -> bytes:
@@ -52,7 +54,9 @@ def seal_many(plaintexts: list[bytes], recipients: list[ec.EllipticCurvePublicKe
     for pub in recipients:
         rid = key_id(pub)
         eph = ec.generate_private_key(ec.SECP256R1())
-        eph_pub = eph.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        eph_pub = eph.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
         wrappers.append((rid, eph_pub, AESGCM(_wrapping_key(eph.exchange(ec.ECDH(), pub), eph_pub, rid))))
     out = []
     for plaintext in plaintexts:
@@ -75,17 +79,17 @@ def open_sealed(sealed: bytes, private_key: ec.EllipticCurvePrivateKey) -> bytes
     body_at = 5 + count * _SLOT_LEN
     my_id = key_id(private_key.public_key())
     for i in range(count):
-        slot = sealed[5 + i * _SLOT_LEN: 5 + (i + 1) * _SLOT_LEN]
+        slot = sealed[5 + i * _SLOT_LEN : 5 + (i + 1) * _SLOT_LEN]
         if slot[:16] != my_id:
             continue
-        eph_pub = slot[16:16 + _EPH_LEN]
-        nonce = slot[16 + _EPH_LEN: 28 + _EPH_LEN]
-        wrapped = slot[28 + _EPH_LEN:]
+        eph_pub = slot[16 : 16 + _EPH_LEN]
+        nonce = slot[16 + _EPH_LEN : 28 + _EPH_LEN]
+        wrapped = slot[28 + _EPH_LEN :]
         eph = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), eph_pub)
         wrap_key = _wrapping_key(private_key.exchange(ec.ECDH(), eph), eph_pub, my_id)
         try:
             content_key = AESGCM(wrap_key).decrypt(nonce, wrapped, MAGIC)
-            return AESGCM(content_key).decrypt(sealed[body_at:body_at + 12], sealed[body_at + 12:], MAGIC)
+            return AESGCM(content_key).decrypt(sealed[body_at : body_at + 12], sealed[body_at + 12 :], MAGIC)
         except InvalidTag:
             raise IntegrityError("sealed bundle fails authentication: it was altered") from None
     raise IntegrityError("this node is not a recipient of the sealed bundle")

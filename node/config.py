@@ -1,13 +1,13 @@
 """Settings of one node, read once at start-up from `<data dir>/yiwang.toml` into a frozen object.
 
-    [node]
-    code = "511602000000"      # 12-digit division code this node serves
-    name = "广安区"
-    profile = "county"         # "village" runs the lightweight profile (no NATS)
-    [database]
-    url = ""                   # empty: SQLite (WAL) at <data dir>/yiwang.db
-    [nats]
-    url = ""                   # empty: `yiwang run` starts its own nats-server
+[node]
+code = "511602000000"      # 12-digit division code this node serves
+name = "广安区"
+profile = "county"         # "village" runs the lightweight profile (no NATS)
+[database]
+url = ""                   # empty: SQLite (WAL) at <data dir>/yiwang.db
+[nats]
+url = ""                   # empty: `yiwang run` starts its own nats-server
 """
 
 from __future__ import annotations

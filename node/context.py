@@ -51,8 +51,15 @@ class Node:
     # -- lifecycle ------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, data_dir: Path, code: str, database_url: str = "", name: str = "",
-             profile: str = "", clock: Clock = system_clock) -> Node:
+    def init(
+        cls,
+        data_dir: Path,
+        code: str,
+        database_url: str = "",
+        name: str = "",
+        profile: str = "",
+        clock: Clock = system_clock,
+    ) -> Node:
         """Create a data directory with its config, key and database; refuses an existing one."""
         division = DivisionCode.parse(code, "--code")
         if (data_dir / "yiwang.toml").exists():

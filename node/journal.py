@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from federation.keys import NodeKey, Purpose
-from node.domain.entries import Entry, head_message, make_entry
+from node.domain.entries import Entry, Head, head_message, make_entry
 from node.store import Tx
 
 
@@ -43,5 +43,5 @@ class Journal:
             prev = entry.hash
         tx.append_entries(entries, start)
         sig = self.key.sign(Purpose.HEAD, head_message(self.origin, stream, seq, prev, now_us))
-        tx.put_head(self.origin, stream, seq, prev, now_us, sig.alg, sig.key_id, sig.value)
+        tx.put_head(Head(self.origin, stream, seq, prev, now_us, sig.alg, sig.key_id, sig.value))
         return entries

@@ -122,8 +122,9 @@ def any_node(tmp_path: Path, clock: Clock, database_url: str) -> Iterator[Node]:
     n.close()
 
 
-def licence_item(code_suffix: str = "1", promised: int | None = 10, legal: int | None = 20,
-                 division: str = COUNTY, **changes: Any) -> CatalogItem:
+def licence_item(
+    code_suffix: str = "1", promised: int | None = 10, legal: int | None = 20, division: str = COUNTY, **changes: Any
+) -> CatalogItem:
     """A full-field licence item of the county, with a real credit code from the data."""
     fields: dict[str, Any] = {
         "basic_code": "511A0138600000",

@@ -52,15 +52,18 @@ def test_published_override_wins_over_the_library() -> None:
     assert WorkCalendar().lookup(D("2026-03-03")) == (True, False)
 
 
-@pytest.mark.parametrize(("hols", "works", "field"), [
-    (["2027-02-30"], [], "holidays"),
-    (["2027-13-01"], [], "holidays"),
-    (["2026-10-01"], [], "holidays"),
-    (["2027-01-01"], ["2027-01-01"], "workdays"),
-    (["2027-01-01"], ["2027-01-04"], "workdays"),
-    (["2027-02-12..2027-02-06"], [], "holidays"),
-    ([], [], "holidays"),
-])
+@pytest.mark.parametrize(
+    ("hols", "works", "field"),
+    [
+        (["2027-02-30"], [], "holidays"),
+        (["2027-13-01"], [], "holidays"),
+        (["2026-10-01"], [], "holidays"),
+        (["2027-01-01"], ["2027-01-01"], "workdays"),
+        (["2027-01-01"], ["2027-01-04"], "workdays"),
+        (["2027-02-12..2027-02-06"], [], "holidays"),
+        ([], [], "holidays"),
+    ],
+)
 def test_impossible_calendars_are_refused(hols: list[str], works: list[str], field: str) -> None:
     with pytest.raises(InvalidInput) as err:
         make_calendar_year(2027, hols, works)
@@ -95,13 +98,16 @@ def test_instant_case_is_due_on_the_day_of_acceptance() -> None:
     assert due_date(WorkCalendar(), D("2026-03-02"), 0).due_date == D("2026-03-02")
 
 
-@pytest.mark.parametrize(("today", "level", "used"), [
-    ("2026-03-03", Level.NORMAL, 1),
-    ("2026-03-11", Level.NORMAL, 7),  # 70 % used, 3 days left
-    ("2026-03-12", Level.YELLOW, 8),
-    ("2026-03-16", Level.YELLOW, 10),
-    ("2026-03-17", Level.RED, 11),
-])
+@pytest.mark.parametrize(
+    ("today", "level", "used"),
+    [
+        ("2026-03-03", Level.NORMAL, 1),
+        ("2026-03-11", Level.NORMAL, 7),  # 70 % used, 3 days left
+        ("2026-03-12", Level.YELLOW, 8),
+        ("2026-03-16", Level.YELLOW, 10),
+        ("2026-03-17", Level.RED, 11),
+    ],
+)
 def test_warning_levels(today: str, level: Level, used: int) -> None:
     p = progress(WorkCalendar(), D("2026-03-02"), 10, [], D(today))
     assert (p.level, p.used_days) == (level, used)

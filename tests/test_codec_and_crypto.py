@@ -6,7 +6,14 @@ import datetime as dt
 
 import pytest
 
-from federation.codec import calendar_from_pb, calendar_to_pb, case_entry, case_record, item_from_pb, item_to_pb
+from federation.codec import (
+    calendar_from_pb,
+    calendar_to_pb,
+    case_entry,
+    case_record,
+    item_from_pb,
+    item_to_pb,
+)
 from federation.keys import NodeKey, Purpose, verify
 from federation.sealing import bundle_hash, open_sealed, seal, seal_many
 from node.domain.calendar import make_calendar_year
@@ -30,10 +37,17 @@ def test_calendar_round_trip() -> None:
     assert calendar_from_pb(calendar_to_pb(year)) == year
 
 
-@pytest.mark.parametrize("cmd", [
-    Accept(("户口簿复印件",)), RequestSupplement(("体检表",), "不清晰"), Suspend("hearing", 5, "听证"),
-    Decide(True, "", "R-1"), Decide(False, "不符合", ""), Evaluate(1, "二维码"),
-])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        Accept(("户口簿复印件",)),
+        RequestSupplement(("体检表",), "不清晰"),
+        Suspend("hearing", 5, "听证"),
+        Decide(True, "", "R-1"),
+        Decide(False, "不符合", ""),
+        Evaluate(1, "二维码"),
+    ],
+)
 def test_case_entry_round_trip(cmd: object) -> None:
     filed = File("C1", "ITEM", "511602000000", "511602100201", "1", "2", 10, "agent-7", True)
     state = apply(None, filed, T0)

@@ -13,16 +13,16 @@ from tests.conftest import shared
 def test_tier_and_ancestry_of_a_village() -> None:
     village = DivisionCode.parse("511602100201")
     assert village.tier == Tier.VILLAGE
-    assert [a.code for a in village.ancestors()] == [
-        "511602100000", "511602000000", "511600000000", "510000000000"]
+    assert [a.code for a in village.ancestors()] == ["511602100000", "511602000000", "511600000000", "510000000000"]
     assert village.prefix == "511602100201"
     assert DivisionCode.parse("511600000000").contains(village)
     assert not DivisionCode.parse("511700000000").contains(village)
     assert DivisionCode.parse("510000000000").parent() is None
 
 
-@pytest.mark.parametrize("raw", ["51160210020", "5116021002011", "51160210020x", "000000000000",
-                                 "510000001000", "510100000201"])
+@pytest.mark.parametrize(
+    "raw", ["51160210020", "5116021002011", "51160210020x", "000000000000", "510000001000", "510100000201"]
+)
 def test_malformed_codes_are_refused(raw: str) -> None:
     with pytest.raises(InvalidInput):
         DivisionCode.parse(raw)

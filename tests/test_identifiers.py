@@ -61,8 +61,9 @@ def test_credit_code_format_failures(case: dict[str, str]) -> None:
         validate_credit_code(case["value"])
 
 
-@pytest.mark.parametrize("case", [c for c in USCC["real_world_exceptions"] if "computed_check" in c],
-                         ids=lambda c: c["value"])
+@pytest.mark.parametrize(
+    "case", [c for c in USCC["real_world_exceptions"] if "computed_check" in c], ids=lambda c: c["value"]
+)
 def test_known_legal_exceptions_warn_instead_of_failing(case: dict[str, str]) -> None:
     checked = validate_credit_code(case["value"])
     assert checked.warning is not None and "known legally issued" in checked.warning
@@ -74,8 +75,9 @@ def test_truncated_real_world_code_fails() -> None:
         validate_credit_code(truncated["value"])
 
 
-@pytest.mark.parametrize("case", V["item_codes_real"]["sichuan_local_implementation_code"]["examples"],
-                         ids=lambda c: c["name"])
+@pytest.mark.parametrize(
+    "case", V["item_codes_real"]["sichuan_local_implementation_code"]["examples"], ids=lambda c: c["name"]
+)
 def test_real_item_codes_carry_a_valid_credit_code(case: dict[str, str]) -> None:
     from node.services.catalog_import import split_portal_code
 

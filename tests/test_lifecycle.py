@@ -37,7 +37,7 @@ MATERIAL = "户口簿复印件"
 
 
 def command(cmd: Command) -> CaseCommand:
-    return {
+    commands: dict[Command, CaseCommand] = {
         Command.FILE: File("C1", "ITEM", "511602000000", "511602100201", agent="a1", consent=True),
         Command.ACCEPT: Accept((MATERIAL,)),
         Command.REJECT: Reject("材料不属于本机关职权范围"),
@@ -51,7 +51,8 @@ def command(cmd: Command) -> CaseCommand:
         Command.DELIVER: Deliver(),
         Command.WITHDRAW: Withdraw("申请人撤回"),
         Command.EVALUATE: Evaluate(2),
-    }[cmd]
+    }
+    return commands[cmd]
 
 
 def state_in(status: Status, missing: tuple[str, ...] = ()) -> CaseState:
@@ -61,10 +62,19 @@ def state_in(status: Status, missing: tuple[str, ...] = ()) -> CaseState:
     elif status == Status.SPECIAL_PROCEDURE:
         stops = (ClockStop("hearing", T0.date(), None, 5),)
     return CaseState(
-        case_no="C1", item_code="ITEM", status=status, handling_division="511602000000",
-        filing_division="511602000000", custodian="511602000000", channel="1", case_type="2",
-        limit_days=10, filed_at=T0, accepted_at=None if status == Status.FILED else T0,
-        missing_materials=missing, stops=stops,
+        case_no="C1",
+        item_code="ITEM",
+        status=status,
+        handling_division="511602000000",
+        filing_division="511602000000",
+        custodian="511602000000",
+        channel="1",
+        case_type="2",
+        limit_days=10,
+        filed_at=T0,
+        accepted_at=None if status == Status.FILED else T0,
+        missing_materials=missing,
+        stops=stops,
     )
 
 
@@ -74,8 +84,7 @@ ROWS = sorted(TRANSITIONS.items(), key=lambda kv: (str(kv[0][0]), kv[0][1].value
 @pytest.mark.parametrize(("key", "target"), ROWS, ids=[f"{k[0]}-{k[1].value}" for k, _ in ROWS])
 def test_every_row_of_the_table(key: tuple[Status | None, Command], target: Status) -> None:
     status, cmd = key
-    before = None if status is None else state_in(
-        status, (MATERIAL,) if cmd == Command.SUPPLEMENT else ())
+    before = None if status is None else state_in(status, (MATERIAL,) if cmd == Command.SUPPLEMENT else ())
     after = apply(before, command(cmd), LATER)
     assert after.status == target
     if before is not None:
@@ -121,10 +130,18 @@ def test_supplement_request_stops_and_supplement_restarts_the_clock() -> None:
     assert s2.stops[-1].end == (LATER + dt.timedelta(days=2)).date()
 
 
-@pytest.mark.parametrize(("cmd", "field"), [
-    (Reject(" "), "reason"), (Decide(False, ""), "reason"), (Evaluate(6), "level"), (Evaluate(0), "level"),
-    (Suspend("party", 5), "procedure"), (Suspend("hearing", 0), "limit_days"), (RequestSupplement(()), "materials"),
-])
+@pytest.mark.parametrize(
+    ("cmd", "field"),
+    [
+        (Reject(" "), "reason"),
+        (Decide(False, ""), "reason"),
+        (Evaluate(6), "level"),
+        (Evaluate(0), "level"),
+        (Suspend("party", 5), "procedure"),
+        (Suspend("hearing", 0), "limit_days"),
+        (RequestSupplement(()), "materials"),
+    ],
+)
 def test_guards_refuse_bad_command_data(cmd: CaseCommand, field: str) -> None:
     status = {Command.REJECT: Status.FILED, Command.EVALUATE: Status.DELIVERED}.get(cmd.command, Status.UNDER_REVIEW)
     with pytest.raises(InvalidInput) as err:

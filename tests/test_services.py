@@ -12,7 +12,13 @@ from sqlalchemy import text, update
 
 from node.context import Node
 from node.domain.calendar import make_calendar_year
-from node.domain.errors import CatalogRuleViolation, IllegalTransition, ImportRejected, InvalidInput, NotFound
+from node.domain.errors import (
+    CatalogRuleViolation,
+    IllegalTransition,
+    ImportRejected,
+    InvalidInput,
+    NotFound,
+)
 from node.domain.lifecycle import (
     Accept,
     Decide,
@@ -117,8 +123,14 @@ def test_file_and_walk_a_case(any_node: Node, clock: Clock) -> None:
     assert final.status == Status.EVALUATED
     view = any_node.cases.show(case.case_no)
     assert [t.kind for t in view.timeline] == [
-        "case_filed", "case_accepted", "case_supplement_requested", "case_supplemented",
-        "case_decided", "case_delivered", "case_evaluated"]
+        "case_filed",
+        "case_accepted",
+        "case_supplement_requested",
+        "case_supplemented",
+        "case_decided",
+        "case_delivered",
+        "case_evaluated",
+    ]
     assert view.level == "on_time" and view.used_days == 2  # Tue, Wed; Thu-Mon stopped
     assert any_node.cases.applicant(case.case_no) == PERSON
     assert all(r.fault is None for r in any_node.audit.verify())
@@ -246,7 +258,9 @@ def test_audit_detects_a_forged_head_signature(any_node: Node) -> None:
 
 
 def test_catalog_rule_promised_over_legal_via_parse(any_node: Node) -> None:
-    header = "basic_code,implementation_code,name,power_type,department,division_code,legal_limit_days,promised_limit_days\n"
+    header = (
+        "basic_code,implementation_code,name,power_type,department,division_code,legal_limit_days,promised_limit_days\n"
+    )
     row = "B1,B1-511602000000-1,某审批,01,区局,511602000000,20,25\n"
     before = counts(any_node)
     with pytest.raises(ImportRejected) as err:

@@ -9,7 +9,17 @@ import typer
 
 from node import logs
 from node.cli import calendar, cases, catalog
-from node.cli.common import DataDir, JsonOut, console, data_dir as resolve_dir, err_console, opened, print_json, run_cli, table
+from node.cli.common import (
+    DataDir,
+    JsonOut,
+    console,
+    err_console,
+    opened,
+    print_json,
+    run_cli,
+    table,
+)
+from node.cli.common import data_dir as resolve_dir
 from node.context import Node
 
 app = typer.Typer(
@@ -37,9 +47,14 @@ def init(
     """Create a node: data directory, config file, P-256 key and database."""
     path = resolve_dir(data_dir)
     node = Node.init(path, code, database_url, name, profile)
-    info = {"data_dir": str(path), "code": node.code, "name": node.settings.name,
-            "tier": node.settings.tier.label, "key_id": node.key.key_id.hex(),
-            "database": node.settings.effective_database_url}
+    info = {
+        "data_dir": str(path),
+        "code": node.code,
+        "name": node.settings.name,
+        "tier": node.settings.tier.label,
+        "key_id": node.key.key_id.hex(),
+        "database": node.settings.effective_database_url,
+    }
     node.close()
     if json_out:
         print_json(info)
@@ -56,13 +71,26 @@ def audit_verify(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     if json_out:
         print_json({"ok": not faults, "streams": reports})
     else:
-        table("audit", ["origin", "stream", "entries", "heads", "result"],
-              [(r.origin, r.stream, r.entries, r.heads,
-                "ok" if r.fault is None else f"BAD at seq {r.fault.seq}: {r.fault.reason}") for r in reports])
+        table(
+            "audit",
+            ["origin", "stream", "entries", "heads", "result"],
+            [
+                (
+                    r.origin,
+                    r.stream,
+                    r.entries,
+                    r.heads,
+                    "ok" if r.fault is None else f"BAD at seq {r.fault.seq}: {r.fault.reason}",
+                )
+                for r in reports
+            ],
+        )
     if faults:
         f = faults[0]
         logs.get("audit").error("audit_failed", origin=f.origin, stream=f.stream, seq=f.seq, reason=f.reason)
-        err_console.print(f"[red]error:[/red] first bad entry: {f.origin}/{f.stream}/{f.seq}: {f.reason}", highlight=False)
+        err_console.print(
+            f"[red]error:[/red] first bad entry: {f.origin}/{f.stream}/{f.seq}: {f.reason}", highlight=False
+        )
         raise typer.Exit(6)
 
 

@@ -20,7 +20,9 @@ app = typer.Typer(help="The working-day calendar.", no_args_is_help=True)
 def show(
     start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD [default: today]")] = "",
     end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD [default: 13 days later]")] = "",
-    only_changes: Annotated[bool, typer.Option("--changes", help="Only holidays on weekdays and adjusted workdays")] = False,
+    only_changes: Annotated[
+        bool, typer.Option("--changes", help="Only holidays on weekdays and adjusted workdays")
+    ] = False,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -37,9 +39,11 @@ def show(
     if json_out:
         print_json({"published_years": published, "days": days})
         return
-    table(f"working days {first} .. {last}", ["date", "weekday", "working day", "provisional"],
-          [(d.day, d.day.strftime("%a"), "yes" if d.workday else "no", "yes" if d.provisional else "")
-           for d in days])
+    table(
+        f"working days {first} .. {last}",
+        ["date", "weekday", "working day", "provisional"],
+        [(d.day, d.day.strftime("%a"), "yes" if d.workday else "no", "yes" if d.provisional else "") for d in days],
+    )
 
 
 @app.command("publish")
@@ -47,7 +51,9 @@ def publish(
     year: Annotated[int, typer.Argument(help="The year the calendar covers")],
     holidays: Annotated[list[str] | None, typer.Option("--holiday", help="YYYY-MM-DD or a range A..B; repeat")] = None,
     workdays: Annotated[list[str] | None, typer.Option("--workday", help="Adjusted (weekend) workday; repeat")] = None,
-    file: Annotated[Path | None, typer.Option(help='JSON {"holidays": [...], "workdays": [...], "source": "..."}')] = None,
+    file: Annotated[
+        Path | None, typer.Option(help='JSON {"holidays": [...], "workdays": [...], "source": "..."}')
+    ] = None,
     source: Annotated[str, typer.Option(help="Where the schedule comes from (notice number)")] = "",
     data_dir: DataDir = None,
     json_out: JsonOut = False,
@@ -68,5 +74,7 @@ def publish(
     if json_out:
         print_json(result)
         return
-    console.print(f"calendar {year} published (public entry {result.seq}): {len(calendar_year.holidays)} holidays, "
-                  f"{len(calendar_year.workdays)} adjusted workdays; {result.due_dates_recomputed} due dates recomputed")
+    console.print(
+        f"calendar {year} published (public entry {result.seq}): {len(calendar_year.holidays)} holidays, "
+        f"{len(calendar_year.workdays)} adjusted workdays; {result.due_dates_recomputed} due dates recomputed"
+    )

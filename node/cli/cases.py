@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from node.cli.common import Actor, DataDir, JsonOut, actor_id, console, fmt_time, opened, print_json, table
+from node.cli.common import (
+    Actor,
+    DataDir,
+    JsonOut,
+    actor_id,
+    console,
+    fmt_time,
+    opened,
+    print_json,
+    table,
+)
 from node.domain.codes import SATISFACTION
 from node.domain.errors import InvalidInput, mask
 from node.domain.lifecycle import (
@@ -35,8 +45,13 @@ Materials = Annotated[list[str] | None, typer.Option("--material", "-m", help="M
 
 
 def _outline(s: CaseState) -> dict[str, object]:
-    return {"case_no": s.case_no, "status": s.status.value, "item_code": s.item_code,
-            "custodian": s.custodian, "missing_materials": list(s.missing_materials)}
+    return {
+        "case_no": s.case_no,
+        "status": s.status.value,
+        "item_code": s.item_code,
+        "custodian": s.custodian,
+        "missing_materials": list(s.missing_materials),
+    }
 
 
 def _act(case_no: str, cmd: CaseCommand, data_dir: object, actor: str | None, json_out: bool) -> None:
@@ -56,7 +71,9 @@ def file(
     item: Annotated[str, typer.Option("--item", "-i", help="Implementation code of the item")],
     name: Annotated[str, typer.Option("--name", help="Applicant name (sealed, never logged)")],
     id_number: Annotated[str, typer.Option("--id", help="Identity number, or credit code for organisations")],
-    kind: Annotated[str, typer.Option("--kind", help="Applicant kind, GB/T 39046 A.4: 1 person, 2 enterprise ...")] = "1",
+    kind: Annotated[
+        str, typer.Option("--kind", help="Applicant kind, GB/T 39046 A.4: 1 person, 2 enterprise ...")
+    ] = "1",
     phone: Annotated[str, typer.Option(help="Applicant phone (sealed)")] = "",
     address: Annotated[str, typer.Option(help="Applicant address (sealed)")] = "",
     channel: Annotated[str, typer.Option(help="A.5: 1 window, 2 PC online, 3 mobile, 4 post")] = "1",
@@ -77,15 +94,21 @@ def file(
 
 
 @app.command("accept")
-def accept(case_no: CaseNo, missing: Materials = None, actor: Actor = None, data_dir: DataDir = None,
-           json_out: JsonOut = False) -> None:
+def accept(
+    case_no: CaseNo, missing: Materials = None, actor: Actor = None, data_dir: DataDir = None, json_out: JsonOut = False
+) -> None:
     """Accept (受理); --material lists 容缺 materials promised for later."""
     _act(case_no, Accept(tuple(missing or ())), data_dir, actor, json_out)
 
 
 @app.command("reject")
-def reject(case_no: CaseNo, reason: Annotated[str, typer.Option(help="Why it is not accepted")],
-           actor: Actor = None, data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+def reject(
+    case_no: CaseNo,
+    reason: Annotated[str, typer.Option(help="Why it is not accepted")],
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """Do not accept (不予受理), with the reason told once."""
     _act(case_no, Reject(reason), data_dir, actor, json_out)
 
@@ -97,26 +120,40 @@ def review(case_no: CaseNo, actor: Actor = None, data_dir: DataDir = None, json_
 
 
 @app.command("request-supplement")
-def request_supplement(case_no: CaseNo, materials: Materials = None,
-                       reason: Annotated[str, typer.Option(help="What is wrong")] = "",
-                       actor: Actor = None, data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+def request_supplement(
+    case_no: CaseNo,
+    materials: Materials = None,
+    reason: Annotated[str, typer.Option(help="What is wrong")] = "",
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """Ask for supplementary materials (补正); the clock stops."""
     _act(case_no, RequestSupplement(tuple(materials or ()), reason), data_dir, actor, json_out)
 
 
 @app.command("supplement")
-def supplement(case_no: CaseNo, materials: Materials = None, actor: Actor = None, data_dir: DataDir = None,
-               json_out: JsonOut = False) -> None:
+def supplement(
+    case_no: CaseNo,
+    materials: Materials = None,
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """Record supplied materials: ends a 补正 (the clock runs again) or clears 容缺 materials."""
     _act(case_no, Supplement(tuple(materials or ())), data_dir, actor, json_out)
 
 
 @app.command("suspend")
-def suspend(case_no: CaseNo,
-            procedure: Annotated[str, typer.Option(help="hearing, testing, expert_review, extension, inspection, other")],
-            limit_days: Annotated[int, typer.Option(help="The procedure's own limit in working days")],
-            reason: Annotated[str, typer.Option()] = "",
-            actor: Actor = None, data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+def suspend(
+    case_no: CaseNo,
+    procedure: Annotated[str, typer.Option(help="hearing, testing, expert_review, extension, inspection, other")],
+    limit_days: Annotated[int, typer.Option(help="The procedure's own limit in working days")],
+    reason: Annotated[str, typer.Option()] = "",
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """Enter a special procedure (特别程序); the clock stops up to its own limit."""
     _act(case_no, Suspend(procedure, limit_days, reason), data_dir, actor, json_out)
 
@@ -128,44 +165,70 @@ def resume(case_no: CaseNo, actor: Actor = None, data_dir: DataDir = None, json_
 
 
 @app.command("decide")
-def decide(case_no: CaseNo,
-           approve: Annotated[bool, typer.Option("--approve/--deny", help="准予 or 不予")],
-           reason: Annotated[str, typer.Option(help="Required for a denial")] = "",
-           result_ref: Annotated[str, typer.Option(help="Reference of the result document")] = "",
-           actor: Actor = None, data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+def decide(
+    case_no: CaseNo,
+    approve: Annotated[bool, typer.Option("--approve/--deny", help="准予 or 不予")],
+    reason: Annotated[str, typer.Option(help="Required for a denial")] = "",
+    result_ref: Annotated[str, typer.Option(help="Reference of the result document")] = "",
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """Decide (决定)."""
     _act(case_no, Decide(approve, reason, result_ref), data_dir, actor, json_out)
 
 
 @app.command("deliver")
-def deliver(case_no: CaseNo, method: Annotated[str, typer.Option(help="window, post, electronic")] = "window",
-            actor: Actor = None, data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+def deliver(
+    case_no: CaseNo,
+    method: Annotated[str, typer.Option(help="window, post, electronic")] = "window",
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """Deliver the result (送达/办结)."""
     _act(case_no, Deliver(method), data_dir, actor, json_out)
 
 
 @app.command("withdraw")
-def withdraw(case_no: CaseNo, reason: Annotated[str, typer.Option()] = "", actor: Actor = None,
-             data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+def withdraw(
+    case_no: CaseNo,
+    reason: Annotated[str, typer.Option()] = "",
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """Withdraw (撤回) before the decision."""
     _act(case_no, Withdraw(reason), data_dir, actor, json_out)
 
 
 @app.command("evaluate")
-def evaluate(case_no: CaseNo,
-             level: Annotated[int, typer.Option(help="1 非常满意, 2 满意, 3 基本满意, 4 不满意, 5 非常不满意")],
-             channel: Annotated[str, typer.Option(help="Evaluation channel")] = "",
-             actor: Actor = None, data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+def evaluate(
+    case_no: CaseNo,
+    level: Annotated[int, typer.Option(help="1 非常满意, 2 满意, 3 基本满意, 4 不满意, 5 非常不满意")],
+    channel: Annotated[str, typer.Option(help="Evaluation channel")] = "",
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """Record the resident's evaluation (好差评)."""
     _act(case_no, Evaluate(level, channel), data_dir, actor, json_out)
 
 
 def _view_json(view: CaseView, applicant: Applicant | None) -> dict[str, object]:
     out: dict[str, object] = {
-        **_outline(view.state), "due_date": view.due_date, "due_provisional": view.due_provisional,
-        "used_days": view.used_days, "remaining_days": view.remaining_days, "level": view.level,
-        "filed_at": view.state.filed_at, "accepted_at": view.state.accepted_at, "agent": view.state.agent,
-        "evaluation": view.state.evaluation, "stops": view.state.stops, "timeline": view.timeline,
+        **_outline(view.state),
+        "due_date": view.due_date,
+        "due_provisional": view.due_provisional,
+        "used_days": view.used_days,
+        "remaining_days": view.remaining_days,
+        "level": view.level,
+        "filed_at": view.state.filed_at,
+        "accepted_at": view.state.accepted_at,
+        "agent": view.state.agent,
+        "evaluation": view.state.evaluation,
+        "stops": view.state.stops,
+        "timeline": view.timeline,
     }
     if applicant is not None:
         out["applicant"] = applicant
@@ -173,9 +236,12 @@ def _view_json(view: CaseView, applicant: Applicant | None) -> dict[str, object]
 
 
 @app.command("show")
-def show(case_no: CaseNo,
-         reveal: Annotated[bool, typer.Option(help="Show the applicant's data in full (sealed; operator only)")] = False,
-         data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+def show(
+    case_no: CaseNo,
+    reveal: Annotated[bool, typer.Option(help="Show the applicant's data in full (sealed; operator only)")] = False,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """A case's outline, time limit and timeline."""
     with opened(data_dir) as node:
         view = node.cases.show(case_no)
@@ -184,29 +250,53 @@ def show(case_no: CaseNo,
         print_json(_view_json(view, applicant if reveal else None))
         return
     s = view.state
-    shown = applicant if reveal else Applicant(applicant.kind, applicant.name[:1] + "*" * (len(applicant.name) - 1),
-                                               mask(applicant.id_number), mask(applicant.phone), "")
+    shown = (
+        applicant
+        if reveal
+        else Applicant(
+            applicant.kind,
+            applicant.name[:1] + "*" * (len(applicant.name) - 1),
+            mask(applicant.id_number),
+            mask(applicant.phone),
+            "",
+        )
+    )
     evaluation = f"{s.evaluation} {SATISFACTION[s.evaluation]}" if s.evaluation else ""
-    rows = [("status", s.status.value), ("item", s.item_code), ("handling division", s.handling_division),
-            ("filed", fmt_time(s.filed_at)), ("accepted", fmt_time(s.accepted_at)),
-            ("limit", "" if s.limit_days is None else f"{s.limit_days} working days"),
-            ("due", view.due_date + (" (provisional)" if view.due_provisional else "")),
-            ("used / left", "" if view.used_days is None else f"{view.used_days} / {view.remaining_days}"),
-            ("level", view.level), ("missing (容缺)", ", ".join(s.missing_materials)),
-            ("applicant", f"{shown.name} {shown.id_number} {shown.phone}".strip()), ("agent", s.agent),
-            ("evaluation", evaluation)]
-    table(f"case {case_no}", ["", ""], [r for r in rows if r[1]])
-    table("timeline", ["at", "entry", "by", "node", "detail"],
-          [(fmt_time(t.at), t.kind, t.actor, t.writer, ", ".join(f"{k}={v}" for k, v in t.detail.items()))
-           for t in view.timeline])
+    rows = [
+        ("status", s.status.value),
+        ("item", s.item_code),
+        ("handling division", s.handling_division),
+        ("filed", fmt_time(s.filed_at)),
+        ("accepted", fmt_time(s.accepted_at)),
+        ("limit", "" if s.limit_days is None else f"{s.limit_days} working days"),
+        ("due", view.due_date + (" (provisional)" if view.due_provisional else "")),
+        ("used / left", "" if view.used_days is None else f"{view.used_days} / {view.remaining_days}"),
+        ("level", view.level),
+        ("missing (容缺)", ", ".join(s.missing_materials)),
+        ("applicant", f"{shown.name} {shown.id_number} {shown.phone}".strip()),
+        ("agent", s.agent),
+        ("evaluation", evaluation),
+    ]
+    table(f"case {case_no}", ["", ""], [r for r in rows if r[1]], header=False)
+    table(
+        "timeline",
+        ["at", "entry", "by", "node", "detail"],
+        [
+            (fmt_time(t.at), t.kind, t.actor, t.writer, ", ".join(f"{k}={v}" for k, v in t.detail.items()))
+            for t in view.timeline
+        ],
+    )
 
 
 @app.command("list")
-def list_(status: Annotated[str, typer.Option(help="Only cases in this status")] = "",
-          open_only: Annotated[bool, typer.Option("--open", help="Only cases not closed")] = False,
-          limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
-          after: Annotated[str, typer.Option(help="Continue after this case number")] = "",
-          data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+def list_(
+    status: Annotated[str, typer.Option(help="Only cases in this status")] = "",
+    open_only: Annotated[bool, typer.Option("--open", help="Only cases not closed")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    after: Annotated[str, typer.Option(help="Continue after this case number")] = "",
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
     """List cases with their due dates and warning levels."""
     from node.domain.lifecycle import Status
 
@@ -217,6 +307,18 @@ def list_(status: Annotated[str, typer.Option(help="Only cases in this status")]
     if json_out:
         print_json([_view_json(v, None) for v in views])
         return
-    table(f"cases ({len(views)} shown)", ["case", "status", "item", "filed", "due", "level"],
-          [(v.state.case_no, v.state.status.value, v.state.item_code[:30], fmt_time(v.state.filed_at),
-            v.due_date + ("*" if v.due_provisional else ""), v.level) for v in views])
+    table(
+        f"cases ({len(views)} shown)",
+        ["case", "status", "item", "filed", "due", "level"],
+        [
+            (
+                v.state.case_no,
+                v.state.status.value,
+                v.state.item_code[:30],
+                fmt_time(v.state.filed_at),
+                v.due_date + ("*" if v.due_provisional else ""),
+                v.level,
+            )
+            for v in views
+        ],
+    )

@@ -23,14 +23,30 @@ def import_(
 ) -> None:
     """Publish the items of FILE into this node's public stream; all or nothing."""
     items = read_catalog_file(file)
-    with opened(data_dir) as node:
-        with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, disable=json_out, transient=False) as bar:
-            task = bar.add_task("import", total=len(items))
-            result = node.catalog.import_items(items, lambda done, total: bar.update(task, completed=done))
+    with (
+        opened(data_dir) as node,
+        Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=json_out,
+            transient=False,
+        ) as bar,
+    ):
+        task = bar.add_task("import", total=len(items))
+        result = node.catalog.import_items(items, lambda done, total: bar.update(task, completed=done))
     if json_out:
-        print_json({"file": str(file), "items": len(items), "published": result.published,
-                    "unchanged": result.unchanged, "warnings": list(result.warnings)})
+        print_json(
+            {
+                "file": str(file),
+                "items": len(items),
+                "published": result.published,
+                "unchanged": result.unchanged,
+                "warnings": list(result.warnings),
+            }
+        )
         return
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
@@ -51,9 +67,20 @@ def list_(
     if json_out:
         print_json(items)
         return
-    table(f"catalog ({len(items)} shown)", ["implementation code", "name", "type", "department", "limit"],
-          [(i.implementation_code, i.name, POWER_TYPES.get(i.power_type, i.power_type), i.department,
-            "" if i.limit_days is None else f"{i.limit_days} wd") for i in items])
+    table(
+        f"catalog ({len(items)} shown)",
+        ["implementation code", "name", "type", "department", "limit"],
+        [
+            (
+                i.implementation_code,
+                i.name,
+                POWER_TYPES.get(i.power_type, i.power_type),
+                i.department,
+                "" if i.limit_days is None else f"{i.limit_days} wd",
+            )
+            for i in items
+        ],
+    )
 
 
 @app.command("show")
@@ -69,5 +96,11 @@ def show(
         print_json(item)
         return
     rows = [(k, v) for k, v in item.__dict__.items() if k != "warnings"]
-    table(item.name, ["field", "value"], [(k, ", ".join(m.name if hasattr(m, "name") else str(m) for m in v)
-                                           if isinstance(v, tuple) else v) for k, v in rows])
+    table(
+        item.name,
+        ["field", "value"],
+        [
+            (k, ", ".join(m.name if hasattr(m, "name") else str(m) for m in v) if isinstance(v, tuple) else v)
+            for k, v in rows
+        ],
+    )

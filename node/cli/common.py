@@ -32,7 +32,9 @@ DataDir = Annotated[
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 Actor = Annotated[
     str | None,
-    typer.Option("--actor", envvar="YIWANG_ACTOR", help="Operator or agent id recorded on the entry [default: login name]"),
+    typer.Option(
+        "--actor", envvar="YIWANG_ACTOR", help="Operator or agent id recorded on the entry [default: login name]"
+    ),
 ]
 
 
@@ -78,8 +80,8 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(_plain(value), ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    t = Table(title=title, show_lines=False)
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], header: bool = True) -> None:
+    t = Table(title=title, show_header=header)
     for c in columns:
         t.add_column(c, overflow="fold")
     for r in rows:

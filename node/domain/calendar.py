@@ -52,9 +52,7 @@ def _expand(texts: Iterable[str], field: str) -> list[dt.date]:
     return out
 
 
-def make_calendar_year(
-    year: int, holidays: Iterable[str], workdays: Iterable[str], source: str = ""
-) -> CalendarYear:
+def make_calendar_year(year: int, holidays: Iterable[str], workdays: Iterable[str], source: str = "") -> CalendarYear:
     """Validate a calendar to publish; raises InvalidInput on an impossible or misplaced date."""
     if not 2000 <= year <= 2200:
         raise InvalidInput("year", f"{year} is outside 2000..2200")
@@ -69,9 +67,7 @@ def make_calendar_year(
         raise InvalidInput("workdays", f"{both[0]} is listed both as a holiday and as a workday")
     weekdays = [d for d in works if d.weekday() < 5]
     if weekdays:
-        raise InvalidInput(
-            "workdays", f"{weekdays[0]} is a weekday already; adjusted workdays are weekend days"
-        )
+        raise InvalidInput("workdays", f"{weekdays[0]} is a weekday already; adjusted workdays are weekend days")
     if not hols:
         raise InvalidInput("holidays", f"a calendar for {year} lists no holidays")
     return CalendarYear(year, frozenset(hols), frozenset(works), source)

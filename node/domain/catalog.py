@@ -104,8 +104,7 @@ def validate_item(item: CatalogItem) -> CatalogItem:
     ):
         raise CatalogRuleViolation(
             item.implementation_code,
-            f"promised limit {item.promised_limit_days} exceeds the legal limit "
-            f"{item.legal_limit_days} working days",
+            f"promised limit {item.promised_limit_days} exceeds the legal limit {item.legal_limit_days} working days",
         )
     if item.instant and item.promised_limit_days not in (None, 0):
         raise InvalidInput("case_type", "an instant case (1) has a promised limit of 0 days")
@@ -134,8 +133,10 @@ def check_lower_tier_entry(standard: CatalogItem, entry: CatalogItem) -> None:
             f"a lower tier may not change standard field(s) {', '.join(changed)} of basic item "
             f"{standard.basic_code}; add an implementation entry with the published values",
         )
-    if entry.promised_limit_days is not None and standard.legal_limit_days is not None and (
-        entry.promised_limit_days > standard.legal_limit_days
+    if (
+        entry.promised_limit_days is not None
+        and standard.legal_limit_days is not None
+        and (entry.promised_limit_days > standard.legal_limit_days)
     ):
         raise CatalogRuleViolation(
             entry.implementation_code,

@@ -59,9 +59,7 @@ class DivisionCode:
         for start, end in _SEGMENTS:
             zero = set(text[start:end]) == {"0"}
             if seen_zero and not zero:
-                raise InvalidInput(
-                    field, f"{text!r}: segment {text[start:end]} follows an empty parent segment"
-                )
+                raise InvalidInput(field, f"{text!r}: segment {text[start:end]} follows an empty parent segment")
             seen_zero = seen_zero or zero
         return cls(text)
 
@@ -161,6 +159,4 @@ class DivisionRegistry:
             raise NotFound("division", key) from None
 
     def children(self, code: DivisionCode) -> list[Division]:
-        return sorted(
-            (d for d in self._by_code.values() if d.parent == code), key=lambda d: d.code
-        )
+        return sorted((d for d in self._by_code.values() if d.parent == code), key=lambda d: d.code)

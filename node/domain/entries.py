@@ -68,11 +68,43 @@ def entry_hash(origin: str, stream: str, seq: int, prev_hash: bytes, kind: str, 
 
 
 def make_entry(
-    origin: str, stream: str, seq: int, prev_hash: bytes, kind: str, body: bytes,
-    subject: str = "", recorded_at_us: int = 0,
+    origin: str,
+    stream: str,
+    seq: int,
+    prev_hash: bytes,
+    kind: str,
+    body: bytes,
+    subject: str = "",
+    recorded_at_us: int = 0,
 ) -> Entry:
-    return Entry(origin, stream, seq, prev_hash, kind, body,
-                 entry_hash(origin, stream, seq, prev_hash, kind, body), subject, recorded_at_us)
+    return Entry(
+        origin,
+        stream,
+        seq,
+        prev_hash,
+        kind,
+        body,
+        entry_hash(origin, stream, seq, prev_hash, kind, body),
+        subject,
+        recorded_at_us,
+    )
+
+
+@dataclass(frozen=True)
+class Head:
+    """An origin's signed statement that its stream reached `seq` with `hash`."""
+
+    origin: str
+    stream: str
+    seq: int
+    hash: bytes
+    signed_at_us: int
+    alg: str
+    key_id: bytes
+    signature: bytes
+
+    def message(self) -> bytes:
+        return head_message(self.origin, self.stream, self.seq, self.hash, self.signed_at_us)
 
 
 @dataclass(frozen=True)
@@ -100,7 +132,12 @@ def verify_chain(entries: Iterable[Entry], prev_seq: int = 0, prev_hash: bytes =
 
 def head_message(origin: str, stream: str, seq: int, hash_: bytes, signed_at_us: int) -> bytes:
     """The bytes an origin signs for a head."""
-    return b"".join((
-        _lp(origin.encode()), _lp(stream.encode()), struct.pack(">Q", seq), _lp(hash_),
-        struct.pack(">q", signed_at_us),
-    ))
+    return b"".join(
+        (
+            _lp(origin.encode()),
+            _lp(stream.encode()),
+            struct.pack(">Q", seq),
+            _lp(hash_),
+            struct.pack(">q", signed_at_us),
+        )
+    )

@@ -54,9 +54,7 @@ class IllegalTransition(OperatorError):
 
     def __init__(self, case_no: str, status: str, command: str, allowed: Sequence[str]) -> None:
         hint = ", ".join(allowed) if allowed else "none (the case is closed)"
-        super().__init__(
-            f"case {case_no} is {status}: {command} is not allowed; allowed now: {hint}"
-        )
+        super().__init__(f"case {case_no} is {status}: {command} is not allowed; allowed now: {hint}")
         self.case_no = case_no
         self.status = status
         self.command = command
@@ -76,9 +74,7 @@ class ImportRejected(OperatorError):
     def __init__(self, source: str, problems: Sequence[tuple[int, str]]) -> None:
         first = "; ".join(f"line {line}: {why}" for line, why in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        super().__init__(
-            f"{source}: {len(problems)} bad row(s), nothing imported: {first}{more}"
-        )
+        super().__init__(f"{source}: {len(problems)} bad row(s), nothing imported: {first}{more}")
         self.source = source
         self.problems = tuple(problems)
 

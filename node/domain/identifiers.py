@@ -62,21 +62,21 @@ def credit_code_check_char(first17: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
-def validate_credit_code(raw: str, field: str = "credit code") -> CheckedId:
-    """Validate an 18-character unified social credit code (GB 32100)."""
+def validate_credit_code(raw: str, field: str = "credit code", masked: bool = False) -> CheckedId:
+    """Validate an 18-character unified social credit code (GB 32100). With `masked`, errors
+    show the value masked (an applicant may have typed a person's identity number)."""
     value = raw.strip().upper()
+    shown = mask(value) if masked else repr(value)
     if len(value) != 18:
-        raise InvalidInput(field, f"{value!r} has {len(value)} characters, not 18")
+        raise InvalidInput(field, f"{shown} has {len(value)} characters, not 18")
     bad = sorted({c for c in value if c not in USCC_ALPHABET})
     if bad:
-        raise InvalidInput(field, f"{value!r}: characters {''.join(bad)} are not in the GB 32100 alphabet")
+        raise InvalidInput(field, f"{shown}: characters {''.join(bad)} are not in the GB 32100 alphabet")
     if not value[2:8].isdigit():
-        raise InvalidInput(field, f"{value!r}: characters 3-8 must be the registering division code")
+        raise InvalidInput(field, f"{shown}: characters 3-8 must be the registering division code")
     expected = credit_code_check_char(value[:17])
     if value[17] != expected:
         if value in KNOWN_USCC_EXCEPTIONS:
-            return CheckedId(
-                value, f"{value} fails the GB 32100 check but is a known legally issued code"
-            )
-        raise InvalidInput(field, f"{value!r}: check character should be {expected}")
+            return CheckedId(value, f"{value} fails the GB 32100 check but is a known legally issued code")
+        raise InvalidInput(field, f"{shown}: check character should be {expected}")
     return CheckedId(value)

@@ -70,10 +70,7 @@ TRANSITIONS: dict[tuple[Status | None, Command], Status] = {
     (S.SPECIAL_PROCEDURE, C.RESUME): S.UNDER_REVIEW,
     **{(s, C.DECIDE_APPROVE): S.APPROVED for s in _OPEN},
     **{(s, C.DECIDE_DENY): S.DENIED for s in _OPEN},
-    **{
-        (s, C.WITHDRAW): S.WITHDRAWN
-        for s in (S.ACCEPTED, S.UNDER_REVIEW, S.AWAITING_SUPPLEMENT, S.SPECIAL_PROCEDURE)
-    },
+    **{(s, C.WITHDRAW): S.WITHDRAWN for s in (S.ACCEPTED, S.UNDER_REVIEW, S.AWAITING_SUPPLEMENT, S.SPECIAL_PROCEDURE)},
     (S.APPROVED, C.DELIVER): S.DELIVERED,
     (S.DENIED, C.DELIVER): S.DELIVERED,
     (S.DELIVERED, C.EVALUATE): S.EVALUATED,
@@ -181,8 +178,18 @@ class Evaluate:
 
 
 CaseCommand = (
-    File | Accept | Reject | Review | RequestSupplement | Supplement | Suspend | Resume
-    | Decide | Deliver | Withdraw | Evaluate
+    File
+    | Accept
+    | Reject
+    | Review
+    | RequestSupplement
+    | Supplement
+    | Suspend
+    | Resume
+    | Decide
+    | Deliver
+    | Withdraw
+    | Evaluate
 )
 
 
@@ -271,23 +278,31 @@ def apply(state: CaseState | None, cmd: CaseCommand, at: dt.datetime) -> CaseSta
         )
     if isinstance(cmd, Supplement):
         if state.status == Status.AWAITING_SUPPLEMENT:
-            return replace(new, requested_materials=(), stops=_close_stop(state.stops, day),
-                           missing_materials=tuple(m for m in state.missing_materials if m not in cmd.materials))
+            return replace(
+                new,
+                requested_materials=(),
+                stops=_close_stop(state.stops, day),
+                missing_materials=tuple(m for m in state.missing_materials if m not in cmd.materials),
+            )
         _require(bool(cmd.materials), "materials", "name the 容缺 materials handed in")
         unknown = [m for m in cmd.materials if m not in state.missing_materials]
         _require(not unknown, "materials", f"not outstanding on this case: {', '.join(unknown)}")
         return replace(new, missing_materials=tuple(m for m in state.missing_materials if m not in cmd.materials))
     if isinstance(cmd, Suspend):
         _require(cmd.procedure in SPECIAL_PROCEDURES, "procedure", f"one of {', '.join(SPECIAL_PROCEDURES)}")
-        _require(1 <= cmd.limit_days <= 366, "limit_days", "a special procedure needs its own limit of 1..366 working days")
+        _require(
+            1 <= cmd.limit_days <= 366, "limit_days", "a special procedure needs its own limit of 1..366 working days"
+        )
         return replace(new, stops=(*state.stops, ClockStop(cmd.procedure, day, None, cmd.limit_days)))
     if isinstance(cmd, Resume):
         return replace(new, stops=_close_stop(state.stops, day))
     if isinstance(cmd, Decide):
         if cmd.approved:
             _require(
-                not state.missing_materials, "missing",
-                f"容缺 materials still outstanding: {', '.join(state.missing_materials)}; record them with supplement first",
+                not state.missing_materials,
+                "missing",
+                f"容缺 materials still outstanding: {', '.join(state.missing_materials)}; "
+                "record them with supplement first",
             )
         else:
             _require(bool(cmd.reason.strip()), "reason", "a denial needs a reason")

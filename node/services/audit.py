@@ -6,11 +6,14 @@ fault is reported, never repaired.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from federation.keys import Purpose, Signature, load_public_key, verify
-from node.domain.entries import ChainFault, head_message, verify_chain
+from node.domain.entries import ChainFault, Head, verify_chain
 
 if TYPE_CHECKING:
     from node.context import Node
@@ -46,18 +49,19 @@ class AuditService:
         return reports
 
     @staticmethod
-    def _check_heads(origin: str, stream: str, heads: list[object], hashes: dict[int, bytes],
-                     keys: dict[bytes, object]) -> ChainFault | None:
+    def _check_heads(
+        origin: str,
+        stream: str,
+        heads: Sequence[Head],
+        hashes: Mapping[int, bytes],
+        keys: Mapping[bytes, ec.EllipticCurvePublicKey],
+    ) -> ChainFault | None:
         for h in heads:
-            seq = h.seq  # type: ignore[attr-defined]
-            sig = Signature(h.alg, bytes(h.key_id), bytes(h.signature))  # type: ignore[attr-defined]
-            head_hash = bytes(h.hash)  # type: ignore[attr-defined]
-            if hashes.get(seq) != head_hash:
-                return ChainFault(origin, stream, seq, "signed head names a hash the chain does not hold")
-            key = keys.get(sig.key_id)
+            if hashes.get(h.seq) != h.hash:
+                return ChainFault(origin, stream, h.seq, "signed head names a hash the chain does not hold")
+            key = keys.get(h.key_id)
             if key is None:
-                return ChainFault(origin, stream, seq, "head signed by an unknown key")
-            msg = head_message(origin, stream, seq, head_hash, h.signed_at_us)  # type: ignore[attr-defined]
-            if not verify(key, Purpose.HEAD, msg, sig):  # type: ignore[arg-type]
-                return ChainFault(origin, stream, seq, "head signature does not verify")
+                return ChainFault(origin, stream, h.seq, "head signed by an unknown key")
+            if not verify(key, Purpose.HEAD, h.message(), Signature(h.alg, h.key_id, h.signature)):
+                return ChainFault(origin, stream, h.seq, "head signature does not verify")
         return None

@@ -49,7 +49,10 @@ class CalendarService:
         with self.node.store.transaction() as tx:
             body = calendar_to_pb(year).SerializeToString()
             (entry,) = self.node.journal.append(
-                tx, Stream.PUBLIC, [Record(Kind.CALENDAR_PUBLISHED, str(year.year), body)], int(now.timestamp() * 1_000_000)
+                tx,
+                Stream.PUBLIC,
+                [Record(Kind.CALENDAR_PUBLISHED, str(year.year), body)],
+                int(now.timestamp() * 1_000_000),
             )
             tx.put_calendar(year, entry.origin, entry.seq)
             updates = []

@@ -62,10 +62,12 @@ class Applicant:
         if self.kind == "1":
             checked = validate_resident_id(self.id_number, today)
         else:
-            checked = validate_credit_code(self.id_number, "applicant credit code")
+            checked = validate_credit_code(self.id_number, "applicant credit code", masked=True)
         if self.phone and not _PHONE.match(self.phone.strip()):
             raise InvalidInput("phone", "digits, spaces or dashes, 7 to 20 long")
-        return Applicant(self.kind, self.name.strip(), checked.value, self.phone.strip(), self.address.strip()), checked.warning
+        return Applicant(
+            self.kind, self.name.strip(), checked.value, self.phone.strip(), self.address.strip()
+        ), checked.warning
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.__dict__, ensure_ascii=False, sort_keys=True).encode()
@@ -150,32 +152,40 @@ class CaseService:
                     raise InvalidInput("agent", f"item {item.implementation_code} is not open to errands (代办)")
                 applicant, _warning = r.applicant.validated(today)
                 if item.service_objects and applicant.kind not in item.service_objects:
-                    raise InvalidInput("applicant kind", f"item {item.name} serves {', '.join(item.service_objects)} only")
+                    raise InvalidInput(
+                        "applicant kind", f"item {item.name} serves {', '.join(item.service_objects)} only"
+                    )
                 clean.append(applicant)
             sealed = seal_many([a.to_bytes() for a in clean], [self.node.key.public_key])
             tx.tail(me, Stream.CASE)  # take the stream lock before numbering cases
             prefix = f"{me}{today:%Y%m%d}"
             last = tx.last_case_no(prefix)
-            base = int(last[len(prefix):]) if last else 0
-            states, records, bundles = [], [], []
+            base = int(last[len(prefix) :]) if last else 0
+            states, records, bundles, hashes = [], [], [], []
             for i, (r, blob) in enumerate(zip(requests, sealed, strict=True)):
                 item = items[r.item_code]
                 cmd = File(
-                    case_no=f"{prefix}{base + i + 1:06d}", item_code=item.implementation_code,
-                    handling_division=item.division_code, filing_division=me, channel=r.channel,
-                    case_type=item.case_type, limit_days=item.limit_days, agent=r.agent, consent=r.consent,
+                    case_no=f"{prefix}{base + i + 1:06d}",
+                    item_code=item.implementation_code,
+                    handling_division=item.division_code,
+                    filing_division=me,
+                    channel=r.channel,
+                    case_type=item.case_type,
+                    limit_days=item.limit_days,
+                    agent=r.agent,
+                    consent=r.consent,
                 )
                 state = apply(None, cmd, now)
                 digest = bundle_hash(blob)
-                kind, body = case_entry(cmd, state, now, actor, me, sealed_bundle_hash=digest,
-                                        applicant_kind=clean[i].kind)
+                kind, body = case_entry(
+                    cmd, state, now, actor, me, sealed_bundle_hash=digest, applicant_kind=clean[i].kind
+                )
                 states.append(state)
                 records.append(Record(kind, state.case_no, body))
                 bundles.append({"hash": digest, "case_no": state.case_no, "sealed": blob})
+                hashes.append(digest)
             entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000))
-            tx.insert_cases([
-                case_row(s, e.seq, "", False, b["hash"]) for s, e, b in zip(states, entries, bundles, strict=True)
-            ])
+            tx.insert_cases([case_row(s, e.seq, "", False, h) for s, e, h in zip(states, entries, hashes, strict=True)])
             tx.put_bundles(bundles)
         for s in states:
             self.log.info("case_filed", case_no=s.case_no, item=s.item_code, node=me)
@@ -242,12 +252,14 @@ class CaseService:
             steps.append(TimelineStep(rec.at, e.kind, rec.actor, rec.writer, _detail(rec.command)))
         return self._view(state, rows[0].due_date, rows[0].due_provisional, today, tuple(steps))
 
-    def _view(self, state: CaseState, due: str, provisional: bool, today: dt.date,
-              timeline: tuple[TimelineStep, ...] = ()) -> CaseView:
+    def _view(
+        self, state: CaseState, due: str, provisional: bool, today: dt.date, timeline: tuple[TimelineStep, ...] = ()
+    ) -> CaseView:
         used = remaining = None
         level = ""
         if state.accepted_at is not None and state.limit_days is not None:
-            end = local_date(state.decided_at or state.closed_at) if (state.decided_at or state.closed_at) else today
+            finished = state.decided_at or state.closed_at
+            end = local_date(finished) if finished is not None else today
             p = progress(self.node.calendar(), local_date(state.accepted_at), state.limit_days, state.stops, end)
             used, remaining = p.used_days, p.remaining_days
             level = p.level.value

@@ -65,11 +65,10 @@ class CatalogService:
             self._check_rules(items, by_basic)
             current = tx.items(i.implementation_code for i in items)
             for start in range(0, len(items), CHUNK):
-                chunk = [i for i in items[start:start + CHUNK] if current.get(i.implementation_code) != i]
+                chunk = [i for i in items[start : start + CHUNK] if current.get(i.implementation_code) != i]
                 unchanged += min(CHUNK, len(items) - start) - len(chunk)
                 records = [
-                    Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString())
-                    for i in chunk
+                    Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString()) for i in chunk
                 ]
                 entries = self.node.journal.append(tx, Stream.PUBLIC, records, now_us)
                 tx.put_items([item_row(i, e.origin, e.seq) for i, e in zip(chunk, entries, strict=True)])

@@ -31,10 +31,26 @@ from node.domain.identifiers import validate_credit_code
 
 PORTAL_COLUMNS = ("department", "group", "name", "item_code", "area_code", "task_type", "dept_code")
 FULL_COLUMNS = (
-    "basic_code", "implementation_code", "name", "power_type", "use_level", "service_objects",
-    "handling_forms", "case_type", "legal_limit_days", "promised_limit_days", "conditions",
-    "materials", "fee", "legal_basis", "department", "dept_credit_code", "division_code",
-    "agent_allowed", "cross_region", "group",
+    "basic_code",
+    "implementation_code",
+    "name",
+    "power_type",
+    "use_level",
+    "service_objects",
+    "handling_forms",
+    "case_type",
+    "legal_limit_days",
+    "promised_limit_days",
+    "conditions",
+    "materials",
+    "fee",
+    "legal_basis",
+    "department",
+    "dept_credit_code",
+    "division_code",
+    "agent_allowed",
+    "cross_region",
+    "group",
 )
 REQUIRED_FULL = ("basic_code", "implementation_code", "name", "power_type", "department", "division_code")
 # 行政许可法 第四十二条: decide within 20 days of acceptance; art. 82: counted in working days.
@@ -91,7 +107,7 @@ def split_portal_code(code: str, area: str) -> tuple[str, str, list[str]]:
         if len(part) == 12 and part.isdigit() and i > 0:
             if part != area:
                 warnings.append(f"item code {code} names division {part}, not its area {area}")
-            return "-".join(parts[:i]), "-".join(parts[i + 1:]), warnings
+            return "-".join(parts[:i]), "-".join(parts[i + 1 :]), warnings
     # No division segment: "E-000004-001-<credit code>" style; the basic code is the
     # letter-and-numbers head.
     head = 3 if len(parts) >= 3 and len(parts[0]) == 1 and parts[0].isalpha() else 1
@@ -121,9 +137,16 @@ def item_from_portal_row(row: dict[str, str]) -> CatalogItem:
     legal = STATUTORY_LICENCE_DAYS if power == "01" else None
     group = row.get("group", "").strip()
     return CatalogItem(
-        basic_code=basic, implementation_code=code, name=row["name"].strip(), power_type=power,
-        division_code=area.code, department=row["department"].strip(), dept_credit_code=credit,
-        use_level=USE_LEVEL_OF_TIER[area.tier], legal_limit_days=legal, promised_limit_days=legal,
+        basic_code=basic,
+        implementation_code=code,
+        name=row["name"].strip(),
+        power_type=power,
+        division_code=area.code,
+        department=row["department"].strip(),
+        dept_credit_code=credit,
+        use_level=USE_LEVEL_OF_TIER[area.tier],
+        legal_limit_days=legal,
+        promised_limit_days=legal,
         group="" if group == "未分类" else group,
         limits_source="statutory_default" if legal is not None else "unpublished",
         warnings=tuple(warnings),
@@ -198,8 +221,10 @@ def parse_catalog(source: str, text: str) -> list[CatalogItem]:
         elif set(REQUIRED_FULL) <= set(header):
             converter = item_from_full
         else:
-            raise ImportRejected(source, [(1, f"unknown header; expected the portal columns "
-                                              f"({', '.join(PORTAL_COLUMNS)}) or the full columns")])
+            raise ImportRejected(
+                source,
+                [(1, f"unknown header; expected the portal columns ({', '.join(PORTAL_COLUMNS)}) or the full columns")],
+            )
         numbered = csv_rows
     try:
         for line, row in numbered:
@@ -215,7 +240,12 @@ def parse_catalog(source: str, text: str) -> list[CatalogItem]:
                 problems.append((line, str(exc)))
                 continue
             if item.implementation_code in seen:
-                problems.append((line, f"implementation code {item.implementation_code} repeats line {seen[item.implementation_code]}"))
+                problems.append(
+                    (
+                        line,
+                        f"implementation code {item.implementation_code} repeats line {seen[item.implementation_code]}",
+                    )
+                )
                 continue
             seen[item.implementation_code] = line
             items.append(item)

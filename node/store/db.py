@@ -45,5 +45,7 @@ def open_engine(url: str, create: bool = True) -> Engine:
         try:
             SQLModel.metadata.create_all(engine)
         except Exception as exc:
-            raise SetupError(f"database {engine.url.render_as_string(hide_password=True)} is unreachable: {exc}") from None
+            raise SetupError(
+                f"database {engine.url.render_as_string(hide_password=True)} is unreachable: {exc}"
+            ) from None
     return engine

@@ -12,11 +12,22 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    LargeBinary,
+    Table,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from node.domain.calendar import CalendarYear
 from node.domain.catalog import CatalogItem, Material
-from node.domain.entries import Entry, GENESIS
+from node.domain.entries import GENESIS, Entry, Head
 from node.domain.lifecycle import CaseState, Status
 from node.domain.timelimits import ClockStop
 from node.store.tables import (
@@ -57,45 +68,83 @@ def item_row(item: CatalogItem, origin: str, seq: int) -> dict[str, Any]:
     details["handling_forms"] = list(item.handling_forms)
     details["materials"] = [asdict(m) for m in item.materials]
     return {
-        "implementation_code": item.implementation_code, "basic_code": item.basic_code,
-        "name": item.name, "power_type": item.power_type, "division_code": item.division_code,
-        "department": item.department, "dept_credit_code": item.dept_credit_code,
-        "use_level": item.use_level, "case_type": item.case_type,
-        "legal_limit_days": item.legal_limit_days, "promised_limit_days": item.promised_limit_days,
-        "agent_allowed": item.agent_allowed, "cross_region": item.cross_region,
-        "group_name": item.group, "limits_source": item.limits_source, "details": details,
-        "origin": origin, "seq": seq,
+        "implementation_code": item.implementation_code,
+        "basic_code": item.basic_code,
+        "name": item.name,
+        "power_type": item.power_type,
+        "division_code": item.division_code,
+        "department": item.department,
+        "dept_credit_code": item.dept_credit_code,
+        "use_level": item.use_level,
+        "case_type": item.case_type,
+        "legal_limit_days": item.legal_limit_days,
+        "promised_limit_days": item.promised_limit_days,
+        "agent_allowed": item.agent_allowed,
+        "cross_region": item.cross_region,
+        "group_name": item.group,
+        "limits_source": item.limits_source,
+        "details": details,
+        "origin": origin,
+        "seq": seq,
     }
 
 
 def item_from_row(r: Any) -> CatalogItem:
     d = r.details
     return CatalogItem(
-        basic_code=r.basic_code, implementation_code=r.implementation_code, name=r.name,
-        power_type=r.power_type, division_code=r.division_code, department=r.department,
-        dept_credit_code=r.dept_credit_code, use_level=r.use_level,
-        service_objects=tuple(d.get("service_objects", ())), handling_forms=tuple(d.get("handling_forms", ())),
-        case_type=r.case_type, legal_limit_days=r.legal_limit_days, promised_limit_days=r.promised_limit_days,
-        conditions=d.get("conditions", ""), materials=tuple(Material(**m) for m in d.get("materials", ())),
-        fee=d.get("fee", ""), legal_basis=d.get("legal_basis", ""), agent_allowed=r.agent_allowed,
-        cross_region=r.cross_region, group=r.group_name, limits_source=r.limits_source,
+        basic_code=r.basic_code,
+        implementation_code=r.implementation_code,
+        name=r.name,
+        power_type=r.power_type,
+        division_code=r.division_code,
+        department=r.department,
+        dept_credit_code=r.dept_credit_code,
+        use_level=r.use_level,
+        service_objects=tuple(d.get("service_objects", ())),
+        handling_forms=tuple(d.get("handling_forms", ())),
+        case_type=r.case_type,
+        legal_limit_days=r.legal_limit_days,
+        promised_limit_days=r.promised_limit_days,
+        conditions=d.get("conditions", ""),
+        materials=tuple(Material(**m) for m in d.get("materials", ())),
+        fee=d.get("fee", ""),
+        legal_basis=d.get("legal_basis", ""),
+        agent_allowed=r.agent_allowed,
+        cross_region=r.cross_region,
+        group=r.group_name,
+        limits_source=r.limits_source,
     )
 
 
 def case_row(s: CaseState, seq: int, due_date: str, due_provisional: bool, bundle_hash: bytes = b"") -> dict[str, Any]:
     return {
-        "case_no": s.case_no, "item_code": s.item_code, "status": s.status.value,
-        "handling_division": s.handling_division, "filing_division": s.filing_division,
-        "custodian": s.custodian, "channel": s.channel, "case_type": s.case_type,
-        "limit_days": s.limit_days, "agent": s.agent, "filed_at_us": _us(s.filed_at),
-        "accepted_at_us": _us(s.accepted_at), "decided_at_us": _us(s.decided_at),
-        "closed_at_us": _us(s.closed_at), "approved": s.approved, "evaluation": s.evaluation,
-        "due_date": due_date, "due_provisional": due_provisional,
+        "case_no": s.case_no,
+        "item_code": s.item_code,
+        "status": s.status.value,
+        "handling_division": s.handling_division,
+        "filing_division": s.filing_division,
+        "custodian": s.custodian,
+        "channel": s.channel,
+        "case_type": s.case_type,
+        "limit_days": s.limit_days,
+        "agent": s.agent,
+        "filed_at_us": _us(s.filed_at),
+        "accepted_at_us": _us(s.accepted_at),
+        "decided_at_us": _us(s.decided_at),
+        "closed_at_us": _us(s.closed_at),
+        "approved": s.approved,
+        "evaluation": s.evaluation,
+        "due_date": due_date,
+        "due_provisional": due_provisional,
         "state": {
-            "missing": list(s.missing_materials), "requested": list(s.requested_materials),
-            "stops": [[c.kind, c.start.isoformat(), c.end.isoformat() if c.end else None, c.limit_days] for c in s.stops],
+            "missing": list(s.missing_materials),
+            "requested": list(s.requested_materials),
+            "stops": [
+                [c.kind, c.start.isoformat(), c.end.isoformat() if c.end else None, c.limit_days] for c in s.stops
+            ],
         },
-        "sealed_bundle_hash": bundle_hash, "last_seq": seq,
+        "sealed_bundle_hash": bundle_hash,
+        "last_seq": seq,
     }
 
 
@@ -104,23 +153,35 @@ def case_from_row(r: Any) -> CaseState:
     filed = _dt(r.filed_at_us)
     assert filed is not None
     return CaseState(
-        case_no=r.case_no, item_code=r.item_code, status=Status(r.status),
-        handling_division=r.handling_division, filing_division=r.filing_division,
-        custodian=r.custodian, channel=r.channel, case_type=r.case_type, limit_days=r.limit_days,
-        filed_at=filed, agent=r.agent, accepted_at=_dt(r.accepted_at_us),
-        decided_at=_dt(r.decided_at_us), closed_at=_dt(r.closed_at_us),
-        missing_materials=tuple(st.get("missing", ())), requested_materials=tuple(st.get("requested", ())),
+        case_no=r.case_no,
+        item_code=r.item_code,
+        status=Status(r.status),
+        handling_division=r.handling_division,
+        filing_division=r.filing_division,
+        custodian=r.custodian,
+        channel=r.channel,
+        case_type=r.case_type,
+        limit_days=r.limit_days,
+        filed_at=filed,
+        agent=r.agent,
+        accepted_at=_dt(r.accepted_at_us),
+        decided_at=_dt(r.decided_at_us),
+        closed_at=_dt(r.closed_at_us),
+        missing_materials=tuple(st.get("missing", ())),
+        requested_materials=tuple(st.get("requested", ())),
         stops=tuple(
             ClockStop(k, dt.date.fromisoformat(a), dt.date.fromisoformat(b) if b else None, lim)
             for k, a, b, lim in st.get("stops", ())
         ),
-        approved=r.approved, evaluation=r.evaluation,
+        approved=r.approved,
+        evaluation=r.evaluation,
     )
 
 
 def entry_from_row(r: Any) -> Entry:
-    return Entry(r.origin, r.stream, r.seq, bytes(r.prev_hash), r.kind, bytes(r.body), bytes(r.hash),
-                 r.subject, r.recorded_at_us)
+    return Entry(
+        r.origin, r.stream, r.seq, bytes(r.prev_hash), r.kind, bytes(r.body), bytes(r.hash), r.subject, r.recorded_at_us
+    )
 
 
 class Tx:
@@ -144,26 +205,37 @@ class Tx:
         """Insert a run of consecutive entries of one stream and move its tail."""
         if not entries:
             return
-        self.conn.execute(insert(T_ENTRIES), [
-            {"origin": e.origin, "stream": e.stream, "seq": e.seq, "prev_hash": e.prev_hash, "kind": e.kind,
-             "body": e.body, "hash": e.hash, "subject": e.subject, "recorded_at_us": e.recorded_at_us}
-            for e in entries
-        ])
+        self.conn.execute(
+            insert(T_ENTRIES),
+            [
+                {
+                    "origin": e.origin,
+                    "stream": e.stream,
+                    "seq": e.seq,
+                    "prev_hash": e.prev_hash,
+                    "kind": e.kind,
+                    "body": e.body,
+                    "hash": e.hash,
+                    "subject": e.subject,
+                    "recorded_at_us": e.recorded_at_us,
+                }
+                for e in entries
+            ],
+        )
         last = entries[-1]
         if prev_seq == 0:
-            self.conn.execute(insert(T_TAILS), {"origin": last.origin, "stream": last.stream, "seq": last.seq, "hash": last.hash})
+            self.conn.execute(
+                insert(T_TAILS), {"origin": last.origin, "stream": last.stream, "seq": last.seq, "hash": last.hash}
+            )
         else:
             self.conn.execute(
-                update(T_TAILS).where(T_TAILS.c.origin == last.origin, T_TAILS.c.stream == last.stream)
+                update(T_TAILS)
+                .where(T_TAILS.c.origin == last.origin, T_TAILS.c.stream == last.stream)
                 .values(seq=last.seq, hash=last.hash)
             )
 
-    def put_head(self, origin: str, stream: str, seq: int, hash_: bytes, signed_at_us: int,
-                 alg: str, key_id: bytes, signature: bytes) -> None:
-        self.conn.execute(insert(T_HEADS), {
-            "origin": origin, "stream": stream, "seq": seq, "hash": hash_, "signed_at_us": signed_at_us,
-            "alg": alg, "key_id": key_id, "signature": signature,
-        })
+    def put_head(self, head: Head) -> None:
+        self.conn.execute(insert(T_HEADS), asdict(head))
 
     def put_origin_key(self, origin: str, key_id: bytes, pem: bytes) -> None:
         if self.conn.execute(select(T_KEYS.c.key_id).where(T_KEYS.c.key_id == key_id)).first() is None:
@@ -178,12 +250,26 @@ class Tx:
         return [(r.origin, r.stream, r.seq, bytes(r.hash)) for r in rows]
 
     def entries(self, origin: str, stream: str, after: int = 0, chunk: int = 5000) -> Iterator[Entry]:
-        """Entries of one stream in seq order, read in chunks."""
+        """Entries of one stream in seq order, read in chunks. Byte columns are read through
+        CAST(... AS BLOB) so a value tampered into another SQL type is still read (and then
+        fails verification) instead of breaking the reader."""
+        c = T_ENTRIES.c
+        cols = [
+            c.origin,
+            c.stream,
+            c.seq,
+            c.kind,
+            c.subject,
+            c.recorded_at_us,
+            *(cast(col, LargeBinary).label(col.name) for col in (c.prev_hash, c.body, c.hash)),
+        ]
         last = after
         while True:
             rows = self.conn.execute(
-                select(T_ENTRIES).where(T_ENTRIES.c.origin == origin, T_ENTRIES.c.stream == stream, T_ENTRIES.c.seq > last)
-                .order_by(T_ENTRIES.c.seq).limit(chunk)
+                select(*cols)
+                .where(T_ENTRIES.c.origin == origin, T_ENTRIES.c.stream == stream, T_ENTRIES.c.seq > last)
+                .order_by(T_ENTRIES.c.seq)
+                .limit(chunk)
             ).all()
             if not rows:
                 return
@@ -193,14 +279,20 @@ class Tx:
 
     def entries_about(self, subject: str) -> list[Entry]:
         rows = self.conn.execute(
-            select(T_ENTRIES).where(T_ENTRIES.c.subject == subject).order_by(T_ENTRIES.c.recorded_at_us, T_ENTRIES.c.seq)
+            select(T_ENTRIES)
+            .where(T_ENTRIES.c.subject == subject)
+            .order_by(T_ENTRIES.c.recorded_at_us, T_ENTRIES.c.seq)
         ).all()
         return [entry_from_row(r) for r in rows]
 
-    def heads(self, origin: str, stream: str) -> list[Any]:
-        return list(self.conn.execute(
+    def heads(self, origin: str, stream: str) -> list[Head]:
+        rows = self.conn.execute(
             select(T_HEADS).where(T_HEADS.c.origin == origin, T_HEADS.c.stream == stream).order_by(T_HEADS.c.seq)
-        ).all())
+        ).all()
+        return [
+            Head(r.origin, r.stream, r.seq, bytes(r.hash), r.signed_at_us, r.alg, bytes(r.key_id), bytes(r.signature))
+            for r in rows
+        ]
 
     # -- catalog --------------------------------------------------------------------------
 
@@ -208,7 +300,9 @@ class Tx:
         wanted = list(set(codes))
         out: dict[str, CatalogItem] = {}
         for i in range(0, len(wanted), 500):
-            rows = self.conn.execute(select(T_ITEMS).where(T_ITEMS.c.implementation_code.in_(wanted[i:i + 500]))).all()
+            rows = self.conn.execute(
+                select(T_ITEMS).where(T_ITEMS.c.implementation_code.in_(wanted[i : i + 500]))
+            ).all()
             out.update({r.implementation_code: item_from_row(r) for r in rows})
         return out
 
@@ -216,7 +310,7 @@ class Tx:
         wanted = list(set(basic_codes))
         out: list[tuple[CatalogItem, str]] = []
         for i in range(0, len(wanted), 500):
-            rows = self.conn.execute(select(T_ITEMS).where(T_ITEMS.c.basic_code.in_(wanted[i:i + 500]))).all()
+            rows = self.conn.execute(select(T_ITEMS).where(T_ITEMS.c.basic_code.in_(wanted[i : i + 500]))).all()
             out.extend((item_from_row(r), r.origin) for r in rows)
         return out
 
@@ -225,11 +319,13 @@ class Tx:
         if not rows:
             return
         codes = [r["implementation_code"] for r in rows]
-        existing = set()
+        existing: set[str] = set()
         for i in range(0, len(codes), 500):
-            existing.update(self.conn.execute(
-                select(T_ITEMS.c.implementation_code).where(T_ITEMS.c.implementation_code.in_(codes[i:i + 500]))
-            ).scalars())
+            existing.update(
+                self.conn.execute(
+                    select(T_ITEMS.c.implementation_code).where(T_ITEMS.c.implementation_code.in_(codes[i : i + 500]))
+                ).scalars()
+            )
         new = [r for r in rows if r["implementation_code"] not in existing]
         old = [r for r in rows if r["implementation_code"] in existing]
         if new:
@@ -237,7 +333,10 @@ class Tx:
         if old:
             self.conn.execute(
                 update(T_ITEMS).where(T_ITEMS.c.implementation_code == bindparam("b_code")),
-                [{**{k: v for k, v in r.items() if k != "implementation_code"}, "b_code": r["implementation_code"]} for r in old],
+                [
+                    {**{k: v for k, v in r.items() if k != "implementation_code"}, "b_code": r["implementation_code"]}
+                    for r in old
+                ],
             )
 
     def list_items(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:
@@ -251,9 +350,13 @@ class Tx:
     # -- calendars ------------------------------------------------------------------------
 
     def put_calendar(self, year: CalendarYear, origin: str, seq: int) -> None:
-        row = {"holidays": sorted(d.isoformat() for d in year.holidays),
-               "workdays": sorted(d.isoformat() for d in year.workdays),
-               "source": year.source, "origin": origin, "seq": seq}
+        row = {
+            "holidays": sorted(d.isoformat() for d in year.holidays),
+            "workdays": sorted(d.isoformat() for d in year.workdays),
+            "source": year.source,
+            "origin": origin,
+            "seq": seq,
+        }
         if self.conn.execute(select(T_CALENDARS.c.year).where(T_CALENDARS.c.year == year.year)).first():
             self.conn.execute(update(T_CALENDARS).where(T_CALENDARS.c.year == year.year).values(**row))
         else:
@@ -261,8 +364,12 @@ class Tx:
 
     def calendars(self) -> dict[int, CalendarYear]:
         return {
-            r.year: CalendarYear(r.year, frozenset(dt.date.fromisoformat(d) for d in r.holidays),
-                                 frozenset(dt.date.fromisoformat(d) for d in r.workdays), r.source)
+            r.year: CalendarYear(
+                r.year,
+                frozenset(dt.date.fromisoformat(d) for d in r.holidays),
+                frozenset(dt.date.fromisoformat(d) for d in r.workdays),
+                r.source,
+            )
             for r in self.conn.execute(select(T_CALENDARS)).all()
         }
 
@@ -272,7 +379,7 @@ class Tx:
         wanted = list(set(case_nos))
         out: dict[str, CaseState] = {}
         for i in range(0, len(wanted), 500):
-            rows = self.conn.execute(select(T_CASES).where(T_CASES.c.case_no.in_(wanted[i:i + 500]))).all()
+            rows = self.conn.execute(select(T_CASES).where(T_CASES.c.case_no.in_(wanted[i : i + 500]))).all()
             out.update({r.case_no: case_from_row(r) for r in rows})
         return out
 
@@ -288,8 +395,8 @@ class Tx:
         if not rows:
             return
         cols = [c for c in rows[0] if c not in ("case_no", "sealed_bundle_hash")]
-        stmt = update(T_CASES).where(T_CASES.c.case_no == bindparam("b_case_no")).values(
-            {c: bindparam(c) for c in cols}
+        stmt = (
+            update(T_CASES).where(T_CASES.c.case_no == bindparam("b_case_no")).values({c: bindparam(c) for c in cols})
         )
         self.conn.execute(stmt, [{**{c: r[c] for c in cols}, "b_case_no": r["case_no"]} for r in rows])
 
@@ -305,19 +412,22 @@ class Tx:
 
     def open_cases_with_due_from(self, first_day: str) -> list[Any]:
         """Open cases whose due date is provisional or on/after `first_day` (ISO)."""
-        return list(self.conn.execute(
-            select(T_CASES).where(
-                T_CASES.c.closed_at_us.is_(None),
-                T_CASES.c.decided_at_us.is_(None),
-                T_CASES.c.due_date != "",
-                (T_CASES.c.due_provisional.is_(True)) | (T_CASES.c.due_date >= first_day),
-            )
-        ).all())
+        return list(
+            self.conn.execute(
+                select(T_CASES).where(
+                    T_CASES.c.closed_at_us.is_(None),
+                    T_CASES.c.decided_at_us.is_(None),
+                    T_CASES.c.due_date != "",
+                    (T_CASES.c.due_provisional.is_(True)) | (T_CASES.c.due_date >= first_day),
+                )
+            ).all()
+        )
 
     def set_due(self, rows: Sequence[tuple[str, str, bool]]) -> None:
         if rows:
             self.conn.execute(
-                update(T_CASES).where(T_CASES.c.case_no == bindparam("b_case_no"))
+                update(T_CASES)
+                .where(T_CASES.c.case_no == bindparam("b_case_no"))
                 .values(due_date=bindparam("d"), due_provisional=bindparam("p")),
                 [{"b_case_no": c, "d": d, "p": p} for c, d, p in rows],
             )

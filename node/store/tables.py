@@ -123,6 +123,14 @@ class SealedBundleRow(SQLModel, table=True):
     sealed: bytes = Field(sa_type=LargeBinary)
 
 
-ALL_TABLES = [m.__table__ for m in (  # type: ignore[attr-defined]
-    EntryRow, StreamTail, HeadRow, NodeKeyRow, CatalogItemRow, CalendarRow, CaseRow, SealedBundleRow
-)]
+_MODELS: tuple[type[SQLModel], ...] = (
+    EntryRow,
+    StreamTail,
+    HeadRow,
+    NodeKeyRow,
+    CatalogItemRow,
+    CalendarRow,
+    CaseRow,
+    SealedBundleRow,
+)
+ALL_TABLES = [m.__table__ for m in _MODELS]  # type: ignore[attr-defined]
