@@ -8,15 +8,14 @@ call, which is per command on the operator path and per batch on bulk paths.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from federation.keys import NodeKey, Purpose
 from node.domain.entries import Entry, Head, head_message, make_entry
 from node.store import Tx
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """What a handler wants written: the log fills in seq, prev_hash and hash."""
 
     kind: str

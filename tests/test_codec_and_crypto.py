@@ -71,9 +71,7 @@ def test_hash_chain_detects_every_kind_of_fault() -> None:
         entries.append(e)
         prev = e.hash
     assert verify_chain(entries) is None
-    from dataclasses import replace
-
-    tampered = [*entries[:2], replace(entries[2], body=b"other"), *entries[3:]]
+    tampered = [*entries[:2], entries[2]._replace(body=b"other"), *entries[3:]]
     fault = verify_chain(tampered)
     assert fault is not None and fault.seq == 3 and "content" in fault.reason
     fault = verify_chain([*entries[:2], *entries[3:]])
@@ -106,3 +104,19 @@ def test_bundles_of_one_batch_are_independent() -> None:
     one, two = seal_many([b"same", b"same"], [key.public_key])
     assert one != two and bundle_hash(one) != bundle_hash(two)
     assert open_sealed(one, key.private_key) == open_sealed(two, key.private_key) == b"same"
+
+
+def test_entry_hash_follows_the_documented_layout() -> None:
+    import hashlib
+    import struct
+
+    from node.domain.entries import ENTRY_TAG, entry_hash
+
+    def lp(b: bytes) -> bytes:
+        return struct.pack(">I", len(b)) + b
+
+    expected = hashlib.sha256(
+        ENTRY_TAG + lp(b"511602000000") + lp(b"case") + struct.pack(">Q", 7) + lp(b"\x01" * 32)
+        + lp(b"case_filed") + lp(b"\x0a\x02hi")
+    ).digest()  # fmt: skip
+    assert entry_hash("511602000000", "case", 7, b"\x01" * 32, "case_filed", b"\x0a\x02hi") == expected

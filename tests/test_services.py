@@ -271,3 +271,23 @@ def test_catalog_rule_promised_over_legal_via_parse(any_node: Node) -> None:
         from node.domain.catalog import validate_item
 
         validate_item(licence_item(promised=30))
+
+
+def test_a_catalog_change_by_another_process_reaches_the_filing_cache(
+    tmp_path: Path, clock: Clock, database_url: str
+) -> None:
+    first = Node.init(tmp_path / "n", "511602000000", database_url=database_url, clock=clock)
+    try:
+        first.catalog.import_items([licence_item("7", agent_allowed=False)])
+        code = licence_item("7").implementation_code
+        errand = FileRequest(code, PERSON, agent="agent-1", consent=True)
+        with pytest.raises(InvalidInput, match="errands"):
+            first.cases.file(errand, "a")  # the item is now in first's cache
+        second = Node.open(tmp_path / "n", clock=clock)  # another process on the same database
+        try:
+            second.catalog.import_items([licence_item("7", agent_allowed=True)])
+        finally:
+            second.close()
+        assert first.cases.file(errand, "a").agent == "agent-1"
+    finally:
+        first.close()

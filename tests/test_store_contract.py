@@ -87,3 +87,28 @@ def test_case_numbers_by_key_range(any_node: Node) -> None:
         assert tx.last_case_no(prefix) == f"{prefix}000010"
         assert tx.last_case_no(f"{ORIGIN}20260304") is None
         assert set(tx.cases([f"{prefix}000002", "nope"])) == {f"{prefix}000002"}
+
+
+def test_case_columns_match_the_table_and_the_state() -> None:
+    from node.domain.lifecycle import CaseState
+    from node.store.repo import CASE_COLUMNS, T_CASES
+
+    assert tuple(c.name for c in T_CASES.columns) == CASE_COLUMNS  # case_from_row unpacks in this order
+    assert CaseState._fields[:3] == ("case_no", "item_code", "status")
+
+
+def test_case_state_round_trips_through_a_row(any_node: Node) -> None:
+    import datetime as dt
+
+    from node.domain.lifecycle import Accept, File, RequestSupplement, apply
+    from node.store.repo import case_row
+
+    now = any_node.now()
+    state = apply(None, File("C-RT-1", "X", ORIGIN, ORIGIN, "2", "2", 10, "agent-1", True), now)
+    state = apply(state, Accept(("体检表",)), now + dt.timedelta(hours=1))
+    state = apply(state, RequestSupplement(("户口簿",), "unclear"), now + dt.timedelta(days=1))
+    with any_node.store.transaction() as tx:
+        tx.insert_cases([case_row(state, 3, "2026-03-16", True, b"h" * 32)])
+    with any_node.store.read() as tx:
+        stored = tx.stored_cases(["C-RT-1"])["C-RT-1"]
+    assert stored.state == state and (stored.due_date, stored.due_provisional) == ("2026-03-16", True)

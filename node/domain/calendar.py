@@ -79,6 +79,7 @@ class WorkCalendar:
     def __init__(self, published: Mapping[int, CalendarYear] | None = None) -> None:
         self._published = dict(published or {})
         self._cache: dict[dt.date, tuple[bool, bool]] = {}
+        self._after: dict[tuple[dt.date, int], tuple[dt.date, bool]] = {}
 
     @property
     def published_years(self) -> list[int]:
@@ -107,6 +108,21 @@ class WorkCalendar:
         if covered is not None:
             return covered, False
         return day.weekday() < 5, True
+
+    def add_working_days(self, start: dt.date, days: int) -> tuple[dt.date, bool]:
+        """(the `days`-th working day after `start`, provisional); `start` itself for 0."""
+        key = (start, days)
+        hit = self._after.get(key)
+        if hit is None:
+            day, used, provisional = start, 0, False
+            while used < days:
+                day += dt.timedelta(days=1)
+                workday, prov = self.lookup(day)
+                provisional = provisional or prov
+                used += workday
+            hit = (day, provisional)
+            self._after[key] = hit
+        return hit
 
     def is_workday(self, day: dt.date) -> bool:
         return self.lookup(day)[0]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any, NamedTuple
 
 from node.domain.codes import SATISFACTION
 from node.domain.errors import IllegalTransition, InvalidInput
@@ -193,9 +194,11 @@ CaseCommand = (
 )
 
 
-@dataclass(frozen=True)
-class CaseState:
-    """Everything the rules need to know about one case; outline fields only."""
+class CaseState(NamedTuple):
+    """Everything the rules need to know about one case; outline fields only.
+
+    A NamedTuple rather than a frozen dataclass: just as immutable, and built and copied
+    (`_replace`) several times faster, which matters on the bulk path (one per command)."""
 
     case_no: str
     item_code: str
@@ -261,41 +264,38 @@ def apply(state: CaseState | None, cmd: CaseCommand, at: dt.datetime) -> CaseSta
         )
     assert state is not None  # the table has only FILE for "not filed"
     _require(at >= state.filed_at, "at", "a case cannot change before it was filed")
-    day = local_date(at)
-    new = replace(state, status=target)
+    return state._replace(status=target, **_changes(state, cmd, at))
+
+
+def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, Any]:
+    """The fields a command changes besides the status; raises when its data is not allowed."""
     if isinstance(cmd, Accept):
         _require(len(set(cmd.missing_materials)) == len(cmd.missing_materials), "missing", "a material is listed twice")
-        return replace(new, accepted_at=at, missing_materials=cmd.missing_materials)
+        return {"accepted_at": at, "missing_materials": cmd.missing_materials}
     if isinstance(cmd, Reject):
         _require(bool(cmd.reason.strip()), "reason", "a case not accepted needs a reason (一次性告知)")
-        return replace(new, closed_at=at)
+        return {"closed_at": at}
     if isinstance(cmd, RequestSupplement):
         _require(bool(cmd.materials), "materials", "name the materials to supplement")
-        return replace(
-            new,
-            requested_materials=cmd.materials,
-            stops=(*state.stops, ClockStop("supplement", day)),
-        )
+        stop = ClockStop("supplement", local_date(at))
+        return {"requested_materials": cmd.materials, "stops": (*state.stops, stop)}
     if isinstance(cmd, Supplement):
+        remaining = tuple(m for m in state.missing_materials if m not in cmd.materials)
         if state.status == Status.AWAITING_SUPPLEMENT:
-            return replace(
-                new,
-                requested_materials=(),
-                stops=_close_stop(state.stops, day),
-                missing_materials=tuple(m for m in state.missing_materials if m not in cmd.materials),
-            )
+            stops = _close_stop(state.stops, local_date(at))
+            return {"requested_materials": (), "stops": stops, "missing_materials": remaining}
         _require(bool(cmd.materials), "materials", "name the 容缺 materials handed in")
         unknown = [m for m in cmd.materials if m not in state.missing_materials]
         _require(not unknown, "materials", f"not outstanding on this case: {', '.join(unknown)}")
-        return replace(new, missing_materials=tuple(m for m in state.missing_materials if m not in cmd.materials))
+        return {"missing_materials": remaining}
     if isinstance(cmd, Suspend):
         _require(cmd.procedure in SPECIAL_PROCEDURES, "procedure", f"one of {', '.join(SPECIAL_PROCEDURES)}")
         _require(
             1 <= cmd.limit_days <= 366, "limit_days", "a special procedure needs its own limit of 1..366 working days"
         )
-        return replace(new, stops=(*state.stops, ClockStop(cmd.procedure, day, None, cmd.limit_days)))
+        return {"stops": (*state.stops, ClockStop(cmd.procedure, local_date(at), None, cmd.limit_days))}
     if isinstance(cmd, Resume):
-        return replace(new, stops=_close_stop(state.stops, day))
+        return {"stops": _close_stop(state.stops, local_date(at))}
     if isinstance(cmd, Decide):
         if cmd.approved:
             _require(
@@ -306,12 +306,12 @@ def apply(state: CaseState | None, cmd: CaseCommand, at: dt.datetime) -> CaseSta
             )
         else:
             _require(bool(cmd.reason.strip()), "reason", "a denial needs a reason")
-        return replace(new, decided_at=at, approved=cmd.approved)
+        return {"decided_at": at, "approved": cmd.approved}
     if isinstance(cmd, Withdraw):
-        return replace(new, closed_at=at, stops=_close_stop(state.stops, day))
+        return {"closed_at": at, "stops": _close_stop(state.stops, local_date(at))}
     if isinstance(cmd, Deliver):
-        return replace(new, closed_at=at)
+        return {"closed_at": at}
     if isinstance(cmd, Evaluate):
         _require(cmd.level in SATISFACTION, "level", "1 (非常满意) .. 5 (非常不满意)")
-        return replace(new, evaluation=cmd.level)
-    return new  # Review: status only
+        return {"evaluation": cmd.level}
+    return {}  # Review: status only

@@ -72,6 +72,9 @@ def due_date(
     """The due date of a case accepted on `accepted` with `limit_days` working days.
 
     An open stop is assumed to end `today` (or on its start day when today is earlier)."""
+    if not stops:
+        day, prov = calendar.add_working_days(accepted, limit_days)
+        return Due(day, prov, False)
     now = today or accepted
     provisional = False
     counts = [0] * len(stops)

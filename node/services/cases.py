@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,19 +21,32 @@ from federation.codec import case_entry, case_record
 from federation.sealing import bundle_hash, open_sealed, seal_many
 from node import logs
 from node.domain.calendar import WorkCalendar
+from node.domain.catalog import CatalogItem
 from node.domain.codes import HANDLING_FORMS, SERVICE_OBJECTS
 from node.domain.entries import Stream
 from node.domain.errors import InvalidInput, NotFound, OperatorError
 from node.domain.identifiers import validate_credit_code, validate_resident_id
-from node.domain.lifecycle import CLOCK_STOPPED, CaseCommand, CaseState, File, apply
+from node.domain.lifecycle import CLOCK_STOPPED, CaseCommand, CaseState, Command, File, apply
 from node.domain.timelimits import Level, local_date, progress
 from node.domain.timelimits import due_date as compute_due
 from node.journal import Record
-from node.store.repo import case_row
+from node.store import Tx
+from node.store.repo import StoredCase, case_row
 
 if TYPE_CHECKING:
     from node.context import Node
 
+# Commands after which the due date must be computed again: the clock starts, stops or runs.
+CLOCK_COMMANDS = frozenset(
+    {
+        Command.ACCEPT,
+        Command.REQUEST_SUPPLEMENT,
+        Command.SUPPLEMENT,
+        Command.SUSPEND,
+        Command.RESUME,
+    }
+)
+_ITEM_CACHE_LIMIT = 100_000
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
 
 
@@ -119,6 +132,19 @@ class CaseService:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.log = logs.get("cases")
+        self._items: dict[str, CatalogItem] = {}
+        self._items_version = -1
+
+    def _catalog_items(self, tx: Tx, codes: Iterable[str]) -> dict[str, CatalogItem]:
+        """Catalog items by code, from memory while the stored catalog version is unchanged."""
+        version = tx.catalog_version()
+        if version != self._items_version or len(self._items) > _ITEM_CACHE_LIMIT:
+            self._items, self._items_version = {}, version
+        wanted = set(codes)
+        missing = wanted - self._items.keys()
+        if missing:
+            self._items.update(tx.items(missing))
+        return {c: self._items[c] for c in wanted if c in self._items}
 
     # -- due dates ------------------------------------------------------------------------
 
@@ -141,7 +167,7 @@ class CaseService:
         me = self.node.code
         clean: list[Applicant] = []
         with self.node.store.transaction() as tx:
-            items = tx.items(r.item_code for r in requests)
+            items = self._catalog_items(tx, (r.item_code for r in requests))
             for r in requests:
                 item = items.get(r.item_code)
                 if item is None:
@@ -182,14 +208,23 @@ class CaseService:
                 )
                 states.append(state)
                 records.append(Record(kind, state.case_no, body))
-                bundles.append({"hash": digest, "case_no": state.case_no, "sealed": blob})
+                bundles.append((digest, state.case_no, blob))
                 hashes.append(digest)
             entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000))
             tx.insert_cases([case_row(s, e.seq, "", False, h) for s, e, h in zip(states, entries, hashes, strict=True)])
             tx.put_bundles(bundles)
-        for s in states:
-            self.log.info("case_filed", case_no=s.case_no, item=s.item_code, node=me)
+        self._log_batch("case_filed", [(s.case_no, s.status.value) for s in states])
         return states
+
+    def _log_batch(self, event: str, changes: Sequence[tuple[str, str]], command: str = "") -> None:
+        """One line per case on the operator path, one summary line per bulk batch."""
+        if len(changes) == 1:
+            ((case_no, status),) = changes
+            self.log.info(event, case_no=case_no, command=command or None, status=status, node=self.node.code)
+        else:
+            self.log.info(
+                f"{event}_batch", cases=len(changes), first=changes[0][0], last=changes[-1][0], node=self.node.code
+            )
 
     # -- state changes --------------------------------------------------------------------
 
@@ -204,29 +239,39 @@ class CaseService:
         me = self.node.code
         calendar = self.node.calendar()  # loaded before the write transaction opens
         with self.node.store.transaction() as tx:
-            current = tx.cases(no for no, _ in commands)
-            changed: dict[str, tuple[CaseState, str, bool]] = {}
+            current = tx.stored_cases(no for no, _ in commands)
             records, results = [], []
             for case_no, cmd in commands:
-                state = current.get(case_no)
-                if state is None:
+                stored = current.get(case_no)
+                if stored is None:
                     raise NotFound("case", case_no)
                 if isinstance(cmd, File):
                     raise InvalidInput("command", "use file to create a case")
-                if state.custodian != me:
-                    raise NotCustodian(case_no, state.custodian, me)
-                after = apply(state, cmd, now)
-                due, provisional = self._due(calendar, after, today)
+                if stored.state.custodian != me:
+                    raise NotCustodian(case_no, stored.state.custodian, me)
+                after = apply(stored.state, cmd, now)
+                due, provisional = stored.due_date, stored.due_provisional
+                if cmd.command in CLOCK_COMMANDS or after.status in CLOCK_STOPPED:
+                    due, provisional = self._due(calendar, after, today)
                 kind, body = case_entry(cmd, after, now, actor, me, due_date=due, due_provisional=provisional)
                 records.append(Record(kind, case_no, body))
-                current[case_no] = after
-                changed[case_no] = (after, due, provisional)
+                current[case_no] = StoredCase(after, due, provisional)
                 results.append(after)
             entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000))
             last_seq = {e.subject: e.seq for e in entries}
-            tx.update_cases([case_row(s, last_seq[no], due, prov) for no, (s, due, prov) in changed.items()])
-        for (case_no, cmd), s in zip(commands, results, strict=True):
-            self.log.info("case_changed", case_no=case_no, command=cmd.command.value, status=s.status.value, node=me)
+            tx.update_cases(
+                [
+                    case_row(c.state, last_seq[no], c.due_date, c.due_provisional)
+                    for no, c in current.items()
+                    if no in last_seq
+                ]
+            )
+        commands_done = {cmd.command.value for _, cmd in commands}
+        self._log_batch(
+            "case_changed",
+            [(s.case_no, s.status.value) for s in results],
+            commands_done.pop() if len(commands_done) == 1 else "",
+        )
         return results
 
     # -- reading --------------------------------------------------------------------------

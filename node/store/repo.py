@@ -7,9 +7,10 @@ SQLAlchemy Core executemany (DESIGN.md section 14); nothing here loops one INSER
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +38,7 @@ from node.store.tables import (
     CatalogItemRow,
     EntryRow,
     HeadRow,
+    MetaRow,
     NodeKeyRow,
     SealedBundleRow,
     StreamTail,
@@ -50,6 +52,7 @@ T_ITEMS: Table = CatalogItemRow.__table__  # type: ignore[attr-defined]
 T_CALENDARS: Table = CalendarRow.__table__  # type: ignore[attr-defined]
 T_CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
 T_BUNDLES: Table = SealedBundleRow.__table__  # type: ignore[attr-defined]
+T_META: Table = MetaRow.__table__  # type: ignore[attr-defined]
 
 _ITEM_DETAIL_FIELDS = ("service_objects", "handling_forms", "conditions", "fee", "legal_basis")
 
@@ -58,8 +61,16 @@ def _us(at: dt.datetime | None) -> int | None:
     return None if at is None else int(at.timestamp() * 1_000_000)
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _at(us: int) -> dt.datetime:
+    """Microseconds since the epoch as an aware UTC datetime, exactly (no float rounding)."""
+    return _EPOCH + dt.timedelta(microseconds=us)
+
+
 def _dt(us: int | None) -> dt.datetime | None:
-    return None if us is None else dt.datetime.fromtimestamp(us / 1_000_000, tz=dt.UTC)
+    return None if us is None else _at(us)
 
 
 def item_row(item: CatalogItem, origin: str, seq: int) -> dict[str, Any]:
@@ -116,66 +127,83 @@ def item_from_row(r: Any) -> CatalogItem:
     )
 
 
-def case_row(s: CaseState, seq: int, due_date: str, due_provisional: bool, bundle_hash: bytes = b"") -> dict[str, Any]:
-    return {
-        "case_no": s.case_no,
-        "item_code": s.item_code,
-        "status": s.status.value,
-        "handling_division": s.handling_division,
-        "filing_division": s.filing_division,
-        "custodian": s.custodian,
-        "channel": s.channel,
-        "case_type": s.case_type,
-        "limit_days": s.limit_days,
-        "agent": s.agent,
-        "filed_at_us": _us(s.filed_at),
-        "accepted_at_us": _us(s.accepted_at),
-        "decided_at_us": _us(s.decided_at),
-        "closed_at_us": _us(s.closed_at),
-        "approved": s.approved,
-        "evaluation": s.evaluation,
-        "due_date": due_date,
-        "due_provisional": due_provisional,
-        "state": {
-            "missing": list(s.missing_materials),
-            "requested": list(s.requested_materials),
-            "stops": [
-                [c.kind, c.start.isoformat(), c.end.isoformat() if c.end else None, c.limit_days] for c in s.stops
-            ],
-        },
-        "sealed_bundle_hash": bundle_hash,
-        "last_seq": seq,
-    }
+CASE_COLUMNS = (
+    "case_no", "item_code", "status", "handling_division", "filing_division", "custodian", "channel",
+    "case_type", "limit_days", "agent", "filed_at_us", "accepted_at_us", "decided_at_us", "closed_at_us",
+    "approved", "evaluation", "due_date", "due_provisional", "extras", "sealed_bundle_hash", "last_seq",
+)  # fmt: skip
+# Columns a state change rewrites: all but the key and the sealed bundle hash.
+_BUNDLE_AT = CASE_COLUMNS.index("sealed_bundle_hash")
+CASE_UPDATE_COLUMNS = CASE_COLUMNS[1:_BUNDLE_AT] + CASE_COLUMNS[_BUNDLE_AT + 1 :]
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    """A case's state with the due date stored for it."""
+
+    state: CaseState
+    due_date: str
+    due_provisional: bool
+
+
+def _extras(s: CaseState) -> str:
+    if not (s.missing_materials or s.requested_materials or s.stops):
+        return ""
+    stops = [[c.kind, c.start.isoformat(), c.end.isoformat() if c.end else None, c.limit_days] for c in s.stops]
+    data = {"missing": list(s.missing_materials), "requested": list(s.requested_materials), "stops": stops}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def case_row(s: CaseState, seq: int, due_date: str, due_provisional: bool, bundle_hash: bytes = b"") -> tuple[Any, ...]:
+    """The cases row of a state, in CASE_COLUMNS order."""
+    return (
+        s.case_no, s.item_code, s.status.value, s.handling_division, s.filing_division, s.custodian, s.channel,
+        s.case_type, s.limit_days, s.agent, _us(s.filed_at), _us(s.accepted_at), _us(s.decided_at),
+        _us(s.closed_at), s.approved, s.evaluation, due_date, due_provisional, _extras(s), bundle_hash, seq,
+    )  # fmt: skip
+
+
+_STATUS = {s.value: s for s in Status}
 
 
 def case_from_row(r: Any) -> CaseState:
-    st = r.state
-    filed = _dt(r.filed_at_us)
-    assert filed is not None
-    return CaseState(
-        case_no=r.case_no,
-        item_code=r.item_code,
-        status=Status(r.status),
-        handling_division=r.handling_division,
-        filing_division=r.filing_division,
-        custodian=r.custodian,
-        channel=r.channel,
-        case_type=r.case_type,
-        limit_days=r.limit_days,
-        filed_at=filed,
-        agent=r.agent,
-        accepted_at=_dt(r.accepted_at_us),
-        decided_at=_dt(r.decided_at_us),
-        closed_at=_dt(r.closed_at_us),
-        missing_materials=tuple(st.get("missing", ())),
-        requested_materials=tuple(st.get("requested", ())),
-        stops=tuple(
+    """A CaseState from a row of `select(T_CASES)` (columns in CASE_COLUMNS order)."""
+    (case_no, item_code, status, handling, filing, custodian, channel, case_type, limit_days, agent, filed_us,
+     accepted_us, decided_us, closed_us, approved, evaluation, _due, _prov, extras, _bundle, _seq) = r  # fmt: skip
+    missing: tuple[str, ...] = ()
+    requested: tuple[str, ...] = ()
+    stops: tuple[ClockStop, ...] = ()
+    if extras:
+        data = json.loads(extras)
+        missing, requested = tuple(data["missing"]), tuple(data["requested"])
+        stops = tuple(
             ClockStop(k, dt.date.fromisoformat(a), dt.date.fromisoformat(b) if b else None, lim)
-            for k, a, b, lim in st.get("stops", ())
-        ),
-        approved=r.approved,
-        evaluation=r.evaluation,
+            for k, a, b, lim in data["stops"]
+        )
+    return CaseState(
+        case_no,
+        item_code,
+        _STATUS[status],
+        handling,
+        filing,
+        custodian,
+        channel,
+        case_type,
+        limit_days,
+        _at(filed_us),
+        agent,
+        _dt(accepted_us),
+        _dt(decided_us),
+        _dt(closed_us),
+        missing,
+        requested,
+        stops,
+        None if approved is None else bool(approved),
+        evaluation,
     )
+
+
+ENTRY_COLUMNS = ("origin", "stream", "seq", "prev_hash", "kind", "body", "hash", "subject", "recorded_at_us")
 
 
 def entry_from_row(r: Any) -> Entry:
@@ -190,6 +218,13 @@ class Tx:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._locking = conn.dialect.name == "postgresql"
+        self._mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+    def _insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """executemany at the driver: the bulk path skips per-row parameter processing, so
+        rows must hold plain driver values (str, int, bool, bytes, None) in column order."""
+        marks = ",".join([self._mark] * len(columns))
+        self.conn.exec_driver_sql(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", list(rows))
 
     # -- the log --------------------------------------------------------------------------
 
@@ -205,20 +240,11 @@ class Tx:
         """Insert a run of consecutive entries of one stream and move its tail."""
         if not entries:
             return
-        self.conn.execute(
-            insert(T_ENTRIES),
+        self._insert_many(
+            "entries",
+            ENTRY_COLUMNS,
             [
-                {
-                    "origin": e.origin,
-                    "stream": e.stream,
-                    "seq": e.seq,
-                    "prev_hash": e.prev_hash,
-                    "kind": e.kind,
-                    "body": e.body,
-                    "hash": e.hash,
-                    "subject": e.subject,
-                    "recorded_at_us": e.recorded_at_us,
-                }
+                (e.origin, e.stream, e.seq, e.prev_hash, e.kind, e.body, e.hash, e.subject, e.recorded_at_us)
                 for e in entries
             ],
         )
@@ -314,10 +340,20 @@ class Tx:
             out.extend((item_from_row(r), r.origin) for r in rows)
         return out
 
+    def catalog_version(self) -> int:
+        value = self.conn.execute(select(T_META.c.value).where(T_META.c.key == "catalog_version")).scalar()
+        return int(value or 0)
+
     def put_items(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or replace catalog rows (a re-published item replaces its older version)."""
+        """Insert or replace catalog rows (a re-published item replaces its older version) and
+        move the catalog version."""
         if not rows:
             return
+        version = self.catalog_version()
+        if version == 0:
+            self.conn.execute(insert(T_META), {"key": "catalog_version", "value": 1})
+        else:
+            self.conn.execute(update(T_META).where(T_META.c.key == "catalog_version").values(value=version + 1))
         codes = [r["implementation_code"] for r in rows]
         existing: set[str] = set()
         for i in range(0, len(codes), 500):
@@ -376,29 +412,34 @@ class Tx:
     # -- cases ----------------------------------------------------------------------------
 
     def cases(self, case_nos: Iterable[str]) -> dict[str, CaseState]:
+        return {no: c.state for no, c in self.stored_cases(case_nos).items()}
+
+    def stored_cases(self, case_nos: Iterable[str]) -> dict[str, StoredCase]:
         wanted = list(set(case_nos))
-        out: dict[str, CaseState] = {}
+        out: dict[str, StoredCase] = {}
         for i in range(0, len(wanted), 500):
             rows = self.conn.execute(select(T_CASES).where(T_CASES.c.case_no.in_(wanted[i : i + 500]))).all()
-            out.update({r.case_no: case_from_row(r) for r in rows})
+            out.update({r.case_no: StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in rows})
         return out
 
     def case_rows(self, case_nos: Sequence[str]) -> list[Any]:
         return list(self.conn.execute(select(T_CASES).where(T_CASES.c.case_no.in_(list(case_nos)))).all())
 
-    def insert_cases(self, rows: Sequence[dict[str, Any]]) -> None:
+    def insert_cases(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert case rows made by `case_row`."""
         if rows:
-            self.conn.execute(insert(T_CASES), list(rows))
+            self._insert_many("cases", CASE_COLUMNS, rows)
 
-    def update_cases(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Replace the derived state of existing cases (the sealed bundle hash is kept)."""
+    def update_cases(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Replace the derived state of existing cases from rows made by `case_row` (the sealed
+        bundle hash is kept)."""
         if not rows:
             return
-        cols = [c for c in rows[0] if c not in ("case_no", "sealed_bundle_hash")]
-        stmt = (
-            update(T_CASES).where(T_CASES.c.case_no == bindparam("b_case_no")).values({c: bindparam(c) for c in cols})
+        sets = ",".join(f"{c}={self._mark}" for c in CASE_UPDATE_COLUMNS)
+        self.conn.exec_driver_sql(
+            f"UPDATE cases SET {sets} WHERE case_no={self._mark}",
+            [(*r[1:_BUNDLE_AT], *r[_BUNDLE_AT + 1 :], r[0]) for r in rows],
         )
-        self.conn.execute(stmt, [{**{c: r[c] for c in cols}, "b_case_no": r["case_no"]} for r in rows])
 
     def list_cases(self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False) -> list[Any]:
         q = select(T_CASES).order_by(T_CASES.c.case_no).limit(limit)
@@ -439,9 +480,10 @@ class Tx:
         ).scalar_one()
         return None if value is None else str(value)
 
-    def put_bundles(self, rows: Sequence[dict[str, Any]]) -> None:
+    def put_bundles(self, rows: Sequence[tuple[bytes, str, bytes]]) -> None:
+        """Sealed bundles as (hash, case_no, sealed)."""
         if rows:
-            self.conn.execute(insert(T_BUNDLES), list(rows))
+            self._insert_many("sealed_bundles", ("hash", "case_no", "sealed"), rows)
 
     def bundle(self, hash_: bytes) -> bytes | None:
         row = self.conn.execute(select(T_BUNDLES.c.sealed).where(T_BUNDLES.c.hash == hash_)).first()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, LargeBinary
+from sqlalchemy import JSON, BigInteger, Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -55,6 +55,15 @@ class NodeKeyRow(SQLModel, table=True):
     key_id: bytes = Field(primary_key=True, sa_type=LargeBinary)
     origin: str = Field(max_length=12, index=True)
     public_key_pem: bytes = Field(sa_type=LargeBinary)
+
+
+class MetaRow(SQLModel, table=True):
+    """Counters of the node; `catalog_version` moves with every catalog write, so a process can
+    keep catalog items in memory and know when another process changed them."""
+
+    __tablename__ = "node_meta"
+    key: str = Field(primary_key=True, max_length=32)
+    value: int = Field(sa_type=BigInteger)
 
 
 class CatalogItemRow(SQLModel, table=True):
@@ -109,7 +118,9 @@ class CaseRow(SQLModel, table=True):
     evaluation: int | None = None
     due_date: str = Field(default="", max_length=10)
     due_provisional: bool = False
-    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Missing and requested materials and clock stops as compact JSON; "" when all are empty
+    # (most cases), which keeps the bulk path free of JSON work.
+    extras: str = Field(default="", sa_type=Text)
     sealed_bundle_hash: bytes = Field(default=b"", sa_type=LargeBinary)
     last_seq: int = Field(sa_type=BigInteger)
 
@@ -128,6 +139,7 @@ _MODELS: tuple[type[SQLModel], ...] = (
     StreamTail,
     HeadRow,
     NodeKeyRow,
+    MetaRow,
     CatalogItemRow,
     CalendarRow,
     CaseRow,
