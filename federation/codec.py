@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.message import DecodeError
 from yiwang.v1 import case_pb2, catalog_pb2, log_pb2
@@ -171,6 +172,45 @@ def outline_to_pb(state: CaseState, due_date: str = "", due_provisional: bool = 
     return msg
 
 
+def _change(
+    cmd: CaseCommand,
+    after: CaseState,
+    sealed_bundle_hash: bytes,
+    applicant_kind: str,
+    due_date: str,
+    due_provisional: bool,
+) -> tuple[str, Any]:
+    """The CaseEntry oneof field and its message for a command."""
+    if isinstance(cmd, File):
+        return "filed", case_pb2.Filed(
+            outline=outline_to_pb(after), sealed_bundle_hash=sealed_bundle_hash, agent=cmd.agent,
+            consent=cmd.consent, applicant_kind=applicant_kind,
+        )  # fmt: skip
+    if isinstance(cmd, Accept):
+        return "accepted", case_pb2.Accepted(
+            missing_materials=cmd.missing_materials, due_date=due_date, due_provisional=due_provisional
+        )
+    if isinstance(cmd, Reject):
+        return "not_accepted", case_pb2.NotAccepted(reason=cmd.reason)
+    if isinstance(cmd, Review):
+        return "review_started", case_pb2.ReviewStarted()
+    if isinstance(cmd, RequestSupplement):
+        return "supplement_requested", case_pb2.SupplementRequested(materials=cmd.materials, reason=cmd.reason)
+    if isinstance(cmd, Supplement):
+        return "supplemented", case_pb2.Supplemented(materials=cmd.materials)
+    if isinstance(cmd, Suspend):
+        return "suspended", case_pb2.Suspended(procedure=cmd.procedure, limit_days=cmd.limit_days, reason=cmd.reason)
+    if isinstance(cmd, Resume):
+        return "resumed", case_pb2.Resumed()
+    if isinstance(cmd, Decide):
+        return "decided", case_pb2.Decided(approved=cmd.approved, reason=cmd.reason, result_ref=cmd.result_ref)
+    if isinstance(cmd, Deliver):
+        return "delivered", case_pb2.Delivered(method=cmd.method)
+    if isinstance(cmd, Withdraw):
+        return "withdrawn", case_pb2.Withdrawn(reason=cmd.reason)
+    return "evaluated", case_pb2.Evaluated(level=cmd.level, channel=cmd.channel)
+
+
 def case_entry(
     cmd: CaseCommand,
     after: CaseState,
@@ -184,45 +224,8 @@ def case_entry(
     due_provisional: bool = False,
 ) -> tuple[Kind, bytes]:
     """The entry kind and exact body bytes recording `cmd`, which produced `after`."""
-    msg = case_pb2.CaseEntry(case_no=after.case_no, at_us=to_us(at), actor=actor, writer=writer)
-    if isinstance(cmd, File):
-        msg.filed.outline.CopyFrom(outline_to_pb(after))
-        msg.filed.sealed_bundle_hash = sealed_bundle_hash
-        msg.filed.agent = cmd.agent
-        msg.filed.consent = cmd.consent
-        msg.filed.applicant_kind = applicant_kind
-    elif isinstance(cmd, Accept):
-        msg.accepted.missing_materials.extend(cmd.missing_materials)
-        msg.accepted.due_date = due_date
-        msg.accepted.due_provisional = due_provisional
-    elif isinstance(cmd, Reject):
-        msg.not_accepted.reason = cmd.reason
-    elif isinstance(cmd, Review):
-        msg.review_started.SetInParent()
-    elif isinstance(cmd, RequestSupplement):
-        msg.supplement_requested.materials.extend(cmd.materials)
-        msg.supplement_requested.reason = cmd.reason
-    elif isinstance(cmd, Supplement):
-        msg.supplemented.materials.extend(cmd.materials)
-    elif isinstance(cmd, Suspend):
-        msg.suspended.procedure = cmd.procedure
-        msg.suspended.limit_days = cmd.limit_days
-        msg.suspended.reason = cmd.reason
-    elif isinstance(cmd, Resume):
-        msg.resumed.SetInParent()
-    elif isinstance(cmd, Decide):
-        msg.decided.approved = cmd.approved
-        msg.decided.reason = cmd.reason
-        msg.decided.result_ref = cmd.result_ref
-    elif isinstance(cmd, Deliver):
-        msg.delivered.method = cmd.method
-    elif isinstance(cmd, Withdraw):
-        msg.withdrawn.reason = cmd.reason
-    elif isinstance(cmd, Evaluate):
-        msg.evaluated.level = cmd.level
-        msg.evaluated.channel = cmd.channel
-    field = msg.WhichOneof("change")
-    assert field is not None
+    field, change = _change(cmd, after, sealed_bundle_hash, applicant_kind, due_date, due_provisional)
+    msg = case_pb2.CaseEntry(case_no=after.case_no, at_us=to_us(at), actor=actor, writer=writer, **{field: change})
     return _KIND_OF_FIELD[field], msg.SerializeToString()
 
 

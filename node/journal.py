@@ -28,11 +28,14 @@ class Journal:
         self.origin = origin
         self.key = key
 
-    def append(self, tx: Tx, stream: str, records: Sequence[Record], now_us: int) -> list[Entry]:
-        """Chain `records` onto `stream`, store them and a signed head; return the entries."""
+    def append(
+        self, tx: Tx, stream: str, records: Sequence[Record], now_us: int, tail: tuple[int, bytes] | None = None
+    ) -> list[Entry]:
+        """Chain `records` onto `stream`, store them and a signed head; return the entries.
+        `tail` is the stream's (seq, hash) when the caller already read (and locked) it."""
         if not records:
             return []
-        seq, prev = tx.tail(self.origin, stream)
+        seq, prev = tail if tail is not None else tx.tail(self.origin, stream)
         start = seq
         entries: list[Entry] = []
         for rec in records:

@@ -20,7 +20,7 @@ from node.cli.common import (
     table,
 )
 from node.cli.common import data_dir as resolve_dir
-from node.context import Node
+from node.context import Node, settle_after_startup
 
 app = typer.Typer(
     help="yiwang (一网): the node of a five-tier government service federation.",
@@ -95,6 +95,7 @@ def audit_verify(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
 
 
 def main() -> None:
+    settle_after_startup()
     run_cli(lambda: app(prog_name="yiwang"))
     sys.exit(0)
 

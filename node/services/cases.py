@@ -183,7 +183,7 @@ class CaseService:
                     )
                 clean.append(applicant)
             sealed = seal_many([a.to_bytes() for a in clean], [self.node.key.public_key])
-            tx.tail(me, Stream.CASE)  # take the stream lock before numbering cases
+            tail = tx.tail(me, Stream.CASE)  # take the stream lock before numbering cases
             prefix = f"{me}{today:%Y%m%d}"
             last = tx.last_case_no(prefix)
             base = int(last[len(prefix) :]) if last else 0
@@ -210,7 +210,7 @@ class CaseService:
                 records.append(Record(kind, state.case_no, body))
                 bundles.append((digest, state.case_no, blob))
                 hashes.append(digest)
-            entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000))
+            entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000), tail)
             tx.insert_cases([case_row(s, e.seq, "", False, h) for s, e, h in zip(states, entries, hashes, strict=True)])
             tx.put_bundles(bundles)
         self._log_batch("case_filed", [(s.case_no, s.status.value) for s in states])

@@ -203,7 +203,7 @@ def case_from_row(r: Any) -> CaseState:
     )
 
 
-ENTRY_COLUMNS = ("origin", "stream", "seq", "prev_hash", "kind", "body", "hash", "subject", "recorded_at_us")
+ENTRY_COLUMNS = Entry._fields  # the entries table's columns, in order
 
 
 def entry_from_row(r: Any) -> Entry:
@@ -240,14 +240,7 @@ class Tx:
         """Insert a run of consecutive entries of one stream and move its tail."""
         if not entries:
             return
-        self._insert_many(
-            "entries",
-            ENTRY_COLUMNS,
-            [
-                (e.origin, e.stream, e.seq, e.prev_hash, e.kind, e.body, e.hash, e.subject, e.recorded_at_us)
-                for e in entries
-            ],
-        )
+        self._insert_many("entries", ENTRY_COLUMNS, entries)  # an Entry is a tuple in column order
         last = entries[-1]
         if prev_seq == 0:
             self.conn.execute(
