@@ -16,7 +16,7 @@ from yiwang.v1 import case_pb2, catalog_pb2, log_pb2
 from federation.keys import Signature
 from node.domain.calendar import CalendarYear
 from node.domain.catalog import CatalogItem, Material
-from node.domain.entries import Entry, Kind
+from node.domain.entries import Entry, Head, Kind
 from node.domain.errors import IntegrityError
 from node.domain.lifecycle import (
     Accept,
@@ -229,6 +229,39 @@ def case_entry(
     return _KIND_OF_FIELD[field], msg.SerializeToString()
 
 
+def command_from_pb(msg: case_pb2.CaseEntry) -> CaseCommand | None:
+    """The command a CaseEntry message carries, or None when it carries no change."""
+    field = msg.WhichOneof("change")
+    if field == "filed":
+        o = msg.filed.outline
+        limit = o.limit_days if o.HasField("limit_days") else None
+        return File(o.case_no, o.item_code, o.handling_division, o.filing_division, o.channel, o.case_type,
+                    limit, msg.filed.agent, msg.filed.consent)  # fmt: skip
+    if field == "accepted":
+        return Accept(tuple(msg.accepted.missing_materials))
+    if field == "not_accepted":
+        return Reject(msg.not_accepted.reason)
+    if field == "review_started":
+        return Review()
+    if field == "supplement_requested":
+        return RequestSupplement(tuple(msg.supplement_requested.materials), msg.supplement_requested.reason)
+    if field == "supplemented":
+        return Supplement(tuple(msg.supplemented.materials))
+    if field == "suspended":
+        return Suspend(msg.suspended.procedure, msg.suspended.limit_days, msg.suspended.reason)
+    if field == "resumed":
+        return Resume()
+    if field == "decided":
+        return Decide(msg.decided.approved, msg.decided.reason, msg.decided.result_ref)
+    if field == "delivered":
+        return Deliver(msg.delivered.method)
+    if field == "withdrawn":
+        return Withdraw(msg.withdrawn.reason)
+    if field == "evaluated":
+        return Evaluate(msg.evaluated.level, msg.evaluated.channel)
+    return None
+
+
 def case_record(body: bytes) -> CaseRecord:
     """Decode a case entry body back into the command it recorded."""
     msg = case_pb2.CaseEntry()
@@ -236,51 +269,15 @@ def case_record(body: bytes) -> CaseRecord:
         msg.ParseFromString(body)
     except DecodeError as exc:
         raise IntegrityError(f"case entry body does not decode: {exc}") from None
-    field = msg.WhichOneof("change")
-    cmd: CaseCommand
-    extra: dict[str, object] = {}
-    if field == "filed":
-        o = msg.filed.outline
-        cmd = File(
-            o.case_no,
-            o.item_code,
-            o.handling_division,
-            o.filing_division,
-            o.channel,
-            o.case_type,
-            o.limit_days if o.HasField("limit_days") else None,
-            msg.filed.agent,
-            msg.filed.consent,
-        )
-        extra["sealed_bundle_hash"] = msg.filed.sealed_bundle_hash
-    elif field == "accepted":
-        cmd = Accept(tuple(msg.accepted.missing_materials))
-        extra["due_date"] = msg.accepted.due_date
-        extra["due_provisional"] = msg.accepted.due_provisional
-    elif field == "not_accepted":
-        cmd = Reject(msg.not_accepted.reason)
-    elif field == "review_started":
-        cmd = Review()
-    elif field == "supplement_requested":
-        cmd = RequestSupplement(tuple(msg.supplement_requested.materials), msg.supplement_requested.reason)
-    elif field == "supplemented":
-        cmd = Supplement(tuple(msg.supplemented.materials))
-    elif field == "suspended":
-        s = msg.suspended
-        cmd = Suspend(s.procedure, s.limit_days, s.reason)
-    elif field == "resumed":
-        cmd = Resume()
-    elif field == "decided":
-        cmd = Decide(msg.decided.approved, msg.decided.reason, msg.decided.result_ref)
-    elif field == "delivered":
-        cmd = Deliver(msg.delivered.method)
-    elif field == "withdrawn":
-        cmd = Withdraw(msg.withdrawn.reason)
-    elif field == "evaluated":
-        cmd = Evaluate(msg.evaluated.level, msg.evaluated.channel)
-    else:
+    cmd = command_from_pb(msg)
+    if cmd is None:
         raise IntegrityError(f"case entry for {msg.case_no} carries no change")
-    return CaseRecord(msg.case_no, from_us(msg.at_us), msg.actor, msg.writer, cmd, **extra)  # type: ignore[arg-type]
+    return CaseRecord(
+        msg.case_no, from_us(msg.at_us), msg.actor, msg.writer, cmd,
+        sealed_bundle_hash=msg.filed.sealed_bundle_hash if isinstance(cmd, File) else b"",
+        due_date=msg.accepted.due_date if isinstance(cmd, Accept) else "",
+        due_provisional=msg.accepted.due_provisional if isinstance(cmd, Accept) else False,
+    )  # fmt: skip
 
 
 # --- log -------------------------------------------------------------------------------------
@@ -302,6 +299,17 @@ def entry_to_pb(e: Entry) -> log_pb2.Entry:
 
 def entry_from_pb(m: log_pb2.Entry) -> Entry:
     return Entry(m.origin, m.stream, m.seq, m.prev_hash, m.kind, m.body, m.hash, m.subject, m.recorded_at_us)
+
+
+def head_to_pb(h: Head) -> log_pb2.Head:
+    sig = signature_to_pb(Signature(h.alg, h.key_id, h.signature))
+    return log_pb2.Head(origin=h.origin, stream=h.stream, seq=h.seq, hash=h.hash, signed_at_us=h.signed_at_us,
+                        signature=sig)  # fmt: skip
+
+
+def head_from_pb(m: log_pb2.Head) -> Head:
+    return Head(m.origin, m.stream, m.seq, m.hash, m.signed_at_us, m.signature.alg, m.signature.key_id,
+                m.signature.value)  # fmt: skip
 
 
 def signature_to_pb(sig: Signature) -> log_pb2.Signature:

@@ -18,6 +18,7 @@ from node.config import Settings, load_settings, write_settings
 from node.divisions_data import sichuan
 from node.domain.calendar import WorkCalendar
 from node.domain.divisions import DivisionCode
+from node.domain.entries import Stream
 from node.domain.errors import SetupError
 from node.journal import Journal
 from node.store import Store, open_engine
@@ -95,6 +96,7 @@ class Node:
         store = Store(engine)
         with store.transaction() as tx:
             tx.put_origin_key(division.code, key.key_id, public_key_pem(key.public_key))
+            tx.ensure_streams(division.code, [s.value for s in Stream])
         logs.configure(settings.log_path)
         logs.get("node").info("node_initialised", node=division.code, tier=division.tier.label)
         return cls(settings, key, store, clock)

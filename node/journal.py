@@ -24,9 +24,19 @@ class Record(NamedTuple):
 
 
 class Journal:
+    """Appends to this node's streams.
+
+    Writers call `lock` first, before reading any state they will change: it locks the
+    stream's tail row (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE), so two
+    writers never decide on the same stale state (two acceptances of one case)."""
+
     def __init__(self, origin: str, key: NodeKey) -> None:
         self.origin = origin
         self.key = key
+
+    def lock(self, tx: Tx, stream: str) -> tuple[int, bytes]:
+        """Lock `stream` for this transaction and return its tail (seq, hash)."""
+        return tx.tail(self.origin, stream)
 
     def append(
         self, tx: Tx, stream: str, records: Sequence[Record], now_us: int, tail: tuple[int, bytes] | None = None

@@ -58,6 +58,16 @@ def test_case_entry_round_trip(cmd: object) -> None:
     assert case_record(body).command == cmd
 
 
+def test_head_and_entry_round_trips() -> None:
+    from federation.codec import entry_from_pb, entry_to_pb, head_from_pb, head_to_pb
+    from node.domain.entries import Head
+
+    entry = make_entry("511602000000", "case", 1, GENESIS, "case_filed", b"body", "C1", 42)
+    assert entry_from_pb(entry_to_pb(entry)) == entry
+    head = Head("511602000000", "case", 1, entry.hash, 42, "p256-sha256", b"k" * 16, b"sig")
+    assert head_from_pb(head_to_pb(head)) == head
+
+
 def test_garbage_body_is_an_integrity_error() -> None:
     with pytest.raises(IntegrityError):
         case_record(b"\xff\xff\xff")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from federation.keys import Purpose, Signature, load_public_key, verify
-from node.domain.entries import ChainFault, Head, verify_chain
+from node.domain.entries import GENESIS, ChainFault, Head, verify_chain
 
 if TYPE_CHECKING:
     from node.context import Node
@@ -32,6 +32,11 @@ class AuditService:
     def __init__(self, node: Node) -> None:
         self.node = node
 
+    def heads(self) -> list[Head]:
+        """The latest signed head of every stream this node holds."""
+        with self.node.store.read() as tx:
+            return [h for origin, stream, _, _ in tx.streams() if (h := tx.latest_head(origin, stream)) is not None]
+
     def verify(self) -> list[StreamReport]:
         reports = []
         with self.node.store.read() as tx:
@@ -40,7 +45,8 @@ class AuditService:
                 entries = list(tx.entries(origin, stream))
                 fault = verify_chain(entries)
                 hashes = {e.seq: e.hash for e in entries}
-                if fault is None and (not entries or entries[-1].seq != tail_seq or entries[-1].hash != tail_hash):
+                last = (entries[-1].seq, entries[-1].hash) if entries else (0, GENESIS)
+                if fault is None and last != (tail_seq, tail_hash):
                     fault = ChainFault(origin, stream, tail_seq, "the stream's tail does not match its last entry")
                 heads = tx.heads(origin, stream)
                 if fault is None:

@@ -47,12 +47,18 @@ class CalendarService:
         calendar = self.node.calendar().with_year(year)
         today = local_date(now)
         with self.node.store.transaction() as tx:
+            # Both streams: the entry goes to `public`, and due dates of cases change, which
+            # `case` writers must not do at the same time (the only writer taking two locks,
+            # always public first).
+            tail = self.node.journal.lock(tx, Stream.PUBLIC)
+            self.node.journal.lock(tx, Stream.CASE)
             body = calendar_to_pb(year).SerializeToString()
             (entry,) = self.node.journal.append(
                 tx,
                 Stream.PUBLIC,
                 [Record(Kind.CALENDAR_PUBLISHED, str(year.year), body)],
                 int(now.timestamp() * 1_000_000),
+                tail,
             )
             tx.put_calendar(year, entry.origin, entry.seq)
             updates = []

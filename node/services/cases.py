@@ -167,6 +167,7 @@ class CaseService:
         me = self.node.code
         clean: list[Applicant] = []
         with self.node.store.transaction() as tx:
+            tail = self.node.journal.lock(tx, Stream.CASE)
             items = self._catalog_items(tx, (r.item_code for r in requests))
             for r in requests:
                 item = items.get(r.item_code)
@@ -183,7 +184,6 @@ class CaseService:
                     )
                 clean.append(applicant)
             sealed = seal_many([a.to_bytes() for a in clean], [self.node.key.public_key])
-            tail = tx.tail(me, Stream.CASE)  # take the stream lock before numbering cases
             prefix = f"{me}{today:%Y%m%d}"
             last = tx.last_case_no(prefix)
             base = int(last[len(prefix) :]) if last else 0
@@ -239,6 +239,7 @@ class CaseService:
         me = self.node.code
         calendar = self.node.calendar()  # loaded before the write transaction opens
         with self.node.store.transaction() as tx:
+            tail = self.node.journal.lock(tx, Stream.CASE)  # before reading the states it changes
             current = tx.stored_cases(no for no, _ in commands)
             records, results = [], []
             for case_no, cmd in commands:
@@ -257,7 +258,7 @@ class CaseService:
                 records.append(Record(kind, case_no, body))
                 current[case_no] = StoredCase(after, due, provisional)
                 results.append(after)
-            entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000))
+            entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000), tail)
             last_seq = {e.subject: e.seq for e in entries}
             tx.update_cases(
                 [

@@ -59,6 +59,7 @@ class CatalogService:
         now_us = int(self.node.now().timestamp() * 1_000_000)
         published = unchanged = 0
         with self.node.store.transaction() as tx:
+            self.node.journal.lock(tx, Stream.PUBLIC)  # before reading what it compares against
             by_basic: dict[str, list[tuple[CatalogItem, str]]] = {}
             for item, origin in tx.items_with_origin(i.basic_code for i in items):
                 by_basic.setdefault(item.basic_code, []).append((item, origin))

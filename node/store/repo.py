@@ -29,6 +29,7 @@ from sqlalchemy import (
 from node.domain.calendar import CalendarYear
 from node.domain.catalog import CatalogItem, Material
 from node.domain.entries import GENESIS, Entry, Head
+from node.domain.errors import InternalError
 from node.domain.lifecycle import CaseState, Status
 from node.domain.timelimits import ClockStop
 from node.store.tables import (
@@ -212,6 +213,10 @@ def entry_from_row(r: Any) -> Entry:
     )
 
 
+def _head(r: Any) -> Head:
+    return Head(r.origin, r.stream, r.seq, bytes(r.hash), r.signed_at_us, r.alg, bytes(r.key_id), bytes(r.signature))
+
+
 class Tx:
     """One database transaction of the node; every method is one storage function."""
 
@@ -236,22 +241,32 @@ class Tx:
         row = self.conn.execute(q).first()
         return (0, GENESIS) if row is None else (row.seq, bytes(row.hash))
 
+    def ensure_streams(self, origin: str, streams: Iterable[str]) -> None:
+        """Create empty tails (seq 0) so that every append locks an existing row: two writers
+        making a stream's first append then queue on the row instead of both inserting it."""
+        for stream in streams:
+            if (
+                self.conn.execute(
+                    select(T_TAILS.c.seq).where(T_TAILS.c.origin == origin, T_TAILS.c.stream == stream)
+                ).first()
+                is None
+            ):
+                self.conn.execute(insert(T_TAILS), {"origin": origin, "stream": stream, "seq": 0, "hash": GENESIS})
+
     def append_entries(self, entries: Sequence[Entry], prev_seq: int) -> None:
-        """Insert a run of consecutive entries of one stream and move its tail."""
+        """Insert a run of consecutive entries of one stream and move its tail from `prev_seq`
+        (the tail row must exist: see ensure_streams)."""
         if not entries:
             return
         self._insert_many("entries", ENTRY_COLUMNS, entries)  # an Entry is a tuple in column order
         last = entries[-1]
-        if prev_seq == 0:
-            self.conn.execute(
-                insert(T_TAILS), {"origin": last.origin, "stream": last.stream, "seq": last.seq, "hash": last.hash}
-            )
-        else:
-            self.conn.execute(
-                update(T_TAILS)
-                .where(T_TAILS.c.origin == last.origin, T_TAILS.c.stream == last.stream)
-                .values(seq=last.seq, hash=last.hash)
-            )
+        moved = self.conn.execute(
+            update(T_TAILS)
+            .where(T_TAILS.c.origin == last.origin, T_TAILS.c.stream == last.stream, T_TAILS.c.seq == prev_seq)
+            .values(seq=last.seq, hash=last.hash)
+        ).rowcount
+        if moved != 1:
+            raise InternalError(f"stream {last.origin}/{last.stream} did not stand at seq {prev_seq}: was it locked?")
 
     def put_head(self, head: Head) -> None:
         self.conn.execute(insert(T_HEADS), asdict(head))
@@ -304,14 +319,20 @@ class Tx:
         ).all()
         return [entry_from_row(r) for r in rows]
 
+    def latest_head(self, origin: str, stream: str) -> Head | None:
+        row = self.conn.execute(
+            select(T_HEADS)
+            .where(T_HEADS.c.origin == origin, T_HEADS.c.stream == stream)
+            .order_by(T_HEADS.c.seq.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else _head(row)
+
     def heads(self, origin: str, stream: str) -> list[Head]:
         rows = self.conn.execute(
             select(T_HEADS).where(T_HEADS.c.origin == origin, T_HEADS.c.stream == stream).order_by(T_HEADS.c.seq)
         ).all()
-        return [
-            Head(r.origin, r.stream, r.seq, bytes(r.hash), r.signed_at_us, r.alg, bytes(r.key_id), bytes(r.signature))
-            for r in rows
-        ]
+        return [_head(r) for r in rows]
 
     # -- catalog --------------------------------------------------------------------------
 

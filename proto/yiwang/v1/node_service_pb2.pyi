@@ -100,6 +100,7 @@ class FileCaseRequest(_message.Message):
     APPLICANT_ID_FIELD_NUMBER: _builtins.int
     APPLICANT_PHONE_FIELD_NUMBER: _builtins.int
     APPLICANT_ADDRESS_FIELD_NUMBER: _builtins.int
+    APPLICANT_KIND_FIELD_NUMBER: _builtins.int
     item_code: _builtins.str
     channel: _builtins.str
     actor: _builtins.str
@@ -111,6 +112,8 @@ class FileCaseRequest(_message.Message):
     """GB 11643 identity number or GB 32100 credit code"""
     applicant_phone: _builtins.str
     applicant_address: _builtins.str
+    applicant_kind: _builtins.str
+    """GB/T 39046 A.4 service object; empty means "1" (a person)"""
     def __init__(
         self,
         *,
@@ -123,10 +126,11 @@ class FileCaseRequest(_message.Message):
         applicant_id: _builtins.str = ...,
         applicant_phone: _builtins.str = ...,
         applicant_address: _builtins.str = ...,
+        applicant_kind: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "agent", b"agent", "applicant_address", b"applicant_address", "applicant_id", b"applicant_id", "applicant_name", b"applicant_name", "applicant_phone", b"applicant_phone", "channel", b"channel", "consent", b"consent", "item_code", b"item_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "agent", b"agent", "applicant_address", b"applicant_address", "applicant_id", b"applicant_id", "applicant_kind", b"applicant_kind", "applicant_name", b"applicant_name", "applicant_phone", b"applicant_phone", "channel", b"channel", "consent", b"consent", "item_code", b"item_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,137 @@
+"""The local gRPC NodeService: window software and department systems use a node through it.
+
+It binds 127.0.0.1 unless told otherwise and calls the same use cases as the CLI; the
+applicant's data in FileCase is sealed by the case service before anything is stored and never
+logged. Errors map to one gRPC status each (STATUS_OF below); the message is the same one line
+the CLI prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent import futures
+from typing import TypeVar
+
+import grpc
+from yiwang.v1 import catalog_pb2, node_service_pb2, node_service_pb2_grpc
+
+from federation.codec import command_from_pb, head_to_pb, item_to_pb, outline_to_pb
+from node import logs
+from node.context import Node
+from node.domain.errors import (
+    IllegalTransition,
+    IntegrityError,
+    InternalError,
+    InvalidInput,
+    NotFound,
+    OperatorError,
+    SetupError,
+    YiwangError,
+)
+from node.domain.lifecycle import CaseState, File
+from node.services.cases import Applicant, FileRequest, NotCustodian
+
+# Most specific first: the first class an error is an instance of decides its status.
+STATUS_OF: tuple[tuple[type[YiwangError], grpc.StatusCode], ...] = (
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (IllegalTransition, grpc.StatusCode.FAILED_PRECONDITION),
+    (NotCustodian, grpc.StatusCode.FAILED_PRECONDITION),
+    (OperatorError, grpc.StatusCode.INVALID_ARGUMENT),
+    (SetupError, grpc.StatusCode.UNAVAILABLE),
+    (IntegrityError, grpc.StatusCode.DATA_LOSS),
+    (InternalError, grpc.StatusCode.INTERNAL),
+    (YiwangError, grpc.StatusCode.UNKNOWN),
+)
+MAX_LIST = 1000
+R = TypeVar("R")
+
+
+def status_of(error: YiwangError) -> grpc.StatusCode:
+    return next(code for cls, code in STATUS_OF if isinstance(error, cls))
+
+
+class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.log = logs.get("local_api")
+
+    def _call(self, context: grpc.ServicerContext, rpc: str, fn: Callable[[], R]) -> R:
+        try:
+            return fn()
+        except YiwangError as exc:
+            self.log.info("local_api_refused", rpc=rpc, error=type(exc).__name__)
+            context.abort(status_of(exc), str(exc))
+        raise AssertionError("context.abort raises")  # pragma: no cover
+
+    @staticmethod
+    def _outline(state: CaseState) -> node_service_pb2.CaseResponse:
+        return node_service_pb2.CaseResponse(outline=outline_to_pb(state))
+
+    def GetItem(
+        self, request: node_service_pb2.GetItemRequest, context: grpc.ServicerContext
+    ) -> catalog_pb2.CatalogItem:
+        return self._call(context, "GetItem", lambda: item_to_pb(self.node.catalog.get(request.implementation_code)))
+
+    def ListItems(
+        self, request: node_service_pb2.ListItemsRequest, context: grpc.ServicerContext
+    ) -> node_service_pb2.ListItemsResponse:
+        limit = min(request.limit or 50, MAX_LIST)
+        items = self._call(context, "ListItems", lambda: self.node.catalog.list(request.query, limit, request.after))
+        return node_service_pb2.ListItemsResponse(items=[item_to_pb(i) for i in items])
+
+    def FileCase(
+        self, request: node_service_pb2.FileCaseRequest, context: grpc.ServicerContext
+    ) -> node_service_pb2.CaseResponse:
+        applicant = Applicant(
+            request.applicant_kind or "1", request.applicant_name, request.applicant_id,
+            request.applicant_phone, request.applicant_address,
+        )  # fmt: skip
+        file_request = FileRequest(request.item_code, applicant, request.channel or "1", request.agent, request.consent)
+        state = self._call(context, "FileCase", lambda: self.node.cases.file(file_request, request.actor or "api"))
+        return self._outline(state)
+
+    def ActOnCase(
+        self, request: node_service_pb2.ActOnCaseRequest, context: grpc.ServicerContext
+    ) -> node_service_pb2.CaseResponse:
+        def act() -> CaseState:
+            cmd = command_from_pb(request.change)
+            if cmd is None or isinstance(cmd, File):
+                raise InvalidInput(
+                    "change", "set exactly one state change (accepted ... evaluated); use FileCase to file"
+                )
+            return self.node.cases.act(request.change.case_no, cmd, request.change.actor or "api")
+
+        return self._outline(self._call(context, "ActOnCase", act))
+
+    def GetCase(
+        self, request: node_service_pb2.GetCaseRequest, context: grpc.ServicerContext
+    ) -> node_service_pb2.CaseResponse:
+        view = self._call(context, "GetCase", lambda: self.node.cases.show(request.case_no))
+        outline = outline_to_pb(view.state, view.due_date, view.due_provisional)
+        return node_service_pb2.CaseResponse(outline=outline)
+
+    def ListCases(
+        self, request: node_service_pb2.ListCasesRequest, context: grpc.ServicerContext
+    ) -> node_service_pb2.ListCasesResponse:
+        limit = min(request.limit or 50, MAX_LIST)
+        views = self._call(context, "ListCases", lambda: self.node.cases.list(request.status, limit, request.after))
+        return node_service_pb2.ListCasesResponse(
+            cases=[outline_to_pb(v.state, v.due_date, v.due_provisional) for v in views]
+        )
+
+    def GetHeads(
+        self, request: node_service_pb2.GetHeadsRequest, context: grpc.ServicerContext
+    ) -> node_service_pb2.GetHeadsResponse:
+        heads = self._call(context, "GetHeads", self.node.audit.heads)
+        return node_service_pb2.GetHeadsResponse(heads=[head_to_pb(h) for h in heads])
+
+
+def serve(node: Node, address: str = "127.0.0.1:0", workers: int = 8) -> tuple[grpc.Server, int]:
+    """Start the NodeService on `address`; returns the server and the bound port."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    node_service_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(node), server)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise SetupError(f"cannot bind the local API to {address}: is the port in use?")
+    server.start()
+    return server, port
