@@ -23,6 +23,22 @@ COUNTY = "511602000000"  # 广安区, the district of the real catalog
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+def uncovered_year() -> int:
+    """The first year the installed chinese-calendar does not cover: 2027 with 1.11.0, and
+    later once a release adds that year's official schedule (expected each November)."""
+    from node.domain.calendar import WorkCalendar
+
+    return next(y for y in range(2027, 2200) if not WorkCalendar().covers(y))
+
+
+def next_weekday(day: dt.date) -> dt.date:
+    """The first Monday-Friday day after `day`."""
+    day += dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
 def shared(name: str) -> Path:
     path = SHARED_DATA / name
     if not path.exists():

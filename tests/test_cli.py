@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CATALOG_CSV
+from tests.conftest import CATALOG_CSV, uncovered_year
 
 ITEM = "511A0138600000-511602000000-000-115113010833722043-1-00"
 NAME, ID_NUMBER, PHONE = "赵六", "440524188001010014", "13700009999"
@@ -169,29 +170,16 @@ def test_full_field_json_import_and_show(home: Path, tmp_path: Path) -> None:
 
 
 def test_calendar_publish_and_show(home: Path) -> None:
-    out = as_json(yiwang(home, "calendar", "show", "--from", "2027-01-01", "--to", "2027-01-04", "--json"))
-    assert [d["provisional"] for d in out["days"]] == [True] * 4
-    yiwang(
-        home,
-        "calendar",
-        "publish",
-        "2027",
-        "--holiday",
-        "2027-01-01",
-        "--holiday",
-        "2027-02-06..2027-02-12",
-        "--workday",
-        "2027-02-14",
-        "--source",
-        "test",
-    )
-    out = as_json(yiwang(home, "calendar", "show", "--from", "2027-01-01", "--to", "2027-01-04", "--json"))
-    assert [(d["workday"], d["provisional"]) for d in out["days"]] == [
-        (False, False),
-        (False, False),
-        (False, False),
-        (True, False),
-    ]
+    year = uncovered_year()  # 2027 with chinese-calendar 1.11.0
+    week = ["--from", f"{year}-01-01", "--to", f"{year}-01-07", "--json"]
+    out = as_json(yiwang(home, "calendar", "show", *week))
+    assert [d["provisional"] for d in out["days"]] == [True] * 7
+    weekend = next(d for d in (dt.date(year, 2, 13) + dt.timedelta(days=i) for i in range(7)) if d.weekday() >= 5)
+    yiwang(home, "calendar", "publish", str(year), "--holiday", f"{year}-01-01", "--holiday",
+           f"{year}-02-06..{year}-02-12", "--workday", weekend.isoformat(), "--source", "test")  # fmt: skip
+    out = as_json(yiwang(home, "calendar", "show", *week))
+    expected = [(dt.date(year, 1, d).weekday() < 5 and d != 1, False) for d in range(1, 8)]
+    assert [(d["workday"], d["provisional"]) for d in out["days"]] == expected
 
 
 def test_audit_verify_points_at_a_row_edited_in_the_database_file(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from node.domain.lifecycle import (
 from node.services.cases import Applicant, FileRequest, NotCustodian
 from node.services.catalog_import import parse_catalog, read_catalog_file
 from node.store.repo import T_CASES
-from tests.conftest import CATALOG_CSV, Clock, licence_item
+from tests.conftest import CATALOG_CSV, Clock, licence_item, uncovered_year
 from tests.helpers import counts, stored_text
 
 PERSON = Applicant("1", "王小明", "11010519491231002X", "13912345678", "广安区浓洄街道1号")
@@ -215,23 +215,32 @@ def test_only_the_custodian_changes_a_case(any_node: Node) -> None:
     assert counts(any_node) == before
 
 
-def test_special_procedure_and_2027_provisional_due_date(any_node: Node, clock: Clock) -> None:
+def test_provisional_due_date_becomes_final_after_publish(any_node: Node, clock: Clock) -> None:
+    """With chinese-calendar 1.11.0 this is the 2027 case: accepted 2026-12-21, due 2027-01-04
+    (provisional); 2027-01-01 published as a holiday makes it 2027-01-05, final."""
+    year_u = uncovered_year()
     code = seed(any_node)
-    clock.set_local(2026, 12, 21)
+    clock.set_local(year_u - 1, 12, 21)
     case = any_node.cases.file(FileRequest(code, PERSON), "w")
     any_node.cases.act(case.case_no, Accept(), "w")
     view = any_node.cases.show(case.case_no)
-    assert (view.due_date, view.due_provisional) == ("2027-01-04", True)
+    provisional_due = dt.date.fromisoformat(view.due_date)
+    assert view.due_provisional and provisional_due.year == year_u
+    if year_u == 2027:
+        assert view.due_date == "2027-01-04"
     listed = any_node.cases.list(open_only=True)
     assert [(v.state.case_no, v.due_provisional) for v in listed] == [(case.case_no, True)]
-    year = make_calendar_year(2027, ["2027-01-01", "2027-02-06..2027-02-12"], ["2027-02-14"], "test notice")
+    holidays = [f"{year_u}-01-01", provisional_due.isoformat()]
+    year = make_calendar_year(year_u, holidays, [], "test notice")
     before = counts(any_node)
     result = any_node.calendars.publish(year)
     assert result.due_dates_recomputed == 1
     assert counts(any_node)["entries"] == before["entries"] + 1
     view = any_node.cases.show(case.case_no)
-    assert (view.due_date, view.due_provisional) == ("2027-01-05", False)
-    clock.set_local(2026, 12, 22)
+    assert not view.due_provisional and dt.date.fromisoformat(view.due_date) > provisional_due
+    if year_u == 2027:
+        assert view.due_date == "2027-01-06"  # 01-01 and 01-04 are holidays now
+    clock.set_local(year_u - 1, 12, 22)
     any_node.cases.act(case.case_no, Suspend("testing", 3, "检测"), "w")
     assert any_node.cases.show(case.case_no).level.endswith("(clock stopped)")
 
