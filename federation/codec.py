@@ -308,8 +308,8 @@ def head_to_pb(h: Head) -> log_pb2.Head:
 
 
 def head_from_pb(m: log_pb2.Head) -> Head:
-    return Head(m.origin, m.stream, m.seq, m.hash, m.signed_at_us, m.signature.alg, m.signature.key_id,
-                m.signature.value)  # fmt: skip
+    sig = signature_from_pb(m.signature)
+    return Head(m.origin, m.stream, m.seq, m.hash, m.signed_at_us, sig.alg, sig.key_id, sig.value)
 
 
 def signature_to_pb(sig: Signature) -> log_pb2.Signature:

@@ -50,6 +50,9 @@ def test_every_sichuan_division_parses_with_its_level_as_tier() -> None:
     assert counts == {1: 1, 2: 21, 3: 183, 4: 3111, 5: 34412}
     # the package ships the same tree
     assert len(sichuan()) == len(registry)
+    townships = registry.children(DivisionCode("511602000000"))
+    assert townships[0].name == "浓洄街道" and all(t.code.tier == Tier.TOWNSHIP for t in townships)
+    assert "511602000000" in registry and str(townships[0].code) == "511602001000"
 
 
 def test_pseudo_units_in_the_national_data() -> None:

@@ -71,8 +71,8 @@ class CatalogRuleViolation(OperatorError):
 class ImportRejected(OperatorError):
     """An import with bad rows; nothing of it was written."""
 
-    def __init__(self, source: str, problems: Sequence[tuple[int, str]]) -> None:
-        first = "; ".join(f"line {line}: {why}" for line, why in problems[:5])
+    def __init__(self, source: str, problems: Sequence[tuple[int, str]], unit: str = "line") -> None:
+        first = "; ".join(f"{unit} {line}: {why}" for line, why in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         super().__init__(f"{source}: {len(problems)} bad row(s), nothing imported: {first}{more}")
         self.source = source

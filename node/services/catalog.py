@@ -51,7 +51,7 @@ class CatalogService:
             except OperatorError as exc:
                 problems.append((i, str(exc)))
         if problems:
-            raise ImportRejected("import", problems)
+            raise ImportRejected("import", problems, unit="item")
 
     def import_items(self, items: Sequence[CatalogItem], progress: Progress | None = None) -> ImportResult:
         """Publish `items` (already validated) in one transaction; raises and writes nothing
