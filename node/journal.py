@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from federation.keys import NodeKey, Purpose
-from node.domain.entries import Entry, Head, head_message, make_entry
+from node.domain.entries import Entry, Head, entry_hash, head_message
 from node.store import Tx
 
 
@@ -48,11 +48,12 @@ class Journal:
         seq, prev = tail if tail is not None else tx.tail(self.origin, stream)
         start = seq
         entries: list[Entry] = []
-        for rec in records:
+        append, origin = entries.append, self.origin
+        for kind, subject, body in records:
             seq += 1
-            entry = make_entry(self.origin, stream, seq, prev, rec.kind, rec.body, rec.subject, now_us)
-            entries.append(entry)
-            prev = entry.hash
+            digest = entry_hash(origin, stream, seq, prev, kind, body)
+            append(Entry(origin, stream, seq, prev, kind, body, digest, subject, now_us))
+            prev = digest
         tx.append_entries(entries, start)
         sig = self.key.sign(Purpose.HEAD, head_message(self.origin, stream, seq, prev, now_us))
         tx.put_head(Head(self.origin, stream, seq, prev, now_us, sig.alg, sig.key_id, sig.value))

@@ -213,18 +213,17 @@ class CaseService:
             entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000), tail)
             tx.insert_cases([case_row(s, e.seq, "", False, h) for s, e, h in zip(states, entries, hashes, strict=True)])
             tx.put_bundles(bundles)
-        self._log_batch("case_filed", [(s.case_no, s.status.value) for s in states])
+        self._log_batch("case_filed", states)
         return states
 
-    def _log_batch(self, event: str, changes: Sequence[tuple[str, str]], command: str = "") -> None:
+    def _log_batch(self, event: str, states: Sequence[CaseState], command: str = "") -> None:
         """One line per case on the operator path, one summary line per bulk batch."""
-        if len(changes) == 1:
-            ((case_no, status),) = changes
-            self.log.info(event, case_no=case_no, command=command or None, status=status, node=self.node.code)
+        if len(states) == 1:
+            s = states[0]
+            self.log.info(event, case_no=s.case_no, command=command or None, status=s.status.value, node=self.node.code)
         else:
-            self.log.info(
-                f"{event}_batch", cases=len(changes), first=changes[0][0], last=changes[-1][0], node=self.node.code
-            )
+            self.log.info(f"{event}_batch", cases=len(states), first=states[0].case_no, last=states[-1].case_no,
+                          node=self.node.code)  # fmt: skip
 
     # -- state changes --------------------------------------------------------------------
 
@@ -267,12 +266,7 @@ class CaseService:
                     if no in last_seq
                 ]
             )
-        commands_done = {cmd.command.value for _, cmd in commands}
-        self._log_batch(
-            "case_changed",
-            [(s.case_no, s.status.value) for s in results],
-            commands_done.pop() if len(commands_done) == 1 else "",
-        )
+        self._log_batch("case_changed", results, commands[0][1].command.value if len(commands) == 1 else "")
         return results
 
     # -- reading --------------------------------------------------------------------------
