@@ -183,9 +183,12 @@ def _change(
     """The CaseEntry oneof field and its message for a command."""
     if isinstance(cmd, File):
         return "filed", case_pb2.Filed(
-            outline=outline_to_pb(after), sealed_bundle_hash=sealed_bundle_hash, agent=cmd.agent,
-            consent=cmd.consent, applicant_kind=applicant_kind,
-        )  # fmt: skip
+            outline=outline_to_pb(after),
+            sealed_bundle_hash=sealed_bundle_hash,
+            agent=cmd.agent,
+            consent=cmd.consent,
+            applicant_kind=applicant_kind,
+        )
     if isinstance(cmd, Accept):
         return "accepted", case_pb2.Accepted(
             missing_materials=cmd.missing_materials, due_date=due_date, due_provisional=due_provisional
@@ -235,8 +238,17 @@ def command_from_pb(msg: case_pb2.CaseEntry) -> CaseCommand | None:
     if field == "filed":
         o = msg.filed.outline
         limit = o.limit_days if o.HasField("limit_days") else None
-        return File(o.case_no, o.item_code, o.handling_division, o.filing_division, o.channel, o.case_type,
-                    limit, msg.filed.agent, msg.filed.consent)  # fmt: skip
+        return File(
+            o.case_no,
+            o.item_code,
+            o.handling_division,
+            o.filing_division,
+            o.channel,
+            o.case_type,
+            limit,
+            msg.filed.agent,
+            msg.filed.consent,
+        )
     if field == "accepted":
         return Accept(tuple(msg.accepted.missing_materials))
     if field == "not_accepted":
@@ -273,11 +285,15 @@ def case_record(body: bytes) -> CaseRecord:
     if cmd is None:
         raise IntegrityError(f"case entry for {msg.case_no} carries no change")
     return CaseRecord(
-        msg.case_no, from_us(msg.at_us), msg.actor, msg.writer, cmd,
+        msg.case_no,
+        from_us(msg.at_us),
+        msg.actor,
+        msg.writer,
+        cmd,
         sealed_bundle_hash=msg.filed.sealed_bundle_hash if isinstance(cmd, File) else b"",
         due_date=msg.accepted.due_date if isinstance(cmd, Accept) else "",
         due_provisional=msg.accepted.due_provisional if isinstance(cmd, Accept) else False,
-    )  # fmt: skip
+    )
 
 
 # --- log -------------------------------------------------------------------------------------
@@ -303,8 +319,9 @@ def entry_from_pb(m: log_pb2.Entry) -> Entry:
 
 def head_to_pb(h: Head) -> log_pb2.Head:
     sig = signature_to_pb(Signature(h.alg, h.key_id, h.signature))
-    return log_pb2.Head(origin=h.origin, stream=h.stream, seq=h.seq, hash=h.hash, signed_at_us=h.signed_at_us,
-                        signature=sig)  # fmt: skip
+    return log_pb2.Head(
+        origin=h.origin, stream=h.stream, seq=h.seq, hash=h.hash, signed_at_us=h.signed_at_us, signature=sig
+    )
 
 
 def head_from_pb(m: log_pb2.Head) -> Head:

@@ -16,38 +16,19 @@ import grpc
 from yiwang.v1 import catalog_pb2, node_service_pb2, node_service_pb2_grpc
 
 from federation.codec import command_from_pb, head_to_pb, item_to_pb, outline_to_pb
+from federation.errors_grpc import abort_with
 from node import logs
 from node.context import Node
 from node.domain.errors import (
-    IllegalTransition,
-    IntegrityError,
-    InternalError,
     InvalidInput,
-    NotFound,
-    OperatorError,
     SetupError,
     YiwangError,
 )
 from node.domain.lifecycle import CaseState, File
-from node.services.cases import Applicant, FileRequest, NotCustodian
+from node.services.cases import Applicant, FileRequest
 
-# Most specific first: the first class an error is an instance of decides its status.
-STATUS_OF: tuple[tuple[type[YiwangError], grpc.StatusCode], ...] = (
-    (NotFound, grpc.StatusCode.NOT_FOUND),
-    (IllegalTransition, grpc.StatusCode.FAILED_PRECONDITION),
-    (NotCustodian, grpc.StatusCode.FAILED_PRECONDITION),
-    (OperatorError, grpc.StatusCode.INVALID_ARGUMENT),
-    (SetupError, grpc.StatusCode.UNAVAILABLE),
-    (IntegrityError, grpc.StatusCode.DATA_LOSS),
-    (InternalError, grpc.StatusCode.INTERNAL),
-    (YiwangError, grpc.StatusCode.UNKNOWN),
-)
 MAX_LIST = 1000
 R = TypeVar("R")
-
-
-def status_of(error: YiwangError) -> grpc.StatusCode:
-    return next(code for cls, code in STATUS_OF if isinstance(error, cls))
 
 
 class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
@@ -60,8 +41,7 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
             return fn()
         except YiwangError as exc:
             self.log.info("local_api_refused", rpc=rpc, error=type(exc).__name__)
-            context.abort(status_of(exc), str(exc))
-        raise AssertionError("context.abort raises")  # pragma: no cover
+            abort_with(context, exc)
 
     @staticmethod
     def _outline(state: CaseState) -> node_service_pb2.CaseResponse:
@@ -83,9 +63,12 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
         self, request: node_service_pb2.FileCaseRequest, context: grpc.ServicerContext
     ) -> node_service_pb2.CaseResponse:
         applicant = Applicant(
-            request.applicant_kind or "1", request.applicant_name, request.applicant_id,
-            request.applicant_phone, request.applicant_address,
-        )  # fmt: skip
+            request.applicant_kind or "1",
+            request.applicant_name,
+            request.applicant_id,
+            request.applicant_phone,
+            request.applicant_address,
+        )
         file_request = FileRequest(request.item_code, applicant, request.channel or "1", request.agent, request.consent)
         state = self._call(context, "FileCase", lambda: self.node.cases.file(file_request, request.actor or "api"))
         return self._outline(state)

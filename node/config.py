@@ -8,6 +8,14 @@ profile = "county"         # "village" runs the lightweight profile (no NATS)
 url = ""                   # empty: SQLite (WAL) at <data dir>/yiwang.db
 [nats]
 url = ""                   # empty: `yiwang run` starts its own nats-server
+[federation]
+listen = "127.0.0.1:7400"  # mutual-TLS port for links from children (and peer provinces)
+enroll_listen = "127.0.0.1:7401"  # server-TLS port where enrolling children reach us
+api_listen = "127.0.0.1:7402"     # the local NodeService (window software, departments)
+parent = ""                # HOST:PORT of the parent's federation port; empty for a province
+anchors = []               # fingerprints of peer provinces' roots (province nodes only)
+
+A port of 0 takes a free port; `yiwang run` writes the ports it bound to `<data dir>/run.json`.
 """
 
 from __future__ import annotations
@@ -47,6 +55,16 @@ class Settings:
     """SQLAlchemy URL; empty means SQLite in the data directory."""
     nats_url: str = ""
     """An existing NATS server or cluster; empty means `yiwang run` starts one."""
+    listen: str = "127.0.0.1:7400"
+    """Federation port (mutual TLS) that children and peer provinces dial."""
+    enroll_listen: str = "127.0.0.1:7401"
+    """Enrollment port (server TLS only): children without a certificate enroll here."""
+    api_listen: str = "127.0.0.1:7402"
+    """The local NodeService for window software and department systems."""
+    parent: str = ""
+    """HOST:PORT of the parent's federation port; empty for a province or a standalone node."""
+    anchors: tuple[str, ...] = ()
+    """SHA-256 fingerprints of peer provinces' root certificates this node trusts."""
 
     @property
     def tier(self) -> Tier:
@@ -75,7 +93,10 @@ def write_settings(s: Settings) -> Path:
         "# yiwang node settings; see `node/config.py` for every field.\n"
         f"[node]\ncode = {_toml_str(s.code.code)}\nname = {_toml_str(s.name)}\nprofile = {_toml_str(s.profile)}\n\n"
         f"[database]\nurl = {_toml_str(s.database_url)}\n\n"
-        f"[nats]\nurl = {_toml_str(s.nats_url)}\n",
+        f"[nats]\nurl = {_toml_str(s.nats_url)}\n\n"
+        f"[federation]\nlisten = {_toml_str(s.listen)}\nenroll_listen = {_toml_str(s.enroll_listen)}\n"
+        f"api_listen = {_toml_str(s.api_listen)}\nparent = {_toml_str(s.parent)}\n"
+        f"anchors = [{', '.join(_toml_str(a) for a in s.anchors)}]\n",
         encoding="utf-8",
     )
     return path
@@ -97,6 +118,7 @@ def load_settings(data_dir: Path) -> Settings:
     profile = str(node.get("profile") or code.tier.label)
     if profile not in PROFILES:
         raise SetupError(f"{path}: node.profile {profile!r} is not one of {', '.join(PROFILES)}")
+    fed = raw.get("federation", {})
     return Settings(
         data_dir=data_dir,
         code=code,
@@ -104,4 +126,9 @@ def load_settings(data_dir: Path) -> Settings:
         profile=profile,
         database_url=str(raw.get("database", {}).get("url", "")),
         nats_url=str(raw.get("nats", {}).get("url", "")),
+        listen=str(fed.get("listen", Settings.listen)),
+        enroll_listen=str(fed.get("enroll_listen", Settings.enroll_listen)),
+        api_listen=str(fed.get("api_listen", Settings.api_listen)),
+        parent=str(fed.get("parent", "")),
+        anchors=tuple(str(a) for a in fed.get("anchors", [])),
     )

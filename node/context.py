@@ -9,15 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from cryptography import x509
+
+from federation.certs import make_root
+from federation.identity import Identity, load_identity, save_chain
 from federation.keys import NodeKey, public_key_pem
 from node import logs
 from node.config import Settings, load_settings, write_settings
 from node.divisions_data import sichuan
 from node.domain.calendar import WorkCalendar
-from node.domain.divisions import DivisionCode
+from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Stream
 from node.domain.errors import SetupError
 from node.journal import Journal
@@ -73,15 +78,25 @@ class Node:
         name: str = "",
         profile: str = "",
         clock: Clock = system_clock,
+        *,
+        key: NodeKey | None = None,
+        chain: Sequence[x509.Certificate] = (),
+        federation: dict[str, Any] | None = None,
     ) -> Node:
-        """Create a data directory with its config, key and database; refuses an existing one."""
+        """Create a data directory with its config, key and database; refuses an existing one.
+
+        A province gets a self-signed root certificate at once. An enrolled child passes the key
+        it enrolled with and the chain its parent returned; `federation` sets the [federation]
+        settings (listen addresses, parent)."""
         division = DivisionCode.parse(code, "--code")
         if (data_dir / "yiwang.toml").exists():
             raise SetupError(f"{data_dir} already holds a node; use another --data-dir or remove it")
         registry = sichuan()
         if not name and division in registry:
             name = registry.get(division).name
-        settings = Settings(data_dir, division, name, profile or division.tier.label, database_url)
+        settings = Settings(
+            data_dir, division, name, profile or division.tier.label, database_url, **(federation or {})
+        )
         created = not data_dir.exists()
         data_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -90,8 +105,12 @@ class Node:
             if created:
                 shutil.rmtree(data_dir, ignore_errors=True)
             raise
-        key = NodeKey.generate()
+        key = key or NodeKey.generate()
         key.save(settings.key_path)
+        if division.tier == Tier.PROVINCE and not chain:
+            chain = [make_root(division, key, clock(), serial=1)]
+        if chain:
+            save_chain(data_dir, chain)
         write_settings(settings)
         store = Store(engine)
         with store.transaction() as tx:
@@ -122,6 +141,10 @@ class Node:
             with self.store.read() as tx:
                 self._calendar = WorkCalendar(tx.calendars())
         return self._calendar
+
+    def identity(self) -> Identity | None:
+        """The node's certificate identity, or None when it is not enrolled."""
+        return load_identity(self.settings.data_dir, self.key, self.settings.anchors, self.now())
 
     def forget_calendar(self) -> None:
         self._calendar = None

@@ -175,8 +175,20 @@ def test_calendar_publish_and_show(home: Path) -> None:
     out = as_json(yiwang(home, "calendar", "show", *week))
     assert [d["provisional"] for d in out["days"]] == [True] * 7
     weekend = next(d for d in (dt.date(year, 2, 13) + dt.timedelta(days=i) for i in range(7)) if d.weekday() >= 5)
-    yiwang(home, "calendar", "publish", str(year), "--holiday", f"{year}-01-01", "--holiday",
-           f"{year}-02-06..{year}-02-12", "--workday", weekend.isoformat(), "--source", "test")  # fmt: skip
+    yiwang(
+        home,
+        "calendar",
+        "publish",
+        str(year),
+        "--holiday",
+        f"{year}-01-01",
+        "--holiday",
+        f"{year}-02-06..{year}-02-12",
+        "--workday",
+        weekend.isoformat(),
+        "--source",
+        "test",
+    )
     out = as_json(yiwang(home, "calendar", "show", *week))
     expected = [(dt.date(year, 1, d).weekday() < 5 and d != 1, False) for d in range(1, 8)]
     assert [(d["workday"], d["provisional"]) for d in out["days"]] == expected

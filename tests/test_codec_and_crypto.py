@@ -126,7 +126,12 @@ def test_entry_hash_follows_the_documented_layout() -> None:
         return struct.pack(">I", len(b)) + b
 
     expected = hashlib.sha256(
-        ENTRY_TAG + lp(b"511602000000") + lp(b"case") + struct.pack(">Q", 7) + lp(b"\x01" * 32)
-        + lp(b"case_filed") + lp(b"\x0a\x02hi")
-    ).digest()  # fmt: skip
+        ENTRY_TAG
+        + lp(b"511602000000")
+        + lp(b"case")
+        + struct.pack(">Q", 7)
+        + lp(b"\x01" * 32)
+        + lp(b"case_filed")
+        + lp(b"\x0a\x02hi")
+    ).digest()
     assert entry_hash("511602000000", "case", 7, b"\x01" * 32, "case_filed", b"\x0a\x02hi") == expected

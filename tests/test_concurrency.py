@@ -74,8 +74,10 @@ def test_two_processes_accepting_the_same_cases_win_each_once(tmp_path: Path, cl
         case_nos = [c.case_no for c in cases]
         ctx = multiprocessing.get_context("spawn")
         barrier, results = ctx.Barrier(2), ctx.Queue()
-        procs = [ctx.Process(target=_acceptor, args=(str(node.settings.data_dir), case_nos, barrier, results))
-                 for _ in range(2)]  # fmt: skip
+        procs = [
+            ctx.Process(target=_acceptor, args=(str(node.settings.data_dir), case_nos, barrier, results))
+            for _ in range(2)
+        ]
         for p in procs:
             p.start()
         for p in procs:

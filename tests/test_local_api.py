@@ -10,7 +10,8 @@ import grpc
 import pytest
 from yiwang.v1 import case_pb2, node_service_pb2, node_service_pb2_grpc
 
-from federation.local_api import STATUS_OF, NodeServicer, serve
+from federation.errors_grpc import STATUS_OF
+from federation.local_api import NodeServicer, serve
 from node.context import Node
 from tests.conftest import licence_item
 from tests.helpers import counts
@@ -67,16 +68,32 @@ def test_a_case_through_the_local_api(node: Node, stub: node_service_pb2_grpc.No
     assert node.cases.applicant(filed.case_no).name == "李雷"
 
 
-@pytest.mark.parametrize(("call", "status"), [
-    (lambda s: s.GetItem(node_service_pb2.GetItemRequest(implementation_code="nope")), grpc.StatusCode.NOT_FOUND),
-    (lambda s: s.FileCase(node_service_pb2.FileCaseRequest(
-        item_code=licence_item().implementation_code, **{**PERSON, "applicant_id": "360426199101010072"})),
-     grpc.StatusCode.INVALID_ARGUMENT),
-    (lambda s: s.ActOnCase(node_service_pb2.ActOnCaseRequest(change=case_pb2.CaseEntry(case_no="x"))),
-     grpc.StatusCode.INVALID_ARGUMENT),
-    (lambda s: s.ActOnCase(node_service_pb2.ActOnCaseRequest(
-        change=case_pb2.CaseEntry(case_no="x", delivered=case_pb2.Delivered()))), grpc.StatusCode.NOT_FOUND),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("call", "status"),
+    [
+        (lambda s: s.GetItem(node_service_pb2.GetItemRequest(implementation_code="nope")), grpc.StatusCode.NOT_FOUND),
+        (
+            lambda s: s.FileCase(
+                node_service_pb2.FileCaseRequest(
+                    item_code=licence_item().implementation_code, **{**PERSON, "applicant_id": "360426199101010072"}
+                )
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            lambda s: s.ActOnCase(node_service_pb2.ActOnCaseRequest(change=case_pb2.CaseEntry(case_no="x"))),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        ),
+        (
+            lambda s: s.ActOnCase(
+                node_service_pb2.ActOnCaseRequest(
+                    change=case_pb2.CaseEntry(case_no="x", delivered=case_pb2.Delivered())
+                )
+            ),
+            grpc.StatusCode.NOT_FOUND,
+        ),
+    ],
+)
 def test_refusals_map_to_one_status_and_write_nothing(node: Node, stub, call, status) -> None:  # type: ignore[no-untyped-def]
     before = counts(node)
     with pytest.raises(grpc.RpcError) as err:
@@ -91,8 +108,11 @@ def test_an_illegal_transition_is_failed_precondition(node: Node, stub: node_ser
     filed = stub.FileCase(node_service_pb2.FileCaseRequest(item_code=code, **PERSON)).outline
     before = counts(node)
     with pytest.raises(grpc.RpcError) as err:
-        stub.ActOnCase(node_service_pb2.ActOnCaseRequest(
-            change=case_pb2.CaseEntry(case_no=filed.case_no, delivered=case_pb2.Delivered())))  # fmt: skip
+        stub.ActOnCase(
+            node_service_pb2.ActOnCaseRequest(
+                change=case_pb2.CaseEntry(case_no=filed.case_no, delivered=case_pb2.Delivered())
+            )
+        )
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "allowed now: accept" in (err.value.details() or "")
     assert counts(node) == before

@@ -25,6 +25,8 @@ class Stream(StrEnum):
 
 class Kind(StrEnum):
     ITEM_PUBLISHED = "item_published"
+    CERT_ISSUED = "cert_issued"
+    CERT_REVOKED = "cert_revoked"
     CALENDAR_PUBLISHED = "calendar_published"
     CASE_FILED = "case_filed"
     CASE_ACCEPTED = "case_accepted"

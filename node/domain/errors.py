@@ -7,6 +7,15 @@
     │   ├── IllegalTransition        a case command not allowed in the case's state (4)
     │   ├── CatalogRuleViolation     a lower tier changed a standard field, promised > legal (2)
     │   └── ImportRejected           an import file with bad rows; lists (line, reason) (2)
+    ├── PeerError                    a remote node's fault; nothing it sent is stored (7)
+    │   ├── UnknownIssuer            a chain that does not end at a trusted root, or bad signatures
+    │   ├── OutsidePrefix            an issuer certified a code outside its own prefix
+    │   ├── CertificateRevoked       a revoked certificate in the chain
+    │   ├── CertificateExpired       a certificate outside its validity
+    │   ├── BadSignature             an envelope or head whose signature does not verify
+    │   ├── Replay                   an envelope seen before or outside the time window
+    │   ├── BadToken                 an enrollment token used, expired, unknown or for another code
+    │   └── Oversize                 a message larger than allowed
     ├── SetupError                   the node is not initialised or misconfigured (5)
     ├── IntegrityError               stored data fails verification: a broken chain, a bad head
     │                                signature (6); `audit verify` reports the first bad entry
@@ -77,6 +86,44 @@ class ImportRejected(OperatorError):
         super().__init__(f"{source}: {len(problems)} bad row(s), nothing imported: {first}{more}")
         self.source = source
         self.problems = tuple(problems)
+
+
+class PeerError(YiwangError):
+    """A remote node sent something we refuse; it is logged and raises an alarm."""
+
+    exit_code = 7
+
+
+class UnknownIssuer(PeerError):
+    pass
+
+
+class OutsidePrefix(PeerError):
+    pass
+
+
+class CertificateRevoked(PeerError):
+    pass
+
+
+class CertificateExpired(PeerError):
+    pass
+
+
+class BadSignature(PeerError):
+    pass
+
+
+class Replay(PeerError):
+    pass
+
+
+class BadToken(PeerError):
+    pass
+
+
+class Oversize(PeerError):
+    pass
 
 
 class SetupError(YiwangError):

@@ -222,8 +222,13 @@ class CaseService:
             s = states[0]
             self.log.info(event, case_no=s.case_no, command=command or None, status=s.status.value, node=self.node.code)
         else:
-            self.log.info(f"{event}_batch", cases=len(states), first=states[0].case_no, last=states[-1].case_no,
-                          node=self.node.code)  # fmt: skip
+            self.log.info(
+                f"{event}_batch",
+                cases=len(states),
+                first=states[0].case_no,
+                last=states[-1].case_no,
+                node=self.node.code,
+            )
 
     # -- state changes --------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from node.store.tables import (
     SealedBundleRow,
     StreamTail,
 )
+from node.store.trust import TrustTx
 
 T_ENTRIES: Table = EntryRow.__table__  # type: ignore[attr-defined]
 T_TAILS: Table = StreamTail.__table__  # type: ignore[attr-defined]
@@ -129,10 +130,28 @@ def item_from_row(r: Any) -> CatalogItem:
 
 
 CASE_COLUMNS = (
-    "case_no", "item_code", "status", "handling_division", "filing_division", "custodian", "channel",
-    "case_type", "limit_days", "agent", "filed_at_us", "accepted_at_us", "decided_at_us", "closed_at_us",
-    "approved", "evaluation", "due_date", "due_provisional", "extras", "sealed_bundle_hash", "last_seq",
-)  # fmt: skip
+    "case_no",
+    "item_code",
+    "status",
+    "handling_division",
+    "filing_division",
+    "custodian",
+    "channel",
+    "case_type",
+    "limit_days",
+    "agent",
+    "filed_at_us",
+    "accepted_at_us",
+    "decided_at_us",
+    "closed_at_us",
+    "approved",
+    "evaluation",
+    "due_date",
+    "due_provisional",
+    "extras",
+    "sealed_bundle_hash",
+    "last_seq",
+)
 # Columns a state change rewrites: all but the key and the sealed bundle hash.
 _BUNDLE_AT = CASE_COLUMNS.index("sealed_bundle_hash")
 CASE_UPDATE_COLUMNS = CASE_COLUMNS[1:_BUNDLE_AT] + CASE_COLUMNS[_BUNDLE_AT + 1 :]
@@ -158,10 +177,28 @@ def _extras(s: CaseState) -> str:
 def case_row(s: CaseState, seq: int, due_date: str, due_provisional: bool, bundle_hash: bytes = b"") -> tuple[Any, ...]:
     """The cases row of a state, in CASE_COLUMNS order."""
     return (
-        s.case_no, s.item_code, s.status.value, s.handling_division, s.filing_division, s.custodian, s.channel,
-        s.case_type, s.limit_days, s.agent, _us(s.filed_at), _us(s.accepted_at), _us(s.decided_at),
-        _us(s.closed_at), s.approved, s.evaluation, due_date, due_provisional, _extras(s), bundle_hash, seq,
-    )  # fmt: skip
+        s.case_no,
+        s.item_code,
+        s.status.value,
+        s.handling_division,
+        s.filing_division,
+        s.custodian,
+        s.channel,
+        s.case_type,
+        s.limit_days,
+        s.agent,
+        _us(s.filed_at),
+        _us(s.accepted_at),
+        _us(s.decided_at),
+        _us(s.closed_at),
+        s.approved,
+        s.evaluation,
+        due_date,
+        due_provisional,
+        _extras(s),
+        bundle_hash,
+        seq,
+    )
 
 
 _STATUS = {s.value: s for s in Status}
@@ -169,8 +206,29 @@ _STATUS = {s.value: s for s in Status}
 
 def case_from_row(r: Any) -> CaseState:
     """A CaseState from a row of `select(T_CASES)` (columns in CASE_COLUMNS order)."""
-    (case_no, item_code, status, handling, filing, custodian, channel, case_type, limit_days, agent, filed_us,
-     accepted_us, decided_us, closed_us, approved, evaluation, _due, _prov, extras, _bundle, _seq) = r  # fmt: skip
+    (
+        case_no,
+        item_code,
+        status,
+        handling,
+        filing,
+        custodian,
+        channel,
+        case_type,
+        limit_days,
+        agent,
+        filed_us,
+        accepted_us,
+        decided_us,
+        closed_us,
+        approved,
+        evaluation,
+        _due,
+        _prov,
+        extras,
+        _bundle,
+        _seq,
+    ) = r
     missing: tuple[str, ...] = ()
     requested: tuple[str, ...] = ()
     stops: tuple[ClockStop, ...] = ()
@@ -217,7 +275,7 @@ def _head(r: Any) -> Head:
     return Head(r.origin, r.stream, r.seq, bytes(r.hash), r.signed_at_us, r.alg, bytes(r.key_id), bytes(r.signature))
 
 
-class Tx:
+class Tx(TrustTx):
     """One database transaction of the node; every method is one storage function."""
 
     def __init__(self, conn: Connection) -> None:

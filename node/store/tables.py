@@ -134,6 +134,65 @@ class SealedBundleRow(SQLModel, table=True):
     sealed: bytes = Field(sa_type=LargeBinary)
 
 
+class IssuedCertRow(SQLModel, table=True):
+    """Certificates this node issued to its children (also `cert_issued` public entries)."""
+
+    __tablename__ = "issued_certificates"
+    fingerprint: str = Field(primary_key=True, max_length=64)
+    code: str = Field(max_length=12, index=True)
+    serial: str = Field(max_length=40)
+    not_after_us: int = Field(sa_type=BigInteger)
+    der: bytes = Field(sa_type=LargeBinary)
+    seq: int = Field(sa_type=BigInteger)
+
+
+class RevocationRow(SQLModel, table=True):
+    """Revoked certificates, from `cert_revoked` entries of any issuer this node holds."""
+
+    __tablename__ = "revocations"
+    fingerprint: str = Field(primary_key=True, max_length=64)
+    code: str = Field(max_length=12, index=True)
+    issuer: str = Field(max_length=12)
+    revoked_at_us: int = Field(sa_type=BigInteger)
+    seq: int = Field(sa_type=BigInteger)
+
+
+class EnrollmentTokenRow(SQLModel, table=True):
+    """One-time enrollment tokens; only the hash of the secret is kept."""
+
+    __tablename__ = "enrollment_tokens"
+    secret_hash: bytes = Field(primary_key=True, sa_type=LargeBinary)
+    child_code: str = Field(max_length=12)
+    created_at_us: int = Field(sa_type=BigInteger)
+    expires_at_us: int = Field(sa_type=BigInteger)
+    used_at_us: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class AlarmRow(SQLModel, table=True):
+    """Alarms (a refused peer message, a broken link ...). Never the refused content itself."""
+
+    __tablename__ = "alarms"
+    id: int | None = Field(default=None, primary_key=True)
+    at_us: int = Field(sa_type=BigInteger, index=True)
+    level: str = Field(max_length=8)
+    kind: str = Field(max_length=48)
+    peer: str = Field(default="", max_length=64)
+    detail: str = ""
+
+
+class PeerRow(SQLModel, table=True):
+    """Nodes this node links with: its parent and the children that dialled in."""
+
+    __tablename__ = "peers"
+    code: str = Field(primary_key=True, max_length=12)
+    role: str = Field(max_length=8)  # parent | child | province
+    address: str = ""
+    state: str = Field(default="", max_length=16)  # connected | disconnected | refused
+    last_seen_us: int | None = Field(default=None, sa_type=BigInteger)
+    not_after_us: int | None = Field(default=None, sa_type=BigInteger)
+    error: str = ""
+
+
 _MODELS: tuple[type[SQLModel], ...] = (
     EntryRow,
     StreamTail,
@@ -144,5 +203,10 @@ _MODELS: tuple[type[SQLModel], ...] = (
     CalendarRow,
     CaseRow,
     SealedBundleRow,
+    IssuedCertRow,
+    RevocationRow,
+    EnrollmentTokenRow,
+    AlarmRow,
+    PeerRow,
 )
 ALL_TABLES = [m.__table__ for m in _MODELS]  # type: ignore[attr-defined]

@@ -1,0 +1,211 @@
+"""Node certificates: a chain that mirrors the division tree (DESIGN.md section 6).
+
+The province root is self-signed; every other node's certificate is issued by its parent and
+names its 12-digit division code and tier (subject CN, OU, and a `urn:yiwang:division:CODE`
+URI). `verify_chain` is the one policy every verifier applies: signatures up to a trusted root,
+validity at `now`, CA flags, and the tree rule - an issuer certifies only codes under its own
+prefix, one tier or more below itself - plus the revocations the verifier knows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from federation.keys import NodeKey
+from node.domain.divisions import DivisionCode, Tier
+from node.domain.errors import (
+    CertificateExpired,
+    CertificateRevoked,
+    InvalidInput,
+    OutsidePrefix,
+    UnknownIssuer,
+)
+
+URN_PREFIX = "urn:yiwang:division:"
+ROOT_DAYS = 3650
+NODE_DAYS = 365
+
+
+def dns_name(code: str) -> str:
+    """The TLS name of a node: links override the target name with it (nodes move hosts)."""
+    return f"n{code}.yiwang"
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the DER certificate, hex: what an enrollment token pins."""
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def to_pem(certs: Sequence[x509.Certificate]) -> bytes:
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+def from_pem(data: bytes) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise InvalidInput("certificate", f"not a PEM certificate chain: {exc}") from None
+
+
+def code_of(cert: x509.Certificate) -> DivisionCode:
+    """The division code a certificate names (its URN SAN, which must agree with its CN)."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        urns = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier) if u.startswith(URN_PREFIX)]
+        cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    except (x509.ExtensionNotFound, IndexError):
+        raise UnknownIssuer("certificate names no division code") from None
+    if len(urns) != 1 or urns[0][len(URN_PREFIX) :] != cn:
+        raise UnknownIssuer("certificate's division URN and common name disagree")
+    return DivisionCode.parse(str(cn), "certificate division")
+
+
+def _name(code: DivisionCode) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "yiwang"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, code.tier.label),
+            x509.NameAttribute(NameOID.COMMON_NAME, code.code),
+        ]
+    )
+
+
+def _build(
+    subject: DivisionCode,
+    public_key: ec.EllipticCurvePublicKey,
+    issuer_name: x509.Name,
+    issuer_key: NodeKey,
+    issuer_public: ec.EllipticCurvePublicKey,
+    now: dt.datetime,
+    days: int,
+    serial: int,
+) -> x509.Certificate:
+    is_ca = subject.tier != Tier.VILLAGE
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                key_cert_sign=is_ca,
+                crl_sign=is_ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName(dns_name(subject.code)), x509.UniformResourceIdentifier(URN_PREFIX + subject.code)]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False)
+    )
+    return builder.sign(issuer_key.private_key, hashes.SHA256())
+
+
+def make_root(code: DivisionCode, key: NodeKey, now: dt.datetime, serial: int) -> x509.Certificate:
+    """A province's self-signed root."""
+    if code.tier != Tier.PROVINCE:
+        raise InvalidInput("--code", f"only a province ({code} is a {code.tier.label}) has a self-signed root")
+    return _build(code, key.public_key, _name(code), key, key.public_key, now, ROOT_DAYS, serial)
+
+
+def make_csr(code: DivisionCode, key: NodeKey) -> x509.CertificateSigningRequest:
+    return x509.CertificateSigningRequestBuilder().subject_name(_name(code)).sign(key.private_key, hashes.SHA256())
+
+
+def issue(
+    csr: x509.CertificateSigningRequest,
+    child: DivisionCode,
+    issuer_cert: x509.Certificate,
+    issuer_key: NodeKey,
+    now: dt.datetime,
+    serial: int,
+    days: int = NODE_DAYS,
+) -> x509.Certificate:
+    """Certify `child`'s CSR; refuses a code outside the issuer's prefix or a bad CSR."""
+    issuer_code = code_of(issuer_cert)
+    if not issuer_code.is_ancestor_of(child):
+        raise OutsidePrefix(f"{issuer_code} may not certify {child}: it is not under its prefix {issuer_code.prefix}")
+    if not csr.is_signature_valid:
+        raise InvalidInput("csr", "the CSR's signature does not verify")
+    public = csr.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(public.curve, ec.SECP256R1):
+        raise InvalidInput("csr", "the CSR's key is not a P-256 key")
+    issuer_public = issuer_cert.public_key()
+    assert isinstance(issuer_public, ec.EllipticCurvePublicKey)
+    return _build(child, public, issuer_cert.subject, issuer_key, issuer_public, now, days, serial)
+
+
+@dataclass(frozen=True)
+class Verified:
+    code: DivisionCode
+    root: DivisionCode
+    not_after: dt.datetime
+
+
+def verify_chain(
+    chain: Sequence[x509.Certificate],
+    anchors: Collection[str],
+    now: dt.datetime,
+    revoked: Collection[str] = (),
+) -> Verified:
+    """Check `chain` (leaf first, root last) against trusted root fingerprints `anchors`.
+
+    `revoked` holds fingerprints of revoked certificates. Raises the specific PeerError."""
+    if not chain:
+        raise UnknownIssuer("empty certificate chain")
+    root = chain[-1]
+    if fingerprint(root) not in anchors:
+        raise UnknownIssuer(f"chain ends at {code_of(root)}'s root {fingerprint(root)[:16]}..., not a trusted anchor")
+    codes = [code_of(c) for c in chain]
+    if codes[-1].tier != Tier.PROVINCE:
+        raise UnknownIssuer("a chain's root must be a province")
+    for cert, code in zip(chain, codes, strict=True):
+        if fingerprint(cert) in revoked:
+            raise CertificateRevoked(f"certificate of {code} (serial {cert.serial_number}) is revoked")
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise CertificateExpired(
+                f"certificate of {code} is valid {cert.not_valid_before_utc:%Y-%m-%d} .. "
+                f"{cert.not_valid_after_utc:%Y-%m-%d}, not at {now:%Y-%m-%d %H:%M}"
+            )
+    for i, (cert, code) in enumerate(zip(chain, codes, strict=True)):
+        last = i + 1 == len(chain)
+        issuer, issuer_code = (cert, code) if last else (chain[i + 1], codes[i + 1])
+        try:
+            cert.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            raise UnknownIssuer(f"certificate of {code} is not signed by {issuer_code}") from None
+        if last:
+            continue
+        ca = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if not ca.ca:
+            raise UnknownIssuer(f"{issuer_code} is not a CA")
+        if not issuer_code.is_ancestor_of(code):
+            raise OutsidePrefix(f"{issuer_code} certified {code}, which is outside its prefix {issuer_code.prefix}")
+    return Verified(codes[0], codes[-1], chain[0].not_valid_after_utc)

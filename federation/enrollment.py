@@ -1,0 +1,253 @@
+"""Enrollment: a parent certifies a child that holds a one-time token (DESIGN.md section 6).
+
+The parent operator runs `yiwang enroll token --child CODE`; the token names the child, the
+parent's enrollment port, an expiry, a random secret and the SHA-256 fingerprint of the
+parent's certificate. The child (`yiwang init --code CODE --parent HOST:PORT --token T`) fetches
+the parent's certificate over TLS, compares its fingerprint with the token (so nobody in the
+middle can pose as the parent), then - over TLS that trusts only that certificate - sends its
+CSR and the secret. The parent checks the token (known, unused, unexpired, for this code),
+issues the certificate, records it as a `cert_issued` public entry and marks the token used,
+all in one transaction, and returns the chain. The parent keeps only the secret's hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from yiwang.v1 import federation_pb2, federation_pb2_grpc
+
+from federation.certs import code_of, dns_name, fingerprint, issue, make_csr, verify_chain
+from federation.errors_grpc import abort_with
+from federation.identity import Identity
+from federation.keys import NodeKey
+from node import logs
+from node.domain.divisions import DivisionCode
+from node.domain.entries import Kind, Stream
+from node.domain.errors import BadToken, InvalidInput, PeerError, SetupError, YiwangError
+from node.journal import Record
+
+if TYPE_CHECKING:
+    from node.context import Node
+
+TOKEN_PREFIX = "ywt1."
+_DER, _PEM = serialization.Encoding.DER, serialization.Encoding.PEM
+DEFAULT_TTL = dt.timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Token:
+    child: str
+    enroll_port: int
+    expires_at: int  # unix seconds
+    secret: bytes
+    parent_fingerprint: str
+
+    def encode(self) -> str:
+        data = {
+            "c": self.child,
+            "p": self.enroll_port,
+            "e": self.expires_at,
+            "s": base64.urlsafe_b64encode(self.secret).decode().rstrip("="),
+            "f": self.parent_fingerprint,
+        }
+        raw = json.dumps(data, separators=(",", ":")).encode()
+        return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Token:
+        text = text.strip()
+        if not text.startswith(TOKEN_PREFIX):
+            raise InvalidInput("--token", f"not an enrollment token (they start with {TOKEN_PREFIX})")
+        try:
+            raw = base64.urlsafe_b64decode(text[len(TOKEN_PREFIX) :] + "==")
+            data = json.loads(raw)
+            secret = base64.urlsafe_b64decode(data["s"] + "==")
+            return cls(str(data["c"]), int(data["p"]), int(data["e"]), secret, str(data["f"]))
+        except (ValueError, KeyError, TypeError):
+            raise InvalidInput("--token", "the token is damaged: copy it again from the parent operator") from None
+
+    @property
+    def secret_hash(self) -> bytes:
+        return hashlib.sha256(self.secret).digest()
+
+
+def _us(at: dt.datetime) -> int:
+    return int(at.timestamp() * 1_000_000)
+
+
+class Enrollment:
+    """The parent's side: tokens, certificates for children, revocations."""
+
+    def __init__(self, node: Node, identity: Identity, enroll_port: int) -> None:
+        self.node = node
+        self.identity = identity
+        self.enroll_port = enroll_port
+        self.log = logs.get("enrollment")
+
+    def make_token(self, child: str, ttl: dt.timedelta = DEFAULT_TTL) -> Token:
+        code = DivisionCode.parse(child, "--child")
+        if code.parent() != self.identity.code:
+            raise InvalidInput("--child", f"{code} is not a child of {self.identity.code}; its parent enrolls it")
+        if not dt.timedelta(minutes=1) <= ttl <= dt.timedelta(days=30):
+            raise InvalidInput("--ttl", "between 1 minute and 30 days")
+        now = self.node.now()
+        token = Token(
+            code.code, self.enroll_port, int((now + ttl).timestamp()), os.urandom(24), fingerprint(self.identity.cert)
+        )
+        with self.node.store.transaction() as tx:
+            tx.put_token(token.secret_hash, code.code, _us(now), _us(now + ttl))
+        self.log.info("enrollment_token_made", child=code.code, expires_at=token.expires_at)
+        return token
+
+    def enroll(self, child: str, secret_hex: str, csr_der: bytes) -> list[x509.Certificate]:
+        """Check the token (its secret, hex) and certify the CSR; raises BadToken (and writes
+        nothing) when the token does not allow it."""
+        now = self.node.now()
+        try:
+            secret_hash = hashlib.sha256(bytes.fromhex(secret_hex)).digest()
+        except ValueError:
+            raise BadToken("unknown enrollment token") from None
+        try:
+            csr = x509.load_der_x509_csr(csr_der)
+        except ValueError:
+            raise InvalidInput("csr", "not a DER certificate signing request") from None
+        with self.node.store.transaction() as tx:
+            self.node.journal.lock(tx, Stream.PUBLIC)
+            row = tx.token(secret_hash)
+            if row is None:
+                raise BadToken("unknown enrollment token")
+            if row.child_code != child:
+                raise BadToken(f"the token was made for {row.child_code}, not {child}")
+            if row.used_at_us is not None:
+                raise BadToken(f"the token for {child} was used already")
+            if row.expires_at_us < _us(now):
+                raise BadToken(f"the token for {child} expired")
+            cert = issue(csr, DivisionCode.parse(child), self.identity.cert, self.identity.key, now, tx.next_serial())
+            body = federation_pb2.CertificateIssued(
+                code=child, der=cert.public_bytes(_DER), fingerprint=fingerprint(cert)
+            )
+            (entry,) = self.node.journal.append(
+                tx, Stream.PUBLIC, [Record(Kind.CERT_ISSUED, child, body.SerializeToString())], _us(now)
+            )
+            tx.put_issued(
+                fingerprint(cert),
+                child,
+                str(cert.serial_number),
+                _us(cert.not_valid_after_utc),
+                cert.public_bytes(_DER),
+                entry.seq,
+            )
+            if not tx.use_token(secret_hash, _us(now)):
+                raise BadToken(f"the token for {child} was used already")
+            tx.put_peer(child, "child", state="enrolled", not_after_us=_us(cert.not_valid_after_utc))
+        self.log.info("child_enrolled", child=child, serial=cert.serial_number)
+        return [cert, *self.identity.chain]
+
+    def revoke(self, child: str, reason: str = "") -> int:
+        """Revoke every certificate this node issued to `child`; returns how many."""
+        code = DivisionCode.parse(child, "CODE")
+        now = self.node.now()
+        with self.node.store.transaction() as tx:
+            self.node.journal.lock(tx, Stream.PUBLIC)
+            revoked = tx.revoked_fingerprints()
+            rows = [r for r in tx.issued_to(code.code) if r.fingerprint not in revoked]
+            if not rows:
+                raise InvalidInput("CODE", f"this node issued no unrevoked certificate to {code}")
+            records = [
+                Record(
+                    Kind.CERT_REVOKED,
+                    code.code,
+                    federation_pb2.CertificateRevoked(
+                        code=code.code, fingerprint=r.fingerprint, reason=reason
+                    ).SerializeToString(),
+                )
+                for r in rows
+            ]
+            entries = self.node.journal.append(tx, Stream.PUBLIC, records, _us(now))
+            for r, e in zip(rows, entries, strict=True):
+                tx.put_revocation(r.fingerprint, code.code, self.node.code, _us(now), e.seq)
+            tx.put_peer(code.code, "child", state="revoked")
+        self.log.info("certificate_revoked", child=code.code, count=len(rows))
+        return len(rows)
+
+
+class EnrollmentServicer(federation_pb2_grpc.EnrollmentServiceServicer):
+    def __init__(self, enrollment: Enrollment, on_refusal: object) -> None:
+        self.enrollment = enrollment
+        self.on_refusal = on_refusal
+
+    def Enroll(
+        self, request: federation_pb2.EnrollRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.EnrollResponse:
+        try:
+            chain = self.enrollment.enroll(request.code, request.token_secret, request.csr_der)
+        except YiwangError as exc:
+            if isinstance(exc, PeerError | InvalidInput):
+                self.on_refusal(exc, request.code)  # type: ignore[operator]
+            abort_with(context, exc)
+        return federation_pb2.EnrollResponse(chain_der=[c.public_bytes(_DER) for c in chain])
+
+
+# --- the child's side --------------------------------------------------------------------
+
+
+def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> x509.Certificate:
+    """The certificate a TLS server presents, unverified (the caller pins its fingerprint)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock, ctx.wrap_socket(sock) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except OSError as exc:
+        raise SetupError(f"cannot reach the parent's enrollment port {host}:{port}: {exc}") from None
+    if der is None:
+        raise SetupError(f"{host}:{port} presented no certificate")
+    return x509.load_der_x509_certificate(der)
+
+
+def enroll_with_parent(
+    host: str, token: Token, code: DivisionCode, key: NodeKey, now: dt.datetime, timeout: float = 15.0
+) -> list[x509.Certificate]:
+    """Run enrollment against the parent at `host`; returns the verified chain."""
+    if token.child != code.code:
+        raise InvalidInput("--token", f"the token is for {token.child}, not {code}")
+    parent_cert = fetch_certificate(host, token.enroll_port)
+    if fingerprint(parent_cert) != token.parent_fingerprint:
+        raise SetupError(
+            f"{host}:{token.enroll_port} is not the parent named in the token "
+            "(certificate fingerprint differs): check the address"
+        )
+    parent_code = code_of(parent_cert)
+    creds = grpc.ssl_channel_credentials(root_certificates=parent_cert.public_bytes(_PEM))
+    options = [("grpc.ssl_target_name_override", dns_name(parent_code.code))]
+    with grpc.secure_channel(f"{host}:{token.enroll_port}", creds, options=options) as channel:
+        stub = federation_pb2_grpc.EnrollmentServiceStub(channel)
+        request = federation_pb2.EnrollRequest(
+            code=code.code,
+            token_secret=token.secret.hex(),
+            csr_der=make_csr(code, key).public_bytes(_DER),
+        )
+        try:
+            response = stub.Enroll(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise SetupError(f"the parent refused enrollment: {exc.details()}") from None
+    chain = [x509.load_der_x509_certificate(d) for d in response.chain_der]
+    if len(chain) < 2 or fingerprint(chain[1]) != token.parent_fingerprint:
+        raise SetupError("the parent returned a chain that is not issued by the pinned certificate")
+    verify_chain(chain, {fingerprint(chain[-1])}, now)
+    if chain[0].public_key() != key.public_key or code_of(chain[0]) != code:
+        raise SetupError("the parent returned a certificate for another key or code")
+    return chain

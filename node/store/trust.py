@@ -1,0 +1,101 @@
+"""Storage functions for trust and links: issued certificates, revocations, enrollment tokens,
+alarms and peers. Mixed into `Tx`; every statement of these tables is here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Table, insert, select, update
+
+from node.store.tables import AlarmRow, EnrollmentTokenRow, IssuedCertRow, PeerRow, RevocationRow
+
+T_ISSUED: Table = IssuedCertRow.__table__  # type: ignore[attr-defined]
+T_REVOKED: Table = RevocationRow.__table__  # type: ignore[attr-defined]
+T_TOKENS: Table = EnrollmentTokenRow.__table__  # type: ignore[attr-defined]
+T_ALARMS: Table = AlarmRow.__table__  # type: ignore[attr-defined]
+T_PEERS: Table = PeerRow.__table__  # type: ignore[attr-defined]
+
+
+class TrustTx:
+    conn: Connection
+
+    # -- enrollment tokens ----------------------------------------------------------------
+
+    def put_token(self, secret_hash: bytes, child_code: str, created_at_us: int, expires_at_us: int) -> None:
+        self.conn.execute(
+            insert(T_TOKENS),
+            {
+                "secret_hash": secret_hash,
+                "child_code": child_code,
+                "created_at_us": created_at_us,
+                "expires_at_us": expires_at_us,
+            },
+        )
+
+    def token(self, secret_hash: bytes) -> Any:
+        """The token row, locked until commit on PostgreSQL (so it is used only once)."""
+        q = select(T_TOKENS).where(T_TOKENS.c.secret_hash == secret_hash)
+        if self.conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        return self.conn.execute(q).first()
+
+    def use_token(self, secret_hash: bytes, at_us: int) -> bool:
+        """Mark a token used; False when it was used already (a concurrent enrollment won)."""
+        done = self.conn.execute(
+            update(T_TOKENS)
+            .where(T_TOKENS.c.secret_hash == secret_hash, T_TOKENS.c.used_at_us.is_(None))
+            .values(used_at_us=at_us)
+        ).rowcount
+        return bool(done == 1)
+
+    # -- certificates ---------------------------------------------------------------------
+
+    def put_issued(self, fingerprint: str, code: str, serial: str, not_after_us: int, der: bytes, seq: int) -> None:
+        self.conn.execute(
+            insert(T_ISSUED),
+            {
+                "fingerprint": fingerprint,
+                "code": code,
+                "serial": serial,
+                "not_after_us": not_after_us,
+                "der": der,
+                "seq": seq,
+            },
+        )
+
+    def issued_to(self, code: str) -> list[Any]:
+        return list(self.conn.execute(select(T_ISSUED).where(T_ISSUED.c.code == code)).all())
+
+    def next_serial(self) -> int:
+        rows = self.conn.execute(select(T_ISSUED.c.serial)).scalars().all()
+        return 2 + max((int(s) for s in rows), default=0)
+
+    def put_revocation(self, fingerprint: str, code: str, issuer: str, at_us: int, seq: int) -> None:
+        if self.conn.execute(select(T_REVOKED.c.fingerprint).where(T_REVOKED.c.fingerprint == fingerprint)).first():
+            return
+        self.conn.execute(
+            insert(T_REVOKED),
+            {"fingerprint": fingerprint, "code": code, "issuer": issuer, "revoked_at_us": at_us, "seq": seq},
+        )
+
+    def revoked_fingerprints(self) -> set[str]:
+        return set(self.conn.execute(select(T_REVOKED.c.fingerprint)).scalars().all())
+
+    # -- alarms and peers -----------------------------------------------------------------
+
+    def raise_alarm(self, at_us: int, level: str, kind: str, peer: str, detail: str) -> None:
+        self.conn.execute(
+            insert(T_ALARMS), {"at_us": at_us, "level": level, "kind": kind, "peer": peer, "detail": detail[:500]}
+        )
+
+    def alarms(self, limit: int = 50) -> list[Any]:
+        return list(self.conn.execute(select(T_ALARMS).order_by(T_ALARMS.c.id.desc()).limit(limit)).all())
+
+    def put_peer(self, code: str, role: str, **values: Any) -> None:
+        if self.conn.execute(select(T_PEERS.c.code).where(T_PEERS.c.code == code)).first():
+            self.conn.execute(update(T_PEERS).where(T_PEERS.c.code == code).values(role=role, **values))
+        else:
+            self.conn.execute(insert(T_PEERS), {"code": code, "role": role, **values})
+
+    def peers(self) -> list[Any]:
+        return list(self.conn.execute(select(T_PEERS).order_by(T_PEERS.c.role, T_PEERS.c.code)).all())
