@@ -39,6 +39,7 @@ from node.journal import Record
 
 if TYPE_CHECKING:
     from node.context import Node
+    from node.store import Tx
 
 TOKEN_PREFIX = "ywt1."
 _DER, _PEM = serialization.Encoding.DER, serialization.Encoding.PEM
@@ -118,10 +119,7 @@ class Enrollment:
             secret_hash = hashlib.sha256(bytes.fromhex(secret_hex)).digest()
         except ValueError:
             raise BadToken("unknown enrollment token") from None
-        try:
-            csr = x509.load_der_x509_csr(csr_der)
-        except ValueError:
-            raise InvalidInput("csr", "not a DER certificate signing request") from None
+        csr = _load_csr(csr_der)
         with self.node.store.transaction() as tx:
             self.node.journal.lock(tx, Stream.PUBLIC)
             row = tx.token(secret_hash)
@@ -133,26 +131,40 @@ class Enrollment:
                 raise BadToken(f"the token for {child} was used already")
             if row.expires_at_us < _us(now):
                 raise BadToken(f"the token for {child} expired")
-            cert = issue(csr, DivisionCode.parse(child), self.identity.cert, self.identity.key, now, tx.next_serial())
-            body = federation_pb2.CertificateIssued(
-                code=child, der=cert.public_bytes(_DER), fingerprint=fingerprint(cert)
-            )
-            (entry,) = self.node.journal.append(
-                tx, Stream.PUBLIC, [Record(Kind.CERT_ISSUED, child, body.SerializeToString())], _us(now)
-            )
-            tx.put_issued(
-                fingerprint(cert),
-                child,
-                str(cert.serial_number),
-                _us(cert.not_valid_after_utc),
-                cert.public_bytes(_DER),
-                entry.seq,
-            )
+            cert = self._certify(tx, child, csr, now)
             if not tx.use_token(secret_hash, _us(now)):
                 raise BadToken(f"the token for {child} was used already")
-            tx.put_peer(child, "child", state="enrolled", not_after_us=_us(cert.not_valid_after_utc))
         self.log.info("child_enrolled", child=child, serial=cert.serial_number)
         return [cert, *self.identity.chain]
+
+    def renew(self, child: str, csr_der: bytes) -> list[x509.Certificate]:
+        """A new certificate for a child that authenticated with its current one (the link
+        checked it); the old certificate stays valid until it expires or is revoked."""
+        now = self.node.now()
+        csr = _load_csr(csr_der)
+        with self.node.store.transaction() as tx:
+            self.node.journal.lock(tx, Stream.PUBLIC)
+            cert = self._certify(tx, child, csr, now)
+        self.log.info("child_renewed", child=child, serial=cert.serial_number)
+        return [cert, *self.identity.chain]
+
+    def _certify(self, tx: Tx, child: str, csr: x509.CertificateSigningRequest, now: dt.datetime) -> x509.Certificate:
+        """Issue the certificate and record it (public entry, issued table, peer) in `tx`."""
+        cert = issue(csr, DivisionCode.parse(child), self.identity.cert, self.identity.key, now, tx.next_serial())
+        body = federation_pb2.CertificateIssued(code=child, der=cert.public_bytes(_DER), fingerprint=fingerprint(cert))
+        (entry,) = self.node.journal.append(
+            tx, Stream.PUBLIC, [Record(Kind.CERT_ISSUED, child, body.SerializeToString())], _us(now)
+        )
+        tx.put_issued(
+            fingerprint(cert),
+            child,
+            str(cert.serial_number),
+            _us(cert.not_valid_after_utc),
+            cert.public_bytes(_DER),
+            entry.seq,
+        )
+        tx.put_peer(child, "child", state="enrolled", not_after_us=_us(cert.not_valid_after_utc))
+        return cert
 
     def revoke(self, child: str, reason: str = "") -> int:
         """Revoke every certificate this node issued to `child`; returns how many."""
@@ -180,6 +192,13 @@ class Enrollment:
             tx.put_peer(code.code, "child", state="revoked")
         self.log.info("certificate_revoked", child=code.code, count=len(rows))
         return len(rows)
+
+
+def _load_csr(der: bytes) -> x509.CertificateSigningRequest:
+    try:
+        return x509.load_der_x509_csr(der)
+    except ValueError:
+        raise InvalidInput("csr", "not a DER certificate signing request") from None
 
 
 class EnrollmentServicer(federation_pb2_grpc.EnrollmentServiceServicer):

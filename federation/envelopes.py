@@ -55,6 +55,11 @@ class LinkSession:
         self.check(body, now_us)
         return body
 
+    def accept_hello(self, body: federation_pb2.EnvelopeBody, peer_key: ec.EllipticCurvePublicKey, now_us: int) -> None:
+        """Take the peer's verified Hello: its key and link id, then the usual checks."""
+        self.peer_key, self.peer_link_id = peer_key, body.link_id
+        self.check(body, now_us)
+
     def check(self, body: federation_pb2.EnvelopeBody, now_us: int) -> None:
         if body.sender != self.peer or body.receiver != self.me:
             raise BadSignature(f"envelope addressed {body.sender} -> {body.receiver} on link {self.peer} -> {self.me}")

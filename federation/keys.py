@@ -82,14 +82,17 @@ class NodeKey:
             raise SetupError(f"{path} is not an EC private key")
         return cls(key)
 
-    def save(self, path: Path) -> None:
-        """Write the key readable by the owner only."""
+    def save(self, path: Path, replace: bool = False) -> None:
+        """Write the key readable by the owner only; with `replace`, atomically over the old one."""
         pem = self._key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        target = path.with_name(path.name + ".new") if replace else path
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(pem)
+        if replace:
+            os.replace(target, path)
 
     @property
     def private_key(self) -> ec.EllipticCurvePrivateKey:

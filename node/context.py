@@ -143,8 +143,10 @@ class Node:
         return self._calendar
 
     def identity(self) -> Identity | None:
-        """The node's certificate identity, or None when it is not enrolled."""
-        return load_identity(self.settings.data_dir, self.key, self.settings.anchors, self.now())
+        """The node's certificate identity, or None when it is not enrolled. Key and chain are
+        read from disk each time, so a running node picks up `yiwang keys rotate`."""
+        key = NodeKey.load(self.settings.key_path)
+        return load_identity(self.settings.data_dir, key, self.settings.anchors, self.now())
 
     def forget_calendar(self) -> None:
         self._calendar = None

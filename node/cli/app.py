@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from typing import Annotated
 
 import typer
 
+from federation.enrollment import Token, enroll_with_parent
+from federation.keys import NodeKey
 from node import logs
-from node.cli import calendar, cases, catalog
+from node.cli import calendar, cases, catalog, federation
 from node.cli.common import (
     DataDir,
     JsonOut,
@@ -21,6 +24,8 @@ from node.cli.common import (
 )
 from node.cli.common import data_dir as resolve_dir
 from node.context import Node, settle_after_startup
+from node.domain.divisions import DivisionCode
+from node.domain.errors import InvalidInput, SetupError
 
 app = typer.Typer(
     help="yiwang (一网): the node of a five-tier government service federation.",
@@ -33,20 +38,42 @@ app.add_typer(cases.app, name="case")
 app.add_typer(calendar.app, name="calendar")
 audit_app = typer.Typer(help="Verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(federation.enroll_app, name="enroll")
+app.add_typer(federation.keys_app, name="keys")
+app.add_typer(federation.alarms_app, name="alarms")
+app.registered_commands.extend(federation.run_app.registered_commands)
 
 
 @app.command("init")
 def init(
     code: Annotated[str, typer.Option(help="12-digit division code this node serves")],
+    parent: Annotated[str, typer.Option(help="HOST:PORT of the parent's federation port")] = "",
+    token: Annotated[str, typer.Option(help="One-time enrollment token from the parent's operator")] = "",
+    listen: Annotated[str, typer.Option(help="Federation port (mutual TLS); port 0 picks one")] = "127.0.0.1:7400",
+    enroll_listen: Annotated[str, typer.Option(help="Enrollment port for this node's children")] = "127.0.0.1:7401",
+    api_listen: Annotated[str, typer.Option(help="Local NodeService port")] = "127.0.0.1:7402",
     database_url: Annotated[str, typer.Option(help="PostgreSQL URL; empty: SQLite in the data directory")] = "",
     name: Annotated[str, typer.Option(help="Division name [default: from the division data]")] = "",
     profile: Annotated[str, typer.Option(help="province, city, county, township or village [default: the tier]")] = "",
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Create a node: data directory, config file, P-256 key and database."""
+    """Create a node: data directory, config, P-256 key, database; a province makes its root
+    certificate, a child with --parent and --token enrolls with its parent."""
     path = resolve_dir(data_dir)
-    node = Node.init(path, code, database_url, name, profile)
+    division = DivisionCode.parse(code, "--code")
+    key, chain = None, []
+    if parent or token:
+        if not (parent and token):
+            raise InvalidInput("--parent", "--parent and --token go together")
+        if (path / "yiwang.toml").exists():
+            raise SetupError(f"{path} already holds a node; use another --data-dir or remove it")
+        host = parent.rsplit(":", 1)[0]
+        key = NodeKey.generate()
+        chain = enroll_with_parent(host, Token.decode(token), division, key, dt.datetime.now(dt.UTC))
+    fed = {"listen": listen, "enroll_listen": enroll_listen, "api_listen": api_listen, "parent": parent}
+    node = Node.init(path, code, database_url, name, profile, key=key, chain=chain, federation=fed)
+    identity = node.identity()
     info = {
         "data_dir": str(path),
         "code": node.code,
@@ -54,12 +81,16 @@ def init(
         "tier": node.settings.tier.label,
         "key_id": node.key.key_id.hex(),
         "database": node.settings.effective_database_url,
+        "certificate_until": None if identity is None else identity.not_after.isoformat(),
     }
     node.close()
     if json_out:
         print_json(info)
     else:
-        console.print(f"node {info['code']} {info['name']} ({info['tier']}) initialised in {path}", highlight=False)
+        enrolled = f", certified until {info['certificate_until'][:10]}" if info["certificate_until"] else ""
+        console.print(
+            f"node {info['code']} {info['name']} ({info['tier']}) initialised in {path}{enrolled}", highlight=False
+        )
 
 
 @audit_app.command("verify")

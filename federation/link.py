@@ -1,0 +1,275 @@
+"""Links between a child and its parent: one bidirectional gRPC stream over mutual TLS.
+
+The child always dials. Its first envelope is a signed Hello carrying its certificate chain;
+the parent checks the chain (trusted root, tree rule, revocations, validity), that the chain's
+leaf is the certificate the TLS handshake presented, that the sender is its own child, and the
+signature; it answers with its own Hello, which the child checks the same way. Then envelopes
+flow (Ping now; Batch and Ack with replication), each checked by LinkSession. Any peer error
+ends the link with its gRPC status, is logged and raises an alarm; nothing the refused envelope
+carried is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import queue
+import random
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from yiwang.v1 import federation_pb2, federation_pb2_grpc
+
+from federation.certs import code_of, dns_name, verify_chain
+from federation.envelopes import MAX_MESSAGE_BYTES, LinkSession, parse_body, verify_hello_signature
+from federation.errors_grpc import abort_with
+from federation.identity import Identity
+from node import logs
+from node.domain.divisions import DivisionCode
+from node.domain.errors import BadSignature, CertificateRevoked, PeerError, UnknownIssuer, YiwangError
+
+GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+]
+Now = Callable[[], dt.datetime]
+Alarm = Callable[[PeerError, str], None]
+
+
+def _us(at: dt.datetime) -> int:
+    return int(at.timestamp() * 1_000_000)
+
+
+def check_hello(
+    envelope: federation_pb2.SignedEnvelope,
+    identity: Identity,
+    revoked: set[str],
+    now: dt.datetime,
+    expect_peer: Callable[[DivisionCode], bool],
+    tls_leaf_der: bytes | None,
+) -> tuple[federation_pb2.EnvelopeBody, ec.EllipticCurvePublicKey]:
+    """Verify a peer's Hello (chain, TLS binding, who may link, signature); returns its body
+    and the peer's certified key. The caller's LinkSession then checks addressing and time."""
+    body = parse_body(envelope.payload)
+    if body.WhichOneof("kind") != "hello":
+        raise BadSignature("the first envelope of a link must be a Hello")
+    try:
+        chain = [x509.load_der_x509_certificate(d) for d in body.hello.chain_der]
+    except ValueError:
+        raise UnknownIssuer("Hello carries an unreadable certificate") from None
+    verified = verify_chain(chain, identity.anchors, now, revoked)
+    if tls_leaf_der is not None and chain[0].public_bytes(serialization.Encoding.DER) != tls_leaf_der:
+        raise UnknownIssuer("the Hello's certificate is not the one the TLS handshake presented")
+    if body.sender != verified.code.code:
+        raise BadSignature(f"Hello sent as {body.sender} with a certificate of {verified.code}")
+    if not expect_peer(verified.code):
+        raise UnknownIssuer(f"{verified.code} is not a node this node links with")
+    peer_key = chain[0].public_key()
+    assert isinstance(peer_key, ec.EllipticCurvePublicKey)
+    verify_hello_signature(envelope, peer_key)
+    return body, peer_key
+
+
+def hello(identity: Identity, session: LinkSession, now: dt.datetime) -> federation_pb2.SignedEnvelope:
+    der = [c.public_bytes(serialization.Encoding.DER) for c in identity.chain]
+    body = federation_pb2.EnvelopeBody(hello=federation_pb2.Hello(chain_der=der, link_id=session.link_id))
+    return session.wrap(identity.key, body, _us(now))
+
+
+@dataclass
+class LinkState:
+    """What `yiwang status` shows of the parent link (kept in the peers table)."""
+
+    state: str = "starting"
+    error: str = ""
+    last_ok: dt.datetime | None = None
+    attempts: int = 0
+    connected_since: dt.datetime | None = None
+
+
+class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
+    """The parent's side of links from its children."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        now: Now,
+        revoked: Callable[..., set[str]],
+        on_seen: Callable[[str], None],
+        alarm: Alarm,
+        renew: Callable[[str, bytes], list[x509.Certificate]],
+    ) -> None:
+        self.identity = identity
+        self.now = now
+        self.revoked = revoked
+        self.on_seen = on_seen
+        self.alarm = alarm
+        self.renew = renew
+        self.log = logs.get("link")
+
+    def _tls_leaf(self, context: grpc.ServicerContext) -> bytes | None:
+        pem = context.auth_context().get("x509_pem_cert")
+        if not pem:
+            return None
+        return x509.load_pem_x509_certificate(pem[0]).public_bytes(serialization.Encoding.DER)
+
+    def _is_child(self, code: DivisionCode) -> bool:
+        return code.parent() == self.identity.code
+
+    def Link(
+        self, request_iterator: Iterator[federation_pb2.SignedEnvelope], context: grpc.ServicerContext
+    ) -> Iterator[federation_pb2.SignedEnvelope]:
+        peer = "?"
+        try:
+            first = next(request_iterator, None)
+            if first is None:
+                return
+            body, peer_key = check_hello(
+                first, self.identity, self.revoked(fresh=True), self.now(), self._is_child, self._tls_leaf(context)
+            )
+            session = LinkSession(self.identity.code.code, body.sender, os.urandom(16))
+            session.accept_hello(body, peer_key, _us(self.now()))
+            peer = body.sender
+            peer_fp = hashlib.sha256(body.hello.chain_der[0]).hexdigest()
+            self.log.info("link_accepted", peer=peer)
+            self.on_seen(peer)
+            yield hello(self.identity, session, self.now())
+            for envelope in request_iterator:
+                got = session.unwrap(envelope, _us(self.now()))
+                if peer_fp in self.revoked():  # a revocation ends a running link too
+                    raise CertificateRevoked(f"certificate of {peer} was revoked")
+                self.on_seen(peer)
+                if got.WhichOneof("kind") == "ping":
+                    yield session.wrap(
+                        self.identity.key, federation_pb2.EnvelopeBody(ping=federation_pb2.Ping()), _us(self.now())
+                    )
+        except PeerError as exc:
+            self.alarm(exc, peer)
+            abort_with(context, exc)
+
+    def Renew(
+        self, request: federation_pb2.RenewRequest, context: grpc.ServicerContext
+    ) -> federation_pb2.EnrollResponse:
+        try:
+            leaf = self._tls_leaf(context)
+            if leaf is None:
+                raise UnknownIssuer("renewal needs the current certificate")
+            cert = x509.load_der_x509_certificate(leaf)
+            code = code_of(cert)
+            if not self._is_child(code):
+                raise UnknownIssuer(f"{code} is not a child of {self.identity.code}")
+            chain = self.renew(code.code, request.csr_der)
+        except YiwangError as exc:
+            if isinstance(exc, PeerError):
+                self.alarm(exc, "renew")
+            abort_with(context, exc)
+        return federation_pb2.EnrollResponse(chain_der=[c.public_bytes(serialization.Encoding.DER) for c in chain])
+
+
+class ParentLink(threading.Thread):
+    """The child's side: keeps one link to the parent, reconnecting with backoff and jitter."""
+
+    def __init__(
+        self,
+        address: str,
+        identity: Callable[[], Identity],
+        now: Now,
+        revoked: Callable[..., set[str]],
+        record: Callable[[LinkState], None],
+        alarm: Alarm,
+        ping_every: float = 5.0,
+    ) -> None:
+        super().__init__(name="parent-link", daemon=True)
+        self.address = address
+        self.identity = identity
+        self.now = now
+        self.revoked = revoked
+        self.record = record
+        self.alarm = alarm
+        self.ping_every = ping_every
+        self.state = LinkState()
+        self.stopping = threading.Event()
+        self._outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
+        self.log = logs.get("link")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._outbox.put(None)
+
+    def run(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            self.state.attempts += 1
+            try:
+                self._connect_once()
+                failures = 0
+            except PeerError as exc:
+                self.alarm(exc, "parent")
+                self._down(f"{type(exc).__name__}: {exc}")
+                failures += 1
+            except grpc.RpcError as exc:
+                self._down(f"{exc.code().name}: {exc.details()}")
+                failures += 1
+            delay = min(30.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.5)
+            self.stopping.wait(delay if failures else 0.2)
+
+    def _down(self, error: str) -> None:
+        self.state.state, self.state.error, self.state.connected_since = "disconnected", error, None
+        self.log.warning("parent_link_down", address=self.address, error=error)
+        self.record(self.state)
+
+    def _connect_once(self) -> None:
+        identity = self.identity()  # re-read: a renewal takes effect at the next connection
+        parent = identity.code.parent()
+        assert parent is not None
+        session = LinkSession(identity.code.code, parent.code, os.urandom(16))
+        options = [*GRPC_OPTIONS, ("grpc.ssl_target_name_override", dns_name(parent.code))]
+        with grpc.secure_channel(self.address, identity.channel_credentials(), options=options) as channel:
+            stub = federation_pb2_grpc.FederationServiceStub(channel)
+            outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
+            self._outbox = outbox
+
+            def outgoing() -> Iterator[federation_pb2.SignedEnvelope]:
+                yield hello(identity, session, self.now())
+                while True:
+                    item = outbox.get()
+                    if item is None:
+                        return
+                    yield item
+
+            responses = stub.Link(outgoing())
+            try:
+                first = next(responses)
+                body, peer_key = check_hello(
+                    first, identity, self.revoked(fresh=True), self.now(), lambda c: c == parent, None
+                )
+                session.accept_hello(body, peer_key, _us(self.now()))
+                self._up()
+                pinger = threading.Thread(target=self._ping, args=(identity, session, outbox), daemon=True)
+                pinger.start()
+                for envelope in responses:
+                    session.unwrap(envelope, _us(self.now()))
+                    self.state.last_ok = self.now()
+                    self.record(self.state)
+            finally:
+                outbox.put(None)
+                responses.cancel()
+
+    def _up(self) -> None:
+        now = self.now()
+        self.state.state, self.state.error, self.state.connected_since, self.state.last_ok = "connected", "", now, now
+        self.log.info("parent_link_up", address=self.address)
+        self.record(self.state)
+
+    def _ping(
+        self, identity: Identity, session: LinkSession, outbox: queue.Queue[federation_pb2.SignedEnvelope | None]
+    ) -> None:
+        while not self.stopping.wait(self.ping_every) and self.state.state == "connected":
+            body = federation_pb2.EnvelopeBody(ping=federation_pb2.Ping())
+            outbox.put(session.wrap(identity.key, body, _us(self.now())))

@@ -1,0 +1,203 @@
+"""`yiwang run`: the servers of one node and its link to the parent.
+
+- federation port: mutual TLS, FederationService (Link, Renew) and the gRPC health service;
+- enrollment port (nodes that certify children): server TLS, EnrollmentService and health;
+- local API port: NodeService and health, on 127.0.0.1 by default;
+- a thread that keeps the link to the parent (settings.parent).
+
+The ports actually bound are written to `<data dir>/run.json` with the process id, so a port
+of 0 works and `yiwang enroll token` and `yiwang status` find the running node.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import time
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+from cryptography import x509
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from yiwang.v1 import federation_pb2_grpc, node_service_pb2_grpc
+
+from federation.enrollment import Enrollment, EnrollmentServicer
+from federation.identity import Identity
+from federation.link import GRPC_OPTIONS, LinkServicer, LinkState, ParentLink
+from federation.local_api import NodeServicer
+from node import logs
+from node.context import Node
+from node.domain.errors import PeerError, SetupError
+
+RUN_FILE = "run.json"
+SEEN_EVERY_US = 2_000_000  # write a child's last-seen time at most this often
+
+
+def _us(at: dt.datetime) -> int:
+    return int(at.timestamp() * 1_000_000)
+
+
+def read_run_file(data_dir: Path) -> dict[str, Any] | None:
+    """The running node's ports and pid, or None when no `yiwang run` is (or was) running."""
+    try:
+        data: dict[str, Any] = json.loads((data_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return data
+
+
+def _health(server: grpc.Server, services: list[str]) -> health.HealthServicer:
+    servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    for name in ["", *services]:
+        servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return servicer
+
+
+class Runtime:
+    def __init__(self, node: Node, ping_every: float = 5.0) -> None:
+        self.node = node
+        self.ping_every = ping_every
+        self.identity: Identity | None = node.identity()
+        self.servers: list[grpc.Server] = []
+        self.addresses: dict[str, str] = {}
+        self.parent_link: ParentLink | None = None
+        self._seen: dict[str, int] = {}
+        self._revoked: tuple[float, set[str]] = (0.0, set())
+        self._lock = threading.Lock()
+        self.log = logs.get("runtime")
+
+    # -- callbacks shared by the link and enrollment code ---------------------------------
+
+    def revoked(self, fresh: bool = False) -> set[str]:
+        """Revoked fingerprints: read from the database for a handshake (`fresh`), otherwise
+        re-read at most once a second (the per-envelope check of running links)."""
+        at, value = self._revoked
+        if fresh or time.monotonic() - at > 1.0:
+            with self.node.store.read() as tx:
+                value = tx.revoked_fingerprints()
+            self._revoked = (time.monotonic(), value)
+        return value
+
+    def alarm(self, error: PeerError, peer: str) -> None:
+        """Log a refused peer and keep an alarm; never what the peer sent."""
+        self.log.warning("peer_refused", peer=peer, error=type(error).__name__, reason=str(error))
+        with self.node.store.transaction() as tx:
+            tx.raise_alarm(_us(self.node.now()), "warning", type(error).__name__, peer, str(error))
+
+    def seen(self, code: str) -> None:
+        now = _us(self.node.now())
+        with self._lock:
+            if now - self._seen.get(code, 0) < SEEN_EVERY_US:
+                return
+            self._seen[code] = now
+        with self.node.store.transaction() as tx:
+            tx.put_peer(code, "child", state="connected", last_seen_us=now)
+
+    def record_parent(self, state: LinkState) -> None:
+        parent = self.node.settings.code.parent()
+        assert parent is not None  # a node with a parent address is not a province
+        last_ok = _us(state.last_ok) if state.last_ok else None
+        with self.node.store.transaction() as tx:
+            tx.put_peer(
+                parent.code,
+                "parent",
+                address=self.node.settings.parent,
+                state=state.state,
+                error=state.error[:300],
+                last_seen_us=last_ok,
+            )
+
+    def renew(self, code: str, csr_der: bytes) -> list[x509.Certificate]:
+        assert self.enrollment is not None
+        return self.enrollment.renew(code, csr_der)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def _server(
+        self, name: str, address: str, credentials: grpc.ServerCredentials | None, add: list[Any], services: list[str]
+    ) -> None:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=GRPC_OPTIONS)
+        for register in add:
+            register(server)
+        _health(server, services)
+        port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+        if port == 0:
+            raise SetupError(f"cannot bind the {name} port {address}: is it in use?")
+        server.start()
+        self.servers.append(server)
+        self.addresses[name] = f"{address.rsplit(':', 1)[0]}:{port}"
+
+    def start(self) -> dict[str, str]:
+        settings = self.node.settings
+        self.enrollment: Enrollment | None = None
+        self._server(
+            "api",
+            settings.api_listen,
+            None,
+            [lambda s: node_service_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.node), s)],
+            ["yiwang.v1.NodeService"],
+        )
+        identity = self.identity
+        if identity is not None and identity.code.tier < 5:
+            self.enrollment = Enrollment(self.node, identity, 0)
+            servicer = EnrollmentServicer(self.enrollment, self.alarm)
+            self._server(
+                "enroll",
+                settings.enroll_listen,
+                identity.server_credentials(mutual=False),
+                [lambda s: federation_pb2_grpc.add_EnrollmentServiceServicer_to_server(servicer, s)],
+                ["yiwang.v1.EnrollmentService"],
+            )
+            self.enrollment.enroll_port = int(self.addresses["enroll"].rsplit(":", 1)[1])
+            links = LinkServicer(identity, self.node.now, self.revoked, self.seen, self.alarm, self.renew)
+            self._server(
+                "federation",
+                settings.listen,
+                identity.server_credentials(mutual=True),
+                [lambda s: federation_pb2_grpc.add_FederationServiceServicer_to_server(links, s)],
+                ["yiwang.v1.FederationService"],
+            )
+        if settings.parent:
+            if identity is None:
+                raise SetupError("this node has a parent but no certificate: enroll it with `yiwang init --token`")
+            self.parent_link = ParentLink(
+                settings.parent,
+                self._current_identity,
+                self.node.now,
+                self.revoked,
+                self.record_parent,
+                self.alarm,
+                self.ping_every,
+            )
+            self.parent_link.start()
+        self._write_run_file()
+        self.log.info("node_running", node=self.node.code, **self.addresses)
+        return self.addresses
+
+    def _current_identity(self) -> Identity:
+        identity = self.node.identity()
+        if identity is None:
+            raise SetupError("the node's certificate chain disappeared")
+        return identity
+
+    def _write_run_file(self) -> None:
+        path = self.node.settings.data_dir / RUN_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps({"pid": os.getpid(), "started_at": self.node.now().isoformat(), **self.addresses}),
+            encoding="utf-8",
+        )
+        os.replace(tmp, path)
+
+    def stop(self) -> None:
+        if self.parent_link is not None:
+            self.parent_link.stop()
+        for server in self.servers:
+            server.stop(grace=2).wait()
+        (self.node.settings.data_dir / RUN_FILE).unlink(missing_ok=True)
+        self.log.info("node_stopped", node=self.node.code)

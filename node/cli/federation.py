@@ -1,0 +1,208 @@
+"""`yiwang run | status | enroll | keys | alarms`: the federation commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import threading
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from node.cli.common import DataDir, JsonOut, console, fmt_time, opened, print_json, table
+from node.domain.errors import SetupError
+
+if TYPE_CHECKING:
+    from federation.identity import Identity
+    from node.context import Node
+
+run_app = typer.Typer()
+enroll_app = typer.Typer(help="Certify children: one-time tokens and revocations.", no_args_is_help=True)
+keys_app = typer.Typer(help="The node's key and certificate.", no_args_is_help=True)
+alarms_app = typer.Typer(help="Alarms raised by this node.", no_args_is_help=True)
+
+
+def _at(us: int | None) -> dt.datetime | None:
+    return None if us is None else dt.datetime.fromtimestamp(us / 1_000_000, tz=dt.UTC)
+
+
+@run_app.command("run")
+def run(
+    ping_every: Annotated[float, typer.Option(help="Seconds between pings on the parent link")] = 5.0,
+    data_dir_: DataDir = None,
+) -> None:
+    """Serve the federation, enrollment and local API ports and keep the link to the parent,
+    until SIGTERM or Ctrl-C."""
+    from federation.runtime import Runtime
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with opened(data_dir_) as node:
+        runtime = Runtime(node, ping_every)
+        addresses = runtime.start()
+        console.print(
+            f"node {node.code} running (pid {os.getpid()}): " + ", ".join(f"{k} {v}" for k, v in addresses.items()),
+            highlight=False,
+        )
+        try:
+            stop.wait()
+        finally:
+            runtime.stop()
+
+
+@run_app.command("status")
+def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
+    """The node, its certificate, the parent link and the children last seen."""
+    from federation.runtime import read_run_file
+
+    with opened(data_dir_) as node:
+        identity = node.identity()
+        with node.store.read() as tx:
+            peers = tx.peers()
+            alarms = len(tx.alarms(1000))
+        run_file = read_run_file(node.settings.data_dir)
+    running = bool(run_file) and _alive(int(run_file["pid"]))  # type: ignore[index]
+    info: dict[str, Any] = {
+        "code": node.code,
+        "name": node.settings.name,
+        "tier": node.settings.tier.label,
+        "running": running,
+        "ports": {k: v for k, v in (run_file or {}).items() if k not in ("pid", "started_at")},
+        "certificate": None
+        if identity is None
+        else {
+            "not_after": identity.not_after,
+            "root": identity.root.subject.rfc4514_string(),
+            "days_left": (identity.not_after - node.now()).days,
+        },
+        "parent": node.settings.parent,
+        "peers": [
+            {
+                "code": p.code,
+                "role": p.role,
+                "state": p.state,
+                "last_seen": _at(p.last_seen_us),
+                "error": p.error,
+                "address": p.address,
+            }
+            for p in peers
+        ],
+        "alarms": alarms,
+    }
+    if json_out:
+        print_json(info)
+        return
+    cert = info["certificate"]
+    rows = [
+        ("node", f"{node.code} {node.settings.name} ({node.settings.tier.label})"),
+        ("running", "yes " + ", ".join(f"{k} {v}" for k, v in info["ports"].items()) if running else "no"),
+        (
+            "certificate",
+            "none (not enrolled)"
+            if cert is None
+            else f"valid until {cert['not_after']:%Y-%m-%d} ({cert['days_left']} days)",
+        ),
+        ("alarms", str(alarms)),
+    ]
+    table(f"status of {node.code}", ["", ""], rows, header=False)
+    table(
+        "links",
+        ["peer", "role", "state", "last seen", "error"],
+        [(p["code"], p["role"], p["state"], fmt_time(p["last_seen"]), p["error"]) for p in info["peers"]],
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _issuer(node: Node) -> Identity:
+    identity = node.identity()
+    if identity is None:
+        raise SetupError("this node has no certificate, so it cannot certify children")
+    return identity
+
+
+@enroll_app.command("token")
+def token(
+    child: Annotated[str, typer.Option(help="12-digit code of the child to enroll")],
+    ttl_hours: Annotated[float, typer.Option("--ttl-hours", help="Hours the token stays valid")] = 24.0,
+    data_dir_: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Make a one-time enrollment token for CHILD (give it to the child's operator)."""
+    from federation.enrollment import Enrollment
+    from federation.runtime import read_run_file
+
+    with opened(data_dir_) as node:
+        identity = _issuer(node)
+        run_file = read_run_file(node.settings.data_dir) or {}
+        port = int(str(run_file.get("enroll") or node.settings.enroll_listen).rsplit(":", 1)[1])
+        if port == 0:
+            raise SetupError("the enrollment port is chosen at start-up: run `yiwang run` first")
+        made = Enrollment(node, identity, port).make_token(child, dt.timedelta(hours=ttl_hours))
+    text = made.encode()
+    if json_out:
+        print_json({"child": made.child, "token": text, "expires_at": made.expires_at, "enroll_port": port})
+    else:
+        console.print(text, highlight=False, soft_wrap=True)
+
+
+@enroll_app.command("revoke")
+def revoke(
+    code: Annotated[str, typer.Argument(help="Child whose certificates to revoke")],
+    reason: Annotated[str, typer.Option()] = "",
+    data_dir_: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Revoke every certificate this node issued to CODE; its running link ends and every
+    handshake from then on is refused."""
+    from federation.enrollment import Enrollment
+
+    with opened(data_dir_) as node:
+        identity = _issuer(node)
+        count = Enrollment(node, identity, 0).revoke(code, reason)
+    if json_out:
+        print_json({"code": code, "revoked": count})
+    else:
+        console.print(f"revoked {count} certificate(s) of {code}", highlight=False)
+
+
+@keys_app.command("rotate")
+def rotate(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
+    """Renew this node's certificate through its parent with a new key; a running node uses it
+    from its next connection."""
+    from federation.renewal import rotate_key
+
+    with opened(data_dir_) as node:
+        not_after = rotate_key(node)
+    if json_out:
+        print_json({"code": node.code, "not_after": not_after})
+    else:
+        console.print(f"new key and certificate for {node.code}, valid until {not_after:%Y-%m-%d}", highlight=False)
+
+
+@alarms_app.command("list")
+def alarms_list(
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50, data_dir_: DataDir = None, json_out: JsonOut = False
+) -> None:
+    """The latest alarms."""
+    with opened(data_dir_) as node, node.store.read() as tx:
+        rows = tx.alarms(limit)
+    items = [{"at": _at(r.at_us), "level": r.level, "kind": r.kind, "peer": r.peer, "detail": r.detail} for r in rows]
+    if json_out:
+        print_json(items)
+        return
+    table(
+        "alarms",
+        ["at", "level", "kind", "peer", "detail"],
+        [(fmt_time(i["at"]), i["level"], i["kind"], i["peer"], i["detail"]) for i in items],
+    )

@@ -1,0 +1,91 @@
+"""Helpers for tests that run real node processes: the CLI as a subprocess, `yiwang run`
+started and stopped by PID, waiting for conditions with a bound."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ANY_PORTS = ["--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
+
+
+def cli(home: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "node.cli.app", *args, "-d", str(home)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == expect, f"{args}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def cli_json(home: Path, *args: str) -> Any:
+    return json.loads(cli(home, *args, "--json").stdout)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.2)
+
+
+class Running:
+    """A `yiwang run` process; stopped by its PID."""
+
+    def __init__(self, home: Path, ping_every: float = 0.5) -> None:
+        self.home = home
+        (home / "run.json").unlink(missing_ok=True)
+        self.log = (home / "run.out").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli.app", "run", "-d", str(home), "--ping-every", str(ping_every)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self.ports: dict[str, Any] = wait_for(self._ports, 30, f"{home.name} to start")
+
+    def _ports(self) -> dict[str, Any] | None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"{self.home.name} exited: {(self.home / 'run.out').read_text()}")
+        try:
+            data: dict[str, Any] = json.loads((self.home / "run.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return data if data.get("pid") == self.proc.pid else None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.log.close()
+
+
+def db_counts(home: Path, skip: tuple[str, ...] = ("alarms", "peers")) -> dict[str, int]:
+    """Rows per table of a node's SQLite file (alarms and link bookkeeping left out)."""
+    with sqlite3.connect(home / "yiwang.db") as conn:
+        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
+        return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables if t not in skip}
+
+
+def alarms(home: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(home / "yiwang.db") as conn:
+        return [(k, p) for k, p in conn.execute("select kind, peer from alarms order by id")]

@@ -1,0 +1,301 @@
+"""A real five-tier chain from the Sichuan data, enrolled with the CLI only, as separate
+processes on 127.0.0.1; and attacks against its running nodes. Each attack is refused with its
+specific error and leaves the receiver's database unchanged (alarms aside)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from yiwang.v1 import federation_pb2, federation_pb2_grpc
+
+from federation.certs import _build, _name, code_of, dns_name, make_csr, make_root
+from federation.enrollment import Token, enroll_with_parent
+from federation.envelopes import LinkSession
+from federation.identity import Identity
+from federation.keys import NodeKey
+from federation.link import GRPC_OPTIONS, hello
+from node.domain.divisions import DivisionCode as D
+from node.domain.errors import SetupError
+from tests.fedtools import ANY_PORTS, Running, alarms, cli, cli_json, db_counts, wait_for
+
+CHAIN = ["510000000000", "511600000000", "511602000000", "511602001000", "511602001001"]
+NAMES = ["province", "city", "county", "township", "village"]
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Path, Running]]]:
+    base = tmp_path_factory.mktemp("federation")
+    nodes: dict[str, tuple[Path, Running]] = {}
+    try:
+        parent: tuple[Path, Running] | None = None
+        for name, code in zip(NAMES, CHAIN, strict=True):
+            home = base / name
+            if parent is None:
+                cli(home, "init", "--code", code, *ANY_PORTS)
+            else:
+                token = cli_json(parent[0], "enroll", "token", "--child", code)["token"]
+                cli(
+                    home,
+                    "init",
+                    "--code",
+                    code,
+                    "--parent",
+                    parent[1].ports["federation"],
+                    "--token",
+                    token,
+                    *ANY_PORTS,
+                )
+            nodes[name] = (home, Running(home))
+            parent = nodes[name]
+        yield nodes
+    finally:
+        for _, running in reversed(list(nodes.values())):
+            running.stop()
+
+
+def _links(home: Path) -> dict[str, str]:
+    return {p["code"]: p["state"] for p in cli_json(home, "status")["peers"]}
+
+
+def test_every_link_of_the_five_tier_chain_reports_healthy(federation: dict[str, tuple[Path, Running]]) -> None:
+    for i, name in enumerate(NAMES):
+        home, running = federation[name]
+        expected = {}
+        if i > 0:
+            expected[CHAIN[i - 1]] = "connected"
+        if i < len(CHAIN) - 1:
+            expected[CHAIN[i + 1]] = "connected"
+        wait_for(lambda h=home, e=expected: _links(h) == e, 30, f"{name}'s links")  # type: ignore[misc]
+        status = cli_json(home, "status")
+        assert status["running"] and status["certificate"]["days_left"] >= 364
+        with grpc.insecure_channel(running.ports["api"]) as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    # every certificate was recorded by its issuer as a public entry, and every log verifies
+    for name in NAMES:
+        assert cli_json(federation[name][0], "audit", "verify")["ok"]
+
+
+# --- attacks -----------------------------------------------------------------------------
+
+
+def _key_of(home: Path) -> NodeKey:
+    return NodeKey.load(home / "node.key")
+
+
+def _chain_of(home: Path) -> list:  # type: ignore[type-arg]
+    from federation.certs import from_pem
+
+    return from_pem((home / "chain.pem").read_bytes())
+
+
+def _enrolled_child(federation: dict[str, tuple[Path, Running]], code: str) -> Identity:
+    """A genuine child of the township, enrolled over the real enrollment port."""
+    home, _ = federation["township"]
+    token = Token.decode(cli_json(home, "enroll", "token", "--child", code)["token"])
+    key = NodeKey.generate()
+    chain = enroll_with_parent("127.0.0.1", token, D(code), key, dt.datetime.now(dt.UTC))
+    return Identity(key, tuple(chain))
+
+
+class RawLink:
+    """A link to a running parent, driven envelope by envelope from the test."""
+
+    def __init__(self, address: str, identity: Identity, parent: str) -> None:
+        options = [
+            *GRPC_OPTIONS,
+            ("grpc.ssl_target_name_override", dns_name(parent)),
+            ("grpc.max_send_message_length", 200 * 1024 * 1024),
+        ]
+        self.channel = grpc.secure_channel(address, identity.channel_credentials(), options=options)
+        self.outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
+        self.session = LinkSession(identity.code.code, parent, b"test-link-00001")
+        self.identity = identity
+
+        def outgoing() -> Iterator[federation_pb2.SignedEnvelope]:
+            while (item := self.outbox.get()) is not None:
+                yield item
+
+        # a deadline, so a link the node wrongly keeps open fails the test instead of hanging it
+        self.responses = federation_pb2_grpc.FederationServiceStub(self.channel).Link(outgoing(), timeout=30)
+
+    def send(self, envelope: federation_pb2.SignedEnvelope) -> None:
+        self.outbox.put(envelope)
+
+    def ping(self) -> federation_pb2.SignedEnvelope:
+        now = int(dt.datetime.now(dt.UTC).timestamp() * 1_000_000)
+        return self.session.wrap(self.identity.key, federation_pb2.EnvelopeBody(ping=federation_pb2.Ping()), now)
+
+    def hello(self) -> None:
+        self.send(hello(self.identity, self.session, dt.datetime.now(dt.UTC)))
+
+    def next(self) -> federation_pb2.SignedEnvelope:
+        envelope: federation_pb2.SignedEnvelope = next(self.responses)
+        return envelope
+
+    def close(self) -> None:
+        self.outbox.put(None)
+        self.channel.close()
+
+
+def _refused(link: RawLink) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as err:
+        while True:
+            link.next()
+    link.close()
+    return err.value
+
+
+def test_tampered_replayed_and_oversize_envelopes(federation: dict[str, tuple[Path, Running]]) -> None:
+    home, running = federation["township"]
+    child = _enrolled_child(federation, "511602001002")
+    before = db_counts(home)
+
+    link = RawLink(running.ports["federation"], child, CHAIN[3])
+    link.hello()
+    assert link.next()  # the township's Hello: the genuine child is accepted
+    good = link.ping()
+    link.send(federation_pb2.SignedEnvelope(payload=good.payload[:-1] + b"\x02", signature=good.signature))
+    err = _refused(link)
+    assert err.code() == grpc.StatusCode.UNAUTHENTICATED and "BadSignature" in (err.details() or "")
+
+    link = RawLink(running.ports["federation"], child, CHAIN[3])
+    link.hello()
+    link.next()
+    ping = link.ping()
+    link.send(ping)
+    link.next()
+    link.send(ping)  # the same envelope again
+    err = _refused(link)
+    assert err.code() == grpc.StatusCode.ABORTED and "Replay" in (err.details() or "")
+
+    link = RawLink(running.ports["federation"], child, CHAIN[3])
+    link.hello()
+    link.next()
+    link.send(federation_pb2.SignedEnvelope(payload=b"\x00" * (100 * 1024 * 1024)))
+    err = _refused(link)
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    assert db_counts(home) == before
+    kinds = [k for k, _ in alarms(home)]
+    assert "BadSignature" in kinds and "Replay" in kinds
+
+
+def test_a_revoked_child_is_refused(federation: dict[str, tuple[Path, Running]]) -> None:
+    home, running = federation["township"]
+    child = _enrolled_child(federation, "511602001003")
+    cli(home, "enroll", "revoke", "511602001003", "--reason", "test")
+    before = db_counts(home)
+    link = RawLink(running.ports["federation"], child, CHAIN[3])
+    link.hello()
+    err = _refused(link)
+    assert err.code() == grpc.StatusCode.UNAUTHENTICATED and "CertificateRevoked" in (err.details() or "")
+    assert db_counts(home) == before
+    assert ("CertificateRevoked", "?") in alarms(home)
+
+
+def test_a_county_certifying_outside_its_prefix_is_refused(federation: dict[str, tuple[Path, Running]]) -> None:
+    home, running = federation["county"]
+    county_key, county_chain = _key_of(home), _chain_of(home)
+    rogue_key = NodeKey.generate()
+    # 岳池县's village, certified by 广安区: every link check refuses it
+    rogue = _build(
+        D("511621101001"),
+        rogue_key.public_key,
+        _name(D("511602000000")),
+        county_key,
+        county_chain[0].public_key(),
+        dt.datetime.now(dt.UTC),
+        30,
+        99,
+    )
+    before = db_counts(home)
+    link = RawLink(running.ports["federation"], Identity(rogue_key, (rogue, *county_chain)), CHAIN[2])
+    link.hello()
+    err = _refused(link)
+    assert err.code() == grpc.StatusCode.UNAUTHENTICATED and "OutsidePrefix" in (err.details() or "")
+    assert db_counts(home) == before
+    assert "OutsidePrefix" in [k for k, _ in alarms(home)]
+
+
+def test_another_provinces_root_and_an_expired_certificate_fail_the_handshake(
+    federation: dict[str, tuple[Path, Running]],
+) -> None:
+    home, running = federation["township"]
+    now = dt.datetime.now(dt.UTC)
+    foreign_root_key, foreign_key = NodeKey.generate(), NodeKey.generate()
+    foreign_root = make_root(D("500000000000"), foreign_root_key, now, 1)
+    foreign = _build(
+        D("511602001004"),
+        foreign_key.public_key,
+        foreign_root.subject,
+        foreign_root_key,
+        foreign_root_key.public_key,
+        now,
+        30,
+        2,
+    )
+    town_key, town_chain = _key_of(home), _chain_of(home)
+    old_key = NodeKey.generate()
+    expired = _build(
+        D("511602001005"),
+        old_key.public_key,
+        town_chain[0].subject,
+        town_key,
+        town_chain[0].public_key(),
+        now - dt.timedelta(days=400),
+        30,
+        77,
+    )
+    before = db_counts(home)
+    for identity in (Identity(foreign_key, (foreign, foreign_root)), Identity(old_key, (expired, *town_chain))):
+        link = RawLink(running.ports["federation"], identity, CHAIN[3])
+        link.hello()
+        err = _refused(link)
+        # mutual TLS refuses the chain before any envelope is read
+        assert err.code() == grpc.StatusCode.UNAVAILABLE
+    assert db_counts(home) == before
+
+
+def test_used_expired_and_foreign_tokens_are_refused(federation: dict[str, tuple[Path, Running]]) -> None:
+    home, _ = federation["township"]
+    now = dt.datetime.now(dt.UTC)
+    used = Token.decode(cli_json(home, "enroll", "token", "--child", "511602001006")["token"])
+    enroll_with_parent("127.0.0.1", used, D("511602001006"), NodeKey.generate(), now)
+    expired = Token.decode(cli_json(home, "enroll", "token", "--child", "511602001007")["token"])
+    with sqlite3.connect(home / "yiwang.db") as conn:  # as if a day had passed
+        conn.execute("update enrollment_tokens set expires_at_us = 0 where child_code = '511602001007'")
+    other = Token.decode(cli_json(home, "enroll", "token", "--child", "511602001008")["token"])
+    before = db_counts(home)
+    cases = [
+        (used, "511602001006", "used already"),
+        (expired, "511602001007", "expired"),
+        (
+            Token("511602001009", other.enroll_port, other.expires_at, other.secret, other.parent_fingerprint),
+            "511602001009",
+            "made for 511602001008",
+        ),
+    ]
+    for token, code, message in cases:
+        with pytest.raises(SetupError, match=message):
+            enroll_with_parent("127.0.0.1", token, D(code), NodeKey.generate(), now)
+    assert db_counts(home) == before
+    assert [k for k, _ in alarms(home)].count("BadToken") >= 3
+
+
+def test_keys_rotate_renews_through_the_parent(federation: dict[str, tuple[Path, Running]]) -> None:
+    home, _ = federation["village"]
+    old = _chain_of(home)[0]
+    renewed = cli_json(home, "keys", "rotate")
+    new = _chain_of(home)[0]
+    assert new.serial_number != old.serial_number and code_of(new) == D(CHAIN[4])
+    assert renewed["code"] == CHAIN[4]
+    assert cli_json(home, "audit", "verify")["ok"]
+    assert make_csr(D(CHAIN[4]), _key_of(home)).public_key() == new.public_key()
