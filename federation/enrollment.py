@@ -102,6 +102,8 @@ class Enrollment:
             raise InvalidInput("--child", f"{code} is not a child of {self.identity.code}; its parent enrolls it")
         if not dt.timedelta(minutes=1) <= ttl <= dt.timedelta(days=30):
             raise InvalidInput("--ttl", "between 1 minute and 30 days")
+        if self.enroll_port == 0:
+            raise SetupError("the enrollment port is chosen at start-up: run `yiwang run` first")
         now = self.node.now()
         token = Token(
             code.code, self.enroll_port, int((now + ttl).timestamp()), os.urandom(24), fingerprint(self.identity.cert)

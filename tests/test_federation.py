@@ -299,3 +299,57 @@ def test_keys_rotate_renews_through_the_parent(federation: dict[str, tuple[Path,
     assert renewed["code"] == CHAIN[4]
     assert cli_json(home, "audit", "verify")["ok"]
     assert make_csr(D(CHAIN[4]), _key_of(home)).public_key() == new.public_key()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_a_child_reconnects_after_its_parent_restarts(tmp_path: Path) -> None:
+    province, city = tmp_path / "province", tmp_path / "city"
+    fixed = [
+        "--listen",
+        f"127.0.0.1:{_free_port()}",
+        "--enroll-listen",
+        f"127.0.0.1:{_free_port()}",
+        "--api-listen",
+        "127.0.0.1:0",
+    ]
+    cli(province, "init", "--code", CHAIN[0], *fixed)
+    parent = Running(province)
+    child = None
+    try:
+        token = cli_json(province, "enroll", "token", "--child", CHAIN[1])["token"]
+        cli(city, "init", "--code", CHAIN[1], "--parent", parent.ports["federation"], "--token", token, *ANY_PORTS)
+        child = Running(city)
+        wait_for(lambda: _links(city) == {CHAIN[0]: "connected"}, 30, "the first link")
+        parent.stop()
+        wait_for(lambda: _links(city) == {CHAIN[0]: "disconnected"}, 30, "the child to notice")
+        parent = Running(province)  # same ports from the config
+        wait_for(lambda: _links(city) == {CHAIN[0]: "connected"}, 60, "the child to reconnect")
+        assert _links(province) == {CHAIN[1]: "connected"}
+    finally:
+        if child is not None:
+            child.stop()
+        parent.stop()
+
+
+def test_bad_federation_input_writes_nothing(tmp_path: Path) -> None:
+    province = tmp_path / "province"
+    cli(province, "init", "--code", CHAIN[0], *ANY_PORTS)
+    before = db_counts(province, skip=())
+    err = cli(province, "enroll", "token", "--child", "511602000000", expect=2).stderr
+    assert "not a child of 510000000000" in err
+    err = cli(province, "enroll", "revoke", "511600000000", expect=2).stderr
+    assert "issued no unrevoked certificate" in err
+    assert db_counts(province, skip=()) == before
+    child = tmp_path / "city"
+    err = cli(child, "init", "--code", CHAIN[1], "--parent", "127.0.0.1:1", "--token", "ywt1.garbage", expect=2).stderr
+    assert "token is damaged" in err and not child.exists()
+    err = cli(child, "init", "--code", CHAIN[1], "--parent", "127.0.0.1:1", expect=2).stderr
+    assert "go together" in err and not child.exists()
