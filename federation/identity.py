@@ -26,11 +26,18 @@ from node.domain.errors import SetupError
 CHAIN_NAME = "chain.pem"
 
 
+ANCHORS_DIR = "anchors"
+
+
 @dataclass(frozen=True)
 class Identity:
     key: NodeKey
     chain: tuple[x509.Certificate, ...]
-    peer_anchors: frozenset[str] = frozenset()
+    peer_roots: tuple[x509.Certificate, ...] = ()
+
+    @property
+    def peer_anchors(self) -> frozenset[str]:
+        return frozenset(fingerprint(r) for r in self.peer_roots)
 
     @property
     def code(self) -> DivisionCode:
@@ -57,21 +64,22 @@ class Identity:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
 
-    def trusted_roots_pem(self, extra: Sequence[x509.Certificate] = ()) -> bytes:
-        return to_pem([self.root, *extra])
+    def trusted_roots_pem(self) -> bytes:
+        return to_pem([self.root, *self.peer_roots])
 
-    def server_credentials(self, mutual: bool, peer_roots: Sequence[x509.Certificate] = ()) -> grpc.ServerCredentials:
-        """TLS for our ports: `mutual` requires and verifies a client certificate (links)."""
+    def server_credentials(self, mutual: bool) -> grpc.ServerCredentials:
+        """TLS for our ports: `mutual` requires and verifies a client certificate (links) from
+        our own tree or a peer province whose root we anchor."""
         return grpc.ssl_server_credentials(
             [(self.key_pem(), to_pem(self.chain))],
-            root_certificates=self.trusted_roots_pem(peer_roots) if mutual else None,
+            root_certificates=self.trusted_roots_pem() if mutual else None,
             require_client_auth=mutual,
         )
 
-    def channel_credentials(self, peer_roots: Sequence[x509.Certificate] = ()) -> grpc.ChannelCredentials:
-        """mTLS to a parent or peer: present our chain, trust our root (and peer roots)."""
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        """mTLS to a parent or peer province: present our chain, trust our root and anchors."""
         return grpc.ssl_channel_credentials(
-            root_certificates=self.trusted_roots_pem(peer_roots),
+            root_certificates=self.trusted_roots_pem(),
             private_key=self.key_pem(),
             certificate_chain=to_pem(self.chain),
         )
@@ -84,13 +92,36 @@ def save_chain(data_dir: Path, chain: Sequence[x509.Certificate]) -> None:
     os.replace(tmp, data_dir / CHAIN_NAME)
 
 
+def add_anchor(data_dir: Path, root: x509.Certificate) -> str:
+    """Keep a peer province's root certificate; returns its fingerprint (for the config)."""
+    if code_of(root).tier != 1 or root.issuer != root.subject:
+        raise SetupError("an anchor must be a province's self-signed root certificate")
+    folder = data_dir / ANCHORS_DIR
+    folder.mkdir(exist_ok=True)
+    fp = fingerprint(root)
+    (folder / f"{fp}.pem").write_bytes(to_pem([root]))
+    return fp
+
+
 def load_identity(data_dir: Path, key: NodeKey, peer_anchors: Sequence[str], now: dt.datetime) -> Identity | None:
     """The node's identity, or None for a node without a certificate (not enrolled)."""
     path = data_dir / CHAIN_NAME
     if not path.exists():
         return None
     chain = from_pem(path.read_bytes())
-    identity = Identity(key, tuple(chain), frozenset(peer_anchors))
+    roots = []
+    for fp in peer_anchors:
+        anchor = data_dir / ANCHORS_DIR / f"{fp}.pem"
+        try:
+            (root,) = from_pem(anchor.read_bytes())
+        except (FileNotFoundError, ValueError):
+            raise SetupError(
+                f"anchor {fp[:16]}... is configured but {anchor} is missing or not one certificate"
+            ) from None
+        if fingerprint(root) != fp:
+            raise SetupError(f"{anchor} does not hold the certificate its name promises")
+        roots.append(root)
+    identity = Identity(key, tuple(chain), tuple(roots))
     leaf_key = identity.cert.public_key()
     if leaf_key != key.public_key:
         raise SetupError(f"{path} does not certify this node's key: re-enroll the node")

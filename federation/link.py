@@ -31,7 +31,7 @@ from federation.envelopes import MAX_MESSAGE_BYTES, LinkSession, parse_body, ver
 from federation.errors_grpc import abort_with
 from federation.identity import Identity
 from node import logs
-from node.domain.divisions import DivisionCode
+from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import BadSignature, CertificateRevoked, PeerError, UnknownIssuer, YiwangError
 
 GRPC_OPTIONS = [
@@ -122,6 +122,12 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
     def _is_child(self, code: DivisionCode) -> bool:
         return code.parent() == self.identity.code
 
+    def _may_link(self, code: DivisionCode) -> bool:
+        """Children dial their parent; a province also takes links from peer provinces (whose
+        roots it anchors: verify_chain has checked that)."""
+        me = self.identity.code
+        return self._is_child(code) or (me.tier == Tier.PROVINCE and code.tier == Tier.PROVINCE and code != me)
+
     def Link(
         self, request_iterator: Iterator[federation_pb2.SignedEnvelope], context: grpc.ServicerContext
     ) -> Iterator[federation_pb2.SignedEnvelope]:
@@ -131,7 +137,7 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
             if first is None:
                 return
             body, peer_key = check_hello(
-                first, self.identity, self.revoked(fresh=True), self.now(), self._is_child, self._tls_leaf(context)
+                first, self.identity, self.revoked(fresh=True), self.now(), self._may_link, self._tls_leaf(context)
             )
             session = LinkSession(self.identity.code.code, body.sender, os.urandom(16))
             session.accept_hello(body, peer_key, _us(self.now()))
@@ -173,7 +179,8 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
 
 
 class ParentLink(threading.Thread):
-    """The child's side: keeps one link to the parent, reconnecting with backoff and jitter."""
+    """The dialling side: keeps one link - to the parent, or from a province to a peer province
+    (`peer`) - reconnecting with backoff and jitter."""
 
     def __init__(
         self,
@@ -184,8 +191,10 @@ class ParentLink(threading.Thread):
         record: Callable[[LinkState], None],
         alarm: Alarm,
         ping_every: float = 5.0,
+        peer: DivisionCode | None = None,
     ) -> None:
-        super().__init__(name="parent-link", daemon=True)
+        super().__init__(name=f"link-{peer or 'parent'}", daemon=True)
+        self.peer = peer
         self.address = address
         self.identity = identity
         self.now = now
@@ -226,7 +235,7 @@ class ParentLink(threading.Thread):
 
     def _connect_once(self) -> None:
         identity = self.identity()  # re-read: a renewal takes effect at the next connection
-        parent = identity.code.parent()
+        parent = self.peer or identity.code.parent()
         assert parent is not None
         session = LinkSession(identity.code.code, parent.code, os.urandom(16))
         options = [*GRPC_OPTIONS, ("grpc.ssl_target_name_override", dns_name(parent.code))]

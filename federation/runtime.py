@@ -31,6 +31,7 @@ from federation.link import GRPC_OPTIONS, LinkServicer, LinkState, ParentLink
 from federation.local_api import NodeServicer
 from node import logs
 from node.context import Node
+from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import PeerError, SetupError
 
 RUN_FILE = "run.json"
@@ -66,6 +67,7 @@ class Runtime:
         self.servers: list[grpc.Server] = []
         self.addresses: dict[str, str] = {}
         self.parent_link: ParentLink | None = None
+        self.peer_links: list[ParentLink] = []
         self._seen: dict[str, int] = {}
         self._revoked: tuple[float, set[str]] = (0.0, set())
         self._lock = threading.Lock()
@@ -90,13 +92,15 @@ class Runtime:
             tx.raise_alarm(_us(self.node.now()), "warning", type(error).__name__, peer, str(error))
 
     def seen(self, code: str) -> None:
+        """A child or a peer province that dialled in sent something."""
         now = _us(self.node.now())
         with self._lock:
             if now - self._seen.get(code, 0) < SEEN_EVERY_US:
                 return
             self._seen[code] = now
         with self.node.store.transaction() as tx:
-            tx.put_peer(code, "child", state="connected", last_seen_us=now)
+            role = "province" if DivisionCode(code).tier == Tier.PROVINCE else "child"
+            tx.put_peer(code, role, state="connected", last_seen_us=now)
 
     def record_parent(self, state: LinkState) -> None:
         parent = self.node.settings.code.parent()
@@ -162,6 +166,8 @@ class Runtime:
                 [lambda s: federation_pb2_grpc.add_FederationServiceServicer_to_server(links, s)],
                 ["yiwang.v1.FederationService"],
             )
+        for peer in settings.peers:
+            self._dial_peer(peer)
         if settings.parent:
             if identity is None:
                 raise SetupError("this node has a parent but no certificate: enroll it with `yiwang init --token`")
@@ -179,6 +185,31 @@ class Runtime:
         self.log.info("node_running", node=self.node.code, **self.addresses)
         return self.addresses
 
+    def _dial_peer(self, peer: str) -> None:
+        """A link to a peer province, given as CODE@HOST:PORT."""
+        code_text, _, address = peer.partition("@")
+        code = DivisionCode.parse(code_text, "federation.peers")
+        if code.tier != Tier.PROVINCE or self.identity is None or self.identity.code.tier != Tier.PROVINCE:
+            raise SetupError(f"federation.peers {peer!r}: only provinces link with peer provinces")
+
+        def record(state: LinkState) -> None:
+            last_ok = _us(state.last_ok) if state.last_ok else None
+            with self.node.store.transaction() as tx:
+                tx.put_peer(
+                    code.code,
+                    "province",
+                    address=address,
+                    state=state.state,
+                    error=state.error[:300],
+                    last_seen_us=last_ok,
+                )
+
+        link = ParentLink(
+            address, self._current_identity, self.node.now, self.revoked, record, self.alarm, self.ping_every, peer=code
+        )
+        link.start()
+        self.peer_links.append(link)
+
     def _current_identity(self) -> Identity:
         identity = self.node.identity()
         if identity is None:
@@ -195,8 +226,8 @@ class Runtime:
         os.replace(tmp, path)
 
     def stop(self) -> None:
-        if self.parent_link is not None:
-            self.parent_link.stop()
+        for link in [*self.peer_links, *([self.parent_link] if self.parent_link else [])]:
+            link.stop()
         for server in self.servers:
             server.stop(grace=2).wait()
         (self.node.settings.data_dir / RUN_FILE).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ enroll_listen = "127.0.0.1:7401"  # server-TLS port where enrolling children rea
 api_listen = "127.0.0.1:7402"     # the local NodeService (window software, departments)
 parent = ""                # HOST:PORT of the parent's federation port; empty for a province
 anchors = []               # fingerprints of peer provinces' roots (province nodes only)
+peers = []                 # peer provinces this node dials, as "CODE@HOST:PORT"
 
 A port of 0 takes a free port; `yiwang run` writes the ports it bound to `<data dir>/run.json`.
 """
@@ -64,7 +65,10 @@ class Settings:
     parent: str = ""
     """HOST:PORT of the parent's federation port; empty for a province or a standalone node."""
     anchors: tuple[str, ...] = ()
-    """SHA-256 fingerprints of peer provinces' root certificates this node trusts."""
+    """SHA-256 fingerprints of peer provinces' root certificates this node trusts (the
+    certificates themselves are in <data dir>/anchors/)."""
+    peers: tuple[str, ...] = ()
+    """Peer provinces this province dials, as "CODE@HOST:PORT" (its federation port)."""
 
     @property
     def tier(self) -> Tier:
@@ -96,7 +100,8 @@ def write_settings(s: Settings) -> Path:
         f"[nats]\nurl = {_toml_str(s.nats_url)}\n\n"
         f"[federation]\nlisten = {_toml_str(s.listen)}\nenroll_listen = {_toml_str(s.enroll_listen)}\n"
         f"api_listen = {_toml_str(s.api_listen)}\nparent = {_toml_str(s.parent)}\n"
-        f"anchors = [{', '.join(_toml_str(a) for a in s.anchors)}]\n",
+        f"anchors = [{', '.join(_toml_str(a) for a in s.anchors)}]\n"
+        f"peers = [{', '.join(_toml_str(a) for a in s.peers)}]\n",
         encoding="utf-8",
     )
     return path
@@ -131,4 +136,5 @@ def load_settings(data_dir: Path) -> Settings:
         api_listen=str(fed.get("api_listen", Settings.api_listen)),
         parent=str(fed.get("parent", "")),
         anchors=tuple(str(a) for a in fed.get("anchors", [])),
+        peers=tuple(str(a) for a in fed.get("peers", [])),
     )

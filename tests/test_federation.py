@@ -353,3 +353,41 @@ def test_bad_federation_input_writes_nothing(tmp_path: Path) -> None:
     assert "token is damaged" in err and not child.exists()
     err = cli(child, "init", "--code", CHAIN[1], "--parent", "127.0.0.1:1", expect=2).stderr
     assert "go together" in err and not child.exists()
+
+
+def test_peer_provinces_link_only_through_configured_anchors(tmp_path: Path) -> None:
+    sichuan, chongqing = tmp_path / "sichuan", tmp_path / "chongqing"
+    cli(sichuan, "init", "--code", "510000000000", *ANY_PORTS)
+    cq_port = _free_port()
+    cli(
+        chongqing,
+        "init",
+        "--code",
+        "500000000000",
+        "--listen",
+        f"127.0.0.1:{cq_port}",
+        "--enroll-listen",
+        "127.0.0.1:0",
+        "--api-listen",
+        "127.0.0.1:0",
+    )
+    (tmp_path / "cq.pem").write_text(cli(chongqing, "keys", "root").stdout)
+    (tmp_path / "sc.pem").write_text(cli(sichuan, "keys", "root").stdout)
+    # Sichuan trusts and dials Chongqing, but Chongqing does not trust Sichuan yet
+    cli(sichuan, "anchors", "add", str(tmp_path / "cq.pem"), "--dial", f"500000000000@127.0.0.1:{cq_port}")
+    assert [a["province"] for a in cli_json(sichuan, "anchors", "list")] == ["500000000000"]
+    running = [Running(chongqing), Running(sichuan)]
+    try:
+        wait_for(lambda: _links(sichuan).get("500000000000") == "disconnected", 30, "the refused link")
+        before = db_counts(chongqing)
+        running[0].stop()
+        cli(chongqing, "anchors", "add", str(tmp_path / "sc.pem"))
+        running[0] = Running(chongqing)
+        wait_for(lambda: _links(sichuan).get("500000000000") == "connected", 60, "the peer link")
+        wait_for(lambda: _links(chongqing).get("510000000000") == "connected", 30, "Chongqing to see Sichuan")
+        assert db_counts(chongqing) == before
+    finally:
+        for r in running:
+            r.stop()
+    err = cli(sichuan, "anchors", "add", str(tmp_path / "sc.pem"), expect=2).stderr
+    assert "own root" in err

@@ -41,6 +41,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(federation.enroll_app, name="enroll")
 app.add_typer(federation.keys_app, name="keys")
 app.add_typer(federation.alarms_app, name="alarms")
+app.add_typer(federation.anchors_app, name="anchors")
 app.registered_commands.extend(federation.run_app.registered_commands)
 
 

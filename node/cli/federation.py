@@ -6,12 +6,13 @@ import datetime as dt
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from node.cli.common import DataDir, JsonOut, console, fmt_time, opened, print_json, table
-from node.domain.errors import SetupError
+from node.domain.errors import InvalidInput, SetupError
 
 if TYPE_CHECKING:
     from federation.identity import Identity
@@ -203,4 +204,84 @@ def alarms_list(
         "alarms",
         ["at", "level", "kind", "peer", "detail"],
         [(fmt_time(i["at"]), i["level"], i["kind"], i["peer"], i["detail"]) for i in items],
+    )
+
+
+anchors_app = typer.Typer(help="Peer provinces whose roots this province trusts.", no_args_is_help=True)
+
+
+@keys_app.command("root")
+def root(data_dir_: DataDir = None) -> None:
+    """Print this node's province root certificate (PEM), to give to peer provinces."""
+    from federation.certs import to_pem
+
+    with opened(data_dir_) as node:
+        identity = _issuer(node)
+    typer.echo(to_pem([identity.root]).decode(), nl=False)
+
+
+@anchors_app.command("add")
+def anchors_add(
+    file: Annotated[Path, typer.Argument(help="The peer province's root certificate (PEM)")],
+    dial: Annotated[str, typer.Option(help="Also dial that province: CODE@HOST:PORT of its federation port")] = "",
+    data_dir_: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Trust a peer province's root; restart `yiwang run` to take it into TLS."""
+    import dataclasses
+
+    from federation.certs import code_of, from_pem
+    from federation.identity import add_anchor
+    from node.config import write_settings
+    from node.domain.divisions import DivisionCode, Tier
+
+    try:
+        (cert,) = from_pem(file.read_bytes())
+    except (OSError, ValueError):
+        raise InvalidInput("FILE", f"{file} is not one PEM certificate") from None
+    with opened(data_dir_) as node:
+        if node.settings.tier != Tier.PROVINCE:
+            raise InvalidInput("anchors", "only a province trusts peer provinces")
+        peer = code_of(cert)
+        if peer == node.settings.code:
+            raise InvalidInput("FILE", "that is this province's own root")
+        if dial and DivisionCode.parse(dial.partition("@")[0], "--dial") != peer:
+            raise InvalidInput("--dial", f"the certificate is {peer}'s root, not {dial.partition('@')[0]}'s")
+        fp = add_anchor(node.settings.data_dir, cert)
+        settings = node.settings
+        anchors = settings.anchors if fp in settings.anchors else (*settings.anchors, fp)
+        peers = tuple(p for p in settings.peers if not p.startswith(peer.code + "@")) + ((dial,) if dial else ())
+        write_settings(dataclasses.replace(settings, anchors=anchors, peers=peers))
+    if json_out:
+        print_json({"province": peer.code, "fingerprint": fp, "dial": dial})
+    else:
+        console.print(
+            f"trusting {peer.code}'s root {fp[:16]}...{' and dialling ' + dial if dial else ''}", highlight=False
+        )
+
+
+@anchors_app.command("list")
+def anchors_list(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
+    """The peer provinces this province trusts and dials."""
+    with opened(data_dir_) as node:
+        identity = node.identity()
+        roots = [] if identity is None else list(identity.peer_roots)
+        peers = node.settings.peers
+    from federation.certs import code_of, fingerprint
+
+    items = [
+        {
+            "province": code_of(r).code,
+            "fingerprint": fingerprint(r),
+            "dial": next((p for p in peers if p.startswith(code_of(r).code + "@")), ""),
+        }
+        for r in roots
+    ]
+    if json_out:
+        print_json(items)
+        return
+    table(
+        "anchors",
+        ["province", "root fingerprint", "dial"],
+        [(i["province"], i["fingerprint"], i["dial"]) for i in items],
     )
