@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -204,7 +205,7 @@ def _load_csr(der: bytes) -> x509.CertificateSigningRequest:
 
 
 class EnrollmentServicer(federation_pb2_grpc.EnrollmentServiceServicer):
-    def __init__(self, enrollment: Enrollment, on_refusal: object) -> None:
+    def __init__(self, enrollment: Enrollment, on_refusal: Callable[[PeerError, str], None]) -> None:
         self.enrollment = enrollment
         self.on_refusal = on_refusal
 
@@ -214,8 +215,8 @@ class EnrollmentServicer(federation_pb2_grpc.EnrollmentServiceServicer):
         try:
             chain = self.enrollment.enroll(request.code, request.token_secret, request.csr_der)
         except YiwangError as exc:
-            if isinstance(exc, PeerError | InvalidInput):
-                self.on_refusal(exc, request.code)  # type: ignore[operator]
+            if isinstance(exc, PeerError):
+                self.on_refusal(exc, request.code)
             abort_with(context, exc)
         return federation_pb2.EnrollResponse(chain_der=[c.public_bytes(_DER) for c in chain])
 

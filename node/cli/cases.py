@@ -5,6 +5,7 @@ Each state command is one lifecycle command; illegal ones fail with the commands
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,8 +55,8 @@ def _outline(s: CaseState) -> dict[str, object]:
     }
 
 
-def _act(case_no: str, cmd: CaseCommand, data_dir: object, actor: str | None, json_out: bool) -> None:
-    with opened(data_dir) as node:  # type: ignore[arg-type]
+def _act(case_no: str, cmd: CaseCommand, data_dir: Path | None, actor: str | None, json_out: bool) -> None:
+    with opened(data_dir) as node:
         state = node.cases.act(case_no, cmd, actor_id(actor))
         view = node.cases.show(case_no) if not json_out else None
     if json_out:

@@ -64,7 +64,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
             peers = tx.peers()
             alarms = len(tx.alarms(1000))
         run_file = read_run_file(node.settings.data_dir)
-    running = bool(run_file) and _alive(int(run_file["pid"]))  # type: ignore[index]
+    running = run_file is not None and _alive(int(run_file["pid"]))
     info: dict[str, Any] = {
         "code": node.code,
         "name": node.settings.name,

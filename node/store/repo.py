@@ -17,7 +17,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     LargeBinary,
-    Table,
     bindparam,
     cast,
     func,
@@ -43,18 +42,19 @@ from node.store.tables import (
     NodeKeyRow,
     SealedBundleRow,
     StreamTail,
+    table_of,
 )
 from node.store.trust import TrustTx
 
-T_ENTRIES: Table = EntryRow.__table__  # type: ignore[attr-defined]
-T_TAILS: Table = StreamTail.__table__  # type: ignore[attr-defined]
-T_HEADS: Table = HeadRow.__table__  # type: ignore[attr-defined]
-T_KEYS: Table = NodeKeyRow.__table__  # type: ignore[attr-defined]
-T_ITEMS: Table = CatalogItemRow.__table__  # type: ignore[attr-defined]
-T_CALENDARS: Table = CalendarRow.__table__  # type: ignore[attr-defined]
-T_CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
-T_BUNDLES: Table = SealedBundleRow.__table__  # type: ignore[attr-defined]
-T_META: Table = MetaRow.__table__  # type: ignore[attr-defined]
+T_ENTRIES = table_of(EntryRow)
+T_TAILS = table_of(StreamTail)
+T_HEADS = table_of(HeadRow)
+T_KEYS = table_of(NodeKeyRow)
+T_ITEMS = table_of(CatalogItemRow)
+T_CALENDARS = table_of(CalendarRow)
+T_CASES = table_of(CaseRow)
+T_BUNDLES = table_of(SealedBundleRow)
+T_META = table_of(MetaRow)
 
 _ITEM_DETAIL_FIELDS = ("service_objects", "handling_forms", "conditions", "fee", "legal_basis")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, LargeBinary, Text
+from sqlalchemy import JSON, BigInteger, Column, LargeBinary, Table, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -209,4 +209,12 @@ _MODELS: tuple[type[SQLModel], ...] = (
     AlarmRow,
     PeerRow,
 )
-ALL_TABLES = [m.__table__ for m in _MODELS]  # type: ignore[attr-defined]
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table of a model (sqlmodel sets `__table__` without typing it)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+ALL_TABLES = [table_of(m) for m in _MODELS]

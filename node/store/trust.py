@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
-from node.store.tables import AlarmRow, EnrollmentTokenRow, IssuedCertRow, PeerRow, RevocationRow
+from node.store.tables import AlarmRow, EnrollmentTokenRow, IssuedCertRow, PeerRow, RevocationRow, table_of
 
-T_ISSUED: Table = IssuedCertRow.__table__  # type: ignore[attr-defined]
-T_REVOKED: Table = RevocationRow.__table__  # type: ignore[attr-defined]
-T_TOKENS: Table = EnrollmentTokenRow.__table__  # type: ignore[attr-defined]
-T_ALARMS: Table = AlarmRow.__table__  # type: ignore[attr-defined]
-T_PEERS: Table = PeerRow.__table__  # type: ignore[attr-defined]
+T_ISSUED = table_of(IssuedCertRow)
+T_REVOKED = table_of(RevocationRow)
+T_TOKENS = table_of(EnrollmentTokenRow)
+T_ALARMS = table_of(AlarmRow)
+T_PEERS = table_of(PeerRow)
 
 
 class TrustTx:
