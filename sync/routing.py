@@ -1,0 +1,51 @@
+"""Where an entry goes next: a pure function of division codes (DESIGN.md sections 4 and 7).
+
+Up: a child sends its parent every entry whose origin lies in the child's subtree. Down: a
+parent sends a child the public streams of the child's ancestors. Addressed entries climb to
+the lowest common ancestor of writer and addressee and descend to the addressee; between
+provinces they pass through the two province nodes, which peer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from node.domain.divisions import DivisionCode, Tier
+from node.domain.entries import Stream
+
+
+class Direction(StrEnum):
+    SELF = "self"  # the addressee is this node
+    PARENT = "parent"
+    CHILD = "child"
+    PEER = "peer"  # another province
+
+
+@dataclass(frozen=True)
+class Hop:
+    direction: Direction
+    to: DivisionCode | None = None  # the child or peer province; None for self and parent
+
+
+def next_hop(me: DivisionCode, addressee: DivisionCode) -> Hop:
+    """The next node an entry addressed to `addressee` goes to from `me`."""
+    if addressee == me:
+        return Hop(Direction.SELF)
+    if me.contains(addressee):
+        child = next(a for a in [addressee, *addressee.ancestors()] if a.parent() == me)
+        return Hop(Direction.CHILD, child)
+    if me.tier == Tier.PROVINCE:
+        province = [addressee, *addressee.ancestors()][-1]
+        return Hop(Direction.PEER, province)
+    return Hop(Direction.PARENT)
+
+
+def goes_up(child: DivisionCode, origin: DivisionCode) -> bool:
+    """Does `child` send its parent the streams of `origin`? (its own and its subtree's)"""
+    return child.contains(origin)
+
+
+def goes_down(child: DivisionCode, origin: DivisionCode, stream: str) -> bool:
+    """Does a parent send `child` this stream? (the public streams of the child's ancestors)"""
+    return stream == Stream.PUBLIC and origin.is_ancestor_of(child)
