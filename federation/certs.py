@@ -56,6 +56,14 @@ def from_pem(data: bytes) -> list[x509.Certificate]:
         raise InvalidInput("certificate", f"not a PEM certificate chain: {exc}") from None
 
 
+def public_key_of(der: bytes) -> ec.EllipticCurvePublicKey:
+    """The P-256 key a DER certificate certifies."""
+    public = x509.load_der_x509_certificate(der).public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey):
+        raise UnknownIssuer("certificate key is not a P-256 key")
+    return public
+
+
 def code_of(cert: x509.Certificate) -> DivisionCode:
     """The division code a certificate names (its URN SAN, which must agree with its CN)."""
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import DecodeError
-from yiwang.v1 import case_pb2, catalog_pb2, log_pb2
+from yiwang.v1 import case_pb2, catalog_pb2, federation_pb2, log_pb2
 
 from federation.keys import Signature
 from node.domain.calendar import CalendarYear
@@ -109,6 +109,32 @@ def calendar_from_pb(msg: catalog_pb2.CalendarYear) -> CalendarYear:
         workdays=frozenset(dt.date.fromisoformat(d) for d in msg.workdays),
         source=msg.source,
     )
+
+
+def item_from_body(body: bytes) -> CatalogItem:
+    msg = catalog_pb2.CatalogItem()
+    msg.ParseFromString(body)
+    return item_from_pb(msg)
+
+
+def calendar_from_body(body: bytes) -> CalendarYear:
+    msg = catalog_pb2.CalendarYear()
+    msg.ParseFromString(body)
+    return calendar_from_pb(msg)
+
+
+def issued_from_body(body: bytes) -> tuple[str, bytes]:
+    """(code, certificate DER) of a cert_issued entry."""
+    msg = federation_pb2.CertificateIssued()
+    msg.ParseFromString(body)
+    return msg.code, msg.der
+
+
+def revoked_from_body(body: bytes) -> tuple[str, str]:
+    """(code, fingerprint) of a cert_revoked entry."""
+    msg = federation_pb2.CertificateRevoked()
+    msg.ParseFromString(body)
+    return msg.code, msg.fingerprint
 
 
 # --- cases -----------------------------------------------------------------------------------

@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING
 import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from yiwang.v1 import federation_pb2, federation_pb2_grpc
 
 from federation.certs import code_of, dns_name, fingerprint, issue, make_csr, verify_chain
 from federation.errors_grpc import abort_with
 from federation.identity import Identity
-from federation.keys import NodeKey
+from federation.keys import NodeKey, key_id, public_key_pem
 from node import logs
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Kind, Stream
@@ -167,6 +168,9 @@ class Enrollment:
             entry.seq,
         )
         tx.put_peer(child, "child", state="enrolled", not_after_us=_us(cert.not_valid_after_utc))
+        public = cert.public_key()
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        tx.put_origin_key(child, key_id(public), public_key_pem(public))  # to verify the child's heads
         return cert
 
     def revoke(self, child: str, reason: str = "") -> int:

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.certs import make_root
+from federation.certs import code_of, make_root
 from federation.identity import Identity, load_identity, save_chain
-from federation.keys import NodeKey, public_key_pem
+from federation.keys import NodeKey, key_id, public_key_pem
 from node import logs
 from node.config import Settings, load_settings, write_settings
 from node.divisions_data import sichuan
@@ -61,11 +62,13 @@ class Node:
         from node.services.calendar import CalendarService
         from node.services.cases import CaseService
         from node.services.catalog import CatalogService
+        from node.services.replica import ReplicaService
 
         self.catalog = CatalogService(self)
         self.cases = CaseService(self)
         self.calendars = CalendarService(self)
         self.audit = AuditService(self)
+        self.replica = ReplicaService(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -115,6 +118,10 @@ class Node:
         store = Store(engine)
         with store.transaction() as tx:
             tx.put_origin_key(division.code, key.key_id, public_key_pem(key.public_key))
+            for cert in chain[1:]:  # the ancestors: their heads come down with their public streams
+                public = cert.public_key()
+                assert isinstance(public, ec.EllipticCurvePublicKey)
+                tx.put_origin_key(code_of(cert).code, key_id(public), public_key_pem(public))
             tx.ensure_streams(division.code, [s.value for s in Stream])
         logs.configure(settings.log_path)
         logs.get("node").info("node_initialised", node=division.code, tier=division.tier.label)

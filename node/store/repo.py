@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -265,6 +265,14 @@ def case_from_row(r: Any) -> CaseState:
 ENTRY_COLUMNS = Entry._fields  # the entries table's columns, in order
 
 
+# Entry columns for reading. Byte columns go through CAST(... AS BLOB), so a value tampered
+# into another SQL type is still read (and then fails verification) instead of breaking the reader.
+_ENTRY_READ = [
+    cast(col, LargeBinary).label(col.name) if col.name in ("prev_hash", "body", "hash") else col
+    for col in T_ENTRIES.columns
+]
+
+
 def entry_from_row(r: Any) -> Entry:
     return Entry(
         r.origin, r.stream, r.seq, bytes(r.prev_hash), r.kind, bytes(r.body), bytes(r.hash), r.subject, r.recorded_at_us
@@ -326,6 +334,75 @@ class Tx(TrustTx):
         if moved != 1:
             raise InternalError(f"stream {last.origin}/{last.stream} did not stand at seq {prev_seq}: was it locked?")
 
+    def tails(self) -> dict[tuple[str, str], tuple[int, bytes]]:
+        """(origin, stream) -> (seq, hash) of every stream held, locked on PostgreSQL."""
+        q = select(T_TAILS)
+        if self._locking:
+            q = q.with_for_update()
+        return {(r.origin, r.stream): (r.seq, bytes(r.hash)) for r in self.conn.execute(q).all()}
+
+    def append_remote(
+        self, entries: Sequence[Entry], tails_before: Mapping[tuple[str, str], tuple[int, bytes]]
+    ) -> None:
+        """Store verified entries of other origins and move (or create) their tails."""
+        if not entries:
+            return
+        self._insert_many("entries", ENTRY_COLUMNS, entries)
+        last: dict[tuple[str, str], Entry] = {}
+        for e in entries:
+            last[(e.origin, e.stream)] = e
+        for key, e in last.items():
+            if key in tails_before:
+                self.conn.execute(
+                    update(T_TAILS)
+                    .where(T_TAILS.c.origin == e.origin, T_TAILS.c.stream == e.stream)
+                    .values(seq=e.seq, hash=e.hash)
+                )
+            else:
+                self.conn.execute(
+                    insert(T_TAILS), {"origin": e.origin, "stream": e.stream, "seq": e.seq, "hash": e.hash}
+                )
+
+    def put_heads(self, heads: Sequence[Head]) -> None:
+        """Store relayed heads as received; a head already held is skipped."""
+        for h in heads:
+            exists = self.conn.execute(
+                select(T_HEADS.c.seq).where(
+                    T_HEADS.c.origin == h.origin, T_HEADS.c.stream == h.stream, T_HEADS.c.seq == h.seq
+                )
+            ).first()
+            if exists is None:
+                self.put_head(h)
+
+    def head_seqs(self, origin: str, stream: str, after: int) -> list[int]:
+        return list(
+            self.conn.execute(
+                select(T_HEADS.c.seq)
+                .where(T_HEADS.c.origin == origin, T_HEADS.c.stream == stream, T_HEADS.c.seq > after)
+                .order_by(T_HEADS.c.seq)
+            ).scalars()
+        )
+
+    def head_at(self, origin: str, stream: str, seq: int) -> Head | None:
+        row = self.conn.execute(
+            select(T_HEADS).where(T_HEADS.c.origin == origin, T_HEADS.c.stream == stream, T_HEADS.c.seq == seq)
+        ).first()
+        return None if row is None else _head(row)
+
+    def entries_between(self, origin: str, stream: str, after: int, last: int) -> list[Entry]:
+        """Entries after..last of one stream, in order."""
+        rows = self.conn.execute(
+            select(*_ENTRY_READ)
+            .where(
+                T_ENTRIES.c.origin == origin,
+                T_ENTRIES.c.stream == stream,
+                T_ENTRIES.c.seq > after,
+                T_ENTRIES.c.seq <= last,
+            )
+            .order_by(T_ENTRIES.c.seq)
+        ).all()
+        return [entry_from_row(r) for r in rows]
+
     def put_head(self, head: Head) -> None:
         self.conn.execute(insert(T_HEADS), asdict(head))
 
@@ -342,23 +419,11 @@ class Tx(TrustTx):
         return [(r.origin, r.stream, r.seq, bytes(r.hash)) for r in rows]
 
     def entries(self, origin: str, stream: str, after: int = 0, chunk: int = 5000) -> Iterator[Entry]:
-        """Entries of one stream in seq order, read in chunks. Byte columns are read through
-        CAST(... AS BLOB) so a value tampered into another SQL type is still read (and then
-        fails verification) instead of breaking the reader."""
-        c = T_ENTRIES.c
-        cols = [
-            c.origin,
-            c.stream,
-            c.seq,
-            c.kind,
-            c.subject,
-            c.recorded_at_us,
-            *(cast(col, LargeBinary).label(col.name) for col in (c.prev_hash, c.body, c.hash)),
-        ]
+        """Entries of one stream in seq order, read in chunks."""
         last = after
         while True:
             rows = self.conn.execute(
-                select(*cols)
+                select(*_ENTRY_READ)
                 .where(T_ENTRIES.c.origin == origin, T_ENTRIES.c.stream == stream, T_ENTRIES.c.seq > last)
                 .order_by(T_ENTRIES.c.seq)
                 .limit(chunk)
@@ -371,7 +436,7 @@ class Tx(TrustTx):
 
     def entries_about(self, subject: str) -> list[Entry]:
         rows = self.conn.execute(
-            select(T_ENTRIES)
+            select(*_ENTRY_READ)
             .where(T_ENTRIES.c.subject == subject)
             .order_by(T_ENTRIES.c.recorded_at_us, T_ENTRIES.c.seq)
         ).all()

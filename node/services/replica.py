@@ -1,0 +1,193 @@
+"""Replicas of other nodes' streams: applying a received batch, choosing what to send a peer.
+
+Applying: streams are checked in a fixed order - public before case, shallower origins first -
+so that a parent's `cert_issued` entries (which register its children's keys) are applied
+before the heads of those children are verified. A key is accepted only from the code's own
+issuer. Every batch applies its entries, the origins' heads as received (never re-signed),
+the derived rows and the stream tails in one transaction; a broken rule refuses all of it.
+
+Sending: per stream the receiver lacks, entries up to a head the origin signed, so every batch
+ends on a signature the receiver can check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from federation.certs import public_key_of
+from federation.codec import calendar_from_body, case_record, issued_from_body, item_from_body, revoked_from_body
+from federation.keys import Purpose, Signature, key_id, load_public_key, public_key_pem, verify
+from node import logs
+from node.domain.divisions import DivisionCode
+from node.domain.entries import Entry, Head, Kind, Stream
+from node.domain.errors import OperatorError
+from node.domain.lifecycle import CaseState, File, apply
+from node.store.repo import StoredCase, case_row, item_row
+from sync.batches import DEFAULT_MAX_ENTRIES, BatchRefused, check_batch
+from sync.cursors import Cursor, CursorSet
+from sync.routing import goes_down, goes_up
+
+if TYPE_CHECKING:
+    from node.context import Node
+    from node.store import Tx
+
+
+def _order(key: tuple[str, str]) -> tuple[int, int, str]:
+    origin, stream = key
+    return (0 if stream == Stream.PUBLIC else 1, DivisionCode(origin).tier, origin)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    entries: list[Entry]
+    heads: list[Head]
+
+
+class ReplicaService:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.log = logs.get("replica")
+        self._keys: dict[bytes, tuple[str, ec.EllipticCurvePublicKey]] = {}
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def _verifier(self, tx: Tx) -> dict[bytes, tuple[str, ec.EllipticCurvePublicKey]]:
+        for kid, (origin, pem) in tx.origin_keys().items():
+            if kid not in self._keys:
+                self._keys[kid] = (origin, load_public_key(pem))
+        return self._keys
+
+    def apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]:
+        """Verify and apply a batch from a neighbour; returns the cursors to acknowledge."""
+        me = self.node.code
+        with self.node.store.transaction() as tx:
+            tails_before = tx.tails()
+            tails = dict(tails_before)
+            keys = self._verifier(tx)
+
+            def verify_head(h: Head) -> bool:
+                known = keys.get(h.key_id)
+                return (
+                    known is not None
+                    and known[0] == h.origin
+                    and verify(known[1], Purpose.HEAD, h.message(), Signature(h.alg, h.key_id, h.signature))
+                )
+
+            new: list[Entry] = []
+            for key in sorted({(e.origin, e.stream) for e in entries}, key=_order):
+                if key[0] == me:
+                    raise BatchRefused(key[0], key[1], 0, "entries of this node's own stream came back")
+                group = [e for e in entries if (e.origin, e.stream) == key]
+                checked = check_batch(group, [h for h in heads if (h.origin, h.stream) == key], tails, verify_head)
+                tails.update(checked.tails)
+                for e in checked.new:
+                    if e.kind == Kind.CERT_ISSUED:
+                        self._register_key(tx, keys, e)
+                new.extend(checked.new)
+            tx.append_remote(new, tails_before)
+            tx.put_heads([h for h in heads if tails.get((h.origin, h.stream)) == (h.seq, h.hash)])
+            self._project(tx, new)
+        if any(e.kind == Kind.CALENDAR_PUBLISHED for e in new):
+            self.node.forget_calendar()
+        if new:
+            self.log.info("batch_applied", entries=len(new), streams=len({(e.origin, e.stream) for e in new}))
+        return [Cursor(o, s, q) for (o, s), (q, _) in sorted(tails.items())]
+
+    def _register_key(self, tx: Tx, keys: dict[bytes, tuple[str, ec.EllipticCurvePublicKey]], e: Entry) -> None:
+        """A certificate an origin issued to one of its children: that child's key, for its heads."""
+        code, der = issued_from_body(e.body)
+        if DivisionCode.parse(code).parent() != DivisionCode(e.origin):
+            raise BatchRefused(e.origin, e.stream, e.seq, f"{e.origin} may not certify {code}")
+        public = public_key_of(der)
+        tx.put_origin_key(code, key_id(public), public_key_pem(public))
+        keys[key_id(public)] = (code, public)
+
+    def _project(self, tx: Tx, new: Sequence[Entry]) -> None:
+        """The derived rows of applied entries: catalog, calendars, revocations, case outlines."""
+        items = []
+        case_entries = []
+        for e in new:
+            if e.kind == Kind.ITEM_PUBLISHED:
+                items.append(item_row(item_from_body(e.body), e.origin, e.seq))
+            elif e.kind == Kind.CALENDAR_PUBLISHED:
+                tx.put_calendar(calendar_from_body(e.body), e.origin, e.seq)
+            elif e.kind == Kind.CERT_REVOKED:
+                code, fp = revoked_from_body(e.body)
+                tx.put_revocation(fp, code, e.origin, e.recorded_at_us, e.seq)
+            elif e.stream == Stream.CASE:
+                case_entries.append(e)
+        tx.put_items(items)
+        self._project_cases(tx, case_entries)
+
+    def _project_cases(self, tx: Tx, entries: Sequence[Entry]) -> None:
+        if not entries:
+            return
+        stored = tx.stored_cases({e.subject for e in entries})
+        created: dict[str, tuple[CaseState, int, str, bool, bytes]] = {}
+        changed: dict[str, StoredCase] = {}
+        seqs: dict[str, int] = {}
+        for e in entries:
+            rec = case_record(e.body)
+            try:
+                if isinstance(rec.command, File):
+                    state = apply(None, rec.command, rec.at)
+                    created[rec.case_no] = (state, e.seq, "", False, rec.sealed_bundle_hash)
+                    continue
+                current = changed.get(rec.case_no) or stored.get(rec.case_no)
+                if current is None and rec.case_no in created:
+                    c = created[rec.case_no]
+                    current = StoredCase(c[0], c[2], c[3])
+                if current is None:
+                    raise BatchRefused(e.origin, e.stream, e.seq, f"{rec.case_no} changed before it was filed")
+                after = apply(current.state, rec.command, rec.at)
+            except OperatorError as exc:
+                raise BatchRefused(e.origin, e.stream, e.seq, f"case rule broken: {exc}") from None
+            due = rec.due_date if rec.due_date else current.due_date
+            provisional = rec.due_provisional if rec.due_date else current.due_provisional
+            if rec.case_no in created and rec.case_no not in changed:
+                _, _, _, _, bundle = created[rec.case_no]
+                created[rec.case_no] = (after, e.seq, due, provisional, bundle)
+            else:
+                changed[rec.case_no] = StoredCase(after, due, provisional)
+                seqs[rec.case_no] = e.seq
+        tx.insert_cases([case_row(s, seq, due, prov, bundle) for s, seq, due, prov, bundle in created.values()])
+        tx.update_cases([case_row(c.state, seqs[no], c.due_date, c.due_provisional) for no, c in changed.items()])
+
+    # -- sending --------------------------------------------------------------------------
+
+    def cursors(self) -> CursorSet:
+        """Everything this node holds, for its Hello and Acks."""
+        with self.node.store.read() as tx:
+            return CursorSet(Cursor(o, s, q) for (o, s), (q, _) in tx.tails().items())
+
+    def outgoing(
+        self, peer: DivisionCode, up: bool, theirs: CursorSet, max_entries: int = DEFAULT_MAX_ENTRIES
+    ) -> Outgoing:
+        """The next batch for `peer` (our parent when `up`, else a child): what it lacks of the
+        streams it should get, each run ending at a head its origin signed."""
+        me = self.node.settings.code
+        entries: list[Entry] = []
+        heads: list[Head] = []
+        with self.node.store.read() as tx:
+            for (origin, stream), (seq, _) in sorted(tx.tails().items(), key=lambda kv: _order(kv[0])):
+                code = DivisionCode(origin)
+                wanted = goes_up(me, code) if up else goes_down(peer, code, stream)
+                have = theirs.get(origin, stream)
+                if not wanted or seq <= have:
+                    continue
+                room = max(max_entries - len(entries), 1)
+                ends = tx.head_seqs(origin, stream, have)
+                if not ends:
+                    continue
+                end = max((h for h in ends if h <= have + room), default=ends[0])
+                entries.extend(tx.entries_between(origin, stream, have, end))
+                head = tx.head_at(origin, stream, end)
+                assert head is not None
+                heads.append(head)
+                if len(entries) >= max_entries:
+                    break
+        return Outgoing(entries, heads)

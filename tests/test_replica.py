@@ -1,0 +1,120 @@
+"""Replication between real node stores, in-process: entries up the tree (relayed without
+re-signing), public streams down, duplicates ignored, an entry altered on the way refused.
+The link transport that carries these batches is tested in test_federation.py."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import text
+
+from federation.certs import make_csr
+from federation.enrollment import Enrollment
+from federation.keys import NodeKey
+from node.context import Node
+from node.domain.calendar import make_calendar_year
+from node.domain.divisions import DivisionCode as D
+from node.domain.lifecycle import Accept, Status
+from node.services.cases import Applicant, FileRequest
+from sync.batches import BatchRefused
+from sync.cursors import CursorSet
+from tests.conftest import Clock, licence_item
+from tests.helpers import counts, stored_text
+
+CHAIN = ["510000000000", "511600000000", "511602000000", "511602001000", "511602001001"]
+PERSON = Applicant("1", "王大妈", "440524188001010014", "13566667777")
+
+
+def enroll(parent: Node, code: str, base: Path, clock: Clock) -> Node:
+    identity = parent.identity()
+    assert identity is not None
+    enrollment = Enrollment(parent, identity, enroll_port=1)
+    token = enrollment.make_token(code)
+    key = NodeKey.generate()
+    chain = enrollment.enroll(code, token.secret.hex(), make_csr(D(code), key).public_bytes(Encoding.DER))
+    return Node.init(base / code, code, key=key, chain=chain, clock=clock)
+
+
+@pytest.fixture
+def tree(tmp_path: Path, clock: Clock) -> Iterator[list[Node]]:
+    nodes = [Node.init(tmp_path / CHAIN[0], CHAIN[0], clock=clock)]
+    for code in CHAIN[1:]:
+        nodes.append(enroll(nodes[-1], code, tmp_path, clock))
+    yield nodes
+    for n in nodes:
+        n.close()
+
+
+def push_up(child: Node, parent: Node) -> int:
+    moved = 0
+    while True:
+        out = child.replica.outgoing(parent.settings.code, up=True, theirs=parent.replica.cursors(), max_entries=7)
+        if not out.entries:
+            return moved
+        parent.replica.apply_batch(out.entries, out.heads)
+        moved += len(out.entries)
+
+
+def push_down(parent: Node, child: Node) -> int:
+    out = parent.replica.outgoing(child.settings.code, up=False, theirs=child.replica.cursors())
+    child.replica.apply_batch(out.entries, out.heads)
+    return len(out.entries)
+
+
+def test_village_cases_reach_the_province_relayed_without_re_signing(tree: list[Node]) -> None:
+    province, village = tree[0], tree[-1]
+    village.catalog.import_items([licence_item(division=CHAIN[-1])])
+    cases = village.cases.file_many(
+        [FileRequest(licence_item().implementation_code.replace("511602000000", CHAIN[-1]), PERSON)] * 3, "agent"
+    )
+    village.cases.act_many([(c.case_no, Accept()) for c in cases[:2]], "agent")
+    for child, parent in zip(reversed(tree[1:]), reversed(tree[:-1]), strict=True):
+        assert push_up(child, parent) > 0
+    with province.store.read() as tx:
+        at_province = list(tx.entries(CHAIN[-1], "case"))
+        statuses = {c.case_no: c.status for c in tx.cases([c.case_no for c in cases]).values()}
+    with village.store.read() as tx:
+        assert at_province == list(tx.entries(CHAIN[-1], "case"))
+    assert statuses == {
+        cases[0].case_no: Status.ACCEPTED,
+        cases[1].case_no: Status.ACCEPTED,
+        cases[2].case_no: Status.FILED,
+    }
+    assert all(r.fault is None for r in province.audit.verify())  # every relayed head verifies
+    assert PERSON.name not in stored_text(province) and PERSON.id_number not in stored_text(province)
+    before = counts(province)
+    assert push_up(tree[1], province) == 0  # nothing new
+    out = tree[1].replica.outgoing(province.settings.code, up=True, theirs=CursorSet())
+    province.replica.apply_batch(out.entries, out.heads)  # a full resend: duplicates only
+    assert counts(province) == before
+
+
+def test_the_province_catalog_and_calendar_reach_the_village(tree: list[Node]) -> None:
+    province, village = tree[0], tree[-1]
+    province.catalog.import_items([licence_item(division=CHAIN[0])])
+    province.calendars.publish(make_calendar_year(2027, ["2027-01-01"], []))
+    for parent, child in itertools.pairwise(tree):
+        assert push_down(parent, child) > 0
+    item = village.catalog.get(licence_item(division=CHAIN[0]).implementation_code)
+    assert item.name == "教师资格认定"
+    assert 2027 in village.calendar().published_years
+    assert all(r.fault is None for r in village.audit.verify())
+
+
+def test_an_entry_altered_at_the_township_is_refused_at_the_county(tree: list[Node]) -> None:
+    county, township, village = tree[2], tree[3], tree[4]
+    village.catalog.import_items([licence_item(division=CHAIN[-1])])
+    village.cases.file(FileRequest(licence_item().implementation_code.replace("511602000000", CHAIN[-1]), PERSON), "a")
+    push_up(village, township)
+    with township.store.transaction() as tx:
+        tx.conn.execute(
+            text("UPDATE entries SET body = body || X'00' WHERE origin = :o AND stream = 'case'"), {"o": CHAIN[-1]}
+        )
+    before = counts(county)
+    with pytest.raises(BatchRefused, match="content"):
+        push_up(township, county)
+    assert counts(county) == before
