@@ -7,6 +7,7 @@ on kept as bytes: hashed, stored and relayed without being re-encoded.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from node.domain.lifecycle import (
     Suspend,
     Withdraw,
 )
+from sync.cursors import Cursor, CursorSet
 
 # --- catalog ---------------------------------------------------------------------------------
 
@@ -353,6 +355,22 @@ def head_to_pb(h: Head) -> log_pb2.Head:
 def head_from_pb(m: log_pb2.Head) -> Head:
     sig = signature_from_pb(m.signature)
     return Head(m.origin, m.stream, m.seq, m.hash, m.signed_at_us, sig.alg, sig.key_id, sig.value)
+
+
+def cursors_to_pb(cursors: Iterable[Cursor]) -> list[federation_pb2.Cursor]:
+    return [federation_pb2.Cursor(origin=c.origin, stream=c.stream, seq=c.seq) for c in cursors]
+
+
+def cursors_from_pb(msgs: Iterable[federation_pb2.Cursor]) -> CursorSet:
+    return CursorSet(Cursor(m.origin, m.stream, m.seq) for m in msgs)
+
+
+def batch_to_pb(entries: Iterable[Entry], heads: Iterable[Head]) -> federation_pb2.Batch:
+    return federation_pb2.Batch(entries=[entry_to_pb(e) for e in entries], heads=[head_to_pb(h) for h in heads])
+
+
+def batch_from_pb(msg: federation_pb2.Batch) -> tuple[list[Entry], list[Head]]:
+    return [entry_from_pb(e) for e in msg.entries], [head_from_pb(h) for h in msg.heads]
 
 
 def signature_to_pb(sig: Signature) -> log_pb2.Signature:

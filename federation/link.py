@@ -17,8 +17,9 @@ import os
 import queue
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 from cryptography import x509
@@ -27,12 +28,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from yiwang.v1 import federation_pb2, federation_pb2_grpc
 
 from federation.certs import code_of, dns_name, verify_chain
+from federation.codec import batch_from_pb, batch_to_pb, cursors_from_pb, cursors_to_pb
 from federation.envelopes import MAX_MESSAGE_BYTES, LinkSession, parse_body, verify_hello_signature
 from federation.errors_grpc import abort_with
 from federation.identity import Identity
+from federation.keys import NodeKey
 from node import logs
 from node.domain.divisions import DivisionCode, Tier
+from node.domain.entries import Entry, Head
 from node.domain.errors import BadSignature, CertificateRevoked, PeerError, UnknownIssuer, YiwangError
+from sync.cursors import Cursor, CursorSet
 
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -76,10 +81,99 @@ def check_hello(
     return body, peer_key
 
 
-def hello(identity: Identity, session: LinkSession, now: dt.datetime) -> federation_pb2.SignedEnvelope:
+def hello(
+    identity: Identity, session: LinkSession, now: dt.datetime, cursors: CursorSet | None = None
+) -> federation_pb2.SignedEnvelope:
     der = [c.public_bytes(serialization.Encoding.DER) for c in identity.chain]
-    body = federation_pb2.EnvelopeBody(hello=federation_pb2.Hello(chain_der=der, link_id=session.link_id))
+    held = cursors_to_pb(cursors or CursorSet())
+    body = federation_pb2.EnvelopeBody(hello=federation_pb2.Hello(chain_der=der, link_id=session.link_id, cursors=held))
     return session.wrap(identity.key, body, _us(now))
+
+
+class LinkStalled(Exception):
+    """The peer stopped acknowledging: the link is dropped and dialled again."""
+
+
+class Outgoing(Protocol):
+    @property
+    def entries(self) -> list[Entry]: ...
+
+    @property
+    def heads(self) -> list[Head]: ...
+
+
+class Replicator(Protocol):
+    """What a link needs of the node to replicate (node.services.replica.ReplicaService)."""
+
+    def cursors(self) -> CursorSet: ...
+
+    def apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]: ...
+
+    def outgoing(self, peer: DivisionCode, up: bool, theirs: CursorSet, max_entries: int = ...) -> Outgoing: ...
+
+
+class Pump:
+    """Replication over one link, the same on both sides: answers pings (the parent), applies
+    the peer's batches and acknowledges them with its cursors, and sends its own batches one
+    at a time (a window of one unacknowledged batch), each after the previous Ack."""
+
+    def __init__(
+        self,
+        key: NodeKey,
+        session: LinkSession,
+        replicator: Replicator | None,
+        peer: DivisionCode,
+        up: bool,
+        put: Callable[[federation_pb2.SignedEnvelope], None],
+        now: Now,
+        poll: float,
+        theirs: CursorSet,
+        max_entries: int = 500,
+        ack_timeout: float = 60.0,
+    ) -> None:
+        self.key, self.session, self.replicator, self.peer, self.up = key, session, replicator, peer, up
+        self.put, self.now, self.poll, self.theirs = put, now, poll, theirs
+        self.max_entries, self.ack_timeout = max_entries, ack_timeout
+        self.acked = threading.Event()
+        self.stopping = threading.Event()
+        self.failed: str = ""
+        self._lock = threading.Lock()
+
+    def send(self, body: federation_pb2.EnvelopeBody) -> None:
+        with self._lock:  # one sequence of link numbers, whichever thread sends
+            self.put(self.session.wrap(self.key, body, _us(self.now())))
+
+    def receive(self, body: federation_pb2.EnvelopeBody, answer_pings: bool) -> None:
+        kind = body.WhichOneof("kind")
+        if kind == "ping" and answer_pings:
+            self.send(federation_pb2.EnvelopeBody(ping=federation_pb2.Ping()))
+        elif kind == "batch":
+            if self.replicator is None:
+                raise BadSignature("this link does not replicate")
+            entries, heads = batch_from_pb(body.batch)
+            cursors = self.replicator.apply_batch(entries, heads)
+            self.send(federation_pb2.EnvelopeBody(ack=federation_pb2.Ack(cursors=cursors_to_pb(cursors))))
+        elif kind == "ack":
+            for c in cursors_from_pb(body.ack.cursors):
+                self.theirs.advance(c.origin, c.stream, c.seq)
+            self.acked.set()
+
+    def start(self) -> None:
+        if self.replicator is not None:
+            threading.Thread(target=self._send_loop, name=f"pump-{self.peer}", daemon=True).start()
+
+    def _send_loop(self) -> None:
+        assert self.replicator is not None
+        while not self.stopping.is_set():
+            out = self.replicator.outgoing(self.peer, self.up, self.theirs, self.max_entries)
+            if not out.entries:
+                self.stopping.wait(self.poll)
+                continue
+            self.acked.clear()
+            self.send(federation_pb2.EnvelopeBody(batch=batch_to_pb(out.entries, out.heads)))
+            if not self.acked.wait(self.ack_timeout) and not self.stopping.is_set():
+                self.failed = f"no Ack from {self.peer} within {self.ack_timeout:.0f} s"
+                return
 
 
 @dataclass
@@ -104,7 +198,11 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
         on_seen: Callable[[str], None],
         alarm: Alarm,
         renew: Callable[[str, bytes], list[x509.Certificate]],
+        replicator: Replicator | None = None,
+        poll: float = 1.0,
     ) -> None:
+        self.replicator = replicator
+        self.poll = poll
         self.identity = identity
         self.now = now
         self.revoked = revoked
@@ -145,16 +243,44 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
             peer_fp = hashlib.sha256(body.hello.chain_der[0]).hexdigest()
             self.log.info("link_accepted", peer=peer)
             self.on_seen(peer)
-            yield hello(self.identity, session, self.now())
-            for envelope in request_iterator:
-                got = session.unwrap(envelope, _us(self.now()))
-                if peer_fp in self.revoked():  # a revocation ends a running link too
-                    raise CertificateRevoked(f"certificate of {peer} was revoked")
-                self.on_seen(peer)
-                if got.WhichOneof("kind") == "ping":
-                    yield session.wrap(
-                        self.identity.key, federation_pb2.EnvelopeBody(ping=federation_pb2.Ping()), _us(self.now())
-                    )
+            mine = self.replicator.cursors() if self.replicator else None
+            yield hello(self.identity, session, self.now(), mine)
+            outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
+            pump = Pump(
+                self.identity.key,
+                session,
+                self.replicator,
+                DivisionCode(peer),
+                False,
+                outbox.put,
+                self.now,
+                self.poll,
+                cursors_from_pb(body.hello.cursors),
+            )
+            failure: list[PeerError] = []
+
+            def read() -> None:
+                try:
+                    for envelope in request_iterator:
+                        got = session.unwrap(envelope, _us(self.now()))
+                        if peer_fp in self.revoked():  # a revocation ends a running link too
+                            raise CertificateRevoked(f"certificate of {peer} was revoked")
+                        self.on_seen(peer)
+                        pump.receive(got, answer_pings=True)
+                except PeerError as exc:
+                    failure.append(exc)
+                except grpc.RpcError:
+                    pass  # the child went away
+                finally:
+                    pump.stopping.set()
+                    outbox.put(None)
+
+            threading.Thread(target=read, name=f"link-{peer}", daemon=True).start()
+            pump.start()
+            while (item := outbox.get()) is not None:
+                yield item
+            if failure:
+                raise failure[0]
         except PeerError as exc:
             self.alarm(exc, peer)
             abort_with(context, exc)
@@ -192,7 +318,9 @@ class ParentLink(threading.Thread):
         alarm: Alarm,
         ping_every: float = 5.0,
         peer: DivisionCode | None = None,
+        replicator: Replicator | None = None,
     ) -> None:
+        self.replicator = replicator
         super().__init__(name=f"link-{peer or 'parent'}", daemon=True)
         self.peer = peer
         self.address = address
@@ -225,6 +353,9 @@ class ParentLink(threading.Thread):
             except grpc.RpcError as exc:
                 self._down(f"{exc.code().name}: {exc.details()}")
                 failures += 1
+            except LinkStalled as exc:
+                self._down(str(exc))
+                failures += 1
             delay = min(30.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.5)
             self.stopping.wait(delay if failures else 0.2)
 
@@ -245,7 +376,7 @@ class ParentLink(threading.Thread):
             self._outbox = outbox
 
             def outgoing() -> Iterator[federation_pb2.SignedEnvelope]:
-                yield hello(identity, session, self.now())
+                yield hello(identity, session, self.now(), self.replicator.cursors() if self.replicator else None)
                 while True:
                     item = outbox.get()
                     if item is None:
@@ -253,6 +384,7 @@ class ParentLink(threading.Thread):
                     yield item
 
             responses = stub.Link(outgoing())
+            pump: Pump | None = None
             try:
                 first = next(responses)
                 body, peer_key = check_hello(
@@ -260,13 +392,30 @@ class ParentLink(threading.Thread):
                 )
                 session.accept_hello(body, peer_key, _us(self.now()))
                 self._up()
-                pinger = threading.Thread(target=self._ping, args=(identity, session, outbox), daemon=True)
+                up = self.peer is None  # to a parent: our subtree goes up; peer provinces: later
+                pump = Pump(
+                    identity.key,
+                    session,
+                    self.replicator if up else None,
+                    parent,
+                    True,
+                    outbox.put,
+                    self.now,
+                    min(self.ping_every, 1.0),
+                    cursors_from_pb(body.hello.cursors),
+                )
+                pump.start()
+                pinger = threading.Thread(target=self._ping, args=(pump,), daemon=True)
                 pinger.start()
                 for envelope in responses:
-                    session.unwrap(envelope, _us(self.now()))
+                    pump.receive(session.unwrap(envelope, _us(self.now())), answer_pings=False)
                     self.state.last_ok = self.now()
                     self.record(self.state)
+                    if pump.failed:
+                        raise LinkStalled(pump.failed)
             finally:
+                if pump is not None:
+                    pump.stopping.set()
                 outbox.put(None)
                 responses.cancel()
 
@@ -276,9 +425,6 @@ class ParentLink(threading.Thread):
         self.log.info("parent_link_up", address=self.address)
         self.record(self.state)
 
-    def _ping(
-        self, identity: Identity, session: LinkSession, outbox: queue.Queue[federation_pb2.SignedEnvelope | None]
-    ) -> None:
-        while not self.stopping.wait(self.ping_every) and self.state.state == "connected":
-            body = federation_pb2.EnvelopeBody(ping=federation_pb2.Ping())
-            outbox.put(session.wrap(identity.key, body, _us(self.now())))
+    def _ping(self, pump: Pump) -> None:
+        while not self.stopping.wait(self.ping_every) and not pump.stopping.is_set():
+            pump.send(federation_pb2.EnvelopeBody(ping=federation_pb2.Ping()))

@@ -158,7 +158,16 @@ class Runtime:
                 ["yiwang.v1.EnrollmentService"],
             )
             self.enrollment.enroll_port = int(self.addresses["enroll"].rsplit(":", 1)[1])
-            links = LinkServicer(identity, self.node.now, self.revoked, self.seen, self.alarm, self.renew)
+            links = LinkServicer(
+                identity,
+                self.node.now,
+                self.revoked,
+                self.seen,
+                self.alarm,
+                self.renew,
+                replicator=self.node.replica,
+                poll=min(self.ping_every, 1.0),
+            )
             self._server(
                 "federation",
                 settings.listen,
@@ -179,6 +188,7 @@ class Runtime:
                 self.record_parent,
                 self.alarm,
                 self.ping_every,
+                replicator=self.node.replica,
             )
             self.parent_link.start()
         self._write_run_file()

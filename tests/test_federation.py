@@ -83,6 +83,61 @@ def test_every_link_of_the_five_tier_chain_reports_healthy(federation: dict[str,
         assert cli_json(federation[name][0], "audit", "verify")["ok"]
 
 
+def _count(home: Path, sql: str, *args: str) -> int:
+    with sqlite3.connect(home / "yiwang.db") as conn:
+        value: int = conn.execute(sql, args).fetchone()[0]
+        return value
+
+
+def _item(code: str) -> dict[str, object]:
+    return {
+        "basic_code": "511A0138600000",
+        "implementation_code": f"511A0138600000-{code}-000-1",
+        "name": "教师资格认定",
+        "power_type": "01",
+        "department": "窗口",
+        "division_code": code,
+        "legal_limit_days": 20,
+        "promised_limit_days": 10,
+    }
+
+
+def test_entries_flow_up_and_down_the_running_chain(
+    federation: dict[str, tuple[Path, Running]], tmp_path: Path
+) -> None:
+    import json as json_
+
+    village, province = federation["village"][0], federation["province"][0]
+    (tmp_path / "v.json").write_text(json_.dumps([_item(CHAIN[4])]), encoding="utf-8")
+    cli(village, "catalog", "import", str(tmp_path / "v.json"))
+    case_no = cli_json(
+        village,
+        "case",
+        "file",
+        "--item",
+        f"511A0138600000-{CHAIN[4]}-000-1",
+        "--name",
+        "某人",
+        "--id",
+        "11010519491231002X",
+    )["case_no"]
+    wait_for(
+        lambda: _count(province, "select count(*) from cases where case_no = ?", case_no),
+        60,
+        "the village's case at the province",
+    )
+    assert _count(province, "select count(*) from entries where origin = ? and stream = 'case'", CHAIN[4]) == 1
+    (tmp_path / "p.json").write_text(json_.dumps([_item(CHAIN[0])]), encoding="utf-8")
+    cli(province, "catalog", "import", str(tmp_path / "p.json"))
+    wait_for(
+        lambda: _count(village, "select count(*) from catalog_items where division_code = ?", CHAIN[0]),
+        60,
+        "the province's item at the village",
+    )
+    for name in NAMES:
+        assert cli_json(federation[name][0], "audit", "verify")["ok"], name
+
+
 # --- attacks -----------------------------------------------------------------------------
 
 
