@@ -5,6 +5,7 @@ specific error and leaves the receiver's database unchanged (alarms aside)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import queue
 import sqlite3
 from collections.abc import Iterator
@@ -446,3 +447,42 @@ def test_peer_provinces_link_only_through_configured_anchors(tmp_path: Path) -> 
             r.stop()
     err = cli(sichuan, "anchors", "add", str(tmp_path / "sc.pem"), expect=2).stderr
     assert "own root" in err
+
+
+def test_sim_starts_a_branch_and_stops_it_by_pid(tmp_path: Path) -> None:
+    import json as json_
+    import subprocess
+    import sys
+
+    folder = tmp_path / "sim"
+    args = [
+        sys.executable,
+        "-m",
+        "node.cli.app",
+        "sim",
+        "--dir",
+        str(folder),
+        "--branch",
+        "511621101000",
+        "--villages",
+        "1",
+        "--detach",
+        "--json",
+    ]
+    started = json_.loads(subprocess.run(args, capture_output=True, text=True, timeout=180, check=True).stdout)
+    codes = [n["code"] for n in started["nodes"]]
+    assert codes[:4] == ["510000000000", "511600000000", "511621000000", "511621101000"]
+    assert len(codes) == 5 and D(codes[4]).parent() == D("511621101000")  # the township's first village
+    try:
+        village = folder / codes[4]
+        wait_for(lambda: _links(village) == {"511621101000": "connected"}, 30, "the village link")
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "node.cli.app", "sim", "stop", "--dir", str(folder)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    for node in started["nodes"]:
+        with pytest.raises(ProcessLookupError):
+            os.kill(node["pid"], 0)

@@ -11,7 +11,7 @@ import typer
 from federation.enrollment import Token, enroll_with_parent
 from federation.keys import NodeKey
 from node import logs
-from node.cli import calendar, cases, catalog, federation
+from node.cli import calendar, cases, catalog, federation, sim
 from node.cli.common import (
     DataDir,
     JsonOut,
@@ -42,6 +42,7 @@ app.add_typer(federation.enroll_app, name="enroll")
 app.add_typer(federation.keys_app, name="keys")
 app.add_typer(federation.alarms_app, name="alarms")
 app.add_typer(federation.anchors_app, name="anchors")
+app.add_typer(sim.sim_app, name="sim")
 app.registered_commands.extend(federation.run_app.registered_commands)
 
 

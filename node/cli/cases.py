@@ -216,6 +216,10 @@ def evaluate(
     _act(case_no, Evaluate(level, channel), data_dir, actor, json_out)
 
 
+def _masked(a: Applicant) -> Applicant:
+    return Applicant(a.kind, a.name[:1] + "*" * (len(a.name) - 1), mask(a.id_number), mask(a.phone), "")
+
+
 def _view_json(view: CaseView, applicant: Applicant | None) -> dict[str, object]:
     out: dict[str, object] = {
         **_outline(view.state),
@@ -246,22 +250,16 @@ def show(
     """A case's outline, time limit and timeline."""
     with opened(data_dir) as node:
         view = node.cases.show(case_no)
-        applicant = node.cases.applicant(case_no)
+        applicant = node.cases.applicant_if_held(case_no)
     if json_out:
         print_json(_view_json(view, applicant if reveal else None))
         return
     s = view.state
-    shown = (
-        applicant
-        if reveal
-        else Applicant(
-            applicant.kind,
-            applicant.name[:1] + "*" * (len(applicant.name) - 1),
-            mask(applicant.id_number),
-            mask(applicant.phone),
-            "",
-        )
-    )
+    if applicant is None:
+        shown_text = "sealed: held by the filing and handling nodes only"
+    else:
+        shown = applicant if reveal else _masked(applicant)
+        shown_text = f"{shown.name} {shown.id_number} {shown.phone}".strip()
     evaluation = f"{s.evaluation} {SATISFACTION[s.evaluation]}" if s.evaluation else ""
     rows = [
         ("status", s.status.value),
@@ -274,7 +272,7 @@ def show(
         ("used / left", "" if view.used_days is None else f"{view.used_days} / {view.remaining_days}"),
         ("level", view.level),
         ("missing (容缺)", ", ".join(s.missing_materials)),
-        ("applicant", f"{shown.name} {shown.id_number} {shown.phone}".strip()),
+        ("applicant", shown_text),
         ("agent", s.agent),
         ("evaluation", evaluation),
     ]

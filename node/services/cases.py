@@ -322,6 +322,15 @@ class CaseService:
             rows = tx.list_cases(status, limit, after, open_only)
         return [self._view(case_from_row(r), r.due_date, r.due_provisional, today) for r in rows]
 
+    def applicant_if_held(self, case_no: str) -> Applicant | None:
+        """The applicant when this node holds the sealed bundle (filing and handling nodes)."""
+        with self.node.store.read() as tx:
+            rows = tx.case_rows([case_no])
+            if not rows:
+                raise NotFound("case", case_no)
+            held = tx.bundle(bytes(rows[0].sealed_bundle_hash)) is not None
+        return self.applicant(case_no) if held else None
+
     def applicant(self, case_no: str) -> Applicant:
         """Open the sealed bundle (this node is a recipient); for the operator's eyes only."""
         with self.node.store.read() as tx:

@@ -1,0 +1,182 @@
+"""`yiwang sim`: a real local federation for one branch of the Sichuan division tree.
+
+Every node is a separate `yiwang run` process on 127.0.0.1 with ports it picks itself, and
+every child is enrolled through the real CLI (`enroll token` on the parent, `init --parent
+--token` on the child). The branch is the path from the province to --branch, continued down
+through first children to a township, plus --villages villages under it. `sim.json` in the
+folder records every node's code, data directory, pid and ports; `yiwang sim stop` ends them
+by those pids.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from node.cli.common import console, print_json
+from node.divisions_data import sichuan
+from node.domain.divisions import DivisionCode, Tier
+from node.domain.errors import InvalidInput, SetupError
+
+sim_app = typer.Typer(
+    help="A local federation of real processes for a branch of the division tree.", invoke_without_command=True
+)
+PORTS = ["--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
+
+
+def branch_codes(branch: DivisionCode, villages: int) -> list[DivisionCode]:
+    """Province down to a township through `branch`, then `villages` of that township."""
+    registry = sichuan()
+    if branch not in registry:
+        raise InvalidInput("--branch", f"{branch} is not in the Sichuan division data")
+    path = [*reversed(list(branch.ancestors())), branch]
+    while path[-1].tier < Tier.TOWNSHIP:
+        children = registry.children(path[-1])
+        if not children:
+            raise InvalidInput("--branch", f"{path[-1]} has no children in the division data")
+        path.append(children[0].code)
+    if path[-1].tier == Tier.TOWNSHIP:
+        path.extend(d.code for d in registry.children(path[-1])[:villages])
+    return path
+
+
+def _cli(home: Path, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "node.cli.app", *args, "-d", str(home)], capture_output=True, text=True, timeout=120
+    )
+    if proc.returncode != 0:
+        raise SetupError(f"`yiwang {' '.join(args)}` failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def _start(home: Path, ping_every: float) -> dict[str, Any]:
+    (home / "run.json").unlink(missing_ok=True)
+    log = (home / "run.out").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "node.cli.app", "run", "-d", str(home), "--ping-every", str(ping_every)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SetupError(f"{home.name} exited: {(home / 'run.out').read_text()[-500:]}")
+        try:
+            info: dict[str, Any] = json.loads((home / "run.json").read_text())
+            if info.get("pid") == proc.pid:
+                return info
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        time.sleep(0.1)
+    raise SetupError(f"{home.name} did not start within 30 s")
+
+
+def stop_all(folder: Path) -> int:
+    """Stop every node of a sim by the pid it recorded; returns how many were running."""
+    try:
+        nodes = json.loads((folder / "sim.json").read_text())["nodes"]
+    except FileNotFoundError:
+        return 0
+    stopped = []
+    for node in reversed(nodes):
+        try:
+            os.kill(int(node["pid"]), signal.SIGTERM)
+            stopped.append(int(node["pid"]))
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 20  # each node shuts its servers down with a 2 s grace
+    while stopped and time.monotonic() < deadline:
+        stopped = [pid for pid in stopped if _running(pid)]
+        time.sleep(0.1)
+    for pid in stopped:  # still there after 20 s: no more grace
+        os.kill(pid, signal.SIGKILL)
+    return len(nodes)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@sim_app.callback()
+def sim(
+    ctx: typer.Context,
+    branch: Annotated[str, typer.Option(help="A division code: the sim runs the path down to it")] = "511602001000",
+    villages: Annotated[int, typer.Option(min=0, max=20, help="Villages under the township")] = 2,
+    folder: Annotated[Path, typer.Option("--dir", help="Where the nodes' data directories go")] = Path("sim-data"),
+    detach: Annotated[bool, typer.Option(help="Leave the nodes running and return")] = False,
+    ping_every: Annotated[float, typer.Option(help="Seconds between link pings")] = 1.0,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Start the branch's nodes, enroll each through the CLI, and run until Ctrl-C (or --detach)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    codes = branch_codes(DivisionCode.parse(branch, "--branch"), villages)
+    if (folder / "sim.json").exists() and stop_all(folder):
+        time.sleep(1)
+    folder.mkdir(parents=True, exist_ok=True)
+    nodes: list[dict[str, Any]] = []
+    homes: dict[str, Path] = {}
+    try:
+        for code in codes:
+            home = folder / code.code
+            if home.exists():
+                import shutil
+
+                shutil.rmtree(home)
+            parent = code.parent()
+            if parent is None:
+                _cli(home, "init", "--code", code.code, *PORTS)
+            else:
+                token = json.loads(_cli(homes[parent.code], "enroll", "token", "--child", code.code, "--json"))["token"]
+                parent_port = next(n for n in nodes if n["code"] == parent.code)["federation"]
+                _cli(home, "init", "--code", code.code, "--parent", parent_port, "--token", token, *PORTS)
+            info = _start(home, ping_every)
+            homes[code.code] = home
+            nodes.append(
+                {
+                    "code": code.code,
+                    "name": sichuan().get(code).name,
+                    "tier": code.tier.label,
+                    "data_dir": str(home),
+                    **info,
+                }
+            )
+            (folder / "sim.json").write_text(json.dumps({"nodes": nodes}, ensure_ascii=False, indent=1))
+    except BaseException:
+        stop_all(folder)
+        raise
+    if json_out:
+        print_json({"nodes": nodes})
+    else:
+        for n in nodes:
+            console.print(
+                f"{n['tier']:9s} {n['code']} {n['name']}: pid {n['pid']}, federation {n.get('federation', '-')},"
+                f" api {n['api']}, data {n['data_dir']}",
+                highlight=False,
+            )
+    if detach:
+        return
+    console.print("running; Ctrl-C stops every node")
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        stop_all(folder)
+
+
+@sim_app.command("stop")
+def stop(folder: Annotated[Path, typer.Option("--dir")] = Path("sim-data")) -> None:
+    """Stop the nodes of a detached sim (by their recorded pids)."""
+    console.print(f"stopped {stop_all(folder)} node(s)")
