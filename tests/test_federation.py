@@ -471,9 +471,9 @@ def test_sim_starts_a_branch_and_stops_it_by_pid(tmp_path: Path) -> None:
     ]
     started = json_.loads(subprocess.run(args, capture_output=True, text=True, timeout=180, check=True).stdout)
     codes = [n["code"] for n in started["nodes"]]
-    assert codes[:4] == ["510000000000", "511600000000", "511621000000", "511621101000"]
-    assert len(codes) == 5 and D(codes[4]).parent() == D("511621101000")  # the township's first village
     try:
+        assert codes[:4] == ["510000000000", "511600000000", "511621000000", "511621101000"]
+        assert len(codes) == 5 and D(codes[4]).parent() == D("511621101000")  # the township's first village
         village = folder / codes[4]
         wait_for(lambda: _links(village) == {"511621101000": "connected"}, 30, "the village link")
     finally:

@@ -1,0 +1,167 @@
+"""Benchmark: replication over real links between `yiwang run` processes on 127.0.0.1.
+
+(a) one link: a city holds N case entries filed while its link was down; from the moment its
+    `yiwang run` starts until the province holds all N;
+(b) end to end: the same with a village of a five-tier chain (`yiwang sim`), until the
+    province holds the village's N entries (relayed by township, county and city).
+Each rate is printed next to the raw `sqlite3.executemany` rate of the same entry rows,
+measured in the same run. Start-up of the dialling process is included (about a second).
+Bounded: --entries cases, and --timeout seconds per transfer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from node.context import Node, settle_after_startup
+from node.services.cases import Applicant, FileRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTS = ["--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
+
+
+def yiwang(*args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "node.cli.app", *args], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
+
+
+def start(home: Path) -> subprocess.Popen[bytes]:
+    (home / "run.json").unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "node.cli.app", "run", "-d", str(home), "--ping-every", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        if (home / "run.json").exists():
+            return proc
+        time.sleep(0.1)
+    raise SystemExit(f"{home} did not start")
+
+
+def file_cases(home: Path, count: int) -> None:
+    """File `count` cases at a stopped node (its own item, batches of 500)."""
+    node = Node.open(home)
+    code = node.code
+    item = {
+        "basic_code": "B1",
+        "implementation_code": f"B1-{code}",
+        "name": "bench item",
+        "power_type": "20",
+        "department": "窗口",
+        "division_code": code,
+    }
+    path = home / "item.json"
+    path.write_text(json.dumps([item]), encoding="utf-8")
+    node.close()
+    yiwang("catalog", "import", str(path), "-d", str(home))
+    node = Node.open(home)
+    person = Applicant("1", "某人", "11010519491231002X")
+    for first in range(0, count, 500):
+        node.cases.file_many([FileRequest(f"B1-{code}", person)] * min(500, count - first), "bench")
+    node.close()
+
+
+def held(province: Path, origin: str) -> int:
+    with sqlite3.connect(province / "yiwang.db") as conn:
+        value: int = conn.execute(
+            "select coalesce(max(seq), 0) from stream_tails where origin = ? and stream = 'case'", (origin,)
+        ).fetchone()[0]
+        return value
+
+
+def transfer(province: Path, child: Path, origin: str, count: int, timeout: float) -> float:
+    start_at = time.perf_counter()
+    proc = start(child)
+    try:
+        while held(province, origin) < count:
+            if time.perf_counter() - start_at > timeout:
+                raise SystemExit(f"timed out: {held(province, origin)} of {count} entries arrived")
+            time.sleep(0.05)
+        return time.perf_counter() - start_at
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def raw_rate(source: Path, origin: str) -> float:
+    with sqlite3.connect(source / "yiwang.db") as src:
+        schema = src.execute("select sql from sqlite_master where name = 'entries'").fetchone()[0]
+        rows = src.execute("select * from entries where origin = ? and stream = 'case'", (origin,)).fetchall()
+    with tempfile.TemporaryDirectory() as tmp:
+        dst = sqlite3.connect(Path(tmp) / "raw.db", isolation_level=None)
+        dst.execute("PRAGMA journal_mode=WAL")
+        dst.execute("PRAGMA synchronous=NORMAL")
+        dst.execute(schema)
+        t = time.perf_counter()
+        for first in range(0, len(rows), 500):
+            dst.execute("BEGIN")
+            dst.executemany(f"insert into entries values ({','.join('?' * len(rows[0]))})", rows[first : first + 500])
+            dst.execute("COMMIT")
+        elapsed = time.perf_counter() - t
+        dst.close()
+    return len(rows) / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=20_000)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    ns = parser.parse_args()
+    settle_after_startup()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        # (a) one link
+        province, city = base / "a-province", base / "a-city"
+        yiwang("init", "--code", "510000000000", *PORTS, "-d", str(province))
+        prov = start(province)
+        try:
+            ports = json.loads((province / "run.json").read_text())
+            token = json.loads(yiwang("enroll", "token", "--child", "511600000000", "--json", "-d", str(province)))
+            yiwang(
+                "init",
+                "--code",
+                "511600000000",
+                "--parent",
+                ports["federation"],
+                "--token",
+                token["token"],
+                *PORTS,
+                "-d",
+                str(city),
+            )
+            file_cases(city, ns.entries)
+            one = transfer(province, city, "511600000000", ns.entries, ns.timeout)
+        finally:
+            prov.terminate()
+            prov.wait(timeout=30)
+        raw_one = raw_rate(city, "511600000000")
+        # (b) five tiers
+        sim = base / "sim"
+        nodes = json.loads(yiwang("sim", "--dir", str(sim), "--villages", "1", "--detach", "--json"))["nodes"]
+        try:
+            village = nodes[-1]
+            subprocess.run(["kill", str(village["pid"])], check=True)
+            time.sleep(3)
+            file_cases(Path(village["data_dir"]), ns.entries)
+            chain = transfer(sim / "510000000000", Path(village["data_dir"]), village["code"], ns.entries, ns.timeout)
+        finally:
+            yiwang("sim", "stop", "--dir", str(sim))
+        raw_chain = raw_rate(Path(village["data_dir"]), village["code"])
+    print(f"{ns.entries} case entries")
+    for label, seconds, raw, target in (("(a) one link", one, raw_one, 0.4), ("(b) five tiers", chain, raw_chain, 0.2)):
+        rate = ns.entries / seconds
+        print(f"{label:16s}: {rate:9.1f} entries/s   raw {raw:9.1f}/s   ratio {rate / raw:.3f}  (target >= {target})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
