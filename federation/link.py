@@ -114,8 +114,9 @@ class Replicator(Protocol):
 
 class Pump:
     """Replication over one link, the same on both sides: answers pings (the parent), applies
-    the peer's batches and acknowledges them with its cursors, and sends its own batches one
-    at a time (a window of one unacknowledged batch), each after the previous Ack."""
+    the peer's batches and acknowledges them with its cursors, and sends its own batches with
+    at most `window` of them unacknowledged. `sent` runs ahead of the acknowledged `theirs`;
+    after a reconnect both start again from the cursors the peer reports in its Hello."""
 
     def __init__(
         self,
@@ -130,11 +131,13 @@ class Pump:
         theirs: CursorSet,
         max_entries: int = 500,
         ack_timeout: float = 60.0,
+        window: int = 4,
     ) -> None:
         self.key, self.session, self.replicator, self.peer, self.up = key, session, replicator, peer, up
         self.put, self.now, self.poll, self.theirs = put, now, poll, theirs
         self.max_entries, self.ack_timeout = max_entries, ack_timeout
-        self.acked = threading.Event()
+        self.sent = CursorSet(list(theirs))
+        self.in_flight = threading.Semaphore(window)
         self.stopping = threading.Event()
         self.failed: str = ""
         self._lock = threading.Lock()
@@ -156,7 +159,7 @@ class Pump:
         elif kind == "ack":
             for c in cursors_from_pb(body.ack.cursors):
                 self.theirs.advance(c.origin, c.stream, c.seq)
-            self.acked.set()
+            self.in_flight.release()
 
     def start(self) -> None:
         if self.replicator is not None:
@@ -165,15 +168,18 @@ class Pump:
     def _send_loop(self) -> None:
         assert self.replicator is not None
         while not self.stopping.is_set():
-            out = self.replicator.outgoing(self.peer, self.up, self.theirs, self.max_entries)
+            if not self.in_flight.acquire(timeout=self.ack_timeout):
+                if not self.stopping.is_set():
+                    self.failed = f"no Ack from {self.peer} within {self.ack_timeout:.0f} s"
+                return
+            out = self.replicator.outgoing(self.peer, self.up, self.sent, self.max_entries)
             if not out.entries:
+                self.in_flight.release()
                 self.stopping.wait(self.poll)
                 continue
-            self.acked.clear()
             self.send(federation_pb2.EnvelopeBody(batch=batch_to_pb(out.entries, out.heads)))
-            if not self.acked.wait(self.ack_timeout) and not self.stopping.is_set():
-                self.failed = f"no Ack from {self.peer} within {self.ack_timeout:.0f} s"
-                return
+            for e in out.entries:
+                self.sent.advance(e.origin, e.stream, e.seq)
 
 
 @dataclass
