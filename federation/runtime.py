@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
 import threading
 import time
 from concurrent import futures
@@ -30,6 +31,7 @@ from federation.identity import Identity
 from federation.link import GRPC_OPTIONS, LinkServicer, LinkState, ParentLink
 from federation.local_api import NodeServicer
 from node import logs
+from node.bus import Relay, start_nats_server
 from node.context import Node
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import PeerError, SetupError
@@ -71,6 +73,8 @@ class Runtime:
         self._seen: dict[str, int] = {}
         self._revoked: tuple[float, set[str]] = (0.0, set())
         self._lock = threading.Lock()
+        self._bus_stop = threading.Event()
+        self.nats_server: subprocess.Popen[bytes] | None = None
         self.log = logs.get("runtime")
 
     # -- callbacks shared by the link and enrollment code ---------------------------------
@@ -191,9 +195,21 @@ class Runtime:
                 replicator=self.node.replica,
             )
             self.parent_link.start()
+        self._start_bus()
         self._write_run_file()
         self.log.info("node_running", node=self.node.code, **self.addresses)
         return self.addresses
+
+    def _start_bus(self) -> None:
+        """The event bus: nats.url, or a nats-server of our own; none on the village profile."""
+        settings = self.node.settings
+        if settings.profile == "village":
+            return
+        url = settings.nats_url
+        if not url:
+            self.nats_server, url = start_nats_server(settings.data_dir / "nats")
+        self.addresses["nats"] = url
+        Relay(self.node, url).start(self._bus_stop)
 
     def _dial_peer(self, peer: str) -> None:
         """A link to a peer province, given as CODE@HOST:PORT."""
@@ -238,7 +254,14 @@ class Runtime:
     def stop(self) -> None:
         for link in [*self.peer_links, *([self.parent_link] if self.parent_link else [])]:
             link.stop()
+        self._bus_stop.set()
         for server in self.servers:
             server.stop(grace=2).wait()
+        if self.nats_server is not None:
+            self.nats_server.terminate()
+            try:
+                self.nats_server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.nats_server.kill()
         (self.node.settings.data_dir / RUN_FILE).unlink(missing_ok=True)
         self.log.info("node_stopped", node=self.node.code)

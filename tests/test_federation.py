@@ -90,6 +90,29 @@ def _count(home: Path, sql: str, *args: str) -> int:
         return value
 
 
+def _bus_subjects(url: str, filter_subject: str) -> list[str]:
+    import asyncio
+
+    import nats
+
+    async def read() -> list[str]:
+        nc = await nats.connect(url)
+        try:
+            js = nc.jetstream()
+            sub = await js.subscribe(filter_subject, ordered_consumer=True)
+            subjects = []
+            try:
+                while True:
+                    msg = await sub.next_msg(timeout=1)
+                    subjects.append(msg.subject)
+            except nats.errors.TimeoutError:
+                return subjects
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
 def _item(code: str) -> dict[str, object]:
     return {
         "basic_code": "511A0138600000",
@@ -128,6 +151,11 @@ def test_entries_flow_up_and_down_the_running_chain(
         "the village's case at the province",
     )
     assert _count(province, "select count(*) from entries where origin = ? and stream = 'case'", CHAIN[4]) == 1
+    # the province's own bus carries the village's entry, under the village's subject
+    nats_url = federation["province"][1].ports["nats"]
+    subjects = wait_for(lambda: _bus_subjects(nats_url, f"yiwang.{CHAIN[4]}.case.>"), 30, "the bus")
+    assert subjects == [f"yiwang.{CHAIN[4]}.case.case_filed"]
+    assert "nats" not in federation["village"][1].ports  # the village profile runs without NATS
     (tmp_path / "p.json").write_text(json_.dumps([_item(CHAIN[0])]), encoding="utf-8")
     cli(province, "catalog", "import", str(tmp_path / "p.json"))
     wait_for(

