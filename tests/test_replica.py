@@ -20,7 +20,7 @@ from node.domain.calendar import make_calendar_year
 from node.domain.divisions import DivisionCode as D
 from node.domain.lifecycle import Accept, Status
 from node.services.cases import Applicant, FileRequest
-from sync.batches import BatchRefused
+from sync.batches import BatchRefused, entry_size
 from sync.cursors import CursorSet
 from tests.conftest import Clock, licence_item
 from tests.helpers import counts, stored_text
@@ -118,3 +118,23 @@ def test_an_entry_altered_at_the_township_is_refused_at_the_county(tree: list[No
     with pytest.raises(BatchRefused, match="content"):
         push_up(township, county)
     assert counts(county) == before
+
+
+def test_outgoing_batches_are_bounded_by_bytes_and_end_on_heads(tree: list[Node]) -> None:
+    province, city = tree[0], tree[1]
+    city.catalog.import_items([licence_item(division=CHAIN[1])])
+    code = licence_item(division=CHAIN[1]).implementation_code
+    for _ in range(5):  # five appends: five heads
+        city.cases.file_many([FileRequest(code, PERSON)] * 10, "w")
+    theirs = province.replica.cursors()
+    small = city.replica.outgoing(province.settings.code, up=True, theirs=theirs, max_bytes=1)
+    # at a 1-byte bound: the shortest run that ends on a head (the city's cert for the county)
+    assert [(e.stream, e.seq) for e in small.entries] == [("public", 1)] and [h.seq for h in small.heads] == [1]
+    big = city.replica.outgoing(province.settings.code, up=True, theirs=theirs)
+    assert len(big.entries) == 52 and [h.seq for h in big.heads] == [2, 50]
+    province.replica.apply_batch(small.entries, small.heads)
+    rest = city.replica.outgoing(province.settings.code, up=True, theirs=province.replica.cursors(), max_bytes=4000)
+    assert 0 < len(rest.entries) < 51 and sum(entry_size(e) for e in rest.entries) <= 4000
+    for head in rest.heads:  # every run ends on its head
+        assert head.seq == max(e.seq for e in rest.entries if (e.origin, e.stream) == (head.origin, head.stream))
+    province.replica.apply_batch(rest.entries, rest.heads)

@@ -27,7 +27,7 @@ from node.domain.entries import Entry, Head, Kind, Stream
 from node.domain.errors import OperatorError
 from node.domain.lifecycle import CaseState, File, apply
 from node.store.repo import StoredCase, case_row, item_row
-from sync.batches import DEFAULT_MAX_ENTRIES, BatchRefused, check_batch
+from sync.batches import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, BatchRefused, check_batch, entry_size
 from sync.cursors import Cursor, CursorSet
 from sync.routing import goes_down, goes_up
 
@@ -165,13 +165,19 @@ class ReplicaService:
             return CursorSet(Cursor(o, s, q) for (o, s), (q, _) in tx.tails().items())
 
     def outgoing(
-        self, peer: DivisionCode, up: bool, theirs: CursorSet, max_entries: int = DEFAULT_MAX_ENTRIES
+        self,
+        peer: DivisionCode,
+        up: bool,
+        theirs: CursorSet,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> Outgoing:
         """The next batch for `peer` (our parent when `up`, else a child): what it lacks of the
         streams it should get, each run ending at a head its origin signed."""
         me = self.node.settings.code
         entries: list[Entry] = []
         heads: list[Head] = []
+        size = 0
         with self.node.store.read() as tx:
             for (origin, stream), (seq, _) in sorted(tx.tails().items(), key=lambda kv: _order(kv[0])):
                 code = DivisionCode(origin)
@@ -183,11 +189,21 @@ class ReplicaService:
                 ends = tx.head_seqs(origin, stream, have)
                 if not ends:
                     continue
-                end = max((h for h in ends if h <= have + room), default=ends[0])
-                entries.extend(tx.entries_between(origin, stream, have, end))
+                limit = max((h for h in ends if h <= have + room), default=ends[0])
+                run = tx.entries_between(origin, stream, have, limit)
+                # cut at the last head whose run still fits the byte bound (at least the first head)
+                head_set, end, run_bytes, cut, acc = set(ends), ends[0], 0, 0, 0
+                for i, e in enumerate(run):
+                    acc += entry_size(e)
+                    if e.seq in head_set and (e.seq == ends[0] or size + acc <= max_bytes):
+                        end, run_bytes, cut = e.seq, acc, i + 1
+                if entries and size + run_bytes > max_bytes:
+                    break  # the next batch takes this stream
+                entries.extend(run[:cut])
+                size += run_bytes
                 head = tx.head_at(origin, stream, end)
                 assert head is not None
                 heads.append(head)
-                if len(entries) >= max_entries:
+                if len(entries) >= max_entries or size >= max_bytes:
                     break
         return Outgoing(entries, heads)
