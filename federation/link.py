@@ -189,8 +189,6 @@ class LinkState:
     state: str = "starting"
     error: str = ""
     last_ok: dt.datetime | None = None
-    attempts: int = 0
-    connected_since: dt.datetime | None = None
 
 
 class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
@@ -348,7 +346,6 @@ class ParentLink(threading.Thread):
     def run(self) -> None:
         failures = 0
         while not self.stopping.is_set():
-            self.state.attempts += 1
             try:
                 self._connect_once()
                 failures = 0
@@ -366,7 +363,7 @@ class ParentLink(threading.Thread):
             self.stopping.wait(delay if failures else 0.2)
 
     def _down(self, error: str) -> None:
-        self.state.state, self.state.error, self.state.connected_since = "disconnected", error, None
+        self.state.state, self.state.error = "disconnected", error
         self.log.warning("parent_link_down", address=self.address, error=error)
         self.record(self.state)
 
@@ -427,7 +424,7 @@ class ParentLink(threading.Thread):
 
     def _up(self) -> None:
         now = self.now()
-        self.state.state, self.state.error, self.state.connected_since, self.state.last_ok = "connected", "", now, now
+        self.state.state, self.state.error, self.state.last_ok = "connected", "", now
         self.log.info("parent_link_up", address=self.address)
         self.record(self.state)
 

@@ -17,6 +17,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -106,19 +107,17 @@ class Runtime:
             role = "province" if DivisionCode(code).tier == Tier.PROVINCE else "child"
             tx.put_peer(code, role, state="connected", last_seen_us=now)
 
-    def record_parent(self, state: LinkState) -> None:
-        parent = self.node.settings.code.parent()
-        assert parent is not None  # a node with a parent address is not a province
-        last_ok = _us(state.last_ok) if state.last_ok else None
-        with self.node.store.transaction() as tx:
-            tx.put_peer(
-                parent.code,
-                "parent",
-                address=self.node.settings.parent,
-                state=state.state,
-                error=state.error[:300],
-                last_seen_us=last_ok,
-            )
+    def recorder(self, code: str, role: str, address: str) -> Callable[[LinkState], None]:
+        """Keeps a dialled link's state in the peers table, for `yiwang status`."""
+
+        def record(state: LinkState) -> None:
+            last_ok = _us(state.last_ok) if state.last_ok else None
+            with self.node.store.transaction() as tx:
+                tx.put_peer(
+                    code, role, address=address, state=state.state, error=state.error[:300], last_seen_us=last_ok
+                )
+
+        return record
 
     def renew(self, code: str, csr_der: bytes) -> list[x509.Certificate]:
         assert self.enrollment is not None
@@ -184,12 +183,14 @@ class Runtime:
         if settings.parent:
             if identity is None:
                 raise SetupError("this node has a parent but no certificate: enroll it with `yiwang init --token`")
+            parent = settings.code.parent()
+            assert parent is not None  # a node with a parent address is not a province
             self.parent_link = ParentLink(
                 settings.parent,
                 self._current_identity,
                 self.node.now,
                 self.revoked,
-                self.record_parent,
+                self.recorder(parent.code, "parent", settings.parent),
                 self.alarm,
                 self.ping_every,
                 replicator=self.node.replica,
@@ -218,20 +219,15 @@ class Runtime:
         if code.tier != Tier.PROVINCE or self.identity is None or self.identity.code.tier != Tier.PROVINCE:
             raise SetupError(f"federation.peers {peer!r}: only provinces link with peer provinces")
 
-        def record(state: LinkState) -> None:
-            last_ok = _us(state.last_ok) if state.last_ok else None
-            with self.node.store.transaction() as tx:
-                tx.put_peer(
-                    code.code,
-                    "province",
-                    address=address,
-                    state=state.state,
-                    error=state.error[:300],
-                    last_seen_us=last_ok,
-                )
-
         link = ParentLink(
-            address, self._current_identity, self.node.now, self.revoked, record, self.alarm, self.ping_every, peer=code
+            address,
+            self._current_identity,
+            self.node.now,
+            self.revoked,
+            self.recorder(code.code, "province", address),
+            self.alarm,
+            self.ping_every,
+            peer=code,
         )
         link.start()
         self.peer_links.append(link)

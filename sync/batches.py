@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from node.domain.entries import Entry, Head, entry_hash
+from node.domain.entries import GENESIS, Entry, Head, verify_chain
 from node.domain.errors import PeerError
 from sync.cursors import StreamKey
 
@@ -70,21 +70,20 @@ def check_batch(
     after = dict(tails)
     new: list[Entry] = []
     duplicates = 0
+    streams: dict[StreamKey, list[Entry]] = {}
     for e in entries:
-        key = (e.origin, e.stream)
-        seq, last_hash = after.get(key, (0, bytes(32)))
-        if e.seq <= seq:
-            duplicates += 1
-            continue
-        if e.seq != seq + 1:
-            raise BatchRefused(e.origin, e.stream, e.seq, f"gap: this node holds up to {seq}")
-        if e.prev_hash != last_hash:
-            raise BatchRefused(e.origin, e.stream, e.seq, "prev_hash does not continue the chain held here")
-        if entry_hash(e.origin, e.stream, e.seq, e.prev_hash, e.kind, e.body) != e.hash:
-            raise BatchRefused(e.origin, e.stream, e.seq, "hash does not match the entry's content")
-        after[key] = (e.seq, e.hash)
-        new.append(e)
-    covered = _covered(new, heads, after, verify_head)
+        streams.setdefault((e.origin, e.stream), []).append(e)
+    for key, group in streams.items():
+        seq, last_hash = after.get(key, (0, GENESIS))
+        fresh = [e for e in group if e.seq > seq]
+        duplicates += len(group) - len(fresh)
+        fault = verify_chain(fresh, seq, last_hash)
+        if fault is not None:
+            raise BatchRefused(fault.origin, fault.stream, fault.seq, fault.reason)
+        if fresh:
+            after[key] = (fresh[-1].seq, fresh[-1].hash)
+            new.extend(fresh)
+    covered = _covered(heads, after, verify_head)
     for key in {(e.origin, e.stream) for e in new}:
         if key not in covered:
             origin, stream = key
@@ -93,7 +92,6 @@ def check_batch(
 
 
 def _covered(
-    new: Sequence[Entry],
     heads: Sequence[Head],
     after: Mapping[StreamKey, tuple[int, bytes]],
     verify_head: Callable[[Head], bool],

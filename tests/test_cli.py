@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import CATALOG_CSV, uncovered_year
+from tests.fedtools import db_counts as fedtools_counts
 
 ITEM = "511A0138600000-511602000000-000-115113010833722043-1-00"
 NAME, ID_NUMBER, PHONE = "赵六", "440524188001010014", "13700009999"
@@ -42,9 +43,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def db_counts(home: Path) -> dict[str, int]:
-    with sqlite3.connect(home / "yiwang.db") as conn:
-        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
-        return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+    return fedtools_counts(home, skip=())
 
 
 def test_init_refuses_a_second_node_and_a_bad_code(tmp_path: Path, home: Path) -> None:

@@ -8,6 +8,8 @@ import datetime as dt
 import os
 import queue
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from federation.envelopes import LinkSession
 from federation.identity import Identity
 from federation.keys import NodeKey
 from federation.link import GRPC_OPTIONS, hello
+from node.bus import free_port
 from node.domain.divisions import DivisionCode as D
 from node.domain.errors import SetupError
 from tests.fedtools import ANY_PORTS, Running, alarms, cli, cli_json, db_counts, wait_for
@@ -385,22 +388,13 @@ def test_keys_rotate_renews_through_the_parent(federation: dict[str, tuple[Path,
     assert make_csr(D(CHAIN[4]), _key_of(home)).public_key() == new.public_key()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_a_child_reconnects_after_its_parent_restarts(tmp_path: Path) -> None:
     province, city = tmp_path / "province", tmp_path / "city"
     fixed = [
         "--listen",
-        f"127.0.0.1:{_free_port()}",
+        f"127.0.0.1:{free_port()}",
         "--enroll-listen",
-        f"127.0.0.1:{_free_port()}",
+        f"127.0.0.1:{free_port()}",
         "--api-listen",
         "127.0.0.1:0",
     ]
@@ -437,12 +431,25 @@ def test_bad_federation_input_writes_nothing(tmp_path: Path) -> None:
     assert "token is damaged" in err and not child.exists()
     err = cli(child, "init", "--code", CHAIN[1], "--parent", "127.0.0.1:1", expect=2).stderr
     assert "go together" in err and not child.exists()
+    config = (province / "yiwang.toml").read_text()
+    (tmp_path / "not.pem").write_text("hello")
+    err = cli(province, "anchors", "add", str(tmp_path / "not.pem"), expect=2).stderr
+    assert "not a PEM certificate" in err
+    assert (province / "yiwang.toml").read_text() == config and not (province / "anchors").exists()
+    sim_dir = tmp_path / "sim"
+    proc = subprocess.run(
+        [sys.executable, "-m", "node.cli.app", "sim", "--branch", "999999999999", "--dir", str(sim_dir), "--detach"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "not in the Sichuan division data" in proc.stderr and not sim_dir.exists()
 
 
 def test_peer_provinces_link_only_through_configured_anchors(tmp_path: Path) -> None:
     sichuan, chongqing = tmp_path / "sichuan", tmp_path / "chongqing"
     cli(sichuan, "init", "--code", "510000000000", *ANY_PORTS)
-    cq_port = _free_port()
+    cq_port = free_port()
     cli(
         chongqing,
         "init",

@@ -97,6 +97,17 @@ def fmt_time(at: dt.datetime | None) -> str:
     return at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run_cli(app: Callable[[], Any]) -> None:
     """Run the typer app, turning our errors into one line on stderr and their exit code."""
     try:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from node.cli.common import DataDir, JsonOut, console, fmt_time, opened, print_json, table
+from node.cli.common import DataDir, JsonOut, console, fmt_time, opened, print_json, process_alive, table
 from node.domain.errors import InvalidInput, SetupError
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
             peers = tx.peers()
             alarms = len(tx.alarms(1000))
         run_file = read_run_file(node.settings.data_dir)
-    running = run_file is not None and _alive(int(run_file["pid"]))
+    running = run_file is not None and process_alive(int(run_file["pid"]))
     info: dict[str, Any] = {
         "code": node.code,
         "name": node.settings.name,
@@ -113,16 +113,6 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
         ["peer", "role", "state", "last seen", "error"],
         [(p["code"], p["role"], p["state"], fmt_time(p["last_seen"]), p["error"]) for p in info["peers"]],
     )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _issuer(node: Node) -> Identity:

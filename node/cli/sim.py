@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from node.cli.common import console, print_json
+from node.cli.common import console, print_json, process_alive
 from node.divisions_data import sichuan
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import InvalidInput, SetupError
@@ -95,19 +95,11 @@ def stop_all(folder: Path) -> int:
             pass
     deadline = time.monotonic() + 20  # each node shuts its servers down with a 2 s grace
     while stopped and time.monotonic() < deadline:
-        stopped = [pid for pid in stopped if _running(pid)]
+        stopped = [pid for pid in stopped if process_alive(pid)]
         time.sleep(0.1)
     for pid in stopped:  # still there after 20 s: no more grace
         os.kill(pid, signal.SIGKILL)
     return len(nodes)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @sim_app.callback()

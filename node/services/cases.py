@@ -31,7 +31,7 @@ from node.domain.timelimits import Level, local_date, progress
 from node.domain.timelimits import due_date as compute_due
 from node.journal import Record
 from node.store import Tx
-from node.store.repo import StoredCase, case_row
+from node.store.repo import StoredCase, case_from_row, case_row
 
 if TYPE_CHECKING:
     from node.context import Node
@@ -290,7 +290,7 @@ class CaseService:
             if not rows:
                 raise NotFound("case", case_no)
             entries = tx.entries_about(case_no)
-        state = self.get(case_no)
+        state = case_from_row(rows[0])
         steps = []
         for e in entries:
             rec = case_record(e.body)
@@ -316,8 +316,6 @@ class CaseService:
 
     def list(self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False) -> list[CaseView]:
         today = local_date(self.node.now())
-        from node.store.repo import case_from_row
-
         with self.node.store.read() as tx:
             rows = tx.list_cases(status, limit, after, open_only)
         return [self._view(case_from_row(r), r.due_date, r.due_provisional, today) for r in rows]

@@ -55,9 +55,11 @@ class ReplicaService:
 
     # -- receiving ------------------------------------------------------------------------
 
-    def _verifier(self, tx: Tx) -> dict[bytes, tuple[str, ec.EllipticCurvePublicKey]]:
-        for kid, (origin, pem) in tx.origin_keys().items():
-            if kid not in self._keys:
+    def _verifier(self, tx: Tx, needed: set[bytes]) -> dict[bytes, tuple[str, ec.EllipticCurvePublicKey]]:
+        """Origin keys by key id: cached, and read from the store only for ids not seen yet."""
+        missing = needed - self._keys.keys()
+        if missing:
+            for kid, (origin, pem) in tx.origin_keys(missing).items():
                 self._keys[kid] = (origin, load_public_key(pem))
         return self._keys
 
@@ -67,7 +69,7 @@ class ReplicaService:
         with self.node.store.transaction() as tx:
             tails_before = tx.tails()
             tails = dict(tails_before)
-            keys = self._verifier(tx)
+            keys = self._verifier(tx, {h.key_id for h in heads})
 
             def verify_head(h: Head) -> bool:
                 known = keys.get(h.key_id)

@@ -410,8 +410,12 @@ class Tx(TrustTx):
         if self.conn.execute(select(T_KEYS.c.key_id).where(T_KEYS.c.key_id == key_id)).first() is None:
             self.conn.execute(insert(T_KEYS), {"key_id": key_id, "origin": origin, "public_key_pem": pem})
 
-    def origin_keys(self) -> dict[bytes, tuple[str, bytes]]:
-        rows = self.conn.execute(select(T_KEYS)).all()
+    def origin_keys(self, key_ids: Iterable[bytes] | None = None) -> dict[bytes, tuple[str, bytes]]:
+        """key id -> (origin, public key PEM): all of them, or only `key_ids`."""
+        q = select(T_KEYS)
+        if key_ids is not None:
+            q = q.where(T_KEYS.c.key_id.in_(list(key_ids)))
+        rows = self.conn.execute(q).all()
         return {bytes(r.key_id): (r.origin, bytes(r.public_key_pem)) for r in rows}
 
     def streams(self) -> list[tuple[str, str, int, bytes]]:
