@@ -56,6 +56,13 @@ def from_pem(data: bytes) -> list[x509.Certificate]:
         raise InvalidInput("certificate", f"not a PEM certificate chain: {exc}") from None
 
 
+def load_certificate(der: bytes) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise UnknownIssuer("a certificate does not decode") from None
+
+
 def public_key_of(der: bytes) -> ec.EllipticCurvePublicKey:
     """The P-256 key a DER certificate certifies."""
     public = x509.load_der_x509_certificate(der).public_key()

@@ -17,7 +17,7 @@ from yiwang.v1 import case_pb2, catalog_pb2, federation_pb2, log_pb2
 from federation.keys import Signature
 from node.domain.calendar import CalendarYear
 from node.domain.catalog import CatalogItem, Material
-from node.domain.entries import Entry, Head, Kind
+from node.domain.entries import Addressed, Entry, Head, Kind
 from node.domain.errors import IntegrityError
 from node.domain.lifecycle import (
     Accept,
@@ -324,6 +324,19 @@ def case_record(body: bytes) -> CaseRecord:
     )
 
 
+def notice_body(title: str, text: str) -> bytes:
+    return case_pb2.Notice(title=title, text=text).SerializeToString(deterministic=True)
+
+
+def notice_from_body(body: bytes) -> tuple[str, str]:
+    msg = case_pb2.Notice()
+    try:
+        msg.ParseFromString(body)
+    except DecodeError as exc:
+        raise IntegrityError(f"notice body does not decode: {exc}") from None
+    return msg.title, msg.text
+
+
 # --- log -------------------------------------------------------------------------------------
 
 
@@ -379,3 +392,43 @@ def signature_to_pb(sig: Signature) -> log_pb2.Signature:
 
 def signature_from_pb(m: log_pb2.Signature) -> Signature:
     return Signature(m.alg, m.key_id, m.value)
+
+
+# --- addressed entries -----------------------------------------------------------------------
+
+
+def addressed_to_wire(a: Addressed) -> bytes:
+    """The serialized AddressedEntry, stored and forwarded as it is at every hop."""
+    return federation_pb2.AddressedEntry(
+        entry=entry_to_pb(a.entry),
+        addressee=a.addressee,
+        signature=signature_to_pb(Signature(a.alg, a.key_id, a.signature)),
+        chain_der=list(a.chain_der),
+    ).SerializeToString(deterministic=True)
+
+
+def addressed_from_pb(m: federation_pb2.AddressedEntry) -> Addressed:
+    return Addressed(
+        entry_from_pb(m.entry),
+        m.addressee,
+        m.signature.alg,
+        m.signature.key_id,
+        m.signature.value,
+        tuple(m.chain_der),
+    )
+
+
+def addressed_from_wire(wire: bytes) -> Addressed:
+    msg = federation_pb2.AddressedEntry()
+    try:
+        msg.ParseFromString(wire)
+    except DecodeError as exc:
+        raise IntegrityError(f"an addressed entry does not decode: {exc}") from None
+    return addressed_from_pb(msg)
+
+
+def deliver_to_pb(wires: Iterable[bytes]) -> federation_pb2.Deliver:
+    msg = federation_pb2.Deliver()
+    for wire in wires:
+        msg.entries.add().MergeFromString(wire)
+    return msg

@@ -173,6 +173,24 @@ class Enrollment:
         tx.put_origin_key(child, key_id(public), public_key_pem(public))  # to verify the child's heads
         return cert
 
+    def publish_anchor(self, root: x509.Certificate) -> bool:
+        """Publish a peer province's root in this province's public stream, so every node
+        below trusts chains from there; False when it was published before."""
+        fp = fingerprint(root)
+        peer = code_of(root)
+        now = self.node.now()
+        body = federation_pb2.CertificateIssued(code=peer.code, der=root.public_bytes(_DER), fingerprint=fp)
+        with self.node.store.transaction() as tx:
+            tail = self.node.journal.lock(tx, Stream.PUBLIC)
+            if fp in tx.trusted_roots():
+                return False
+            (entry,) = self.node.journal.append(
+                tx, Stream.PUBLIC, [Record(Kind.ANCHOR_ADDED, peer.code, body.SerializeToString())], _us(now), tail
+            )
+            tx.put_trusted_root(fp, peer.code, self.node.code, entry.seq)
+        self.log.info("anchor_published", province=peer.code)
+        return True
+
     def revoke(self, child: str, reason: str = "") -> int:
         """Revoke every certificate this node issued to `child`; returns how many."""
         code = DivisionCode.parse(child, "CODE")

@@ -17,7 +17,8 @@ import os
 import queue
 import random
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,14 +29,22 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from yiwang.v1 import federation_pb2, federation_pb2_grpc
 
 from federation.certs import code_of, dns_name, verify_chain
-from federation.codec import batch_from_pb, batch_to_pb, cursors_from_pb, cursors_to_pb
+from federation.codec import (
+    addressed_from_pb,
+    batch_from_pb,
+    batch_to_pb,
+    cursors_from_pb,
+    cursors_to_pb,
+    deliver_to_pb,
+)
 from federation.envelopes import MAX_MESSAGE_BYTES, LinkSession, parse_body, verify_hello_signature
 from federation.errors_grpc import abort_with
 from federation.identity import Identity
 from federation.keys import NodeKey
 from node import logs
+from node.bell import Bell
 from node.domain.divisions import DivisionCode, Tier
-from node.domain.entries import Entry, Head
+from node.domain.entries import Addressed, Entry, Head
 from node.domain.errors import BadSignature, CertificateRevoked, PeerError, UnknownIssuer, YiwangError
 from sync.cursors import Cursor, CursorSet
 
@@ -90,6 +99,10 @@ def hello(
     return session.wrap(identity.key, body, _us(now))
 
 
+MAX_BATCH_ENTRIES = 500
+MIN_BATCH_ENTRIES = 8
+
+
 class LinkStalled(Exception):
     """The peer stopped acknowledging: the link is dropped and dialled again."""
 
@@ -112,11 +125,27 @@ class Replicator(Protocol):
     def outgoing(self, peer: DivisionCode, up: bool, theirs: CursorSet, max_entries: int = ...) -> Outgoing: ...
 
 
+Key = tuple[str, str, int]
+
+
+class Mailer(Protocol):
+    """What a link needs of the node to carry addressed entries (node.services.mail.MailService)."""
+
+    def receive(self, items: Sequence[Addressed], sender: str) -> list[Key]: ...
+
+    def outbox(self, to: str, skip: Iterable[Key], limit: int = ...) -> list[tuple[Key, bytes]]: ...
+
+    def forwarded(self, to: str, keys: Iterable[Key]) -> None: ...
+
+
 class Pump:
-    """Replication over one link, the same on both sides: answers pings (the parent), applies
-    the peer's batches and acknowledges them with its cursors, and sends its own batches with
-    at most `window` of them unacknowledged. `sent` runs ahead of the acknowledged `theirs`;
-    after a reconnect both start again from the cursors the peer reports in its Hello."""
+    """What flows over one link, the same on both sides: answers pings (the parent), applies
+    the peer's batches and acknowledges them with its cursors, takes over the peer's addressed
+    entries and acknowledges them once stored, sends its own batches with at most `window` of
+    them unacknowledged, and hands on the addressed entries whose next hop is the peer (one
+    delivery in flight). `sent` runs ahead of the acknowledged `theirs`; after a reconnect both
+    start again from the cursors the peer reports in its Hello, and unacknowledged addressed
+    entries are sent again (the receiver recognises copies it holds)."""
 
     def __init__(
         self,
@@ -132,15 +161,26 @@ class Pump:
         max_entries: int = 500,
         ack_timeout: float = 60.0,
         window: int = 4,
+        mailer: Mailer | None = None,
+        bell: Bell | None = None,
     ) -> None:
         self.key, self.session, self.replicator, self.peer, self.up = key, session, replicator, peer, up
         self.put, self.now, self.poll, self.theirs = put, now, poll, theirs
-        self.max_entries, self.ack_timeout = max_entries, ack_timeout
+        self.max_entries, self.ack_timeout, self.window = max_entries, ack_timeout, window
+        self.ceiling = MAX_BATCH_ENTRIES  # batches grow back to this after a slow link shrank them
+        self.mailer = mailer
+        self.bell = bell or Bell()
         self.sent = CursorSet(list(theirs))
-        self.in_flight = threading.Semaphore(window)
+        self.unacked = 0
+        self.delivering: set[Key] = set()
+        self.waiting_since: float | None = None  # monotonic time of the oldest unanswered send
         self.stopping = threading.Event()
         self.failed: str = ""
         self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.bell.ring()
 
     def send(self, body: federation_pb2.EnvelopeBody) -> None:
         with self._lock:  # one sequence of link numbers, whichever thread sends
@@ -152,34 +192,76 @@ class Pump:
             self.send(federation_pb2.EnvelopeBody(ping=federation_pb2.Ping()))
         elif kind == "batch":
             if self.replicator is None:
-                raise BadSignature("this link does not replicate")
+                raise BadSignature("this link does not replicate streams")
             entries, heads = batch_from_pb(body.batch)
             cursors = self.replicator.apply_batch(entries, heads)
             self.send(federation_pb2.EnvelopeBody(ack=federation_pb2.Ack(cursors=cursors_to_pb(cursors))))
         elif kind == "ack":
             for c in cursors_from_pb(body.ack.cursors):
                 self.theirs.advance(c.origin, c.stream, c.seq)
-            self.in_flight.release()
+            self.max_entries = min(self.ceiling, self.max_entries * 2)
+            self._answered(lambda: setattr(self, "unacked", max(0, self.unacked - 1)))
+        elif kind == "deliver":
+            if self.mailer is None:
+                raise BadSignature("this link does not carry addressed entries")
+            keys = self.mailer.receive([addressed_from_pb(m) for m in body.deliver.entries], self.peer.code)
+            acked = federation_pb2.DeliverAck(keys=cursors_to_pb(Cursor(o, s, q) for o, s, q in keys))
+            self.send(federation_pb2.EnvelopeBody(deliver_ack=acked))
+        elif kind == "deliver_ack" and self.mailer is not None:
+            keys = [(c.origin, c.stream, c.seq) for c in body.deliver_ack.keys]
+            self.mailer.forwarded(self.peer.code, keys)
+            self._answered(lambda: self.delivering.difference_update(keys))
+
+    def _answered(self, update: Callable[[], object]) -> None:
+        with self._lock:
+            update()
+            self.waiting_since = time.monotonic() if (self.unacked or self.delivering) else None
+        self.bell.ring()
 
     def start(self) -> None:
-        if self.replicator is not None:
+        if self.replicator is not None or self.mailer is not None:
             threading.Thread(target=self._send_loop, name=f"pump-{self.peer}", daemon=True).start()
 
     def _send_loop(self) -> None:
-        assert self.replicator is not None
         while not self.stopping.is_set():
-            if not self.in_flight.acquire(timeout=self.ack_timeout):
-                if not self.stopping.is_set():
-                    self.failed = f"no Ack from {self.peer} within {self.ack_timeout:.0f} s"
-                return
-            out = self.replicator.outgoing(self.peer, self.up, self.sent, self.max_entries)
-            if not out.entries:
-                self.in_flight.release()
-                self.stopping.wait(self.poll)
+            mark = self.bell.mark()
+            sent = self._send_mail()
+            sent = self._send_batch() or sent
+            if sent:
                 continue
-            self.send(federation_pb2.EnvelopeBody(batch=batch_to_pb(out.entries, out.heads)))
-            for e in out.entries:
-                self.sent.advance(e.origin, e.stream, e.seq)
+            since = self.waiting_since
+            if since is not None and time.monotonic() - since > self.ack_timeout:
+                self.failed = f"no answer from {self.peer} within {self.ack_timeout:.0f} s"
+                return
+            self.bell.wait(mark, self.poll)
+
+    def _sending(self, update: Callable[[], object]) -> None:
+        with self._lock:
+            update()
+            if self.waiting_since is None:
+                self.waiting_since = time.monotonic()
+
+    def _send_mail(self) -> bool:
+        if self.mailer is None or self.delivering:
+            return False
+        out = self.mailer.outbox(self.peer.code, (), self.max_entries)
+        if not out:
+            return False
+        self._sending(lambda: self.delivering.update(k for k, _ in out))
+        self.send(federation_pb2.EnvelopeBody(deliver=deliver_to_pb(w for _, w in out)))
+        return True
+
+    def _send_batch(self) -> bool:
+        if self.replicator is None or self.unacked >= self.window:
+            return False
+        out = self.replicator.outgoing(self.peer, self.up, self.sent, self.max_entries)
+        if not out.entries:
+            return False
+        self._sending(lambda: setattr(self, "unacked", self.unacked + 1))
+        self.send(federation_pb2.EnvelopeBody(batch=batch_to_pb(out.entries, out.heads)))
+        for e in out.entries:
+            self.sent.advance(e.origin, e.stream, e.seq)
+        return True
 
 
 @dataclass
@@ -189,6 +271,7 @@ class LinkState:
     state: str = "starting"
     error: str = ""
     last_ok: dt.datetime | None = None
+    was_up: bool = False  # connected since the last dial
 
 
 class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
@@ -204,8 +287,12 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
         renew: Callable[[str, bytes], list[x509.Certificate]],
         replicator: Replicator | None = None,
         poll: float = 1.0,
+        mailer: Mailer | None = None,
+        bell: Bell | None = None,
     ) -> None:
         self.replicator = replicator
+        self.mailer = mailer
+        self.bell = bell
         self.poll = poll
         self.identity = identity
         self.now = now
@@ -250,16 +337,19 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
             mine = self.replicator.cursors() if self.replicator else None
             yield hello(self.identity, session, self.now(), mine)
             outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
+            child = self._is_child(DivisionCode(peer))  # else a peer province: addressed entries only
             pump = Pump(
                 self.identity.key,
                 session,
-                self.replicator,
+                self.replicator if child else None,
                 DivisionCode(peer),
                 False,
                 outbox.put,
                 self.now,
                 self.poll,
                 cursors_from_pb(body.hello.cursors),
+                mailer=self.mailer,
+                bell=self.bell,
             )
             failure: list[PeerError] = []
 
@@ -276,7 +366,7 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
                 except grpc.RpcError:
                     pass  # the child went away
                 finally:
-                    pump.stopping.set()
+                    pump.stop()
                     outbox.put(None)
 
             threading.Thread(target=read, name=f"link-{peer}", daemon=True).start()
@@ -323,8 +413,12 @@ class ParentLink(threading.Thread):
         ping_every: float = 5.0,
         peer: DivisionCode | None = None,
         replicator: Replicator | None = None,
+        mailer: Mailer | None = None,
+        bell: Bell | None = None,
     ) -> None:
         self.replicator = replicator
+        self.mailer = mailer
+        self.bell = bell
         super().__init__(name=f"link-{peer or 'parent'}", daemon=True)
         self.peer = peer
         self.address = address
@@ -334,6 +428,8 @@ class ParentLink(threading.Thread):
         self.record = record
         self.alarm = alarm
         self.ping_every = ping_every
+        self.batch_entries = MAX_BATCH_ENTRIES  # halved when a link breaks with batches unacknowledged
+        self.peer_cursors: CursorSet | None = None  # what the peer held, from its last Hello
         self.state = LinkState()
         self.stopping = threading.Event()
         self._outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
@@ -359,6 +455,8 @@ class ParentLink(threading.Thread):
             except LinkStalled as exc:
                 self._down(str(exc))
                 failures += 1
+            if self.state.was_up:  # a link that worked and broke: dial again soon, not after a long backoff
+                failures, self.state.was_up = min(failures, 1), False
             delay = min(30.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.5)
             self.stopping.wait(delay if failures else 0.2)
 
@@ -394,8 +492,9 @@ class ParentLink(threading.Thread):
                     first, identity, self.revoked(fresh=True), self.now(), lambda c: c == parent, None
                 )
                 session.accept_hello(body, peer_key, _us(self.now()))
+                self.peer_cursors = cursors_from_pb(body.hello.cursors)
                 self._up()
-                up = self.peer is None  # to a parent: our subtree goes up; peer provinces: later
+                up = self.peer is None  # to a parent our subtree goes up; a peer province: addressed only
                 pump = Pump(
                     identity.key,
                     session,
@@ -406,6 +505,9 @@ class ParentLink(threading.Thread):
                     self.now,
                     min(self.ping_every, 1.0),
                     cursors_from_pb(body.hello.cursors),
+                    max_entries=self.batch_entries,
+                    mailer=self.mailer,
+                    bell=self.bell,
                 )
                 pump.start()
                 pinger = threading.Thread(target=self._ping, args=(pump,), daemon=True)
@@ -418,13 +520,18 @@ class ParentLink(threading.Thread):
                         raise LinkStalled(pump.failed)
             finally:
                 if pump is not None:
-                    pump.stopping.set()
+                    pump.stop()
+                    # a link that broke with batches in flight gets smaller ones next time, so a
+                    # slow, flapping link still completes some; acknowledgements grow them back
+                    shrink = pump.unacked > 0
+                    self.batch_entries = max(MIN_BATCH_ENTRIES, pump.max_entries // 2) if shrink else pump.max_entries
                 outbox.put(None)
                 responses.cancel()
 
     def _up(self) -> None:
         now = self.now()
         self.state.state, self.state.error, self.state.last_ok = "connected", "", now
+        self.state.was_up = True
         self.log.info("parent_link_up", address=self.address)
         self.record(self.state)
 

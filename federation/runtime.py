@@ -142,6 +142,7 @@ class Runtime:
     def start(self) -> dict[str, str]:
         settings = self.node.settings
         self.enrollment: Enrollment | None = None
+        nats_url = self._start_nats()  # first: it is forked before any server thread exists
         self._server(
             "api",
             settings.api_listen,
@@ -170,6 +171,8 @@ class Runtime:
                 self.renew,
                 replicator=self.node.replica,
                 poll=min(self.ping_every, 1.0),
+                mailer=self.node.mail,
+                bell=self.node.bell,
             )
             self._server(
                 "federation",
@@ -194,23 +197,26 @@ class Runtime:
                 self.alarm,
                 self.ping_every,
                 replicator=self.node.replica,
+                mailer=self.node.mail,
+                bell=self.node.bell,
             )
             self.parent_link.start()
-        self._start_bus()
+        if nats_url:
+            self.addresses["nats"] = nats_url
+            Relay(self.node, nats_url).start(self._bus_stop)
         self._write_run_file()
         self.log.info("node_running", node=self.node.code, **self.addresses)
         return self.addresses
 
-    def _start_bus(self) -> None:
-        """The event bus: nats.url, or a nats-server of our own; none on the village profile."""
+    def _start_nats(self) -> str:
+        """The event bus's URL: nats.url, or a nats-server of our own; none on the village profile."""
         settings = self.node.settings
         if settings.profile == "village":
-            return
-        url = settings.nats_url
-        if not url:
-            self.nats_server, url = start_nats_server(settings.data_dir / "nats")
-        self.addresses["nats"] = url
-        Relay(self.node, url).start(self._bus_stop)
+            return ""
+        if settings.nats_url:
+            return settings.nats_url
+        self.nats_server, url = start_nats_server(settings.data_dir / "nats")
+        return url
 
     def _dial_peer(self, peer: str) -> None:
         """A link to a peer province, given as CODE@HOST:PORT."""
@@ -228,6 +234,8 @@ class Runtime:
             self.alarm,
             self.ping_every,
             peer=code,
+            mailer=self.node.mail,
+            bell=self.node.bell,
         )
         link.start()
         self.peer_links.append(link)

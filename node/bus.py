@@ -1,6 +1,7 @@
 """The event bus: every entry a node holds, published to NATS JetStream (DESIGN.md section 11).
 
-Subjects are `yiwang.<origin>.<stream>.<kind>` (for example
+Alarms the node raises (a refused peer message ...) go to `yiwang.<node>.alarm.<level>` as
+JSON, with `Nats-Msg-Id = node:alarm:id`. Entry subjects are `yiwang.<origin>.<stream>.<kind>` (for example
 `yiwang.511602001001.case.case_filed`); the payload is the entry's exact protobuf body (a
 `yiwang.v1.CaseEntry`, `CatalogItem` ...: case entries carry outlines only, never personal
 data) and the headers name origin, stream, seq and hash. `Nats-Msg-Id = origin:stream:seq`, so
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nats
+from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError
 
 from node import logs
@@ -38,6 +42,13 @@ BATCH = 500
 
 def subject(origin: str, stream: str, kind: str) -> str:
     return f"yiwang.{origin}.{stream}.{kind}"
+
+
+def alarm_subject(node: str, level: str) -> str:
+    return f"yiwang.{node}.alarm.{level}"
+
+
+ALARM_CURSOR = "alarm"  # the relay's cursor over the alarms table, kept beside the stream cursors
 
 
 def nats_server_binary() -> str:
@@ -55,6 +66,16 @@ def free_port() -> int:
         return port
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, end nats-server when the node that started it dies,
+    even by SIGKILL, so no server outlives its node."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def start_nats_server(store_dir: Path, port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
     """A JetStream-enabled nats-server on 127.0.0.1, storing in `store_dir`; returns it and its URL."""
     port = port or free_port()
@@ -64,6 +85,7 @@ def start_nats_server(store_dir: Path, port: int = 0) -> tuple[subprocess.Popen[
         [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
     )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -115,9 +137,28 @@ class Relay:
                     sent += len(entries)
                     with self.node.store.transaction() as tx:
                         tx.set_relay_cursor(origin, stream, done)
-            return sent
+            return sent + await self._publish_alarms(js, cursors.get((self.node.code, ALARM_CURSOR), 0))
         finally:
             await nc.close()
+
+    async def _publish_alarms(self, js: JetStreamContext, done: int) -> int:
+        """Alarms after the relay's cursor, as JSON on yiwang.<node>.alarm.<level>."""
+        sent = 0
+        while True:
+            with self.node.store.read() as tx:
+                rows = tx.alarms_after(done)
+            if not rows:
+                return sent
+            for r in rows:
+                payload = {"node": self.node.code, "at_us": r.at_us, "level": r.level, "kind": r.kind}
+                payload |= {"peer": r.peer, "detail": r.detail}
+                headers = {"Nats-Msg-Id": f"{self.node.code}:alarm:{r.id}"}
+                data = json.dumps(payload, ensure_ascii=False).encode()
+                await js.publish(alarm_subject(self.node.code, r.level), data, headers=headers)
+            done = rows[-1].id
+            sent += len(rows)
+            with self.node.store.transaction() as tx:
+                tx.set_relay_cursor(self.node.code, ALARM_CURSOR, done)
 
     def run_forever(self, stop: threading.Event, every: float = 1.0) -> None:
         while not stop.is_set():

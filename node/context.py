@@ -20,6 +20,7 @@ from federation.certs import code_of, make_root
 from federation.identity import Identity, load_identity, save_chain
 from federation.keys import NodeKey, key_id, public_key_pem
 from node import logs
+from node.bell import Bell
 from node.config import Settings, load_settings, write_settings
 from node.divisions_data import sichuan
 from node.domain.calendar import WorkCalendar
@@ -57,11 +58,13 @@ class Node:
         self.code = settings.code.code
         self.journal = Journal(self.code, key)
         self._calendar: WorkCalendar | None = None
+        self.bell = Bell()  # rung when something arrives that a link may send on
         # Imported here to keep the services free to import Node for typing.
         from node.services.audit import AuditService
         from node.services.calendar import CalendarService
         from node.services.cases import CaseService
         from node.services.catalog import CatalogService
+        from node.services.mail import MailService
         from node.services.replica import ReplicaService
 
         self.catalog = CatalogService(self)
@@ -69,6 +72,7 @@ class Node:
         self.calendars = CalendarService(self)
         self.audit = AuditService(self)
         self.replica = ReplicaService(self)
+        self.mail = MailService(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -55,6 +55,12 @@ class Journal:
             append(Entry(origin, stream, seq, prev, kind, body, digest, subject, now_us))
             prev = digest
         tx.append_entries(entries, start)
-        sig = self.key.sign(Purpose.HEAD, head_message(self.origin, stream, seq, prev, now_us))
-        tx.put_head(Head(self.origin, stream, seq, prev, now_us, sig.alg, sig.key_id, sig.value))
+        self.sign_head(tx, stream, seq, prev, now_us)
         return entries
+
+    def sign_head(self, tx: Tx, stream: str, seq: int, hash_: bytes, now_us: int) -> Head:
+        """Sign and store a head of this node's `stream` at `seq` (whose entry hash is `hash_`)."""
+        sig = self.key.sign(Purpose.HEAD, head_message(self.origin, stream, seq, hash_, now_us))
+        head = Head(self.origin, stream, seq, hash_, now_us, sig.alg, sig.key_id, sig.value)
+        tx.put_head(head)
+        return head

@@ -80,10 +80,11 @@ def main() -> int:
             return 1
         print("generated protobuf code is up to date")
         return 0
-    for old in committed_files():
-        old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
-        for path in generate(Path(tmp)):
+        fresh = generate(Path(tmp))  # first, so a failing protoc leaves the committed code alone
+        for old in committed_files():
+            old.unlink()
+        for path in fresh:
             shutil.copy2(path, PACKAGE_DIR / path.name)
             print(f"wrote {(PACKAGE_DIR / path.name).relative_to(ROOT)}")
     return 0

@@ -41,6 +41,28 @@ def next_hop(me: DivisionCode, addressee: DivisionCode) -> Hop:
     return Hop(Direction.PARENT)
 
 
+def next_node(me: DivisionCode, addressee: DivisionCode) -> DivisionCode | None:
+    """The neighbour an entry for `addressee` is handed to from `me`; None when it is `me`."""
+    hop = next_hop(me, addressee)
+    if hop.direction == Direction.SELF:
+        return None
+    if hop.direction == Direction.PARENT:
+        parent = me.parent()
+        assert parent is not None  # a province never sends to a parent
+        return parent
+    return hop.to
+
+
+def may_arrive_from(me: DivisionCode, sender: DivisionCode, addressee: DivisionCode) -> bool:
+    """Is `sender` a neighbour an entry for `addressee` may reach `me` from? Never from the
+    node it would go back to, and from a peer province only into this province."""
+    if next_node(me, addressee) == sender:
+        return False
+    if me.tier == Tier.PROVINCE and sender.tier == Tier.PROVINCE:
+        return me.contains(addressee)
+    return True
+
+
 def goes_up(child: DivisionCode, origin: DivisionCode) -> bool:
     """Does `child` send its parent the streams of `origin`? (its own and its subtree's)"""
     return child.contains(origin)

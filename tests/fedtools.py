@@ -79,8 +79,12 @@ class Running:
         self.log.close()
 
 
-def db_counts(home: Path, skip: tuple[str, ...] = ("alarms", "peers")) -> dict[str, int]:
-    """Rows per table of a node's SQLite file (alarms and link bookkeeping left out)."""
+BOOKKEEPING = ("alarms", "peers", "node_meta")
+
+
+def db_counts(home: Path, skip: tuple[str, ...] = BOOKKEEPING) -> dict[str, int]:
+    """Rows per table of a node's SQLite file, without alarms, link state and the counters in
+    node_meta (the event-bus relay's cursors move when it publishes an alarm)."""
     with sqlite3.connect(home / "yiwang.db") as conn:
         tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
         return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in tables if t not in skip}

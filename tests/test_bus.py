@@ -68,3 +68,20 @@ def test_every_entry_once_after_deduplication(node: Node, nats_url: str, tmp_pat
     for _, data, headers in mine:
         for secret in (PERSON.name, PERSON.id_number, PERSON.phone, PERSON.address):
             assert secret.encode() not in data and secret not in str(headers)
+
+
+def test_alarms_go_to_their_alarm_subject_once(node: Node, nats_url: str) -> None:
+    import json
+
+    with node.store.transaction() as tx:
+        tx.raise_alarm(1_000, "warning", "BadSignature", "511602001001", "envelope signature does not verify")
+        tx.raise_alarm(2_000, "warning", "Replay", "511602001001", "link_seq 3 seen before")
+    relay = Relay(node, nats_url)
+    asyncio.run(relay.publish_pending())
+    with node.store.transaction() as tx:  # as if the relay crashed before saving its alarm cursor
+        tx.set_relay_cursor(node.code, "alarm", 0)
+    asyncio.run(relay.publish_pending())
+    alarms = [m for m in asyncio.run(_all_messages(nats_url)) if m[0] == f"yiwang.{node.code}.alarm.warning"]
+    assert [json.loads(data)["kind"] for _, data, _ in alarms] == ["BadSignature", "Replay"]
+    assert [h["Nats-Msg-Id"] for _, _, h in alarms] == [f"{node.code}:alarm:1", f"{node.code}:alarm:2"]
+    assert json.loads(alarms[0][1])["peer"] == "511602001001"

@@ -5,6 +5,7 @@ specific error and leaves the receiver's database unchanged (alarms aside)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import queue
 import sqlite3
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -62,6 +64,10 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, t
     finally:
         for _, running in reversed(list(nodes.values())):
             running.stop()
+
+
+def _received(home: Path) -> list[dict[str, Any]]:
+    return [n for n in cli_json(home, "notice", "list") if n["state"] == "received"]
 
 
 def _links(home: Path) -> dict[str, str]:
@@ -377,6 +383,35 @@ def test_used_expired_and_foreign_tokens_are_refused(federation: dict[str, tuple
     assert [k for k, _ in alarms(home)].count("BadToken") >= 3
 
 
+def test_a_new_node_fetches_the_ancestor_catalog_when_it_enrolls(
+    federation: dict[str, tuple[Path, Running]], tmp_path: Path
+) -> None:
+    import json as json_
+
+    province, township = federation["province"], federation["township"]
+    (tmp_path / "p.json").write_text(json_.dumps([_item(CHAIN[0])]), encoding="utf-8")
+    cli(province[0], "catalog", "import", str(tmp_path / "p.json"))
+    wait_for(
+        lambda: _count(township[0], "select count(*) from catalog_items where division_code = ?", CHAIN[0]),
+        60,
+        "the province item at the township",
+    )
+    home = tmp_path / "new-village"
+    token = cli_json(township[0], "enroll", "token", "--child", "511602001002")["token"]
+    address = township[1].ports["federation"]
+    info = cli_json(home, "init", "--code", "511602001002", "--parent", address, "--token", token, *ANY_PORTS)
+    assert info["ancestor_entries"] > 0
+    # held before it ever ran: the province's item, and its ancestors' certificates
+    assert _count(home, "select count(*) from catalog_items where division_code = ?", CHAIN[0]) == 1
+    assert _count(home, "select count(*) from entries where kind = 'cert_issued'") >= 4
+    assert cli_json(home, "sync")["entries"] == info["ancestor_entries"]  # again: nothing new
+    assert cli_json(home, "audit", "verify")["ok"]
+    # a province has no parent to fetch from: refused, nothing written
+    before = db_counts(province[0])
+    assert "no parent" in cli(province[0], "sync", expect=2).stderr
+    assert db_counts(province[0]) == before
+
+
 def test_keys_rotate_renews_through_the_parent(federation: dict[str, tuple[Path, Running]]) -> None:
     home, _ = federation["village"]
     old = _chain_of(home)[0]
@@ -470,13 +505,20 @@ def test_peer_provinces_link_only_through_configured_anchors(tmp_path: Path) -> 
     running = [Running(chongqing), Running(sichuan)]
     try:
         wait_for(lambda: _links(sichuan).get("500000000000") == "disconnected", 30, "the refused link")
-        before = db_counts(chongqing)
         running[0].stop()
         cli(chongqing, "anchors", "add", str(tmp_path / "sc.pem"))
+        before = db_counts(chongqing)
         running[0] = Running(chongqing)
         wait_for(lambda: _links(sichuan).get("500000000000") == "connected", 60, "the peer link")
         wait_for(lambda: _links(chongqing).get("510000000000") == "connected", 30, "Chongqing to see Sichuan")
-        assert db_counts(chongqing) == before
+        assert db_counts(chongqing) == before  # linking stores nothing
+        # an addressed entry crosses to the peer province, and one comes back over the same link
+        cli(sichuan, "notice", "send", "--to", "500000000000", "--title", "跨省通办协查", "请协查")
+        cli(chongqing, "notice", "send", "--to", "510000000000", "--title", "回复", "已收到")
+        for home, title in ((chongqing, "跨省通办协查"), (sichuan, "回复")):
+            got = wait_for(functools.partial(_received, home), 30, f"the notice at {home.name}")
+            assert [n["title"] for n in got] == [title]
+        assert {n["state"] for n in cli_json(sichuan, "notice", "list")} == {"sent", "received"}
     finally:
         for r in running:
             r.stop()

@@ -138,3 +138,22 @@ def test_outgoing_batches_are_bounded_by_bytes_and_end_on_heads(tree: list[Node]
     for head in rest.heads:  # every run ends on its head
         assert head.seq == max(e.seq for e in rest.entries if (e.origin, e.stream) == (head.origin, head.stream))
     province.replica.apply_batch(rest.entries, rest.heads)
+
+
+def test_an_origin_signs_extra_heads_so_its_batches_stay_bounded(tree: list[Node]) -> None:
+    township, village = tree[-2], tree[-1]
+    village.catalog.import_items([licence_item(division=CHAIN[-1])])
+    code = licence_item().implementation_code.replace("511602000000", CHAIN[-1])
+    village.cases.file_many([FileRequest(code, PERSON)] * 1000, "agent")  # one bulk write: one head
+    sizes = []
+    while out := village.replica.outgoing(
+        township.settings.code, up=True, theirs=township.replica.cursors(), max_entries=64
+    ):
+        if not out.entries:
+            break
+        township.replica.apply_batch(out.entries, out.heads)
+        sizes.append(len(out.entries))
+    assert sum(sizes) == 1 + 1000  # the public item entry and the cases
+    assert sizes[0] == 1 + 64 and max(sizes[1:]) == 64  # a stream's run reaches its first head
+    with township.store.read() as tx:
+        assert tx.tail(CHAIN[-1], "case")[0] == 1000

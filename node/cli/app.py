@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from federation.enrollment import Token, enroll_with_parent
 from federation.keys import NodeKey
 from node import logs
-from node.cli import calendar, cases, catalog, federation, sim
+from node.cli import calendar, cases, catalog, federation, notices, sim
 from node.cli.common import (
     DataDir,
     JsonOut,
@@ -25,7 +25,7 @@ from node.cli.common import (
 from node.cli.common import data_dir as resolve_dir
 from node.context import Node, settle_after_startup
 from node.domain.divisions import DivisionCode
-from node.domain.errors import InvalidInput, SetupError
+from node.domain.errors import InvalidInput, SetupError, YiwangError
 
 app = typer.Typer(
     help="yiwang (一网): the node of a five-tier government service federation.",
@@ -43,6 +43,7 @@ app.add_typer(federation.keys_app, name="keys")
 app.add_typer(federation.alarms_app, name="alarms")
 app.add_typer(federation.anchors_app, name="anchors")
 app.add_typer(sim.sim_app, name="sim")
+app.add_typer(notices.app, name="notice")
 app.registered_commands.extend(federation.run_app.registered_commands)
 
 
@@ -57,6 +58,7 @@ def init(
     database_url: Annotated[str, typer.Option(help="PostgreSQL URL; empty: SQLite in the data directory")] = "",
     name: Annotated[str, typer.Option(help="Division name [default: from the division data]")] = "",
     profile: Annotated[str, typer.Option(help="province, city, county, township or village [default: the tier]")] = "",
+    sync: Annotated[bool, typer.Option(help="After enrolling, fetch the ancestors' catalog from the parent")] = True,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -76,7 +78,7 @@ def init(
     fed = {"listen": listen, "enroll_listen": enroll_listen, "api_listen": api_listen, "parent": parent}
     node = Node.init(path, code, database_url, name, profile, key=key, chain=chain, federation=fed)
     identity = node.identity()
-    info = {
+    info: dict[str, Any] = {
         "data_dir": str(path),
         "code": node.code,
         "name": node.settings.name,
@@ -85,11 +87,21 @@ def init(
         "database": node.settings.effective_database_url,
         "certificate_until": None if identity is None else identity.not_after.isoformat(),
     }
-    node.close()
+    try:
+        if parent and sync:
+            try:
+                info["ancestor_entries"] = federation.sync_with_parent(node, 600.0, json_out)
+            except YiwangError as exc:  # enrolled all the same: `yiwang run` catches up
+                err_console.print(f"warning: {exc}; `yiwang sync` or `yiwang run` will fetch the catalog later")
+    finally:
+        node.close()
     if json_out:
         print_json(info)
     else:
-        enrolled = f", certified until {info['certificate_until'][:10]}" if info["certificate_until"] else ""
+        until = identity.not_after.date() if identity is not None else None
+        enrolled = f", certified until {until}" if until else ""
+        if "ancestor_entries" in info:
+            enrolled += f"; {info['ancestor_entries']} ancestor entries fetched"
         console.print(
             f"node {info['code']} {info['name']} ({info['tier']}) initialised in {path}{enrolled}", highlight=False
         )

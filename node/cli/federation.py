@@ -42,15 +42,49 @@ def run(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with opened(data_dir_) as node:
         runtime = Runtime(node, ping_every)
-        addresses = runtime.start()
-        console.print(
-            f"node {node.code} running (pid {os.getpid()}): " + ", ".join(f"{k} {v}" for k, v in addresses.items()),
-            highlight=False,
-        )
         try:
+            addresses = runtime.start()
+            console.print(
+                f"node {node.code} running (pid {os.getpid()}): " + ", ".join(f"{k} {v}" for k, v in addresses.items()),
+                highlight=False,
+            )
             stop.wait()
         finally:
             runtime.stop()
+
+
+def sync_with_parent(node: Node, timeout: float, quiet: bool) -> int:
+    """Fetch the ancestors' public streams from the parent once, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from federation.bootstrap import catch_up
+
+    if not node.settings.parent:
+        raise InvalidInput("sync", "this node has no parent (federation.parent) to fetch from")
+    columns = (TextColumn("fetching the ancestors' catalog"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=quiet) as bar:
+        task = bar.add_task("sync", total=None)
+        return catch_up(
+            node, node.settings.parent, lambda done, total: bar.update(task, completed=done, total=total), timeout
+        )
+
+
+@run_app.command("sync")
+def sync(
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 600.0,
+    data_dir_: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Fetch everything the parent holds of this node's ancestors' public streams (catalog,
+    calendars, certificates), then return; `yiwang run` keeps it current afterwards."""
+    with opened(data_dir_) as node:
+        entries = sync_with_parent(node, timeout, json_out)
+        with node.store.read() as tx:
+            items = tx.row_counts()["catalog_items"]
+    if json_out:
+        print_json({"entries": entries, "catalog_items": items})
+    else:
+        console.print(f"caught up: {entries} ancestor entries, {items} catalog items held")
 
 
 @run_app.command("status")
@@ -221,6 +255,7 @@ def anchors_add(
     import dataclasses
 
     from federation.certs import code_of, from_pem
+    from federation.enrollment import Enrollment
     from federation.identity import add_anchor
     from node.config import write_settings
     from node.domain.divisions import DivisionCode, Tier
@@ -242,6 +277,9 @@ def anchors_add(
         anchors = settings.anchors if fp in settings.anchors else (*settings.anchors, fp)
         peers = tuple(p for p in settings.peers if not p.startswith(peer.code + "@")) + ((dial,) if dial else ())
         write_settings(dataclasses.replace(settings, anchors=anchors, peers=peers))
+        identity = node.identity()
+        assert identity is not None  # a province has its root
+        Enrollment(node, identity, 0).publish_anchor(cert)  # for every node of the province
     if json_out:
         print_json({"province": peer.code, "fingerprint": fp, "dial": dial})
     else:

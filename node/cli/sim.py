@@ -3,7 +3,8 @@
 Every node is a separate `yiwang run` process on 127.0.0.1 with ports it picks itself, and
 every child is enrolled through the real CLI (`enroll token` on the parent, `init --parent
 --token` on the child). The branch is the path from the province to --branch, continued down
-through first children to a township, plus --villages villages under it. `sim.json` in the
+through first children to a township, plus --villages villages under it; --branch repeated
+runs the union of several branches (two counties, two cities). `sim.json` in the
 folder records every node's code, data directory, pid and ports; `yiwang sim stop` ends them
 by those pids.
 """
@@ -46,6 +47,15 @@ def branch_codes(branch: DivisionCode, villages: int) -> list[DivisionCode]:
     if path[-1].tier == Tier.TOWNSHIP:
         path.extend(d.code for d in registry.children(path[-1])[:villages])
     return path
+
+
+def tree_codes(branches: list[DivisionCode], villages: int) -> list[DivisionCode]:
+    """The union of several branches' paths, parents before children, each code once."""
+    seen: dict[str, DivisionCode] = {}
+    for b in branches:
+        for code in branch_codes(b, villages):
+            seen.setdefault(code.code, code)
+    return sorted(seen.values(), key=lambda c: (c.tier, c.code))
 
 
 def _cli(home: Path, *args: str) -> str:
@@ -105,7 +115,10 @@ def stop_all(folder: Path) -> int:
 @sim_app.callback()
 def sim(
     ctx: typer.Context,
-    branch: Annotated[str, typer.Option(help="A division code: the sim runs the path down to it")] = "511602001000",
+    branch: Annotated[
+        list[str] | None,
+        typer.Option(help="A division code: the sim runs the path down to it; repeat for a wider tree"),
+    ] = None,
     villages: Annotated[int, typer.Option(min=0, max=20, help="Villages under the township")] = 2,
     folder: Annotated[Path, typer.Option("--dir", help="Where the nodes' data directories go")] = Path("sim-data"),
     detach: Annotated[bool, typer.Option(help="Leave the nodes running and return")] = False,
@@ -115,7 +128,7 @@ def sim(
     """Start the branch's nodes, enroll each through the CLI, and run until Ctrl-C (or --detach)."""
     if ctx.invoked_subcommand is not None:
         return
-    codes = branch_codes(DivisionCode.parse(branch, "--branch"), villages)
+    codes = tree_codes([DivisionCode.parse(b, "--branch") for b in branch or ["511602001000"]], villages)
     if (folder / "sim.json").exists() and stop_all(folder):
         time.sleep(1)
     folder.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,11 @@ class Kind(StrEnum):
     CASE_DELIVERED = "case_delivered"
     CASE_WITHDRAWN = "case_withdrawn"
     CASE_EVALUATED = "case_evaluated"
+    NOTICE_SENT = "notice_sent"  # an addressed notice between offices
+    ANCHOR_ADDED = "anchor_added"  # a province trusts a peer province's root
+
+
+CASE_KINDS = frozenset(k.value for k in Kind if k.value.startswith("case_"))
 
 
 class Entry(NamedTuple):
@@ -142,3 +147,24 @@ def head_message(origin: str, stream: str, seq: int, hash_: bytes, signed_at_us:
             struct.pack(">q", signed_at_us),
         )
     )
+
+
+def addressed_message(addressee: str, entry_hash_: bytes) -> bytes:
+    """The bytes an origin signs for an addressed entry: the addressee and the entry's hash."""
+    return _lp(addressee.encode()) + entry_hash_
+
+
+class Addressed(NamedTuple):
+    """An entry on its way to `addressee`, signed on its own by its origin, with the origin's
+    certificate chain (DER, leaf first) so any node can check it."""
+
+    entry: Entry
+    addressee: str
+    alg: str
+    key_id: bytes
+    signature: bytes
+    chain_der: tuple[bytes, ...]
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.entry.origin, self.entry.stream, self.entry.seq)

@@ -126,6 +126,10 @@ class Oversize(PeerError):
     pass
 
 
+class Misrouted(PeerError):
+    """An addressed entry arrived from a node it must not come from (it would loop)."""
+
+
 class SetupError(YiwangError):
     exit_code = 5
 

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.certs import public_key_of
+from federation.certs import code_of, fingerprint, load_certificate, public_key_of
 from federation.codec import calendar_from_body, case_record, issued_from_body, item_from_body, revoked_from_body
 from federation.keys import Purpose, Signature, key_id, load_public_key, public_key_pem, verify
 from node import logs
-from node.domain.divisions import DivisionCode
-from node.domain.entries import Entry, Head, Kind, Stream
+from node.domain.divisions import DivisionCode, Tier
+from node.domain.entries import CASE_KINDS, Entry, Head, Kind, Stream
 from node.domain.errors import OperatorError
 from node.domain.lifecycle import CaseState, File, apply
 from node.store.repo import StoredCase, case_row, item_row
@@ -96,6 +96,7 @@ class ReplicaService:
         if any(e.kind == Kind.CALENDAR_PUBLISHED for e in new):
             self.node.forget_calendar()
         if new:
+            self.node.bell.ring()
             self.log.info("batch_applied", entries=len(new), streams=len({(e.origin, e.stream) for e in new}))
         return [Cursor(o, s, q) for (o, s), (q, _) in sorted(tails.items())]
 
@@ -108,6 +109,14 @@ class ReplicaService:
         tx.put_origin_key(code, key_id(public), public_key_pem(public))
         keys[key_id(public)] = (code, public)
 
+    def _trust_root(self, tx: Tx, e: Entry) -> None:
+        """A peer province's root, published by this node's own province."""
+        code, der = issued_from_body(e.body)
+        root = load_certificate(der)
+        if DivisionCode(e.origin).tier != Tier.PROVINCE or code_of(root).tier != Tier.PROVINCE:
+            raise BatchRefused(e.origin, e.stream, e.seq, "only a province publishes peer provinces' roots")
+        tx.put_trusted_root(fingerprint(root), code, e.origin, e.seq)
+
     def _project(self, tx: Tx, new: Sequence[Entry]) -> None:
         """The derived rows of applied entries: catalog, calendars, revocations, case outlines."""
         items = []
@@ -117,10 +126,12 @@ class ReplicaService:
                 items.append(item_row(item_from_body(e.body), e.origin, e.seq))
             elif e.kind == Kind.CALENDAR_PUBLISHED:
                 tx.put_calendar(calendar_from_body(e.body), e.origin, e.seq)
+            elif e.kind == Kind.ANCHOR_ADDED:
+                self._trust_root(tx, e)
             elif e.kind == Kind.CERT_REVOKED:
                 code, fp = revoked_from_body(e.body)
                 tx.put_revocation(fp, code, e.origin, e.recorded_at_us, e.seq)
-            elif e.stream == Stream.CASE:
+            elif e.kind in CASE_KINDS:
                 case_entries.append(e)
         tx.put_items(items)
         self._project_cases(tx, case_entries)
@@ -161,6 +172,26 @@ class ReplicaService:
 
     # -- sending --------------------------------------------------------------------------
 
+    def _head_every(self, theirs: CursorSet, max_entries: int) -> None:
+        """Batches end on signed heads. A bulk write signs one head for thousands of entries, so
+        where this node's own stream has none within `max_entries` of what the peer holds, sign
+        one there: a slow link that shrank its batches can then still send bounded ones."""
+        me = self.node.code
+        with self.node.store.read() as tx:
+            wanted = []
+            for stream in (Stream.PUBLIC, Stream.CASE):
+                have, (tail, _) = theirs.get(me, stream), tx.tail(me, stream)
+                ends = tx.head_seqs(me, stream, have) if tail > have + max_entries else [have + 1]
+                if ends and ends[0] > have + max_entries:
+                    wanted.append((stream, have + max_entries))
+        if not wanted:
+            return
+        now_us = int(self.node.now().timestamp() * 1_000_000)
+        with self.node.store.transaction() as tx:
+            for stream, seq in wanted:
+                (entry,) = tx.entries_between(me, stream, seq - 1, seq)
+                self.node.journal.sign_head(tx, stream, seq, entry.hash, now_us)
+
     def cursors(self) -> CursorSet:
         """Everything this node holds, for its Hello and Acks."""
         with self.node.store.read() as tx:
@@ -177,6 +208,8 @@ class ReplicaService:
         """The next batch for `peer` (our parent when `up`, else a child): what it lacks of the
         streams it should get, each run ending at a head its origin signed."""
         me = self.node.settings.code
+        if up:
+            self._head_every(theirs, max_entries)
         entries: list[Entry] = []
         heads: list[Head] = []
         size = 0

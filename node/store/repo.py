@@ -31,6 +31,7 @@ from node.domain.entries import GENESIS, Entry, Head
 from node.domain.errors import InternalError
 from node.domain.lifecycle import CaseState, Status
 from node.domain.timelimits import ClockStop
+from node.store.mail import MailTx
 from node.store.tables import (
     ALL_TABLES,
     CalendarRow,
@@ -283,7 +284,7 @@ def _head(r: Any) -> Head:
     return Head(r.origin, r.stream, r.seq, bytes(r.hash), r.signed_at_us, r.alg, bytes(r.key_id), bytes(r.signature))
 
 
-class Tx(TrustTx):
+class Tx(TrustTx, MailTx):
     """One database transaction of the node; every method is one storage function."""
 
     def __init__(self, conn: Connection) -> None:

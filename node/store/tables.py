@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, LargeBinary, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Table, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -157,6 +157,17 @@ class RevocationRow(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)
 
 
+class TrustedRootRow(SQLModel, table=True):
+    """Peer provinces' roots their own province published (`anchor_added` entries), so every
+    node of the province verifies chains from there: addressed entries, licences."""
+
+    __tablename__ = "trusted_roots"
+    fingerprint: str = Field(primary_key=True, max_length=64)
+    code: str = Field(max_length=12)
+    origin: str = Field(max_length=12)
+    seq: int = Field(sa_type=BigInteger)
+
+
 class EnrollmentTokenRow(SQLModel, table=True):
     """One-time enrollment tokens; only the hash of the secret is kept."""
 
@@ -193,6 +204,27 @@ class PeerRow(SQLModel, table=True):
     error: str = ""
 
 
+class AddressedRow(SQLModel, table=True):
+    """Addressed entries this node wrote, relays or received (DESIGN.md section 4). A row is
+    kept after it is forwarded, so a resent copy is recognised and acknowledged, not sent on
+    again: `state` is outbox (waiting for `next_hop` to answer), forwarded, or delivered (the
+    addressee is this node). `wire` is the signed message exactly as received."""
+
+    __tablename__ = "addressed"
+    __table_args__ = (Index("ix_addressed_hop", "next_hop", "state"),)
+    origin: str = Field(primary_key=True, max_length=12)
+    stream: str = Field(primary_key=True, max_length=16)
+    seq: int = Field(primary_key=True, sa_type=BigInteger)
+    addressee: str = Field(max_length=12)
+    next_hop: str = Field(default="", max_length=12)
+    state: str = Field(max_length=12)
+    kind: str = Field(max_length=48)
+    subject: str = Field(default="", max_length=64)
+    received_at_us: int = Field(sa_type=BigInteger)
+    done_at_us: int | None = Field(default=None, sa_type=BigInteger)
+    wire: bytes = Field(sa_type=LargeBinary)
+
+
 _MODELS: tuple[type[SQLModel], ...] = (
     EntryRow,
     StreamTail,
@@ -205,9 +237,11 @@ _MODELS: tuple[type[SQLModel], ...] = (
     SealedBundleRow,
     IssuedCertRow,
     RevocationRow,
+    TrustedRootRow,
     EnrollmentTokenRow,
     AlarmRow,
     PeerRow,
+    AddressedRow,
 )
 
 

@@ -7,13 +7,22 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from node.store.tables import AlarmRow, EnrollmentTokenRow, IssuedCertRow, PeerRow, RevocationRow, table_of
+from node.store.tables import (
+    AlarmRow,
+    EnrollmentTokenRow,
+    IssuedCertRow,
+    PeerRow,
+    RevocationRow,
+    TrustedRootRow,
+    table_of,
+)
 
 T_ISSUED = table_of(IssuedCertRow)
 T_REVOKED = table_of(RevocationRow)
 T_TOKENS = table_of(EnrollmentTokenRow)
 T_ALARMS = table_of(AlarmRow)
 T_PEERS = table_of(PeerRow)
+T_ROOTS = table_of(TrustedRootRow)
 
 
 class TrustTx:
@@ -81,12 +90,27 @@ class TrustTx:
     def revoked_fingerprints(self) -> set[str]:
         return set(self.conn.execute(select(T_REVOKED.c.fingerprint)).scalars().all())
 
+    def put_trusted_root(self, fingerprint: str, code: str, origin: str, seq: int) -> bool:
+        """Record a published peer root; False when it was known already."""
+        if self.conn.execute(select(T_ROOTS.c.fingerprint).where(T_ROOTS.c.fingerprint == fingerprint)).first():
+            return False
+        self.conn.execute(insert(T_ROOTS), {"fingerprint": fingerprint, "code": code, "origin": origin, "seq": seq})
+        return True
+
+    def trusted_roots(self) -> set[str]:
+        return set(self.conn.execute(select(T_ROOTS.c.fingerprint)).scalars().all())
+
     # -- alarms and peers -----------------------------------------------------------------
 
     def raise_alarm(self, at_us: int, level: str, kind: str, peer: str, detail: str) -> None:
         self.conn.execute(
             insert(T_ALARMS), {"at_us": at_us, "level": level, "kind": kind, "peer": peer, "detail": detail[:500]}
         )
+
+    def alarms_after(self, after_id: int, limit: int = 500) -> list[Any]:
+        """Alarms with an id above `after_id`, oldest first (for the event-bus relay)."""
+        q = select(T_ALARMS).where(T_ALARMS.c.id > after_id).order_by(T_ALARMS.c.id).limit(limit)
+        return list(self.conn.execute(q).all())
 
     def alarms(self, limit: int = 50) -> list[Any]:
         return list(self.conn.execute(select(T_ALARMS).order_by(T_ALARMS.c.id.desc()).limit(limit)).all())

@@ -291,6 +291,88 @@ class Ping(_message.Message):
 Global___Ping: _TypeAlias = Ping  # noqa: Y015
 
 @_typing.final
+class AddressedEntry(_message.Message):
+    """An addressed entry (DESIGN.md section 4): an entry of its origin's case stream that must
+    reach `addressee`, wherever it is. The origin signs it on its own and sends its chain, so
+    every hop - in another county or another province - verifies it without any stream of the
+    origin. Each hop stores it durably before it answers DeliverAck, and forwards it until the
+    next hop has answered.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRY_FIELD_NUMBER: _builtins.int
+    ADDRESSEE_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    CHAIN_DER_FIELD_NUMBER: _builtins.int
+    addressee: _builtins.str
+    @_builtins.property
+    def entry(self) -> _log_pb2.Entry: ...
+    @_builtins.property
+    def signature(self) -> _log_pb2.Signature:
+        """the origin's, over tag | addressee | entry hash"""
+
+    @_builtins.property
+    def chain_der(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """the origin's certificate chain, leaf first"""
+
+    def __init__(
+        self,
+        *,
+        entry: _log_pb2.Entry | None = ...,
+        addressee: _builtins.str = ...,
+        signature: _log_pb2.Signature | None = ...,
+        chain_der: _abc.Iterable[_builtins.bytes] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "signature", b"signature"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addressee", b"addressee", "chain_der", b"chain_der", "entry", b"entry", "signature", b"signature"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddressedEntry: _TypeAlias = AddressedEntry  # noqa: Y015
+
+@_typing.final
+class Deliver(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___AddressedEntry]: ...
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___AddressedEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Deliver: _TypeAlias = Deliver  # noqa: Y015
+
+@_typing.final
+class DeliverAck(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEYS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___Cursor]: ...
+    def __init__(
+        self,
+        *,
+        keys: _abc.Iterable[Global___Cursor] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliverAck: _TypeAlias = DeliverAck  # noqa: Y015
+
+@_typing.final
 class EnvelopeBody(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -303,6 +385,8 @@ class EnvelopeBody(_message.Message):
     BATCH_FIELD_NUMBER: _builtins.int
     ACK_FIELD_NUMBER: _builtins.int
     PING_FIELD_NUMBER: _builtins.int
+    DELIVER_FIELD_NUMBER: _builtins.int
+    DELIVER_ACK_FIELD_NUMBER: _builtins.int
     sender: _builtins.str
     receiver: _builtins.str
     link_id: _builtins.bytes
@@ -317,6 +401,10 @@ class EnvelopeBody(_message.Message):
     def ack(self) -> Global___Ack: ...
     @_builtins.property
     def ping(self) -> Global___Ping: ...
+    @_builtins.property
+    def deliver(self) -> Global___Deliver: ...
+    @_builtins.property
+    def deliver_ack(self) -> Global___DeliverAck: ...
     def __init__(
         self,
         *,
@@ -329,12 +417,14 @@ class EnvelopeBody(_message.Message):
         batch: Global___Batch | None = ...,
         ack: Global___Ack | None = ...,
         ping: Global___Ping | None = ...,
+        deliver: Global___Deliver | None = ...,
+        deliver_ack: Global___DeliverAck | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "batch", b"batch", "hello", b"hello", "kind", b"kind", "ping", b"ping"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "batch", b"batch", "deliver", b"deliver", "deliver_ack", b"deliver_ack", "hello", b"hello", "kind", b"kind", "ping", b"ping"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "batch", b"batch", "hello", b"hello", "kind", b"kind", "link_id", b"link_id", "link_seq", b"link_seq", "ping", b"ping", "receiver", b"receiver", "sender", b"sender", "sent_at_us", b"sent_at_us"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "batch", b"batch", "deliver", b"deliver", "deliver_ack", b"deliver_ack", "hello", b"hello", "kind", b"kind", "link_id", b"link_id", "link_seq", b"link_seq", "ping", b"ping", "receiver", b"receiver", "sender", b"sender", "sent_at_us", b"sent_at_us"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["hello", "batch", "ack", "ping"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["hello", "batch", "ack", "ping", "deliver", "deliver_ack"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

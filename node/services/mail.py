@@ -1,0 +1,221 @@
+"""Addressed entries (DESIGN.md section 4): writing them, taking them over from a neighbour,
+and handing them on.
+
+Sending: an entry in this node's case stream, signed on its own for its addressee and carrying
+the node's certificate chain, is stored in the `addressed` outbox with its next hop
+(sync.routing) in the transaction that appends the entry.
+
+Receiving (at every hop): each copy is checked - the entry's hash, the origin's chain against
+this node's anchors and revocations, the signature over addressee and hash, and that it does
+not arrive from where it must go (a loop). A copy already held is acknowledged and not stored
+again, so resending after a lost acknowledgement delivers nothing twice. A new copy is stored
+with its next hop, or as delivered when this node is the addressee; one transaction for all.
+One bad copy refuses the whole delivery (a PeerError) and nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from federation.certs import fingerprint, verify_chain
+from federation.codec import addressed_from_wire, addressed_to_wire, notice_body, notice_from_body
+from federation.keys import Purpose, Signature, key_id, verify
+from node import logs
+from node.domain.divisions import DivisionCode
+from node.domain.entries import Addressed, Entry, Kind, Stream, addressed_message, entry_hash
+from node.domain.errors import BadSignature, InvalidInput, Misrouted, SetupError
+from node.journal import Record
+from node.store.mail import DELIVERED, OUTBOX, Key
+from sync.routing import may_arrive_from, next_node
+
+if TYPE_CHECKING:
+    from node.context import Node
+
+MAX_NOTICE_TITLE = 200
+MAX_NOTICE_TEXT = 4000
+
+
+class _Signer:
+    """A verified origin chain: its code, leaf key, and fingerprints (checked against
+    revocations at every use)."""
+
+    def __init__(self, code: str, key: ec.EllipticCurvePublicKey, fingerprints: frozenset[str]) -> None:
+        self.code, self.key, self.fingerprints = code, key, fingerprints
+
+
+class MailService:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.log = logs.get("mail")
+        self._signers: dict[bytes, _Signer] = {}
+
+    # -- sending --------------------------------------------------------------------------
+
+    def send(self, addressee: str, kind: str, subject: str, body: bytes) -> Addressed:
+        """Append an entry addressed to `addressee` and put it in the outbox."""
+        me = self.node.settings.code
+        to = DivisionCode.parse(addressee, "addressee")
+        if to == me:
+            raise InvalidInput("--to", f"{addressee} is this node: an addressed entry goes to another node")
+        identity = self.node.identity()
+        if identity is None:
+            raise SetupError("this node has no certificate yet: enroll it (`yiwang init --token`) to send")
+        chain = tuple(c.public_bytes(serialization.Encoding.DER) for c in identity.chain)
+        now_us = int(self.node.now().timestamp() * 1_000_000)
+        with self.node.store.transaction() as tx:
+            tail = self.node.journal.lock(tx, Stream.CASE)
+            [entry] = self.node.journal.append(tx, Stream.CASE, [Record(kind, subject, body)], now_us, tail)
+            sig = self.node.key.sign(Purpose.ADDRESSED_ENTRY, addressed_message(addressee, entry.hash))
+            sent = Addressed(entry, addressee, sig.alg, sig.key_id, sig.value, chain)
+            tx.put_addressed([self._row(sent, next_node(me, to), now_us)])
+        self.node.bell.ring()
+        self.log.info("addressed_sent", kind=kind, seq=entry.seq, addressee=addressee)
+        return sent
+
+    def send_notice(self, addressee: str, title: str, text: str) -> Addressed:
+        title, text = title.strip(), text.strip()
+        if not title:
+            raise InvalidInput("--title", "a notice needs a title")
+        if len(title) > MAX_NOTICE_TITLE or len(text) > MAX_NOTICE_TEXT:
+            raise InvalidInput("--title/text", f"at most {MAX_NOTICE_TITLE} and {MAX_NOTICE_TEXT} characters")
+        return self.send(addressee, Kind.NOTICE_SENT, f"to:{addressee}", notice_body(title, text))
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def receive(self, items: Sequence[Addressed], sender: str) -> list[Key]:
+        """Take over a neighbour's delivery; returns the keys to acknowledge (all of them)."""
+        me = self.node.settings.code
+        came_from = DivisionCode(sender)
+        now = self.node.now()
+        now_us = int(now.timestamp() * 1_000_000)
+        hops = [self._check(a, me, came_from, now) for a in items]
+        with self.node.store.transaction() as tx:
+            revoked = tx.revoked_fingerprints()
+            for a in items:
+                signer = self._signers[hashlib.sha256(b"".join(a.chain_der)).digest()]
+                if signer.fingerprints & revoked:
+                    raise BadSignature(f"the certificate of {a.entry.origin} that signed {_key_text(a)} is revoked")
+            held = tx.known_addressed(a.key for a in items)
+            rows: dict[Key, dict[str, Any]] = {}
+            for a, hop in zip(items, hops, strict=True):
+                if a.key not in held and a.key not in rows:
+                    rows[a.key] = self._row(a, hop, now_us)
+            tx.put_addressed(list(rows.values()))
+        if rows:
+            self.node.bell.ring()
+            delivered = sum(1 for r in rows.values() if r["state"] == DELIVERED)
+            self.log.info("addressed_received", sender=sender, stored=len(rows), delivered=delivered)
+        return [a.key for a in items]
+
+    def _check(self, a: Addressed, me: DivisionCode, sender: DivisionCode, now: Any) -> DivisionCode | None:
+        e = a.entry
+        where = _key_text(a)
+        if e.stream != Stream.CASE:
+            raise BadSignature(f"{where}: addressed entries belong to case streams")
+        if entry_hash(e.origin, e.stream, e.seq, e.prev_hash, e.kind, e.body) != e.hash:
+            raise BadSignature(f"{where}: the hash does not match the entry's content")
+        try:
+            to = DivisionCode.parse(a.addressee, "addressee")
+        except InvalidInput:
+            raise BadSignature(f"{where}: addressee {a.addressee!r} is not a division code") from None
+        signer = self._signer(a, now)
+        if signer.code != e.origin:
+            raise BadSignature(f"{where}: signed with the certificate of {signer.code}")
+        sig = Signature(a.alg, a.key_id, a.signature)
+        if a.key_id != key_id(signer.key) or not verify(
+            signer.key, Purpose.ADDRESSED_ENTRY, addressed_message(a.addressee, e.hash), sig
+        ):
+            raise BadSignature(f"{where}: the origin's signature does not verify")
+        if not may_arrive_from(me, sender, to):
+            raise Misrouted(f"{where} for {a.addressee} must not reach {me} from {sender}")
+        return next_node(me, to)
+
+    def _signer(self, a: Addressed, now: Any) -> _Signer:
+        digest = hashlib.sha256(b"".join(a.chain_der)).digest()
+        known = self._signers.get(digest)
+        if known is None:
+            try:
+                chain = [x509.load_der_x509_certificate(d) for d in a.chain_der]
+            except ValueError:
+                raise BadSignature(f"{_key_text(a)}: the origin's chain does not decode") from None
+            identity = self.node.identity()
+            if identity is None:
+                raise SetupError("this node has no certificate yet and cannot check addressed entries")
+            with self.node.store.read() as tx:
+                anchors = identity.anchors | tx.trusted_roots()
+            verified = verify_chain(chain, anchors, now)
+            leaf_key = chain[0].public_key()
+            if not isinstance(leaf_key, ec.EllipticCurvePublicKey):
+                raise BadSignature(f"{_key_text(a)}: the origin's key is not a P-256 key")
+            known = _Signer(verified.code.code, leaf_key, frozenset(fingerprint(c) for c in chain))
+            self._signers[digest] = known
+        return known
+
+    @staticmethod
+    def _row(a: Addressed, hop: DivisionCode | None, now_us: int) -> dict[str, Any]:
+        e = a.entry
+        return {
+            "origin": e.origin,
+            "stream": e.stream,
+            "seq": e.seq,
+            "addressee": a.addressee,
+            "next_hop": hop.code if hop else "",
+            "state": OUTBOX if hop else DELIVERED,
+            "kind": e.kind,
+            "subject": e.subject,
+            "received_at_us": now_us,
+            "done_at_us": None if hop else now_us,
+            "wire": addressed_to_wire(a),
+        }
+
+    # -- handing on -----------------------------------------------------------------------
+
+    def outbox(self, to: str, skip: Iterable[Key], limit: int = 100) -> list[tuple[Key, bytes]]:
+        with self.node.store.read() as tx:
+            return tx.outbox(to, limit, skip)
+
+    def forwarded(self, to: str, keys: Iterable[Key]) -> None:
+        now_us = int(self.node.now().timestamp() * 1_000_000)
+        with self.node.store.transaction() as tx:
+            tx.mark_forwarded(to, keys, now_us)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def notices(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Notices this node sent or received, newest first, with where each one is."""
+        me = self.node.code
+        out = []
+        with self.node.store.read() as tx:
+            rows = tx.addressed_rows(kind=Kind.NOTICE_SENT, limit=limit)
+        for r in rows:
+            a = addressed_from_wire(bytes(r.wire))
+            title, text = notice_from_body(a.entry.body)
+            out.append(
+                {
+                    "from": a.entry.origin,
+                    "to": a.addressee,
+                    "seq": a.entry.seq,
+                    "sent_at_us": a.entry.recorded_at_us,
+                    "state": "received" if r.state == DELIVERED else ("sent" if a.entry.origin == me else "relayed"),
+                    "waiting_for": r.next_hop if r.state == OUTBOX else "",
+                    "title": title,
+                    "text": text,
+                }
+            )
+        return out
+
+    def delivered(self, entry_kinds: Iterable[str] = ()) -> list[Entry]:
+        with self.node.store.read() as tx:
+            kinds = set(entry_kinds)
+            rows = [r for r in tx.addressed_rows(state=DELIVERED, limit=1_000_000) if not kinds or r.kind in kinds]
+        return [addressed_from_wire(bytes(r.wire)).entry for r in rows]
+
+
+def _key_text(a: Addressed) -> str:
+    return f"{a.entry.origin}/{a.entry.stream}/{a.entry.seq}"

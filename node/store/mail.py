@@ -1,0 +1,85 @@
+"""Storage functions for addressed entries (the `addressed` table). Mixed into `Tx`; every
+statement of that table is here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, tuple_, update
+
+from node.store.tables import AddressedRow, table_of
+
+T_ADDRESSED = table_of(AddressedRow)
+Key = tuple[str, str, int]
+
+OUTBOX, FORWARDED, DELIVERED = "outbox", "forwarded", "delivered"
+
+
+class MailTx:
+    conn: Connection
+
+    def known_addressed(self, keys: Iterable[Key]) -> set[Key]:
+        """Which of `keys` this node already holds (in any state)."""
+        keys = list(keys)
+        found: set[Key] = set()
+        c = T_ADDRESSED.c
+        for i in range(0, len(keys), 300):
+            chunk = keys[i : i + 300]
+            rows = self.conn.execute(
+                select(c.origin, c.stream, c.seq).where(tuple_(c.origin, c.stream, c.seq).in_(chunk))
+            )
+            found.update((r[0], r[1], r[2]) for r in rows)
+        return found
+
+    def put_addressed(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(T_ADDRESSED), list(rows))
+
+    def outbox(self, next_hop: str, limit: int, skip: Iterable[Key] = ()) -> list[tuple[Key, bytes]]:
+        """Entries waiting for `next_hop` to acknowledge them, oldest first."""
+        c = T_ADDRESSED.c
+        skipped = set(skip)
+        q = (
+            select(c.origin, c.stream, c.seq, c.wire)
+            .where(and_(c.next_hop == next_hop, c.state == OUTBOX))
+            .order_by(c.received_at_us, c.origin, c.stream, c.seq)
+            .limit(limit + len(skipped))
+        )
+        out = [((r[0], r[1], r[2]), bytes(r[3])) for r in self.conn.execute(q)]
+        return [o for o in out if o[0] not in skipped][:limit]
+
+    def mark_forwarded(self, next_hop: str, keys: Iterable[Key], at_us: int) -> int:
+        """The next hop stored these: they leave the outbox. Returns how many rows changed."""
+        c = T_ADDRESSED.c
+        changed = 0
+        for origin, stream, seq in keys:
+            result = self.conn.execute(
+                update(T_ADDRESSED)
+                .where(
+                    and_(
+                        c.origin == origin,
+                        c.stream == stream,
+                        c.seq == seq,
+                        c.next_hop == next_hop,
+                        c.state == OUTBOX,
+                    )
+                )
+                .values(state=FORWARDED, done_at_us=at_us)
+            )
+            changed += result.rowcount
+        return changed
+
+    def addressed_rows(self, state: str = "", limit: int = 50, kind: str = "") -> list[Any]:
+        """Rows newest first, optionally of one state and kind."""
+        c = T_ADDRESSED.c
+        q = select(T_ADDRESSED)
+        if state:
+            q = q.where(c.state == state)
+        if kind:
+            q = q.where(c.kind == kind)
+        return list(self.conn.execute(q.order_by(c.received_at_us.desc()).limit(limit)).all())
+
+    def addressed_counts(self) -> dict[str, int]:
+        c = T_ADDRESSED.c
+        return {r[0]: r[1] for r in self.conn.execute(select(c.state, func.count()).group_by(c.state))}
