@@ -39,6 +39,9 @@ check: lint typecheck proto-check
 
 bench: $(STAMP)
 	$(BIN)/python bench/local_cases.py
+	$(BIN)/python bench/link_handshake.py
+	$(BIN)/python bench/replication.py
+	$(BIN)/python bench/bootstrap.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache

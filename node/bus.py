@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nats
+from nats.aio.client import Client
 from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError
 
@@ -108,38 +109,49 @@ class Relay:
         self.url = url
         self.log = logs.get("bus")
 
-    async def publish_pending(self) -> int:
-        """Publish everything after the relay's cursors; returns how many entries were sent."""
+    async def publish_pending(self, js: JetStreamContext | None = None) -> int:
+        """Publish everything after the relay's cursors; returns how many messages were sent.
+        Without `js` it connects for this call only."""
+        if js is not None:
+            return await self._publish(js)
         nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1)
         try:
-            js = nc.jetstream()
-            with contextlib.suppress(BadRequestError):  # it exists already
-                await js.add_stream(name=STREAM_NAME, subjects=["yiwang.>"])
-            sent = 0
-            with self.node.store.read() as tx:
-                tails = tx.tails()
-                cursors = tx.relay_cursors()
-            for (origin, stream), (seq, _) in sorted(tails.items()):
-                done = cursors.get((origin, stream), 0)
-                while done < seq:
-                    with self.node.store.read() as tx:
-                        entries = tx.entries_between(origin, stream, done, min(seq, done + BATCH))
-                    for e in entries:
-                        headers = {
-                            "Nats-Msg-Id": f"{e.origin}:{e.stream}:{e.seq}",
-                            "Yiwang-Origin": e.origin,
-                            "Yiwang-Stream": e.stream,
-                            "Yiwang-Seq": str(e.seq),
-                            "Yiwang-Hash": e.hash.hex(),
-                        }
-                        await js.publish(subject(e.origin, e.stream, e.kind), e.body, headers=headers)
-                    done = entries[-1].seq
-                    sent += len(entries)
-                    with self.node.store.transaction() as tx:
-                        tx.set_relay_cursor(origin, stream, done)
-            return sent + await self._publish_alarms(js, cursors.get((self.node.code, ALARM_CURSOR), 0))
+            return await self._publish(await _ensure_stream(nc))
         finally:
             await nc.close()
+
+    async def _publish(self, js: JetStreamContext) -> int:
+        sent = 0
+        with self.node.store.read() as tx:
+            tails = tx.tails()
+            cursors = tx.relay_cursors()
+        for (origin, stream), (seq, _) in sorted(tails.items()):
+            done = cursors.get((origin, stream), 0)
+            while done < seq:
+                with self.node.store.read() as tx:
+                    entries = tx.entries_between(origin, stream, done, min(seq, done + BATCH))
+                await _publish_all(
+                    js,
+                    [
+                        (
+                            subject(e.origin, e.stream, e.kind),
+                            e.body,
+                            {
+                                "Nats-Msg-Id": f"{e.origin}:{e.stream}:{e.seq}",
+                                "Yiwang-Origin": e.origin,
+                                "Yiwang-Stream": e.stream,
+                                "Yiwang-Seq": str(e.seq),
+                                "Yiwang-Hash": e.hash.hex(),
+                            },
+                        )
+                        for e in entries
+                    ],
+                )
+                done = entries[-1].seq
+                sent += len(entries)
+                with self.node.store.transaction() as tx:
+                    tx.set_relay_cursor(origin, stream, done)
+        return sent + await self._publish_alarms(js, cursors.get((self.node.code, ALARM_CURSOR), 0))
 
     async def _publish_alarms(self, js: JetStreamContext, done: int) -> int:
         """Alarms after the relay's cursor, as JSON on yiwang.<node>.alarm.<level>."""
@@ -149,28 +161,55 @@ class Relay:
                 rows = tx.alarms_after(done)
             if not rows:
                 return sent
+            messages = []
             for r in rows:
                 payload = {"node": self.node.code, "at_us": r.at_us, "level": r.level, "kind": r.kind}
                 payload |= {"peer": r.peer, "detail": r.detail}
                 headers = {"Nats-Msg-Id": f"{self.node.code}:alarm:{r.id}"}
                 data = json.dumps(payload, ensure_ascii=False).encode()
-                await js.publish(alarm_subject(self.node.code, r.level), data, headers=headers)
+                messages.append((alarm_subject(self.node.code, r.level), data, headers))
+            await _publish_all(js, messages)
             done = rows[-1].id
             sent += len(rows)
             with self.node.store.transaction() as tx:
                 tx.set_relay_cursor(self.node.code, ALARM_CURSOR, done)
 
-    def run_forever(self, stop: threading.Event, every: float = 1.0) -> None:
+    async def _serve(self, stop: threading.Event, every: float) -> None:
+        """One connection kept open; publish what is new every `every` seconds until `stop`."""
         while not stop.is_set():
             try:
-                sent = asyncio.run(self.publish_pending())
-                if sent:
-                    self.log.info("bus_published", entries=sent)
+                nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1)
+                try:
+                    js = await _ensure_stream(nc)
+                    while not stop.is_set():
+                        sent = await self._publish(js)
+                        if sent:
+                            self.log.info("bus_published", messages=sent)
+                        await asyncio.sleep(every)
+                finally:
+                    await nc.close()
             except Exception as exc:  # the bus is down: retry; the log is the truth meanwhile
                 self.log.warning("bus_unavailable", url=self.url, error=type(exc).__name__)
-            stop.wait(every)
+                await asyncio.sleep(every)
+
+    def run_forever(self, stop: threading.Event, every: float = 1.0) -> None:
+        asyncio.run(self._serve(stop, every))
 
     def start(self, stop: threading.Event) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, args=(stop,), name="bus-relay", daemon=True)
         thread.start()
         return thread
+
+
+async def _ensure_stream(nc: Client) -> JetStreamContext:
+    js: JetStreamContext = nc.jetstream()
+    with contextlib.suppress(BadRequestError):  # it exists already
+        await js.add_stream(name=STREAM_NAME, subjects=["yiwang.>"])
+    return js
+
+
+async def _publish_all(js: JetStreamContext, messages: list[tuple[str, bytes, dict[str, str]]]) -> None:
+    """Publish without waiting for each acknowledgement in turn, then wait for all of them: a
+    failed one raises, and the caller's cursor stays where it was."""
+    futures = [await js.publish_async(s, data, headers=headers) for s, data, headers in messages]
+    await asyncio.gather(*futures)
