@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from yiwang.v1 import case_pb2, catalog_pb2, federation_pb2, log_pb2
 
 from federation.keys import Signature
@@ -21,16 +21,20 @@ from node.domain.entries import Addressed, Entry, Head, Kind
 from node.domain.errors import IntegrityError
 from node.domain.lifecycle import (
     Accept,
+    AcceptCustody,
     CaseCommand,
     CaseState,
     Decide,
+    DeclineCustody,
     Deliver,
     Evaluate,
     File,
+    OfferCustody,
     Reject,
     RequestSupplement,
     Resume,
     Review,
+    Status,
     Supplement,
     Suspend,
     Withdraw,
@@ -113,29 +117,35 @@ def calendar_from_pb(msg: catalog_pb2.CalendarYear) -> CalendarYear:
     )
 
 
+M = TypeVar("M", bound=Message)
+
+
+def _parsed(msg: M, data: bytes, what: str) -> M:
+    """`msg` parsed from `data`; bytes that do not decode are an integrity error, not a crash."""
+    try:
+        msg.ParseFromString(data)
+    except DecodeError as exc:
+        raise IntegrityError(f"{what} body does not decode: {exc}") from None
+    return msg
+
+
 def item_from_body(body: bytes) -> CatalogItem:
-    msg = catalog_pb2.CatalogItem()
-    msg.ParseFromString(body)
-    return item_from_pb(msg)
+    return item_from_pb(_parsed(catalog_pb2.CatalogItem(), body, "catalog item"))
 
 
 def calendar_from_body(body: bytes) -> CalendarYear:
-    msg = catalog_pb2.CalendarYear()
-    msg.ParseFromString(body)
-    return calendar_from_pb(msg)
+    return calendar_from_pb(_parsed(catalog_pb2.CalendarYear(), body, "calendar"))
 
 
 def issued_from_body(body: bytes) -> tuple[str, bytes]:
     """(code, certificate DER) of a cert_issued entry."""
-    msg = federation_pb2.CertificateIssued()
-    msg.ParseFromString(body)
+    msg = _parsed(federation_pb2.CertificateIssued(), body, "cert_issued")
     return msg.code, msg.der
 
 
 def revoked_from_body(body: bytes) -> tuple[str, str]:
     """(code, fingerprint) of a cert_revoked entry."""
-    msg = federation_pb2.CertificateRevoked()
-    msg.ParseFromString(body)
+    msg = _parsed(federation_pb2.CertificateRevoked(), body, "cert_revoked")
     return msg.code, msg.fingerprint
 
 
@@ -154,6 +164,9 @@ _KIND_OF_FIELD: dict[str, Kind] = {
     "delivered": Kind.CASE_DELIVERED,
     "withdrawn": Kind.CASE_WITHDRAWN,
     "evaluated": Kind.CASE_EVALUATED,
+    "custody_offered": Kind.CASE_CUSTODY_OFFERED,
+    "custody_accepted": Kind.CASE_CUSTODY_ACCEPTED,
+    "custody_declined": Kind.CASE_CUSTODY_DECLINED,
 }
 
 
@@ -169,6 +182,8 @@ class CaseRecord:
     sealed_bundle_hash: bytes = b""
     due_date: str = ""
     due_provisional: bool = False
+    version: int = 0
+    outline: CaseState | None = None  # a custody offer's snapshot, for a node new to the case
 
 
 def to_us(at: dt.datetime) -> int:
@@ -239,7 +254,16 @@ def _change(
         return "delivered", case_pb2.Delivered(method=cmd.method)
     if isinstance(cmd, Withdraw):
         return "withdrawn", case_pb2.Withdrawn(reason=cmd.reason)
-    return "evaluated", case_pb2.Evaluated(level=cmd.level, channel=cmd.channel)
+    if isinstance(cmd, Evaluate):
+        return "evaluated", case_pb2.Evaluated(level=cmd.level, channel=cmd.channel)
+    if isinstance(cmd, OfferCustody):
+        outline = outline_to_pb(after, due_date, due_provisional)
+        return "custody_offered", case_pb2.CustodyOffered(
+            to=cmd.to, purpose=cmd.purpose, reason=cmd.reason, outline=outline
+        )
+    if isinstance(cmd, AcceptCustody):
+        return "custody_accepted", case_pb2.CustodyAccepted(by=cmd.by)
+    return "custody_declined", case_pb2.CustodyDeclined(by=cmd.by, reason=cmd.reason)
 
 
 def case_entry(
@@ -256,7 +280,9 @@ def case_entry(
 ) -> tuple[Kind, bytes]:
     """The entry kind and exact body bytes recording `cmd`, which produced `after`."""
     field, change = _change(cmd, after, sealed_bundle_hash, applicant_kind, due_date, due_provisional)
-    msg = case_pb2.CaseEntry(case_no=after.case_no, at_us=to_us(at), actor=actor, writer=writer, **{field: change})
+    msg = case_pb2.CaseEntry(
+        case_no=after.case_no, at_us=to_us(at), actor=actor, writer=writer, version=after.version, **{field: change}
+    )
     return _KIND_OF_FIELD[field], msg.SerializeToString()
 
 
@@ -299,16 +325,19 @@ def command_from_pb(msg: case_pb2.CaseEntry) -> CaseCommand | None:
         return Withdraw(msg.withdrawn.reason)
     if field == "evaluated":
         return Evaluate(msg.evaluated.level, msg.evaluated.channel)
+    if field == "custody_offered":
+        m = msg.custody_offered
+        return OfferCustody(m.to, m.purpose, m.reason)
+    if field == "custody_accepted":
+        return AcceptCustody(msg.custody_accepted.by)
+    if field == "custody_declined":
+        return DeclineCustody(msg.custody_declined.by, msg.custody_declined.reason)
     return None
 
 
 def case_record(body: bytes) -> CaseRecord:
     """Decode a case entry body back into the command it recorded."""
-    msg = case_pb2.CaseEntry()
-    try:
-        msg.ParseFromString(body)
-    except DecodeError as exc:
-        raise IntegrityError(f"case entry body does not decode: {exc}") from None
+    msg = _parsed(case_pb2.CaseEntry(), body, "case entry")
     cmd = command_from_pb(msg)
     if cmd is None:
         raise IntegrityError(f"case entry for {msg.case_no} carries no change")
@@ -321,7 +350,39 @@ def case_record(body: bytes) -> CaseRecord:
         sealed_bundle_hash=msg.filed.sealed_bundle_hash if isinstance(cmd, File) else b"",
         due_date=msg.accepted.due_date if isinstance(cmd, Accept) else "",
         due_provisional=msg.accepted.due_provisional if isinstance(cmd, Accept) else False,
+        version=msg.version,
+        outline=_offered_state(msg) if isinstance(cmd, OfferCustody) else None,
     )
+
+
+def _offered_state(msg: case_pb2.CaseEntry) -> CaseState:
+    """The case as a custody offer describes it (the outline after the offer)."""
+    o = msg.custody_offered.outline
+    return CaseState(
+        case_no=o.case_no,
+        item_code=o.item_code,
+        status=Status(o.status),
+        handling_division=o.handling_division,
+        filing_division=o.filing_division,
+        custodian=o.custodian,
+        channel=o.channel,
+        case_type=o.case_type,
+        limit_days=o.limit_days if o.HasField("limit_days") else None,
+        filed_at=from_us(o.filed_at_us),
+        accepted_at=from_us(o.accepted_at_us) if o.accepted_at_us else None,
+        evaluation=o.evaluation or None,
+        offered_to=msg.custody_offered.to,
+        version=msg.version,
+    )
+
+
+def bundle_sent_body(case_no: str, sealed_bundle_hash: bytes) -> bytes:
+    return case_pb2.BundleSent(case_no=case_no, sealed_bundle_hash=sealed_bundle_hash).SerializeToString()
+
+
+def bundle_sent_from_body(body: bytes) -> tuple[str, bytes]:
+    msg = _parsed(case_pb2.BundleSent(), body, "bundle_sent")
+    return msg.case_no, msg.sealed_bundle_hash
 
 
 def notice_body(title: str, text: str) -> bytes:
@@ -329,11 +390,7 @@ def notice_body(title: str, text: str) -> bytes:
 
 
 def notice_from_body(body: bytes) -> tuple[str, str]:
-    msg = case_pb2.Notice()
-    try:
-        msg.ParseFromString(body)
-    except DecodeError as exc:
-        raise IntegrityError(f"notice body does not decode: {exc}") from None
+    msg = _parsed(case_pb2.Notice(), body, "notice")
     return msg.title, msg.text
 
 
@@ -404,6 +461,7 @@ def addressed_to_wire(a: Addressed) -> bytes:
         addressee=a.addressee,
         signature=signature_to_pb(Signature(a.alg, a.key_id, a.signature)),
         chain_der=list(a.chain_der),
+        sealed_bundle=a.sealed_bundle,
     ).SerializeToString(deterministic=True)
 
 
@@ -415,16 +473,12 @@ def addressed_from_pb(m: federation_pb2.AddressedEntry) -> Addressed:
         m.signature.key_id,
         m.signature.value,
         tuple(m.chain_der),
+        m.sealed_bundle,
     )
 
 
 def addressed_from_wire(wire: bytes) -> Addressed:
-    msg = federation_pb2.AddressedEntry()
-    try:
-        msg.ParseFromString(wire)
-    except DecodeError as exc:
-        raise IntegrityError(f"an addressed entry does not decode: {exc}") from None
-    return addressed_from_pb(msg)
+    return addressed_from_pb(_parsed(federation_pb2.AddressedEntry(), wire, "addressed entry"))
 
 
 def deliver_to_pb(wires: Iterable[bytes]) -> federation_pb2.Deliver:

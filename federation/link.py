@@ -125,7 +125,7 @@ class Replicator(Protocol):
     def outgoing(self, peer: DivisionCode, up: bool, theirs: CursorSet, max_entries: int = ...) -> Outgoing: ...
 
 
-Key = tuple[str, str, int]
+Key = tuple[str, str, int, str]  # origin, stream, seq, addressee
 
 
 class Mailer(Protocol):
@@ -205,10 +205,12 @@ class Pump:
             if self.mailer is None:
                 raise BadSignature("this link does not carry addressed entries")
             keys = self.mailer.receive([addressed_from_pb(m) for m in body.deliver.entries], self.peer.code)
-            acked = federation_pb2.DeliverAck(keys=cursors_to_pb(Cursor(o, s, q) for o, s, q in keys))
+            acked = federation_pb2.DeliverAck(
+                keys=[federation_pb2.AddressedKey(origin=o, stream=s, seq=q, addressee=a) for o, s, q, a in keys]
+            )
             self.send(federation_pb2.EnvelopeBody(deliver_ack=acked))
         elif kind == "deliver_ack" and self.mailer is not None:
-            keys = [(c.origin, c.stream, c.seq) for c in body.deliver_ack.keys]
+            keys = [(k.origin, k.stream, k.seq, k.addressee) for k in body.deliver_ack.keys]
             self.mailer.forwarded(self.peer.code, keys)
             self._answered(lambda: self.delivering.difference_update(keys))
 

@@ -2,8 +2,9 @@
 # The demo (`make demo`): a local federation of real processes for one branch of Sichuan
 # (四川省 > 广安市 > 广安区 > 浓洄街道 > two villages), enrolled through the CLI; the real
 # Guang'an district catalog imported at the county and replicated down to the villages; a case
-# filed at a village and one walked at the county window; both seen at the province as
-# outlines without personal data; every log verified. It starts afresh each time and stops
+# filed at a village, handled at the county after a custody move, and delivered and evaluated
+# back at the village; seen at the province as an outline without personal data; every log
+# verified. It starts afresh each time and stops
 # every node it started (by pid) when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,24 +37,31 @@ $Y catalog import "$CATALOG" -d "$COUNTY"
 wait_until 60 "the catalog at the village" $Y catalog show "$ITEM" -d "$VILLAGE" --json
 $Y catalog show "$ITEM" -d "$VILLAGE"
 
-step "A resident files at the village service point; personal data is sealed at the village"
+step "A resident files at the village service point; the data is sealed there and the case offered to the county"
 V_CASE=$($Y case file --item "$ITEM" --name "李四" --id 440524188001010014 --phone 13900000000 -d "$VILLAGE" --json | case_no)
-echo "filed $V_CASE at 翠屏路社区"
+echo "filed $V_CASE at 翠屏路社区, custody offered to 广安区"
 
-step "At the county window: file, accept with a missing material (容缺), supplement, decide, deliver, evaluate"
-C_CASE=$($Y case file --item "$ITEM" --name "张三" --id 11010519491231002X --phone 13800000000 -d "$COUNTY" --json | case_no)
-$Y case accept "$C_CASE" --material 体检表 -d "$COUNTY"
-$Y case supplement "$C_CASE" --material 体检表 -d "$COUNTY"
-$Y case decide "$C_CASE" --approve --result-ref "教资认定-2026-0001" -d "$COUNTY"
-$Y case deliver "$C_CASE" -d "$COUNTY"
-$Y case evaluate "$C_CASE" --level 1 -d "$COUNTY"
+step "The county takes custody (the applicant's bundle follows, re-sealed for it), accepts, decides, and hands the result back"
+wait_until 60 "the offer at the county" sh -c "$Y case show $V_CASE -d $COUNTY --json | grep -q '\"offered_to\": \"511602000000\"'"
+$Y case take "$V_CASE" -d "$COUNTY"
+wait_until 60 "the bundle at the county" sh -c "$Y case show $V_CASE --reveal -d $COUNTY --json | grep -q applicant"
+$Y case accept "$V_CASE" --material 体检表 -d "$COUNTY"
+$Y case supplement "$V_CASE" --material 体检表 -d "$COUNTY"
+$Y case decide "$V_CASE" --approve --result-ref "教资认定-2026-0001" -d "$COUNTY"
+$Y case offer "$V_CASE" --to 511602001001 --purpose result -d "$COUNTY"
 
-step "The province holds both cases as outlines: status, timeline, no personal data"
-wait_until 60 "the cases at the province" sh -c "$Y case show $C_CASE -d $PROVINCE --json | grep -q evaluated && $Y case show $V_CASE -d $PROVINCE --json"
-$Y case show "$C_CASE" -d "$PROVINCE"
+step "Back at the village: take the result, deliver it to the resident, record the evaluation (好差评)"
+wait_until 60 "the result at the village" sh -c "$Y case show $V_CASE -d $VILLAGE --json | grep -q '\"offered_to\": \"511602001001\"'"
+$Y case take "$V_CASE" -d "$VILLAGE"
+$Y case deliver "$V_CASE" -d "$VILLAGE"
+$Y case evaluate "$V_CASE" --level 1 -d "$VILLAGE"
+$Y case show "$V_CASE" -d "$VILLAGE"
+
+step "The province holds the case as an outline: status, timeline, custody, no personal data"
+wait_until 60 "the evaluation at the province" sh -c "$Y case show $V_CASE -d $PROVINCE --json | grep -q evaluated"
+$Y case show "$V_CASE" -d "$PROVINCE"
 $Y case list -d "$PROVINCE"
 
 step "Every node's log verifies (the province checks every relayed chain and signed head)"
 for node in "$SIM"/5*; do $Y audit verify -d "$node" --json | .venv/bin/python -c "import json, sys; r = json.load(sys.stdin); print('$node', 'ok' if r['ok'] else 'BAD', sum(s['entries'] for s in r['streams']), 'entries')"; done
-echo
-echo "custody moves (a village errand accepted at the county and returned) come with the next issue"
+

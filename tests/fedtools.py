@@ -93,3 +93,16 @@ def db_counts(home: Path, skip: tuple[str, ...] = BOOKKEEPING) -> dict[str, int]
 def alarms(home: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(home / "yiwang.db") as conn:
         return [(k, p) for k, p in conn.execute("select kind, peer from alarms order by id")]
+
+
+def settled_counts(home: Path, skip: tuple[str, ...] = BOOKKEEPING, timeout: float = 30.0) -> dict[str, int]:
+    """db_counts once replication into the node has come to rest (equal over one second)."""
+    deadline = time.monotonic() + timeout
+    last = db_counts(home, skip)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = db_counts(home, skip)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"{home.name} kept changing for {timeout} s")

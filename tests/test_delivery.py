@@ -82,3 +82,96 @@ def test_a_province_item_reaches_both_villages(sim: dict[str, Path], tmp_path: P
 
 def _has_item(home: Path, code: str) -> bool:
     return any(i["implementation_code"] == code for i in cli_json(home, "catalog", "list"))
+
+
+# --- custody through the CLI ---------------------------------------------------------------
+
+PERSON = {"name": "王大妈", "id": "440524188001010014", "phone": "13566667777"}
+
+
+def _show(home: Path, case_no: str, *extra: str) -> dict[str, Any]:
+    shown: dict[str, Any] = cli_json(home, "case", "show", case_no, *extra)
+    return shown
+
+
+def _wait_case(home: Path, case_no: str, what: str, **expect: Any) -> dict[str, Any]:
+    def ready() -> dict[str, Any] | None:
+        proc = subprocess.run(
+            [sys.executable, "-m", "node.cli.app", "case", "show", case_no, "--json", "-d", str(home)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if proc.returncode != 0:
+            return None
+        shown: dict[str, Any] = json.loads(proc.stdout)
+        return shown if all(shown.get(k) == v for k, v in expect.items()) else None
+
+    found: dict[str, Any] = wait_for(ready, 90, what)
+    return found
+
+
+def test_a_village_errand_is_decided_at_the_county_and_delivered_at_the_village(
+    sim: dict[str, Path], tmp_path: Path
+) -> None:
+    village = _villages(sim)[0]
+    county, province = "511602000000", "510000000000"
+    code = f"511A0138600000-{county}-000-115113010833722043-1-07"
+    item = {
+        "basic_code": "511A0138600000",
+        "implementation_code": code,
+        "name": "教师资格认定",
+        "power_type": "01",
+        "department": "区教科体局",
+        "division_code": county,
+        "legal_limit_days": 20,
+        "promised_limit_days": 10,
+        "agent_allowed": True,
+    }
+    (tmp_path / "c.json").write_text(json.dumps([item]), encoding="utf-8")
+    cli(sim[county], "catalog", "import", str(tmp_path / "c.json"))
+    wait_for(functools.partial(_has_item, sim[village], code), 60, "the county item at the village")
+    filed = cli_json(
+        sim[village],
+        "case",
+        "file",
+        "--item",
+        code,
+        "--name",
+        PERSON["name"],
+        "--id",
+        PERSON["id"],
+        "--phone",
+        PERSON["phone"],
+        "--agent",
+        "agent-07",
+        "--consent",
+    )
+    case_no = filed["case_no"]
+    assert (filed["custodian"], filed["offered_to"]) == (village, county)  # offered at once
+    _wait_case(sim[county], case_no, "the offer at the county", offered_to=county)
+    cli(sim[county], "case", "take", case_no)
+    shown = wait_for(
+        lambda: _show(sim[county], case_no, "--reveal").get("applicant"), 90, "the bundle re-sealed for the county"
+    )
+    assert shown["name"] == PERSON["name"]
+    for step in (["accept"], ["review"], ["decide", "--approve", "--result-ref", "教资-2026-07"]):
+        cli(sim[county], "case", step[0], case_no, *step[1:])
+    cli(sim[county], "case", "offer", case_no, "--to", village, "--purpose", "result")
+    _wait_case(sim[village], case_no, "the result back at the village", offered_to=village, status="approved")
+    cli(sim[village], "case", "take", case_no)
+    cli(sim[village], "case", "deliver", case_no)
+    cli(sim[village], "case", "evaluate", case_no, "--level", "1")
+    _wait_case(sim[province], case_no, "the evaluation at the province", status="evaluated")
+    timeline = _show(sim[village], case_no)["timeline"]
+    assert [(s["kind"], s["writer"]) for s in timeline][3:6] == [
+        ("case_accepted", county),
+        ("case_review_started", county),
+        ("case_decided", county),
+    ]
+    # the resident's data: only at the filing village and the processing county, in any file
+    for code_, home in sim.items():
+        blobs = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+        holds = {k for k, v in PERSON.items() if v.encode() in blobs}
+        if code_ not in (village, county):
+            assert not holds, f"{code_} holds {holds}"

@@ -29,7 +29,7 @@ from federation.link import GRPC_OPTIONS, hello
 from node.bus import free_port
 from node.domain.divisions import DivisionCode as D
 from node.domain.errors import SetupError
-from tests.fedtools import ANY_PORTS, Running, alarms, cli, cli_json, db_counts, wait_for
+from tests.fedtools import ANY_PORTS, Running, alarms, cli, cli_json, db_counts, settled_counts, wait_for
 
 CHAIN = ["510000000000", "511600000000", "511602000000", "511602001000", "511602001001"]
 NAMES = ["province", "city", "county", "township", "village"]
@@ -249,7 +249,7 @@ def _refused(link: RawLink) -> grpc.RpcError:
 def test_tampered_replayed_and_oversize_envelopes(federation: dict[str, tuple[Path, Running]]) -> None:
     home, running = federation["township"]
     child = _enrolled_child(federation, "511602001002")
-    before = db_counts(home)
+    before = settled_counts(home)
 
     link = RawLink(running.ports["federation"], child, CHAIN[3])
     link.hello()
@@ -285,7 +285,7 @@ def test_a_revoked_child_is_refused(federation: dict[str, tuple[Path, Running]])
     home, running = federation["township"]
     child = _enrolled_child(federation, "511602001003")
     cli(home, "enroll", "revoke", "511602001003", "--reason", "test")
-    before = db_counts(home)
+    before = settled_counts(home)
     link = RawLink(running.ports["federation"], child, CHAIN[3])
     link.hello()
     err = _refused(link)
@@ -309,7 +309,7 @@ def test_a_county_certifying_outside_its_prefix_is_refused(federation: dict[str,
         30,
         99,
     )
-    before = db_counts(home)
+    before = settled_counts(home)
     link = RawLink(running.ports["federation"], Identity(rogue_key, (rogue, *county_chain)), CHAIN[2])
     link.hello()
     err = _refused(link)
@@ -347,7 +347,7 @@ def test_another_provinces_root_and_an_expired_certificate_fail_the_handshake(
         30,
         77,
     )
-    before = db_counts(home)
+    before = settled_counts(home)
     for identity in (Identity(foreign_key, (foreign, foreign_root)), Identity(old_key, (expired, *town_chain))):
         link = RawLink(running.ports["federation"], identity, CHAIN[3])
         link.hello()
@@ -366,7 +366,7 @@ def test_used_expired_and_foreign_tokens_are_refused(federation: dict[str, tuple
     with sqlite3.connect(home / "yiwang.db") as conn:  # as if a day had passed
         conn.execute("update enrollment_tokens set expires_at_us = 0 where child_code = '511602001007'")
     other = Token.decode(cli_json(home, "enroll", "token", "--child", "511602001008")["token"])
-    before = db_counts(home)
+    before = settled_counts(home)
     cases = [
         (used, "511602001006", "used already"),
         (expired, "511602001007", "expired"),

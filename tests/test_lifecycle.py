@@ -6,18 +6,21 @@ import datetime as dt
 
 import pytest
 
-from node.domain.errors import IllegalTransition, InvalidInput
+from node.domain.errors import IllegalTransition, InvalidInput, NotCustodian
 from node.domain.lifecycle import (
     CLOCK_STOPPED,
     TRANSITIONS,
     Accept,
+    AcceptCustody,
     CaseCommand,
     CaseState,
     Command,
     Decide,
+    DeclineCustody,
     Deliver,
     Evaluate,
     File,
+    OfferCustody,
     Reject,
     RequestSupplement,
     Resume,
@@ -27,11 +30,13 @@ from node.domain.lifecycle import (
     Suspend,
     Withdraw,
     apply,
+    check_writer,
 )
 from node.domain.timelimits import ClockStop
 
 T0 = dt.datetime(2026, 3, 2, 2, tzinfo=dt.UTC)
 LATER = T0 + dt.timedelta(days=3)
+CITY = "511600000000"
 MATERIAL = "户口簿复印件"
 
 
@@ -50,6 +55,9 @@ def command(cmd: Command) -> CaseCommand:
         Command.DELIVER: Deliver(),
         Command.WITHDRAW: Withdraw("申请人撤回"),
         Command.EVALUATE: Evaluate(2),
+        Command.OFFER_CUSTODY: OfferCustody(CITY, "escalate", "需市级审批"),
+        Command.ACCEPT_CUSTODY: AcceptCustody(CITY),
+        Command.DECLINE_CUSTODY: DeclineCustody(CITY, "不属于本级权限"),
     }
     return commands[cmd]
 
@@ -84,6 +92,8 @@ ROWS = sorted(TRANSITIONS.items(), key=lambda kv: (str(kv[0][0]), kv[0][1].value
 def test_every_row_of_the_table(key: tuple[Status | None, Command], target: Status) -> None:
     status, cmd = key
     before = None if status is None else state_in(status, (MATERIAL,) if cmd == Command.SUPPLEMENT else ())
+    if before is not None and cmd in (Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY):
+        before = before._replace(offered_to=CITY)  # an answer needs an open offer
     after = apply(before, command(cmd), LATER)
     assert after.status == target
     if before is not None:
@@ -156,3 +166,58 @@ def test_an_errand_needs_consent() -> None:
 def test_no_change_before_filing_time() -> None:
     with pytest.raises(InvalidInput):
         apply(state_in(Status.FILED), Accept(), T0 - dt.timedelta(seconds=1))
+
+
+COUNTY = "511602000000"
+
+
+def test_custody_moves_by_offer_and_answer_and_the_case_waits_meanwhile() -> None:
+    filed = state_in(Status.FILED)
+    offered = apply(filed, OfferCustody(CITY, "escalate"), LATER)
+    assert (offered.status, offered.custodian, offered.offered_to) == (Status.FILED, COUNTY, CITY)
+    with pytest.raises(IllegalTransition, match="offered to 511600000000"):
+        apply(offered, Accept(), LATER)  # nobody changes a case while an offer is open
+    with pytest.raises(IllegalTransition):
+        apply(offered, OfferCustody("511621000000"), LATER)  # one offer at a time
+    taken = apply(offered, AcceptCustody(CITY), LATER)
+    assert (taken.custodian, taken.offered_to) == (CITY, "")
+    declined = apply(offered, DeclineCustody(CITY, "不属于本级权限"), LATER)
+    assert (declined.custodian, declined.offered_to) == (COUNTY, "")
+
+
+@pytest.mark.parametrize(
+    ("cmd", "field"),
+    [
+        (OfferCustody(CITY, "holiday"), "purpose"),
+        (OfferCustody("5116"), "to"),
+        (OfferCustody(COUNTY), "to"),  # the custodian itself
+    ],
+)
+def test_bad_offers_are_refused(cmd: CaseCommand, field: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        apply(state_in(Status.FILED), cmd, LATER)
+    assert err.value.field == field
+
+
+def test_answers_need_an_open_offer_to_the_answering_node() -> None:
+    offered = apply(state_in(Status.FILED), OfferCustody(CITY), LATER)
+    with pytest.raises(InvalidInput, match="open to 511600000000"):
+        apply(offered, AcceptCustody("511621000000"), LATER)
+    with pytest.raises(InvalidInput, match="reason"):
+        apply(offered, DeclineCustody(CITY, " "), LATER)
+    with pytest.raises(IllegalTransition, match="not offered"):
+        apply(state_in(Status.FILED), AcceptCustody(CITY), LATER)
+
+
+def test_only_the_custodian_writes_and_only_the_named_node_answers() -> None:
+    filed = state_in(Status.FILED)
+    check_writer(filed, Accept(), COUNTY)
+    with pytest.raises(NotCustodian, match="custody of 511602000000"):
+        check_writer(filed, Accept(), CITY)
+    offered = apply(filed, OfferCustody(CITY), LATER)
+    check_writer(offered, AcceptCustody(CITY), CITY)
+    with pytest.raises(NotCustodian):
+        check_writer(offered, AcceptCustody(CITY), COUNTY)
+    check_writer(None, command(Command.FILE), "511602100201")
+    with pytest.raises(NotCustodian):
+        check_writer(None, command(Command.FILE), COUNTY)  # a case is filed by its filing node

@@ -79,6 +79,12 @@ def relay(nodes: dict[str, Node]) -> list[tuple[str, str]]:
     return hops
 
 
+def sent(node: Node) -> Addressed:
+    """The copy a node just put in its outbox."""
+    with node.store.read() as tx:
+        return addressed_from_wire(bytes(tx.addressed_rows(limit=1)[0].wire))
+
+
 def states(node: Node) -> list[str]:
     with node.store.read() as tx:
         return sorted(r.state for r in tx.addressed_rows())
@@ -86,7 +92,8 @@ def states(node: Node) -> list[str]:
 
 def test_a_notice_climbs_to_the_common_ancestor_and_descends_to_the_addressee(nodes: dict[str, Node]) -> None:
     sender, addressee = nodes[BRANCH_A[-1]], nodes[BRANCH_B[-1]]
-    sent = sender.mail.send_notice(BRANCH_B[-1], "防汛值班", "请于周五前报送值班表")
+    sender.mail.send_notice(BRANCH_B[-1], "防汛值班", "请于周五前报送值班表")
+    copy = sent(sender)
     assert states(sender) == [OUTBOX]
     hops = relay(nodes)
     path = [BRANCH_A[2], BRANCH_A[1], BRANCH_A[0], CITY, BRANCH_B[0], BRANCH_B[1], BRANCH_B[2]]
@@ -101,7 +108,7 @@ def test_a_notice_climbs_to_the_common_ancestor_and_descends_to_the_addressee(no
     assert all(r.fault is None for r in sender.audit.verify())
     # a copy resent after a lost acknowledgement is acknowledged and not stored or sent again
     before = counts(addressee)
-    assert addressee.mail.receive([sent], BRANCH_B[1]) == [sent.key]
+    assert addressee.mail.receive([copy], BRANCH_B[1]) == [copy.key]
     assert counts(addressee) == before and relay(nodes) == []
 
 
@@ -116,8 +123,8 @@ def test_a_notice_to_another_province_passes_through_both_province_nodes(nodes: 
     assert {n["state"] for n in nodes[BRANCH_A[-1]].mail.notices()} == {"sent", "received"}
 
 
-def _forged(sent: Addressed, **change: object) -> Addressed:
-    return sent._replace(**change)  # type: ignore[arg-type]
+def _forged(copy: Addressed, **change: object) -> Addressed:
+    return copy._replace(**change)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -135,32 +142,35 @@ def test_forged_or_misrouted_copies_are_refused_and_nothing_is_stored(
     nodes: dict[str, Node], case: str, error: type[PeerError]
 ) -> None:
     sender, county_a = nodes[BRANCH_A[-1]], nodes[BRANCH_A[0]]
-    sent = sender.mail.send_notice(BRANCH_B[-1], "t", "x")
-    other = nodes[BRANCH_A[1]].mail.send_notice(BRANCH_B[-1], "t", "y")
+    sender.mail.send_notice(BRANCH_B[-1], "t", "x")
+    copy = sent(sender)
+    nodes[BRANCH_A[1]].mail.send_notice(BRANCH_B[-1], "t", "y")
+    other = sent(nodes[BRANCH_A[1]])
     bad, receiver, sender_code = {
-        "altered body": (_forged(sent, entry=sent.entry._replace(body=b"\x0a\x01z")), nodes[BRANCH_A[1]], BRANCH_A[2]),
-        "other addressee": (_forged(sent, addressee=BRANCH_A[0]), nodes[BRANCH_A[1]], BRANCH_A[2]),
-        "other origin's signature": (_forged(sent, signature=other.signature), nodes[BRANCH_A[1]], BRANCH_A[2]),
-        "no chain": (_forged(sent, chain_der=()), nodes[BRANCH_A[1]], BRANCH_A[2]),
+        "altered body": (_forged(copy, entry=copy.entry._replace(body=b"\x0a\x01z")), nodes[BRANCH_A[1]], BRANCH_A[2]),
+        "other addressee": (_forged(copy, addressee=BRANCH_A[0]), nodes[BRANCH_A[1]], BRANCH_A[2]),
+        "other origin's signature": (_forged(copy, signature=other.signature), nodes[BRANCH_A[1]], BRANCH_A[2]),
+        "no chain": (_forged(copy, chain_der=()), nodes[BRANCH_A[1]], BRANCH_A[2]),
         # the city hands county A an entry that must go down county B's branch: it would loop
-        "from the wrong side": (sent, county_a, CITY),
-        "public stream": (_forged(sent, entry=sent.entry._replace(stream="public")), county_a, BRANCH_A[1]),
+        "from the wrong side": (copy, county_a, CITY),
+        "public stream": (_forged(copy, entry=copy.entry._replace(stream="public")), county_a, BRANCH_A[1]),
     }[case]
     before = counts(receiver)
     with pytest.raises(error):
-        receiver.mail.receive([sent, bad] if case != "from the wrong side" else [bad], sender_code)
+        receiver.mail.receive([copy, bad] if case != "from the wrong side" else [bad], sender_code)
     assert counts(receiver) == before
 
 
 def test_a_revoked_origin_certificate_is_refused_at_the_next_hop(nodes: dict[str, Node]) -> None:
     village, township = nodes[BRANCH_A[-1]], nodes[BRANCH_A[1]]
-    sent = village.mail.send_notice(BRANCH_B[-1], "t", "x")
+    village.mail.send_notice(BRANCH_B[-1], "t", "x")
+    copy = sent(village)
     identity = township.identity()
     assert identity is not None
     Enrollment(township, identity, 1).revoke(BRANCH_A[-1], "key lost")
     before = counts(township)
     with pytest.raises((BadSignature, CertificateRevoked), match="revoked"):
-        township.mail.receive([sent], BRANCH_A[-1])
+        township.mail.receive([copy], BRANCH_A[-1])
     assert counts(township) == before
 
 

@@ -17,6 +17,7 @@ from node.domain.errors import (
     IllegalTransition,
     ImportRejected,
     InvalidInput,
+    NotCustodian,
     NotFound,
 )
 from node.domain.lifecycle import (
@@ -31,7 +32,7 @@ from node.domain.lifecycle import (
     Supplement,
     Suspend,
 )
-from node.services.cases import Applicant, FileRequest, NotCustodian
+from node.services.cases import Applicant, FileRequest
 from node.services.catalog_import import parse_catalog, read_catalog_file
 from node.store.repo import T_CASES
 from tests.conftest import CATALOG_CSV, Clock, licence_item, uncovered_year

@@ -25,11 +25,14 @@ from node.domain.codes import SATISFACTION
 from node.domain.errors import InvalidInput, mask
 from node.domain.lifecycle import (
     Accept,
+    AcceptCustody,
     CaseCommand,
     CaseState,
     Decide,
+    DeclineCustody,
     Deliver,
     Evaluate,
+    OfferCustody,
     Reject,
     RequestSupplement,
     Resume,
@@ -51,6 +54,7 @@ def _outline(s: CaseState) -> dict[str, object]:
         "status": s.status.value,
         "item_code": s.item_code,
         "custodian": s.custodian,
+        "offered_to": s.offered_to,
         "missing_materials": list(s.missing_materials),
     }
 
@@ -216,6 +220,44 @@ def evaluate(
     _act(case_no, Evaluate(level, channel), data_dir, actor, json_out)
 
 
+@app.command("offer")
+def offer(
+    case_no: CaseNo,
+    to: Annotated[str, typer.Option("--to", help="Division code of the node to hand the case to")],
+    purpose: Annotated[
+        str, typer.Option(help="process, escalate (上报), return, reroute, result (back to the filing node)")
+    ] = "process",
+    reason: Annotated[str, typer.Option()] = "",
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Offer custody of a case to another node; nobody changes it until that node answers."""
+    _act(case_no, OfferCustody(to.strip(), purpose, reason), data_dir, actor, json_out)
+
+
+@app.command("take")
+def take(case_no: CaseNo, actor: Actor = None, data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Accept custody offered to this node: from now on this node writes the case."""
+    with opened(data_dir) as node:
+        me = node.code
+    _act(case_no, AcceptCustody(me), data_dir, actor, json_out)
+
+
+@app.command("decline")
+def decline(
+    case_no: CaseNo,
+    reason: Annotated[str, typer.Option(help="Why (it goes back with the case)")],
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Decline custody offered to this node; the case stays with the node that offered it."""
+    with opened(data_dir) as node:
+        me = node.code
+    _act(case_no, DeclineCustody(me, reason), data_dir, actor, json_out)
+
+
 def _masked(a: Applicant) -> Applicant:
     return Applicant(a.kind, a.name[:1] + "*" * (len(a.name) - 1), mask(a.id_number), mask(a.phone), "")
 
@@ -234,6 +276,7 @@ def _view_json(view: CaseView, applicant: Applicant | None) -> dict[str, object]
         "evaluation": view.state.evaluation,
         "stops": view.state.stops,
         "timeline": view.timeline,
+        "custody": view.custody,
     }
     if applicant is not None:
         out["applicant"] = applicant
@@ -265,6 +308,7 @@ def show(
         ("status", s.status.value),
         ("item", s.item_code),
         ("handling division", s.handling_division),
+        ("custodian", s.custodian + (f" (offered to {s.offered_to})" if s.offered_to else "")),
         ("filed", fmt_time(s.filed_at)),
         ("accepted", fmt_time(s.accepted_at)),
         ("limit", "" if s.limit_days is None else f"{s.limit_days} working days"),
@@ -285,6 +329,12 @@ def show(
             for t in view.timeline
         ],
     )
+    if len(view.custody) > 1:
+        table(
+            "custody",
+            ["node", "from", "until", "working days"],
+            [(c.node, fmt_time(c.start), fmt_time(c.end) if c.end else "now", c.working_days) for c in view.custody],
+        )
 
 
 @app.command("list")

@@ -23,11 +23,11 @@ def send(
     """Write a notice addressed to another node; the running node hands it on."""
     with opened(data_dir) as node:
         sent = node.mail.send_notice(to, title, text)
-    result = {"from": sent.entry.origin, "to": sent.addressee, "seq": sent.entry.seq}
+    result = {"from": sent.origin, "to": to, "seq": sent.seq}
     if json_out:
         print_json(result)
         return
-    console.print(f"notice {sent.entry.seq} to {sent.addressee} written; it leaves with the next link exchange")
+    console.print(f"notice {sent.seq} to {to} written; it leaves with the next link exchange")
 
 
 @app.command("list")

@@ -40,7 +40,11 @@ class Kind(StrEnum):
     CASE_DELIVERED = "case_delivered"
     CASE_WITHDRAWN = "case_withdrawn"
     CASE_EVALUATED = "case_evaluated"
+    CASE_CUSTODY_OFFERED = "case_custody_offered"
+    CASE_CUSTODY_ACCEPTED = "case_custody_accepted"
+    CASE_CUSTODY_DECLINED = "case_custody_declined"
     NOTICE_SENT = "notice_sent"  # an addressed notice between offices
+    BUNDLE_SENT = "bundle_sent"  # a case's sealed bundle, re-sealed for its new custodian
     ANCHOR_ADDED = "anchor_added"  # a province trusts a peer province's root
 
 
@@ -164,7 +168,8 @@ class Addressed(NamedTuple):
     key_id: bytes
     signature: bytes
     chain_der: tuple[bytes, ...]
+    sealed_bundle: bytes = b""  # with a bundle_sent entry: ciphertext for the addressee
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.entry.origin, self.entry.stream, self.entry.seq)
+    def key(self) -> tuple[str, str, int, str]:
+        return (self.entry.origin, self.entry.stream, self.entry.seq, self.addressee)

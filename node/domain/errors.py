@@ -70,6 +70,16 @@ class IllegalTransition(OperatorError):
         self.allowed = tuple(allowed)
 
 
+class NotCustodian(OperatorError):
+    """Only a case's custodian writes it (DESIGN.md section 8)."""
+
+    exit_code = 4
+
+    def __init__(self, case_no: str, custodian: str, writer: str) -> None:
+        super().__init__(f"case {case_no} is in the custody of {custodian}; node {writer} may not change it")
+        self.case_no, self.custodian, self.writer = case_no, custodian, writer
+
+
 class CatalogRuleViolation(OperatorError):
     def __init__(self, item_code: str, reason: str) -> None:
         super().__init__(f"item {item_code}: {reason}")

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from node.domain.codes import SATISFACTION
-from node.domain.errors import IllegalTransition, InvalidInput
+from node.domain.errors import IllegalTransition, InvalidInput, NotCustodian
 from node.domain.timelimits import ClockStop, local_date
 
 
@@ -52,6 +52,9 @@ class Command(StrEnum):
     DELIVER = "deliver"
     WITHDRAW = "withdraw"
     EVALUATE = "evaluate"
+    OFFER_CUSTODY = "offer_custody"
+    ACCEPT_CUSTODY = "accept_custody"
+    DECLINE_CUSTODY = "decline_custody"
 
 
 S, C = Status, Command
@@ -76,8 +79,26 @@ TRANSITIONS: dict[tuple[Status | None, Command], Status] = {
     (S.DENIED, C.DELIVER): S.DELIVERED,
     (S.DELIVERED, C.EVALUATE): S.EVALUATED,
     (S.NOT_ACCEPTED, C.EVALUATE): S.EVALUATED,
+    # Custody moves keep the status: to the competent node after filing, up for a decision
+    # (上报), back with the result (approved, denied, not accepted) to the filing node.
+    **{
+        (s, c): s
+        for s in (
+            S.FILED,
+            S.ACCEPTED,
+            S.UNDER_REVIEW,
+            S.AWAITING_SUPPLEMENT,
+            S.SPECIAL_PROCEDURE,
+            S.APPROVED,
+            S.DENIED,
+            S.NOT_ACCEPTED,
+        )
+        for c in (C.OFFER_CUSTODY, C.ACCEPT_CUSTODY, C.DECLINE_CUSTODY)
+    },
 }
 del S, C
+CUSTODY_COMMANDS = frozenset({Command.OFFER_CUSTODY, Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY})
+CUSTODY_PURPOSES = ("process", "escalate", "return", "reroute", "result")
 
 CLOSED = frozenset({Status.NOT_ACCEPTED, Status.DELIVERED, Status.WITHDRAWN, Status.EVALUATED})
 CLOCK_STOPPED = frozenset({Status.AWAITING_SUPPLEMENT, Status.SPECIAL_PROCEDURE})
@@ -178,6 +199,30 @@ class Evaluate:
     command: Command = Command.EVALUATE
 
 
+@dataclass(frozen=True)
+class OfferCustody:
+    """The custodian offers the case to `to` (an addressed entry); nobody changes the case until
+    `to` answers."""
+
+    to: str
+    purpose: str = "process"  # one of CUSTODY_PURPOSES
+    reason: str = ""
+    command: Command = Command.OFFER_CUSTODY
+
+
+@dataclass(frozen=True)
+class AcceptCustody:
+    by: str  # the node the offer named: from now on the custodian
+    command: Command = Command.ACCEPT_CUSTODY
+
+
+@dataclass(frozen=True)
+class DeclineCustody:
+    by: str
+    reason: str
+    command: Command = Command.DECLINE_CUSTODY
+
+
 CaseCommand = (
     File
     | Accept
@@ -191,6 +236,9 @@ CaseCommand = (
     | Deliver
     | Withdraw
     | Evaluate
+    | OfferCustody
+    | AcceptCustody
+    | DeclineCustody
 )
 
 
@@ -219,10 +267,31 @@ class CaseState(NamedTuple):
     stops: tuple[ClockStop, ...] = ()
     approved: bool | None = None
     evaluation: int | None = None
+    offered_to: str = ""  # an open custody offer: nobody changes the case until it is answered
+    version: int = 1  # changes so far, filing included: entries of one case from several
+    # writers (custody moves) are applied in this order wherever they arrive
 
     @property
     def closed(self) -> bool:
         return self.status in CLOSED
+
+
+def check_writer(state: CaseState | None, cmd: CaseCommand, writer: str) -> None:
+    """Exactly one node writes a case: its custodian; the answer to an offer comes from the
+    node it was offered to. Raises NotCustodian for any other writer."""
+    if state is None:
+        expected = cmd.filing_division if isinstance(cmd, File) else ""
+        case_no = cmd.case_no if isinstance(cmd, File) else "?"
+    elif cmd.command in (Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY):
+        expected, case_no = state.offered_to, state.case_no
+    else:
+        expected, case_no = state.custodian, state.case_no
+    if writer != expected:
+        raise NotCustodian(case_no, expected or "nobody", writer)
+
+
+def _is_code(text: str) -> bool:
+    return len(text) == 12 and text.isdigit()
 
 
 def _require(cond: bool, field: str, reason: str) -> None:
@@ -264,7 +333,15 @@ def apply(state: CaseState | None, cmd: CaseCommand, at: dt.datetime) -> CaseSta
         )
     assert state is not None  # the table has only FILE for "not filed"
     _require(at >= state.filed_at, "at", "a case cannot change before it was filed")
-    return state._replace(status=target, **_changes(state, cmd, at))
+    answering = cmd.command in (Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY)
+    if state.offered_to and not answering:
+        raise IllegalTransition(
+            state.case_no,
+            f"offered to {state.offered_to}",
+            cmd.command.value,
+            [Command.ACCEPT_CUSTODY.value, Command.DECLINE_CUSTODY.value],
+        )
+    return state._replace(status=target, version=state.version + 1, **_changes(state, cmd, at))
 
 
 def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, Any]:
@@ -314,4 +391,17 @@ def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, A
     if isinstance(cmd, Evaluate):
         _require(cmd.level in SATISFACTION, "level", "1 (非常满意) .. 5 (非常不满意)")
         return {"evaluation": cmd.level}
+    if isinstance(cmd, OfferCustody):
+        _require(cmd.purpose in CUSTODY_PURPOSES, "purpose", f"one of {', '.join(CUSTODY_PURPOSES)}")
+        _require(_is_code(cmd.to), "to", f"{cmd.to!r} is not a 12-digit division code")
+        _require(cmd.to != state.custodian, "to", "the case is in that node's custody already")
+        return {"offered_to": cmd.to}
+    if isinstance(cmd, AcceptCustody | DeclineCustody):
+        if not state.offered_to:
+            raise IllegalTransition(state.case_no, "not offered", cmd.command.value, [Command.OFFER_CUSTODY.value])
+        _require(cmd.by == state.offered_to, "by", f"the offer is open to {state.offered_to}, not {cmd.by}")
+        if isinstance(cmd, DeclineCustody):
+            _require(bool(cmd.reason.strip()), "reason", "a declined case goes back with a reason")
+            return {"offered_to": ""}
+        return {"offered_to": "", "custodian": cmd.by}
     return {}  # Review: status only

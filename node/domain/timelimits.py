@@ -118,3 +118,13 @@ def progress(
     else:
         level = Level.NORMAL
     return Progress(used, remaining, level)
+
+
+def working_days_between(calendar: WorkCalendar, start: dt.date, end: dt.date) -> int:
+    """Working days after `start` up to and including `end` (0 when end <= start): how long a
+    node held a case it took on `start` and passed on on `end`."""
+    days, day = 0, start
+    while day < end:
+        day += dt.timedelta(days=1)
+        days += calendar.is_workday(day)
+    return days

@@ -14,20 +14,32 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from federation.codec import case_entry, case_record
+from federation.codec import addressed_from_wire, case_entry, case_record
 from federation.sealing import bundle_hash, open_sealed, seal_many
 from node import logs
 from node.domain.calendar import WorkCalendar
 from node.domain.catalog import CatalogItem
 from node.domain.codes import HANDLING_FORMS, SERVICE_OBJECTS
-from node.domain.entries import Stream
-from node.domain.errors import InvalidInput, NotFound, OperatorError
+from node.domain.divisions import DivisionCode
+from node.domain.entries import CASE_KINDS, Kind, Stream
+from node.domain.errors import InvalidInput, NotFound
 from node.domain.identifiers import validate_credit_code, validate_resident_id
-from node.domain.lifecycle import CLOCK_STOPPED, CaseCommand, CaseState, Command, File, apply
-from node.domain.timelimits import Level, local_date, progress
+from node.domain.lifecycle import (
+    CLOCK_STOPPED,
+    AcceptCustody,
+    CaseCommand,
+    CaseState,
+    Command,
+    DeclineCustody,
+    File,
+    OfferCustody,
+    apply,
+    check_writer,
+)
+from node.domain.timelimits import Level, local_date, progress, working_days_between
 from node.domain.timelimits import due_date as compute_due
 from node.journal import Record
 from node.store import Tx
@@ -50,11 +62,21 @@ _ITEM_CACHE_LIMIT = 100_000
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
 
 
-class NotCustodian(OperatorError):
-    exit_code = 4
-
-    def __init__(self, case_no: str, custodian: str, me: str) -> None:
-        super().__init__(f"case {case_no} is in the custody of {custodian}; node {me} may not change it")
+def _addressees(before: CaseState, cmd: CaseCommand, me: str) -> set[str]:
+    """Who must receive this change as an addressed entry: the node an offer names, the
+    offering node for an answer, the filing node (which keeps the whole timeline) and the
+    handling node (which counts the case) whenever they are not this node or its ancestors."""
+    out = set()
+    if isinstance(cmd, OfferCustody):
+        out.add(cmd.to)
+    elif isinstance(cmd, AcceptCustody | DeclineCustody):
+        out.add(before.custodian)
+    out.add(before.filing_division)
+    handling = DivisionCode(before.handling_division)
+    if not handling.is_ancestor_of(DivisionCode(me)):  # an ancestor has this node's stream already
+        out.add(before.handling_division)  # delivery and evaluation count where the case was handled
+    out.discard(me)
+    return out
 
 
 @dataclass(frozen=True)
@@ -109,6 +131,16 @@ class TimelineStep:
 
 
 @dataclass(frozen=True)
+class CustodySpan:
+    """One node's time holding a case: from taking it until the next node took it."""
+
+    node: str
+    start: dt.datetime
+    end: dt.datetime | None  # None: holds it now
+    working_days: int
+
+
+@dataclass(frozen=True)
 class CaseView:
     state: CaseState
     due_date: str
@@ -117,6 +149,7 @@ class CaseView:
     remaining_days: int | None
     level: str
     timeline: tuple[TimelineStep, ...]
+    custody: tuple[CustodySpan, ...] = ()
 
 
 # Fields of a filing that the case outline shows already.
@@ -177,6 +210,13 @@ class CaseService:
                     raise InvalidInput("channel", f"one of {', '.join(HANDLING_FORMS)} (GB/T 39046 A.5)")
                 if r.agent and not item.agent_allowed:
                     raise InvalidInput("agent", f"item {item.implementation_code} is not open to errands (代办)")
+                competent = DivisionCode(item.division_code)
+                if not item.cross_region and not competent.contains(DivisionCode(me)):
+                    raise InvalidInput(
+                        "item",
+                        f"{item.implementation_code} is handled by {competent} and is not cross-region (通办): "
+                        "file it there or choose a cross-region item",
+                    )
                 applicant, _warning = r.applicant.validated(today)
                 if item.service_objects and applicant.kind not in item.service_objects:
                     raise InvalidInput(
@@ -187,7 +227,7 @@ class CaseService:
             prefix = f"{me}{today:%Y%m%d}"
             last = tx.last_case_no(prefix)
             base = int(last[len(prefix) :]) if last else 0
-            states, records, bundles, hashes = [], [], [], []
+            states, records, bundles, hashes, offers = [], [], [], [], []
             for i, (r, blob) in enumerate(zip(requests, sealed, strict=True)):
                 item = items[r.item_code]
                 cmd = File(
@@ -206,13 +246,26 @@ class CaseService:
                 kind, body = case_entry(
                     cmd, state, now, actor, me, sealed_bundle_hash=digest, applicant_kind=clean[i].kind
                 )
-                states.append(state)
                 records.append(Record(kind, state.case_no, body))
+                if item.division_code != me:  # the competent node is elsewhere: offer it the case at once
+                    offer = OfferCustody(item.division_code, "process")
+                    state = apply(state, offer, now)
+                    offer_kind, offer_body = case_entry(offer, state, now, actor, me)
+                    records.append(Record(offer_kind, state.case_no, offer_body))
+                    offers.append((len(records) - 1, item.division_code))
+                states.append(state)
                 bundles.append((digest, state.case_no, blob))
                 hashes.append(digest)
-            entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000), tail)
-            tx.insert_cases([case_row(s, e.seq, "", False, h) for s, e, h in zip(states, entries, hashes, strict=True)])
+            now_us = int(now.timestamp() * 1_000_000)
+            chain = self.node.mail.chain_der() if offers else ()
+            entries = self.node.journal.append(tx, Stream.CASE, records, now_us, tail)
+            seq_of = {e.subject: e.seq for e in entries}
+            tx.insert_cases([case_row(s, seq_of[s.case_no], "", False, h) for s, h in zip(states, hashes, strict=True)])
             tx.put_bundles(bundles)
+            if offers:
+                self.node.mail.address(tx, [(entries[i], to) for i, to in offers], chain, now_us)
+        if offers:
+            self.node.bell.ring()
         self._log_batch("case_filed", states)
         return states
 
@@ -242,19 +295,20 @@ class CaseService:
         today = local_date(now)
         me = self.node.code
         calendar = self.node.calendar()  # loaded before the write transaction opens
+        chain: tuple[bytes, ...] | None = None
         with self.node.store.transaction() as tx:
             tail = self.node.journal.lock(tx, Stream.CASE)  # before reading the states it changes
             current = tx.stored_cases(no for no, _ in commands)
-            records, results = [], []
+            records, results, addressees = [], [], []
             for case_no, cmd in commands:
                 stored = current.get(case_no)
                 if stored is None:
                     raise NotFound("case", case_no)
                 if isinstance(cmd, File):
                     raise InvalidInput("command", "use file to create a case")
-                if stored.state.custodian != me:
-                    raise NotCustodian(case_no, stored.state.custodian, me)
+                check_writer(stored.state, cmd, me)
                 after = apply(stored.state, cmd, now)
+                addressees.append(_addressees(stored.state, cmd, me))
                 due, provisional = stored.due_date, stored.due_provisional
                 if cmd.command in CLOCK_COMMANDS or after.status in CLOCK_STOPPED:
                     due, provisional = self._due(calendar, after, today)
@@ -262,7 +316,12 @@ class CaseService:
                 records.append(Record(kind, case_no, body))
                 current[case_no] = StoredCase(after, due, provisional)
                 results.append(after)
-            entries = self.node.journal.append(tx, Stream.CASE, records, int(now.timestamp() * 1_000_000), tail)
+            now_us = int(now.timestamp() * 1_000_000)
+            entries = self.node.journal.append(tx, Stream.CASE, records, now_us, tail)
+            pairs = [(e, to) for e, tos in zip(entries, addressees, strict=True) for to in sorted(tos)]
+            if pairs:
+                chain = self.node.mail.chain_der()
+                self.node.mail.address(tx, pairs, chain, now_us)
             last_seq = {e.subject: e.seq for e in entries}
             tx.update_cases(
                 [
@@ -271,6 +330,8 @@ class CaseService:
                     if no in last_seq
                 ]
             )
+        if chain is not None:
+            self.node.bell.ring()
         self._log_batch("case_changed", results, commands[0][1].command.value if len(commands) == 1 else "")
         return results
 
@@ -289,13 +350,30 @@ class CaseService:
             rows = tx.case_rows([case_no])
             if not rows:
                 raise NotFound("case", case_no)
-            entries = tx.entries_about(case_no)
+            # the case's entries in streams this node holds, and those other nodes addressed to it
+            found = {(e.origin, e.stream, e.seq): e for e in tx.entries_about(case_no)}
+            for wire in tx.addressed_about(case_no):
+                e = addressed_from_wire(wire).entry
+                found.setdefault((e.origin, e.stream, e.seq), e)
         state = case_from_row(rows[0])
-        steps = []
-        for e in entries:
-            rec = case_record(e.body)
-            steps.append(TimelineStep(rec.at, e.kind, rec.actor, rec.writer, _detail(rec.command)))
-        return self._view(state, rows[0].due_date, rows[0].due_provisional, today, tuple(steps))
+        records = [(e.kind, case_record(e.body)) for e in found.values() if e.kind in CASE_KINDS]
+        steps = [
+            TimelineStep(rec.at, kind, rec.actor, rec.writer, _detail(rec.command))
+            for kind, rec in sorted(records, key=lambda kr: (kr[1].version, kr[1].at))
+        ]
+        view = self._view(state, rows[0].due_date, rows[0].due_provisional, today, tuple(steps))
+        return replace(view, custody=self._custody(steps, state))
+
+    def _custody(self, steps: Sequence[TimelineStep], state: CaseState) -> tuple[CustodySpan, ...]:
+        """Who held the case and for how many working days, from the filing and every taking."""
+        calendar = self.node.calendar()
+        starts = [(s.writer, s.at) for s in steps if s.kind in (Kind.CASE_FILED, Kind.CASE_CUSTODY_ACCEPTED)]
+        spans = []
+        for i, (node, start) in enumerate(starts):
+            end = starts[i + 1][1] if i + 1 < len(starts) else state.closed_at
+            last_day = local_date(end if end is not None else self.node.now())
+            spans.append(CustodySpan(node, start, end, working_days_between(calendar, local_date(start), last_day)))
+        return tuple(spans)
 
     def _view(
         self, state: CaseState, due: str, provisional: bool, today: dt.date, timeline: tuple[TimelineStep, ...] = ()

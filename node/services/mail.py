@@ -24,18 +24,26 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from federation.certs import fingerprint, verify_chain
-from federation.codec import addressed_from_wire, addressed_to_wire, notice_body, notice_from_body
+from federation.codec import (
+    addressed_from_wire,
+    addressed_to_wire,
+    notice_body,
+    notice_from_body,
+)
 from federation.keys import Purpose, Signature, key_id, verify
 from node import logs
 from node.domain.divisions import DivisionCode
-from node.domain.entries import Addressed, Entry, Kind, Stream, addressed_message, entry_hash
+from node.domain.entries import CASE_KINDS, Addressed, Entry, Kind, Stream, addressed_message, entry_hash
 from node.domain.errors import BadSignature, InvalidInput, Misrouted, SetupError
 from node.journal import Record
+from node.services.bundles import hand_over_bundles, take_bundles
+from node.services.case_projection import project as project_cases
 from node.store.mail import DELIVERED, OUTBOX, Key
 from sync.routing import may_arrive_from, next_node
 
 if TYPE_CHECKING:
     from node.context import Node
+    from node.store import Tx
 
 MAX_NOTICE_TITLE = 200
 MAX_NOTICE_TEXT = 4000
@@ -57,28 +65,44 @@ class MailService:
 
     # -- sending --------------------------------------------------------------------------
 
-    def send(self, addressee: str, kind: str, subject: str, body: bytes) -> Addressed:
+    def chain_der(self) -> tuple[bytes, ...]:
+        """This node's certificate chain, which every addressed entry it writes carries."""
+        identity = self.node.identity()
+        if identity is None:
+            raise SetupError("this node has no certificate yet: enroll it (`yiwang init --token`) to send")
+        return tuple(c.public_bytes(serialization.Encoding.DER) for c in identity.chain)
+
+    def address(
+        self, tx: Tx, pairs: Sequence[tuple[Entry, str]], chain: tuple[bytes, ...], now_us: int, bundle: bytes = b""
+    ) -> None:
+        """Put entries this node just appended (in `tx`) in the outbox, each to its addressee:
+        signed on its own, with the next hop (and `bundle`, ciphertext for a bundle_sent
+        entry). The caller rings `node.bell` after commit."""
+        me = self.node.settings.code
+        rows = []
+        for entry, addressee in pairs:
+            sig = self.node.key.sign(Purpose.ADDRESSED_ENTRY, addressed_message(addressee, entry.hash))
+            copy = Addressed(entry, addressee, sig.alg, sig.key_id, sig.value, chain, bundle)
+            rows.append(self._row(copy, next_node(me, DivisionCode(addressee)), now_us))
+        tx.put_addressed(rows)
+
+    def send(self, addressee: str, kind: str, subject: str, body: bytes) -> Entry:
         """Append an entry addressed to `addressee` and put it in the outbox."""
         me = self.node.settings.code
         to = DivisionCode.parse(addressee, "addressee")
         if to == me:
             raise InvalidInput("--to", f"{addressee} is this node: an addressed entry goes to another node")
-        identity = self.node.identity()
-        if identity is None:
-            raise SetupError("this node has no certificate yet: enroll it (`yiwang init --token`) to send")
-        chain = tuple(c.public_bytes(serialization.Encoding.DER) for c in identity.chain)
+        chain = self.chain_der()
         now_us = int(self.node.now().timestamp() * 1_000_000)
         with self.node.store.transaction() as tx:
             tail = self.node.journal.lock(tx, Stream.CASE)
             [entry] = self.node.journal.append(tx, Stream.CASE, [Record(kind, subject, body)], now_us, tail)
-            sig = self.node.key.sign(Purpose.ADDRESSED_ENTRY, addressed_message(addressee, entry.hash))
-            sent = Addressed(entry, addressee, sig.alg, sig.key_id, sig.value, chain)
-            tx.put_addressed([self._row(sent, next_node(me, to), now_us)])
+            self.address(tx, [(entry, addressee)], chain, now_us)
         self.node.bell.ring()
         self.log.info("addressed_sent", kind=kind, seq=entry.seq, addressee=addressee)
-        return sent
+        return entry
 
-    def send_notice(self, addressee: str, title: str, text: str) -> Addressed:
+    def send_notice(self, addressee: str, title: str, text: str) -> Entry:
         title, text = title.strip(), text.strip()
         if not title:
             raise InvalidInput("--title", "a notice needs a title")
@@ -103,15 +127,35 @@ class MailService:
                     raise BadSignature(f"the certificate of {a.entry.origin} that signed {_key_text(a)} is revoked")
             held = tx.known_addressed(a.key for a in items)
             rows: dict[Key, dict[str, Any]] = {}
+            arrived: list[Entry] = []
+            seen: set[tuple[str, str, int]] = set()  # one entry may come as several copies
             for a, hop in zip(items, hops, strict=True):
                 if a.key not in held and a.key not in rows:
                     rows[a.key] = self._row(a, hop, now_us)
+                    # relays follow the case too; an ancestor has it from the origin's stream
+                    ek = (a.entry.origin, a.entry.stream, a.entry.seq)
+                    if (
+                        a.entry.kind in CASE_KINDS
+                        and not me.is_ancestor_of(DivisionCode(a.entry.origin))
+                        and ek not in seen
+                    ):
+                        arrived.append(a.entry)
+                        seen.add(ek)
             tx.put_addressed(list(rows.values()))
+            project_cases(tx, arrived, new_to_me=True)
+            delivered_here = [a for a, hop in zip(items, hops, strict=True) if hop is None and a.key in rows]
+            take_bundles(tx, [a for a in delivered_here if a.entry.kind == Kind.BUNDLE_SENT])
+            accepted = [a for a in delivered_here if a.entry.kind == Kind.CASE_CUSTODY_ACCEPTED]
+            hand_over_bundles(self.node, tx, accepted)
         if rows:
             self.node.bell.ring()
             delivered = sum(1 for r in rows.values() if r["state"] == DELIVERED)
             self.log.info("addressed_received", sender=sender, stored=len(rows), delivered=delivered)
         return [a.key for a in items]
+
+    def signer_key(self, a: Addressed) -> ec.EllipticCurvePublicKey:
+        """The leaf key of a copy's chain, verified when the copy was received."""
+        return self._signers[hashlib.sha256(b"".join(a.chain_der)).digest()].key
 
     def _check(self, a: Addressed, me: DivisionCode, sender: DivisionCode, now: Any) -> DivisionCode | None:
         e = a.entry

@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from federation.certs import code_of, fingerprint, load_certificate, public_key_of
-from federation.codec import calendar_from_body, case_record, issued_from_body, item_from_body, revoked_from_body
+from federation.codec import calendar_from_body, issued_from_body, item_from_body, item_to_pb, revoked_from_body
 from federation.keys import Purpose, Signature, key_id, load_public_key, public_key_pem, verify
 from node import logs
+from node.domain.catalog import CatalogItem
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import CASE_KINDS, Entry, Head, Kind, Stream
-from node.domain.errors import OperatorError
-from node.domain.lifecycle import CaseState, File, apply
-from node.store.repo import StoredCase, case_row, item_row
+from node.journal import Record
+from node.services.case_projection import project as project_cases
+from node.store.repo import item_row
 from sync.batches import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, BatchRefused, check_batch, entry_size
 from sync.cursors import Cursor, CursorSet
 from sync.routing import goes_down, goes_up
@@ -121,9 +122,13 @@ class ReplicaService:
         """The derived rows of applied entries: catalog, calendars, revocations, case outlines."""
         items = []
         case_entries = []
+        cross_region = []
         for e in new:
             if e.kind == Kind.ITEM_PUBLISHED:
-                items.append(item_row(item_from_body(e.body), e.origin, e.seq))
+                item = item_from_body(e.body)
+                items.append(item_row(item, e.origin, e.seq))
+                if item.cross_region:
+                    cross_region.append(item)
             elif e.kind == Kind.CALENDAR_PUBLISHED:
                 tx.put_calendar(calendar_from_body(e.body), e.origin, e.seq)
             elif e.kind == Kind.ANCHOR_ADDED:
@@ -134,41 +139,18 @@ class ReplicaService:
             elif e.kind in CASE_KINDS:
                 case_entries.append(e)
         tx.put_items(items)
-        self._project_cases(tx, case_entries)
+        if cross_region and self.node.settings.code.tier == Tier.PROVINCE:
+            self._republish(tx, cross_region)
+        project_cases(tx, case_entries)
 
-    def _project_cases(self, tx: Tx, entries: Sequence[Entry]) -> None:
-        if not entries:
-            return
-        stored = tx.stored_cases({e.subject for e in entries})
-        created: dict[str, tuple[CaseState, int, str, bool, bytes]] = {}
-        changed: dict[str, StoredCase] = {}
-        seqs: dict[str, int] = {}
-        for e in entries:
-            rec = case_record(e.body)
-            try:
-                if isinstance(rec.command, File):
-                    state = apply(None, rec.command, rec.at)
-                    created[rec.case_no] = (state, e.seq, "", False, rec.sealed_bundle_hash)
-                    continue
-                current = changed.get(rec.case_no) or stored.get(rec.case_no)
-                if current is None and rec.case_no in created:
-                    c = created[rec.case_no]
-                    current = StoredCase(c[0], c[2], c[3])
-                if current is None:
-                    raise BatchRefused(e.origin, e.stream, e.seq, f"{rec.case_no} changed before it was filed")
-                after = apply(current.state, rec.command, rec.at)
-            except OperatorError as exc:
-                raise BatchRefused(e.origin, e.stream, e.seq, f"case rule broken: {exc}") from None
-            due = rec.due_date if rec.due_date else current.due_date
-            provisional = rec.due_provisional if rec.due_date else current.due_provisional
-            if rec.case_no in created and rec.case_no not in changed:
-                _, _, _, _, bundle = created[rec.case_no]
-                created[rec.case_no] = (after, e.seq, due, provisional, bundle)
-            else:
-                changed[rec.case_no] = StoredCase(after, due, provisional)
-                seqs[rec.case_no] = e.seq
-        tx.insert_cases([case_row(s, seq, due, prov, bundle) for s, seq, due, prov, bundle in created.values()])
-        tx.update_cases([case_row(c.state, seqs[no], c.due_date, c.due_provisional) for no, c in changed.items()])
+    def _republish(self, tx: Tx, items: Sequence[CatalogItem]) -> None:
+        """A province publishes its descendants' cross-region (通办) items in its own public
+        stream, which reaches every node of the province: any village can then file them."""
+        now_us = int(self.node.now().timestamp() * 1_000_000)
+        tail = self.node.journal.lock(tx, Stream.PUBLIC)
+        records = [Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString()) for i in items]
+        entries = self.node.journal.append(tx, Stream.PUBLIC, records, now_us, tail)
+        tx.put_items([item_row(i, e.origin, e.seq) for i, e in zip(items, entries, strict=True)])
 
     # -- sending --------------------------------------------------------------------------
 

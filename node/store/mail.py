@@ -11,7 +11,7 @@ from sqlalchemy import Connection, and_, func, insert, select, tuple_, update
 from node.store.tables import AddressedRow, table_of
 
 T_ADDRESSED = table_of(AddressedRow)
-Key = tuple[str, str, int]
+Key = tuple[str, str, int, str]  # origin, stream, seq, addressee
 
 OUTBOX, FORWARDED, DELIVERED = "outbox", "forwarded", "delivered"
 
@@ -27,9 +27,11 @@ class MailTx:
         for i in range(0, len(keys), 300):
             chunk = keys[i : i + 300]
             rows = self.conn.execute(
-                select(c.origin, c.stream, c.seq).where(tuple_(c.origin, c.stream, c.seq).in_(chunk))
+                select(c.origin, c.stream, c.seq, c.addressee).where(
+                    tuple_(c.origin, c.stream, c.seq, c.addressee).in_(chunk)
+                )
             )
-            found.update((r[0], r[1], r[2]) for r in rows)
+            found.update((r[0], r[1], r[2], r[3]) for r in rows)
         return found
 
     def put_addressed(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -41,19 +43,19 @@ class MailTx:
         c = T_ADDRESSED.c
         skipped = set(skip)
         q = (
-            select(c.origin, c.stream, c.seq, c.wire)
+            select(c.origin, c.stream, c.seq, c.addressee, c.wire)
             .where(and_(c.next_hop == next_hop, c.state == OUTBOX))
             .order_by(c.received_at_us, c.origin, c.stream, c.seq)
             .limit(limit + len(skipped))
         )
-        out = [((r[0], r[1], r[2]), bytes(r[3])) for r in self.conn.execute(q)]
+        out = [((r[0], r[1], r[2], r[3]), bytes(r[4])) for r in self.conn.execute(q)]
         return [o for o in out if o[0] not in skipped][:limit]
 
     def mark_forwarded(self, next_hop: str, keys: Iterable[Key], at_us: int) -> int:
         """The next hop stored these: they leave the outbox. Returns how many rows changed."""
         c = T_ADDRESSED.c
         changed = 0
-        for origin, stream, seq in keys:
+        for origin, stream, seq, addressee in keys:
             result = self.conn.execute(
                 update(T_ADDRESSED)
                 .where(
@@ -61,6 +63,7 @@ class MailTx:
                         c.origin == origin,
                         c.stream == stream,
                         c.seq == seq,
+                        c.addressee == addressee,
                         c.next_hop == next_hop,
                         c.state == OUTBOX,
                     )
@@ -79,6 +82,11 @@ class MailTx:
         if kind:
             q = q.where(c.kind == kind)
         return list(self.conn.execute(q.order_by(c.received_at_us.desc()).limit(limit)).all())
+
+    def addressed_about(self, subject: str) -> list[bytes]:
+        """Wires of the addressed entries about `subject` (a case number) this node holds."""
+        c = T_ADDRESSED.c
+        return [bytes(r[0]) for r in self.conn.execute(select(c.wire).where(c.subject == subject))]
 
     def addressed_counts(self) -> dict[str, int]:
         c = T_ADDRESSED.c

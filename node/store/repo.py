@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     bindparam,
     cast,
+    delete,
     func,
     insert,
     select,
@@ -35,6 +36,7 @@ from node.store.mail import MailTx
 from node.store.tables import (
     ALL_TABLES,
     CalendarRow,
+    CaseBacklogRow,
     CaseRow,
     CatalogItemRow,
     EntryRow,
@@ -54,6 +56,7 @@ T_KEYS = table_of(NodeKeyRow)
 T_ITEMS = table_of(CatalogItemRow)
 T_CALENDARS = table_of(CalendarRow)
 T_CASES = table_of(CaseRow)
+T_BACKLOG = table_of(CaseBacklogRow)
 T_BUNDLES = table_of(SealedBundleRow)
 T_META = table_of(MetaRow)
 
@@ -152,6 +155,8 @@ CASE_COLUMNS = (
     "extras",
     "sealed_bundle_hash",
     "last_seq",
+    "offered_to",
+    "version",
 )
 # Columns a state change rewrites: all but the key and the sealed bundle hash.
 _BUNDLE_AT = CASE_COLUMNS.index("sealed_bundle_hash")
@@ -199,6 +204,8 @@ def case_row(s: CaseState, seq: int, due_date: str, due_provisional: bool, bundl
         _extras(s),
         bundle_hash,
         seq,
+        s.offered_to,
+        s.version,
     )
 
 
@@ -229,6 +236,8 @@ def case_from_row(r: Any) -> CaseState:
         extras,
         _bundle,
         _seq,
+        offered_to,
+        version,
     ) = r
     missing: tuple[str, ...] = ()
     requested: tuple[str, ...] = ()
@@ -260,6 +269,8 @@ def case_from_row(r: Any) -> CaseState:
         stops,
         None if approved is None else bool(approved),
         evaluation,
+        offered_to,
+        version,
     )
 
 
@@ -588,6 +599,31 @@ class Tx(TrustTx, MailTx):
         if rows:
             self._insert_many("cases", CASE_COLUMNS, rows)
 
+    def case_backlog(self, case_nos: Sequence[str]) -> list[Entry]:
+        """Waiting entries of these cases."""
+        c = T_BACKLOG.c
+        out: list[Entry] = []
+        for i in range(0, len(case_nos), 500):
+            rows = self.conn.execute(select(T_BACKLOG).where(c.case_no.in_(case_nos[i : i + 500])))
+            out.extend(entry_from_row(r) for r in rows)
+        return out
+
+    def park_case_entries(self, waiting: Sequence[tuple[Entry, str, int]]) -> None:
+        """Keep entries that wait for an earlier entry of their case (each once)."""
+        known = {(e.origin, e.stream, e.seq) for e in self.case_backlog(sorted({no for _, no, _ in waiting}))}
+        rows = [
+            {**e._asdict(), "case_no": no, "version": v}
+            for e, no, v in waiting
+            if (e.origin, e.stream, e.seq) not in known
+        ]
+        if rows:
+            self.conn.execute(insert(T_BACKLOG), rows)
+
+    def unpark_case_entries(self, keys: Sequence[tuple[str, str, int]]) -> None:
+        c = T_BACKLOG.c
+        for origin, stream, seq in keys:
+            self.conn.execute(delete(T_BACKLOG).where(c.origin == origin, c.stream == stream, c.seq == seq))
+
     def update_cases(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Replace the derived state of existing cases from rows made by `case_row` (the sealed
         bundle hash is kept)."""
@@ -642,6 +678,10 @@ class Tx(TrustTx, MailTx):
         """Sealed bundles as (hash, case_no, sealed)."""
         if rows:
             self._insert_many("sealed_bundles", ("hash", "case_no", "sealed"), rows)
+
+    def set_case_bundle(self, case_no: str, hash_: bytes) -> None:
+        """The sealed bundle this node opens for the case (re-sealed for it on a custody move)."""
+        self.conn.execute(update(T_CASES).where(T_CASES.c.case_no == case_no).values(sealed_bundle_hash=hash_))
 
     def bundle(self, hash_: bytes) -> bytes | None:
         row = self.conn.execute(select(T_BUNDLES.c.sealed).where(T_BUNDLES.c.hash == hash_)).first()

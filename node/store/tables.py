@@ -123,6 +123,26 @@ class CaseRow(SQLModel, table=True):
     extras: str = Field(default="", sa_type=Text)
     sealed_bundle_hash: bytes = Field(default=b"", sa_type=LargeBinary)
     last_seq: int = Field(sa_type=BigInteger)
+    offered_to: str = Field(default="", max_length=12)  # an open custody offer
+    version: int = 0  # entries applied to the case so far (1 = filed); orders entries of several writers
+
+
+class CaseBacklogRow(SQLModel, table=True):
+    """Case entries that arrived before an earlier entry of their case (another writer's, on
+    another path); applied as soon as it is here."""
+
+    __tablename__ = "case_backlog"
+    origin: str = Field(primary_key=True, max_length=12)
+    stream: str = Field(primary_key=True, max_length=16)
+    seq: int = Field(primary_key=True, sa_type=BigInteger)
+    case_no: str = Field(max_length=50, index=True)
+    version: int
+    prev_hash: bytes = Field(sa_type=LargeBinary)
+    kind: str = Field(max_length=48)
+    body: bytes = Field(sa_type=LargeBinary)
+    hash: bytes = Field(sa_type=LargeBinary)
+    subject: str = Field(default="", max_length=64)
+    recorded_at_us: int = Field(sa_type=BigInteger)
 
 
 class SealedBundleRow(SQLModel, table=True):
@@ -215,7 +235,7 @@ class AddressedRow(SQLModel, table=True):
     origin: str = Field(primary_key=True, max_length=12)
     stream: str = Field(primary_key=True, max_length=16)
     seq: int = Field(primary_key=True, sa_type=BigInteger)
-    addressee: str = Field(max_length=12)
+    addressee: str = Field(primary_key=True, max_length=12)
     next_hop: str = Field(default="", max_length=12)
     state: str = Field(max_length=12)
     kind: str = Field(max_length=48)
@@ -234,6 +254,7 @@ _MODELS: tuple[type[SQLModel], ...] = (
     CatalogItemRow,
     CalendarRow,
     CaseRow,
+    CaseBacklogRow,
     SealedBundleRow,
     IssuedCertRow,
     RevocationRow,

@@ -359,6 +359,108 @@ class Evaluated(_message.Message):
 Global___Evaluated: _TypeAlias = Evaluated  # noqa: Y015
 
 @_typing.final
+class CustodyOffered(_message.Message):
+    """Custody (DESIGN.md section 8). An offer is an addressed entry to `to`; it carries the
+    outline, so a node that never saw the case can take it. The answer is an addressed entry
+    back to the offering node, written by the node the offer named.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TO_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    OUTLINE_FIELD_NUMBER: _builtins.int
+    to: _builtins.str
+    purpose: _builtins.str
+    """process, escalate, return, reroute, result"""
+    reason: _builtins.str
+    @_builtins.property
+    def outline(self) -> Global___CaseOutline: ...
+    def __init__(
+        self,
+        *,
+        to: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        outline: Global___CaseOutline | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["outline", b"outline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outline", b"outline", "purpose", b"purpose", "reason", b"reason", "to", b"to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustodyOffered: _TypeAlias = CustodyOffered  # noqa: Y015
+
+@_typing.final
+class CustodyAccepted(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BY_FIELD_NUMBER: _builtins.int
+    by: _builtins.str
+    def __init__(
+        self,
+        *,
+        by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustodyAccepted: _TypeAlias = CustodyAccepted  # noqa: Y015
+
+@_typing.final
+class CustodyDeclined(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    by: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustodyDeclined: _TypeAlias = CustodyDeclined  # noqa: Y015
+
+@_typing.final
+class BundleSent(_message.Message):
+    """The applicant's sealed bundle, re-sealed for a case's new custodian (an addressed entry
+    that carries the ciphertext beside it; the log keeps only the hash).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_NO_FIELD_NUMBER: _builtins.int
+    SEALED_BUNDLE_HASH_FIELD_NUMBER: _builtins.int
+    case_no: _builtins.str
+    sealed_bundle_hash: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        case_no: _builtins.str = ...,
+        sealed_bundle_hash: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_no", b"case_no", "sealed_bundle_hash", b"sealed_bundle_hash"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BundleSent: _TypeAlias = BundleSent  # noqa: Y015
+
+@_typing.final
 class CaseEntry(_message.Message):
     """One change of one case, as written in the `case` stream."""
 
@@ -368,6 +470,7 @@ class CaseEntry(_message.Message):
     AT_US_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     WRITER_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     FILED_FIELD_NUMBER: _builtins.int
     ACCEPTED_FIELD_NUMBER: _builtins.int
     NOT_ACCEPTED_FIELD_NUMBER: _builtins.int
@@ -380,12 +483,17 @@ class CaseEntry(_message.Message):
     DELIVERED_FIELD_NUMBER: _builtins.int
     WITHDRAWN_FIELD_NUMBER: _builtins.int
     EVALUATED_FIELD_NUMBER: _builtins.int
+    CUSTODY_OFFERED_FIELD_NUMBER: _builtins.int
+    CUSTODY_ACCEPTED_FIELD_NUMBER: _builtins.int
+    CUSTODY_DECLINED_FIELD_NUMBER: _builtins.int
     case_no: _builtins.str
     at_us: _builtins.int
     actor: _builtins.str
     """operator or agent id (a role id, never a resident)"""
     writer: _builtins.str
     """division code of the custodian that wrote it"""
+    version: _builtins.int
+    """the case's version after this change: 1 for the filing"""
     @_builtins.property
     def filed(self) -> Global___Filed: ...
     @_builtins.property
@@ -410,6 +518,12 @@ class CaseEntry(_message.Message):
     def withdrawn(self) -> Global___Withdrawn: ...
     @_builtins.property
     def evaluated(self) -> Global___Evaluated: ...
+    @_builtins.property
+    def custody_offered(self) -> Global___CustodyOffered: ...
+    @_builtins.property
+    def custody_accepted(self) -> Global___CustodyAccepted: ...
+    @_builtins.property
+    def custody_declined(self) -> Global___CustodyDeclined: ...
     def __init__(
         self,
         *,
@@ -417,6 +531,7 @@ class CaseEntry(_message.Message):
         at_us: _builtins.int = ...,
         actor: _builtins.str = ...,
         writer: _builtins.str = ...,
+        version: _builtins.int = ...,
         filed: Global___Filed | None = ...,
         accepted: Global___Accepted | None = ...,
         not_accepted: Global___NotAccepted | None = ...,
@@ -429,12 +544,15 @@ class CaseEntry(_message.Message):
         delivered: Global___Delivered | None = ...,
         withdrawn: Global___Withdrawn | None = ...,
         evaluated: Global___Evaluated | None = ...,
+        custody_offered: Global___CustodyOffered | None = ...,
+        custody_accepted: Global___CustodyAccepted | None = ...,
+        custody_declined: Global___CustodyDeclined | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "change", b"change", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "withdrawn", b"withdrawn"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "change", b"change", "custody_accepted", b"custody_accepted", "custody_declined", b"custody_declined", "custody_offered", b"custody_offered", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "withdrawn", b"withdrawn"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "actor", b"actor", "at_us", b"at_us", "case_no", b"case_no", "change", b"change", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "withdrawn", b"withdrawn", "writer", b"writer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "actor", b"actor", "at_us", b"at_us", "case_no", b"case_no", "change", b"change", "custody_accepted", b"custody_accepted", "custody_declined", b"custody_declined", "custody_offered", b"custody_offered", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "version", b"version", "withdrawn", b"withdrawn", "writer", b"writer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["filed", "accepted", "not_accepted", "review_started", "supplement_requested", "supplemented", "suspended", "resumed", "decided", "delivered", "withdrawn", "evaluated"]  # noqa: Y015
+    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["filed", "accepted", "not_accepted", "review_started", "supplement_requested", "supplemented", "suspended", "resumed", "decided", "delivered", "withdrawn", "evaluated", "custody_offered", "custody_accepted", "custody_declined"]  # noqa: Y015
     _WhichOneofArgType_change: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_change) -> _WhichOneofReturnType_change | None: ...
 

@@ -305,7 +305,12 @@ class AddressedEntry(_message.Message):
     ADDRESSEE_FIELD_NUMBER: _builtins.int
     SIGNATURE_FIELD_NUMBER: _builtins.int
     CHAIN_DER_FIELD_NUMBER: _builtins.int
+    SEALED_BUNDLE_FIELD_NUMBER: _builtins.int
     addressee: _builtins.str
+    sealed_bundle: _builtins.bytes
+    """A sealed bundle (applicant data, encrypted to the addressee) riding with a `bundle_sent`
+    entry, whose body names its hash: relays carry ciphertext only.
+    """
     @_builtins.property
     def entry(self) -> _log_pb2.Entry: ...
     @_builtins.property
@@ -323,10 +328,11 @@ class AddressedEntry(_message.Message):
         addressee: _builtins.str = ...,
         signature: _log_pb2.Signature | None = ...,
         chain_der: _abc.Iterable[_builtins.bytes] | None = ...,
+        sealed_bundle: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "signature", b"signature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["addressee", b"addressee", "chain_der", b"chain_der", "entry", b"entry", "signature", b"signature"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addressee", b"addressee", "chain_der", b"chain_der", "entry", b"entry", "sealed_bundle", b"sealed_bundle", "signature", b"signature"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -353,16 +359,45 @@ class Deliver(_message.Message):
 Global___Deliver: _TypeAlias = Deliver  # noqa: Y015
 
 @_typing.final
+class AddressedKey(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORIGIN_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    ADDRESSEE_FIELD_NUMBER: _builtins.int
+    origin: _builtins.str
+    stream: _builtins.str
+    seq: _builtins.int
+    addressee: _builtins.str
+    """one entry may go to several addressees, each copy on its own"""
+    def __init__(
+        self,
+        *,
+        origin: _builtins.str = ...,
+        stream: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        addressee: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addressee", b"addressee", "origin", b"origin", "seq", b"seq", "stream", b"stream"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddressedKey: _TypeAlias = AddressedKey  # noqa: Y015
+
+@_typing.final
 class DeliverAck(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     KEYS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___Cursor]: ...
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___AddressedKey]: ...
     def __init__(
         self,
         *,
-        keys: _abc.Iterable[Global___Cursor] | None = ...,
+        keys: _abc.Iterable[Global___AddressedKey] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

@@ -1,0 +1,253 @@
+"""Custody of cases across nodes, in-process on real stores: a village errand offered to the
+competent county at filing, taken, handled and decided there, handed back with the result and
+delivered and evaluated at the village; escalation to the city; a declined offer; a cross-region
+case. Every node's case row follows the same entries in version order, whatever path they took;
+the applicant's bundle moves re-sealed and never reaches an upper tier in the clear."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from node.context import Node
+from node.domain.divisions import DivisionCode as D
+from node.domain.errors import IllegalTransition, InvalidInput, NotCustodian, NotFound
+from node.domain.lifecycle import (
+    Accept,
+    AcceptCustody,
+    Decide,
+    DeclineCustody,
+    Deliver,
+    Evaluate,
+    OfferCustody,
+    Review,
+    Status,
+)
+from node.services.cases import Applicant, FileRequest
+from node.store.repo import item_row
+from tests.conftest import Clock, licence_item
+from tests.helpers import counts, stored_text
+from tests.test_mail import relay
+from tests.test_replica import enroll, push_down, push_up
+
+PROVINCE, CITY = "510000000000", "511600000000"
+COUNTY, TOWNSHIP, VILLAGE = "511602000000", "511602001000", "511602001001"
+COUNTY_B, TOWNSHIP_B, VILLAGE_B = "511621000000", "511621101000", "511621101001"
+PERSON = Applicant("1", "王大妈", "440524188001010014", "13566667777", "协兴镇某村3组")
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, clock: Clock) -> Iterator[dict[str, Node]]:
+    made = {PROVINCE: Node.init(tmp_path / PROVINCE, PROVINCE, clock=clock)}
+    for code in (CITY, COUNTY, TOWNSHIP, VILLAGE, COUNTY_B, TOWNSHIP_B, VILLAGE_B):
+        parent = D(code).parent()
+        assert parent is not None
+        made[code] = enroll(made[parent.code], code, tmp_path, clock)
+    made[COUNTY].catalog.import_items([licence_item()])
+    made[COUNTY_B].catalog.import_items([licence_item(division=COUNTY_B, cross_region=True)])
+    settle(made)
+    yield made
+    for n in made.values():
+        n.close()
+
+
+def settle(nodes: dict[str, Node]) -> None:
+    """Replicate up and down every link and hand on addressed entries until nothing moves."""
+    for _ in range(20):
+        moved = len(relay(nodes))
+        for code, node in nodes.items():
+            parent = D(code).parent()
+            if parent is not None:
+                moved += push_up(node, nodes[parent.code]) + push_down(nodes[parent.code], node)
+        if not moved:
+            return
+    raise AssertionError("the federation did not settle")
+
+
+ITEM = licence_item().implementation_code
+
+
+def errand(village: Node, item: str = ITEM) -> str:
+    return village.cases.file(FileRequest(item, PERSON, agent="agent-07", consent=True), "agent-07").case_no
+
+
+def state(node: Node, case_no: str) -> tuple[str, str, str, int]:
+    s = node.cases.get(case_no)
+    return (s.status.value, s.custodian, s.offered_to, s.version)
+
+
+def test_a_village_errand_is_handled_at_the_county_and_delivered_back_at_the_village(
+    nodes: dict[str, Node],
+) -> None:
+    village, county, province = nodes[VILLAGE], nodes[COUNTY], nodes[PROVINCE]
+    case_no = errand(village)
+    assert state(village, case_no) == ("filed", VILLAGE, COUNTY, 2)  # offered to the competent node at once
+    settle(nodes)
+    assert state(county, case_no) == ("filed", VILLAGE, COUNTY, 2)
+    county.cases.act(case_no, AcceptCustody(COUNTY), "window-3")
+    settle(nodes)
+    # the village handed the applicant's bundle over, re-sealed for the county
+    assert county.cases.applicant(case_no).name == PERSON.name
+    for cmd in (Accept(), Review(), Decide(True, result_ref="教资-2026-001")):
+        county.cases.act(case_no, cmd, "window-3")
+    county.cases.act(case_no, OfferCustody(VILLAGE, "result"), "window-3")
+    settle(nodes)
+    assert state(village, case_no) == ("approved", COUNTY, VILLAGE, 7)
+    village.cases.act(case_no, AcceptCustody(VILLAGE), "agent-07")
+    village.cases.act(case_no, Deliver(), "agent-07")
+    village.cases.act(case_no, Evaluate(1), "agent-07")
+    settle(nodes)
+    for code in (VILLAGE, TOWNSHIP, COUNTY, CITY, PROVINCE):
+        assert state(nodes[code], case_no) == ("evaluated", VILLAGE, "", 10), code
+    # the filing village holds the whole timeline, both writers
+    writers = [(step.kind, step.writer) for step in village.cases.show(case_no).timeline]
+    assert ("case_accepted", COUNTY) in writers and ("case_delivered", VILLAGE) in writers
+    assert len(writers) == 10
+    # nothing readable of the applicant above the processing county
+    for code in (CITY, PROVINCE):
+        text = stored_text(nodes[code])
+        for secret in (PERSON.name, PERSON.id_number, PERSON.phone):
+            assert secret not in text, code
+    assert province.cases.get(case_no).status == Status.EVALUATED
+
+
+def test_nobody_changes_a_case_while_an_offer_is_open_and_only_the_custodian_writes(nodes: dict[str, Node]) -> None:
+    village, county = nodes[VILLAGE], nodes[COUNTY]
+    case_no = errand(village)
+    settle(nodes)
+    for node, cmd, error in (
+        (village, Accept(), IllegalTransition),  # the village's own offer is open
+        (county, Accept(), NotCustodian),  # not the county's case yet
+        (nodes[CITY], AcceptCustody(CITY), NotCustodian),  # offered to the county, not the city
+    ):
+        before = counts(node)
+        with pytest.raises(error):
+            node.cases.act(case_no, cmd, "x")
+        assert counts(node) == before
+
+
+def test_a_declined_offer_returns_the_case_to_the_village(nodes: dict[str, Node]) -> None:
+    village, county = nodes[VILLAGE], nodes[COUNTY]
+    case_no = errand(village)
+    settle(nodes)
+    county.cases.act(case_no, DeclineCustody(COUNTY, "材料应先经乡镇初审"), "window-3")
+    settle(nodes)
+    assert state(village, case_no) == ("filed", VILLAGE, "", 3)
+    village.cases.act(case_no, OfferCustody(COUNTY, "process", "已初审"), "agent-07")  # it may offer again
+    settle(nodes)
+    assert state(county, case_no) == ("filed", VILLAGE, COUNTY, 4)
+
+
+def test_escalation_from_county_to_city_moves_the_bundle_re_sealed(nodes: dict[str, Node]) -> None:
+    village, county, city = nodes[VILLAGE], nodes[COUNTY], nodes[CITY]
+    case_no = errand(village)
+    settle(nodes)
+    county.cases.act(case_no, AcceptCustody(COUNTY), "w")
+    county.cases.act(case_no, Accept(), "w")
+    county.cases.act(case_no, OfferCustody(CITY, "escalate", "需市级审批"), "w")
+    settle(nodes)
+    city.cases.act(case_no, AcceptCustody(CITY), "c")
+    settle(nodes)
+    assert city.cases.applicant(case_no).id_number == PERSON.id_number
+    city.cases.act(case_no, Decide(False, "不符合条件"), "c")
+    settle(nodes)
+    # filed, offered, taken, accepted, offered up, taken by the city, denied
+    assert state(village, case_no) == ("denied", CITY, "", 7)
+    assert state(nodes[PROVINCE], case_no) == ("denied", CITY, "", 7)
+
+
+def test_a_cross_region_item_is_filed_in_one_county_and_handled_in_another(nodes: dict[str, Node]) -> None:
+    village, county_b = nodes[VILLAGE], nodes[COUNTY_B]
+    item_b = licence_item(division=COUNTY_B).implementation_code
+    case_no = errand(village, item_b)
+    settle(nodes)
+    assert state(county_b, case_no) == ("filed", VILLAGE, COUNTY_B, 2)  # a case it never saw, from the offer
+    county_b.cases.act(case_no, AcceptCustody(COUNTY_B), "b")
+    settle(nodes)
+    assert county_b.cases.applicant(case_no).phone == PERSON.phone
+    county_b.cases.act(case_no, Accept(), "b")
+    county_b.cases.act(case_no, Decide(True), "b")
+    county_b.cases.act(case_no, OfferCustody(VILLAGE, "result"), "b")
+    settle(nodes)
+    village.cases.act(case_no, AcceptCustody(VILLAGE), "agent-07")
+    village.cases.act(case_no, Deliver(), "agent-07")
+    settle(nodes)
+    for code in (VILLAGE, COUNTY_B, CITY, PROVINCE):
+        assert state(nodes[code], case_no)[:2] == ("delivered", VILLAGE), code
+
+
+def test_an_item_that_is_not_cross_region_is_filed_only_in_its_own_area(nodes: dict[str, Node]) -> None:
+    village_b = nodes[VILLAGE_B]
+    before = counts(village_b)
+    with pytest.raises(NotFound):
+        errand(village_b)  # county 511602's item is not even in the catalog under county 511621
+    with village_b.store.transaction() as tx:  # as if it were (an item imported by hand)
+        tx.put_items([item_row(licence_item(), COUNTY, 1)])
+    before = counts(village_b)
+    with pytest.raises(InvalidInput, match="not cross-region"):
+        errand(village_b)
+    assert counts(village_b) == before
+
+
+def test_an_entry_from_a_non_custodian_is_refused_where_it_arrives(nodes: dict[str, Node]) -> None:
+    """County B writes a change of village A's case behind the service's back (a rogue node):
+    the city that receives its stream refuses the batch and stores nothing of it."""
+    from federation.codec import case_entry
+    from node.domain.entries import Stream
+    from node.journal import Record
+    from node.services.case_projection import CaseRuleBroken
+
+    village, county_b, city = nodes[VILLAGE], nodes[COUNTY_B], nodes[CITY]
+    case_no = errand(village)
+    settle(nodes)
+    offered = city.cases.get(case_no)
+    assert offered.offered_to == COUNTY
+    forged = offered._replace(custodian=COUNTY_B, offered_to="", version=offered.version + 1)
+    kind, body = case_entry(AcceptCustody(COUNTY), forged, offered.filed_at, "rogue", COUNTY_B)
+    with county_b.store.transaction() as tx:
+        county_b.journal.append(tx, Stream.CASE, [Record(kind, case_no, body)], 1)
+    before = counts(city)
+    with pytest.raises(CaseRuleBroken, match="custody"):
+        push_up(county_b, city)
+    assert counts(city) == before
+
+
+def test_the_filing_node_shows_who_held_the_case_and_for_how_long(nodes: dict[str, Node], clock: Clock) -> None:
+    village, county = nodes[VILLAGE], nodes[COUNTY]
+    clock.set_local(2026, 3, 2)  # Monday
+    case_no = errand(village)
+    settle(nodes)
+    clock.set_local(2026, 3, 4)  # Wednesday: the county takes it
+    county.cases.act(case_no, AcceptCustody(COUNTY), "w")
+    county.cases.act(case_no, Accept(), "w")
+    county.cases.act(case_no, Decide(True), "w")
+    clock.set_local(2026, 3, 10)  # next Tuesday: back to the village
+    county.cases.act(case_no, OfferCustody(VILLAGE, "result"), "w")
+    settle(nodes)
+    village.cases.act(case_no, AcceptCustody(VILLAGE), "a")
+    clock.set_local(2026, 3, 11)
+    village.cases.act(case_no, Deliver(), "a")
+    spans = [(c.node, c.working_days) for c in village.cases.show(case_no).custody]
+    assert spans == [(VILLAGE, 2), (COUNTY, 4), (VILLAGE, 1)]  # Tue-Wed; Thu-Fri, Mon-Tue; Wed
+
+
+def test_a_bundle_altered_on_the_way_is_refused_by_its_addressee(nodes: dict[str, Node]) -> None:
+    from federation.codec import addressed_from_wire
+    from node.domain.errors import BadSignature
+
+    village, county = nodes[VILLAGE], nodes[COUNTY]
+    case_no = errand(village)
+    settle(nodes)
+    county.cases.act(case_no, AcceptCustody(COUNTY), "w")
+    settle(nodes)  # the village answered the acceptance with the bundle, re-sealed for the county
+    with county.store.transaction() as tx:
+        (row,) = tx.addressed_rows(kind="bundle_sent")
+        tx.conn.exec_driver_sql("DELETE FROM addressed WHERE kind = 'bundle_sent'")  # as if not arrived yet
+    copy = addressed_from_wire(bytes(row.wire))
+    flipped = copy.sealed_bundle[:-1] + bytes([copy.sealed_bundle[-1] ^ 1])
+    before = counts(county)
+    with pytest.raises(BadSignature, match="sealed bundle"):
+        county.mail.receive([copy._replace(sealed_bundle=flipped)], TOWNSHIP)
+    assert counts(county) == before
