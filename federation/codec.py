@@ -120,7 +120,7 @@ def calendar_from_pb(msg: catalog_pb2.CalendarYear) -> CalendarYear:
 M = TypeVar("M", bound=Message)
 
 
-def _parsed(msg: M, data: bytes, what: str) -> M:
+def parsed(msg: M, data: bytes, what: str) -> M:
     """`msg` parsed from `data`; bytes that do not decode are an integrity error, not a crash."""
     try:
         msg.ParseFromString(data)
@@ -130,22 +130,22 @@ def _parsed(msg: M, data: bytes, what: str) -> M:
 
 
 def item_from_body(body: bytes) -> CatalogItem:
-    return item_from_pb(_parsed(catalog_pb2.CatalogItem(), body, "catalog item"))
+    return item_from_pb(parsed(catalog_pb2.CatalogItem(), body, "catalog item"))
 
 
 def calendar_from_body(body: bytes) -> CalendarYear:
-    return calendar_from_pb(_parsed(catalog_pb2.CalendarYear(), body, "calendar"))
+    return calendar_from_pb(parsed(catalog_pb2.CalendarYear(), body, "calendar"))
 
 
 def issued_from_body(body: bytes) -> tuple[str, bytes]:
     """(code, certificate DER) of a cert_issued entry."""
-    msg = _parsed(federation_pb2.CertificateIssued(), body, "cert_issued")
+    msg = parsed(federation_pb2.CertificateIssued(), body, "cert_issued")
     return msg.code, msg.der
 
 
 def revoked_from_body(body: bytes) -> tuple[str, str]:
     """(code, fingerprint) of a cert_revoked entry."""
-    msg = _parsed(federation_pb2.CertificateRevoked(), body, "cert_revoked")
+    msg = parsed(federation_pb2.CertificateRevoked(), body, "cert_revoked")
     return msg.code, msg.fingerprint
 
 
@@ -231,6 +231,7 @@ def _change(
             agent=cmd.agent,
             consent=cmd.consent,
             applicant_kind=applicant_kind,
+            cited_licenses=cmd.cited_licenses,
         )
     if isinstance(cmd, Accept):
         return "accepted", case_pb2.Accepted(
@@ -302,6 +303,7 @@ def command_from_pb(msg: case_pb2.CaseEntry) -> CaseCommand | None:
             limit,
             msg.filed.agent,
             msg.filed.consent,
+            tuple(msg.filed.cited_licenses),
         )
     if field == "accepted":
         return Accept(tuple(msg.accepted.missing_materials))
@@ -337,7 +339,7 @@ def command_from_pb(msg: case_pb2.CaseEntry) -> CaseCommand | None:
 
 def case_record(body: bytes) -> CaseRecord:
     """Decode a case entry body back into the command it recorded."""
-    msg = _parsed(case_pb2.CaseEntry(), body, "case entry")
+    msg = parsed(case_pb2.CaseEntry(), body, "case entry")
     cmd = command_from_pb(msg)
     if cmd is None:
         raise IntegrityError(f"case entry for {msg.case_no} carries no change")
@@ -381,8 +383,17 @@ def bundle_sent_body(case_no: str, sealed_bundle_hash: bytes) -> bytes:
 
 
 def bundle_sent_from_body(body: bytes) -> tuple[str, bytes]:
-    msg = _parsed(case_pb2.BundleSent(), body, "bundle_sent")
+    msg = parsed(case_pb2.BundleSent(), body, "bundle_sent")
     return msg.case_no, msg.sealed_bundle_hash
+
+
+def license_sent_body(case_no: str, number: str, sealed_hash: bytes) -> bytes:
+    return case_pb2.LicenseSent(case_no=case_no, license_no=number, sealed_hash=sealed_hash).SerializeToString()
+
+
+def license_sent_from_body(body: bytes) -> tuple[str, str, bytes]:
+    msg = parsed(case_pb2.LicenseSent(), body, "license_sent")
+    return msg.case_no, msg.license_no, msg.sealed_hash
 
 
 def notice_body(title: str, text: str) -> bytes:
@@ -390,7 +401,7 @@ def notice_body(title: str, text: str) -> bytes:
 
 
 def notice_from_body(body: bytes) -> tuple[str, str]:
-    msg = _parsed(case_pb2.Notice(), body, "notice")
+    msg = parsed(case_pb2.Notice(), body, "notice")
     return msg.title, msg.text
 
 
@@ -478,7 +489,7 @@ def addressed_from_pb(m: federation_pb2.AddressedEntry) -> Addressed:
 
 
 def addressed_from_wire(wire: bytes) -> Addressed:
-    return addressed_from_pb(_parsed(federation_pb2.AddressedEntry(), wire, "addressed entry"))
+    return addressed_from_pb(parsed(federation_pb2.AddressedEntry(), wire, "addressed entry"))
 
 
 def deliver_to_pb(wires: Iterable[bytes]) -> federation_pb2.Deliver:

@@ -64,6 +64,7 @@ class Node:
         from node.services.calendar import CalendarService
         from node.services.cases import CaseService
         from node.services.catalog import CatalogService
+        from node.services.licenses import LicenseService
         from node.services.mail import MailService
         from node.services.replica import ReplicaService
 
@@ -73,6 +74,7 @@ class Node:
         self.audit = AuditService(self)
         self.replica = ReplicaService(self)
         self.mail = MailService(self)
+        self.licenses = LicenseService(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 

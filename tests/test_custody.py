@@ -251,3 +251,42 @@ def test_a_bundle_altered_on_the_way_is_refused_by_its_addressee(nodes: dict[str
     with pytest.raises(BadSignature, match="sealed bundle"):
         county.mail.receive([copy._replace(sealed_bundle=flipped)], TOWNSHIP)
     assert counts(county) == before
+
+
+def test_a_licence_issued_at_the_county_is_verified_anywhere_and_cited_in_a_later_case(
+    nodes: dict[str, Node],
+) -> None:
+    from yiwang.v1 import case_pb2
+
+    from node.domain.errors import BadSignature
+
+    village, county = nodes[VILLAGE], nodes[COUNTY]
+    case_no = errand(village)
+    settle(nodes)
+    county.cases.act(case_no, AcceptCustody(COUNTY), "w")
+    settle(nodes)
+    county.cases.act(case_no, Accept(), "w")
+    state, lic = county.licenses.approve_with_license(case_no, "w")
+    assert state.status == Status.APPROVED and lic.holder_id == PERSON.id_number
+    settle(nodes)
+    # the filing village holds the signed licence; the decision's entry names only its number
+    signed = village.licenses.signed(lic.license_no)
+    assert [h.license_no for h in village.licenses.held()] == [lic.license_no]
+    # verified offline by a node in another county, which never saw the case
+    assert nodes[COUNTY_B].licenses.verify(signed).holder_name == PERSON.name
+    forged = case_pb2.SignedLicense.FromString(signed)
+    forged.license = forged.license.replace(PERSON.name.encode(), "李四四".encode())  # another holder
+    with pytest.raises(BadSignature):
+        nodes[COUNTY_B].licenses.verify(forged.SerializeToString())
+    # cited in a later case of the same resident instead of a new upload
+    later = village.cases.file(FileRequest(ITEM, PERSON, licenses=(signed,)), "agent-07")
+    filed = [s for s in village.cases.show(later.case_no).timeline if s.kind == "case_filed"]
+    assert filed[0].detail["cited_licenses"] == [lic.license_no]
+    # nobody cites another resident's licence, and the refusal writes nothing
+    other = Applicant("1", "李四", "11010519491231002X")
+    before = counts(village)
+    with pytest.raises(InvalidInput, match="not the applicant's"):
+        village.cases.file(FileRequest(ITEM, other, licenses=(signed,)), "agent-07")
+    assert counts(village) == before
+    for code in (CITY, PROVINCE, TOWNSHIP):
+        assert PERSON.name not in stored_text(nodes[code]), code

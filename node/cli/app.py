@@ -11,7 +11,7 @@ import typer
 from federation.enrollment import Token, enroll_with_parent
 from federation.keys import NodeKey
 from node import logs
-from node.cli import calendar, cases, catalog, federation, notices, sim
+from node.cli import calendar, cases, catalog, federation, licenses, notices, sim
 from node.cli.common import (
     DataDir,
     JsonOut,
@@ -44,6 +44,7 @@ app.add_typer(federation.alarms_app, name="alarms")
 app.add_typer(federation.anchors_app, name="anchors")
 app.add_typer(sim.sim_app, name="sim")
 app.add_typer(notices.app, name="notice")
+app.add_typer(licenses.app, name="license")
 app.registered_commands.extend(federation.run_app.registered_commands)
 
 

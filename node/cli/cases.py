@@ -21,6 +21,7 @@ from node.cli.common import (
     print_json,
     table,
 )
+from node.domain.calendar import parse_date
 from node.domain.codes import SATISFACTION
 from node.domain.errors import InvalidInput, mask
 from node.domain.lifecycle import (
@@ -59,6 +60,13 @@ def _outline(s: CaseState) -> dict[str, object]:
     }
 
 
+def _read_license(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput("--license", f"cannot read {path}: {exc.strerror}") from None
+
+
 def _act(case_no: str, cmd: CaseCommand, data_dir: Path | None, actor: str | None, json_out: bool) -> None:
     with opened(data_dir) as node:
         state = node.cases.act(case_no, cmd, actor_id(actor))
@@ -84,12 +92,16 @@ def file(
     channel: Annotated[str, typer.Option(help="A.5: 1 window, 2 PC online, 3 mobile, 4 post")] = "1",
     agent: Annotated[str, typer.Option(help="Agent id for an errand (代办)")] = "",
     consent: Annotated[bool, typer.Option(help="The resident consented to the errand")] = False,
+    licenses: Annotated[
+        list[Path] | None, typer.Option("--license", help="A signed licence file cited instead of materials; repeat")
+    ] = None,
     actor: Actor = None,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
     """File a case (申请); the applicant's data is sealed at once."""
-    req = FileRequest(item, Applicant(kind, name, id_number, phone, address), channel, agent, consent)
+    cited = tuple(_read_license(p) for p in licenses or [])
+    req = FileRequest(item, Applicant(kind, name, id_number, phone, address), channel, agent, consent, cited)
     with opened(data_dir) as node:
         state = node.cases.file(req, actor_id(actor))
     if json_out:
@@ -175,12 +187,29 @@ def decide(
     approve: Annotated[bool, typer.Option("--approve/--deny", help="准予 or 不予")],
     reason: Annotated[str, typer.Option(help="Required for a denial")] = "",
     result_ref: Annotated[str, typer.Option(help="Reference of the result document")] = "",
+    license_: Annotated[
+        bool, typer.Option("--license", help="With --approve: issue an electronic licence (电子证照)")
+    ] = False,
+    valid_until: Annotated[str, typer.Option(help="The licence's last valid day, YYYY-MM-DD")] = "",
     actor: Actor = None,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Decide (决定)."""
-    _act(case_no, Decide(approve, reason, result_ref), data_dir, actor, json_out)
+    """Decide (决定); an approval can issue a signed electronic licence."""
+    if not license_:
+        if valid_until:
+            raise InvalidInput("--valid-until", "goes with --license")
+        _act(case_no, Decide(approve, reason, result_ref), data_dir, actor, json_out)
+        return
+    if not approve or result_ref:
+        raise InvalidInput("--license", "a licence comes with --approve, and its number is the result reference")
+    until = parse_date(valid_until, "--valid-until") if valid_until else None
+    with opened(data_dir) as node:
+        state, lic = node.licenses.approve_with_license(case_no, actor_id(actor), until, reason)
+    if json_out:
+        print_json({**_outline(state), "license_no": lic.license_no})
+    else:
+        console.print(f"{case_no}: approved; licence {lic.license_no} issued", highlight=False)
 
 
 @app.command("deliver")

@@ -45,6 +45,7 @@ class Kind(StrEnum):
     CASE_CUSTODY_DECLINED = "case_custody_declined"
     NOTICE_SENT = "notice_sent"  # an addressed notice between offices
     BUNDLE_SENT = "bundle_sent"  # a case's sealed bundle, re-sealed for its new custodian
+    LICENSE_SENT = "license_sent"  # an electronic licence, sealed for the filing node
     ANCHOR_ADDED = "anchor_added"  # a province trusts a peer province's root
 
 

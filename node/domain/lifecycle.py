@@ -123,6 +123,7 @@ class File:
     limit_days: int | None = None
     agent: str = ""
     consent: bool = False
+    cited_licenses: tuple[str, ...] = ()  # licence numbers presented instead of new materials
     command: Command = Command.FILE
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +119,7 @@ class FileRequest:
     channel: str = "1"  # A.5 handling form the application came through
     agent: str = ""  # village agent id for 代办
     consent: bool = False  # the resident's consent to the errand
+    licenses: tuple[bytes, ...] = ()  # signed licences presented instead of new materials
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,10 @@ class CaseService:
                         "applicant kind", f"item {item.name} serves {', '.join(item.service_objects)} only"
                     )
                 clean.append(applicant)
+            cited = [
+                tuple(self.node.licenses.cite(r.licenses, a.id_number, today)) if r.licenses else ()
+                for r, a in zip(requests, clean, strict=True)
+            ]
             sealed = seal_many([a.to_bytes() for a in clean], [self.node.key.public_key])
             prefix = f"{me}{today:%Y%m%d}"
             last = tx.last_case_no(prefix)
@@ -240,6 +245,7 @@ class CaseService:
                     limit_days=item.limit_days,
                     agent=r.agent,
                     consent=r.consent,
+                    cited_licenses=cited[i],
                 )
                 state = apply(None, cmd, now)
                 digest = bundle_hash(blob)
@@ -288,9 +294,15 @@ class CaseService:
     def act(self, case_no: str, cmd: CaseCommand, actor: str) -> CaseState:
         return self.act_many([(case_no, cmd)], actor)[0]
 
-    def act_many(self, commands: Sequence[tuple[str, CaseCommand]], actor: str) -> list[CaseState]:
+    def act_many(
+        self,
+        commands: Sequence[tuple[str, CaseCommand]],
+        actor: str,
+        within: Callable[[Tx, list[CaseState]], None] | None = None,
+    ) -> list[CaseState]:
         """Apply commands in order in one transaction; the first illegal one raises and nothing
-        of the batch is written."""
+        of the batch is written. `within` runs in the same transaction after the entries are
+        appended (issuing a licence with a decision)."""
         now = self.node.now()
         today = local_date(now)
         me = self.node.code
@@ -322,6 +334,8 @@ class CaseService:
             if pairs:
                 chain = self.node.mail.chain_der()
                 self.node.mail.address(tx, pairs, chain, now_us)
+            if within is not None:
+                within(tx, results)
             last_seq = {e.subject: e.seq for e in entries}
             tx.update_cases(
                 [

@@ -147,6 +147,7 @@ class MailService:
             take_bundles(tx, [a for a in delivered_here if a.entry.kind == Kind.BUNDLE_SENT])
             accepted = [a for a in delivered_here if a.entry.kind == Kind.CASE_CUSTODY_ACCEPTED]
             hand_over_bundles(self.node, tx, accepted)
+            self.node.licenses.take(tx, [a for a in delivered_here if a.entry.kind == Kind.LICENSE_SENT])
         if rows:
             self.node.bell.ring()
             delivered = sum(1 for r in rows.values() if r["state"] == DELIVERED)

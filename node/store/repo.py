@@ -41,6 +41,7 @@ from node.store.tables import (
     CatalogItemRow,
     EntryRow,
     HeadRow,
+    LicenseRow,
     MetaRow,
     NodeKeyRow,
     SealedBundleRow,
@@ -57,6 +58,7 @@ T_ITEMS = table_of(CatalogItemRow)
 T_CALENDARS = table_of(CalendarRow)
 T_CASES = table_of(CaseRow)
 T_BACKLOG = table_of(CaseBacklogRow)
+T_LICENSES = table_of(LicenseRow)
 T_BUNDLES = table_of(SealedBundleRow)
 T_META = table_of(MetaRow)
 
@@ -678,6 +680,20 @@ class Tx(TrustTx, MailTx):
         """Sealed bundles as (hash, case_no, sealed)."""
         if rows:
             self._insert_many("sealed_bundles", ("hash", "case_no", "sealed"), rows)
+
+    def put_license(self, license_no: str, case_no: str, issuer: str, signed: bytes, at_us: int) -> None:
+        if self.license(license_no) is None:
+            row = {"license_no": license_no, "case_no": case_no, "issuer": issuer, "signed": signed}
+            self.conn.execute(insert(T_LICENSES), {**row, "stored_at_us": at_us})
+
+    def license(self, license_no: str) -> bytes | None:
+        row = self.conn.execute(select(T_LICENSES.c.signed).where(T_LICENSES.c.license_no == license_no)).first()
+        return None if row is None else bytes(row.signed)
+
+    def licenses(self, limit: int = 50) -> list[Any]:
+        c = T_LICENSES.c
+        q = select(c.license_no, c.case_no, c.issuer, c.stored_at_us).order_by(c.stored_at_us.desc()).limit(limit)
+        return list(self.conn.execute(q).all())
 
     def set_case_bundle(self, case_no: str, hash_: bytes) -> None:
         """The sealed bundle this node opens for the case (re-sealed for it on a custody move)."""

@@ -145,6 +145,18 @@ class CaseBacklogRow(SQLModel, table=True):
     recorded_at_us: int = Field(sa_type=BigInteger)
 
 
+class LicenseRow(SQLModel, table=True):
+    """Electronic licences this node issued or holds for its residents (signed bytes, which name
+    the holder: kept only at the deciding and the filing node)."""
+
+    __tablename__ = "licenses"
+    license_no: str = Field(primary_key=True, max_length=80)
+    case_no: str = Field(max_length=50, index=True)
+    issuer: str = Field(max_length=12)
+    signed: bytes = Field(sa_type=LargeBinary)
+    stored_at_us: int = Field(sa_type=BigInteger)
+
+
 class SealedBundleRow(SQLModel, table=True):
     """Encrypted personal data of applicants; the log holds only the hash."""
 
@@ -255,6 +267,7 @@ _MODELS: tuple[type[SQLModel], ...] = (
     CalendarRow,
     CaseRow,
     CaseBacklogRow,
+    LicenseRow,
     SealedBundleRow,
     IssuedCertRow,
     RevocationRow,

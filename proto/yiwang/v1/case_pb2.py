@@ -22,51 +22,58 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from yiwang.v1 import log_pb2 as yiwang_dot_v1_dot_log__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14yiwang/v1/case.proto\x12\tyiwang.v1\"\xc0\x02\n\x0b\x43\x61seOutline\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x11\n\titem_code\x18\x02 \x01(\t\x12\x19\n\x11handling_division\x18\x03 \x01(\t\x12\x17\n\x0f\x66iling_division\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x11\n\tcase_type\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x13\n\x0b\x66iled_at_us\x18\x08 \x01(\x03\x12\x16\n\x0e\x61\x63\x63\x65pted_at_us\x18\t \x01(\x03\x12\x10\n\x08\x64ue_date\x18\n \x01(\t\x12\x17\n\x0f\x64ue_provisional\x18\x0b \x01(\x08\x12\x12\n\nevaluation\x18\x0c \x01(\r\x12\x11\n\tcustodian\x18\r \x01(\t\x12\x17\n\nlimit_days\x18\x0e \x01(\rH\x00\x88\x01\x01\x42\r\n\x0b_limit_days\"\x84\x01\n\x05\x46iled\x12\'\n\x07outline\x18\x01 \x01(\x0b\x32\x16.yiwang.v1.CaseOutline\x12\x1a\n\x12sealed_bundle_hash\x18\x02 \x01(\x0c\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x04 \x01(\x08\x12\x16\n\x0e\x61pplicant_kind\x18\x05 \x01(\t\"P\n\x08\x41\x63\x63\x65pted\x12\x19\n\x11missing_materials\x18\x01 \x03(\t\x12\x10\n\x08\x64ue_date\x18\x02 \x01(\t\x12\x17\n\x0f\x64ue_provisional\x18\x03 \x01(\x08\"\x1d\n\x0bNotAccepted\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x0f\n\rReviewStarted\"8\n\x13SupplementRequested\x12\x11\n\tmaterials\x18\x01 \x03(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"!\n\x0cSupplemented\x12\x11\n\tmaterials\x18\x01 \x03(\t\"B\n\tSuspended\x12\x11\n\tprocedure\x18\x01 \x01(\t\x12\x12\n\nlimit_days\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\t\n\x07Resumed\"?\n\x07\x44\x65\x63ided\x12\x10\n\x08\x61pproved\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nresult_ref\x18\x03 \x01(\t\"\x1b\n\tDelivered\x12\x0e\n\x06method\x18\x01 \x01(\t\"\x1b\n\tWithdrawn\x12\x0e\n\x06reason\x18\x01 \x01(\t\"+\n\tEvaluated\x12\r\n\x05level\x18\x01 \x01(\r\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\"f\n\x0e\x43ustodyOffered\x12\n\n\x02to\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\'\n\x07outline\x18\x04 \x01(\x0b\x32\x16.yiwang.v1.CaseOutline\"\x1d\n\x0f\x43ustodyAccepted\x12\n\n\x02\x62y\x18\x01 \x01(\t\"-\n\x0f\x43ustodyDeclined\x12\n\n\x02\x62y\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"9\n\nBundleSent\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x1a\n\x12sealed_bundle_hash\x18\x02 \x01(\x0c\"\xa6\x06\n\tCaseEntry\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\r\n\x05\x61t_us\x18\x02 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06writer\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\r\x12!\n\x05\x66iled\x18\n \x01(\x0b\x32\x10.yiwang.v1.FiledH\x00\x12\'\n\x08\x61\x63\x63\x65pted\x18\x0b \x01(\x0b\x32\x13.yiwang.v1.AcceptedH\x00\x12.\n\x0cnot_accepted\x18\x0c \x01(\x0b\x32\x16.yiwang.v1.NotAcceptedH\x00\x12\x32\n\x0ereview_started\x18\r \x01(\x0b\x32\x18.yiwang.v1.ReviewStartedH\x00\x12>\n\x14supplement_requested\x18\x0e \x01(\x0b\x32\x1e.yiwang.v1.SupplementRequestedH\x00\x12/\n\x0csupplemented\x18\x0f \x01(\x0b\x32\x17.yiwang.v1.SupplementedH\x00\x12)\n\tsuspended\x18\x10 \x01(\x0b\x32\x14.yiwang.v1.SuspendedH\x00\x12%\n\x07resumed\x18\x11 \x01(\x0b\x32\x12.yiwang.v1.ResumedH\x00\x12%\n\x07\x64\x65\x63ided\x18\x12 \x01(\x0b\x32\x12.yiwang.v1.DecidedH\x00\x12)\n\tdelivered\x18\x13 \x01(\x0b\x32\x14.yiwang.v1.DeliveredH\x00\x12)\n\twithdrawn\x18\x14 \x01(\x0b\x32\x14.yiwang.v1.WithdrawnH\x00\x12)\n\tevaluated\x18\x15 \x01(\x0b\x32\x14.yiwang.v1.EvaluatedH\x00\x12\x34\n\x0f\x63ustody_offered\x18\x16 \x01(\x0b\x32\x19.yiwang.v1.CustodyOfferedH\x00\x12\x36\n\x10\x63ustody_accepted\x18\x17 \x01(\x0b\x32\x1a.yiwang.v1.CustodyAcceptedH\x00\x12\x36\n\x10\x63ustody_declined\x18\x18 \x01(\x0b\x32\x1a.yiwang.v1.CustodyDeclinedH\x00\x42\x08\n\x06\x63hange\"%\n\x06Notice\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14yiwang/v1/case.proto\x12\tyiwang.v1\x1a\x13yiwang/v1/log.proto\"\xc0\x02\n\x0b\x43\x61seOutline\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x11\n\titem_code\x18\x02 \x01(\t\x12\x19\n\x11handling_division\x18\x03 \x01(\t\x12\x17\n\x0f\x66iling_division\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x11\n\tcase_type\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x13\n\x0b\x66iled_at_us\x18\x08 \x01(\x03\x12\x16\n\x0e\x61\x63\x63\x65pted_at_us\x18\t \x01(\x03\x12\x10\n\x08\x64ue_date\x18\n \x01(\t\x12\x17\n\x0f\x64ue_provisional\x18\x0b \x01(\x08\x12\x12\n\nevaluation\x18\x0c \x01(\r\x12\x11\n\tcustodian\x18\r \x01(\t\x12\x17\n\nlimit_days\x18\x0e \x01(\rH\x00\x88\x01\x01\x42\r\n\x0b_limit_days\"\x9c\x01\n\x05\x46iled\x12\'\n\x07outline\x18\x01 \x01(\x0b\x32\x16.yiwang.v1.CaseOutline\x12\x1a\n\x12sealed_bundle_hash\x18\x02 \x01(\x0c\x12\r\n\x05\x61gent\x18\x03 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x04 \x01(\x08\x12\x16\n\x0e\x61pplicant_kind\x18\x05 \x01(\t\x12\x16\n\x0e\x63ited_licenses\x18\x06 \x03(\t\"P\n\x08\x41\x63\x63\x65pted\x12\x19\n\x11missing_materials\x18\x01 \x03(\t\x12\x10\n\x08\x64ue_date\x18\x02 \x01(\t\x12\x17\n\x0f\x64ue_provisional\x18\x03 \x01(\x08\"\x1d\n\x0bNotAccepted\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x0f\n\rReviewStarted\"8\n\x13SupplementRequested\x12\x11\n\tmaterials\x18\x01 \x03(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"!\n\x0cSupplemented\x12\x11\n\tmaterials\x18\x01 \x03(\t\"B\n\tSuspended\x12\x11\n\tprocedure\x18\x01 \x01(\t\x12\x12\n\nlimit_days\x18\x02 \x01(\r\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\t\n\x07Resumed\"?\n\x07\x44\x65\x63ided\x12\x10\n\x08\x61pproved\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nresult_ref\x18\x03 \x01(\t\"\x1b\n\tDelivered\x12\x0e\n\x06method\x18\x01 \x01(\t\"\x1b\n\tWithdrawn\x12\x0e\n\x06reason\x18\x01 \x01(\t\"+\n\tEvaluated\x12\r\n\x05level\x18\x01 \x01(\r\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\"f\n\x0e\x43ustodyOffered\x12\n\n\x02to\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\'\n\x07outline\x18\x04 \x01(\x0b\x32\x16.yiwang.v1.CaseOutline\"\x1d\n\x0f\x43ustodyAccepted\x12\n\n\x02\x62y\x18\x01 \x01(\t\"-\n\x0f\x43ustodyDeclined\x12\n\n\x02\x62y\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xb7\x01\n\x07License\x12\x12\n\nlicense_no\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_no\x18\x02 \x01(\t\x12\x11\n\titem_code\x18\x03 \x01(\t\x12\x11\n\titem_name\x18\x04 \x01(\t\x12\x13\n\x0bholder_name\x18\x05 \x01(\t\x12\x11\n\tholder_id\x18\x06 \x01(\t\x12\x0e\n\x06issuer\x18\x07 \x01(\t\x12\x14\n\x0cissued_at_us\x18\x08 \x01(\x03\x12\x13\n\x0bvalid_until\x18\t \x01(\t\"\\\n\rSignedLicense\x12\x0f\n\x07license\x18\x01 \x01(\x0c\x12\'\n\tsignature\x18\x02 \x01(\x0b\x32\x14.yiwang.v1.Signature\x12\x11\n\tchain_der\x18\x03 \x03(\x0c\"G\n\x0bLicenseSent\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x12\n\nlicense_no\x18\x02 \x01(\t\x12\x13\n\x0bsealed_hash\x18\x03 \x01(\x0c\"9\n\nBundleSent\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\x1a\n\x12sealed_bundle_hash\x18\x02 \x01(\x0c\"\xa6\x06\n\tCaseEntry\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\r\n\x05\x61t_us\x18\x02 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06writer\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\r\x12!\n\x05\x66iled\x18\n \x01(\x0b\x32\x10.yiwang.v1.FiledH\x00\x12\'\n\x08\x61\x63\x63\x65pted\x18\x0b \x01(\x0b\x32\x13.yiwang.v1.AcceptedH\x00\x12.\n\x0cnot_accepted\x18\x0c \x01(\x0b\x32\x16.yiwang.v1.NotAcceptedH\x00\x12\x32\n\x0ereview_started\x18\r \x01(\x0b\x32\x18.yiwang.v1.ReviewStartedH\x00\x12>\n\x14supplement_requested\x18\x0e \x01(\x0b\x32\x1e.yiwang.v1.SupplementRequestedH\x00\x12/\n\x0csupplemented\x18\x0f \x01(\x0b\x32\x17.yiwang.v1.SupplementedH\x00\x12)\n\tsuspended\x18\x10 \x01(\x0b\x32\x14.yiwang.v1.SuspendedH\x00\x12%\n\x07resumed\x18\x11 \x01(\x0b\x32\x12.yiwang.v1.ResumedH\x00\x12%\n\x07\x64\x65\x63ided\x18\x12 \x01(\x0b\x32\x12.yiwang.v1.DecidedH\x00\x12)\n\tdelivered\x18\x13 \x01(\x0b\x32\x14.yiwang.v1.DeliveredH\x00\x12)\n\twithdrawn\x18\x14 \x01(\x0b\x32\x14.yiwang.v1.WithdrawnH\x00\x12)\n\tevaluated\x18\x15 \x01(\x0b\x32\x14.yiwang.v1.EvaluatedH\x00\x12\x34\n\x0f\x63ustody_offered\x18\x16 \x01(\x0b\x32\x19.yiwang.v1.CustodyOfferedH\x00\x12\x36\n\x10\x63ustody_accepted\x18\x17 \x01(\x0b\x32\x1a.yiwang.v1.CustodyAcceptedH\x00\x12\x36\n\x10\x63ustody_declined\x18\x18 \x01(\x0b\x32\x1a.yiwang.v1.CustodyDeclinedH\x00\x42\x08\n\x06\x63hange\"%\n\x06Notice\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'yiwang.v1.case_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CASEOUTLINE']._serialized_start=36
-  _globals['_CASEOUTLINE']._serialized_end=356
-  _globals['_FILED']._serialized_start=359
-  _globals['_FILED']._serialized_end=491
-  _globals['_ACCEPTED']._serialized_start=493
-  _globals['_ACCEPTED']._serialized_end=573
-  _globals['_NOTACCEPTED']._serialized_start=575
-  _globals['_NOTACCEPTED']._serialized_end=604
-  _globals['_REVIEWSTARTED']._serialized_start=606
-  _globals['_REVIEWSTARTED']._serialized_end=621
-  _globals['_SUPPLEMENTREQUESTED']._serialized_start=623
-  _globals['_SUPPLEMENTREQUESTED']._serialized_end=679
-  _globals['_SUPPLEMENTED']._serialized_start=681
-  _globals['_SUPPLEMENTED']._serialized_end=714
-  _globals['_SUSPENDED']._serialized_start=716
-  _globals['_SUSPENDED']._serialized_end=782
-  _globals['_RESUMED']._serialized_start=784
-  _globals['_RESUMED']._serialized_end=793
-  _globals['_DECIDED']._serialized_start=795
-  _globals['_DECIDED']._serialized_end=858
-  _globals['_DELIVERED']._serialized_start=860
-  _globals['_DELIVERED']._serialized_end=887
-  _globals['_WITHDRAWN']._serialized_start=889
-  _globals['_WITHDRAWN']._serialized_end=916
-  _globals['_EVALUATED']._serialized_start=918
-  _globals['_EVALUATED']._serialized_end=961
-  _globals['_CUSTODYOFFERED']._serialized_start=963
-  _globals['_CUSTODYOFFERED']._serialized_end=1065
-  _globals['_CUSTODYACCEPTED']._serialized_start=1067
-  _globals['_CUSTODYACCEPTED']._serialized_end=1096
-  _globals['_CUSTODYDECLINED']._serialized_start=1098
-  _globals['_CUSTODYDECLINED']._serialized_end=1143
-  _globals['_BUNDLESENT']._serialized_start=1145
-  _globals['_BUNDLESENT']._serialized_end=1202
-  _globals['_CASEENTRY']._serialized_start=1205
-  _globals['_CASEENTRY']._serialized_end=2011
-  _globals['_NOTICE']._serialized_start=2013
-  _globals['_NOTICE']._serialized_end=2050
+  _globals['_CASEOUTLINE']._serialized_start=57
+  _globals['_CASEOUTLINE']._serialized_end=377
+  _globals['_FILED']._serialized_start=380
+  _globals['_FILED']._serialized_end=536
+  _globals['_ACCEPTED']._serialized_start=538
+  _globals['_ACCEPTED']._serialized_end=618
+  _globals['_NOTACCEPTED']._serialized_start=620
+  _globals['_NOTACCEPTED']._serialized_end=649
+  _globals['_REVIEWSTARTED']._serialized_start=651
+  _globals['_REVIEWSTARTED']._serialized_end=666
+  _globals['_SUPPLEMENTREQUESTED']._serialized_start=668
+  _globals['_SUPPLEMENTREQUESTED']._serialized_end=724
+  _globals['_SUPPLEMENTED']._serialized_start=726
+  _globals['_SUPPLEMENTED']._serialized_end=759
+  _globals['_SUSPENDED']._serialized_start=761
+  _globals['_SUSPENDED']._serialized_end=827
+  _globals['_RESUMED']._serialized_start=829
+  _globals['_RESUMED']._serialized_end=838
+  _globals['_DECIDED']._serialized_start=840
+  _globals['_DECIDED']._serialized_end=903
+  _globals['_DELIVERED']._serialized_start=905
+  _globals['_DELIVERED']._serialized_end=932
+  _globals['_WITHDRAWN']._serialized_start=934
+  _globals['_WITHDRAWN']._serialized_end=961
+  _globals['_EVALUATED']._serialized_start=963
+  _globals['_EVALUATED']._serialized_end=1006
+  _globals['_CUSTODYOFFERED']._serialized_start=1008
+  _globals['_CUSTODYOFFERED']._serialized_end=1110
+  _globals['_CUSTODYACCEPTED']._serialized_start=1112
+  _globals['_CUSTODYACCEPTED']._serialized_end=1141
+  _globals['_CUSTODYDECLINED']._serialized_start=1143
+  _globals['_CUSTODYDECLINED']._serialized_end=1188
+  _globals['_LICENSE']._serialized_start=1191
+  _globals['_LICENSE']._serialized_end=1374
+  _globals['_SIGNEDLICENSE']._serialized_start=1376
+  _globals['_SIGNEDLICENSE']._serialized_end=1468
+  _globals['_LICENSESENT']._serialized_start=1470
+  _globals['_LICENSESENT']._serialized_end=1541
+  _globals['_BUNDLESENT']._serialized_start=1543
+  _globals['_BUNDLESENT']._serialized_end=1600
+  _globals['_CASEENTRY']._serialized_start=1603
+  _globals['_CASEENTRY']._serialized_end=2409
+  _globals['_NOTICE']._serialized_start=2411
+  _globals['_NOTICE']._serialized_end=2448
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from yiwang.v1 import log_pb2 as _log_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -97,6 +98,7 @@ class Filed(_message.Message):
     AGENT_FIELD_NUMBER: _builtins.int
     CONSENT_FIELD_NUMBER: _builtins.int
     APPLICANT_KIND_FIELD_NUMBER: _builtins.int
+    CITED_LICENSES_FIELD_NUMBER: _builtins.int
     sealed_bundle_hash: _builtins.bytes
     """SHA-256 of the sealed bundle bytes"""
     agent: _builtins.str
@@ -107,6 +109,10 @@ class Filed(_message.Message):
     """A.4 service object of the applicant"""
     @_builtins.property
     def outline(self) -> Global___CaseOutline: ...
+    @_builtins.property
+    def cited_licenses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """licence numbers presented instead of new materials"""
+
     def __init__(
         self,
         *,
@@ -115,10 +121,11 @@ class Filed(_message.Message):
         agent: _builtins.str = ...,
         consent: _builtins.bool = ...,
         applicant_kind: _builtins.str = ...,
+        cited_licenses: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["outline", b"outline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "applicant_kind", b"applicant_kind", "consent", b"consent", "outline", b"outline", "sealed_bundle_hash", b"sealed_bundle_hash"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent", b"agent", "applicant_kind", b"applicant_kind", "cited_licenses", b"cited_licenses", "consent", b"consent", "outline", b"outline", "sealed_bundle_hash", b"sealed_bundle_hash"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -433,6 +440,117 @@ class CustodyDeclined(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CustodyDeclined: _TypeAlias = CustodyDeclined  # noqa: Y015
+
+@_typing.final
+class License(_message.Message):
+    """An electronic licence (电子证照): issued by the deciding node with an approval, signed by it,
+    and verifiable offline anywhere in the federation from the chain it carries. It names its
+    holder, so it travels sealed and is kept only where the case was filed and decided; the log
+    records its number only.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LICENSE_NO_FIELD_NUMBER: _builtins.int
+    CASE_NO_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    ITEM_NAME_FIELD_NUMBER: _builtins.int
+    HOLDER_NAME_FIELD_NUMBER: _builtins.int
+    HOLDER_ID_FIELD_NUMBER: _builtins.int
+    ISSUER_FIELD_NUMBER: _builtins.int
+    ISSUED_AT_US_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_FIELD_NUMBER: _builtins.int
+    license_no: _builtins.str
+    case_no: _builtins.str
+    item_code: _builtins.str
+    item_name: _builtins.str
+    holder_name: _builtins.str
+    holder_id: _builtins.str
+    issuer: _builtins.str
+    """division code of the deciding node"""
+    issued_at_us: _builtins.int
+    valid_until: _builtins.str
+    """ISO date; empty: no expiry"""
+    def __init__(
+        self,
+        *,
+        license_no: _builtins.str = ...,
+        case_no: _builtins.str = ...,
+        item_code: _builtins.str = ...,
+        item_name: _builtins.str = ...,
+        holder_name: _builtins.str = ...,
+        holder_id: _builtins.str = ...,
+        issuer: _builtins.str = ...,
+        issued_at_us: _builtins.int = ...,
+        valid_until: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_no", b"case_no", "holder_id", b"holder_id", "holder_name", b"holder_name", "issued_at_us", b"issued_at_us", "issuer", b"issuer", "item_code", b"item_code", "item_name", b"item_name", "license_no", b"license_no", "valid_until", b"valid_until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___License: _TypeAlias = License  # noqa: Y015
+
+@_typing.final
+class SignedLicense(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LICENSE_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    CHAIN_DER_FIELD_NUMBER: _builtins.int
+    license: _builtins.bytes
+    """a serialized License: the signature covers exactly these bytes"""
+    @_builtins.property
+    def signature(self) -> _log_pb2.Signature:
+        """purpose "license" """
+
+    @_builtins.property
+    def chain_der(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """the issuer's certificate chain, leaf first"""
+
+    def __init__(
+        self,
+        *,
+        license: _builtins.bytes = ...,
+        signature: _log_pb2.Signature | None = ...,
+        chain_der: _abc.Iterable[_builtins.bytes] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["signature", b"signature"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chain_der", b"chain_der", "license", b"license", "signature", b"signature"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignedLicense: _TypeAlias = SignedLicense  # noqa: Y015
+
+@_typing.final
+class LicenseSent(_message.Message):
+    """A licence sealed for the filing node (an addressed entry carrying the ciphertext beside it)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_NO_FIELD_NUMBER: _builtins.int
+    LICENSE_NO_FIELD_NUMBER: _builtins.int
+    SEALED_HASH_FIELD_NUMBER: _builtins.int
+    case_no: _builtins.str
+    license_no: _builtins.str
+    sealed_hash: _builtins.bytes
+    """SHA-256 of the sealed bytes"""
+    def __init__(
+        self,
+        *,
+        case_no: _builtins.str = ...,
+        license_no: _builtins.str = ...,
+        sealed_hash: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_no", b"case_no", "license_no", b"license_no", "sealed_hash", b"sealed_hash"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LicenseSent: _TypeAlias = LicenseSent  # noqa: Y015
 
 @_typing.final
 class BundleSent(_message.Message):

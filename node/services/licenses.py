@@ -1,0 +1,147 @@
+"""Electronic licences (电子证照): issued with an approval by the deciding node, sent sealed to
+the filing node where the resident collects the result, verified offline anywhere, and cited
+in a later case instead of new materials.
+
+The licence names its holder, so it never enters a log or an upper tier: the decision's entry
+records the licence number only; the signed licence is kept at the deciding and the filing
+node, and travels as an addressed `license_sent` entry with the licence sealed to the filing
+node's keys beside it (relays carry ciphertext).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from federation.codec import license_sent_body, license_sent_from_body
+from federation.keys import load_public_key
+from federation.licenses import sign_license, verify_license
+from federation.sealing import bundle_hash, open_sealed, seal_many
+from node import logs
+from node.domain.entries import Addressed, Kind, Stream
+from node.domain.errors import BadSignature, InvalidInput, NotFound, SetupError
+from node.domain.licenses import License, check_citable, license_no
+from node.domain.lifecycle import CaseState, Decide
+from node.journal import Record
+
+if TYPE_CHECKING:
+    from node.context import Node
+    from node.store import Tx
+
+
+class LicenseService:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.log = logs.get("licenses")
+
+    # -- issuing --------------------------------------------------------------------------
+
+    def approve_with_license(
+        self, case_no: str, actor: str, valid_until: dt.date | None = None, reason: str = ""
+    ) -> tuple[CaseState, License]:
+        """Approve the case and issue its licence in the same transaction; the filing node gets
+        the licence sealed for it."""
+        me = self.node.code
+        number = license_no(me, case_no)
+        applicant = self.node.cases.applicant_if_held(case_no)
+        if applicant is None:
+            raise SetupError(f"the applicant's data of {case_no} has not reached this node yet: wait and try again")
+        chain = self.node.mail.chain_der()
+        issued: list[License] = []
+
+        def issue(tx: Tx, states: list[CaseState]) -> None:
+            (state,) = states
+            item = tx.items([state.item_code]).get(state.item_code)
+            lic = License(
+                number,
+                case_no,
+                state.item_code,
+                item.name if item else "",
+                applicant.name,
+                applicant.id_number,
+                me,
+                self.node.now(),
+                valid_until,
+            )
+            signed = sign_license(lic, self.node.key, chain)
+            now_us = int(self.node.now().timestamp() * 1_000_000)
+            tx.put_license(number, case_no, me, signed, now_us)
+            if state.filing_division != me:
+                self._send(tx, state, lic, signed, chain, now_us)
+            issued.append(lic)
+
+        (after,) = self.node.cases.act_many([(case_no, Decide(True, reason, number))], actor, within=issue)
+        self.node.bell.ring()
+        self.log.info("license_issued", case_no=case_no, license_no=number)
+        return after, issued[0]
+
+    def _send(
+        self, tx: Tx, state: CaseState, lic: License, signed: bytes, chain: tuple[bytes, ...], now_us: int
+    ) -> None:
+        keys = self._keys_of(tx, state.filing_division)
+        if not keys:
+            raise SetupError(f"no key of the filing node {state.filing_division} is known here to seal the licence to")
+        (sealed,) = seal_many([signed], keys)
+        body = license_sent_body(state.case_no, lic.license_no, bundle_hash(sealed))
+        (entry,) = self.node.journal.append(tx, Stream.CASE, [Record(Kind.LICENSE_SENT, state.case_no, body)], now_us)
+        self.node.mail.address(tx, [(entry, state.filing_division)], chain, now_us, sealed)
+
+    @staticmethod
+    def _keys_of(tx: Tx, code: str) -> list[ec.EllipticCurvePublicKey]:
+        return [load_public_key(pem) for origin, pem in tx.origin_keys().values() if origin == code]
+
+    # -- receiving (from MailService, in its transaction) ----------------------------------
+
+    def take(self, tx: Tx, copies: Sequence[Addressed]) -> None:
+        """Licences sent to this node as a case's filing node: open, verify and keep them."""
+        now = self.node.now()
+        anchors = self._anchors(tx)
+        for a in copies:
+            case_no, number, digest = license_sent_from_body(a.entry.body)
+            if bundle_hash(a.sealed_bundle) != digest:
+                raise BadSignature(f"{a.entry.origin}/case/{a.entry.seq}: the sealed licence does not match its hash")
+            signed = open_sealed(a.sealed_bundle, self.node.key.private_key)
+            lic = verify_license(signed, anchors, now, tx.revoked_fingerprints())
+            if lic.license_no != number or lic.issuer != a.entry.origin:
+                raise BadSignature(f"licence {lic.license_no} does not match the entry that carried it")
+            tx.put_license(number, case_no, lic.issuer, signed, int(now.timestamp() * 1_000_000))
+
+    def _anchors(self, tx: Tx) -> frozenset[str]:
+        identity = self.node.identity()
+        own = identity.anchors if identity is not None else frozenset()
+        return own | frozenset(tx.trusted_roots())
+
+    # -- reading, verifying, citing --------------------------------------------------------
+
+    def verify(self, signed: bytes) -> License:
+        """Verify a signed licence offline against the roots this node trusts."""
+        with self.node.store.read() as tx:
+            anchors = self._anchors(tx)
+            revoked = tx.revoked_fingerprints()
+        return verify_license(signed, anchors, self.node.now(), revoked)
+
+    def signed(self, number: str) -> bytes:
+        with self.node.store.read() as tx:
+            data = tx.license(number)
+        if data is None:
+            raise NotFound("licence", number)
+        return data
+
+    def held(self, limit: int = 50) -> list[License]:
+        with self.node.store.read() as tx:
+            rows = tx.licenses(limit)
+        return [self.verify(self.signed(r.license_no)) for r in rows]
+
+    def cite(self, signed_licenses: Sequence[bytes], applicant_id: str, today: dt.date) -> list[str]:
+        """Numbers of licences a new case may cite (verified, the applicant's own, valid)."""
+        numbers = []
+        for data in signed_licenses:
+            lic = self.verify(data)
+            check_citable(lic, applicant_id, today)
+            numbers.append(lic.license_no)
+        if len(set(numbers)) != len(numbers):
+            raise InvalidInput("--license", "a licence is cited twice")
+        return numbers
