@@ -209,6 +209,8 @@ def outline_to_pb(state: CaseState, due_date: str = "", due_provisional: bool = 
         due_provisional=due_provisional,
         evaluation=state.evaluation or 0,
         custodian=state.custodian,
+        offered_to=state.offered_to,
+        version=state.version,
     )
     if state.limit_days is not None:
         msg.limit_days = state.limit_days

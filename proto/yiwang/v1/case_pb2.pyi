@@ -41,6 +41,8 @@ class CaseOutline(_message.Message):
     EVALUATION_FIELD_NUMBER: _builtins.int
     CUSTODIAN_FIELD_NUMBER: _builtins.int
     LIMIT_DAYS_FIELD_NUMBER: _builtins.int
+    OFFERED_TO_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
     case_no: _builtins.str
     item_code: _builtins.str
     """implementation code"""
@@ -61,6 +63,10 @@ class CaseOutline(_message.Message):
     custodian: _builtins.str
     limit_days: _builtins.int
     """working days the case runs against, fixed at filing"""
+    offered_to: _builtins.str
+    """an open custody offer"""
+    version: _builtins.int
+    """changes so far, the filing included"""
     def __init__(
         self,
         *,
@@ -78,10 +84,12 @@ class CaseOutline(_message.Message):
         evaluation: _builtins.int = ...,
         custodian: _builtins.str = ...,
         limit_days: _builtins.int | None = ...,
+        offered_to: _builtins.str = ...,
+        version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days", "limit_days", b"limit_days"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days", "accepted_at_us", b"accepted_at_us", "case_no", b"case_no", "case_type", b"case_type", "channel", b"channel", "custodian", b"custodian", "due_date", b"due_date", "due_provisional", b"due_provisional", "evaluation", b"evaluation", "filed_at_us", b"filed_at_us", "filing_division", b"filing_division", "handling_division", b"handling_division", "item_code", b"item_code", "limit_days", b"limit_days", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days", "accepted_at_us", b"accepted_at_us", "case_no", b"case_no", "case_type", b"case_type", "channel", b"channel", "custodian", b"custodian", "due_date", b"due_date", "due_provisional", b"due_provisional", "evaluation", b"evaluation", "filed_at_us", b"filed_at_us", "filing_division", b"filing_division", "handling_division", b"handling_division", "item_code", b"item_code", "limit_days", b"limit_days", "offered_to", b"offered_to", "status", b"status", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__limit_days: _TypeAlias = _typing.Literal["limit_days"]  # noqa: Y015
     _WhichOneofArgType__limit_days: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days"]  # noqa: Y015
