@@ -12,9 +12,13 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -195,3 +199,99 @@ def test_a_slow_flapping_link_still_makes_progress(chain: Chain) -> None:
         chain.proxy.rate = 0
         chain.proxy.restore()
     assert_exactly_once_everywhere(chain, total)
+
+
+def test_the_county_crashing_between_an_offer_and_its_answer_loses_nothing(chain: Chain) -> None:
+    """An errand's offer reaches the county; the county is killed with SIGKILL before anyone
+    answers; after the restart the offer is still open there and custody moves on."""
+    county_item = {
+        "basic_code": "511A0138600000",
+        "implementation_code": f"511A0138600000-{CHAIN[2]}-000-1",
+        "name": "教师资格认定",
+        "power_type": "01",
+        "department": "区教科体局",
+        "division_code": CHAIN[2],
+        "legal_limit_days": 20,
+        "agent_allowed": True,
+    }
+    (chain.homes["county"] / "item.json").write_text(json.dumps([county_item]), encoding="utf-8")
+    cli(chain.homes["county"], "catalog", "import", str(chain.homes["county"] / "item.json"))
+    code = str(county_item["implementation_code"])
+    wait_for(
+        lambda: any(i["implementation_code"] == code for i in cli_json(chain.homes["village"], "catalog", "list")),
+        60,
+        "the county item at the village",
+    )
+    filed = cli_json(
+        chain.homes["village"],
+        "case",
+        "file",
+        "--item",
+        code,
+        "--name",
+        "赵六",
+        "--id",
+        "11010519491231002X",
+        "--agent",
+        "agent-07",
+        "--consent",
+    )
+    case_no = filed["case_no"]
+    wait_for(lambda: _offered_to(chain.homes["county"], case_no) == CHAIN[2], 90, "the offer at the county")
+    chain.kill("county")
+    chain.start("county")
+    assert _offered_to(chain.homes["county"], case_no) == CHAIN[2]  # durable across the crash
+    cli(chain.homes["county"], "case", "take", case_no)
+    wait_for(lambda: _custodian(chain.homes["village"], case_no) == CHAIN[2], 90, "the take at the village")
+    # two nodes act at once: the county (custodian) and the village (no longer): exactly one wins
+    results: dict[str, int] = {}
+
+    def run(name: str, *args: str) -> None:
+        proc = subprocess.run(
+            [sys.executable, "-m", "node.cli.app", *args, "-d", str(chain.homes[name])],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        results[name] = proc.returncode
+
+    threads = [
+        threading.Thread(target=run, args=("county", "case", "accept", case_no)),
+        threading.Thread(target=run, args=("village", "case", "withdraw", case_no, "--reason", "撤回")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {"county": 0, "village": 4}  # NotCustodian: exit 4, a clear error
+    wait_for(lambda: _status(chain.homes["province"], case_no) == "accepted", 90, "the province")
+    for name in NAMES:
+        assert cli_json(chain.homes[name], "audit", "verify")["ok"], name
+
+
+def _case(home: Path, case_no: str) -> dict[str, Any] | None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "node.cli.app", "case", "show", case_no, "--json", "-d", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        return None
+    shown: dict[str, Any] = json.loads(proc.stdout)
+    return shown
+
+
+def _offered_to(home: Path, case_no: str) -> str:
+    shown = _case(home, case_no)
+    return str(shown["offered_to"]) if shown else ""
+
+
+def _custodian(home: Path, case_no: str) -> str:
+    shown = _case(home, case_no)
+    return str(shown["custodian"]) if shown else ""
+
+
+def _status(home: Path, case_no: str) -> str:
+    shown = _case(home, case_no)
+    return str(shown["status"]) if shown else ""
