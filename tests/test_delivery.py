@@ -1,7 +1,9 @@
-"""Addressed entries and the catalog across a wider running federation from `yiwang sim`: two
-counties of one city (511602 and 511621), each down to one village, every node a separate
-process. A notice from one village reaches the village of the other county through their
-common ancestor, and a province item reaches both villages."""
+"""Addressed entries, the catalog and cases across a wider running federation from `yiwang sim`:
+two counties of two cities (广安区 511602 of 广安市 and 锦江区 510104 of 成都市), each down to one
+village, every node a separate process, driven through the CLI only. A notice from one village
+reaches the other through the province; a province item reaches both villages; a village errand
+is handled at its county and comes back; a cross-region case filed in one city is handled in the
+other with an electronic licence that is verified and cited later; a declined offer returns."""
 
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ import pytest
 
 from tests.fedtools import cli, cli_json, wait_for
 
-BRANCHES = ["511602001000", "511621101000"]
+BRANCHES = ["511602001000", "510104017000"]
+VILLAGE_A, VILLAGE_B = "511602001001", "510104017001"
+COUNTY_A, COUNTY_B = "511602000000", "510104000000"
 
 
 @pytest.fixture(scope="module")
@@ -36,30 +40,28 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
 
 
 def _villages(nodes: dict[str, Path]) -> list[str]:
-    return sorted(c for c in nodes if c.endswith(tuple("123456789")) and not c.endswith("000"))
+    return [VILLAGE_A, VILLAGE_B]
 
 
 def _received(home: Path) -> list[dict[str, Any]]:
     return [n for n in cli_json(home, "notice", "list") if n["state"] == "received"]
 
 
-def test_the_sim_runs_two_counties_of_one_city(sim: dict[str, Path]) -> None:
-    codes = sorted(sim)
-    assert codes[:2] == ["510000000000", "511600000000"]
-    assert {"511602000000", "511621000000", *BRANCHES} <= set(codes)
-    villages = _villages(sim)
-    assert [v[:9] for v in villages] == ["511602001", "511621101"]
+def test_the_sim_runs_two_counties_of_two_cities(sim: dict[str, Path]) -> None:
+    assert sorted(sim) == sorted(
+        ["510000000000", "510100000000", "511600000000", COUNTY_A, COUNTY_B, *BRANCHES, VILLAGE_A, VILLAGE_B]
+    )
 
 
-def test_a_notice_reaches_a_village_in_another_county(sim: dict[str, Path]) -> None:
+def test_a_notice_reaches_a_village_in_another_city(sim: dict[str, Path]) -> None:
     a, b = _villages(sim)
     cli(sim[a], "notice", "send", "--to", b, "--title", "代办员培训", "周三上午在县政务中心")
     got = wait_for(lambda: _received(sim[b]), 60, "the notice at the other village")
     assert [(n["from"], n["title"]) for n in got] == [(a, "代办员培训")]
-    # it went through the city (their lowest common ancestor), not the province
-    city = [n for n in cli_json(sim["511600000000"], "notice", "list") if n["from"] == a]
-    assert [n["state"] for n in city] == ["relayed"]
-    assert cli_json(sim["510000000000"], "notice", "list") == []
+    # up to the province (the lowest common ancestor) and down the other city
+    for relay in ("511600000000", "510000000000", "510100000000", COUNTY_B):
+        states = [n["state"] for n in cli_json(sim[relay], "notice", "list") if n["from"] == a]
+        assert states == ["relayed"], relay
     for home in sim.values():
         assert cli_json(home, "audit", "verify")["ok"], home.name
 
@@ -175,3 +177,68 @@ def test_a_village_errand_is_decided_at_the_county_and_delivered_at_the_village(
         holds = {k for k, v in PERSON.items() if v.encode() in blobs}
         if code_ not in (village, county):
             assert not holds, f"{code_} holds {holds}"
+
+
+def _file(home: Path, code: str, *extra: str) -> dict[str, Any]:
+    filed: dict[str, Any] = cli_json(
+        home, "case", "file", "--item", code, "--name", PERSON["name"], "--id", PERSON["id"], "--phone",
+        PERSON["phone"], "--agent", "agent-07", "--consent", *extra,
+    )  # fmt: skip
+    return filed
+
+
+def test_a_cross_region_case_is_handled_in_another_city_and_its_licence_reused(
+    sim: dict[str, Path], tmp_path: Path
+) -> None:
+    code = f"511A0138600000-{COUNTY_B}-000-115113010833722043-1-08"
+    item = {
+        "basic_code": "511A0138600000",
+        "implementation_code": code,
+        "name": "教师资格认定",
+        "power_type": "01",
+        "department": "锦江区教育局",
+        "division_code": COUNTY_B,
+        "legal_limit_days": 20,
+        "agent_allowed": True,
+        "cross_region": True,
+    }
+    (tmp_path / "b.json").write_text(json.dumps([item]), encoding="utf-8")
+    cli(sim[COUNTY_B], "catalog", "import", str(tmp_path / "b.json"))
+    # the province republishes the 通办 item, so a village of the other city can file it
+    wait_for(functools.partial(_has_item, sim[VILLAGE_A], code), 90, "the cross-region item at village A")
+    case_no = _file(sim[VILLAGE_A], code)["case_no"]
+    _wait_case(sim[COUNTY_B], case_no, "the offer in the other city", offered_to=COUNTY_B)
+    cli(sim[COUNTY_B], "case", "take", case_no)
+    wait_for(lambda: _show(sim[COUNTY_B], case_no, "--reveal").get("applicant"), 90, "the bundle at county B")
+    cli(sim[COUNTY_B], "case", "accept", case_no)
+    decided = cli_json(sim[COUNTY_B], "case", "decide", case_no, "--approve", "--license")
+    cli(sim[COUNTY_B], "case", "offer", case_no, "--to", VILLAGE_A, "--purpose", "result")
+    _wait_case(sim[VILLAGE_A], case_no, "the result back at village A", offered_to=VILLAGE_A)
+    cli(sim[VILLAGE_A], "case", "take", case_no)
+    cli(sim[VILLAGE_A], "case", "deliver", case_no)
+    cli(sim[VILLAGE_A], "case", "evaluate", case_no, "--level", "2")
+    _wait_case(sim[COUNTY_B], case_no, "the evaluation where the case was handled", status="evaluated")
+    # the resident's licence: at the filing village, exported, verified offline elsewhere, cited again
+    number = decided["license_no"]
+    held = wait_for(lambda: cli_json(sim[VILLAGE_A], "license", "list"), 60, "the licence at village A")
+    assert [h["license_no"] for h in held] == [number]
+    cli(sim[VILLAGE_A], "license", "export", number, "--out", str(tmp_path / "lic.bin"))
+    verified = cli_json(sim[VILLAGE_B], "license", "verify", str(tmp_path / "lic.bin"))
+    assert verified["valid"] and verified["issuer"] == COUNTY_B and verified["holder_id"] != PERSON["id"]  # masked
+    later = _file(sim[VILLAGE_A], code, "--license", str(tmp_path / "lic.bin"))
+    filed = [s for s in _show(sim[VILLAGE_A], later["case_no"])["timeline"] if s["kind"] == "case_filed"]
+    assert filed[0]["detail"]["cited_licenses"] == [number]
+    # a forged licence is refused offline, with exit 7 and nothing written
+    (tmp_path / "bad.bin").write_bytes((tmp_path / "lic.bin").read_bytes().replace(PERSON["name"].encode(), b"X" * 9))
+    assert cli(sim[VILLAGE_B], "license", "verify", str(tmp_path / "bad.bin"), expect=7).stderr
+    # the later case: county B declines it, and it returns to the village with the reason
+    _wait_case(sim[COUNTY_B], later["case_no"], "the second offer", offered_to=COUNTY_B)
+    cli(sim[COUNTY_B], "case", "decline", later["case_no"], "--reason", "已办结同一事项")
+    back = _wait_case(sim[VILLAGE_A], later["case_no"], "the declined case back", offered_to="")
+    assert back["custodian"] == VILLAGE_A
+    assert any(s["kind"] == "case_custody_declined" for s in back["timeline"])
+    # personal data: nowhere but the filing village and the handling county, in any file
+    for code_, home in sim.items():
+        blobs = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+        holds = {k for k, v in PERSON.items() if v.encode() in blobs}
+        assert code_ in (VILLAGE_A, COUNTY_A, COUNTY_B) or not holds, f"{code_} holds {holds}"

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from federation.codec import bundle_sent_body, bundle_sent_from_body, case_record
-from federation.keys import key_id, public_key_pem
 from federation.sealing import bundle_hash, open_sealed, seal_many
 from node import logs
 from node.domain.entries import Addressed, Kind, Stream
@@ -48,7 +47,6 @@ def hand_over_bundles(node: Node, tx: Tx, copies: Sequence[Addressed]) -> None:
         rec = case_record(a.entry.body)
         acceptor = a.entry.origin
         signer_key = node.mail.signer_key(a)
-        tx.put_origin_key(acceptor, key_id(signer_key), public_key_pem(signer_key))
         mine = [e for e in tx.entries_about(rec.case_no) if e.origin == me and e.kind == Kind.CASE_CUSTODY_OFFERED]
         offer = case_record(mine[-1].body).command if mine else None
         rows = tx.case_rows([rec.case_no])

@@ -30,7 +30,7 @@ from federation.codec import (
     notice_body,
     notice_from_body,
 )
-from federation.keys import Purpose, Signature, key_id, verify
+from federation.keys import Purpose, Signature, key_id, public_key_pem, verify
 from node import logs
 from node.domain.divisions import DivisionCode
 from node.domain.entries import CASE_KINDS, Addressed, Entry, Kind, Stream, addressed_message, entry_hash
@@ -144,6 +144,9 @@ class MailService:
             tx.put_addressed(list(rows.values()))
             project_cases(tx, arrived, new_to_me=True)
             delivered_here = [a for a, hop in zip(items, hops, strict=True) if hop is None and a.key in rows]
+            for a in delivered_here:  # the sender's key, proven by its chain: to seal replies to it
+                key = self.signer_key(a)
+                tx.put_origin_key(a.entry.origin, key_id(key), public_key_pem(key))
             take_bundles(tx, [a for a in delivered_here if a.entry.kind == Kind.BUNDLE_SENT])
             accepted = [a for a in delivered_here if a.entry.kind == Kind.CASE_CUSTODY_ACCEPTED]
             hand_over_bundles(self.node, tx, accepted)
