@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
 import queue
 import sqlite3
@@ -563,3 +564,66 @@ def test_sim_starts_a_branch_and_stops_it_by_pid(tmp_path: Path) -> None:
     for node in started["nodes"]:
         with pytest.raises(ProcessLookupError):
             os.kill(node["pid"], 0)
+
+
+def test_a_cross_province_case_is_handled_in_sichuan_for_a_chongqing_filing(tmp_path: Path) -> None:
+    """Chongqing's province files a Sichuan county's 通办 item; the offer crosses the peer link
+    and goes down to the county, which takes the case, decides it with a licence and hands the
+    result back; Chongqing delivers it and holds a licence it verifies offline."""
+    import json as json_
+
+    sc, city, county, cq = (tmp_path / n for n in ("sichuan", "city", "county", "chongqing"))
+    cq_port = free_port()
+    cq_ports = ["--listen", f"127.0.0.1:{cq_port}", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
+    cli(cq, "init", "--code", "500000000000", *cq_ports)
+    cli(sc, "init", "--code", CHAIN[0], *ANY_PORTS)
+    (tmp_path / "cq.pem").write_text(cli(cq, "keys", "root").stdout)
+    (tmp_path / "sc.pem").write_text(cli(sc, "keys", "root").stdout)
+    cli(sc, "anchors", "add", str(tmp_path / "cq.pem"), "--dial", f"500000000000@127.0.0.1:{cq_port}")
+    cli(cq, "anchors", "add", str(tmp_path / "sc.pem"))
+    running = [Running(cq), Running(sc)]
+    try:
+        for home, code, parent in ((city, CHAIN[1], sc), (county, CHAIN[2], city)):
+            token = cli_json(parent, "enroll", "token", "--child", code)["token"]
+            address = next(r for r in running if r.home == parent).ports["federation"]
+            cli(home, "init", "--code", code, "--parent", address, "--token", token, *ANY_PORTS)
+            running.append(Running(home))
+        code = f"511A0138600000-{CHAIN[2]}-000-115113010833722043-1-05"
+        item = {**_item(CHAIN[2]), "implementation_code": code, "cross_region": True}
+        (tmp_path / "item.json").write_text(json_.dumps([item]), encoding="utf-8")
+        cli(county, "catalog", "import", str(tmp_path / "item.json"))
+        cli(cq, "catalog", "import", str(tmp_path / "item.json"))  # a peer province's 通办 item
+        # ... but not one that is not cross-region: refused, nothing written
+        (tmp_path / "plain.json").write_text(json_.dumps([_item(CHAIN[2])]), encoding="utf-8")
+        before = db_counts(cq)
+        assert "cross-region" in cli(cq, "catalog", "import", str(tmp_path / "plain.json"), expect=2).stderr
+        assert db_counts(cq) == before
+        case_no = cli_json(cq, "case", "file", "--item", code, "--name", "钱七", "--id", "11010519491231002X")[
+            "case_no"
+        ]
+        wait_for(lambda: _case_field(county, case_no, "offered_to") == CHAIN[2], 90, "the offer at the county")
+        cli(county, "case", "take", case_no)
+        wait_for(lambda: "applicant" in cli_json(county, "case", "show", case_no, "--reveal"), 90, "the bundle")
+        cli(county, "case", "accept", case_no)
+        number = cli_json(county, "case", "decide", case_no, "--approve", "--license")["license_no"]
+        cli(county, "case", "offer", case_no, "--to", "500000000000", "--purpose", "result")
+        wait_for(lambda: _case_field(cq, case_no, "offered_to") == "500000000000", 90, "the result in Chongqing")
+        cli(cq, "case", "take", case_no)
+        cli(cq, "case", "deliver", case_no)
+        wait_for(lambda: _case_field(sc, case_no, "status") == "delivered", 90, "Sichuan's province to see it")
+        assert [h["license_no"] for h in cli_json(cq, "license", "list")] == [number]
+        cli(cq, "license", "export", number, "--out", str(tmp_path / "lic.bin"))
+        assert cli_json(cq, "license", "verify", str(tmp_path / "lic.bin"))["issuer"] == CHAIN[2]
+    finally:
+        for r in reversed(running):
+            r.stop()
+
+
+def _case_field(home: Path, case_no: str, field: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "node.cli.app", "case", "show", case_no, "--json", "-d", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return str(json.loads(proc.stdout).get(field, "")) if proc.returncode == 0 else ""

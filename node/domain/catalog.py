@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from node.domain.codes import CASE_TYPES, HANDLING_FORMS, POWER_TYPES, SERVICE_OBJECTS, USE_LEVELS
-from node.domain.divisions import DivisionCode
+from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import CatalogRuleViolation, InvalidInput
 from node.domain.identifiers import validate_credit_code
 
@@ -145,9 +145,18 @@ def check_lower_tier_entry(standard: CatalogItem, entry: CatalogItem) -> None:
         )
 
 
-def check_publisher(publisher: DivisionCode, item: CatalogItem) -> None:
-    """A node may publish implementation entries only for divisions in its own subtree."""
+def check_publisher(publisher: DivisionCode, item: CatalogItem, peers: frozenset[str] = frozenset()) -> None:
+    """A node may publish implementation entries only for divisions in its own subtree; a
+    province also publishes the cross-region (通办) items of the peer provinces it trusts
+    (`peers`: their codes), so its residents can file them."""
     division = DivisionCode.parse(item.division_code, "division_code")
+    province = [division, *division.ancestors()][-1]
+    if province.code in peers and publisher.tier == Tier.PROVINCE:
+        if not item.cross_region:
+            raise CatalogRuleViolation(
+                item.implementation_code, f"only cross-region (通办) items of peer province {province} can be published"
+            )
+        return
     if not publisher.contains(division):
         raise CatalogRuleViolation(
             item.implementation_code,

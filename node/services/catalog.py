@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from federation.certs import code_of
 from federation.codec import item_to_pb
 from node import logs
 from node.domain.catalog import CatalogItem, check_lower_tier_entry, check_publisher
-from node.domain.divisions import DivisionCode
+from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Kind, Stream
 from node.domain.errors import ImportRejected, NotFound, OperatorError
 from node.journal import Record
@@ -41,10 +42,12 @@ class CatalogService:
 
     def _check_rules(self, items: Sequence[CatalogItem], existing: dict[str, list[tuple[CatalogItem, str]]]) -> None:
         me = self.node.settings.code
+        identity = self.node.identity() if me.tier == Tier.PROVINCE else None
+        peers = frozenset(code_of(r).code for r in identity.peer_roots) if identity is not None else frozenset()
         problems: list[tuple[int, str]] = []
         for i, item in enumerate(items, start=1):
             try:
-                check_publisher(me, item)
+                check_publisher(me, item, peers)
                 for standard, origin in existing.get(item.basic_code, []):
                     if origin != me.code and DivisionCode(origin).is_ancestor_of(me):
                         check_lower_tier_entry(standard, item)
