@@ -242,3 +242,40 @@ def test_a_cross_region_case_is_handled_in_another_city_and_its_licence_reused(
         blobs = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
         holds = {k for k, v in PERSON.items() if v.encode() in blobs}
         assert code_ in (VILLAGE_A, COUNTY_A, COUNTY_B) or not holds, f"{code_} holds {holds}"
+
+
+_ITEM_A = {
+    "basic_code": "511A0138600000",
+    "name": "教师资格认定",
+    "power_type": "01",
+    "department": "区教科体局",
+    "division_code": COUNTY_A,
+    "legal_limit_days": 20,
+    "agent_allowed": True,
+}
+
+
+def test_a_county_escalates_an_errand_to_its_city_which_decides_it(sim: dict[str, Path], tmp_path: Path) -> None:
+    city = "511600000000"
+    code = f"511A0138600000-{COUNTY_A}-000-115113010833722043-1-06"
+    item = {**_ITEM_A, "implementation_code": code}
+    (tmp_path / "a.json").write_text(json.dumps([item]), encoding="utf-8")
+    cli(sim[COUNTY_A], "catalog", "import", str(tmp_path / "a.json"))
+    wait_for(functools.partial(_has_item, sim[VILLAGE_A], code), 60, "the county item at the village")
+    case_no = _file(sim[VILLAGE_A], code)["case_no"]
+    _wait_case(sim[COUNTY_A], case_no, "the offer at the county", offered_to=COUNTY_A)
+    cli(sim[COUNTY_A], "case", "take", case_no)
+    cli(sim[COUNTY_A], "case", "accept", case_no)
+    wait_for(lambda: _show(sim[COUNTY_A], case_no, "--reveal").get("applicant"), 90, "the bundle at the county")
+    cli(sim[COUNTY_A], "case", "offer", case_no, "--to", city, "--purpose", "escalate", "--reason", "需市级审批")
+    _wait_case(sim[city], case_no, "the escalation at the city", offered_to=city)
+    cli(sim[city], "case", "take", case_no)
+    shown = wait_for(lambda: _show(sim[city], case_no, "--reveal").get("applicant"), 90, "the bundle at the city")
+    assert shown["id_number"] == PERSON["id"]  # re-sealed by the county for the city
+    cli(sim[city], "case", "decide", case_no, "--deny", "--reason", "不符合条件")
+    cli(sim[city], "case", "offer", case_no, "--to", VILLAGE_A, "--purpose", "result")
+    _wait_case(sim[VILLAGE_A], case_no, "the result at the village", offered_to=VILLAGE_A, status="denied")
+    cli(sim[VILLAGE_A], "case", "take", case_no)
+    cli(sim[VILLAGE_A], "case", "deliver", case_no)
+    custody = [c["node"] for c in _show(sim[VILLAGE_A], case_no)["custody"]]
+    assert custody == [VILLAGE_A, COUNTY_A, city, VILLAGE_A]
