@@ -7,6 +7,7 @@ on kept as bytes: hashed, stored and relayed without being re-encoded.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -396,6 +397,22 @@ def license_sent_body(case_no: str, number: str, sealed_hash: bytes) -> bytes:
 def license_sent_from_body(body: bytes) -> tuple[str, str, bytes]:
     msg = parsed(case_pb2.LicenseSent(), body, "license_sent")
     return msg.case_no, msg.license_no, msg.sealed_hash
+
+
+def material_chunk_body(case_no: str, digest: str, idx: int, count: int, sealed_hash: bytes, chunk: bytes) -> bytes:
+    msg = case_pb2.MaterialChunk(
+        case_no=case_no,
+        digest=digest,
+        idx=idx,
+        count=count,
+        sealed_hash=sealed_hash,
+        chunk_hash=hashlib.sha256(chunk).digest(),
+    )
+    return msg.SerializeToString()
+
+
+def material_chunk_from_body(body: bytes) -> case_pb2.MaterialChunk:
+    return parsed(case_pb2.MaterialChunk(), body, "material_chunk")
 
 
 def notice_body(title: str, text: str) -> bytes:

@@ -100,6 +100,7 @@ def hello(
 
 
 MAX_BATCH_ENTRIES = 500
+MAX_DELIVER_BYTES = 4 * 1024 * 1024
 MIN_BATCH_ENTRIES = 8
 
 
@@ -249,6 +250,12 @@ class Pump:
         out = self.mailer.outbox(self.peer.code, (), self.max_entries)
         if not out:
             return False
+        size, cut = 0, 0
+        for _, wire in out:  # bounded by bytes too: material chunks are large
+            if cut and size + len(wire) > MAX_DELIVER_BYTES:
+                break
+            size, cut = size + len(wire), cut + 1
+        out = out[:cut]
         self._sending(lambda: self.delivering.update(k for k, _ in out))
         self.send(federation_pb2.EnvelopeBody(deliver=deliver_to_pb(w for _, w in out)))
         return True

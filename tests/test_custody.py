@@ -290,3 +290,54 @@ def test_a_licence_issued_at_the_county_is_verified_anywhere_and_cited_in_a_late
     assert counts(village) == before
     for code in (CITY, PROVINCE, TOWNSHIP):
         assert PERSON.name not in stored_text(nodes[code]), code
+
+
+def test_material_files_move_to_the_new_custodian_in_chunks_and_resume_after_a_break(
+    nodes: dict[str, Node],
+) -> None:
+    import os
+
+    from federation.codec import addressed_from_wire
+
+    village, township, county = nodes[VILLAGE], nodes[TOWNSHIP], nodes[COUNTY]
+    scan = os.urandom(600 * 1024)  # three chunks of at most 256 KiB
+    photo = os.urandom(1000)
+    request = FileRequest(ITEM, PERSON, agent="agent-07", consent=True, files=(("身份证", scan), ("照片", photo)))
+    case_no = village.cases.file(request, "agent-07").case_no
+    settle(nodes)
+    county.cases.act(case_no, AcceptCustody(COUNTY), "w")
+    for frm, to in ((COUNTY, TOWNSHIP), (TOWNSHIP, VILLAGE), (VILLAGE, TOWNSHIP)):  # one hop at a time
+        out = nodes[frm].mail.outbox(to, ())
+        nodes[frm].mail.forwarded(to, nodes[to].mail.receive([addressed_from_wire(w) for _, w in out], frm))
+    # the village answered the acceptance with the bundle and the files' chunks; the link to the
+    # county breaks after the bundle and the first chunk got there: the rest wait in the township's outbox
+    with township.store.read() as tx:
+        waiting = [addressed_from_wire(w) for _, w in tx.outbox(COUNTY, 100)]
+    chunks = [a for a in waiting if a.entry.kind == "material_chunk"]
+    assert len(chunks) == 3 + 1  # the scan in three, the photo in one
+    bundle = [a for a in waiting if a.entry.kind == "bundle_sent"]
+    county.mail.receive([*bundle, chunks[0]], TOWNSHIP)
+    assert [held for _, held in county.cases.materials(case_no)] == [False, False]
+    settle(nodes)  # the link is back: the rest arrives, the first chunk is not needed again
+    assert [(r.name, held) for r, held in county.cases.materials(case_no)] == [("身份证", True), ("照片", True)]
+    assert county.cases.material(case_no, "身份证") == scan
+    assert county.cases.material(case_no, "照片") == photo
+    # only ciphertext on the way: the relay holds no plain bytes of the scan
+    with township.store.read() as tx:
+        assert scan[:64] not in b"".join(bytes(r.wire) for r in tx.addressed_rows(limit=100))
+
+
+def test_material_files_are_bounded_and_a_refused_filing_writes_nothing(nodes: dict[str, Node]) -> None:
+    from node.domain.materials import MAX_FILE_BYTES
+
+    village = nodes[VILLAGE]
+    before = counts(village)
+    for files, reason in (
+        ((("身份证", b"x" * (MAX_FILE_BYTES + 1)),), "at most"),
+        ((("身份证", b""),), "empty"),
+        ((("身份证", b"a"), ("身份证", b"b")), "twice"),
+        (((" ", b"a"),), "name"),
+    ):
+        with pytest.raises(InvalidInput, match=reason):
+            village.cases.file(FileRequest(ITEM, PERSON, agent="a", consent=True, files=files), "a")
+    assert counts(village) == before

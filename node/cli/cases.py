@@ -42,6 +42,7 @@ from node.domain.lifecycle import (
     Suspend,
     Withdraw,
 )
+from node.domain.materials import MAX_FILE_BYTES
 from node.services.cases import Applicant, CaseView, FileRequest
 
 app = typer.Typer(help="Cases (办件): file, move through the lifecycle, follow.", no_args_is_help=True)
@@ -58,6 +59,19 @@ def _outline(s: CaseState) -> dict[str, object]:
         "offered_to": s.offered_to,
         "missing_materials": list(s.missing_materials),
     }
+
+
+def _read_material(spec: str) -> tuple[str, bytes]:
+    name, sep, file = spec.partition("=")
+    if not sep or not name.strip() or not file:
+        raise InvalidInput("--material-file", f"{spec!r}: give NAME=FILE")
+    path = Path(file)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InvalidInput("--material-file", f"{file}: larger than {MAX_FILE_BYTES} bytes")
+        return name.strip(), path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput("--material-file", f"cannot read {file}: {exc.strerror}") from None
 
 
 def _read_license(path: Path) -> bytes:
@@ -95,13 +109,17 @@ def file(
     licenses: Annotated[
         list[Path] | None, typer.Option("--license", help="A signed licence file cited instead of materials; repeat")
     ] = None,
+    material_files: Annotated[
+        list[str] | None, typer.Option("--material-file", help="NAME=FILE of a material handed in (sealed); repeat")
+    ] = None,
     actor: Actor = None,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
     """File a case (申请); the applicant's data is sealed at once."""
     cited = tuple(_read_license(p) for p in licenses or [])
-    req = FileRequest(item, Applicant(kind, name, id_number, phone, address), channel, agent, consent, cited)
+    files = tuple(_read_material(m) for m in material_files or [])
+    req = FileRequest(item, Applicant(kind, name, id_number, phone, address), channel, agent, consent, cited, files)
     with opened(data_dir) as node:
         state = node.cases.file(req, actor_id(actor))
     if json_out:
@@ -285,6 +303,34 @@ def decline(
     with opened(data_dir) as node:
         me = node.code
     _act(case_no, DeclineCustody(me, reason), data_dir, actor, json_out)
+
+
+@app.command("materials")
+def materials(case_no: CaseNo, data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """The case's material files and whether this node holds each (filing and handling nodes)."""
+    with opened(data_dir) as node:
+        found = node.cases.materials(case_no)
+    rows = [{"name": r.name, "size": r.size, "digest": r.digest, "held": held} for r, held in found]
+    if json_out:
+        print_json(rows)
+        return
+    table(f"materials of {case_no}", ["name", "bytes", "held here"], [(r["name"], r["size"], r["held"]) for r in rows])
+
+
+@app.command("material")
+def material(
+    case_no: CaseNo,
+    name: Annotated[str, typer.Argument(help="The material's name")],
+    out: Annotated[Path, typer.Option("--out", help="File to write it to (must not exist)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Write a material file out, for the operator of a node that holds it."""
+    if out.exists():
+        raise InvalidInput("--out", f"{out} exists; choose another file")
+    with opened(data_dir) as node:
+        data = node.cases.material(case_no, name)
+    out.write_bytes(data)
+    console.print(f"{name}: {len(data)} bytes written to {out}", highlight=False)
 
 
 def _masked(a: Applicant) -> Applicant:

@@ -46,6 +46,7 @@ class Kind(StrEnum):
     NOTICE_SENT = "notice_sent"  # an addressed notice between offices
     BUNDLE_SENT = "bundle_sent"  # a case's sealed bundle, re-sealed for its new custodian
     LICENSE_SENT = "license_sent"  # an electronic licence, sealed for the filing node
+    MATERIAL_CHUNK = "material_chunk"  # a chunk of a material file, sealed for the new custodian
     ANCHOR_ADDED = "anchor_added"  # a province trusts a peer province's root
 
 

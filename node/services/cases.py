@@ -11,6 +11,7 @@ The applicant's data is sealed on arrival; the log and the cases table hold only
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -39,6 +40,7 @@ from node.domain.lifecycle import (
     apply,
     check_writer,
 )
+from node.domain.materials import MaterialRef, check_case_materials, material_ref
 from node.domain.timelimits import Level, local_date, progress, working_days_between
 from node.domain.timelimits import due_date as compute_due
 from node.journal import Record
@@ -88,6 +90,7 @@ class Applicant:
     id_number: str  # GB 11643 identity number (kind 1) or GB 32100 credit code
     phone: str = ""
     address: str = ""
+    materials: tuple[MaterialRef, ...] = ()  # files handed in: their bytes are sealed apart
 
     def validated(self, today: dt.date) -> tuple[Applicant, str | None]:
         if self.kind not in SERVICE_OBJECTS:
@@ -100,16 +103,20 @@ class Applicant:
             checked = validate_credit_code(self.id_number, "applicant credit code", masked=True)
         if self.phone and not _PHONE.match(self.phone.strip()):
             raise InvalidInput("phone", "digits, spaces or dashes, 7 to 20 long")
+        check_case_materials(self.materials)
         return Applicant(
-            self.kind, self.name.strip(), checked.value, self.phone.strip(), self.address.strip()
+            self.kind, self.name.strip(), checked.value, self.phone.strip(), self.address.strip(), self.materials
         ), checked.warning
 
     def to_bytes(self) -> bytes:
-        return json.dumps(self.__dict__, ensure_ascii=False, sort_keys=True).encode()
+        data = {**self.__dict__, "materials": [r.__dict__ for r in self.materials]}
+        return json.dumps(data, ensure_ascii=False, sort_keys=True).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Applicant:
-        return cls(**json.loads(data))
+        fields = json.loads(data)
+        fields["materials"] = tuple(MaterialRef(**r) for r in fields.get("materials", []))
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,7 @@ class FileRequest:
     agent: str = ""  # village agent id for 代办
     consent: bool = False  # the resident's consent to the errand
     licenses: tuple[bytes, ...] = ()  # signed licences presented instead of new materials
+    files: tuple[tuple[str, bytes], ...] = ()  # materials as files: (name, bytes)
 
 
 @dataclass(frozen=True)
@@ -218,7 +226,8 @@ class CaseService:
                         f"{item.implementation_code} is handled by {competent} and is not cross-region (通办): "
                         "file it there or choose a cross-region item",
                     )
-                applicant, _warning = r.applicant.validated(today)
+                refs = tuple(material_ref(name, data) for name, data in r.files)
+                applicant, _warning = replace(r.applicant, materials=refs).validated(today)
                 if item.service_objects and applicant.kind not in item.service_objects:
                     raise InvalidInput(
                         "applicant kind", f"item {item.name} serves {', '.join(item.service_objects)} only"
@@ -228,6 +237,12 @@ class CaseService:
                 tuple(self.node.licenses.cite(r.licenses, a.id_number, today)) if r.licenses else ()
                 for r, a in zip(requests, clean, strict=True)
             ]
+            files = {hashlib.sha256(d).hexdigest(): d for r in requests for _, d in r.files}
+            if files:  # content-addressed: a file handed in twice is kept once
+                held = tx.held_materials(list(files))
+                new = [(k, d) for k, d in files.items() if k not in held]
+                sealed_files = seal_many([d for _, d in new], [self.node.key.public_key])
+                tx.put_materials([(k, len(d), s) for (k, d), s in zip(new, sealed_files, strict=True)])
             sealed = seal_many([a.to_bytes() for a in clean], [self.node.key.public_key])
             prefix = f"{me}{today:%Y%m%d}"
             last = tx.last_case_no(prefix)
@@ -411,6 +426,24 @@ class CaseService:
         with self.node.store.read() as tx:
             rows = tx.list_cases(status, limit, after, open_only)
         return [self._view(case_from_row(r), r.due_date, r.due_provisional, today) for r in rows]
+
+    def materials(self, case_no: str) -> Sequence[tuple[MaterialRef, bool]]:
+        """The case's material files (from the sealed bundle) and whether this node holds each."""
+        refs = self.applicant(case_no).materials
+        with self.node.store.read() as tx:
+            held = tx.held_materials([r.digest for r in refs]) if refs else set()
+        return [(r, r.digest in held) for r in refs]
+
+    def material(self, case_no: str, name: str) -> bytes:
+        """A material file's bytes, for the operator of a node that holds it."""
+        ref = next((r for r in self.applicant(case_no).materials if r.name == name), None)
+        if ref is None:
+            raise NotFound("material", f"{name} of case {case_no}")
+        with self.node.store.read() as tx:
+            sealed = tx.material(ref.digest)
+        if sealed is None:
+            raise NotFound("material file (still on its way)", f"{name} of case {case_no}")
+        return open_sealed(sealed, self.node.key.private_key)
 
     def applicant_if_held(self, case_no: str) -> Applicant | None:
         """The applicant when this node holds the sealed bundle (filing and handling nodes)."""

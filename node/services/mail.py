@@ -36,7 +36,7 @@ from node.domain.divisions import DivisionCode
 from node.domain.entries import CASE_KINDS, Addressed, Entry, Kind, Stream, addressed_message, entry_hash
 from node.domain.errors import BadSignature, InvalidInput, Misrouted, SetupError
 from node.journal import Record
-from node.services.bundles import hand_over_bundles, take_bundles
+from node.services.bundles import hand_over_bundles, take_bundles, take_material_chunks
 from node.services.case_projection import project as project_cases
 from node.store.mail import DELIVERED, OUTBOX, Key
 from sync.routing import may_arrive_from, next_node
@@ -151,6 +151,7 @@ class MailService:
             accepted = [a for a in delivered_here if a.entry.kind == Kind.CASE_CUSTODY_ACCEPTED]
             hand_over_bundles(self.node, tx, accepted)
             self.node.licenses.take(tx, [a for a in delivered_here if a.entry.kind == Kind.LICENSE_SENT])
+            take_material_chunks(self.node, tx, [a for a in delivered_here if a.entry.kind == Kind.MATERIAL_CHUNK])
         if rows:
             self.node.bell.ring()
             delivered = sum(1 for r in rows.values() if r["state"] == DELIVERED)

@@ -42,6 +42,8 @@ from node.store.tables import (
     EntryRow,
     HeadRow,
     LicenseRow,
+    MaterialChunkRow,
+    MaterialRow,
     MetaRow,
     NodeKeyRow,
     SealedBundleRow,
@@ -59,6 +61,8 @@ T_CALENDARS = table_of(CalendarRow)
 T_CASES = table_of(CaseRow)
 T_BACKLOG = table_of(CaseBacklogRow)
 T_LICENSES = table_of(LicenseRow)
+T_MATERIALS = table_of(MaterialRow)
+T_CHUNKS = table_of(MaterialChunkRow)
 T_BUNDLES = table_of(SealedBundleRow)
 T_META = table_of(MetaRow)
 
@@ -694,6 +698,32 @@ class Tx(TrustTx, MailTx):
         c = T_LICENSES.c
         q = select(c.license_no, c.case_no, c.issuer, c.stored_at_us).order_by(c.stored_at_us.desc()).limit(limit)
         return list(self.conn.execute(q).all())
+
+    def held_materials(self, digests: Sequence[str]) -> set[str]:
+        c = T_MATERIALS.c
+        return set(self.conn.execute(select(c.digest).where(c.digest.in_(list(digests)))).scalars())
+
+    def put_materials(self, rows: Sequence[tuple[str, int, bytes]]) -> None:
+        """Sealed material files as (digest, size, sealed)."""
+        if rows:
+            self.conn.execute(insert(T_MATERIALS), [{"digest": d, "size": n, "sealed": s} for d, n, s in rows])
+
+    def material(self, digest: str) -> bytes | None:
+        row = self.conn.execute(select(T_MATERIALS.c.sealed).where(T_MATERIALS.c.digest == digest)).first()
+        return None if row is None else bytes(row.sealed)
+
+    def put_chunk(self, sealed_hash: bytes, idx: int, count: int, digest: str, data: bytes) -> list[bytes] | None:
+        """Keep one chunk; when all `count` chunks are here, return them in order (and drop them)."""
+        c = T_CHUNKS.c
+        key = (c.sealed_hash == sealed_hash, c.idx == idx)
+        if self.conn.execute(select(c.idx).where(*key)).first() is None:
+            row = {"sealed_hash": sealed_hash, "idx": idx, "count": count, "digest": digest, "data": data}
+            self.conn.execute(insert(T_CHUNKS), row)
+        rows = self.conn.execute(select(c.idx, c.data).where(c.sealed_hash == sealed_hash).order_by(c.idx)).all()
+        if len(rows) < count:
+            return None
+        self.conn.execute(delete(T_CHUNKS).where(c.sealed_hash == sealed_hash))
+        return [bytes(r.data) for r in rows]
 
     def set_case_bundle(self, case_no: str, hash_: bytes) -> None:
         """The sealed bundle this node opens for the case (re-sealed for it on a custody move)."""

@@ -157,6 +157,26 @@ class LicenseRow(SQLModel, table=True):
     stored_at_us: int = Field(sa_type=BigInteger)
 
 
+class MaterialRow(SQLModel, table=True):
+    """Material files, keyed by the SHA-256 of their bytes and kept sealed to this node."""
+
+    __tablename__ = "materials"
+    digest: str = Field(primary_key=True, max_length=64)
+    size: int = Field(sa_type=BigInteger)
+    sealed: bytes = Field(sa_type=LargeBinary)
+
+
+class MaterialChunkRow(SQLModel, table=True):
+    """Chunks of a material on its way here, kept as they arrive: a broken transfer resumes."""
+
+    __tablename__ = "material_chunks"
+    sealed_hash: bytes = Field(primary_key=True, sa_type=LargeBinary)
+    idx: int = Field(primary_key=True)
+    count: int
+    digest: str = Field(max_length=64)
+    data: bytes = Field(sa_type=LargeBinary)
+
+
 class SealedBundleRow(SQLModel, table=True):
     """Encrypted personal data of applicants; the log holds only the hash."""
 
@@ -268,6 +288,8 @@ _MODELS: tuple[type[SQLModel], ...] = (
     CaseRow,
     CaseBacklogRow,
     LicenseRow,
+    MaterialRow,
+    MaterialChunkRow,
     SealedBundleRow,
     IssuedCertRow,
     RevocationRow,

@@ -561,6 +561,47 @@ class LicenseSent(_message.Message):
 Global___LicenseSent: _TypeAlias = LicenseSent  # noqa: Y015
 
 @_typing.final
+class MaterialChunk(_message.Message):
+    """One chunk of a material file sealed for a case's new custodian (an addressed entry; the
+    chunk's bytes ride beside it). Chunks are stored as they arrive, so a transfer resumes.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_NO_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    IDX_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    SEALED_HASH_FIELD_NUMBER: _builtins.int
+    CHUNK_HASH_FIELD_NUMBER: _builtins.int
+    case_no: _builtins.str
+    digest: _builtins.str
+    """SHA-256 of the file's plain bytes (inside the sealed bundle too)"""
+    idx: _builtins.int
+    count: _builtins.int
+    sealed_hash: _builtins.bytes
+    """SHA-256 of the whole sealed file"""
+    chunk_hash: _builtins.bytes
+    """SHA-256 of this chunk"""
+    def __init__(
+        self,
+        *,
+        case_no: _builtins.str = ...,
+        digest: _builtins.str = ...,
+        idx: _builtins.int = ...,
+        count: _builtins.int = ...,
+        sealed_hash: _builtins.bytes = ...,
+        chunk_hash: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_no", b"case_no", "chunk_hash", b"chunk_hash", "count", b"count", "digest", b"digest", "idx", b"idx", "sealed_hash", b"sealed_hash"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MaterialChunk: _TypeAlias = MaterialChunk  # noqa: Y015
+
+@_typing.final
 class BundleSent(_message.Message):
     """The applicant's sealed bundle, re-sealed for a case's new custodian (an addressed entry
     that carries the ciphertext beside it; the log keeps only the hash).
