@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -132,6 +133,8 @@ def test_a_village_errand_is_decided_at_the_county_and_delivered_at_the_village(
     }
     (tmp_path / "c.json").write_text(json.dumps([item]), encoding="utf-8")
     cli(sim[county], "catalog", "import", str(tmp_path / "c.json"))
+    scan = os.urandom(700 * 1024)  # a scanned document: three chunks on the way
+    (tmp_path / "id-scan.bin").write_bytes(scan)
     wait_for(functools.partial(_has_item, sim[village], code), 60, "the county item at the village")
     filed = cli_json(
         sim[village],
@@ -148,6 +151,8 @@ def test_a_village_errand_is_decided_at_the_county_and_delivered_at_the_village(
         "--agent",
         "agent-07",
         "--consent",
+        "--material-file",
+        f"身份证={tmp_path / 'id-scan.bin'}",
     )
     case_no = filed["case_no"]
     assert (filed["custodian"], filed["offered_to"]) == (village, county)  # offered at once
@@ -157,6 +162,9 @@ def test_a_village_errand_is_decided_at_the_county_and_delivered_at_the_village(
         lambda: _show(sim[county], case_no, "--reveal").get("applicant"), 90, "the bundle re-sealed for the county"
     )
     assert shown["name"] == PERSON["name"]
+    wait_for(lambda: all(m["held"] for m in cli_json(sim[county], "case", "materials", case_no)), 90, "the scan")
+    cli(sim[county], "case", "material", case_no, "身份证", "--out", str(tmp_path / "at-county.bin"))
+    assert (tmp_path / "at-county.bin").read_bytes() == scan
     for step in (["accept"], ["review"], ["decide", "--approve", "--result-ref", "教资-2026-07"]):
         cli(sim[county], "case", step[0], case_no, *step[1:])
     cli(sim[county], "case", "offer", case_no, "--to", village, "--purpose", "result")
