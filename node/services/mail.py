@@ -259,12 +259,6 @@ class MailService:
             )
         return out
 
-    def delivered(self, entry_kinds: Iterable[str] = ()) -> list[Entry]:
-        with self.node.store.read() as tx:
-            kinds = set(entry_kinds)
-            rows = [r for r in tx.addressed_rows(state=DELIVERED, limit=1_000_000) if not kinds or r.kind in kinds]
-        return [addressed_from_wire(bytes(r.wire)).entry for r in rows]
-
 
 def _key_text(a: Addressed) -> str:
     return f"{a.entry.origin}/{a.entry.stream}/{a.entry.seq}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, insert, select, tuple_, update
 
 from node.store.tables import AddressedRow, table_of
 
@@ -87,7 +87,3 @@ class MailTx:
         """Wires of the addressed entries about `subject` (a case number) this node holds."""
         c = T_ADDRESSED.c
         return [bytes(r[0]) for r in self.conn.execute(select(c.wire).where(c.subject == subject))]
-
-    def addressed_counts(self) -> dict[str, int]:
-        c = T_ADDRESSED.c
-        return {r[0]: r[1] for r in self.conn.execute(select(c.state, func.count()).group_by(c.state))}
