@@ -40,6 +40,7 @@ from node.domain.lifecycle import (
     Suspend,
     Withdraw,
 )
+from node.domain.timelimits import ClockStop
 from sync.cursors import Cursor, CursorSet
 
 # --- catalog ---------------------------------------------------------------------------------
@@ -212,9 +213,20 @@ def outline_to_pb(state: CaseState, due_date: str = "", due_provisional: bool = 
         custodian=state.custodian,
         offered_to=state.offered_to,
         version=state.version,
+        decided_at_us=to_us(state.decided_at) if state.decided_at else 0,
+        closed_at_us=to_us(state.closed_at) if state.closed_at else 0,
+        missing_materials=state.missing_materials,
+        requested_materials=state.requested_materials,
+        agent=state.agent,
     )
     if state.limit_days is not None:
         msg.limit_days = state.limit_days
+    if state.approved is not None:
+        msg.approved = state.approved
+    for stop in state.stops:
+        s = msg.stops.add(kind=stop.kind, start=stop.start.isoformat(), end=stop.end.isoformat() if stop.end else "")
+        if stop.limit_days is not None:
+            s.limit_days = stop.limit_days
     return msg
 
 
@@ -375,6 +387,21 @@ def _offered_state(msg: case_pb2.CaseEntry) -> CaseState:
         limit_days=o.limit_days if o.HasField("limit_days") else None,
         filed_at=from_us(o.filed_at_us),
         accepted_at=from_us(o.accepted_at_us) if o.accepted_at_us else None,
+        decided_at=from_us(o.decided_at_us) if o.decided_at_us else None,
+        closed_at=from_us(o.closed_at_us) if o.closed_at_us else None,
+        agent=o.agent,
+        missing_materials=tuple(o.missing_materials),
+        requested_materials=tuple(o.requested_materials),
+        stops=tuple(
+            ClockStop(
+                s.kind,
+                dt.date.fromisoformat(s.start),
+                dt.date.fromisoformat(s.end) if s.end else None,
+                s.limit_days if s.HasField("limit_days") else None,
+            )
+            for s in o.stops
+        ),
+        approved=o.approved if o.HasField("approved") else None,
         evaluation=o.evaluation or None,
         offered_to=msg.custody_offered.to,
         version=msg.version,

@@ -341,3 +341,20 @@ def test_material_files_are_bounded_and_a_refused_filing_writes_nothing(nodes: d
         with pytest.raises(InvalidInput, match=reason):
             village.cases.file(FileRequest(ITEM, PERSON, agent="a", consent=True, files=files), "a")
     assert counts(village) == before
+
+
+def test_a_case_rerouted_mid_review_arrives_with_its_whole_state(nodes: dict[str, Node]) -> None:
+    from node.domain.lifecycle import RequestSupplement
+
+    village, county, county_b = nodes[VILLAGE], nodes[COUNTY], nodes[COUNTY_B]
+    case_no = errand(village)
+    settle(nodes)
+    county.cases.act(case_no, AcceptCustody(COUNTY), "w")
+    county.cases.act(case_no, Accept(("体检表",)), "w")  # 容缺受理
+    county.cases.act(case_no, Review(), "w")
+    county.cases.act(case_no, RequestSupplement(("户口簿复印件",), "不清晰"), "w")  # the clock stops
+    county.cases.act(case_no, OfferCustody(COUNTY_B, "reroute", "属地管辖"), "w")
+    settle(nodes)
+    there, here = county_b.cases.get(case_no), county.cases.get(case_no)
+    assert there == here  # a node that never saw the case holds all of it: stops, materials, times
+    assert there.status == Status.AWAITING_SUPPLEMENT and there.stops and there.missing_materials == ("体检表",)

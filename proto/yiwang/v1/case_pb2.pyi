@@ -43,6 +43,13 @@ class CaseOutline(_message.Message):
     LIMIT_DAYS_FIELD_NUMBER: _builtins.int
     OFFERED_TO_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_US_FIELD_NUMBER: _builtins.int
+    CLOSED_AT_US_FIELD_NUMBER: _builtins.int
+    APPROVED_FIELD_NUMBER: _builtins.int
+    MISSING_MATERIALS_FIELD_NUMBER: _builtins.int
+    REQUESTED_MATERIALS_FIELD_NUMBER: _builtins.int
+    STOPS_FIELD_NUMBER: _builtins.int
+    AGENT_FIELD_NUMBER: _builtins.int
     case_no: _builtins.str
     item_code: _builtins.str
     """implementation code"""
@@ -67,6 +74,19 @@ class CaseOutline(_message.Message):
     """an open custody offer"""
     version: _builtins.int
     """changes so far, the filing included"""
+    decided_at_us: _builtins.int
+    """The rest of the case's state, so a node taking custody of a case it never saw (a reroute
+    across regions mid-review) continues from the whole state.
+    """
+    closed_at_us: _builtins.int
+    approved: _builtins.bool
+    agent: _builtins.str
+    @_builtins.property
+    def missing_materials(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def requested_materials(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def stops(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClockStop]: ...
     def __init__(
         self,
         *,
@@ -86,16 +106,61 @@ class CaseOutline(_message.Message):
         limit_days: _builtins.int | None = ...,
         offered_to: _builtins.str = ...,
         version: _builtins.int = ...,
+        decided_at_us: _builtins.int = ...,
+        closed_at_us: _builtins.int = ...,
+        approved: _builtins.bool | None = ...,
+        missing_materials: _abc.Iterable[_builtins.str] | None = ...,
+        requested_materials: _abc.Iterable[_builtins.str] | None = ...,
+        stops: _abc.Iterable[Global___ClockStop] | None = ...,
+        agent: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_approved", b"_approved", "_limit_days", b"_limit_days", "approved", b"approved", "limit_days", b"limit_days"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_approved", b"_approved", "_limit_days", b"_limit_days", "accepted_at_us", b"accepted_at_us", "agent", b"agent", "approved", b"approved", "case_no", b"case_no", "case_type", b"case_type", "channel", b"channel", "closed_at_us", b"closed_at_us", "custodian", b"custodian", "decided_at_us", b"decided_at_us", "due_date", b"due_date", "due_provisional", b"due_provisional", "evaluation", b"evaluation", "filed_at_us", b"filed_at_us", "filing_division", b"filing_division", "handling_division", b"handling_division", "item_code", b"item_code", "limit_days", b"limit_days", "missing_materials", b"missing_materials", "offered_to", b"offered_to", "requested_materials", b"requested_materials", "status", b"status", "stops", b"stops", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__approved: _TypeAlias = _typing.Literal["approved"]  # noqa: Y015
+    _WhichOneofArgType__approved: _TypeAlias = _typing.Literal["_approved", b"_approved"]  # noqa: Y015
+    _WhichOneofReturnType__limit_days: _TypeAlias = _typing.Literal["limit_days"]  # noqa: Y015
+    _WhichOneofArgType__limit_days: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__approved) -> _WhichOneofReturnType__approved | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__limit_days) -> _WhichOneofReturnType__limit_days | None: ...
+
+Global___CaseOutline: _TypeAlias = CaseOutline  # noqa: Y015
+
+@_typing.final
+class ClockStop(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    LIMIT_DAYS_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """"supplement" or a special procedure"""
+    start: _builtins.str
+    """ISO date"""
+    end: _builtins.str
+    """ISO date; empty while the clock is stopped"""
+    limit_days: _builtins.int
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        limit_days: _builtins.int | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days", "limit_days", b"limit_days"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days", "accepted_at_us", b"accepted_at_us", "case_no", b"case_no", "case_type", b"case_type", "channel", b"channel", "custodian", b"custodian", "due_date", b"due_date", "due_provisional", b"due_provisional", "evaluation", b"evaluation", "filed_at_us", b"filed_at_us", "filing_division", b"filing_division", "handling_division", b"handling_division", "item_code", b"item_code", "limit_days", b"limit_days", "offered_to", b"offered_to", "status", b"status", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days", "end", b"end", "kind", b"kind", "limit_days", b"limit_days", "start", b"start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__limit_days: _TypeAlias = _typing.Literal["limit_days"]  # noqa: Y015
     _WhichOneofArgType__limit_days: _TypeAlias = _typing.Literal["_limit_days", b"_limit_days"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType__limit_days) -> _WhichOneofReturnType__limit_days | None: ...
 
-Global___CaseOutline: _TypeAlias = CaseOutline  # noqa: Y015
+Global___ClockStop: _TypeAlias = ClockStop  # noqa: Y015
 
 @_typing.final
 class Filed(_message.Message):
