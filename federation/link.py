@@ -134,7 +134,7 @@ class Mailer(Protocol):
 
     def receive(self, items: Sequence[Addressed], sender: str) -> list[Key]: ...
 
-    def outbox(self, to: str, skip: Iterable[Key], limit: int = ...) -> list[tuple[Key, bytes]]: ...
+    def outbox(self, to: str, limit: int = ...) -> list[tuple[Key, bytes]]: ...
 
     def forwarded(self, to: str, keys: Iterable[Key]) -> None: ...
 
@@ -247,7 +247,7 @@ class Pump:
     def _send_mail(self) -> bool:
         if self.mailer is None or self.delivering:
             return False
-        out = self.mailer.outbox(self.peer.code, (), self.max_entries)
+        out = self.mailer.outbox(self.peer.code, self.max_entries)
         if not out:
             return False
         size, cut = 0, 0

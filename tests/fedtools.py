@@ -106,3 +106,22 @@ def settled_counts(home: Path, skip: tuple[str, ...] = BOOKKEEPING, timeout: flo
             return now
         last = now
     raise AssertionError(f"{home.name} kept changing for {timeout} s")
+
+
+def case_json(home: Path, case_no: str) -> dict[str, Any] | None:
+    """`yiwang case show --json`, or None while the node does not hold the case."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "node.cli.app", "case", "show", case_no, "--json", "-d", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        return None
+    shown: dict[str, Any] = json.loads(proc.stdout)
+    return shown
+
+
+def case_field(home: Path, case_no: str, field: str) -> str:
+    shown = case_json(home, case_no)
+    return str(shown.get(field, "")) if shown else ""

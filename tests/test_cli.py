@@ -18,6 +18,7 @@ from tests.fedtools import db_counts as fedtools_counts
 
 ITEM = "511A0138600000-511602000000-000-115113010833722043-1-00"
 NAME, ID_NUMBER, PHONE = "赵六", "440524188001010014", "13700009999"
+FILE_ARGS = ["case", "file", "--item", ITEM, "--name", NAME, "--id", ID_NUMBER]
 
 
 def yiwang(home: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
@@ -105,6 +106,20 @@ def test_personal_data_stays_out_of_the_log_file(home: Path) -> None:
         (["calendar", "publish", "2027", "--holiday", "2027-02-30"], 2, "not a real date"),
         (["calendar", "publish", "2027", "--holiday", "2027-01-01", "--workday", "2027-01-05"], 2, "weekday"),
         (["case", "list", "--status", "lost"], 2, "--status"),
+        (
+            ["case", "file", "--item", ITEM, "--name", NAME, "--id", ID_NUMBER, "--material-file", "scan"],
+            2,
+            "NAME=FILE",
+        ),
+        (
+            ["case", "file", "--item", ITEM, "--name", NAME, "--id", ID_NUMBER, "--material-file", "a=/no/file"],
+            2,
+            "read",
+        ),
+        (["case", "file", "--item", ITEM, "--name", NAME, "--id", ID_NUMBER, "--license", "/no/file"], 2, "read"),
+        (["case", "decide", "511602000000202601010001", "--deny", "--license"], 2, "--license"),
+        (["license", "verify", "/no/such/licence"], 2, "cannot read"),
+        (["notice", "send", "--to", "511602000000", "--title", "t"], 2, "this node"),
     ],
 )
 def test_bad_input_gives_one_clear_line_and_writes_nothing(

@@ -307,7 +307,7 @@ def test_material_files_move_to_the_new_custodian_in_chunks_and_resume_after_a_b
     settle(nodes)
     county.cases.act(case_no, AcceptCustody(COUNTY), "w")
     for frm, to in ((COUNTY, TOWNSHIP), (TOWNSHIP, VILLAGE), (VILLAGE, TOWNSHIP)):  # one hop at a time
-        out = nodes[frm].mail.outbox(to, ())
+        out = nodes[frm].mail.outbox(to)
         nodes[frm].mail.forwarded(to, nodes[to].mail.receive([addressed_from_wire(w) for _, w in out], frm))
     # the village answered the acceptance with the bundle and the files' chunks; the link to the
     # county breaks after the bundle and the first chunk got there: the rest wait in the township's outbox

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.fedtools import cli, cli_json, wait_for
+from tests.fedtools import case_json, cli, cli_json, wait_for
 
 BRANCHES = ["511602001000", "510104017000"]
 VILLAGE_A, VILLAGE_B = "511602001001", "510104017001"
@@ -99,16 +99,8 @@ def _show(home: Path, case_no: str, *extra: str) -> dict[str, Any]:
 
 def _wait_case(home: Path, case_no: str, what: str, **expect: Any) -> dict[str, Any]:
     def ready() -> dict[str, Any] | None:
-        proc = subprocess.run(
-            [sys.executable, "-m", "node.cli.app", "case", "show", case_no, "--json", "-d", str(home)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if proc.returncode != 0:
-            return None
-        shown: dict[str, Any] = json.loads(proc.stdout)
-        return shown if all(shown.get(k) == v for k, v in expect.items()) else None
+        shown = case_json(home, case_no)
+        return shown if shown and all(shown.get(k) == v for k, v in expect.items()) else None
 
     found: dict[str, Any] = wait_for(ready, 90, what)
     return found

@@ -18,14 +18,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from node.bus import free_port
 from node.context import Node
 from node.services.cases import Applicant, FileRequest
-from tests.fedtools import ANY_PORTS, Running, cli, cli_json, wait_for
+from tests.fedtools import ANY_PORTS, Running, case_field, cli, cli_json, wait_for
 from tests.proxy import Proxy
 from tests.test_bus import _all_messages
 
@@ -237,12 +236,16 @@ def test_the_county_crashing_between_an_offer_and_its_answer_loses_nothing(chain
         "--consent",
     )
     case_no = filed["case_no"]
-    wait_for(lambda: _offered_to(chain.homes["county"], case_no) == CHAIN[2], 90, "the offer at the county")
+    wait_for(
+        lambda: case_field(chain.homes["county"], case_no, "offered_to") == CHAIN[2], 90, "the offer at the county"
+    )
     chain.kill("county")
     chain.start("county")
-    assert _offered_to(chain.homes["county"], case_no) == CHAIN[2]  # durable across the crash
+    assert case_field(chain.homes["county"], case_no, "offered_to") == CHAIN[2]  # durable across the crash
     cli(chain.homes["county"], "case", "take", case_no)
-    wait_for(lambda: _custodian(chain.homes["village"], case_no) == CHAIN[2], 90, "the take at the village")
+    wait_for(
+        lambda: case_field(chain.homes["village"], case_no, "custodian") == CHAIN[2], 90, "the take at the village"
+    )
     # two nodes act at once: the county (custodian) and the village (no longer): exactly one wins
     results: dict[str, int] = {}
 
@@ -264,34 +267,6 @@ def test_the_county_crashing_between_an_offer_and_its_answer_loses_nothing(chain
     for t in threads:
         t.join()
     assert results == {"county": 0, "village": 4}  # NotCustodian: exit 4, a clear error
-    wait_for(lambda: _status(chain.homes["province"], case_no) == "accepted", 90, "the province")
+    wait_for(lambda: case_field(chain.homes["province"], case_no, "status") == "accepted", 90, "the province")
     for name in NAMES:
         assert cli_json(chain.homes[name], "audit", "verify")["ok"], name
-
-
-def _case(home: Path, case_no: str) -> dict[str, Any] | None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "node.cli.app", "case", "show", case_no, "--json", "-d", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if proc.returncode != 0:
-        return None
-    shown: dict[str, Any] = json.loads(proc.stdout)
-    return shown
-
-
-def _offered_to(home: Path, case_no: str) -> str:
-    shown = _case(home, case_no)
-    return str(shown["offered_to"]) if shown else ""
-
-
-def _custodian(home: Path, case_no: str) -> str:
-    shown = _case(home, case_no)
-    return str(shown["custodian"]) if shown else ""
-
-
-def _status(home: Path, case_no: str) -> str:
-    shown = _case(home, case_no)
-    return str(shown["status"]) if shown else ""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import os
 import queue
 import sqlite3
@@ -30,7 +29,7 @@ from federation.link import GRPC_OPTIONS, hello
 from node.bus import free_port
 from node.domain.divisions import DivisionCode as D
 from node.domain.errors import SetupError
-from tests.fedtools import ANY_PORTS, Running, alarms, cli, cli_json, db_counts, settled_counts, wait_for
+from tests.fedtools import ANY_PORTS, Running, alarms, case_field, cli, cli_json, db_counts, settled_counts, wait_for
 
 CHAIN = ["510000000000", "511600000000", "511602000000", "511602001000", "511602001001"]
 NAMES = ["province", "city", "county", "township", "village"]
@@ -601,29 +600,19 @@ def test_a_cross_province_case_is_handled_in_sichuan_for_a_chongqing_filing(tmp_
         case_no = cli_json(cq, "case", "file", "--item", code, "--name", "钱七", "--id", "11010519491231002X")[
             "case_no"
         ]
-        wait_for(lambda: _case_field(county, case_no, "offered_to") == CHAIN[2], 90, "the offer at the county")
+        wait_for(lambda: case_field(county, case_no, "offered_to") == CHAIN[2], 90, "the offer at the county")
         cli(county, "case", "take", case_no)
         wait_for(lambda: "applicant" in cli_json(county, "case", "show", case_no, "--reveal"), 90, "the bundle")
         cli(county, "case", "accept", case_no)
         number = cli_json(county, "case", "decide", case_no, "--approve", "--license")["license_no"]
         cli(county, "case", "offer", case_no, "--to", "500000000000", "--purpose", "result")
-        wait_for(lambda: _case_field(cq, case_no, "offered_to") == "500000000000", 90, "the result in Chongqing")
+        wait_for(lambda: case_field(cq, case_no, "offered_to") == "500000000000", 90, "the result in Chongqing")
         cli(cq, "case", "take", case_no)
         cli(cq, "case", "deliver", case_no)
-        wait_for(lambda: _case_field(sc, case_no, "status") == "delivered", 90, "Sichuan's province to see it")
+        wait_for(lambda: case_field(sc, case_no, "status") == "delivered", 90, "Sichuan's province to see it")
         assert [h["license_no"] for h in cli_json(cq, "license", "list")] == [number]
         cli(cq, "license", "export", number, "--out", str(tmp_path / "lic.bin"))
         assert cli_json(cq, "license", "verify", str(tmp_path / "lic.bin"))["issuer"] == CHAIN[2]
     finally:
         for r in reversed(running):
             r.stop()
-
-
-def _case_field(home: Path, case_no: str, field: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "node.cli.app", "case", "show", case_no, "--json", "-d", str(home)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return str(json.loads(proc.stdout).get(field, "")) if proc.returncode == 0 else ""

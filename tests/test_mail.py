@@ -70,7 +70,7 @@ def relay(nodes: dict[str, Node]) -> list[tuple[str, str]]:
         moved = False
         for code, node in nodes.items():
             for to in nodes:
-                out = node.mail.outbox(to, ())
+                out = node.mail.outbox(to)
                 if out:
                     keys = nodes[to].mail.receive([addressed_from_wire(w) for _, w in out], code)
                     node.mail.forwarded(to, keys)

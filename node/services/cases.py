@@ -226,8 +226,10 @@ class CaseService:
                         f"{item.implementation_code} is handled by {competent} and is not cross-region (通办): "
                         "file it there or choose a cross-region item",
                     )
-                refs = tuple(material_ref(name, data) for name, data in r.files)
-                applicant, _warning = replace(r.applicant, materials=refs).validated(today)
+                given = r.applicant  # materials are rare: no copy on the bulk path without them
+                if r.files:
+                    given = replace(given, materials=tuple(material_ref(name, data) for name, data in r.files))
+                applicant, _warning = given.validated(today)
                 if item.service_objects and applicant.kind not in item.service_objects:
                     raise InvalidInput(
                         "applicant kind", f"item {item.name} serves {', '.join(item.service_objects)} only"

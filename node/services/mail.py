@@ -225,9 +225,9 @@ class MailService:
 
     # -- handing on -----------------------------------------------------------------------
 
-    def outbox(self, to: str, skip: Iterable[Key], limit: int = 100) -> list[tuple[Key, bytes]]:
+    def outbox(self, to: str, limit: int = 100) -> list[tuple[Key, bytes]]:
         with self.node.store.read() as tx:
-            return tx.outbox(to, limit, skip)
+            return tx.outbox(to, limit)
 
     def forwarded(self, to: str, keys: Iterable[Key]) -> None:
         now_us = int(self.node.now().timestamp() * 1_000_000)

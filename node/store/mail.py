@@ -38,18 +38,16 @@ class MailTx:
         if rows:
             self.conn.execute(insert(T_ADDRESSED), list(rows))
 
-    def outbox(self, next_hop: str, limit: int, skip: Iterable[Key] = ()) -> list[tuple[Key, bytes]]:
+    def outbox(self, next_hop: str, limit: int) -> list[tuple[Key, bytes]]:
         """Entries waiting for `next_hop` to acknowledge them, oldest first."""
         c = T_ADDRESSED.c
-        skipped = set(skip)
         q = (
             select(c.origin, c.stream, c.seq, c.addressee, c.wire)
             .where(and_(c.next_hop == next_hop, c.state == OUTBOX))
             .order_by(c.received_at_us, c.origin, c.stream, c.seq)
-            .limit(limit + len(skipped))
+            .limit(limit)
         )
-        out = [((r[0], r[1], r[2], r[3]), bytes(r[4])) for r in self.conn.execute(q)]
-        return [o for o in out if o[0] not in skipped][:limit]
+        return [((r[0], r[1], r[2], r[3]), bytes(r[4])) for r in self.conn.execute(q)]
 
     def mark_forwarded(self, next_hop: str, keys: Iterable[Key], at_us: int) -> int:
         """The next hop stored these: they leave the outbox. Returns how many rows changed."""
