@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck proto proto-check check bench clean
+.PHONY: venv demo test lint typecheck proto proto-check layers check bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "yiwang needs Python >= 3.11; set PYTHON=python3.11")'
@@ -35,7 +35,10 @@ proto: $(STAMP)
 proto-check: $(STAMP)
 	$(BIN)/python scripts/genproto.py --check
 
-check: lint typecheck proto-check
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+check: lint typecheck proto-check layers
 
 bench: $(STAMP)
 	$(BIN)/python bench/local_cases.py

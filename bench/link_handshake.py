@@ -29,11 +29,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from yiwang.v1 import federation_pb2, federation_pb2_grpc
 
-from federation.certs import dns_name, issue, make_csr, make_root
-from federation.envelopes import LinkSession
-from federation.identity import Identity
-from federation.keys import NodeKey
-from federation.link import GRPC_OPTIONS, LinkServicer, check_hello, hello
+from federation.transport.link import GRPC_OPTIONS, LinkServicer, check_hello, hello
+from federation.transport.tls import channel_credentials, server_credentials
+from federation.wire.certs import dns_name, issue, make_csr, make_root
+from federation.wire.envelopes import LinkSession
+from federation.wire.identity import Identity
+from federation.wire.keys import NodeKey
 from node import logs
 from node.context import settle_after_startup
 from node.domain.divisions import DivisionCode
@@ -63,7 +64,7 @@ def serve(parent: Identity) -> tuple[grpc.Server, int]:
     )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=GRPC_OPTIONS)
     federation_pb2_grpc.add_FederationServiceServicer_to_server(servicer, server)
-    port = server.add_secure_port("127.0.0.1:0", parent.server_credentials(mutual=True))
+    port = server.add_secure_port("127.0.0.1:0", server_credentials(parent, mutual=True))
     server.start()
     return server, port
 
@@ -71,7 +72,7 @@ def serve(parent: Identity) -> tuple[grpc.Server, int]:
 class Link:
     def __init__(self, port: int, child: Identity) -> None:
         options = [*GRPC_OPTIONS, ("grpc.ssl_target_name_override", dns_name(PROVINCE.code))]
-        self.channel = grpc.secure_channel(f"127.0.0.1:{port}", child.channel_credentials(), options=options)
+        self.channel = grpc.secure_channel(f"127.0.0.1:{port}", channel_credentials(child), options=options)
         self.child = child
         self.session = LinkSession(CITY.code, PROVINCE.code, os.urandom(16))
         self.outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()

@@ -9,16 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.certs import code_of, make_root
-from federation.identity import Identity, load_identity, save_chain
-from federation.keys import NodeKey, key_id, public_key_pem
+from federation.wire.certs import code_of, make_root
+from federation.wire.identity import Identity, save_chain
+from federation.wire.keys import NodeKey, key_id, public_key_pem
 from node import logs
 from node.bell import Bell
 from node.config import Settings, load_settings, write_settings
@@ -28,9 +28,18 @@ from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Stream
 from node.domain.errors import SetupError
 from node.journal import Journal
+from node.services.audit import AuditService
+from node.services.bundles import Courier
+from node.services.calendar import CalendarService
+from node.services.cases import CaseService
+from node.services.catalog import CatalogService
+from node.services.enrollment import Enrollment
+from node.services.licenses import LicenseBook, LicenseService
+from node.services.ports import CalendarCache, Clock, IdentityFile
 from node.store import Store, open_engine
-
-Clock = Callable[[], dt.datetime]
+from sync.mail import MailService
+from sync.outbox import Outbox
+from sync.replica import ReplicaService
 
 
 def settle_after_startup() -> None:
@@ -50,6 +59,9 @@ def system_clock() -> dt.datetime:
 
 
 class Node:
+    """The composition root of one node: it opens the store and hands each service the
+    collaborators it uses (store, journal, clock, key, calendar, identity, outbox, bell)."""
+
     def __init__(self, settings: Settings, key: NodeKey, store: Store, clock: Clock = system_clock) -> None:
         self.settings = settings
         self.key = key
@@ -57,24 +69,20 @@ class Node:
         self.clock = clock
         self.code = settings.code.code
         self.journal = Journal(self.code, key)
-        self._calendar: WorkCalendar | None = None
         self.bell = Bell()  # rung when something arrives that a link may send on
-        # Imported here to keep the services free to import Node for typing.
-        from node.services.audit import AuditService
-        from node.services.calendar import CalendarService
-        from node.services.cases import CaseService
-        from node.services.catalog import CatalogService
-        from node.services.licenses import LicenseService
-        from node.services.mail import MailService
-        from node.services.replica import ReplicaService
-
-        self.catalog = CatalogService(self)
-        self.cases = CaseService(self)
-        self.calendars = CalendarService(self)
-        self.audit = AuditService(self)
-        self.replica = ReplicaService(self)
-        self.mail = MailService(self)
-        self.licenses = LicenseService(self)
+        self.calendar_cache = CalendarCache(store)
+        self.identity = IdentityFile(settings.data_dir, settings.key_path, settings.anchors, clock)
+        me = settings.code
+        outbox = Outbox(me, key, self.identity)
+        book = LicenseBook(store, clock, key, self.identity)
+        self.catalog = CatalogService(me, store, self.journal, clock, self.identity)
+        self.cases = CaseService(store, self.journal, clock, self.calendar_cache, key, outbox, book, self.bell)
+        self.calendars = CalendarService(store, self.journal, clock, self.calendar_cache)
+        self.audit = AuditService(store)
+        self.replica = ReplicaService(me, store, self.journal, clock, self.calendar_cache, self.bell)
+        self.licenses = LicenseService(store, self.journal, clock, key, self.identity, self.cases, outbox, self.bell)
+        courier = Courier(self.journal, clock, key, outbox)
+        self.mail = MailService(store, self.journal, clock, self.identity, outbox, courier, book, self.bell)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -146,20 +154,15 @@ class Node:
 
     # -- shared state ---------------------------------------------------------------------
 
+    def enrollment(self, identity: Identity, enroll_port: int) -> Enrollment:
+        """Certificates this node issues, under `identity` (tokens name `enroll_port`)."""
+        return Enrollment(self.store, self.journal, self.clock, identity, enroll_port)
+
     def now(self) -> dt.datetime:
         return self.clock()
 
     def calendar(self) -> WorkCalendar:
-        if self._calendar is None:
-            with self.store.read() as tx:
-                self._calendar = WorkCalendar(tx.calendars())
-        return self._calendar
-
-    def identity(self) -> Identity | None:
-        """The node's certificate identity, or None when it is not enrolled. Key and chain are
-        read from disk each time, so a running node picks up `yiwang keys rotate`."""
-        key = NodeKey.load(self.settings.key_path)
-        return load_identity(self.settings.data_dir, key, self.settings.anchors, self.now())
+        return self.calendar_cache.get()
 
     def forget_calendar(self) -> None:
-        self._calendar = None
+        self.calendar_cache.forget()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from federation.keys import NodeKey, Purpose
+from federation.wire.keys import NodeKey, Purpose
 from node.domain.entries import Entry, Head, entry_hash, head_message
 from node.store import Tx
 

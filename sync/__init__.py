@@ -1,8 +1,7 @@
-"""Replication between nodes: routing, cursors and batches as pure rules on domain entries.
+"""The replication protocol as pure rules and state machines on domain entries (no I/O).
 
-`routing` decides where an entry goes (a function of division codes), `cursors` how far each
-stream was received, `batches` how entries travel and the check a receiver makes before
-applying them. sync/ never imports protobuf, gRPC or the database (tests/test_architecture.py);
-federation/ carries what sync/ decides. The senders and receivers on links come with the
-replication issue.
+`routing` decides where an entry goes (a function of division codes), `batches` how entries
+travel and the check a receiver makes before applying one; cursors (how far each stream was
+received) are domain values in `node.domain.cursors`. sync/ never imports protobuf, gRPC or the
+database; the import contract in pyproject.toml keeps it so.
 """

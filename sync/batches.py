@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from node.domain.cursors import StreamKey
 from node.domain.entries import GENESIS, Entry, Head, verify_chain
 from node.domain.errors import PeerError
-from sync.cursors import StreamKey
 
 DEFAULT_MAX_ENTRIES = 500
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024

@@ -11,7 +11,7 @@ from pathlib import Path
 import nats
 import pytest
 
-from node.bus import STREAM_NAME, Relay, start_nats_server
+from node.app.bus import STREAM_NAME, Relay, start_nats_server
 from node.context import Node
 from node.domain.lifecycle import Accept
 from node.services.cases import Applicant, FileRequest

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from federation.codec import (
+from federation.wire.codec import (
     calendar_from_pb,
     calendar_to_pb,
     case_entry,
@@ -14,8 +14,8 @@ from federation.codec import (
     item_from_pb,
     item_to_pb,
 )
-from federation.keys import NodeKey, Purpose, verify
-from federation.sealing import bundle_hash, open_sealed, seal, seal_many
+from federation.wire.keys import NodeKey, Purpose, verify
+from federation.wire.sealing import bundle_hash, open_sealed, seal, seal_many
 from node.domain.calendar import make_calendar_year
 from node.domain.entries import GENESIS, make_entry, verify_chain
 from node.domain.errors import IntegrityError
@@ -59,7 +59,7 @@ def test_case_entry_round_trip(cmd: object) -> None:
 
 
 def test_head_and_entry_round_trips() -> None:
-    from federation.codec import entry_from_pb, entry_to_pb, head_from_pb, head_to_pb
+    from federation.wire.codec import entry_from_pb, entry_to_pb, head_from_pb, head_to_pb
     from node.domain.entries import Head
 
     entry = make_entry("511602000000", "case", 1, GENESIS, "case_filed", b"body", "C1", 42)

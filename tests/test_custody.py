@@ -194,10 +194,10 @@ def test_an_item_that_is_not_cross_region_is_filed_only_in_its_own_area(nodes: d
 def test_an_entry_from_a_non_custodian_is_refused_where_it_arrives(nodes: dict[str, Node]) -> None:
     """County B writes a change of village A's case behind the service's back (a rogue node):
     the city that receives its stream refuses the batch and stores nothing of it."""
-    from federation.codec import case_entry
+    from federation.wire.codec import case_entry
     from node.domain.entries import Stream
     from node.journal import Record
-    from node.services.case_projection import CaseRuleBroken
+    from node.services.projection import CaseRuleBroken
 
     village, county_b, city = nodes[VILLAGE], nodes[COUNTY_B], nodes[CITY]
     case_no = errand(village)
@@ -234,7 +234,7 @@ def test_the_filing_node_shows_who_held_the_case_and_for_how_long(nodes: dict[st
 
 
 def test_a_bundle_altered_on_the_way_is_refused_by_its_addressee(nodes: dict[str, Node]) -> None:
-    from federation.codec import addressed_from_wire
+    from federation.wire.codec import addressed_from_wire
     from node.domain.errors import BadSignature
 
     village, county = nodes[VILLAGE], nodes[COUNTY]
@@ -297,7 +297,7 @@ def test_material_files_move_to_the_new_custodian_in_chunks_and_resume_after_a_b
 ) -> None:
     import os
 
-    from federation.codec import addressed_from_wire
+    from federation.wire.codec import addressed_from_wire
 
     village, township, county = nodes[VILLAGE], nodes[TOWNSHIP], nodes[COUNTY]
     scan = os.urandom(600 * 1024)  # three chunks of at most 256 KiB

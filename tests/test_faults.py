@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from node.bus import free_port
+from node.app.bus import free_port
 from node.context import Node
 from node.services.cases import Applicant, FileRequest
 from tests.fedtools import ANY_PORTS, Running, case_field, cli, cli_json, wait_for

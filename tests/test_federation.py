@@ -20,15 +20,17 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from yiwang.v1 import federation_pb2, federation_pb2_grpc
 
-from federation.certs import _build, _name, code_of, dns_name, make_csr, make_root
-from federation.enrollment import Token, enroll_with_parent
-from federation.envelopes import LinkSession
-from federation.identity import Identity
-from federation.keys import NodeKey
-from federation.link import GRPC_OPTIONS, hello
-from node.bus import free_port
+from federation.transport.enrollment import enroll_with_parent
+from federation.transport.link import GRPC_OPTIONS, hello
+from federation.transport.tls import channel_credentials
+from federation.wire.certs import _build, _name, code_of, dns_name, make_csr, make_root
+from federation.wire.envelopes import LinkSession
+from federation.wire.identity import Identity
+from federation.wire.keys import NodeKey
+from node.app.bus import free_port
 from node.domain.divisions import DivisionCode as D
 from node.domain.errors import SetupError
+from node.services.enrollment import Token
 from tests.fedtools import ANY_PORTS, Running, alarms, case_field, cli, cli_json, db_counts, settled_counts, wait_for
 
 CHAIN = ["510000000000", "511600000000", "511602000000", "511602001000", "511602001001"]
@@ -184,7 +186,7 @@ def _key_of(home: Path) -> NodeKey:
 
 
 def _chain_of(home: Path) -> list:  # type: ignore[type-arg]
-    from federation.certs import from_pem
+    from federation.wire.certs import from_pem
 
     return from_pem((home / "chain.pem").read_bytes())
 
@@ -207,7 +209,7 @@ class RawLink:
             ("grpc.ssl_target_name_override", dns_name(parent)),
             ("grpc.max_send_message_length", 200 * 1024 * 1024),
         ]
-        self.channel = grpc.secure_channel(address, identity.channel_credentials(), options=options)
+        self.channel = grpc.secure_channel(address, channel_credentials(identity), options=options)
         self.outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
         self.session = LinkSession(identity.code.code, parent, b"test-link-00001")
         self.identity = identity

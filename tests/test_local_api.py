@@ -10,8 +10,8 @@ import grpc
 import pytest
 from yiwang.v1 import case_pb2, node_service_pb2, node_service_pb2_grpc
 
-from federation.errors_grpc import STATUS_OF
-from federation.local_api import NodeServicer, serve
+from federation.transport.errors_grpc import STATUS_OF
+from federation.transport.local_api import NodeServicer, serve
 from node.context import Node
 from tests.conftest import licence_item
 from tests.helpers import counts
@@ -26,7 +26,7 @@ PERSON: dict[str, Any] = {
 @pytest.fixture
 def stub(node: Node) -> Iterator[node_service_pb2_grpc.NodeServiceStub]:
     node.catalog.import_items([licence_item()])
-    server, port = serve(node)
+    server, port = serve(NodeServicer(node.catalog, node.cases, node.audit))
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     try:
         yield node_service_pb2_grpc.NodeServiceStub(channel)

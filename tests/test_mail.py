@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from federation.codec import addressed_from_wire
-from federation.enrollment import Enrollment
-from federation.identity import add_anchor
+from federation.wire.codec import addressed_from_wire
+from federation.wire.identity import add_anchor
 from node.config import write_settings
 from node.context import Node
 from node.domain.divisions import DivisionCode as D
@@ -51,8 +50,8 @@ def nodes(tmp_path: Path, clock: Clock) -> Iterator[dict[str, Node]]:
         write_settings(made[a].settings)
         # the province publishes the peer root, and its descendants take it from their public streams
         identity = made[a].identity()
-        assert identity is not None and Enrollment(made[a], identity, 0).publish_anchor(root)
-        assert not Enrollment(made[a], identity, 0).publish_anchor(root)  # once
+        assert identity is not None and made[a].enrollment(identity, 0).publish_anchor(root)
+        assert not made[a].enrollment(identity, 0).publish_anchor(root)  # once
     for code, node in made.items():
         above = D(code).parent()
         if above is not None:
@@ -167,7 +166,7 @@ def test_a_revoked_origin_certificate_is_refused_at_the_next_hop(nodes: dict[str
     copy = sent(village)
     identity = township.identity()
     assert identity is not None
-    Enrollment(township, identity, 1).revoke(BRANCH_A[-1], "key lost")
+    township.enrollment(identity, 1).revoke(BRANCH_A[-1], "key lost")
     before = counts(township)
     with pytest.raises((BadSignature, CertificateRevoked), match="revoked"):
         township.mail.receive([copy], BRANCH_A[-1])

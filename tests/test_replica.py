@@ -12,16 +12,15 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import text
 
-from federation.certs import make_csr
-from federation.enrollment import Enrollment
-from federation.keys import NodeKey
+from federation.wire.certs import make_csr
+from federation.wire.keys import NodeKey
 from node.context import Node
 from node.domain.calendar import make_calendar_year
+from node.domain.cursors import CursorSet
 from node.domain.divisions import DivisionCode as D
 from node.domain.lifecycle import Accept, Status
 from node.services.cases import Applicant, FileRequest
 from sync.batches import BatchRefused, entry_size
-from sync.cursors import CursorSet
 from tests.conftest import Clock, licence_item
 from tests.helpers import counts, stored_text
 
@@ -32,7 +31,7 @@ PERSON = Applicant("1", "王大妈", "440524188001010014", "13566667777")
 def enroll(parent: Node, code: str, base: Path, clock: Clock) -> Node:
     identity = parent.identity()
     assert identity is not None
-    enrollment = Enrollment(parent, identity, enroll_port=1)
+    enrollment = parent.enrollment(identity, enroll_port=1)
     token = enrollment.make_token(code)
     key = NodeKey.generate()
     chain = enrollment.enroll(code, token.secret.hex(), make_csr(D(code), key).public_bytes(Encoding.DER))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from federation.keys import NodeKey, Purpose, Signature, verify
+from federation.wire.keys import NodeKey, Purpose, Signature, verify
+from node.domain.cursors import Cursor, CursorSet
 from node.domain.divisions import DivisionCode as D
 from node.domain.entries import GENESIS, Entry, Head, head_message, make_entry
 from sync.batches import BatchRefused, check_batch, split
-from sync.cursors import Cursor, CursorSet
 from sync.routing import Direction, Hop, goes_down, goes_up, next_hop
 
 VILLAGE, OTHER_COUNTY_VILLAGE = D("511602001001"), D("511621101001")

@@ -11,11 +11,11 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from yiwang.v1 import federation_pb2
 
-from federation.certs import _build, _name, code_of, fingerprint, issue, make_csr, make_root, verify_chain
-from federation.enrollment import Enrollment, Token
-from federation.envelopes import LinkSession
-from federation.identity import Identity
-from federation.keys import NodeKey
+from federation.transport.tls import channel_credentials, server_credentials
+from federation.wire.certs import _build, _name, code_of, fingerprint, issue, make_csr, make_root, verify_chain
+from federation.wire.envelopes import LinkSession
+from federation.wire.identity import Identity
+from federation.wire.keys import NodeKey
 from node.context import Node
 from node.domain.divisions import DivisionCode as D
 from node.domain.errors import (
@@ -28,6 +28,7 @@ from node.domain.errors import (
     Replay,
     UnknownIssuer,
 )
+from node.services.enrollment import Enrollment, Token
 from tests.conftest import Clock
 from tests.helpers import counts
 
@@ -93,7 +94,7 @@ def province(tmp_path: Path, clock: Clock) -> Iterator[tuple[Node, Enrollment]]:
     node = Node.init(tmp_path / "prov", "510000000000", clock=clock)
     identity = node.identity()
     assert identity is not None
-    yield node, Enrollment(node, identity, 7401)
+    yield node, node.enrollment(identity, 7401)
     node.close()
 
 
@@ -176,5 +177,5 @@ def test_identity_credentials_build() -> None:
     keys, chain = chain_of("510000000000", "511600000000")
     identity = Identity(keys[1], tuple(chain))
     assert identity.code == D("511600000000") and fingerprint(chain[-1]) in identity.anchors
-    identity.server_credentials(mutual=True)
-    identity.channel_credentials()
+    server_credentials(identity, mutual=True)
+    channel_credentials(identity)

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from federation.enrollment import Token, enroll_with_parent
-from federation.keys import NodeKey
+from federation.transport.enrollment import enroll_with_parent
+from federation.wire.keys import NodeKey
 from node import logs
 from node.cli import calendar, cases, catalog, federation, licenses, notices, sim
 from node.cli.common import (
@@ -26,6 +26,7 @@ from node.cli.common import data_dir as resolve_dir
 from node.context import Node, settle_after_startup
 from node.domain.divisions import DivisionCode
 from node.domain.errors import InvalidInput, SetupError, YiwangError
+from node.services.enrollment import Token
 
 app = typer.Typer(
     help="yiwang (一网): the node of a five-tier government service federation.",

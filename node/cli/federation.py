@@ -15,7 +15,7 @@ from node.cli.common import DataDir, JsonOut, console, fmt_time, opened, print_j
 from node.domain.errors import InvalidInput, SetupError
 
 if TYPE_CHECKING:
-    from federation.identity import Identity
+    from federation.wire.identity import Identity
     from node.context import Node
 
 run_app = typer.Typer()
@@ -35,7 +35,7 @@ def run(
 ) -> None:
     """Serve the federation, enrollment and local API ports and keep the link to the parent,
     until SIGTERM or Ctrl-C."""
-    from federation.runtime import Runtime
+    from node.app.runtime import Runtime
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -57,7 +57,7 @@ def sync_with_parent(node: Node, timeout: float, quiet: bool) -> int:
     """Fetch the ancestors' public streams from the parent once, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from federation.bootstrap import catch_up
+    from node.app.bootstrap import catch_up
 
     if not node.settings.parent:
         raise InvalidInput("sync", "this node has no parent (federation.parent) to fetch from")
@@ -90,7 +90,7 @@ def sync(
 @run_app.command("status")
 def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
     """The node, its certificate, the parent link and the children last seen."""
-    from federation.runtime import read_run_file
+    from node.app.runtime import read_run_file
 
     with opened(data_dir_) as node:
         identity = node.identity()
@@ -164,14 +164,13 @@ def token(
     json_out: JsonOut = False,
 ) -> None:
     """Make a one-time enrollment token for CHILD (give it to the child's operator)."""
-    from federation.enrollment import Enrollment
-    from federation.runtime import read_run_file
+    from node.app.runtime import read_run_file
 
     with opened(data_dir_) as node:
         identity = _issuer(node)
         run_file = read_run_file(node.settings.data_dir) or {}
         port = int(str(run_file.get("enroll") or node.settings.enroll_listen).rsplit(":", 1)[1])
-        made = Enrollment(node, identity, port).make_token(child, dt.timedelta(hours=ttl_hours))
+        made = node.enrollment(identity, port).make_token(child, dt.timedelta(hours=ttl_hours))
     text = made.encode()
     if json_out:
         print_json({"child": made.child, "token": text, "expires_at": made.expires_at, "enroll_port": port})
@@ -188,11 +187,10 @@ def revoke(
 ) -> None:
     """Revoke every certificate this node issued to CODE; its running link ends and every
     handshake from then on is refused."""
-    from federation.enrollment import Enrollment
 
     with opened(data_dir_) as node:
         identity = _issuer(node)
-        count = Enrollment(node, identity, 0).revoke(code, reason)
+        count = node.enrollment(identity, 0).revoke(code, reason)
     if json_out:
         print_json({"code": code, "revoked": count})
     else:
@@ -203,7 +201,7 @@ def revoke(
 def rotate(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
     """Renew this node's certificate through its parent with a new key; a running node uses it
     from its next connection."""
-    from federation.renewal import rotate_key
+    from node.app.renewal import rotate_key
 
     with opened(data_dir_) as node:
         not_after = rotate_key(node)
@@ -237,7 +235,7 @@ anchors_app = typer.Typer(help="Peer provinces whose roots this province trusts.
 @keys_app.command("root")
 def root(data_dir_: DataDir = None) -> None:
     """Print this node's province root certificate (PEM), to give to peer provinces."""
-    from federation.certs import to_pem
+    from federation.wire.certs import to_pem
 
     with opened(data_dir_) as node:
         identity = _issuer(node)
@@ -254,9 +252,8 @@ def anchors_add(
     """Trust a peer province's root; restart `yiwang run` to take it into TLS."""
     import dataclasses
 
-    from federation.certs import code_of, from_pem
-    from federation.enrollment import Enrollment
-    from federation.identity import add_anchor
+    from federation.wire.certs import code_of, from_pem
+    from federation.wire.identity import add_anchor
     from node.config import write_settings
     from node.domain.divisions import DivisionCode, Tier
 
@@ -279,7 +276,7 @@ def anchors_add(
         write_settings(dataclasses.replace(settings, anchors=anchors, peers=peers))
         identity = node.identity()
         assert identity is not None  # a province has its root
-        Enrollment(node, identity, 0).publish_anchor(cert)  # for every node of the province
+        node.enrollment(identity, 0).publish_anchor(cert)  # for every node of the province
     if json_out:
         print_json({"province": peer.code, "fingerprint": fp, "dial": dial})
     else:
@@ -295,7 +292,7 @@ def anchors_list(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
         identity = node.identity()
         roots = [] if identity is None else list(identity.peer_roots)
         peers = node.settings.peers
-    from federation.certs import code_of, fingerprint
+    from federation.wire.certs import code_of, fingerprint
 
     items = [
         {

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.keys import Purpose, Signature, load_public_key, verify
+from federation.wire.keys import Purpose, Signature, load_public_key, verify
 from node.domain.entries import GENESIS, ChainFault, Head, verify_chain
-
-if TYPE_CHECKING:
-    from node.context import Node
+from node.store import Store
 
 
 @dataclass(frozen=True)
@@ -29,17 +26,17 @@ class StreamReport:
 
 
 class AuditService:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def heads(self) -> list[Head]:
         """The latest signed head of every stream this node holds."""
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             return [h for origin, stream, _, _ in tx.streams() if (h := tx.latest_head(origin, stream)) is not None]
 
     def verify(self) -> list[StreamReport]:
         reports = []
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             keys = {kid: load_public_key(pem) for kid, (_, pem) in tx.origin_keys().items()}
             for origin, stream, tail_seq, tail_hash in tx.streams():
                 entries = list(tx.entries(origin, stream))

@@ -8,30 +8,28 @@ relays carry ciphertext. The receiving node checks the hash its entry names and 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.codec import (
+from federation.wire.codec import (
     bundle_sent_body,
     bundle_sent_from_body,
     case_record,
     material_chunk_body,
     material_chunk_from_body,
 )
-from federation.sealing import bundle_hash, open_sealed, seal_many
+from federation.wire.keys import NodeKey
+from federation.wire.sealing import bundle_hash, open_sealed, seal_many
 from node import logs
 from node.domain.entries import Addressed, Kind, Stream
 from node.domain.errors import BadSignature
 from node.domain.lifecycle import OfferCustody
 from node.domain.materials import MaterialRef, chunks
-from node.journal import Record
+from node.journal import Journal, Record
 from node.services.cases import Applicant
-
-if TYPE_CHECKING:
-    from node.context import Node
-    from node.store import Tx
+from node.services.ports import Addresser, Clock
+from node.store import Tx
 
 log = logs.get("bundles")
 
@@ -48,79 +46,89 @@ def take_bundles(tx: Tx, copies: Sequence[Addressed]) -> None:
         tx.set_case_bundle(case_no, digest)
 
 
-def hand_over_bundles(node: Node, tx: Tx, copies: Sequence[Addressed]) -> None:
-    """Custody this node offered was accepted: re-seal the applicant's bundle for the new
-    custodian (whose key came with the acceptance, in its verified chain) and send it."""
-    me = node.code
-    now_us = int(node.now().timestamp() * 1_000_000)
-    outgoing: list[tuple[str, str, bytes]] = []
-    files: list[tuple[str, str, ec.EllipticCurvePublicKey, MaterialRef]] = []
-    for a in copies:
-        rec = case_record(a.entry.body)
-        acceptor = a.entry.origin
-        signer_key = node.mail.signer_key(a)
-        mine = [e for e in tx.entries_about(rec.case_no) if e.origin == me and e.kind == Kind.CASE_CUSTODY_OFFERED]
-        offer = case_record(mine[-1].body).command if mine else None
-        rows = tx.case_rows([rec.case_no])
-        blob = tx.bundle(bytes(rows[0].sealed_bundle_hash)) if rows else None
-        if not isinstance(offer, OfferCustody) or offer.to != acceptor or blob is None:
-            continue  # not this node's offer, or it holds no bundle to pass on
-        plain = open_sealed(blob, node.key.private_key)
-        (sealed,) = seal_many([plain], [signer_key])
-        outgoing.append((rec.case_no, acceptor, sealed))
-        files.extend((rec.case_no, acceptor, signer_key, ref) for ref in Applicant.from_bytes(plain).materials)
-    if not outgoing:
-        return
-    chain = node.mail.chain_der()
-    tail = node.journal.lock(tx, Stream.CASE)
-    records = [Record(Kind.BUNDLE_SENT, no, bundle_sent_body(no, bundle_hash(sealed))) for no, _, sealed in outgoing]
-    entries = node.journal.append(tx, Stream.CASE, records, now_us, tail)
-    for e, (no, acceptor, sealed) in zip(entries, outgoing, strict=True):
-        node.mail.address(tx, [(e, acceptor)], chain, now_us, sealed)
-        log.info("bundle_handed_over", case_no=no, to=acceptor)
-    for no, acceptor, key, ref in files:
-        _send_material(node, tx, no, acceptor, key, ref, chain, now_us)
+SignerKey = Callable[[Addressed], ec.EllipticCurvePublicKey]
 
 
-def _send_material(
-    node: Node,
-    tx: Tx,
-    case_no: str,
-    to: str,
-    key: ec.EllipticCurvePublicKey,
-    ref: MaterialRef,
-    chain: tuple[bytes, ...],
-    now_us: int,
-) -> None:
-    """A material file re-sealed for `to`, as chunk entries each carrying its bytes beside it."""
-    mine = tx.material(ref.digest)
-    if mine is None:
-        log.warning("material_missing", case_no=case_no, material=ref.name)
-        return
-    (sealed,) = seal_many([open_sealed(mine, node.key.private_key)], [key])
-    parts = chunks(sealed)
-    digest = bundle_hash(sealed)
-    records = [
-        Record(Kind.MATERIAL_CHUNK, case_no, material_chunk_body(case_no, ref.digest, i, len(parts), digest, part))
-        for i, part in enumerate(parts)
-    ]
-    entries = node.journal.append(tx, Stream.CASE, records, now_us)
-    for e, part in zip(entries, parts, strict=True):
-        node.mail.address(tx, [(e, to)], chain, now_us, part)
+class Courier:
+    """Re-seals and sends what a new custodian needs (the bundle, the material files) and keeps
+    what arrives for this node. Runs inside the mail receiver's transaction."""
 
+    def __init__(self, journal: Journal, clock: Clock, key: NodeKey, outbox: Addresser) -> None:
+        self.journal, self.clock, self.key, self.outbox = journal, clock, key, outbox
 
-def take_material_chunks(node: Node, tx: Tx, copies: Sequence[Addressed]) -> None:
-    """Keep chunks as they arrive; a file whose chunks are all here is checked and kept."""
-    for a in copies:
-        msg = material_chunk_from_body(a.entry.body)
-        where = f"{a.entry.origin}/{a.entry.stream}/{a.entry.seq}"
-        if hashlib.sha256(a.sealed_bundle).digest() != msg.chunk_hash:
-            raise BadSignature(f"{where}: the material chunk does not match the hash its entry names")
-        whole = tx.put_chunk(msg.sealed_hash, msg.idx, msg.count, msg.digest, a.sealed_bundle)
-        if whole is None or tx.material(msg.digest) is not None:
-            continue
-        sealed = b"".join(whole)
-        plain = open_sealed(sealed, node.key.private_key) if bundle_hash(sealed) == msg.sealed_hash else b""
-        if hashlib.sha256(plain).hexdigest() != msg.digest:
-            raise BadSignature(f"{where}: material {msg.digest[:12]}... does not match its digest")
-        tx.put_materials([(msg.digest, len(plain), sealed)])
+    def hand_over(self, tx: Tx, copies: Sequence[Addressed], signer_key: SignerKey) -> None:
+        """Custody this node offered was accepted: re-seal the applicant's bundle for the new
+        custodian (whose key came with the acceptance, in its verified chain) and send it."""
+        me = self.journal.origin
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        outgoing: list[tuple[str, str, bytes]] = []
+        files: list[tuple[str, str, ec.EllipticCurvePublicKey, MaterialRef]] = []
+        for a in copies:
+            rec = case_record(a.entry.body)
+            acceptor = a.entry.origin
+            acceptor_key = signer_key(a)
+            mine = [e for e in tx.entries_about(rec.case_no) if e.origin == me and e.kind == Kind.CASE_CUSTODY_OFFERED]
+            offer = case_record(mine[-1].body).command if mine else None
+            rows = tx.case_rows([rec.case_no])
+            blob = tx.bundle(bytes(rows[0].sealed_bundle_hash)) if rows else None
+            if not isinstance(offer, OfferCustody) or offer.to != acceptor or blob is None:
+                continue  # not this node's offer, or it holds no bundle to pass on
+            plain = open_sealed(blob, self.key.private_key)
+            (sealed,) = seal_many([plain], [acceptor_key])
+            outgoing.append((rec.case_no, acceptor, sealed))
+            files.extend((rec.case_no, acceptor, acceptor_key, ref) for ref in Applicant.from_bytes(plain).materials)
+        if not outgoing:
+            return
+        chain = self.outbox.chain_der()
+        tail = self.journal.lock(tx, Stream.CASE)
+        records = [
+            Record(Kind.BUNDLE_SENT, no, bundle_sent_body(no, bundle_hash(sealed))) for no, _, sealed in outgoing
+        ]
+        entries = self.journal.append(tx, Stream.CASE, records, now_us, tail)
+        for e, (no, acceptor, sealed) in zip(entries, outgoing, strict=True):
+            self.outbox.address(tx, [(e, acceptor)], chain, now_us, sealed)
+            log.info("bundle_handed_over", case_no=no, to=acceptor)
+        for no, acceptor, key, ref in files:
+            self._send_material(tx, no, acceptor, key, ref, chain, now_us)
+
+    def _send_material(
+        self,
+        tx: Tx,
+        case_no: str,
+        to: str,
+        key: ec.EllipticCurvePublicKey,
+        ref: MaterialRef,
+        chain: tuple[bytes, ...],
+        now_us: int,
+    ) -> None:
+        """A material file re-sealed for `to`, as chunk entries each carrying its bytes beside it."""
+        mine = tx.material(ref.digest)
+        if mine is None:
+            log.warning("material_missing", case_no=case_no, material=ref.name)
+            return
+        (sealed,) = seal_many([open_sealed(mine, self.key.private_key)], [key])
+        parts = chunks(sealed)
+        digest = bundle_hash(sealed)
+        records = [
+            Record(Kind.MATERIAL_CHUNK, case_no, material_chunk_body(case_no, ref.digest, i, len(parts), digest, part))
+            for i, part in enumerate(parts)
+        ]
+        entries = self.journal.append(tx, Stream.CASE, records, now_us)
+        for e, part in zip(entries, parts, strict=True):
+            self.outbox.address(tx, [(e, to)], chain, now_us, part)
+
+    def take_material_chunks(self, tx: Tx, copies: Sequence[Addressed]) -> None:
+        """Keep chunks as they arrive; a file whose chunks are all here is checked and kept."""
+        for a in copies:
+            msg = material_chunk_from_body(a.entry.body)
+            where = f"{a.entry.origin}/{a.entry.stream}/{a.entry.seq}"
+            if hashlib.sha256(a.sealed_bundle).digest() != msg.chunk_hash:
+                raise BadSignature(f"{where}: the material chunk does not match the hash its entry names")
+            whole = tx.put_chunk(msg.sealed_hash, msg.idx, msg.count, msg.digest, a.sealed_bundle)
+            if whole is None or tx.material(msg.digest) is not None:
+                continue
+            sealed = b"".join(whole)
+            plain = open_sealed(sealed, self.key.private_key) if bundle_hash(sealed) == msg.sealed_hash else b""
+            if hashlib.sha256(plain).hexdigest() != msg.digest:
+                raise BadSignature(f"{where}: material {msg.digest[:12]}... does not match its digest")
+            tx.put_materials([(msg.digest, len(plain), sealed)])

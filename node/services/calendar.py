@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from federation.codec import calendar_to_pb
+from federation.wire.codec import calendar_to_pb
 from node import logs
 from node.domain.calendar import CalendarYear
 from node.domain.entries import Kind, Stream
 from node.domain.timelimits import due_date, local_date
-from node.journal import Record
+from node.journal import Journal, Record
+from node.services.ports import CalendarCache, Clock
+from node.store import Store
 from node.store.repo import case_from_row
-
-if TYPE_CHECKING:
-    from node.context import Node
 
 
 @dataclass(frozen=True)
@@ -38,22 +36,22 @@ class PublishResult:
 
 
 class CalendarService:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(self, store: Store, journal: Journal, clock: Clock, calendar: CalendarCache) -> None:
+        self.store, self.journal, self.clock, self.calendar = store, journal, clock, calendar
         self.log = logs.get("calendar")
 
     def publish(self, year: CalendarYear) -> PublishResult:
-        now = self.node.now()
-        calendar = self.node.calendar().with_year(year)
+        now = self.clock()
+        calendar = self.calendar.get().with_year(year)
         today = local_date(now)
-        with self.node.store.transaction() as tx:
+        with self.store.transaction() as tx:
             # Both streams: the entry goes to `public`, and due dates of cases change, which
             # `case` writers must not do at the same time (the only writer taking two locks,
             # always public first).
-            tail = self.node.journal.lock(tx, Stream.PUBLIC)
-            self.node.journal.lock(tx, Stream.CASE)
+            tail = self.journal.lock(tx, Stream.PUBLIC)
+            self.journal.lock(tx, Stream.CASE)
             body = calendar_to_pb(year).SerializeToString()
-            (entry,) = self.node.journal.append(
+            (entry,) = self.journal.append(
                 tx,
                 Stream.PUBLIC,
                 [Record(Kind.CALENDAR_PUBLISHED, str(year.year), body)],
@@ -69,12 +67,12 @@ class CalendarService:
                 due = due_date(calendar, local_date(state.accepted_at), state.limit_days, state.stops, today)
                 updates.append((state.case_no, due.due_date.isoformat(), due.provisional))
             tx.set_due(updates)
-        self.node.forget_calendar()
+        self.calendar.forget()
         self.log.info("calendar_published", year=year.year, seq=entry.seq, recomputed=len(updates))
         return PublishResult(year.year, entry.seq, len(updates))
 
     def days(self, start: dt.date, end: dt.date) -> list[DayInfo]:
-        cal = self.node.calendar()
+        cal = self.calendar.get()
         out = []
         day = start
         while day <= end:

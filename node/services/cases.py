@@ -16,11 +16,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from federation.codec import addressed_from_wire, case_entry, case_record
-from federation.sealing import bundle_hash, open_sealed, seal_many
+from federation.wire.codec import addressed_from_wire, case_entry, case_record
+from federation.wire.keys import NodeKey
+from federation.wire.sealing import bundle_hash, open_sealed, seal_many
 from node import logs
+from node.bell import Bell
 from node.domain.calendar import WorkCalendar
 from node.domain.catalog import CatalogItem
 from node.domain.codes import HANDLING_FORMS, SERVICE_OBJECTS
@@ -43,12 +45,17 @@ from node.domain.lifecycle import (
 from node.domain.materials import MaterialRef, check_case_materials, material_ref
 from node.domain.timelimits import Level, local_date, progress, working_days_between
 from node.domain.timelimits import due_date as compute_due
-from node.journal import Record
-from node.store import Tx
+from node.journal import Journal, Record
+from node.services.ports import Addresser, CalendarCache, Clock
+from node.store import Store, Tx
 from node.store.repo import StoredCase, case_from_row, case_row
 
-if TYPE_CHECKING:
-    from node.context import Node
+
+class LicenseCheck(Protocol):
+    """What filing needs of the licence book (node.services.licenses.LicenseBook)."""
+
+    def cite(self, signed_licenses: Sequence[bytes], applicant_id: str, today: dt.date) -> list[str]: ...
+
 
 # Commands after which the due date must be computed again: the clock starts, stops or runs.
 CLOCK_COMMANDS = frozenset(
@@ -171,8 +178,20 @@ def _detail(cmd: CaseCommand) -> dict[str, Any]:
 
 
 class CaseService:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(
+        self,
+        store: Store,
+        journal: Journal,
+        clock: Clock,
+        calendar: CalendarCache,
+        key: NodeKey,
+        outbox: Addresser,
+        licenses: LicenseCheck,
+        bell: Bell,
+    ) -> None:
+        self.store, self.journal, self.clock, self.calendar = store, journal, clock, calendar
+        self.key, self.outbox, self.licenses, self.bell = key, outbox, licenses, bell
+        self.code = journal.origin
         self.log = logs.get("cases")
         self._items: dict[str, CatalogItem] = {}
         self._items_version = -1
@@ -204,12 +223,12 @@ class CaseService:
 
     def file_many(self, requests: Sequence[FileRequest], actor: str) -> list[CaseState]:
         """File cases in one transaction; raises on the first bad request and writes nothing."""
-        now = self.node.now()
+        now = self.clock()
         today = local_date(now)
-        me = self.node.code
+        me = self.code
         clean: list[Applicant] = []
-        with self.node.store.transaction() as tx:
-            tail = self.node.journal.lock(tx, Stream.CASE)
+        with self.store.transaction() as tx:
+            tail = self.journal.lock(tx, Stream.CASE)
             items = self._catalog_items(tx, (r.item_code for r in requests))
             for r in requests:
                 item = items.get(r.item_code)
@@ -236,16 +255,16 @@ class CaseService:
                     )
                 clean.append(applicant)
             cited = [
-                tuple(self.node.licenses.cite(r.licenses, a.id_number, today)) if r.licenses else ()
+                tuple(self.licenses.cite(r.licenses, a.id_number, today)) if r.licenses else ()
                 for r, a in zip(requests, clean, strict=True)
             ]
             files = {hashlib.sha256(d).hexdigest(): d for r in requests for _, d in r.files}
             if files:  # content-addressed: a file handed in twice is kept once
                 held = tx.held_materials(list(files))
                 new = [(k, d) for k, d in files.items() if k not in held]
-                sealed_files = seal_many([d for _, d in new], [self.node.key.public_key])
+                sealed_files = seal_many([d for _, d in new], [self.key.public_key])
                 tx.put_materials([(k, len(d), s) for (k, d), s in zip(new, sealed_files, strict=True)])
-            sealed = seal_many([a.to_bytes() for a in clean], [self.node.key.public_key])
+            sealed = seal_many([a.to_bytes() for a in clean], [self.key.public_key])
             prefix = f"{me}{today:%Y%m%d}"
             last = tx.last_case_no(prefix)
             base = int(last[len(prefix) :]) if last else 0
@@ -280,15 +299,15 @@ class CaseService:
                 bundles.append((digest, state.case_no, blob))
                 hashes.append(digest)
             now_us = int(now.timestamp() * 1_000_000)
-            chain = self.node.mail.chain_der() if offers else ()
-            entries = self.node.journal.append(tx, Stream.CASE, records, now_us, tail)
+            chain = self.outbox.chain_der() if offers else ()
+            entries = self.journal.append(tx, Stream.CASE, records, now_us, tail)
             seq_of = {e.subject: e.seq for e in entries}
             tx.insert_cases([case_row(s, seq_of[s.case_no], "", False, h) for s, h in zip(states, hashes, strict=True)])
             tx.put_bundles(bundles)
             if offers:
-                self.node.mail.address(tx, [(entries[i], to) for i, to in offers], chain, now_us)
+                self.outbox.address(tx, [(entries[i], to) for i, to in offers], chain, now_us)
         if offers:
-            self.node.bell.ring()
+            self.bell.ring()
         self._log_batch("case_filed", states)
         return states
 
@@ -296,14 +315,14 @@ class CaseService:
         """One line per case on the operator path, one summary line per bulk batch."""
         if len(states) == 1:
             s = states[0]
-            self.log.info(event, case_no=s.case_no, command=command or None, status=s.status.value, node=self.node.code)
+            self.log.info(event, case_no=s.case_no, command=command or None, status=s.status.value, node=self.code)
         else:
             self.log.info(
                 f"{event}_batch",
                 cases=len(states),
                 first=states[0].case_no,
                 last=states[-1].case_no,
-                node=self.node.code,
+                node=self.code,
             )
 
     # -- state changes --------------------------------------------------------------------
@@ -320,13 +339,13 @@ class CaseService:
         """Apply commands in order in one transaction; the first illegal one raises and nothing
         of the batch is written. `within` runs in the same transaction after the entries are
         appended (issuing a licence with a decision)."""
-        now = self.node.now()
+        now = self.clock()
         today = local_date(now)
-        me = self.node.code
-        calendar = self.node.calendar()  # loaded before the write transaction opens
+        me = self.code
+        calendar = self.calendar.get()  # loaded before the write transaction opens
         chain: tuple[bytes, ...] | None = None
-        with self.node.store.transaction() as tx:
-            tail = self.node.journal.lock(tx, Stream.CASE)  # before reading the states it changes
+        with self.store.transaction() as tx:
+            tail = self.journal.lock(tx, Stream.CASE)  # before reading the states it changes
             current = tx.stored_cases(no for no, _ in commands)
             records, results, addressees = [], [], []
             for case_no, cmd in commands:
@@ -346,11 +365,11 @@ class CaseService:
                 current[case_no] = StoredCase(after, due, provisional)
                 results.append(after)
             now_us = int(now.timestamp() * 1_000_000)
-            entries = self.node.journal.append(tx, Stream.CASE, records, now_us, tail)
+            entries = self.journal.append(tx, Stream.CASE, records, now_us, tail)
             pairs = [(e, to) for e, tos in zip(entries, addressees, strict=True) for to in sorted(tos)]
             if pairs:
-                chain = self.node.mail.chain_der()
-                self.node.mail.address(tx, pairs, chain, now_us)
+                chain = self.outbox.chain_der()
+                self.outbox.address(tx, pairs, chain, now_us)
             if within is not None:
                 within(tx, results)
             last_seq = {e.subject: e.seq for e in entries}
@@ -362,22 +381,22 @@ class CaseService:
                 ]
             )
         if chain is not None:
-            self.node.bell.ring()
+            self.bell.ring()
         self._log_batch("case_changed", results, commands[0][1].command.value if len(commands) == 1 else "")
         return results
 
     # -- reading --------------------------------------------------------------------------
 
     def get(self, case_no: str) -> CaseState:
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             state = tx.cases([case_no]).get(case_no)
         if state is None:
             raise NotFound("case", case_no)
         return state
 
     def show(self, case_no: str) -> CaseView:
-        today = local_date(self.node.now())
-        with self.node.store.read() as tx:
+        today = local_date(self.clock())
+        with self.store.read() as tx:
             rows = tx.case_rows([case_no])
             if not rows:
                 raise NotFound("case", case_no)
@@ -397,12 +416,12 @@ class CaseService:
 
     def _custody(self, steps: Sequence[TimelineStep], state: CaseState) -> tuple[CustodySpan, ...]:
         """Who held the case and for how many working days, from the filing and every taking."""
-        calendar = self.node.calendar()
+        calendar = self.calendar.get()
         starts = [(s.writer, s.at) for s in steps if s.kind in (Kind.CASE_FILED, Kind.CASE_CUSTODY_ACCEPTED)]
         spans = []
         for i, (node, start) in enumerate(starts):
             end = starts[i + 1][1] if i + 1 < len(starts) else state.closed_at
-            last_day = local_date(end if end is not None else self.node.now())
+            last_day = local_date(end if end is not None else self.clock())
             spans.append(CustodySpan(node, start, end, working_days_between(calendar, local_date(start), last_day)))
         return tuple(spans)
 
@@ -414,7 +433,7 @@ class CaseService:
         if state.accepted_at is not None and state.limit_days is not None:
             finished = state.decided_at or state.closed_at
             end = local_date(finished) if finished is not None else today
-            p = progress(self.node.calendar(), local_date(state.accepted_at), state.limit_days, state.stops, end)
+            p = progress(self.calendar.get(), local_date(state.accepted_at), state.limit_days, state.stops, end)
             used, remaining = p.used_days, p.remaining_days
             level = p.level.value
             if state.decided_at or state.closed_at:
@@ -424,15 +443,15 @@ class CaseService:
         return CaseView(state, due, provisional, used, remaining, level, timeline)
 
     def list(self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False) -> list[CaseView]:
-        today = local_date(self.node.now())
-        with self.node.store.read() as tx:
+        today = local_date(self.clock())
+        with self.store.read() as tx:
             rows = tx.list_cases(status, limit, after, open_only)
         return [self._view(case_from_row(r), r.due_date, r.due_provisional, today) for r in rows]
 
     def materials(self, case_no: str) -> Sequence[tuple[MaterialRef, bool]]:
         """The case's material files (from the sealed bundle) and whether this node holds each."""
         refs = self.applicant(case_no).materials
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             held = tx.held_materials([r.digest for r in refs]) if refs else set()
         return [(r, r.digest in held) for r in refs]
 
@@ -441,15 +460,15 @@ class CaseService:
         ref = next((r for r in self.applicant(case_no).materials if r.name == name), None)
         if ref is None:
             raise NotFound("material", f"{name} of case {case_no}")
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             sealed = tx.material(ref.digest)
         if sealed is None:
             raise NotFound("material file (still on its way)", f"{name} of case {case_no}")
-        return open_sealed(sealed, self.node.key.private_key)
+        return open_sealed(sealed, self.key.private_key)
 
     def applicant_if_held(self, case_no: str) -> Applicant | None:
         """The applicant when this node holds the sealed bundle (filing and handling nodes)."""
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             rows = tx.case_rows([case_no])
             if not rows:
                 raise NotFound("case", case_no)
@@ -458,11 +477,11 @@ class CaseService:
 
     def applicant(self, case_no: str) -> Applicant:
         """Open the sealed bundle (this node is a recipient); for the operator's eyes only."""
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             rows = tx.case_rows([case_no])
             if not rows:
                 raise NotFound("case", case_no)
             blob = tx.bundle(bytes(rows[0].sealed_bundle_hash))
         if blob is None:
             raise NotFound("sealed bundle of case", case_no)
-        return Applicant.from_bytes(open_sealed(blob, self.node.key.private_key))
+        return Applicant.from_bytes(open_sealed(blob, self.key.private_key))

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from federation.certs import code_of
-from federation.codec import item_to_pb
+from federation.wire.certs import code_of
+from federation.wire.codec import item_to_pb
 from node import logs
 from node.domain.catalog import CatalogItem, check_lower_tier_entry, check_publisher
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Kind, Stream
 from node.domain.errors import ImportRejected, NotFound, OperatorError
-from node.journal import Record
+from node.journal import Journal, Record
+from node.services.ports import Clock, IdentitySource
+from node.store import Store
 from node.store.repo import item_row
-
-if TYPE_CHECKING:
-    from node.context import Node
 
 Progress = Callable[[int, int], None]
 CHUNK = 500
@@ -36,13 +34,15 @@ class ImportResult:
 
 
 class CatalogService:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(
+        self, me: DivisionCode, store: Store, journal: Journal, clock: Clock, identity: IdentitySource
+    ) -> None:
+        self.me, self.store, self.journal, self.clock, self.identity = me, store, journal, clock, identity
         self.log = logs.get("catalog")
 
     def _check_rules(self, items: Sequence[CatalogItem], existing: dict[str, list[tuple[CatalogItem, str]]]) -> None:
-        me = self.node.settings.code
-        identity = self.node.identity() if me.tier == Tier.PROVINCE else None
+        me = self.me
+        identity = self.identity() if me.tier == Tier.PROVINCE else None
         peers = frozenset(code_of(r).code for r in identity.peer_roots) if identity is not None else frozenset()
         problems: list[tuple[int, str]] = []
         for i, item in enumerate(items, start=1):
@@ -59,10 +59,10 @@ class CatalogService:
     def import_items(self, items: Sequence[CatalogItem], progress: Progress | None = None) -> ImportResult:
         """Publish `items` (already validated) in one transaction; raises and writes nothing
         if any item breaks a catalog rule."""
-        now_us = int(self.node.now().timestamp() * 1_000_000)
+        now_us = int(self.clock().timestamp() * 1_000_000)
         published = unchanged = 0
-        with self.node.store.transaction() as tx:
-            self.node.journal.lock(tx, Stream.PUBLIC)  # before reading what it compares against
+        with self.store.transaction() as tx:
+            self.journal.lock(tx, Stream.PUBLIC)  # before reading what it compares against
             by_basic: dict[str, list[tuple[CatalogItem, str]]] = {}
             for item, origin in tx.items_with_origin(i.basic_code for i in items):
                 by_basic.setdefault(item.basic_code, []).append((item, origin))
@@ -74,22 +74,22 @@ class CatalogService:
                 records = [
                     Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString()) for i in chunk
                 ]
-                entries = self.node.journal.append(tx, Stream.PUBLIC, records, now_us)
+                entries = self.journal.append(tx, Stream.PUBLIC, records, now_us)
                 tx.put_items([item_row(i, e.origin, e.seq) for i, e in zip(chunk, entries, strict=True)])
                 published += len(chunk)
                 if progress:
                     progress(min(start + CHUNK, len(items)), len(items))
         warnings = tuple(w for i in items for w in i.warnings)
-        self.log.info("catalog_imported", node=self.node.code, published=published, unchanged=unchanged)
+        self.log.info("catalog_imported", node=self.me.code, published=published, unchanged=unchanged)
         return ImportResult(published, unchanged, warnings)
 
     def get(self, code: str) -> CatalogItem:
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             item = tx.items([code]).get(code)
         if item is None:
             raise NotFound("catalog item", code)
         return item
 
     def list(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             return tx.list_items(query, limit, after)

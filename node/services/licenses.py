@@ -12,105 +12,50 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.codec import license_sent_body, license_sent_from_body
-from federation.keys import load_public_key
-from federation.licenses import sign_license, verify_license
-from federation.sealing import bundle_hash, open_sealed, seal_many
+from federation.wire.codec import license_sent_body, license_sent_from_body
+from federation.wire.keys import NodeKey, load_public_key
+from federation.wire.licenses import sign_license, verify_license
+from federation.wire.sealing import bundle_hash, open_sealed, seal_many
 from node import logs
+from node.bell import Bell
 from node.domain.entries import Addressed, Kind, Stream
 from node.domain.errors import BadSignature, InvalidInput, NotFound, SetupError
 from node.domain.licenses import License, check_citable, license_no
 from node.domain.lifecycle import CaseState, Decide
-from node.journal import Record
+from node.journal import Journal, Record
+from node.services.cases import CaseService
+from node.services.ports import Addresser, Clock, IdentitySource
+from node.store import Store, Tx
 
-if TYPE_CHECKING:
-    from node.context import Node
-    from node.store import Tx
 
+class LicenseBook:
+    """Licences this node holds: verifying, reading, citing, and keeping those sent to it."""
 
-class LicenseService:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(self, store: Store, clock: Clock, key: NodeKey, identity: IdentitySource) -> None:
+        self.store, self.clock, self.key, self.identity = store, clock, key, identity
         self.log = logs.get("licenses")
-
-    # -- issuing --------------------------------------------------------------------------
-
-    def approve_with_license(
-        self, case_no: str, actor: str, valid_until: dt.date | None = None, reason: str = ""
-    ) -> tuple[CaseState, License]:
-        """Approve the case and issue its licence in the same transaction; the filing node gets
-        the licence sealed for it."""
-        me = self.node.code
-        number = license_no(me, case_no)
-        applicant = self.node.cases.applicant_if_held(case_no)
-        if applicant is None:
-            raise SetupError(f"the applicant's data of {case_no} has not reached this node yet: wait and try again")
-        chain = self.node.mail.chain_der()
-        issued: list[License] = []
-
-        def issue(tx: Tx, states: list[CaseState]) -> None:
-            (state,) = states
-            item = tx.items([state.item_code]).get(state.item_code)
-            lic = License(
-                number,
-                case_no,
-                state.item_code,
-                item.name if item else "",
-                applicant.name,
-                applicant.id_number,
-                me,
-                self.node.now(),
-                valid_until,
-            )
-            signed = sign_license(lic, self.node.key, chain)
-            now_us = int(self.node.now().timestamp() * 1_000_000)
-            tx.put_license(number, case_no, me, signed, now_us)
-            if state.filing_division != me:
-                self._send(tx, state, lic, signed, chain, now_us)
-            issued.append(lic)
-
-        (after,) = self.node.cases.act_many([(case_no, Decide(True, reason, number))], actor, within=issue)
-        self.node.bell.ring()
-        self.log.info("license_issued", case_no=case_no, license_no=number)
-        return after, issued[0]
-
-    def _send(
-        self, tx: Tx, state: CaseState, lic: License, signed: bytes, chain: tuple[bytes, ...], now_us: int
-    ) -> None:
-        keys = self._keys_of(tx, state.filing_division)
-        if not keys:
-            raise SetupError(f"no key of the filing node {state.filing_division} is known here to seal the licence to")
-        (sealed,) = seal_many([signed], keys)
-        body = license_sent_body(state.case_no, lic.license_no, bundle_hash(sealed))
-        (entry,) = self.node.journal.append(tx, Stream.CASE, [Record(Kind.LICENSE_SENT, state.case_no, body)], now_us)
-        self.node.mail.address(tx, [(entry, state.filing_division)], chain, now_us, sealed)
-
-    @staticmethod
-    def _keys_of(tx: Tx, code: str) -> list[ec.EllipticCurvePublicKey]:
-        return [load_public_key(pem) for origin, pem in tx.origin_keys().values() if origin == code]
 
     # -- receiving (from MailService, in its transaction) ----------------------------------
 
     def take(self, tx: Tx, copies: Sequence[Addressed]) -> None:
         """Licences sent to this node as a case's filing node: open, verify and keep them."""
-        now = self.node.now()
+        now = self.clock()
         anchors = self._anchors(tx)
         for a in copies:
             case_no, number, digest = license_sent_from_body(a.entry.body)
             if bundle_hash(a.sealed_bundle) != digest:
                 raise BadSignature(f"{a.entry.origin}/case/{a.entry.seq}: the sealed licence does not match its hash")
-            signed = open_sealed(a.sealed_bundle, self.node.key.private_key)
+            signed = open_sealed(a.sealed_bundle, self.key.private_key)
             lic = verify_license(signed, anchors, now, tx.revoked_fingerprints())
             if lic.license_no != number or lic.issuer != a.entry.origin:
                 raise BadSignature(f"licence {lic.license_no} does not match the entry that carried it")
             tx.put_license(number, case_no, lic.issuer, signed, int(now.timestamp() * 1_000_000))
 
     def _anchors(self, tx: Tx) -> frozenset[str]:
-        identity = self.node.identity()
+        identity = self.identity()
         own = identity.anchors if identity is not None else frozenset()
         return own | frozenset(tx.trusted_roots())
 
@@ -118,20 +63,20 @@ class LicenseService:
 
     def verify(self, signed: bytes) -> License:
         """Verify a signed licence offline against the roots this node trusts."""
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             anchors = self._anchors(tx)
             revoked = tx.revoked_fingerprints()
-        return verify_license(signed, anchors, self.node.now(), revoked)
+        return verify_license(signed, anchors, self.clock(), revoked)
 
     def signed(self, number: str) -> bytes:
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             data = tx.license(number)
         if data is None:
             raise NotFound("licence", number)
         return data
 
     def held(self, limit: int = 50) -> list[License]:
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             rows = tx.licenses(limit)
         return [self.verify(self.signed(r.license_no)) for r in rows]
 
@@ -145,3 +90,77 @@ class LicenseService:
         if len(set(numbers)) != len(numbers):
             raise InvalidInput("--license", "a licence is cited twice")
         return numbers
+
+
+class LicenseService(LicenseBook):
+    """The book, and issuing: an approval that signs a licence and sends it to the filing node."""
+
+    def __init__(
+        self,
+        store: Store,
+        journal: Journal,
+        clock: Clock,
+        key: NodeKey,
+        identity: IdentitySource,
+        cases: CaseService,
+        outbox: Addresser,
+        bell: Bell,
+    ) -> None:
+        super().__init__(store, clock, key, identity)
+        self.journal, self.cases, self.outbox, self.bell = journal, cases, outbox, bell
+
+    # -- issuing --------------------------------------------------------------------------
+
+    def approve_with_license(
+        self, case_no: str, actor: str, valid_until: dt.date | None = None, reason: str = ""
+    ) -> tuple[CaseState, License]:
+        """Approve the case and issue its licence in the same transaction; the filing node gets
+        the licence sealed for it."""
+        me = self.journal.origin
+        number = license_no(me, case_no)
+        applicant = self.cases.applicant_if_held(case_no)
+        if applicant is None:
+            raise SetupError(f"the applicant's data of {case_no} has not reached this node yet: wait and try again")
+        chain = self.outbox.chain_der()
+        issued: list[License] = []
+
+        def issue(tx: Tx, states: list[CaseState]) -> None:
+            (state,) = states
+            item = tx.items([state.item_code]).get(state.item_code)
+            lic = License(
+                number,
+                case_no,
+                state.item_code,
+                item.name if item else "",
+                applicant.name,
+                applicant.id_number,
+                me,
+                self.clock(),
+                valid_until,
+            )
+            signed = sign_license(lic, self.key, chain)
+            now_us = int(self.clock().timestamp() * 1_000_000)
+            tx.put_license(number, case_no, me, signed, now_us)
+            if state.filing_division != me:
+                self._send(tx, state, lic, signed, chain, now_us)
+            issued.append(lic)
+
+        (after,) = self.cases.act_many([(case_no, Decide(True, reason, number))], actor, within=issue)
+        self.bell.ring()
+        self.log.info("license_issued", case_no=case_no, license_no=number)
+        return after, issued[0]
+
+    def _send(
+        self, tx: Tx, state: CaseState, lic: License, signed: bytes, chain: tuple[bytes, ...], now_us: int
+    ) -> None:
+        keys = self._keys_of(tx, state.filing_division)
+        if not keys:
+            raise SetupError(f"no key of the filing node {state.filing_division} is known here to seal the licence to")
+        (sealed,) = seal_many([signed], keys)
+        body = license_sent_body(state.case_no, lic.license_no, bundle_hash(sealed))
+        (entry,) = self.journal.append(tx, Stream.CASE, [Record(Kind.LICENSE_SENT, state.case_no, body)], now_us)
+        self.outbox.address(tx, [(entry, state.filing_division)], chain, now_us, sealed)
+
+    @staticmethod
+    def _keys_of(tx: Tx, code: str) -> list[ec.EllipticCurvePublicKey]:
+        return [load_public_key(pem) for origin, pem in tx.origin_keys().values() if origin == code]

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf.message import DecodeError
 from yiwang.v1 import federation_pb2
 
-from federation.codec import signature_from_pb, signature_to_pb
-from federation.keys import NodeKey, Purpose, verify
+from federation.wire.codec import signature_from_pb, signature_to_pb
+from federation.wire.keys import NodeKey, Purpose, verify
 from node.domain.errors import BadSignature, Replay
 
 DEFAULT_WINDOW_US = 120 * 1_000_000  # accepted clock skew and transit time

@@ -18,24 +18,22 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from concurrent import futures
 from pathlib import Path
 from typing import Any
 
-import grpc
 from cryptography import x509
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from yiwang.v1 import federation_pb2_grpc, node_service_pb2_grpc
 
-from federation.enrollment import Enrollment, EnrollmentServicer
-from federation.identity import Identity
-from federation.link import GRPC_OPTIONS, LinkServicer, LinkState, ParentLink
-from federation.local_api import NodeServicer
+from federation.transport.enrollment import EnrollmentServicer
+from federation.transport.link import LinkServicer, LinkState, ParentLink
+from federation.transport.local_api import NodeServicer
+from federation.transport.servers import Servers
+from federation.wire.identity import Identity
 from node import logs
-from node.bus import Relay, start_nats_server
+from node.app.bus import Relay, start_nats_server
 from node.context import Node
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import PeerError, SetupError
+from node.services.enrollment import Enrollment
 
 RUN_FILE = "run.json"
 SEEN_EVERY_US = 2_000_000  # write a child's last-seen time at most this often
@@ -54,21 +52,13 @@ def read_run_file(data_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-def _health(server: grpc.Server, services: list[str]) -> health.HealthServicer:
-    servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    for name in ["", *services]:
-        servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return servicer
-
-
 class Runtime:
     def __init__(self, node: Node, ping_every: float = 5.0) -> None:
         self.node = node
         self.ping_every = ping_every
         self.identity: Identity | None = node.identity()
-        self.servers: list[grpc.Server] = []
-        self.addresses: dict[str, str] = {}
+        self.servers = Servers()
+        self.addresses = self.servers.addresses
         self.parent_link: ParentLink | None = None
         self.peer_links: list[ParentLink] = []
         self._seen: dict[str, int] = {}
@@ -125,43 +115,16 @@ class Runtime:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def _server(
-        self, name: str, address: str, credentials: grpc.ServerCredentials | None, add: list[Any], services: list[str]
-    ) -> None:
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=GRPC_OPTIONS)
-        for register in add:
-            register(server)
-        _health(server, services)
-        port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
-        if port == 0:
-            raise SetupError(f"cannot bind the {name} port {address}: is it in use?")
-        server.start()
-        self.servers.append(server)
-        self.addresses[name] = f"{address.rsplit(':', 1)[0]}:{port}"
-
     def start(self) -> dict[str, str]:
         settings = self.node.settings
         self.enrollment: Enrollment | None = None
         nats_url = self._start_nats()  # first: it is forked before any server thread exists
-        self._server(
-            "api",
-            settings.api_listen,
-            None,
-            [lambda s: node_service_pb2_grpc.add_NodeServiceServicer_to_server(NodeServicer(self.node), s)],
-            ["yiwang.v1.NodeService"],
-        )
+        self.servers.api(settings.api_listen, NodeServicer(self.node.catalog, self.node.cases, self.node.audit))
         identity = self.identity
         if identity is not None and identity.code.tier < 5:
-            self.enrollment = Enrollment(self.node, identity, 0)
+            self.enrollment = self.node.enrollment(identity, 0)
             servicer = EnrollmentServicer(self.enrollment, self.alarm)
-            self._server(
-                "enroll",
-                settings.enroll_listen,
-                identity.server_credentials(mutual=False),
-                [lambda s: federation_pb2_grpc.add_EnrollmentServiceServicer_to_server(servicer, s)],
-                ["yiwang.v1.EnrollmentService"],
-            )
-            self.enrollment.enroll_port = int(self.addresses["enroll"].rsplit(":", 1)[1])
+            self.enrollment.enroll_port = self.servers.enrollment(settings.enroll_listen, identity, servicer)
             links = LinkServicer(
                 identity,
                 self.node.now,
@@ -174,13 +137,7 @@ class Runtime:
                 mailer=self.node.mail,
                 bell=self.node.bell,
             )
-            self._server(
-                "federation",
-                settings.listen,
-                identity.server_credentials(mutual=True),
-                [lambda s: federation_pb2_grpc.add_FederationServiceServicer_to_server(links, s)],
-                ["yiwang.v1.FederationService"],
-            )
+            self.servers.federation(settings.listen, identity, links)
         for peer in settings.peers:
             self._dial_peer(peer)
         if settings.parent:
@@ -259,8 +216,7 @@ class Runtime:
         for link in [*self.peer_links, *([self.parent_link] if self.parent_link else [])]:
             link.stop()
         self._bus_stop.set()
-        for server in self.servers:
-            server.stop(grace=2).wait()
+        self.servers.stop(grace=2)
         if self.nats_server is not None:
             self.nats_server.terminate()
             try:

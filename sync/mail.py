@@ -17,33 +17,28 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.certs import fingerprint, verify_chain
-from federation.codec import (
-    addressed_from_wire,
-    addressed_to_wire,
-    notice_body,
-    notice_from_body,
-)
-from federation.keys import Purpose, Signature, key_id, public_key_pem, verify
+from federation.wire.certs import fingerprint, verify_chain
+from federation.wire.codec import addressed_from_wire, notice_body, notice_from_body
+from federation.wire.keys import Purpose, Signature, key_id, public_key_pem, verify
 from node import logs
+from node.bell import Bell
 from node.domain.divisions import DivisionCode
 from node.domain.entries import CASE_KINDS, Addressed, Entry, Kind, Stream, addressed_message, entry_hash
 from node.domain.errors import BadSignature, InvalidInput, Misrouted, SetupError
-from node.journal import Record
-from node.services.bundles import hand_over_bundles, take_bundles, take_material_chunks
-from node.services.case_projection import project as project_cases
+from node.journal import Journal, Record
+from node.services.bundles import Courier, take_bundles
+from node.services.licenses import LicenseBook
+from node.services.ports import Clock, IdentitySource
+from node.services.projection import project as project_cases
+from node.store import Store
 from node.store.mail import DELIVERED, OUTBOX, Key
+from sync.outbox import Outbox, addressed_row
 from sync.routing import may_arrive_from, next_node
-
-if TYPE_CHECKING:
-    from node.context import Node
-    from node.store import Tx
 
 MAX_NOTICE_TITLE = 200
 MAX_NOTICE_TEXT = 4000
@@ -58,47 +53,38 @@ class _Signer:
 
 
 class MailService:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(
+        self,
+        store: Store,
+        journal: Journal,
+        clock: Clock,
+        identity: IdentitySource,
+        outbox: Outbox,
+        courier: Courier,
+        licenses: LicenseBook,
+        bell: Bell,
+    ) -> None:
+        self.store, self.journal, self.clock, self.identity = store, journal, clock, identity
+        self.addresser, self.courier, self.licenses, self.bell = outbox, courier, licenses, bell
+        self.me = outbox.me
         self.log = logs.get("mail")
         self._signers: dict[bytes, _Signer] = {}
 
     # -- sending --------------------------------------------------------------------------
 
-    def chain_der(self) -> tuple[bytes, ...]:
-        """This node's certificate chain, which every addressed entry it writes carries."""
-        identity = self.node.identity()
-        if identity is None:
-            raise SetupError("this node has no certificate yet: enroll it (`yiwang init --token`) to send")
-        return tuple(c.public_bytes(serialization.Encoding.DER) for c in identity.chain)
-
-    def address(
-        self, tx: Tx, pairs: Sequence[tuple[Entry, str]], chain: tuple[bytes, ...], now_us: int, bundle: bytes = b""
-    ) -> None:
-        """Put entries this node just appended (in `tx`) in the outbox, each to its addressee:
-        signed on its own, with the next hop (and `bundle`, ciphertext for a bundle_sent
-        entry). The caller rings `node.bell` after commit."""
-        me = self.node.settings.code
-        rows = []
-        for entry, addressee in pairs:
-            sig = self.node.key.sign(Purpose.ADDRESSED_ENTRY, addressed_message(addressee, entry.hash))
-            copy = Addressed(entry, addressee, sig.alg, sig.key_id, sig.value, chain, bundle)
-            rows.append(self._row(copy, next_node(me, DivisionCode(addressee)), now_us))
-        tx.put_addressed(rows)
-
     def send(self, addressee: str, kind: str, subject: str, body: bytes) -> Entry:
         """Append an entry addressed to `addressee` and put it in the outbox."""
-        me = self.node.settings.code
+        me = self.me
         to = DivisionCode.parse(addressee, "addressee")
         if to == me:
             raise InvalidInput("--to", f"{addressee} is this node: an addressed entry goes to another node")
-        chain = self.chain_der()
-        now_us = int(self.node.now().timestamp() * 1_000_000)
-        with self.node.store.transaction() as tx:
-            tail = self.node.journal.lock(tx, Stream.CASE)
-            [entry] = self.node.journal.append(tx, Stream.CASE, [Record(kind, subject, body)], now_us, tail)
-            self.address(tx, [(entry, addressee)], chain, now_us)
-        self.node.bell.ring()
+        chain = self.addresser.chain_der()
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        with self.store.transaction() as tx:
+            tail = self.journal.lock(tx, Stream.CASE)
+            [entry] = self.journal.append(tx, Stream.CASE, [Record(kind, subject, body)], now_us, tail)
+            self.addresser.address(tx, [(entry, addressee)], chain, now_us)
+        self.bell.ring()
         self.log.info("addressed_sent", kind=kind, seq=entry.seq, addressee=addressee)
         return entry
 
@@ -114,12 +100,12 @@ class MailService:
 
     def receive(self, items: Sequence[Addressed], sender: str) -> list[Key]:
         """Take over a neighbour's delivery; returns the keys to acknowledge (all of them)."""
-        me = self.node.settings.code
+        me = self.me
         came_from = DivisionCode(sender)
-        now = self.node.now()
+        now = self.clock()
         now_us = int(now.timestamp() * 1_000_000)
         hops = [self._check(a, me, came_from, now) for a in items]
-        with self.node.store.transaction() as tx:
+        with self.store.transaction() as tx:
             revoked = tx.revoked_fingerprints()
             for a in items:
                 signer = self._signers[hashlib.sha256(b"".join(a.chain_der)).digest()]
@@ -131,7 +117,7 @@ class MailService:
             seen: set[tuple[str, str, int]] = set()  # one entry may come as several copies
             for a, hop in zip(items, hops, strict=True):
                 if a.key not in held and a.key not in rows:
-                    rows[a.key] = self._row(a, hop, now_us)
+                    rows[a.key] = addressed_row(a, hop, now_us)
                     # relays follow the case too; an ancestor has it from the origin's stream
                     ek = (a.entry.origin, a.entry.stream, a.entry.seq)
                     if (
@@ -149,11 +135,11 @@ class MailService:
                 tx.put_origin_key(a.entry.origin, key_id(key), public_key_pem(key))
             take_bundles(tx, [a for a in delivered_here if a.entry.kind == Kind.BUNDLE_SENT])
             accepted = [a for a in delivered_here if a.entry.kind == Kind.CASE_CUSTODY_ACCEPTED]
-            hand_over_bundles(self.node, tx, accepted)
-            self.node.licenses.take(tx, [a for a in delivered_here if a.entry.kind == Kind.LICENSE_SENT])
-            take_material_chunks(self.node, tx, [a for a in delivered_here if a.entry.kind == Kind.MATERIAL_CHUNK])
+            self.courier.hand_over(tx, accepted, self.signer_key)
+            self.licenses.take(tx, [a for a in delivered_here if a.entry.kind == Kind.LICENSE_SENT])
+            self.courier.take_material_chunks(tx, [a for a in delivered_here if a.entry.kind == Kind.MATERIAL_CHUNK])
         if rows:
-            self.node.bell.ring()
+            self.bell.ring()
             delivered = sum(1 for r in rows.values() if r["state"] == DELIVERED)
             self.log.info("addressed_received", sender=sender, stored=len(rows), delivered=delivered)
         return [a.key for a in items]
@@ -193,10 +179,10 @@ class MailService:
                 chain = [x509.load_der_x509_certificate(d) for d in a.chain_der]
             except ValueError:
                 raise BadSignature(f"{_key_text(a)}: the origin's chain does not decode") from None
-            identity = self.node.identity()
+            identity = self.identity()
             if identity is None:
                 raise SetupError("this node has no certificate yet and cannot check addressed entries")
-            with self.node.store.read() as tx:
+            with self.store.read() as tx:
                 anchors = identity.anchors | tx.trusted_roots()
             verified = verify_chain(chain, anchors, now)
             leaf_key = chain[0].public_key()
@@ -206,41 +192,24 @@ class MailService:
             self._signers[digest] = known
         return known
 
-    @staticmethod
-    def _row(a: Addressed, hop: DivisionCode | None, now_us: int) -> dict[str, Any]:
-        e = a.entry
-        return {
-            "origin": e.origin,
-            "stream": e.stream,
-            "seq": e.seq,
-            "addressee": a.addressee,
-            "next_hop": hop.code if hop else "",
-            "state": OUTBOX if hop else DELIVERED,
-            "kind": e.kind,
-            "subject": e.subject,
-            "received_at_us": now_us,
-            "done_at_us": None if hop else now_us,
-            "wire": addressed_to_wire(a),
-        }
-
     # -- handing on -----------------------------------------------------------------------
 
     def outbox(self, to: str, limit: int = 100) -> list[tuple[Key, bytes]]:
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             return tx.outbox(to, limit)
 
     def forwarded(self, to: str, keys: Iterable[Key]) -> None:
-        now_us = int(self.node.now().timestamp() * 1_000_000)
-        with self.node.store.transaction() as tx:
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        with self.store.transaction() as tx:
             tx.mark_forwarded(to, keys, now_us)
 
     # -- reading --------------------------------------------------------------------------
 
     def notices(self, limit: int = 50) -> list[dict[str, Any]]:
         """Notices this node sent or received, newest first, with where each one is."""
-        me = self.node.code
+        me = self.me.code
         out = []
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             rows = tx.addressed_rows(kind=Kind.NOTICE_SENT, limit=limit)
         for r in rows:
             a = addressed_from_wire(bytes(r.wire))

@@ -28,8 +28,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from yiwang.v1 import federation_pb2, federation_pb2_grpc
 
-from federation.certs import code_of, dns_name, verify_chain
-from federation.codec import (
+from federation.transport.errors_grpc import abort_with
+from federation.transport.tls import channel_credentials
+from federation.wire.certs import code_of, dns_name, verify_chain
+from federation.wire.codec import (
     addressed_from_pb,
     batch_from_pb,
     batch_to_pb,
@@ -37,16 +39,15 @@ from federation.codec import (
     cursors_to_pb,
     deliver_to_pb,
 )
-from federation.envelopes import MAX_MESSAGE_BYTES, LinkSession, parse_body, verify_hello_signature
-from federation.errors_grpc import abort_with
-from federation.identity import Identity
-from federation.keys import NodeKey
+from federation.wire.envelopes import MAX_MESSAGE_BYTES, LinkSession, parse_body, verify_hello_signature
+from federation.wire.identity import Identity
+from federation.wire.keys import NodeKey
 from node import logs
 from node.bell import Bell
+from node.domain.cursors import Cursor, CursorSet
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Addressed, Entry, Head
 from node.domain.errors import BadSignature, CertificateRevoked, PeerError, UnknownIssuer, YiwangError
-from sync.cursors import Cursor, CursorSet
 
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -117,7 +118,7 @@ class Outgoing(Protocol):
 
 
 class Replicator(Protocol):
-    """What a link needs of the node to replicate (node.services.replica.ReplicaService)."""
+    """What a link needs of the node to replicate (sync.replica.ReplicaService)."""
 
     def cursors(self) -> CursorSet: ...
 
@@ -130,7 +131,7 @@ Key = tuple[str, str, int, str]  # origin, stream, seq, addressee
 
 
 class Mailer(Protocol):
-    """What a link needs of the node to carry addressed entries (node.services.mail.MailService)."""
+    """What a link needs of the node to carry addressed entries (sync.mail.MailService)."""
 
     def receive(self, items: Sequence[Addressed], sender: str) -> list[Key]: ...
 
@@ -480,7 +481,7 @@ class ParentLink(threading.Thread):
         assert parent is not None
         session = LinkSession(identity.code.code, parent.code, os.urandom(16))
         options = [*GRPC_OPTIONS, ("grpc.ssl_target_name_override", dns_name(parent.code))]
-        with grpc.secure_channel(self.address, identity.channel_credentials(), options=options) as channel:
+        with grpc.secure_channel(self.address, channel_credentials(identity), options=options) as channel:
             stub = federation_pb2_grpc.FederationServiceStub(channel)
             outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
             self._outbox = outbox

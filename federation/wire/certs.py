@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from federation.keys import NodeKey
+from federation.wire.keys import NodeKey
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import (
     CertificateExpired,

@@ -11,9 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from yiwang.v1 import case_pb2
 
-from federation.certs import verify_chain
-from federation.codec import from_us, parsed, signature_from_pb, signature_to_pb, to_us
-from federation.keys import NodeKey, Purpose, verify
+from federation.wire.certs import verify_chain
+from federation.wire.codec import from_us, parsed, signature_from_pb, signature_to_pb, to_us
+from federation.wire.keys import NodeKey, Purpose, verify
 from node.domain.errors import BadSignature, UnknownIssuer
 from node.domain.licenses import License
 

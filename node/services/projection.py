@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from federation.codec import CaseRecord, case_record
+from federation.wire.codec import CaseRecord, case_record
 from node.domain.entries import Entry
 from node.domain.errors import OperatorError, PeerError
 from node.domain.lifecycle import CaseState, File, OfferCustody, apply, check_writer

@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 from google.protobuf.message import DecodeError, Message
 from yiwang.v1 import case_pb2, catalog_pb2, federation_pb2, log_pb2
 
-from federation.keys import Signature
+from federation.wire.keys import Signature
 from node.domain.calendar import CalendarYear
 from node.domain.catalog import CatalogItem, Material
+from node.domain.cursors import Cursor, CursorSet
 from node.domain.entries import Addressed, Entry, Head, Kind
 from node.domain.errors import IntegrityError
 from node.domain.lifecycle import (
@@ -41,7 +42,6 @@ from node.domain.lifecycle import (
     Withdraw,
 )
 from node.domain.timelimits import ClockStop
-from sync.cursors import Cursor, CursorSet
 
 # --- catalog ---------------------------------------------------------------------------------
 
@@ -137,6 +137,16 @@ def item_from_body(body: bytes) -> CatalogItem:
 
 def calendar_from_body(body: bytes) -> CalendarYear:
     return calendar_from_pb(parsed(catalog_pb2.CalendarYear(), body, "calendar"))
+
+
+def issued_body(code: str, der: bytes, fingerprint: str) -> bytes:
+    """The body of a cert_issued (or anchor_added) entry."""
+    return federation_pb2.CertificateIssued(code=code, der=der, fingerprint=fingerprint).SerializeToString()
+
+
+def revoked_body(code: str, fingerprint: str, reason: str) -> bytes:
+    """The body of a cert_revoked entry."""
+    return federation_pb2.CertificateRevoked(code=code, fingerprint=fingerprint, reason=reason).SerializeToString()
 
 
 def issued_from_body(body: bytes) -> tuple[str, bytes]:

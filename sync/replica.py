@@ -14,27 +14,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.certs import code_of, fingerprint, load_certificate, public_key_of
-from federation.codec import calendar_from_body, issued_from_body, item_from_body, item_to_pb, revoked_from_body
-from federation.keys import Purpose, Signature, key_id, load_public_key, public_key_pem, verify
+from federation.wire.certs import code_of, fingerprint, load_certificate, public_key_of
+from federation.wire.codec import calendar_from_body, issued_from_body, item_from_body, item_to_pb, revoked_from_body
+from federation.wire.keys import Purpose, Signature, key_id, load_public_key, public_key_pem, verify
 from node import logs
+from node.bell import Bell
 from node.domain.catalog import CatalogItem
+from node.domain.cursors import Cursor, CursorSet
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import CASE_KINDS, Entry, Head, Kind, Stream
-from node.journal import Record
-from node.services.case_projection import project as project_cases
+from node.journal import Journal, Record
+from node.services.ports import CalendarCache, Clock
+from node.services.projection import project as project_cases
+from node.store import Store, Tx
 from node.store.repo import item_row
 from sync.batches import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, BatchRefused, check_batch, entry_size
-from sync.cursors import Cursor, CursorSet
 from sync.routing import goes_down, goes_up
-
-if TYPE_CHECKING:
-    from node.context import Node
-    from node.store import Tx
 
 
 def _order(key: tuple[str, str]) -> tuple[int, int, str]:
@@ -49,8 +47,17 @@ class Outgoing:
 
 
 class ReplicaService:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(
+        self, me: DivisionCode, store: Store, journal: Journal, clock: Clock, calendar: CalendarCache, bell: Bell
+    ) -> None:
+        self.me, self.store, self.journal, self.clock, self.calendar, self.bell = (
+            me,
+            store,
+            journal,
+            clock,
+            calendar,
+            bell,
+        )
         self.log = logs.get("replica")
         self._keys: dict[bytes, tuple[str, ec.EllipticCurvePublicKey]] = {}
 
@@ -66,8 +73,8 @@ class ReplicaService:
 
     def apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]:
         """Verify and apply a batch from a neighbour; returns the cursors to acknowledge."""
-        me = self.node.code
-        with self.node.store.transaction() as tx:
+        me = self.me.code
+        with self.store.transaction() as tx:
             tails_before = tx.tails()
             tails = dict(tails_before)
             keys = self._verifier(tx, {h.key_id for h in heads})
@@ -95,9 +102,9 @@ class ReplicaService:
             tx.put_heads([h for h in heads if tails.get((h.origin, h.stream)) == (h.seq, h.hash)])
             self._project(tx, new)
         if any(e.kind == Kind.CALENDAR_PUBLISHED for e in new):
-            self.node.forget_calendar()
+            self.calendar.forget()
         if new:
-            self.node.bell.ring()
+            self.bell.ring()
             self.log.info("batch_applied", entries=len(new), streams=len({(e.origin, e.stream) for e in new}))
         return [Cursor(o, s, q) for (o, s), (q, _) in sorted(tails.items())]
 
@@ -139,17 +146,17 @@ class ReplicaService:
             elif e.kind in CASE_KINDS:
                 case_entries.append(e)
         tx.put_items(items)
-        if cross_region and self.node.settings.code.tier == Tier.PROVINCE:
+        if cross_region and self.me.tier == Tier.PROVINCE:
             self._republish(tx, cross_region)
         project_cases(tx, case_entries)
 
     def _republish(self, tx: Tx, items: Sequence[CatalogItem]) -> None:
         """A province publishes its descendants' cross-region (通办) items in its own public
         stream, which reaches every node of the province: any village can then file them."""
-        now_us = int(self.node.now().timestamp() * 1_000_000)
-        tail = self.node.journal.lock(tx, Stream.PUBLIC)
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        tail = self.journal.lock(tx, Stream.PUBLIC)
         records = [Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString()) for i in items]
-        entries = self.node.journal.append(tx, Stream.PUBLIC, records, now_us, tail)
+        entries = self.journal.append(tx, Stream.PUBLIC, records, now_us, tail)
         tx.put_items([item_row(i, e.origin, e.seq) for i, e in zip(items, entries, strict=True)])
 
     # -- sending --------------------------------------------------------------------------
@@ -158,8 +165,8 @@ class ReplicaService:
         """Batches end on signed heads. A bulk write signs one head for thousands of entries, so
         where this node's own stream has none within `max_entries` of what the peer holds, sign
         one there: a slow link that shrank its batches can then still send bounded ones."""
-        me = self.node.code
-        with self.node.store.read() as tx:
+        me = self.me.code
+        with self.store.read() as tx:
             wanted = []
             for stream in (Stream.PUBLIC, Stream.CASE):
                 have, (tail, _) = theirs.get(me, stream), tx.tail(me, stream)
@@ -168,15 +175,15 @@ class ReplicaService:
                     wanted.append((stream, have + max_entries))
         if not wanted:
             return
-        now_us = int(self.node.now().timestamp() * 1_000_000)
-        with self.node.store.transaction() as tx:
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        with self.store.transaction() as tx:
             for stream, seq in wanted:
                 (entry,) = tx.entries_between(me, stream, seq - 1, seq)
-                self.node.journal.sign_head(tx, stream, seq, entry.hash, now_us)
+                self.journal.sign_head(tx, stream, seq, entry.hash, now_us)
 
     def cursors(self) -> CursorSet:
         """Everything this node holds, for its Hello and Acks."""
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             return CursorSet(Cursor(o, s, q) for (o, s), (q, _) in tx.tails().items())
 
     def outgoing(
@@ -189,13 +196,13 @@ class ReplicaService:
     ) -> Outgoing:
         """The next batch for `peer` (our parent when `up`, else a child): what it lacks of the
         streams it should get, each run ending at a head its origin signed."""
-        me = self.node.settings.code
+        me = self.me
         if up:
             self._head_every(theirs, max_entries)
         entries: list[Entry] = []
         heads: list[Head] = []
         size = 0
-        with self.node.store.read() as tx:
+        with self.store.read() as tx:
             for (origin, stream), (seq, _) in sorted(tx.tails().items(), key=lambda kv: _order(kv[0])):
                 code = DivisionCode(origin)
                 wanted = goes_up(me, code) if up else goes_down(peer, code, stream)

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from federation.identity import Identity
-from federation.link import LinkState, ParentLink
+from federation.transport.link import LinkState, ParentLink
+from federation.wire.identity import Identity
 from node import logs
 from node.domain.divisions import DivisionCode
 from node.domain.errors import PeerError, SetupError

@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from federation.certs import code_of, fingerprint, from_pem, to_pem, verify_chain
-from federation.keys import NodeKey
+from federation.wire.certs import code_of, fingerprint, from_pem, to_pem, verify_chain
+from federation.wire.keys import NodeKey
 from node.domain.divisions import DivisionCode
 from node.domain.errors import SetupError
 
@@ -66,23 +65,6 @@ class Identity:
 
     def trusted_roots_pem(self) -> bytes:
         return to_pem([self.root, *self.peer_roots])
-
-    def server_credentials(self, mutual: bool) -> grpc.ServerCredentials:
-        """TLS for our ports: `mutual` requires and verifies a client certificate (links) from
-        our own tree or a peer province whose root we anchor."""
-        return grpc.ssl_server_credentials(
-            [(self.key_pem(), to_pem(self.chain))],
-            root_certificates=self.trusted_roots_pem() if mutual else None,
-            require_client_auth=mutual,
-        )
-
-    def channel_credentials(self) -> grpc.ChannelCredentials:
-        """mTLS to a parent or peer province: present our chain, trust our root and anchors."""
-        return grpc.ssl_channel_credentials(
-            root_certificates=self.trusted_roots_pem(),
-            private_key=self.key_pem(),
-            certificate_chain=to_pem(self.chain),
-        )
 
 
 def save_chain(data_dir: Path, chain: Sequence[x509.Certificate]) -> None:

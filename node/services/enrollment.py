@@ -1,13 +1,11 @@
-"""Enrollment: a parent certifies a child that holds a one-time token (DESIGN.md section 6).
+"""Certificates this node issues to its children (DESIGN.md section 6): one-time enrollment
+tokens, certificates recorded as `cert_issued` public entries, peer-province anchors and
+revocations. The gRPC port that serves enrollment is federation.transport.enrollment.
 
-The parent operator runs `yiwang enroll token --child CODE`; the token names the child, the
-parent's enrollment port, an expiry, a random secret and the SHA-256 fingerprint of the
-parent's certificate. The child (`yiwang init --code CODE --parent HOST:PORT --token T`) fetches
-the parent's certificate over TLS, compares its fingerprint with the token (so nobody in the
-middle can pose as the parent), then - over TLS that trusts only that certificate - sends its
-CSR and the secret. The parent checks the token (known, unused, unexpired, for this code),
-issues the certificate, records it as a `cert_issued` public entry and marks the token used,
-all in one transaction, and returns the chain. The parent keeps only the secret's hash.
+A token names the child, the parent's enrollment port, an expiry, a random secret and the
+SHA-256 fingerprint of the parent's certificate. Enrolling checks the token (known, unused,
+unexpired, for this code), issues the certificate, records it and marks the token used, all
+in one transaction. The parent keeps only the secret's hash.
 """
 
 from __future__ import annotations
@@ -17,31 +15,23 @@ import datetime as dt
 import hashlib
 import json
 import os
-import socket
-import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from yiwang.v1 import federation_pb2, federation_pb2_grpc
 
-from federation.certs import code_of, dns_name, fingerprint, issue, make_csr, verify_chain
-from federation.errors_grpc import abort_with
-from federation.identity import Identity
-from federation.keys import NodeKey, key_id, public_key_pem
+from federation.wire.certs import code_of, fingerprint, issue
+from federation.wire.codec import issued_body, revoked_body
+from federation.wire.identity import Identity
+from federation.wire.keys import key_id, public_key_pem
 from node import logs
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Kind, Stream
-from node.domain.errors import BadToken, InvalidInput, PeerError, SetupError, YiwangError
-from node.journal import Record
-
-if TYPE_CHECKING:
-    from node.context import Node
-    from node.store import Tx
+from node.domain.errors import BadToken, InvalidInput, SetupError
+from node.journal import Journal, Record
+from node.services.ports import Clock
+from node.store import Store, Tx
 
 TOKEN_PREFIX = "ywt1."
 _DER, _PEM = serialization.Encoding.DER, serialization.Encoding.PEM
@@ -92,8 +82,8 @@ def _us(at: dt.datetime) -> int:
 class Enrollment:
     """The parent's side: tokens, certificates for children, revocations."""
 
-    def __init__(self, node: Node, identity: Identity, enroll_port: int) -> None:
-        self.node = node
+    def __init__(self, store: Store, journal: Journal, clock: Clock, identity: Identity, enroll_port: int) -> None:
+        self.store, self.journal, self.clock = store, journal, clock
         self.identity = identity
         self.enroll_port = enroll_port
         self.log = logs.get("enrollment")
@@ -106,11 +96,11 @@ class Enrollment:
             raise InvalidInput("--ttl", "between 1 minute and 30 days")
         if self.enroll_port == 0:
             raise SetupError("the enrollment port is chosen at start-up: run `yiwang run` first")
-        now = self.node.now()
+        now = self.clock()
         token = Token(
             code.code, self.enroll_port, int((now + ttl).timestamp()), os.urandom(24), fingerprint(self.identity.cert)
         )
-        with self.node.store.transaction() as tx:
+        with self.store.transaction() as tx:
             tx.put_token(token.secret_hash, code.code, _us(now), _us(now + ttl))
         self.log.info("enrollment_token_made", child=code.code, expires_at=token.expires_at)
         return token
@@ -118,14 +108,14 @@ class Enrollment:
     def enroll(self, child: str, secret_hex: str, csr_der: bytes) -> list[x509.Certificate]:
         """Check the token (its secret, hex) and certify the CSR; raises BadToken (and writes
         nothing) when the token does not allow it."""
-        now = self.node.now()
+        now = self.clock()
         try:
             secret_hash = hashlib.sha256(bytes.fromhex(secret_hex)).digest()
         except ValueError:
             raise BadToken("unknown enrollment token") from None
         csr = _load_csr(csr_der)
-        with self.node.store.transaction() as tx:
-            self.node.journal.lock(tx, Stream.PUBLIC)
+        with self.store.transaction() as tx:
+            self.journal.lock(tx, Stream.PUBLIC)
             row = tx.token(secret_hash)
             if row is None:
                 raise BadToken("unknown enrollment token")
@@ -144,10 +134,10 @@ class Enrollment:
     def renew(self, child: str, csr_der: bytes) -> list[x509.Certificate]:
         """A new certificate for a child that authenticated with its current one (the link
         checked it); the old certificate stays valid until it expires or is revoked."""
-        now = self.node.now()
+        now = self.clock()
         csr = _load_csr(csr_der)
-        with self.node.store.transaction() as tx:
-            self.node.journal.lock(tx, Stream.PUBLIC)
+        with self.store.transaction() as tx:
+            self.journal.lock(tx, Stream.PUBLIC)
             cert = self._certify(tx, child, csr, now)
         self.log.info("child_renewed", child=child, serial=cert.serial_number)
         return [cert, *self.identity.chain]
@@ -155,10 +145,8 @@ class Enrollment:
     def _certify(self, tx: Tx, child: str, csr: x509.CertificateSigningRequest, now: dt.datetime) -> x509.Certificate:
         """Issue the certificate and record it (public entry, issued table, peer) in `tx`."""
         cert = issue(csr, DivisionCode.parse(child), self.identity.cert, self.identity.key, now, tx.next_serial())
-        body = federation_pb2.CertificateIssued(code=child, der=cert.public_bytes(_DER), fingerprint=fingerprint(cert))
-        (entry,) = self.node.journal.append(
-            tx, Stream.PUBLIC, [Record(Kind.CERT_ISSUED, child, body.SerializeToString())], _us(now)
-        )
+        body = issued_body(child, cert.public_bytes(_DER), fingerprint(cert))
+        (entry,) = self.journal.append(tx, Stream.PUBLIC, [Record(Kind.CERT_ISSUED, child, body)], _us(now))
         tx.put_issued(
             fingerprint(cert),
             child,
@@ -178,25 +166,25 @@ class Enrollment:
         below trusts chains from there; False when it was published before."""
         fp = fingerprint(root)
         peer = code_of(root)
-        now = self.node.now()
-        body = federation_pb2.CertificateIssued(code=peer.code, der=root.public_bytes(_DER), fingerprint=fp)
-        with self.node.store.transaction() as tx:
-            tail = self.node.journal.lock(tx, Stream.PUBLIC)
+        now = self.clock()
+        body = issued_body(peer.code, root.public_bytes(_DER), fp)
+        with self.store.transaction() as tx:
+            tail = self.journal.lock(tx, Stream.PUBLIC)
             if fp in tx.trusted_roots():
                 return False
-            (entry,) = self.node.journal.append(
-                tx, Stream.PUBLIC, [Record(Kind.ANCHOR_ADDED, peer.code, body.SerializeToString())], _us(now), tail
+            (entry,) = self.journal.append(
+                tx, Stream.PUBLIC, [Record(Kind.ANCHOR_ADDED, peer.code, body)], _us(now), tail
             )
-            tx.put_trusted_root(fp, peer.code, self.node.code, entry.seq)
+            tx.put_trusted_root(fp, peer.code, self.journal.origin, entry.seq)
         self.log.info("anchor_published", province=peer.code)
         return True
 
     def revoke(self, child: str, reason: str = "") -> int:
         """Revoke every certificate this node issued to `child`; returns how many."""
         code = DivisionCode.parse(child, "CODE")
-        now = self.node.now()
-        with self.node.store.transaction() as tx:
-            self.node.journal.lock(tx, Stream.PUBLIC)
+        now = self.clock()
+        with self.store.transaction() as tx:
+            self.journal.lock(tx, Stream.PUBLIC)
             revoked = tx.revoked_fingerprints()
             rows = [r for r in tx.issued_to(code.code) if r.fingerprint not in revoked]
             if not rows:
@@ -205,15 +193,13 @@ class Enrollment:
                 Record(
                     Kind.CERT_REVOKED,
                     code.code,
-                    federation_pb2.CertificateRevoked(
-                        code=code.code, fingerprint=r.fingerprint, reason=reason
-                    ).SerializeToString(),
+                    revoked_body(code.code, r.fingerprint, reason),
                 )
                 for r in rows
             ]
-            entries = self.node.journal.append(tx, Stream.PUBLIC, records, _us(now))
+            entries = self.journal.append(tx, Stream.PUBLIC, records, _us(now))
             for r, e in zip(rows, entries, strict=True):
-                tx.put_revocation(r.fingerprint, code.code, self.node.code, _us(now), e.seq)
+                tx.put_revocation(r.fingerprint, code.code, self.journal.origin, _us(now), e.seq)
             tx.put_peer(code.code, "child", state="revoked")
         self.log.info("certificate_revoked", child=code.code, count=len(rows))
         return len(rows)
@@ -224,74 +210,3 @@ def _load_csr(der: bytes) -> x509.CertificateSigningRequest:
         return x509.load_der_x509_csr(der)
     except ValueError:
         raise InvalidInput("csr", "not a DER certificate signing request") from None
-
-
-class EnrollmentServicer(federation_pb2_grpc.EnrollmentServiceServicer):
-    def __init__(self, enrollment: Enrollment, on_refusal: Callable[[PeerError, str], None]) -> None:
-        self.enrollment = enrollment
-        self.on_refusal = on_refusal
-
-    def Enroll(
-        self, request: federation_pb2.EnrollRequest, context: grpc.ServicerContext
-    ) -> federation_pb2.EnrollResponse:
-        try:
-            chain = self.enrollment.enroll(request.code, request.token_secret, request.csr_der)
-        except YiwangError as exc:
-            if isinstance(exc, PeerError):
-                self.on_refusal(exc, request.code)
-            abort_with(context, exc)
-        return federation_pb2.EnrollResponse(chain_der=[c.public_bytes(_DER) for c in chain])
-
-
-# --- the child's side --------------------------------------------------------------------
-
-
-def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> x509.Certificate:
-    """The certificate a TLS server presents, unverified (the caller pins its fingerprint)."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["h2"])
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock, ctx.wrap_socket(sock) as tls:
-            der = tls.getpeercert(binary_form=True)
-    except OSError as exc:
-        raise SetupError(f"cannot reach the parent's enrollment port {host}:{port}: {exc}") from None
-    if der is None:
-        raise SetupError(f"{host}:{port} presented no certificate")
-    return x509.load_der_x509_certificate(der)
-
-
-def enroll_with_parent(
-    host: str, token: Token, code: DivisionCode, key: NodeKey, now: dt.datetime, timeout: float = 15.0
-) -> list[x509.Certificate]:
-    """Run enrollment against the parent at `host`; returns the verified chain."""
-    if token.child != code.code:
-        raise InvalidInput("--token", f"the token is for {token.child}, not {code}")
-    parent_cert = fetch_certificate(host, token.enroll_port)
-    if fingerprint(parent_cert) != token.parent_fingerprint:
-        raise SetupError(
-            f"{host}:{token.enroll_port} is not the parent named in the token "
-            "(certificate fingerprint differs): check the address"
-        )
-    parent_code = code_of(parent_cert)
-    creds = grpc.ssl_channel_credentials(root_certificates=parent_cert.public_bytes(_PEM))
-    options = [("grpc.ssl_target_name_override", dns_name(parent_code.code))]
-    with grpc.secure_channel(f"{host}:{token.enroll_port}", creds, options=options) as channel:
-        stub = federation_pb2_grpc.EnrollmentServiceStub(channel)
-        request = federation_pb2.EnrollRequest(
-            code=code.code,
-            token_secret=token.secret.hex(),
-            csr_der=make_csr(code, key).public_bytes(_DER),
-        )
-        try:
-            response = stub.Enroll(request, timeout=timeout)
-        except grpc.RpcError as exc:
-            raise SetupError(f"the parent refused enrollment: {exc.details()}") from None
-    chain = [x509.load_der_x509_certificate(d) for d in response.chain_der]
-    if len(chain) < 2 or fingerprint(chain[1]) != token.parent_fingerprint:
-        raise SetupError("the parent returned a chain that is not issued by the pinned certificate")
-    verify_chain(chain, {fingerprint(chain[-1])}, now)
-    if chain[0].public_key() != key.public_key or code_of(chain[0]) != code:
-        raise SetupError("the parent returned a certificate for another key or code")
-    return chain

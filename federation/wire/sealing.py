@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from federation.keys import key_id
+from federation.wire.keys import key_id
 from node.domain.errors import IntegrityError, InvalidInput
 
 MAGIC = b"YWS1"
