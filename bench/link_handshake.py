@@ -60,7 +60,7 @@ def identities() -> tuple[Identity, Identity]:
 
 def serve(parent: Identity) -> tuple[grpc.Server, int]:
     servicer = LinkServicer(
-        parent, _now, lambda fresh=False: set(), lambda code: None, lambda e, p: None, lambda c, d: []
+        parent, _now, lambda fresh=False: set(), lambda code, state: None, lambda e, p: None, lambda c, d: []
     )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=GRPC_OPTIONS)
     federation_pb2_grpc.add_FederationServiceServicer_to_server(servicer, server)

@@ -36,7 +36,9 @@ from node.services.catalog import CatalogService
 from node.services.enrollment import Enrollment
 from node.services.licenses import LicenseBook, LicenseService
 from node.services.ports import CalendarCache, Clock, IdentityFile
-from node.store import Store, open_engine
+from node.services.projection import Projection
+from node.services.rebuild import Rebuilder
+from node.store import Store, open_engine, schema
 from sync.mail import MailService
 from sync.outbox import Outbox
 from sync.replica import ReplicaService
@@ -73,16 +75,20 @@ class Node:
         self.calendar_cache = CalendarCache(store)
         self.identity = IdentityFile(settings.data_dir, settings.key_path, settings.anchors, clock)
         me = settings.code
+        self.projection = Projection(me, self.calendar_cache)
+        projection = self.projection
         outbox = Outbox(me, key, self.identity)
         book = LicenseBook(store, clock, key, self.identity)
-        self.catalog = CatalogService(me, store, self.journal, clock, self.identity)
-        self.cases = CaseService(store, self.journal, clock, self.calendar_cache, key, outbox, book, self.bell)
-        self.calendars = CalendarService(store, self.journal, clock, self.calendar_cache)
+        self.catalog = CatalogService(me, store, self.journal, projection, clock, self.identity)
+        self.cases = CaseService(
+            store, self.journal, clock, projection, self.calendar_cache, key, outbox, book, self.bell
+        )
+        self.calendars = CalendarService(store, self.journal, projection, clock, self.calendar_cache)
         self.audit = AuditService(store)
-        self.replica = ReplicaService(me, store, self.journal, clock, self.calendar_cache, self.bell)
+        self.replica = ReplicaService(me, store, self.journal, projection, clock, self.calendar_cache, self.bell)
         self.licenses = LicenseService(store, self.journal, clock, key, self.identity, self.cases, outbox, self.bell)
         courier = Courier(self.journal, clock, key, outbox)
-        self.mail = MailService(store, self.journal, clock, self.identity, outbox, courier, book, self.bell)
+        self.mail = MailService(store, self.journal, clock, self.identity, projection, outbox, courier, book, self.bell)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -129,6 +135,10 @@ class Node:
         if chain:
             save_chain(data_dir, chain)
         write_settings(settings)
+        if schema.current(engine) is None:
+            schema.create(engine)
+        else:
+            schema.check(engine, str(data_dir))
         store = Store(engine)
         with store.transaction() as tx:
             tx.put_origin_key(division.code, key.key_id, public_key_pem(key.public_key))
@@ -145,7 +155,9 @@ class Node:
     def open(cls, data_dir: Path, clock: Clock = system_clock) -> Node:
         settings = load_settings(data_dir)
         key = NodeKey.load(settings.key_path)
-        store = Store(open_engine(settings.effective_database_url))
+        engine = open_engine(settings.effective_database_url)
+        schema.check(engine, str(data_dir))
+        store = Store(engine)
         logs.configure(settings.log_path)
         return cls(settings, key, store, clock)
 
@@ -156,7 +168,10 @@ class Node:
 
     def enrollment(self, identity: Identity, enroll_port: int) -> Enrollment:
         """Certificates this node issues, under `identity` (tokens name `enroll_port`)."""
-        return Enrollment(self.store, self.journal, self.clock, identity, enroll_port)
+        return Enrollment(self.store, self.journal, self.projection, self.clock, identity, enroll_port)
+
+    def rebuilder(self) -> Rebuilder:
+        return Rebuilder(self.settings.code, self.store, self.projection)
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -34,7 +34,7 @@ from node.journal import Journal, Record
 from node.services.bundles import Courier, take_bundles
 from node.services.licenses import LicenseBook
 from node.services.ports import Clock, IdentitySource
-from node.services.projection import project as project_cases
+from node.services.projection import Projection
 from node.store import Store
 from node.store.mail import DELIVERED, OUTBOX, Key
 from sync.outbox import Outbox, addressed_row
@@ -59,6 +59,7 @@ class MailService:
         journal: Journal,
         clock: Clock,
         identity: IdentitySource,
+        projection: Projection,
         outbox: Outbox,
         courier: Courier,
         licenses: LicenseBook,
@@ -66,6 +67,7 @@ class MailService:
     ) -> None:
         self.store, self.journal, self.clock, self.identity = store, journal, clock, identity
         self.addresser, self.courier, self.licenses, self.bell = outbox, courier, licenses, bell
+        self.projection = projection
         self.me = outbox.me
         self.log = logs.get("mail")
         self._signers: dict[bytes, _Signer] = {}
@@ -99,7 +101,11 @@ class MailService:
     # -- receiving ------------------------------------------------------------------------
 
     def receive(self, items: Sequence[Addressed], sender: str) -> list[Key]:
-        """Take over a neighbour's delivery; returns the keys to acknowledge (all of them)."""
+        """Take over a neighbour's delivery; returns the keys to acknowledge (all of them). A
+        transaction the database aborted for a deadlock is run again."""
+        return self.store.retrying(lambda: self._receive(items, sender))
+
+    def _receive(self, items: Sequence[Addressed], sender: str) -> list[Key]:
         me = self.me
         came_from = DivisionCode(sender)
         now = self.clock()
@@ -128,12 +134,14 @@ class MailService:
                         arrived.append(a.entry)
                         seen.add(ek)
             tx.put_addressed(list(rows.values()))
-            project_cases(tx, arrived, new_to_me=True)
+            self.projection.apply(tx, arrived, copies=True)
             delivered_here = [a for a, hop in zip(items, hops, strict=True) if hop is None and a.key in rows]
             for a in delivered_here:  # the sender's key, proven by its chain: to seal replies to it
                 key = self.signer_key(a)
                 tx.put_origin_key(a.entry.origin, key_id(key), public_key_pem(key))
-            take_bundles(tx, [a for a in delivered_here if a.entry.kind == Kind.BUNDLE_SENT])
+            bundles = [a for a in delivered_here if a.entry.kind == Kind.BUNDLE_SENT]
+            take_bundles(tx, bundles)
+            self.projection.apply(tx, [a.entry for a in bundles], to_me=True)
             accepted = [a for a in delivered_here if a.entry.kind == Kind.CASE_CUSTODY_ACCEPTED]
             self.courier.hand_over(tx, accepted, self.signer_key)
             self.licenses.take(tx, [a for a in delivered_here if a.entry.kind == Kind.LICENSE_SENT])
@@ -200,8 +208,13 @@ class MailService:
 
     def forwarded(self, to: str, keys: Iterable[Key]) -> None:
         now_us = int(self.clock().timestamp() * 1_000_000)
-        with self.store.transaction() as tx:
-            tx.mark_forwarded(to, keys, now_us)
+        done = list(keys)
+
+        def mark() -> None:
+            with self.store.transaction() as tx:
+                tx.mark_forwarded(to, done, now_us)
+
+        self.store.retrying(mark)
 
     # -- reading --------------------------------------------------------------------------
 

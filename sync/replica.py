@@ -17,20 +17,19 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.wire.certs import code_of, fingerprint, load_certificate, public_key_of
-from federation.wire.codec import calendar_from_body, issued_from_body, item_from_body, item_to_pb, revoked_from_body
+from federation.wire.certs import public_key_of
+from federation.wire.codec import issued_from_body, item_to_pb
 from federation.wire.keys import Purpose, Signature, key_id, load_public_key, public_key_pem, verify
 from node import logs
 from node.bell import Bell
 from node.domain.catalog import CatalogItem
 from node.domain.cursors import Cursor, CursorSet
-from node.domain.divisions import DivisionCode, Tier
-from node.domain.entries import CASE_KINDS, Entry, Head, Kind, Stream
+from node.domain.divisions import DivisionCode
+from node.domain.entries import Entry, Head, Kind, Stream
 from node.journal import Journal, Record
 from node.services.ports import CalendarCache, Clock
-from node.services.projection import project as project_cases
+from node.services.projection import Projection
 from node.store import Store, Tx
-from node.store.repo import item_row
 from sync.batches import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, BatchRefused, check_batch, entry_size
 from sync.routing import goes_down, goes_up
 
@@ -48,16 +47,17 @@ class Outgoing:
 
 class ReplicaService:
     def __init__(
-        self, me: DivisionCode, store: Store, journal: Journal, clock: Clock, calendar: CalendarCache, bell: Bell
+        self,
+        me: DivisionCode,
+        store: Store,
+        journal: Journal,
+        projection: Projection,
+        clock: Clock,
+        calendar: CalendarCache,
+        bell: Bell,
     ) -> None:
-        self.me, self.store, self.journal, self.clock, self.calendar, self.bell = (
-            me,
-            store,
-            journal,
-            clock,
-            calendar,
-            bell,
-        )
+        self.me, self.store, self.journal, self.clock = me, store, journal, clock
+        self.projection, self.calendar, self.bell = projection, calendar, bell
         self.log = logs.get("replica")
         self._keys: dict[bytes, tuple[str, ec.EllipticCurvePublicKey]] = {}
 
@@ -72,10 +72,15 @@ class ReplicaService:
         return self._keys
 
     def apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]:
-        """Verify and apply a batch from a neighbour; returns the cursors to acknowledge."""
+        """Verify and apply a batch from a neighbour; returns the cursors to acknowledge (of
+        the streams the batch carried). A transaction the database aborted for a deadlock or
+        a serialization failure is run again; nothing of an aborted one was kept."""
+        return self.store.retrying(lambda: self._apply_batch(entries, heads))
+
+    def _apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]:
         me = self.me.code
         with self.store.transaction() as tx:
-            tails_before = tx.tails()
+            tails_before = tx.lock_tails((e.origin, e.stream) for e in entries)
             tails = dict(tails_before)
             keys = self._verifier(tx, {h.key_id for h in heads})
 
@@ -100,8 +105,10 @@ class ReplicaService:
                 new.extend(checked.new)
             tx.append_remote(new, tails_before)
             tx.put_heads([h for h in heads if tails.get((h.origin, h.stream)) == (h.seq, h.hash)])
-            self._project(tx, new)
-        if any(e.kind == Kind.CALENDAR_PUBLISHED for e in new):
+            projected = self.projection.apply(tx, new)
+            if projected.cross_region:
+                self._republish(tx, projected.cross_region)
+        if projected.calendar_changed:
             self.calendar.forget()
         if new:
             self.bell.ring()
@@ -117,39 +124,6 @@ class ReplicaService:
         tx.put_origin_key(code, key_id(public), public_key_pem(public))
         keys[key_id(public)] = (code, public)
 
-    def _trust_root(self, tx: Tx, e: Entry) -> None:
-        """A peer province's root, published by this node's own province."""
-        code, der = issued_from_body(e.body)
-        root = load_certificate(der)
-        if DivisionCode(e.origin).tier != Tier.PROVINCE or code_of(root).tier != Tier.PROVINCE:
-            raise BatchRefused(e.origin, e.stream, e.seq, "only a province publishes peer provinces' roots")
-        tx.put_trusted_root(fingerprint(root), code, e.origin, e.seq)
-
-    def _project(self, tx: Tx, new: Sequence[Entry]) -> None:
-        """The derived rows of applied entries: catalog, calendars, revocations, case outlines."""
-        items = []
-        case_entries = []
-        cross_region = []
-        for e in new:
-            if e.kind == Kind.ITEM_PUBLISHED:
-                item = item_from_body(e.body)
-                items.append(item_row(item, e.origin, e.seq))
-                if item.cross_region:
-                    cross_region.append(item)
-            elif e.kind == Kind.CALENDAR_PUBLISHED:
-                tx.put_calendar(calendar_from_body(e.body), e.origin, e.seq)
-            elif e.kind == Kind.ANCHOR_ADDED:
-                self._trust_root(tx, e)
-            elif e.kind == Kind.CERT_REVOKED:
-                code, fp = revoked_from_body(e.body)
-                tx.put_revocation(fp, code, e.origin, e.recorded_at_us, e.seq)
-            elif e.kind in CASE_KINDS:
-                case_entries.append(e)
-        tx.put_items(items)
-        if cross_region and self.me.tier == Tier.PROVINCE:
-            self._republish(tx, cross_region)
-        project_cases(tx, case_entries)
-
     def _republish(self, tx: Tx, items: Sequence[CatalogItem]) -> None:
         """A province publishes its descendants' cross-region (通办) items in its own public
         stream, which reaches every node of the province: any village can then file them."""
@@ -157,7 +131,7 @@ class ReplicaService:
         tail = self.journal.lock(tx, Stream.PUBLIC)
         records = [Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString()) for i in items]
         entries = self.journal.append(tx, Stream.PUBLIC, records, now_us, tail)
-        tx.put_items([item_row(i, e.origin, e.seq) for i, e in zip(items, entries, strict=True)])
+        self.projection.apply(tx, entries)
 
     # -- sending --------------------------------------------------------------------------
 
@@ -180,6 +154,18 @@ class ReplicaService:
             for stream, seq in wanted:
                 (entry,) = tx.entries_between(me, stream, seq - 1, seq)
                 self.journal.sign_head(tx, stream, seq, entry.hash, now_us)
+
+    def lag(self, peer: DivisionCode, up: bool, theirs: CursorSet) -> int:
+        """Entries `peer` should have and has not acknowledged (for `yiwang status`)."""
+        me = self.me
+        with self.store.read() as tx:
+            tails = tx.tails()
+        lacking = 0
+        for (origin, stream), (seq, _) in tails.items():
+            code = DivisionCode(origin)
+            if goes_up(me, code) if up else goes_down(peer, code, stream):
+                lacking += max(0, seq - theirs.get(origin, stream))
+        return lacking
 
     def cursors(self) -> CursorSet:
         """Everything this node holds, for its Hello and Acks."""

@@ -197,7 +197,7 @@ def test_an_entry_from_a_non_custodian_is_refused_where_it_arrives(nodes: dict[s
     from federation.wire.codec import case_entry
     from node.domain.entries import Stream
     from node.journal import Record
-    from node.services.projection import CaseRuleBroken
+    from node.services.case_rows import CaseRuleBroken
 
     village, county_b, city = nodes[VILLAGE], nodes[COUNTY_B], nodes[CITY]
     case_no = errand(village)

@@ -55,6 +55,7 @@ GRPC_OPTIONS = [
 ]
 Now = Callable[[], dt.datetime]
 Alarm = Callable[[PeerError, str], None]
+Failed = Callable[[str, BaseException], None]  # a worker of ours died: (which, why); it is restarted
 
 
 def _us(at: dt.datetime) -> int:
@@ -109,6 +110,11 @@ class LinkStalled(Exception):
     """The peer stopped acknowledging: the link is dropped and dialled again."""
 
 
+class WorkerDied(Exception):
+    """A link's sender died of a fault of ours (a database error, a bug): the link is dropped,
+    an alarm raised, and the link dialled again with backoff."""
+
+
 class Outgoing(Protocol):
     @property
     def entries(self) -> list[Entry]: ...
@@ -125,6 +131,8 @@ class Replicator(Protocol):
     def apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]: ...
 
     def outgoing(self, peer: DivisionCode, up: bool, theirs: CursorSet, max_entries: int = ...) -> Outgoing: ...
+
+    def lag(self, peer: DivisionCode, up: bool, theirs: CursorSet) -> int: ...
 
 
 Key = tuple[str, str, int, str]  # origin, stream, seq, addressee
@@ -165,8 +173,13 @@ class Pump:
         window: int = 4,
         mailer: Mailer | None = None,
         bell: Bell | None = None,
+        state: LinkState | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.key, self.session, self.replicator, self.peer, self.up = key, session, replicator, peer, up
+        self.state = state or LinkState()
+        self.on_failure = on_failure
+        self.died: BaseException | None = None
         self.put, self.now, self.poll, self.theirs = put, now, poll, theirs
         self.max_entries, self.ack_timeout, self.window = max_entries, ack_timeout, window
         self.ceiling = MAX_BATCH_ENTRIES  # batches grow back to this after a slow link shrank them
@@ -202,6 +215,7 @@ class Pump:
             for c in cursors_from_pb(body.ack.cursors):
                 self.theirs.advance(c.origin, c.stream, c.seq)
             self.max_entries = min(self.ceiling, self.max_entries * 2)
+            self.state.acked_at = self.now()
             self._answered(lambda: setattr(self, "unacked", max(0, self.unacked - 1)))
         elif kind == "deliver":
             if self.mailer is None:
@@ -227,6 +241,18 @@ class Pump:
             threading.Thread(target=self._send_loop, name=f"pump-{self.peer}", daemon=True).start()
 
     def _send_loop(self) -> None:
+        """Sends until stopped; a fault of ours ends the link (`died`, `on_failure`), which is
+        then dialled again: a sender never dies unnoticed while the link looks connected."""
+        try:
+            self._send_until_stopped()
+        except Exception as exc:
+            self.died = exc
+            self.failed = f"sender failed: {type(exc).__name__}: {str(exc)[:300]}"
+            if self.on_failure is not None:
+                self.on_failure(exc)
+            self.stop()
+
+    def _send_until_stopped(self) -> None:
         while not self.stopping.is_set():
             mark = self.bell.mark()
             sent = self._send_mail()
@@ -271,17 +297,24 @@ class Pump:
         self.send(federation_pb2.EnvelopeBody(batch=batch_to_pb(out.entries, out.heads)))
         for e in out.entries:
             self.sent.advance(e.origin, e.stream, e.seq)
+        self.state.sent_at = self.now()
         return True
 
 
 @dataclass
 class LinkState:
-    """What `yiwang status` shows of the parent link (kept in the peers table)."""
+    """What `yiwang status` shows of a link (kept in the peers table): its state now, the last
+    batch sent and acknowledged, how many entries the peer still lacks, how often the link's
+    worker was restarted after a fault of ours."""
 
     state: str = "starting"
     error: str = ""
     last_ok: dt.datetime | None = None
     was_up: bool = False  # connected since the last dial
+    sent_at: dt.datetime | None = None
+    acked_at: dt.datetime | None = None
+    lag_entries: int | None = None
+    restarts: int = 0
 
 
 class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
@@ -292,17 +325,19 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
         identity: Identity,
         now: Now,
         revoked: Callable[..., set[str]],
-        on_seen: Callable[[str], None],
+        on_seen: Callable[[str, LinkState | None], None],
         alarm: Alarm,
         renew: Callable[[str, bytes], list[x509.Certificate]],
         replicator: Replicator | None = None,
         poll: float = 1.0,
         mailer: Mailer | None = None,
         bell: Bell | None = None,
+        failed: Failed | None = None,
     ) -> None:
         self.replicator = replicator
         self.mailer = mailer
         self.bell = bell
+        self.failed = failed
         self.poll = poll
         self.identity = identity
         self.now = now
@@ -343,11 +378,17 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
             peer = body.sender
             peer_fp = hashlib.sha256(body.hello.chain_der[0]).hexdigest()
             self.log.info("link_accepted", peer=peer)
-            self.on_seen(peer)
+            self.on_seen(peer, None)
             mine = self.replicator.cursors() if self.replicator else None
             yield hello(self.identity, session, self.now(), mine)
             outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
             child = self._is_child(DivisionCode(peer))  # else a peer province: addressed entries only
+            state = LinkState("connected")
+
+            def pump_failed(exc: BaseException) -> None:
+                self._failed(f"sender to {peer}", exc)
+                outbox.put(None)  # ends the stream: the child dials again
+
             pump = Pump(
                 self.identity.key,
                 session,
@@ -360,6 +401,8 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
                 cursors_from_pb(body.hello.cursors),
                 mailer=self.mailer,
                 bell=self.bell,
+                state=state,
+                on_failure=pump_failed,
             )
             failure: list[PeerError] = []
 
@@ -369,12 +412,14 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
                         got = session.unwrap(envelope, _us(self.now()))
                         if peer_fp in self.revoked():  # a revocation ends a running link too
                             raise CertificateRevoked(f"certificate of {peer} was revoked")
-                        self.on_seen(peer)
+                        self.on_seen(peer, state)
                         pump.receive(got, answer_pings=True)
                 except PeerError as exc:
                     failure.append(exc)
                 except grpc.RpcError:
                     pass  # the child went away
+                except Exception as exc:  # a fault of ours: raise it, end the link, let the child redial
+                    self._failed(f"receiver from {peer}", exc)
                 finally:
                     pump.stop()
                     outbox.put(None)
@@ -385,9 +430,16 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
                 yield item
             if failure:
                 raise failure[0]
+            if pump.died is not None:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "the parent's sender failed and was restarted: dial again")
         except PeerError as exc:
             self.alarm(exc, peer)
             abort_with(context, exc)
+
+    def _failed(self, worker: str, exc: BaseException) -> None:
+        self.log.error("link_worker_failed", worker=worker, error=type(exc).__name__, exc_info=exc)
+        if self.failed is not None:
+            self.failed(worker, exc)
 
     def Renew(
         self, request: federation_pb2.RenewRequest, context: grpc.ServicerContext
@@ -425,10 +477,13 @@ class ParentLink(threading.Thread):
         replicator: Replicator | None = None,
         mailer: Mailer | None = None,
         bell: Bell | None = None,
+        failed: Failed | None = None,
     ) -> None:
         self.replicator = replicator
         self.mailer = mailer
         self.bell = bell
+        self.failed = failed
+        self._recorded = 0.0
         super().__init__(name=f"link-{peer or 'parent'}", daemon=True)
         self.peer = peer
         self.address = address
@@ -464,6 +519,13 @@ class ParentLink(threading.Thread):
                 failures += 1
             except LinkStalled as exc:
                 self._down(str(exc))
+                failures += 1
+            except Exception as exc:  # a fault of ours (database, bug): never a silent death
+                self.state.restarts += 1
+                self.log.error("link_worker_failed", address=self.address, error=type(exc).__name__, exc_info=exc)
+                if self.failed is not None:
+                    self.failed(f"link to {self.peer or 'parent'}", exc.__cause__ or exc)
+                self._down(f"restarted after {type(exc.__cause__ or exc).__name__}: {str(exc.__cause__ or exc)[:200]}")
                 failures += 1
             if self.state.was_up:  # a link that worked and broke: dial again soon, not after a long backoff
                 failures, self.state.was_up = min(failures, 1), False
@@ -518,6 +580,7 @@ class ParentLink(threading.Thread):
                     max_entries=self.batch_entries,
                     mailer=self.mailer,
                     bell=self.bell,
+                    state=self.state,
                 )
                 pump.start()
                 pinger = threading.Thread(target=self._ping, args=(pump,), daemon=True)
@@ -525,7 +588,9 @@ class ParentLink(threading.Thread):
                 for envelope in responses:
                     pump.receive(session.unwrap(envelope, _us(self.now())), answer_pings=False)
                     self.state.last_ok = self.now()
-                    self.record(self.state)
+                    self._record_now(pump)
+                    if pump.died is not None:
+                        raise WorkerDied(pump.failed) from pump.died
                     if pump.failed:
                         raise LinkStalled(pump.failed)
             finally:
@@ -537,6 +602,16 @@ class ParentLink(threading.Thread):
                     self.batch_entries = max(MIN_BATCH_ENTRIES, pump.max_entries // 2) if shrink else pump.max_entries
                 outbox.put(None)
                 responses.cancel()
+
+    def _record_now(self, pump: Pump, every: float = 1.0) -> None:
+        """Keep the link's state for `yiwang status`, at most once a `every` seconds: with the
+        entries the peer still lacks (what it acknowledged against what this node holds)."""
+        if time.monotonic() - self._recorded < every:
+            return
+        self._recorded = time.monotonic()
+        if pump.replicator is not None:
+            self.state.lag_entries = pump.replicator.lag(pump.peer, pump.up, pump.theirs)
+        self.record(self.state)
 
     def _up(self) -> None:
         now = self.now()

@@ -23,11 +23,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nats
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError
 
@@ -104,9 +106,11 @@ def start_nats_server(store_dir: Path, port: int = 0) -> tuple[subprocess.Popen[
 class Relay:
     """Publishes the node's log to JetStream from its own cursors (kept in node_meta)."""
 
-    def __init__(self, node: Node, url: str) -> None:
+    def __init__(self, node: Node, url: str, failed: Callable[[str, BaseException], None] | None = None) -> None:
         self.node = node
         self.url = url
+        self.failed = failed  # told of a fault of ours (not the bus being away): an alarm
+        self.failures = 0  # in a row: the wait before the next try doubles, up to 30 s
         self.log = logs.get("bus")
 
     async def publish_pending(self, js: JetStreamContext | None = None) -> int:
@@ -181,6 +185,7 @@ class Relay:
                 nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1)
                 try:
                     js = await _ensure_stream(nc)
+                    self.failures = 0
                     while not stop.is_set():
                         sent = await self._publish(js)
                         if sent:
@@ -188,9 +193,12 @@ class Relay:
                         await asyncio.sleep(every)
                 finally:
                     await nc.close()
-            except Exception as exc:  # the bus is down: retry; the log is the truth meanwhile
+            except Exception as exc:  # the bus or the database is down: retry; the log is the truth meanwhile
                 self.log.warning("bus_unavailable", url=self.url, error=type(exc).__name__)
-                await asyncio.sleep(every)
+                self.failures += 1
+                if self.failed is not None and not isinstance(exc, OSError | NatsError | asyncio.TimeoutError):
+                    self.failed("bus relay", exc)  # a fault of ours, not the bus being away
+                await asyncio.sleep(min(30.0, every * 2 ** min(self.failures - 1, 5)))
 
     def run_forever(self, stop: threading.Event, every: float = 1.0) -> None:
         asyncio.run(self._serve(stop, every))

@@ -43,6 +43,18 @@ def _us(at: dt.datetime) -> int:
     return int(at.timestamp() * 1_000_000)
 
 
+def _link_values(state: LinkState | None) -> dict[str, int | None]:
+    """The peers-table columns of a link's progress."""
+    if state is None:
+        return {}
+    return {
+        "sent_at_us": _us(state.sent_at) if state.sent_at else None,
+        "acked_at_us": _us(state.acked_at) if state.acked_at else None,
+        "lag_entries": state.lag_entries,
+        "restarts": state.restarts,
+    }
+
+
 def read_run_file(data_dir: Path) -> dict[str, Any] | None:
     """The running node's ports and pid, or None when no `yiwang run` is (or was) running."""
     try:
@@ -86,7 +98,18 @@ class Runtime:
         with self.node.store.transaction() as tx:
             tx.raise_alarm(_us(self.node.now()), "warning", type(error).__name__, peer, str(error))
 
-    def seen(self, code: str) -> None:
+    def worker_failed(self, worker: str, error: BaseException) -> None:
+        """A worker of ours (a link's sender or receiver, the bus relay) died and is being
+        restarted: an alarm, which `yiwang alarms` lists and the bus publishes."""
+        detail = f"{worker}: {type(error).__name__}: {str(error)[:300]}"
+        self.log.error("worker_restarted", worker=worker, error=type(error).__name__)
+        try:
+            with self.node.store.transaction() as tx:
+                tx.raise_alarm(_us(self.node.now()), "error", "WorkerRestarted", worker, detail)
+        except Exception as exc:  # the database itself is down: the log line above must do
+            self.log.error("alarm_not_stored", worker=worker, error=type(exc).__name__)
+
+    def seen(self, code: str, state: LinkState | None = None) -> None:
         """A child or a peer province that dialled in sent something."""
         now = _us(self.node.now())
         with self._lock:
@@ -95,16 +118,23 @@ class Runtime:
             self._seen[code] = now
         with self.node.store.transaction() as tx:
             role = "province" if DivisionCode(code).tier == Tier.PROVINCE else "child"
-            tx.put_peer(code, role, state="connected", last_seen_us=now)
+            tx.put_peer(code, role, state="connected", last_seen_us=now, **_link_values(state))
 
     def recorder(self, code: str, role: str, address: str) -> Callable[[LinkState], None]:
         """Keeps a dialled link's state in the peers table, for `yiwang status`."""
 
         def record(state: LinkState) -> None:
             last_ok = _us(state.last_ok) if state.last_ok else None
+            values = _link_values(state)
             with self.node.store.transaction() as tx:
                 tx.put_peer(
-                    code, role, address=address, state=state.state, error=state.error[:300], last_seen_us=last_ok
+                    code,
+                    role,
+                    address=address,
+                    state=state.state,
+                    error=state.error[:300],
+                    last_seen_us=last_ok,
+                    **values,
                 )
 
         return record
@@ -136,6 +166,7 @@ class Runtime:
                 poll=min(self.ping_every, 1.0),
                 mailer=self.node.mail,
                 bell=self.node.bell,
+                failed=self.worker_failed,
             )
             self.servers.federation(settings.listen, identity, links)
         for peer in settings.peers:
@@ -156,11 +187,12 @@ class Runtime:
                 replicator=self.node.replica,
                 mailer=self.node.mail,
                 bell=self.node.bell,
+                failed=self.worker_failed,
             )
             self.parent_link.start()
         if nats_url:
             self.addresses["nats"] = nats_url
-            Relay(self.node, nats_url).start(self._bus_stop)
+            Relay(self.node, nats_url, failed=self.worker_failed).start(self._bus_stop)
         self._write_run_file()
         self.log.info("node_running", node=self.node.code, **self.addresses)
         return self.addresses
@@ -193,6 +225,7 @@ class Runtime:
             peer=code,
             mailer=self.node.mail,
             bell=self.node.bell,
+            failed=self.worker_failed,
         )
         link.start()
         self.peer_links.append(link)

@@ -121,6 +121,11 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
                 "last_seen": _at(p.last_seen_us),
                 "error": p.error,
                 "address": p.address,
+                "last_batch_sent": _at(p.sent_at_us),
+                "last_acknowledged": _at(p.acked_at_us),
+                "lag_entries": p.lag_entries,
+                "lag_seconds": _lag_seconds(p.lag_entries, p.acked_at_us, p.last_seen_us, node.now()),
+                "restarts": p.restarts,
             }
             for p in peers
         ],
@@ -144,9 +149,31 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
     table(f"status of {node.code}", ["", ""], rows, header=False)
     table(
         "links",
-        ["peer", "role", "state", "last seen", "error"],
-        [(p["code"], p["role"], p["state"], fmt_time(p["last_seen"]), p["error"]) for p in info["peers"]],
+        ["peer", "role", "state", "last seen", "sent", "acked", "lag", "restarts", "error"],
+        [
+            (
+                p["code"],
+                p["role"],
+                p["state"],
+                fmt_time(p["last_seen"]),
+                fmt_time(p["last_batch_sent"]),
+                fmt_time(p["last_acknowledged"]),
+                "" if p["lag_entries"] is None else f"{p['lag_entries']} / {p['lag_seconds']:.0f} s",
+                str(p["restarts"]),
+                p["error"],
+            )
+            for p in info["peers"]
+        ],
     )
+
+
+def _lag_seconds(lag: int | None, acked_us: int | None, seen_us: int | None, now: dt.datetime) -> float:
+    """How long entries have waited for the peer: since its last acknowledgement (or, before
+    any, since the link was last seen) while it lacks any; 0 when it lacks none."""
+    if not lag:
+        return 0.0
+    since = acked_us or seen_us
+    return 0.0 if since is None else max(0.0, now.timestamp() - since / 1_000_000)
 
 
 def _issuer(node: Node) -> Identity:

@@ -35,7 +35,8 @@ log = logs.get("bundles")
 
 
 def take_bundles(tx: Tx, copies: Sequence[Addressed]) -> None:
-    """Sealed bundles sent to this node as a case's new custodian."""
+    """Sealed bundles sent to this node as a case's new custodian, checked and kept (the
+    projection attaches each to its case)."""
     for a in copies:
         case_no, digest = bundle_sent_from_body(a.entry.body)
         if bundle_hash(a.sealed_bundle) != digest:
@@ -43,7 +44,6 @@ def take_bundles(tx: Tx, copies: Sequence[Addressed]) -> None:
             raise BadSignature(f"{where}: the sealed bundle does not match the hash its entry names")
         if tx.bundle(digest) is None:
             tx.put_bundles([(digest, case_no, a.sealed_bundle)])
-        tx.set_case_bundle(case_no, digest)
 
 
 SignerKey = Callable[[Addressed], ec.EllipticCurvePublicKey]

@@ -14,11 +14,10 @@ from federation.wire.codec import calendar_to_pb
 from node import logs
 from node.domain.calendar import CalendarYear
 from node.domain.entries import Kind, Stream
-from node.domain.timelimits import due_date, local_date
 from node.journal import Journal, Record
 from node.services.ports import CalendarCache, Clock
+from node.services.projection import Projection
 from node.store import Store
-from node.store.repo import case_from_row
 
 
 @dataclass(frozen=True)
@@ -36,14 +35,20 @@ class PublishResult:
 
 
 class CalendarService:
-    def __init__(self, store: Store, journal: Journal, clock: Clock, calendar: CalendarCache) -> None:
-        self.store, self.journal, self.clock, self.calendar = store, journal, clock, calendar
+    def __init__(
+        self, store: Store, journal: Journal, projection: Projection, clock: Clock, calendar: CalendarCache
+    ) -> None:
+        self.store, self.journal, self.projection, self.clock, self.calendar = (
+            store,
+            journal,
+            projection,
+            clock,
+            calendar,
+        )
         self.log = logs.get("calendar")
 
     def publish(self, year: CalendarYear) -> PublishResult:
         now = self.clock()
-        calendar = self.calendar.get().with_year(year)
-        today = local_date(now)
         with self.store.transaction() as tx:
             # Both streams: the entry goes to `public`, and due dates of cases change, which
             # `case` writers must not do at the same time (the only writer taking two locks,
@@ -58,18 +63,10 @@ class CalendarService:
                 int(now.timestamp() * 1_000_000),
                 tail,
             )
-            tx.put_calendar(year, entry.origin, entry.seq)
-            updates = []
-            for row in tx.open_cases_with_due_from(f"{year.year}-01-01"):
-                state = case_from_row(row)
-                if state.accepted_at is None or state.limit_days is None:
-                    continue
-                due = due_date(calendar, local_date(state.accepted_at), state.limit_days, state.stops, today)
-                updates.append((state.case_no, due.due_date.isoformat(), due.provisional))
-            tx.set_due(updates)
+            moved = self.projection.apply(tx, [entry]).due_dates_moved
         self.calendar.forget()
-        self.log.info("calendar_published", year=year.year, seq=entry.seq, recomputed=len(updates))
-        return PublishResult(year.year, entry.seq, len(updates))
+        self.log.info("calendar_published", year=year.year, seq=entry.seq, recomputed=moved)
+        return PublishResult(year.year, entry.seq, moved)
 
     def days(self, start: dt.date, end: dt.date) -> list[DayInfo]:
         cal = self.calendar.get()

@@ -18,12 +18,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from federation.wire.codec import addressed_from_wire, case_entry, case_record
+from federation.wire.codec import CaseRecord, addressed_from_wire, case_entry, case_record
 from federation.wire.keys import NodeKey
 from federation.wire.sealing import bundle_hash, open_sealed, seal_many
 from node import logs
 from node.bell import Bell
-from node.domain.calendar import WorkCalendar
 from node.domain.catalog import CatalogItem
 from node.domain.codes import HANDLING_FORMS, SERVICE_OBJECTS
 from node.domain.divisions import DivisionCode
@@ -32,10 +31,10 @@ from node.domain.errors import InvalidInput, NotFound
 from node.domain.identifiers import validate_credit_code, validate_resident_id
 from node.domain.lifecycle import (
     CLOCK_STOPPED,
+    Accept,
     AcceptCustody,
     CaseCommand,
     CaseState,
-    Command,
     DeclineCustody,
     File,
     OfferCustody,
@@ -44,11 +43,12 @@ from node.domain.lifecycle import (
 )
 from node.domain.materials import MaterialRef, check_case_materials, material_ref
 from node.domain.timelimits import Level, local_date, progress, working_days_between
-from node.domain.timelimits import due_date as compute_due
 from node.journal import Journal, Record
+from node.services.case_rows import CLOCK_COMMANDS, due_of
 from node.services.ports import Addresser, CalendarCache, Clock
+from node.services.projection import Projection
 from node.store import Store, Tx
-from node.store.repo import StoredCase, case_from_row, case_row
+from node.store.repo import StoredCase, case_from_row
 
 
 class LicenseCheck(Protocol):
@@ -57,16 +57,6 @@ class LicenseCheck(Protocol):
     def cite(self, signed_licenses: Sequence[bytes], applicant_id: str, today: dt.date) -> list[str]: ...
 
 
-# Commands after which the due date must be computed again: the clock starts, stops or runs.
-CLOCK_COMMANDS = frozenset(
-    {
-        Command.ACCEPT,
-        Command.REQUEST_SUPPLEMENT,
-        Command.SUPPLEMENT,
-        Command.SUSPEND,
-        Command.RESUME,
-    }
-)
 _ITEM_CACHE_LIMIT = 100_000
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
 
@@ -183,6 +173,7 @@ class CaseService:
         store: Store,
         journal: Journal,
         clock: Clock,
+        projection: Projection,
         calendar: CalendarCache,
         key: NodeKey,
         outbox: Addresser,
@@ -190,6 +181,7 @@ class CaseService:
         bell: Bell,
     ) -> None:
         self.store, self.journal, self.clock, self.calendar = store, journal, clock, calendar
+        self.projection = projection
         self.key, self.outbox, self.licenses, self.bell = key, outbox, licenses, bell
         self.code = journal.origin
         self.log = logs.get("cases")
@@ -206,15 +198,6 @@ class CaseService:
         if missing:
             self._items.update(tx.items(missing))
         return {c: self._items[c] for c in wanted if c in self._items}
-
-    # -- due dates ------------------------------------------------------------------------
-
-    @staticmethod
-    def _due(calendar: WorkCalendar, s: CaseState, today: dt.date) -> tuple[str, bool]:
-        if s.accepted_at is None or s.limit_days is None:
-            return "", False
-        due = compute_due(calendar, local_date(s.accepted_at), s.limit_days, s.stops, today)
-        return due.due_date.isoformat(), due.provisional
 
     # -- filing ---------------------------------------------------------------------------
 
@@ -268,7 +251,7 @@ class CaseService:
             prefix = f"{me}{today:%Y%m%d}"
             last = tx.last_case_no(prefix)
             base = int(last[len(prefix) :]) if last else 0
-            states, records, bundles, hashes, offers = [], [], [], [], []
+            states, records, known, bundles, offers = [], [], [], [], []
             for i, (r, blob) in enumerate(zip(requests, sealed, strict=True)):
                 item = items[r.item_code]
                 cmd = File(
@@ -289,20 +272,20 @@ class CaseService:
                     cmd, state, now, actor, me, sealed_bundle_hash=digest, applicant_kind=clean[i].kind
                 )
                 records.append(Record(kind, state.case_no, body))
+                known.append((CaseRecord(state.case_no, now, actor, me, cmd, digest, version=state.version), state))
                 if item.division_code != me:  # the competent node is elsewhere: offer it the case at once
                     offer = OfferCustody(item.division_code, "process")
                     state = apply(state, offer, now)
                     offer_kind, offer_body = case_entry(offer, state, now, actor, me)
                     records.append(Record(offer_kind, state.case_no, offer_body))
+                    known.append((CaseRecord(state.case_no, now, actor, me, offer, version=state.version), state))
                     offers.append((len(records) - 1, item.division_code))
                 states.append(state)
                 bundles.append((digest, state.case_no, blob))
-                hashes.append(digest)
             now_us = int(now.timestamp() * 1_000_000)
             chain = self.outbox.chain_der() if offers else ()
             entries = self.journal.append(tx, Stream.CASE, records, now_us, tail)
-            seq_of = {e.subject: e.seq for e in entries}
-            tx.insert_cases([case_row(s, seq_of[s.case_no], "", False, h) for s, h in zip(states, hashes, strict=True)])
+            self.projection.apply(tx, entries, known=known)
             tx.put_bundles(bundles)
             if offers:
                 self.outbox.address(tx, [(entries[i], to) for i, to in offers], chain, now_us)
@@ -347,7 +330,7 @@ class CaseService:
         with self.store.transaction() as tx:
             tail = self.journal.lock(tx, Stream.CASE)  # before reading the states it changes
             current = tx.stored_cases(no for no, _ in commands)
-            records, results, addressees = [], [], []
+            records, results, addressees, known = [], [], [], []
             for case_no, cmd in commands:
                 stored = current.get(case_no)
                 if stored is None:
@@ -359,9 +342,11 @@ class CaseService:
                 addressees.append(_addressees(stored.state, cmd, me))
                 due, provisional = stored.due_date, stored.due_provisional
                 if cmd.command in CLOCK_COMMANDS or after.status in CLOCK_STOPPED:
-                    due, provisional = self._due(calendar, after, today)
+                    due, provisional = due_of(calendar, after, today)
                 kind, body = case_entry(cmd, after, now, actor, me, due_date=due, due_provisional=provisional)
                 records.append(Record(kind, case_no, body))
+                recorded_due = (due, provisional) if isinstance(cmd, Accept) else ("", False)
+                known.append((CaseRecord(case_no, now, actor, me, cmd, b"", *recorded_due, after.version), after))
                 current[case_no] = StoredCase(after, due, provisional)
                 results.append(after)
             now_us = int(now.timestamp() * 1_000_000)
@@ -372,14 +357,7 @@ class CaseService:
                 self.outbox.address(tx, pairs, chain, now_us)
             if within is not None:
                 within(tx, results)
-            last_seq = {e.subject: e.seq for e in entries}
-            tx.update_cases(
-                [
-                    case_row(c.state, last_seq[no], c.due_date, c.due_provisional)
-                    for no, c in current.items()
-                    if no in last_seq
-                ]
-            )
+            self.projection.apply(tx, entries, known=known)
         if chain is not None:
             self.bell.ring()
         self._log_batch("case_changed", results, commands[0][1].command.value if len(commands) == 1 else "")

@@ -19,8 +19,8 @@ from node.domain.entries import Kind, Stream
 from node.domain.errors import ImportRejected, NotFound, OperatorError
 from node.journal import Journal, Record
 from node.services.ports import Clock, IdentitySource
+from node.services.projection import Projection
 from node.store import Store
-from node.store.repo import item_row
 
 Progress = Callable[[int, int], None]
 CHUNK = 500
@@ -35,9 +35,16 @@ class ImportResult:
 
 class CatalogService:
     def __init__(
-        self, me: DivisionCode, store: Store, journal: Journal, clock: Clock, identity: IdentitySource
+        self,
+        me: DivisionCode,
+        store: Store,
+        journal: Journal,
+        projection: Projection,
+        clock: Clock,
+        identity: IdentitySource,
     ) -> None:
         self.me, self.store, self.journal, self.clock, self.identity = me, store, journal, clock, identity
+        self.projection = projection
         self.log = logs.get("catalog")
 
     def _check_rules(self, items: Sequence[CatalogItem], existing: dict[str, list[tuple[CatalogItem, str]]]) -> None:
@@ -75,7 +82,7 @@ class CatalogService:
                     Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString()) for i in chunk
                 ]
                 entries = self.journal.append(tx, Stream.PUBLIC, records, now_us)
-                tx.put_items([item_row(i, e.origin, e.seq) for i, e in zip(chunk, entries, strict=True)])
+                self.projection.apply(tx, entries)
                 published += len(chunk)
                 if progress:
                     progress(min(start + CHUNK, len(items)), len(items))

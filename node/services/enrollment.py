@@ -31,6 +31,7 @@ from node.domain.entries import Kind, Stream
 from node.domain.errors import BadToken, InvalidInput, SetupError
 from node.journal import Journal, Record
 from node.services.ports import Clock
+from node.services.projection import Projection
 from node.store import Store, Tx
 
 TOKEN_PREFIX = "ywt1."
@@ -82,8 +83,16 @@ def _us(at: dt.datetime) -> int:
 class Enrollment:
     """The parent's side: tokens, certificates for children, revocations."""
 
-    def __init__(self, store: Store, journal: Journal, clock: Clock, identity: Identity, enroll_port: int) -> None:
-        self.store, self.journal, self.clock = store, journal, clock
+    def __init__(
+        self,
+        store: Store,
+        journal: Journal,
+        projection: Projection,
+        clock: Clock,
+        identity: Identity,
+        enroll_port: int,
+    ) -> None:
+        self.store, self.journal, self.projection, self.clock = store, journal, projection, clock
         self.identity = identity
         self.enroll_port = enroll_port
         self.log = logs.get("enrollment")
@@ -175,7 +184,7 @@ class Enrollment:
             (entry,) = self.journal.append(
                 tx, Stream.PUBLIC, [Record(Kind.ANCHOR_ADDED, peer.code, body)], _us(now), tail
             )
-            tx.put_trusted_root(fp, peer.code, self.journal.origin, entry.seq)
+            self.projection.apply(tx, [entry])
         self.log.info("anchor_published", province=peer.code)
         return True
 
@@ -198,8 +207,7 @@ class Enrollment:
                 for r in rows
             ]
             entries = self.journal.append(tx, Stream.PUBLIC, records, _us(now))
-            for r, e in zip(rows, entries, strict=True):
-                tx.put_revocation(r.fingerprint, code.code, self.journal.origin, _us(now), e.seq)
+            self.projection.apply(tx, entries)
             tx.put_peer(code.code, "child", state="revoked")
         self.log.info("certificate_revoked", child=code.code, count=len(rows))
         return len(rows)

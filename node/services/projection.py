@@ -1,105 +1,134 @@
-"""Case rows from case entries of any writer: the derived `cases` table at every node.
+"""The one projection (DESIGN.md section 3): every entry this node holds - written here,
+received in a batch, or delivered as an addressed copy - goes through `Projection.apply` in the
+transaction that stores it, and nothing else writes the derived tables: cases and their backlog,
+catalog items, calendars (and the due dates they move), revocations and peer-province roots.
+`yiwang rebuild` replays the log through the same function into empty tables.
 
-A case is written by one custodian at a time, but over its life by several nodes (the filing
-village, the county that handles it, the city it is escalated to), and their entries reach a
-node along different paths and so in any order. Each entry carries the case's version after
-it; entries are applied strictly in version order. One that arrives early waits in
-`case_backlog` until its predecessors are here; one already applied is skipped. Applying checks
-the lifecycle table and that the writer was the custodian (DESIGN.md section 8): an entry that
-breaks either raises CaseRuleBroken and nothing of the caller's transaction is kept.
+Which entries a tier projects is decided by what it holds (DESIGN.md section 4): every node
+projects every entry of its log, so the province counts every case of the province; a relay
+stores and forwards the exact bytes and decodes a body only here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
-from federation.wire.codec import CaseRecord, case_record
-from node.domain.entries import Entry
-from node.domain.errors import OperatorError, PeerError
-from node.domain.lifecycle import CaseState, File, OfferCustody, apply, check_writer
-from node.store.repo import StoredCase, case_row
+from federation.wire.certs import code_of, fingerprint, load_certificate
+from federation.wire.codec import (
+    bundle_sent_from_body,
+    calendar_from_body,
+    issued_from_body,
+    item_from_body,
+    revoked_from_body,
+)
+from node.domain.catalog import CatalogItem
+from node.domain.divisions import DivisionCode, Tier
+from node.domain.entries import CASE_KINDS, Entry, Kind
+from node.domain.errors import PeerError
+from node.domain.timelimits import local_date
+from node.services.case_rows import Known, due_of, project_cases
+from node.services.ports import CalendarCache
+from node.store import Tx
+from node.store.repo import case_from_row, item_row
 
-if TYPE_CHECKING:
-    from node.store import Tx
 
-
-class CaseRuleBroken(PeerError):
-    """A case entry from another node breaks the lifecycle or the custody rule."""
+class ProjectionRefused(PeerError):
+    """An entry whose effect breaks a rule of the tree (only a province publishes peer roots)."""
 
     def __init__(self, e: Entry, reason: str) -> None:
-        super().__init__(f"{e.origin}/{e.stream}/{e.seq}: case rule broken: {reason}")
+        super().__init__(f"{e.origin}/{e.stream}/{e.seq}: {reason}")
         self.entry = e
 
 
-def project(tx: Tx, entries: Sequence[Entry], new_to_me: bool = False) -> int:
-    """Apply case entries (and any waiting ones they unblock); returns how many are left
-    waiting. `new_to_me`: the entries are addressed copies, so a custody offer may bring a
-    case this node has never seen."""
-    if not entries:
-        return 0
-    pending: dict[str, list[tuple[Entry, CaseRecord]]] = {}
-    for e in entries:
-        rec = case_record(e.body)
-        pending.setdefault(rec.case_no, []).append((e, rec))
-    parked = tx.case_backlog(list(pending))
-    for e in parked:
-        rec = case_record(e.body)
-        pending[rec.case_no].append((e, rec))
-    stored = tx.stored_cases(list(pending))
-    created: dict[str, tuple[StoredCase, int, bytes]] = {}
-    changed: dict[str, tuple[StoredCase, int]] = {}
-    waiting: list[tuple[Entry, str, int]] = []
-    applied: list[Entry] = []
-    for case_no, group in pending.items():
-        group.sort(key=lambda er: er[1].version)
-        current = stored.get(case_no)
-        bundle = b""
-        seq = 0
-        for e, rec in group:
-            version = current.state.version if current else 0
-            if rec.version <= version:
-                applied.append(e)  # here already (by another path, or replayed)
-                continue
-            after = _next(current, e, rec, version, new_to_me)
-            if after is None:
-                waiting.append((e, case_no, rec.version))
-                continue
-            if isinstance(rec.command, File):
-                bundle = rec.sealed_bundle_hash
-            due = rec.due_date or (current.due_date if current else "")
-            provisional = rec.due_provisional if rec.due_date else (current.due_provisional if current else False)
-            current, seq = StoredCase(after, due, provisional), e.seq
-            applied.append(e)
-        if current is None or seq == 0:
-            continue
-        if case_no in stored:
-            changed[case_no] = (current, seq)
-        else:
-            created[case_no] = (current, seq, bundle)
-    tx.insert_cases([case_row(c.state, s, c.due_date, c.due_provisional, b) for c, s, b in created.values()])
-    tx.update_cases([case_row(c.state, s, c.due_date, c.due_provisional) for c, s in changed.values()])
-    was_parked = {(e.origin, e.stream, e.seq) for e in parked}
-    tx.unpark_case_entries([k for e in applied if (k := (e.origin, e.stream, e.seq)) in was_parked])
-    tx.park_case_entries([w for w in waiting if (w[0].origin, w[0].stream, w[0].seq) not in was_parked])
-    return len(waiting)
+@dataclass
+class Projected:
+    """What applying entries changed that the caller acts on after commit."""
+
+    cross_region: list[CatalogItem] = field(default_factory=list)  # 通办 items published below
+    calendar_changed: bool = False
+    due_dates_moved: int = 0
+    waiting: int = 0  # case entries parked until their predecessors arrive
 
 
-def _next(current: StoredCase | None, e: Entry, rec: CaseRecord, version: int, new_to_me: bool) -> CaseState | None:
-    """The case after `rec`, or None when it must wait for an earlier entry."""
-    state = current.state if current else None
-    if rec.writer != e.origin:
-        raise CaseRuleBroken(e, f"written by {e.origin} but signed as {rec.writer}")
-    try:
-        if state is None and isinstance(rec.command, OfferCustody) and new_to_me and rec.outline is not None:
-            check_writer(rec.outline._replace(offered_to=""), rec.command, rec.writer)
-            return rec.outline  # a case offered to this node, which never saw it
-        if rec.version != version + 1 or (state is None and not isinstance(rec.command, File)):
-            return None
-        check_writer(state, rec.command, rec.writer)
-        after = apply(state, rec.command, rec.at)
-    except OperatorError as exc:
-        raise CaseRuleBroken(e, str(exc)) from None
-    if after.version != rec.version:
-        raise CaseRuleBroken(e, f"version {rec.version} where the case is at {after.version}")
-    return after
+class Projection:
+    def __init__(self, me: DivisionCode, calendar: CalendarCache) -> None:
+        self.me, self.calendar = me, calendar
+
+    def apply(
+        self,
+        tx: Tx,
+        entries: Sequence[Entry],
+        copies: bool = False,
+        to_me: bool = False,
+        known: Sequence[Known] | None = None,
+    ) -> Projected:
+        """Update every derived table for `entries`. `copies`: addressed copies of entries
+        outside this node's log (a custody offer may bring a case it never saw). `to_me`:
+        copies addressed to this node (a bundle sent to it is attached to its case). `known`:
+        for this node's own case commands, the record and state of each entry."""
+        out = Projected()
+        if known is not None:
+            out.waiting = project_cases(tx, entries, self.calendar.get(), known=known)
+            return out
+        items, cases, bundles = [], [], []
+        for e in entries:
+            kind = e.kind
+            if kind in CASE_KINDS:
+                cases.append(e)
+            elif kind == Kind.ITEM_PUBLISHED:
+                item = item_from_body(e.body)
+                items.append(item_row(item, e.origin, e.seq))
+                if item.cross_region and e.origin != self.me.code:
+                    out.cross_region.append(item)
+            elif kind == Kind.CALENDAR_PUBLISHED:
+                out.due_dates_moved += self._calendar(tx, e)
+                out.calendar_changed = True
+            elif kind == Kind.ANCHOR_ADDED:
+                self._trust_root(tx, e)
+            elif kind == Kind.CERT_REVOKED:
+                code, fp = revoked_from_body(e.body)
+                tx.put_revocation(fp, code, e.origin, e.recorded_at_us, e.seq)
+            elif kind == Kind.BUNDLE_SENT and to_me:
+                bundles.append(e)
+        tx.put_items(items)
+        if cases:
+            out.waiting = project_cases(tx, cases, self.calendar.get(), new_to_me=copies)
+        for e in bundles:  # after the case rows: an offer and its bundle may come together
+            case_no, digest = bundle_sent_from_body(e.body)
+            tx.set_case_bundle(case_no, digest)
+        if self.me.tier != Tier.PROVINCE:
+            out.cross_region = []
+        if out.calendar_changed:
+            self.calendar.forget()  # and the caller again after commit (another thread may have read it meanwhile)
+        return out
+
+    def _calendar(self, tx: Tx, e: Entry) -> int:
+        """Keep a published year and move the due dates of open cases it concerns; returns how
+        many due dates were computed again."""
+        year = calendar_from_body(e.body)
+        tx.put_calendar(year, e.origin, e.seq)
+        calendar = self.calendar.get().with_year(year)
+        today = local_date(_at(e.recorded_at_us))
+        updates = []
+        for row in tx.open_cases_with_due_from(f"{year.year}-01-01"):
+            state = case_from_row(row)
+            due, provisional = due_of(calendar, state, today)
+            if due:
+                updates.append((state.case_no, due, provisional))
+        tx.set_due(updates)
+        return len(updates)
+
+    @staticmethod
+    def _trust_root(tx: Tx, e: Entry) -> None:
+        """A peer province's root, published by a province."""
+        code, der = issued_from_body(e.body)
+        root = load_certificate(der)
+        if DivisionCode(e.origin).tier != Tier.PROVINCE or code_of(root).tier != Tier.PROVINCE:
+            raise ProjectionRefused(e, "only a province publishes peer provinces' roots")
+        tx.put_trusted_root(fingerprint(root), code, e.origin, e.seq)
+
+
+def _at(us: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)

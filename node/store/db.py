@@ -1,7 +1,8 @@
 """Opening the database: SQLite in WAL mode by default, PostgreSQL through `database.url`.
 
 SQLite writers take the lock at BEGIN (BEGIN IMMEDIATE) so two processes appending to the same
-stream queue up instead of failing half-way; PostgreSQL writers lock the stream's tail row.
+stream queue up instead of failing half-way; PostgreSQL writers lock the stream's tail row. The
+schema is created and upgraded by node.store.schema (Alembic).
 """
 
 from __future__ import annotations
@@ -9,10 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlmodel import SQLModel
 
 from node.domain.errors import SetupError
-from node.store import tables as _tables  # noqa: F401  (registers the tables)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -30,8 +29,8 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def open_engine(url: str, create: bool = True) -> Engine:
-    """An engine for `url` with the schema created (idempotent)."""
+def open_engine(url: str) -> Engine:
+    """An engine for `url`, checked to be reachable. The schema is node.store.schema's business."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     try:
@@ -41,11 +40,10 @@ def open_engine(url: str, create: bool = True) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-    if create:
-        try:
-            SQLModel.metadata.create_all(engine)
-        except Exception as exc:
-            raise SetupError(
-                f"database {engine.url.render_as_string(hide_password=True)} is unreachable: {exc}"
-            ) from None
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise SetupError(f"database {where} is unreachable: {exc}") from None
     return engine

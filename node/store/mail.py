@@ -3,6 +3,7 @@ statement of that table is here."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -36,7 +37,8 @@ class MailTx:
 
     def put_addressed(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            self.conn.execute(insert(T_ADDRESSED), list(rows))
+            now = time.time_ns()  # the order a rebuild replays copies in (see EntryRow.held_ns)
+            self.conn.execute(insert(T_ADDRESSED), [{**r, "held_ns": now + i} for i, r in enumerate(rows)])
 
     def outbox(self, next_hop: str, limit: int) -> list[tuple[Key, bytes]]:
         """Entries waiting for `next_hop` to acknowledge them, oldest first."""
@@ -80,6 +82,12 @@ class MailTx:
         if kind:
             q = q.where(c.kind == kind)
         return list(self.conn.execute(q.order_by(c.received_at_us.desc()).limit(limit)).all())
+
+    def addressed_wires(self) -> list[tuple[int, str, str, bytes]]:
+        """(held_ns, addressee, state, wire) of every addressed copy this node holds."""
+        c = T_ADDRESSED.c
+        rows = self.conn.execute(select(c.held_ns, c.addressee, c.state, c.wire))
+        return [(r[0] or 0, r[1], r[2], bytes(r[3])) for r in rows]
 
     def addressed_about(self, subject: str) -> list[bytes]:
         """Wires of the addressed entries about `subject` (a case number) this node holds."""

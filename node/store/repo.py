@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
     Engine,
     LargeBinary,
+    Table,
     bindparam,
     cast,
     delete,
@@ -25,7 +28,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
+from node import logs
 from node.domain.calendar import CalendarYear
 from node.domain.catalog import CatalogItem, Material
 from node.domain.entries import GENESIS, Entry, Head
@@ -50,7 +55,21 @@ from node.store.tables import (
     StreamTail,
     table_of,
 )
-from node.store.trust import TrustTx
+from node.store.trust import T_REVOKED, T_ROOTS, TrustTx
+
+T = TypeVar("T")
+log = logs.get("store")
+
+# PostgreSQL's deadlock_detected and serialization_failure; SQLite's "database is locked".
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def transient(exc: DBAPIError) -> bool:
+    """Did the database abort this for a reason that passes with a retry?"""
+    if getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
 
 T_ENTRIES = table_of(EntryRow)
 T_TAILS = table_of(StreamTail)
@@ -65,6 +84,9 @@ T_MATERIALS = table_of(MaterialRow)
 T_CHUNKS = table_of(MaterialChunkRow)
 T_BUNDLES = table_of(SealedBundleRow)
 T_META = table_of(MetaRow)
+
+# The tables the projection writes and `yiwang rebuild` replays (node.services.projection).
+DERIVED_TABLES = (T_CASES, T_BACKLOG, T_ITEMS, T_CALENDARS, T_REVOKED, T_ROOTS)
 
 _ITEM_DETAIL_FIELDS = ("service_objects", "handling_forms", "conditions", "fee", "legal_basis")
 
@@ -83,6 +105,14 @@ def _at(us: int) -> dt.datetime:
 
 def _dt(us: int | None) -> dt.datetime | None:
     return None if us is None else _at(us)
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value
 
 
 def item_row(item: CatalogItem, origin: str, seq: int) -> dict[str, Any]:
@@ -280,7 +310,13 @@ def case_from_row(r: Any) -> CaseState:
     )
 
 
-ENTRY_COLUMNS = Entry._fields  # the entries table's columns, in order
+ENTRY_COLUMNS = (*Entry._fields, "held_ns")  # the entries table's columns, in order
+
+
+def held_rows(entries: Sequence[Entry]) -> list[tuple[Any, ...]]:
+    """Entries as stored rows: each with the time (ns) this node stored it, increasing."""
+    now = time.time_ns()
+    return [(*e, now + i) for i, e in enumerate(entries)]
 
 
 # Entry columns for reading. Byte columns go through CAST(... AS BLOB), so a value tampered
@@ -304,9 +340,9 @@ def _head(r: Any) -> Head:
 class Tx(TrustTx, MailTx):
     """One database transaction of the node; every method is one storage function."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, writing: bool = True) -> None:
         self.conn = conn
-        self._locking = conn.dialect.name == "postgresql"
+        self._locking = writing and conn.dialect.name == "postgresql"  # reads never lock rows
         self._mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
     def _insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -342,7 +378,7 @@ class Tx(TrustTx, MailTx):
         (the tail row must exist: see ensure_streams)."""
         if not entries:
             return
-        self._insert_many("entries", ENTRY_COLUMNS, entries)  # an Entry is a tuple in column order
+        self._insert_many("entries", ENTRY_COLUMNS, held_rows(entries))
         last = entries[-1]
         moved = self.conn.execute(
             update(T_TAILS)
@@ -353,11 +389,20 @@ class Tx(TrustTx, MailTx):
             raise InternalError(f"stream {last.origin}/{last.stream} did not stand at seq {prev_seq}: was it locked?")
 
     def tails(self) -> dict[tuple[str, str], tuple[int, bytes]]:
-        """(origin, stream) -> (seq, hash) of every stream held, locked on PostgreSQL."""
-        q = select(T_TAILS)
-        if self._locking:
-            q = q.with_for_update()
-        return {(r.origin, r.stream): (r.seq, bytes(r.hash)) for r in self.conn.execute(q).all()}
+        """(origin, stream) -> (seq, hash) of every stream held; never locks."""
+        return {(r.origin, r.stream): (r.seq, bytes(r.hash)) for r in self.conn.execute(select(T_TAILS)).all()}
+
+    def lock_tails(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, bytes]]:
+        """The tails of these streams, locked until commit on PostgreSQL one by one in key order,
+        so two writers never wait for each other crosswise (a deadlock). Streams not held yet
+        are absent: their first rows are inserted by this transaction."""
+        out = {}
+        for origin, stream in sorted(set(keys)):
+            q = select(T_TAILS.c.seq, T_TAILS.c.hash).where(T_TAILS.c.origin == origin, T_TAILS.c.stream == stream)
+            row = self.conn.execute(q.with_for_update() if self._locking else q).first()
+            if row is not None:
+                out[(origin, stream)] = (row.seq, bytes(row.hash))
+        return out
 
     def append_remote(
         self, entries: Sequence[Entry], tails_before: Mapping[tuple[str, str], tuple[int, bytes]]
@@ -365,7 +410,7 @@ class Tx(TrustTx, MailTx):
         """Store verified entries of other origins and move (or create) their tails."""
         if not entries:
             return
-        self._insert_many("entries", ENTRY_COLUMNS, entries)
+        self._insert_many("entries", ENTRY_COLUMNS, held_rows(entries))
         last: dict[tuple[str, str], Entry] = {}
         for e in entries:
             last[(e.origin, e.stream)] = e
@@ -520,10 +565,11 @@ class Tx(TrustTx, MailTx):
         return int(value or 0)
 
     def put_items(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or replace catalog rows (a re-published item replaces its older version) and
-        move the catalog version."""
+        """Insert or replace catalog rows (a re-published item replaces its older version; of
+        one item given twice the later row counts) and move the catalog version."""
         if not rows:
             return
+        rows = list({r["implementation_code"]: r for r in rows}.values())
         version = self.catalog_version()
         if version == 0:
             self.conn.execute(insert(T_META), {"key": "catalog_version", "value": 1})
@@ -733,6 +779,24 @@ class Tx(TrustTx, MailTx):
         row = self.conn.execute(select(T_BUNDLES.c.sealed).where(T_BUNDLES.c.hash == hash_)).first()
         return None if row is None else bytes(row.sealed)
 
+    # -- rebuilding -----------------------------------------------------------------------
+
+    def clear(self, tables: Iterable[Table]) -> None:
+        """Empty tables (the derived ones, before a rebuild)."""
+        for table in tables:
+            self.conn.execute(delete(table))
+
+    def all_entries(self) -> list[tuple[int, Entry]]:
+        """Every entry this node holds with the time it stored it (0 before revision 0002)."""
+        return [(r.held_ns or 0, entry_from_row(r)) for r in self.conn.execute(select(*_ENTRY_READ)).all()]
+
+    def rows_of(self, table: Table) -> list[tuple[Any, ...]]:
+        """Every row of a table in primary-key order, JSON values as canonical text, to compare
+        two states of it."""
+        key = list(table.primary_key.columns)
+        rows = self.conn.execute(select(table).order_by(*key)).all()
+        return [tuple(_comparable(v) for v in r) for r in rows]
+
     # -- bookkeeping ----------------------------------------------------------------------
 
     def row_counts(self) -> dict[str, int]:
@@ -753,11 +817,26 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
-        """A read-only transaction: a consistent snapshot that does not block writers."""
+        """A read-only transaction: a consistent snapshot that takes no row locks, so it never
+        blocks a writer nor waits for one."""
         with self.engine.connect() as conn:
             conn.execution_options(yiwang_read=True)
             with conn.begin():
-                yield Tx(conn)
+                yield Tx(conn, writing=False)
+
+    def retrying(self, work: Callable[[], T], attempts: int = 8) -> T:
+        """Run `work` (which opens its own transactions) again when the database aborted it for
+        a reason that passes: a deadlock or serialization failure on PostgreSQL, a busy SQLite
+        file. Nothing of an aborted attempt was committed. Other errors pass through."""
+        for attempt in range(attempts):
+            try:
+                return work()
+            except DBAPIError as exc:
+                if attempt + 1 == attempts or not transient(exc):
+                    raise
+                log.warning("transaction_retried", attempt=attempt + 1, error=type(exc.orig).__name__)
+                time.sleep(min(1.0, 0.01 * 2**attempt) * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.engine.dispose()

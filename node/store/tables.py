@@ -24,6 +24,9 @@ class EntryRow(SQLModel, table=True):
     hash: bytes = Field(sa_type=LargeBinary)
     subject: str = Field(default="", max_length=64, index=True)
     recorded_at_us: int = Field(sa_type=BigInteger)
+    # when this node stored it (ns, this machine's clock): the order `yiwang rebuild` replays in;
+    # NULL for entries stored before schema revision 0002
+    held_ns: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class StreamTail(SQLModel, table=True):
@@ -254,6 +257,12 @@ class PeerRow(SQLModel, table=True):
     last_seen_us: int | None = Field(default=None, sa_type=BigInteger)
     not_after_us: int | None = Field(default=None, sa_type=BigInteger)
     error: str = ""
+    # the link's progress (schema revision 0003): last batch sent, last acknowledgement, entries
+    # the peer still lacks, restarts of its worker after a fault of ours
+    sent_at_us: int | None = Field(default=None, sa_type=BigInteger)
+    acked_at_us: int | None = Field(default=None, sa_type=BigInteger)
+    lag_entries: int | None = Field(default=None, sa_type=BigInteger)
+    restarts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class AddressedRow(SQLModel, table=True):
@@ -275,6 +284,7 @@ class AddressedRow(SQLModel, table=True):
     received_at_us: int = Field(sa_type=BigInteger)
     done_at_us: int | None = Field(default=None, sa_type=BigInteger)
     wire: bytes = Field(sa_type=LargeBinary)
+    held_ns: int | None = Field(default=None, sa_type=BigInteger)  # as for entries
 
 
 _MODELS: tuple[type[SQLModel], ...] = (

@@ -1,0 +1,56 @@
+"""`yiwang upgrade` and `yiwang rebuild`: the schema brought up to date, the derived tables
+replayed from the log (DESIGN.md sections 3 and 12)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from node.cli.common import DataDir, JsonOut, console, data_dir, opened, print_json
+from node.config import load_settings
+from node.store import open_engine, schema
+
+
+def upgrade(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
+    """Apply the schema migrations the node's database lacks (back it up first); `yiwang run`
+    and every other command refuse a database that is behind."""
+    settings = load_settings(data_dir(data_dir_))
+    engine = open_engine(settings.effective_database_url)
+    try:
+        before, after = schema.upgrade(engine)
+    finally:
+        engine.dispose()
+    if json_out:
+        print_json({"from": before, "to": after})
+    elif before == after:
+        console.print(f"the database is at the newest schema revision {after}; nothing to do", highlight=False)
+    else:
+        console.print(f"the database was upgraded from schema revision {before or 'none'} to {after}", highlight=False)
+
+
+def rebuild(
+    check: Annotated[
+        bool, typer.Option("--check", help="Replay, compare with the tables as they were, and keep the old ones")
+    ] = False,
+    data_dir_: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Empty the derived tables (cases, catalog, calendars, revocations, roots) and replay the
+    log into them; all or nothing. Run it with the node stopped."""
+    columns = (TextColumn("replaying the log"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with opened(data_dir_) as node, Progress(*columns, console=console, disable=json_out) as bar:
+        task = bar.add_task("rebuild", total=None)
+        result = node.rebuilder().rebuild(lambda done, total: bar.update(task, completed=done, total=total), check)
+    if json_out:
+        print_json({"entries": result.entries, "differences": result.differences, "kept": check})
+        return
+    console.print(f"{result.entries} entries replayed", highlight=False)
+    if check:
+        for table, count in sorted(result.differences.items()):
+            console.print(f"  {table}: {count} rows differ", highlight=False)
+        if not result.differences:
+            console.print("the replayed tables equal the live ones, row for row", highlight=False)
+    if check and result.differences:
+        raise typer.Exit(6)
