@@ -18,9 +18,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Iterator
 
 import grpc
 from cryptography import x509
@@ -31,29 +29,22 @@ from yiwang.v1 import federation_pb2, federation_pb2_grpc
 from federation.transport.errors_grpc import abort_with
 from federation.transport.tls import channel_credentials
 from federation.wire.certs import code_of, dns_name, verify_chain
-from federation.wire.codec import (
-    addressed_from_pb,
-    batch_from_pb,
-    batch_to_pb,
-    cursors_from_pb,
-    cursors_to_pb,
-    deliver_to_pb,
-)
+from federation.wire.codec import body_of, cursors_from_pb, cursors_to_pb, message_of
 from federation.wire.envelopes import MAX_MESSAGE_BYTES, LinkSession, parse_body, verify_hello_signature
 from federation.wire.identity import Identity
 from federation.wire.keys import NodeKey
 from node import logs
 from node.bell import Bell
-from node.domain.cursors import Cursor, CursorSet
+from node.domain.cursors import CursorSet
 from node.domain.divisions import DivisionCode, Tier
-from node.domain.entries import Addressed, Entry, Head
 from node.domain.errors import BadSignature, CertificateRevoked, PeerError, UnknownIssuer, YiwangError
+from node.domain.messages import Message, Ping
+from sync.pump import MAX_BATCH_ENTRIES, MIN_BATCH_ENTRIES, LinkState, Mailer, Now, Pump, Replicator
 
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
 ]
-Now = Callable[[], dt.datetime]
 Alarm = Callable[[PeerError, str], None]
 Failed = Callable[[str, BaseException], None]  # a worker of ours died: (which, why); it is restarted
 
@@ -92,6 +83,20 @@ def check_hello(
     return body, peer_key
 
 
+def sealer(
+    key: NodeKey, session: LinkSession, now: Now, put: Callable[[federation_pb2.SignedEnvelope], None]
+) -> Callable[[Message], None]:
+    """Turns the protocol's messages into this link's envelopes: numbered, stamped and signed
+    in one sequence, whichever thread sends."""
+    lock = threading.Lock()
+
+    def send(msg: Message) -> None:
+        with lock:
+            put(session.wrap(key, body_of(msg), _us(now())))
+
+    return send
+
+
 def hello(
     identity: Identity, session: LinkSession, now: dt.datetime, cursors: CursorSet | None = None
 ) -> federation_pb2.SignedEnvelope:
@@ -101,11 +106,6 @@ def hello(
     return session.wrap(identity.key, body, _us(now))
 
 
-MAX_BATCH_ENTRIES = 500
-MAX_DELIVER_BYTES = 4 * 1024 * 1024
-MIN_BATCH_ENTRIES = 8
-
-
 class LinkStalled(Exception):
     """The peer stopped acknowledging: the link is dropped and dialled again."""
 
@@ -113,208 +113,6 @@ class LinkStalled(Exception):
 class WorkerDied(Exception):
     """A link's sender died of a fault of ours (a database error, a bug): the link is dropped,
     an alarm raised, and the link dialled again with backoff."""
-
-
-class Outgoing(Protocol):
-    @property
-    def entries(self) -> list[Entry]: ...
-
-    @property
-    def heads(self) -> list[Head]: ...
-
-
-class Replicator(Protocol):
-    """What a link needs of the node to replicate (sync.replica.ReplicaService)."""
-
-    def cursors(self) -> CursorSet: ...
-
-    def apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]: ...
-
-    def outgoing(self, peer: DivisionCode, up: bool, theirs: CursorSet, max_entries: int = ...) -> Outgoing: ...
-
-    def lag(self, peer: DivisionCode, up: bool, theirs: CursorSet) -> int: ...
-
-
-Key = tuple[str, str, int, str]  # origin, stream, seq, addressee
-
-
-class Mailer(Protocol):
-    """What a link needs of the node to carry addressed entries (sync.mail.MailService)."""
-
-    def receive(self, items: Sequence[Addressed], sender: str) -> list[Key]: ...
-
-    def outbox(self, to: str, limit: int = ...) -> list[tuple[Key, bytes]]: ...
-
-    def forwarded(self, to: str, keys: Iterable[Key]) -> None: ...
-
-
-class Pump:
-    """What flows over one link, the same on both sides: answers pings (the parent), applies
-    the peer's batches and acknowledges them with its cursors, takes over the peer's addressed
-    entries and acknowledges them once stored, sends its own batches with at most `window` of
-    them unacknowledged, and hands on the addressed entries whose next hop is the peer (one
-    delivery in flight). `sent` runs ahead of the acknowledged `theirs`; after a reconnect both
-    start again from the cursors the peer reports in its Hello, and unacknowledged addressed
-    entries are sent again (the receiver recognises copies it holds)."""
-
-    def __init__(
-        self,
-        key: NodeKey,
-        session: LinkSession,
-        replicator: Replicator | None,
-        peer: DivisionCode,
-        up: bool,
-        put: Callable[[federation_pb2.SignedEnvelope], None],
-        now: Now,
-        poll: float,
-        theirs: CursorSet,
-        max_entries: int = 500,
-        ack_timeout: float = 60.0,
-        window: int = 4,
-        mailer: Mailer | None = None,
-        bell: Bell | None = None,
-        state: LinkState | None = None,
-        on_failure: Callable[[BaseException], None] | None = None,
-    ) -> None:
-        self.key, self.session, self.replicator, self.peer, self.up = key, session, replicator, peer, up
-        self.state = state or LinkState()
-        self.on_failure = on_failure
-        self.died: BaseException | None = None
-        self.put, self.now, self.poll, self.theirs = put, now, poll, theirs
-        self.max_entries, self.ack_timeout, self.window = max_entries, ack_timeout, window
-        self.ceiling = MAX_BATCH_ENTRIES  # batches grow back to this after a slow link shrank them
-        self.mailer = mailer
-        self.bell = bell or Bell()
-        self.sent = CursorSet(list(theirs))
-        self.unacked = 0
-        self.delivering: set[Key] = set()
-        self.waiting_since: float | None = None  # monotonic time of the oldest unanswered send
-        self.stopping = threading.Event()
-        self.failed: str = ""
-        self._lock = threading.Lock()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.bell.ring()
-
-    def send(self, body: federation_pb2.EnvelopeBody) -> None:
-        with self._lock:  # one sequence of link numbers, whichever thread sends
-            self.put(self.session.wrap(self.key, body, _us(self.now())))
-
-    def receive(self, body: federation_pb2.EnvelopeBody, answer_pings: bool) -> None:
-        kind = body.WhichOneof("kind")
-        if kind == "ping" and answer_pings:
-            self.send(federation_pb2.EnvelopeBody(ping=federation_pb2.Ping()))
-        elif kind == "batch":
-            if self.replicator is None:
-                raise BadSignature("this link does not replicate streams")
-            entries, heads = batch_from_pb(body.batch)
-            cursors = self.replicator.apply_batch(entries, heads)
-            self.send(federation_pb2.EnvelopeBody(ack=federation_pb2.Ack(cursors=cursors_to_pb(cursors))))
-        elif kind == "ack":
-            for c in cursors_from_pb(body.ack.cursors):
-                self.theirs.advance(c.origin, c.stream, c.seq)
-            self.max_entries = min(self.ceiling, self.max_entries * 2)
-            self.state.acked_at = self.now()
-            self._answered(lambda: setattr(self, "unacked", max(0, self.unacked - 1)))
-        elif kind == "deliver":
-            if self.mailer is None:
-                raise BadSignature("this link does not carry addressed entries")
-            keys = self.mailer.receive([addressed_from_pb(m) for m in body.deliver.entries], self.peer.code)
-            acked = federation_pb2.DeliverAck(
-                keys=[federation_pb2.AddressedKey(origin=o, stream=s, seq=q, addressee=a) for o, s, q, a in keys]
-            )
-            self.send(federation_pb2.EnvelopeBody(deliver_ack=acked))
-        elif kind == "deliver_ack" and self.mailer is not None:
-            keys = [(k.origin, k.stream, k.seq, k.addressee) for k in body.deliver_ack.keys]
-            self.mailer.forwarded(self.peer.code, keys)
-            self._answered(lambda: self.delivering.difference_update(keys))
-
-    def _answered(self, update: Callable[[], object]) -> None:
-        with self._lock:
-            update()
-            self.waiting_since = time.monotonic() if (self.unacked or self.delivering) else None
-        self.bell.ring()
-
-    def start(self) -> None:
-        if self.replicator is not None or self.mailer is not None:
-            threading.Thread(target=self._send_loop, name=f"pump-{self.peer}", daemon=True).start()
-
-    def _send_loop(self) -> None:
-        """Sends until stopped; a fault of ours ends the link (`died`, `on_failure`), which is
-        then dialled again: a sender never dies unnoticed while the link looks connected."""
-        try:
-            self._send_until_stopped()
-        except Exception as exc:
-            self.died = exc
-            self.failed = f"sender failed: {type(exc).__name__}: {str(exc)[:300]}"
-            if self.on_failure is not None:
-                self.on_failure(exc)
-            self.stop()
-
-    def _send_until_stopped(self) -> None:
-        while not self.stopping.is_set():
-            mark = self.bell.mark()
-            sent = self._send_mail()
-            sent = self._send_batch() or sent
-            if sent:
-                continue
-            since = self.waiting_since
-            if since is not None and time.monotonic() - since > self.ack_timeout:
-                self.failed = f"no answer from {self.peer} within {self.ack_timeout:.0f} s"
-                return
-            self.bell.wait(mark, self.poll)
-
-    def _sending(self, update: Callable[[], object]) -> None:
-        with self._lock:
-            update()
-            if self.waiting_since is None:
-                self.waiting_since = time.monotonic()
-
-    def _send_mail(self) -> bool:
-        if self.mailer is None or self.delivering:
-            return False
-        out = self.mailer.outbox(self.peer.code, self.max_entries)
-        if not out:
-            return False
-        size, cut = 0, 0
-        for _, wire in out:  # bounded by bytes too: material chunks are large
-            if cut and size + len(wire) > MAX_DELIVER_BYTES:
-                break
-            size, cut = size + len(wire), cut + 1
-        out = out[:cut]
-        self._sending(lambda: self.delivering.update(k for k, _ in out))
-        self.send(federation_pb2.EnvelopeBody(deliver=deliver_to_pb(w for _, w in out)))
-        return True
-
-    def _send_batch(self) -> bool:
-        if self.replicator is None or self.unacked >= self.window:
-            return False
-        out = self.replicator.outgoing(self.peer, self.up, self.sent, self.max_entries)
-        if not out.entries:
-            return False
-        self._sending(lambda: setattr(self, "unacked", self.unacked + 1))
-        self.send(federation_pb2.EnvelopeBody(batch=batch_to_pb(out.entries, out.heads)))
-        for e in out.entries:
-            self.sent.advance(e.origin, e.stream, e.seq)
-        self.state.sent_at = self.now()
-        return True
-
-
-@dataclass
-class LinkState:
-    """What `yiwang status` shows of a link (kept in the peers table): its state now, the last
-    batch sent and acknowledged, how many entries the peer still lacks, how often the link's
-    worker was restarted after a fault of ours."""
-
-    state: str = "starting"
-    error: str = ""
-    last_ok: dt.datetime | None = None
-    was_up: bool = False  # connected since the last dial
-    sent_at: dt.datetime | None = None
-    acked_at: dt.datetime | None = None
-    lag_entries: int | None = None
-    restarts: int = 0
 
 
 class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
@@ -390,12 +188,10 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
                 outbox.put(None)  # ends the stream: the child dials again
 
             pump = Pump(
-                self.identity.key,
-                session,
                 self.replicator if child else None,
                 DivisionCode(peer),
                 False,
-                outbox.put,
+                sealer(self.identity.key, session, self.now, outbox.put),
                 self.now,
                 self.poll,
                 cursors_from_pb(body.hello.cursors),
@@ -409,11 +205,12 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
             def read() -> None:
                 try:
                     for envelope in request_iterator:
-                        got = session.unwrap(envelope, _us(self.now()))
+                        got = message_of(session.unwrap(envelope, _us(self.now())))
                         if peer_fp in self.revoked():  # a revocation ends a running link too
                             raise CertificateRevoked(f"certificate of {peer} was revoked")
                         self.on_seen(peer, state)
-                        pump.receive(got, answer_pings=True)
+                        if got is not None:
+                            pump.receive(got, answer_pings=True)
                 except PeerError as exc:
                     failure.append(exc)
                 except grpc.RpcError:
@@ -568,12 +365,10 @@ class ParentLink(threading.Thread):
                 self._up()
                 up = self.peer is None  # to a parent our subtree goes up; a peer province: addressed only
                 pump = Pump(
-                    identity.key,
-                    session,
                     self.replicator if up else None,
                     parent,
                     True,
-                    outbox.put,
+                    sealer(identity.key, session, self.now, outbox.put),
                     self.now,
                     min(self.ping_every, 1.0),
                     cursors_from_pb(body.hello.cursors),
@@ -586,7 +381,9 @@ class ParentLink(threading.Thread):
                 pinger = threading.Thread(target=self._ping, args=(pump,), daemon=True)
                 pinger.start()
                 for envelope in responses:
-                    pump.receive(session.unwrap(envelope, _us(self.now())), answer_pings=False)
+                    got = message_of(session.unwrap(envelope, _us(self.now())))
+                    if got is not None:
+                        pump.receive(got, answer_pings=False)
                     self.state.last_ok = self.now()
                     self._record_now(pump)
                     if pump.died is not None:
@@ -622,4 +419,4 @@ class ParentLink(threading.Thread):
 
     def _ping(self, pump: Pump) -> None:
         while not self.stopping.wait(self.ping_every) and not pump.stopping.is_set():
-            pump.send(federation_pb2.EnvelopeBody(ping=federation_pb2.Ping()))
+            pump.send(Ping())

@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError, Message
 from yiwang.v1 import case_pb2, catalog_pb2, federation_pb2, log_pb2
 
 from federation.wire.keys import Signature
+from node.domain import messages as link
 from node.domain.calendar import CalendarYear
 from node.domain.catalog import CatalogItem, Material
 from node.domain.cursors import Cursor, CursorSet
@@ -553,3 +554,37 @@ def deliver_to_pb(wires: Iterable[bytes]) -> federation_pb2.Deliver:
     for wire in wires:
         msg.entries.add().MergeFromString(wire)
     return msg
+
+
+# --- link messages ---------------------------------------------------------------------------
+
+
+def body_of(msg: link.Message) -> federation_pb2.EnvelopeBody:
+    """The envelope body carrying a link message (the session stamps and signs it)."""
+    if isinstance(msg, link.Ping):
+        return federation_pb2.EnvelopeBody(ping=federation_pb2.Ping())
+    if isinstance(msg, link.Batch):
+        return federation_pb2.EnvelopeBody(batch=batch_to_pb(msg.entries, msg.heads))
+    if isinstance(msg, link.Ack):
+        return federation_pb2.EnvelopeBody(ack=federation_pb2.Ack(cursors=cursors_to_pb(msg.cursors)))
+    if isinstance(msg, link.Deliver):
+        return federation_pb2.EnvelopeBody(deliver=deliver_to_pb(msg.wires))
+    keys = [federation_pb2.AddressedKey(origin=o, stream=s, seq=q, addressee=a) for o, s, q, a in msg.keys]
+    return federation_pb2.EnvelopeBody(deliver_ack=federation_pb2.DeliverAck(keys=keys))
+
+
+def message_of(body: federation_pb2.EnvelopeBody) -> link.Message | None:
+    """The link message an envelope body carries; None for a Hello or an empty body."""
+    kind = body.WhichOneof("kind")
+    if kind == "ping":
+        return link.Ping()
+    if kind == "batch":
+        entries, heads = batch_from_pb(body.batch)
+        return link.Batch(entries, heads)
+    if kind == "ack":
+        return link.Ack(list(cursors_from_pb(body.ack.cursors)))
+    if kind == "deliver":
+        return link.Deliver(items=[addressed_from_pb(m) for m in body.deliver.entries])
+    if kind == "deliver_ack":
+        return link.DeliverAck([(k.origin, k.stream, k.seq, k.addressee) for k in body.deliver_ack.keys])
+    return None

@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from federation.transport.link import LinkState, ParentLink
+from federation.transport.link import ParentLink
 from federation.wire.identity import Identity
 from node import logs
 from node.domain.divisions import DivisionCode
 from node.domain.errors import PeerError, SetupError
+from sync.pump import LinkState
 from sync.routing import goes_down
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from typing import Any
 from cryptography import x509
 
 from federation.transport.enrollment import EnrollmentServicer
-from federation.transport.link import LinkServicer, LinkState, ParentLink
+from federation.transport.link import LinkServicer, ParentLink
 from federation.transport.local_api import NodeServicer
 from federation.transport.servers import Servers
 from federation.wire.identity import Identity
@@ -34,6 +34,7 @@ from node.context import Node
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import PeerError, SetupError
 from node.services.enrollment import Enrollment
+from sync.pump import LinkState
 
 RUN_FILE = "run.json"
 SEEN_EVERY_US = 2_000_000  # write a child's last-seen time at most this often

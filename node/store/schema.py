@@ -8,6 +8,7 @@ has exactly the first revision's schema; `upgrade` stamps it so and goes on from
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -30,7 +31,9 @@ def alembic_config(conn: Connection | None = None) -> Config:
     return cfg
 
 
+@functools.cache
 def head() -> str:
+    """The newest revision this code knows (read once per process)."""
     found = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert found is not None, "no migrations are packaged"
     return found
