@@ -112,6 +112,7 @@ class MailService:
         now_us = int(now.timestamp() * 1_000_000)
         hops = [self._check(a, me, came_from, now) for a in items]
         with self.store.transaction() as tx:
+            tx.lock_tails([(me.code, Stream.CASE), (me.code, Stream.PUBLIC)])  # as every writer: case, public
             revoked = tx.revoked_fingerprints()
             for a in items:
                 signer = self._signers[hashlib.sha256(b"".join(a.chain_der)).digest()]

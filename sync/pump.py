@@ -85,10 +85,12 @@ class Pump:
         bell: Bell | None = None,
         state: LinkState | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         self.replicator, self.peer, self.up = replicator, peer, up
         self.state = state or LinkState()
-        self.on_failure = on_failure
+        self.on_failure = on_failure  # the sender died of a fault of ours: an alarm
+        self.on_end = on_end  # the sender ended by itself (died, or the peer stopped answering): end the link
         self.died: BaseException | None = None
         self.put, self.now, self.poll, self.theirs = put, now, poll, theirs
         self.max_entries, self.ack_timeout, self.window = max_entries, ack_timeout, window
@@ -155,7 +157,10 @@ class Pump:
             self.failed = f"sender failed: {type(exc).__name__}: {str(exc)[:300]}"
             if self.on_failure is not None:
                 self.on_failure(exc)
+        if self.failed and not self.stopping.is_set():
             self.stop()
+            if self.on_end is not None:
+                self.on_end()
 
     def step(self) -> bool:
         """Send what may go now (a delivery, a batch); False when nothing could."""

@@ -12,7 +12,8 @@ ends on a signature the receiver can check.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import ChainMap
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -32,6 +33,12 @@ from node.services.projection import Projection
 from node.store import Store, Tx
 from sync.batches import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, BatchRefused, check_batch, entry_size
 from sync.routing import goes_down, goes_up
+
+OriginKey = tuple[str, ec.EllipticCurvePublicKey]  # an origin's code and its head-signing key
+
+
+def OWN_STREAMS(me: str) -> list[tuple[str, str]]:
+    return [(me, Stream.CASE), (me, Stream.PUBLIC)]
 
 
 def _order(key: tuple[str, str]) -> tuple[int, int, str]:
@@ -80,9 +87,16 @@ class ReplicaService:
     def _apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]:
         me = self.me.code
         with self.store.transaction() as tx:
+            # This node's own tails first (case, then public: the order every writer takes
+            # them in), so the projection and a republish never race a local command; then the
+            # streams the batch carries, in key order.
+            tx.lock_tails(OWN_STREAMS(me))
             tails_before = tx.lock_tails((e.origin, e.stream) for e in entries)
             tails = dict(tails_before)
-            keys = self._verifier(tx, {h.key_id for h in heads})
+            # keys this batch registers are cached only once it commits
+            keys = ChainMap(
+                dict[bytes, tuple[str, ec.EllipticCurvePublicKey]](), self._verifier(tx, {h.key_id for h in heads})
+            )
 
             def verify_head(h: Head) -> bool:
                 known = keys.get(h.key_id)
@@ -108,6 +122,7 @@ class ReplicaService:
             projected = self.projection.apply(tx, new)
             if projected.cross_region:
                 self._republish(tx, projected.cross_region)
+        self._keys.update(keys.maps[0])
         if projected.calendar_changed:
             self.calendar.forget()
         if new:
@@ -115,7 +130,9 @@ class ReplicaService:
             self.log.info("batch_applied", entries=len(new), streams=len({(e.origin, e.stream) for e in new}))
         return [Cursor(o, s, q) for (o, s), (q, _) in sorted(tails.items())]
 
-    def _register_key(self, tx: Tx, keys: dict[bytes, tuple[str, ec.EllipticCurvePublicKey]], e: Entry) -> None:
+    def _register_key(
+        self, tx: Tx, keys: MutableMapping[bytes, tuple[str, ec.EllipticCurvePublicKey]], e: Entry
+    ) -> None:
         """A certificate an origin issued to one of its children: that child's key, for its heads."""
         code, der = issued_from_body(e.body)
         if DivisionCode.parse(code).parent() != DivisionCode(e.origin):

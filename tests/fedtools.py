@@ -17,6 +17,20 @@ from typing import Any
 ANY_PORTS = ["--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
 
 
+def portal_item(code: str) -> dict[str, object]:
+    """A licence item of division `code` in the documented full-field JSON (catalog import)."""
+    return {
+        "basic_code": "511A0138600000",
+        "implementation_code": f"511A0138600000-{code}-000-1",
+        "name": "教师资格认定",
+        "power_type": "01",
+        "department": "窗口",
+        "division_code": code,
+        "legal_limit_days": 20,
+        "promised_limit_days": 10,
+    }
+
+
 def cli(home: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     proc = subprocess.run(

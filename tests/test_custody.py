@@ -26,7 +26,7 @@ from node.domain.lifecycle import (
     Status,
 )
 from node.services.cases import Applicant, FileRequest
-from node.store.repo import item_row
+from node.store.catalog import item_row
 from tests.conftest import Clock, licence_item
 from tests.helpers import counts, stored_text
 from tests.test_mail import relay

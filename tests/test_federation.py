@@ -31,7 +31,18 @@ from node.app.bus import free_port
 from node.domain.divisions import DivisionCode as D
 from node.domain.errors import SetupError
 from node.services.enrollment import Token
-from tests.fedtools import ANY_PORTS, Running, alarms, case_field, cli, cli_json, db_counts, settled_counts, wait_for
+from tests.fedtools import (
+    ANY_PORTS,
+    Running,
+    alarms,
+    case_field,
+    cli,
+    cli_json,
+    db_counts,
+    portal_item,
+    settled_counts,
+    wait_for,
+)
 
 CHAIN = ["510000000000", "511600000000", "511602000000", "511602001000", "511602001001"]
 NAMES = ["province", "city", "county", "township", "village"]
@@ -124,26 +135,13 @@ def _bus_subjects(url: str, filter_subject: str) -> list[str]:
     return asyncio.run(read())
 
 
-def _item(code: str) -> dict[str, object]:
-    return {
-        "basic_code": "511A0138600000",
-        "implementation_code": f"511A0138600000-{code}-000-1",
-        "name": "教师资格认定",
-        "power_type": "01",
-        "department": "窗口",
-        "division_code": code,
-        "legal_limit_days": 20,
-        "promised_limit_days": 10,
-    }
-
-
 def test_entries_flow_up_and_down_the_running_chain(
     federation: dict[str, tuple[Path, Running]], tmp_path: Path
 ) -> None:
     import json as json_
 
     village, province = federation["village"][0], federation["province"][0]
-    (tmp_path / "v.json").write_text(json_.dumps([_item(CHAIN[4])]), encoding="utf-8")
+    (tmp_path / "v.json").write_text(json_.dumps([portal_item(CHAIN[4])]), encoding="utf-8")
     cli(village, "catalog", "import", str(tmp_path / "v.json"))
     case_no = cli_json(
         village,
@@ -167,7 +165,7 @@ def test_entries_flow_up_and_down_the_running_chain(
     subjects = wait_for(lambda: _bus_subjects(nats_url, f"yiwang.{CHAIN[4]}.case.>"), 30, "the bus")
     assert subjects == [f"yiwang.{CHAIN[4]}.case.case_filed"]
     assert "nats" not in federation["village"][1].ports  # the village profile runs without NATS
-    (tmp_path / "p.json").write_text(json_.dumps([_item(CHAIN[0])]), encoding="utf-8")
+    (tmp_path / "p.json").write_text(json_.dumps([portal_item(CHAIN[0])]), encoding="utf-8")
     cli(province, "catalog", "import", str(tmp_path / "p.json"))
     wait_for(
         lambda: _count(village, "select count(*) from catalog_items where division_code = ?", CHAIN[0]),
@@ -391,7 +389,7 @@ def test_a_new_node_fetches_the_ancestor_catalog_when_it_enrolls(
     import json as json_
 
     province, township = federation["province"], federation["township"]
-    (tmp_path / "p.json").write_text(json_.dumps([_item(CHAIN[0])]), encoding="utf-8")
+    (tmp_path / "p.json").write_text(json_.dumps([portal_item(CHAIN[0])]), encoding="utf-8")
     cli(province[0], "catalog", "import", str(tmp_path / "p.json"))
     wait_for(
         lambda: _count(township[0], "select count(*) from catalog_items where division_code = ?", CHAIN[0]),
@@ -590,12 +588,12 @@ def test_a_cross_province_case_is_handled_in_sichuan_for_a_chongqing_filing(tmp_
             cli(home, "init", "--code", code, "--parent", address, "--token", token, *ANY_PORTS)
             running.append(Running(home))
         code = f"511A0138600000-{CHAIN[2]}-000-115113010833722043-1-05"
-        item = {**_item(CHAIN[2]), "implementation_code": code, "cross_region": True}
+        item = {**portal_item(CHAIN[2]), "implementation_code": code, "cross_region": True}
         (tmp_path / "item.json").write_text(json_.dumps([item]), encoding="utf-8")
         cli(county, "catalog", "import", str(tmp_path / "item.json"))
         cli(cq, "catalog", "import", str(tmp_path / "item.json"))  # a peer province's 通办 item
         # ... but not one that is not cross-region: refused, nothing written
-        (tmp_path / "plain.json").write_text(json_.dumps([_item(CHAIN[2])]), encoding="utf-8")
+        (tmp_path / "plain.json").write_text(json_.dumps([portal_item(CHAIN[2])]), encoding="utf-8")
         before = db_counts(cq)
         assert "cross-region" in cli(cq, "catalog", "import", str(tmp_path / "plain.json"), expect=2).stderr
         assert db_counts(cq) == before

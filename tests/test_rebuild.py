@@ -140,3 +140,38 @@ def test_rebuild_from_the_cli_reports_equality(tmp_path: Path, clock: Clock) -> 
     node.close()
     out = cli(home, "rebuild", "--check").stdout
     assert "equal the live ones" in out
+
+
+def test_due_dates_moved_by_a_calendar_rebuild_the_same(any_node: Node, clock: Clock) -> None:
+    """A case accepted late in the last year the built-in calendar covers, supplemented, then
+    the next year published: the due dates the projection computed live come back exactly."""
+    year = uncovered_year()
+    clock.set_local(year - 1, 12, 24)
+    code = seed(any_node)
+    from tests.test_services import PERSON as APPLICANT
+
+    nos = [c.case_no for c in any_node.cases.file_many([FileRequest(code, APPLICANT)] * 3, "窗口")]
+    any_node.cases.act_many([(n, Accept()) for n in nos], "窗口")
+    clock.set_local(year - 1, 12, 28)
+    any_node.cases.act_many([(nos[0], RequestSupplement(("体检表",), "")), (nos[1], Decide(True))], "审查")
+    clock.set_local(year - 1, 12, 29)
+    any_node.cases.act(nos[0], Supplement(), "窗口")
+    before = any_node.cases.get(nos[2])
+    any_node.calendars.publish(make_calendar_year(year, [f"{year}-01-04", f"{year}-01-05"], []))
+    assert any_node.cases.show(nos[2]).due_provisional is False and before.case_no == nos[2]
+    assert_rebuilds_the_same(any_node)
+
+
+def test_a_county_calendar_moves_no_due_date_above_the_county(nodes: dict[str, Node]) -> None:
+    year = uncovered_year()
+    city, county = nodes[CITY], nodes[COUNTY]
+    with city.store.read() as tx:
+        calendars_before = tx.calendars()
+    county.calendars.publish(make_calendar_year(year, [f"{year}-03-01"], []))
+    settle(nodes)
+    with county.store.read() as tx:
+        assert year in tx.calendars()
+    with city.store.read() as tx:
+        assert tx.calendars() == calendars_before  # the county's entry reached it, unprojected
+        assert any(e.kind == "calendar_published" for e in tx.entries(COUNTY, "public"))
+    assert_rebuilds_the_same(city)

@@ -34,7 +34,7 @@ from node.domain.lifecycle import (
 )
 from node.services.cases import Applicant, FileRequest
 from node.services.catalog_import import parse_catalog, read_catalog_file
-from node.store.repo import T_CASES
+from node.store.cases import T_CASES
 from tests.conftest import CATALOG_CSV, Clock, licence_item, uncovered_year
 from tests.helpers import counts, stored_text
 
@@ -88,7 +88,7 @@ def test_an_item_outside_the_node_is_refused_and_nothing_is_written(any_node: No
 
 
 def test_lower_tier_entry_may_not_change_the_province_standard(tmp_path: Path, clock: Clock, database_url: str) -> None:
-    from node.store.repo import item_row
+    from node.store.catalog import item_row
 
     node = Node.init(tmp_path / "county", "511602000000", database_url=database_url, clock=clock)
     try:

@@ -55,7 +55,7 @@ def test_duplicate_entry_key_is_refused(any_node: Node) -> None:
 
 
 def test_catalog_rows_insert_then_replace(any_node: Node) -> None:
-    from node.store.repo import item_row
+    from node.store.catalog import item_row
 
     a, b = licence_item("1"), licence_item("2", promised=5)
     with any_node.store.transaction() as tx:
@@ -73,7 +73,7 @@ def test_catalog_rows_insert_then_replace(any_node: Node) -> None:
 
 def test_case_numbers_by_key_range(any_node: Node) -> None:
     from node.domain.lifecycle import File, apply
-    from node.store.repo import case_row
+    from node.store.cases import case_row
 
     prefix = f"{ORIGIN}20260302"
     rows = []
@@ -91,7 +91,7 @@ def test_case_numbers_by_key_range(any_node: Node) -> None:
 
 def test_case_columns_match_the_table_and_the_state() -> None:
     from node.domain.lifecycle import CaseState
-    from node.store.repo import CASE_COLUMNS, T_CASES
+    from node.store.cases import CASE_COLUMNS, T_CASES
 
     assert tuple(c.name for c in T_CASES.columns) == CASE_COLUMNS  # case_from_row unpacks in this order
     assert CaseState._fields[:3] == ("case_no", "item_code", "status")
@@ -101,7 +101,7 @@ def test_case_state_round_trips_through_a_row(any_node: Node) -> None:
     import datetime as dt
 
     from node.domain.lifecycle import Accept, File, RequestSupplement, apply
-    from node.store.repo import case_row
+    from node.store.cases import case_row
 
     now = any_node.now()
     state = apply(None, File("C-RT-1", "X", ORIGIN, ORIGIN, "2", "2", 10, "agent-1", True), now)

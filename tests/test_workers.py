@@ -18,7 +18,7 @@ from node.context import Node
 from node.domain.entries import Stream
 from node.services.cases import Applicant, FileRequest
 from tests.conftest import Clock, make_node
-from tests.fedtools import ANY_PORTS, Running, cli, cli_json, wait_for
+from tests.fedtools import ANY_PORTS, Running, cli, cli_json, portal_item, wait_for
 
 PERSON = Applicant("1", "王小明", "11010519491231002X")
 
@@ -103,23 +103,11 @@ def _seqs(home: Path, origin: str) -> list[int]:
         return [r[0] for r in conn.execute(sql, (origin,))]
 
 
-def _item(code: str) -> dict[str, object]:
-    return {
-        "basic_code": "511A0138600000",
-        "implementation_code": f"511A0138600000-{code}-000-115113010833722043-1-01",
-        "name": "教师资格认定",
-        "power_type": "01",
-        "department": "窗口",
-        "division_code": code,
-        "legal_limit_days": 20,
-    }
-
-
 def _file(home: Path, code: str, count: int) -> int:
     """File `count` cases in batches at a node (beside its running process); its case tail."""
     node = Node.open(home)
     try:
-        item = str(_item(code)["implementation_code"])
+        item = str(portal_item(code)["implementation_code"])
         for start in range(0, count, 200):
             node.cases.file_many([FileRequest(item, PERSON)] * min(200, count - start), "窗口")
         with node.store.read() as tx:
@@ -154,7 +142,7 @@ def test_a_county_on_postgresql_under_bursts_loses_nothing_and_restarts_a_killed
             address = running[parent].ports["federation"]
             cli(homes[name], "init", "--code", codes[name], "--parent", address, "--token", token, *ANY_PORTS, *extra)
             running[name] = Running(homes[name])
-            (tmp_path / f"{name}.json").write_text(json.dumps([_item(codes[name])]), encoding="utf-8")
+            (tmp_path / f"{name}.json").write_text(json.dumps([portal_item(codes[name])]), encoding="utf-8")
             cli(homes[name], "catalog", "import", str(tmp_path / f"{name}.json"))
 
         def burst(name: str, count: int) -> None:

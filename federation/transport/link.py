@@ -115,6 +115,14 @@ class WorkerDied(Exception):
     an alarm raised, and the link dialled again with backoff."""
 
 
+def _check_sender(pump: Pump) -> None:
+    """Raise why a link's sender ended by itself, if it did."""
+    if pump.died is not None:
+        raise WorkerDied(pump.failed) from pump.died
+    if pump.failed:
+        raise LinkStalled(pump.failed)
+
+
 class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
     """The parent's side of links from its children."""
 
@@ -185,7 +193,6 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
 
             def pump_failed(exc: BaseException) -> None:
                 self._failed(f"sender to {peer}", exc)
-                outbox.put(None)  # ends the stream: the child dials again
 
             pump = Pump(
                 self.replicator if child else None,
@@ -199,8 +206,10 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
                 bell=self.bell,
                 state=state,
                 on_failure=pump_failed,
+                on_end=lambda: outbox.put(None),  # ends the stream: the child dials again
             )
             failure: list[PeerError] = []
+            ours: list[BaseException] = []
 
             def read() -> None:
                 try:
@@ -216,6 +225,7 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
                 except grpc.RpcError:
                     pass  # the child went away
                 except Exception as exc:  # a fault of ours: raise it, end the link, let the child redial
+                    ours.append(exc)
                     self._failed(f"receiver from {peer}", exc)
                 finally:
                     pump.stop()
@@ -227,8 +237,12 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
                 yield item
             if failure:
                 raise failure[0]
-            if pump.died is not None:
-                context.abort(grpc.StatusCode.UNAVAILABLE, "the parent's sender failed and was restarted: dial again")
+            if pump.died is not None or ours:
+                context.abort(
+                    grpc.StatusCode.UNAVAILABLE, "the parent failed on its side and ended the link: dial again"
+                )
+            if pump.failed:
+                context.abort(grpc.StatusCode.UNAVAILABLE, f"{pump.failed}: dial again")
         except PeerError as exc:
             self.alarm(exc, peer)
             abort_with(context, exc)
@@ -376,20 +390,23 @@ class ParentLink(threading.Thread):
                     mailer=self.mailer,
                     bell=self.bell,
                     state=self.state,
+                    on_end=responses.cancel,  # a sender that ended by itself ends the link at once
                 )
                 pump.start()
                 pinger = threading.Thread(target=self._ping, args=(pump,), daemon=True)
                 pinger.start()
-                for envelope in responses:
-                    got = message_of(session.unwrap(envelope, _us(self.now())))
-                    if got is not None:
-                        pump.receive(got, answer_pings=False)
-                    self.state.last_ok = self.now()
-                    self._record_now(pump)
-                    if pump.died is not None:
-                        raise WorkerDied(pump.failed) from pump.died
-                    if pump.failed:
-                        raise LinkStalled(pump.failed)
+                try:
+                    for envelope in responses:
+                        got = message_of(session.unwrap(envelope, _us(self.now())))
+                        if got is not None:
+                            pump.receive(got, answer_pings=False)
+                        self.state.last_ok = self.now()
+                        self._record_now(pump)
+                        _check_sender(pump)
+                except grpc.RpcError:
+                    _check_sender(pump)  # cancelled because the sender ended: say why
+                    raise
+                _check_sender(pump)
             finally:
                 if pump is not None:
                     pump.stop()

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from node.cli.common import DataDir, JsonOut, console, data_dir, opened, print_json
+from node.cli.common import DataDir, JsonOut, console, data_dir, opened, print_json, process_alive
 from node.config import load_settings
+from node.domain.errors import SetupError
 from node.store import open_engine, schema
 
 
@@ -39,6 +40,11 @@ def rebuild(
 ) -> None:
     """Empty the derived tables (cases, catalog, calendars, revocations, roots) and replay the
     log into them; all or nothing. Run it with the node stopped."""
+    from node.app.runtime import read_run_file
+
+    running = read_run_file(data_dir(data_dir_))
+    if not check and running is not None and process_alive(int(running["pid"])):
+        raise SetupError(f"the node is running (pid {running['pid']}): stop `yiwang run` before a rebuild")
     columns = (TextColumn("replaying the log"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with opened(data_dir_) as node, Progress(*columns, console=console, disable=json_out) as bar:
         task = bar.add_task("rebuild", total=None)

@@ -51,10 +51,10 @@ class CalendarService:
         now = self.clock()
         with self.store.transaction() as tx:
             # Both streams: the entry goes to `public`, and due dates of cases change, which
-            # `case` writers must not do at the same time (the only writer taking two locks,
-            # always public first).
-            tail = self.journal.lock(tx, Stream.PUBLIC)
+            # `case` writers must not do at the same time. Every writer that takes both takes
+            # case first, then public (a batch, a delivery, this): none waits crosswise.
             self.journal.lock(tx, Stream.CASE)
+            tail = self.journal.lock(tx, Stream.PUBLIC)
             body = calendar_to_pb(year).SerializeToString()
             (entry,) = self.journal.append(
                 tx,

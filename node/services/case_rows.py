@@ -22,7 +22,7 @@ from node.domain.entries import Entry
 from node.domain.errors import OperatorError, PeerError
 from node.domain.lifecycle import CLOCK_STOPPED, CaseState, Command, File, OfferCustody, apply, check_writer
 from node.domain.timelimits import due_date, local_date
-from node.store.repo import StoredCase, case_row
+from node.store.cases import StoredCase, case_row
 
 if TYPE_CHECKING:
     from node.store import Tx

@@ -48,7 +48,7 @@ from node.services.case_rows import CLOCK_COMMANDS, due_of
 from node.services.ports import Addresser, CalendarCache, Clock
 from node.services.projection import Projection
 from node.store import Store, Tx
-from node.store.repo import StoredCase, case_from_row
+from node.store.cases import StoredCase, case_from_row
 
 
 class LicenseCheck(Protocol):

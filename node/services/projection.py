@@ -23,6 +23,7 @@ from federation.wire.codec import (
     item_from_body,
     revoked_from_body,
 )
+from node.domain.calendar import WorkCalendar
 from node.domain.catalog import CatalogItem
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import CASE_KINDS, Entry, Kind
@@ -31,7 +32,8 @@ from node.domain.timelimits import local_date
 from node.services.case_rows import Known, due_of, project_cases
 from node.services.ports import CalendarCache
 from node.store import Tx
-from node.store.repo import case_from_row, item_row
+from node.store.cases import case_from_row
+from node.store.catalog import item_row
 
 
 class ProjectionRefused(PeerError):
@@ -69,9 +71,12 @@ class Projection:
         copies addressed to this node (a bundle sent to it is attached to its case). `known`:
         for this node's own case commands, the record and state of each entry."""
         out = Projected()
-        if known is not None:
+        if known is not None:  # what the command computed with the cached calendar, used again
             out.waiting = project_cases(tx, entries, self.calendar.get(), known=known)
             return out
+        # The calendar as this transaction sees it (a rebuild has replayed only the years
+        # published so far), moved on by the calendars among `entries` in their order.
+        calendar = WorkCalendar(tx.calendars())
         items, cases, bundles = [], [], []
         for e in entries:
             kind = e.kind
@@ -82,8 +87,12 @@ class Projection:
                 items.append(item_row(item, e.origin, e.seq))
                 if item.cross_region and e.origin != self.me.code:
                     out.cross_region.append(item)
-            elif kind == Kind.CALENDAR_PUBLISHED:
-                out.due_dates_moved += self._calendar(tx, e)
+            elif kind == Kind.CALENDAR_PUBLISHED and self._governs(e.origin):
+                if cases:  # the case entries before it keep the calendar they were written under
+                    out.waiting += project_cases(tx, cases, calendar, new_to_me=copies)
+                    cases = []
+                calendar, moved = self._calendar(tx, e, calendar)
+                out.due_dates_moved += moved
                 out.calendar_changed = True
             elif kind == Kind.ANCHOR_ADDED:
                 self._trust_root(tx, e)
@@ -94,7 +103,7 @@ class Projection:
                 bundles.append(e)
         tx.put_items(items)
         if cases:
-            out.waiting = project_cases(tx, cases, self.calendar.get(), new_to_me=copies)
+            out.waiting += project_cases(tx, cases, calendar, new_to_me=copies)
         for e in bundles:  # after the case rows: an offer and its bundle may come together
             case_no, digest = bundle_sent_from_body(e.body)
             tx.set_case_bundle(case_no, digest)
@@ -104,12 +113,17 @@ class Projection:
             self.calendar.forget()  # and the caller again after commit (another thread may have read it meanwhile)
         return out
 
-    def _calendar(self, tx: Tx, e: Entry) -> int:
-        """Keep a published year and move the due dates of open cases it concerns; returns how
-        many due dates were computed again."""
+    def _governs(self, origin: str) -> bool:
+        """A calendar applies to its publisher's subtree: this node follows its own and its
+        ancestors' (a county's local holidays move no due date at the city above it)."""
+        return origin == self.me.code or DivisionCode(origin).is_ancestor_of(self.me)
+
+    def _calendar(self, tx: Tx, e: Entry, before: WorkCalendar) -> tuple[WorkCalendar, int]:
+        """Keep a published year and move the due dates of open cases it concerns; returns the
+        calendar with the year and how many due dates were computed again."""
         year = calendar_from_body(e.body)
         tx.put_calendar(year, e.origin, e.seq)
-        calendar = self.calendar.get().with_year(year)
+        calendar = before.with_year(year)
         today = local_date(_at(e.recorded_at_us))
         updates = []
         for row in tx.open_cases_with_due_from(f"{year.year}-01-01"):
@@ -118,7 +132,7 @@ class Projection:
             if due:
                 updates.append((state.case_no, due, provisional))
         tx.set_due(updates)
-        return len(updates)
+        return calendar, len(updates)
 
     @staticmethod
     def _trust_root(tx: Tx, e: Entry) -> None:

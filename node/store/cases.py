@@ -1,0 +1,334 @@
+"""Storage functions for cases (derived: written by the projection) and what stays beside
+them at the nodes that handle them: sealed bundles, material files and chunks, licences; with
+the case mappers. Mixed into node.store.repo.Tx."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+
+from node.domain.entries import Entry
+from node.domain.lifecycle import CaseState, Status
+from node.domain.timelimits import ClockStop
+from node.store.base import TxBase, _at, _dt, _us
+from node.store.log import entry_from_row
+from node.store.tables import (
+    CaseBacklogRow,
+    CaseRow,
+    LicenseRow,
+    MaterialChunkRow,
+    MaterialRow,
+    SealedBundleRow,
+    table_of,
+)
+
+T_CASES = table_of(CaseRow)
+T_BACKLOG = table_of(CaseBacklogRow)
+T_LICENSES = table_of(LicenseRow)
+T_MATERIALS = table_of(MaterialRow)
+T_CHUNKS = table_of(MaterialChunkRow)
+T_BUNDLES = table_of(SealedBundleRow)
+
+
+CASE_COLUMNS = (
+    "case_no",
+    "item_code",
+    "status",
+    "handling_division",
+    "filing_division",
+    "custodian",
+    "channel",
+    "case_type",
+    "limit_days",
+    "agent",
+    "filed_at_us",
+    "accepted_at_us",
+    "decided_at_us",
+    "closed_at_us",
+    "approved",
+    "evaluation",
+    "due_date",
+    "due_provisional",
+    "extras",
+    "sealed_bundle_hash",
+    "last_seq",
+    "offered_to",
+    "version",
+)
+# Columns a state change rewrites: all but the key and the sealed bundle hash.
+_BUNDLE_AT = CASE_COLUMNS.index("sealed_bundle_hash")
+CASE_UPDATE_COLUMNS = CASE_COLUMNS[1:_BUNDLE_AT] + CASE_COLUMNS[_BUNDLE_AT + 1 :]
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    """A case's state with the due date stored for it."""
+
+    state: CaseState
+    due_date: str
+    due_provisional: bool
+
+
+def _extras(s: CaseState) -> str:
+    if not (s.missing_materials or s.requested_materials or s.stops):
+        return ""
+    stops = [[c.kind, c.start.isoformat(), c.end.isoformat() if c.end else None, c.limit_days] for c in s.stops]
+    data = {"missing": list(s.missing_materials), "requested": list(s.requested_materials), "stops": stops}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def case_row(s: CaseState, seq: int, due_date: str, due_provisional: bool, bundle_hash: bytes = b"") -> tuple[Any, ...]:
+    """The cases row of a state, in CASE_COLUMNS order."""
+    return (
+        s.case_no,
+        s.item_code,
+        s.status.value,
+        s.handling_division,
+        s.filing_division,
+        s.custodian,
+        s.channel,
+        s.case_type,
+        s.limit_days,
+        s.agent,
+        _us(s.filed_at),
+        _us(s.accepted_at),
+        _us(s.decided_at),
+        _us(s.closed_at),
+        s.approved,
+        s.evaluation,
+        due_date,
+        due_provisional,
+        _extras(s),
+        bundle_hash,
+        seq,
+        s.offered_to,
+        s.version,
+    )
+
+
+_STATUS = {s.value: s for s in Status}
+
+
+def case_from_row(r: Any) -> CaseState:
+    """A CaseState from a row of `select(T_CASES)` (columns in CASE_COLUMNS order)."""
+    (
+        case_no,
+        item_code,
+        status,
+        handling,
+        filing,
+        custodian,
+        channel,
+        case_type,
+        limit_days,
+        agent,
+        filed_us,
+        accepted_us,
+        decided_us,
+        closed_us,
+        approved,
+        evaluation,
+        _due,
+        _prov,
+        extras,
+        _bundle,
+        _seq,
+        offered_to,
+        version,
+    ) = r
+    missing: tuple[str, ...] = ()
+    requested: tuple[str, ...] = ()
+    stops: tuple[ClockStop, ...] = ()
+    if extras:
+        data = json.loads(extras)
+        missing, requested = tuple(data["missing"]), tuple(data["requested"])
+        stops = tuple(
+            ClockStop(k, dt.date.fromisoformat(a), dt.date.fromisoformat(b) if b else None, lim)
+            for k, a, b, lim in data["stops"]
+        )
+    return CaseState(
+        case_no,
+        item_code,
+        _STATUS[status],
+        handling,
+        filing,
+        custodian,
+        channel,
+        case_type,
+        limit_days,
+        _at(filed_us),
+        agent,
+        _dt(accepted_us),
+        _dt(decided_us),
+        _dt(closed_us),
+        missing,
+        requested,
+        stops,
+        None if approved is None else bool(approved),
+        evaluation,
+        offered_to,
+        version,
+    )
+
+
+class CasesTx(TxBase):
+    # -- cases ----------------------------------------------------------------------------
+
+    def cases(self, case_nos: Iterable[str]) -> dict[str, CaseState]:
+        return {no: c.state for no, c in self.stored_cases(case_nos).items()}
+
+    def stored_cases(self, case_nos: Iterable[str]) -> dict[str, StoredCase]:
+        wanted = list(set(case_nos))
+        out: dict[str, StoredCase] = {}
+        for i in range(0, len(wanted), 500):
+            rows = self.conn.execute(select(T_CASES).where(T_CASES.c.case_no.in_(wanted[i : i + 500]))).all()
+            out.update({r.case_no: StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in rows})
+        return out
+
+    def case_rows(self, case_nos: Sequence[str]) -> list[Any]:
+        return list(self.conn.execute(select(T_CASES).where(T_CASES.c.case_no.in_(list(case_nos)))).all())
+
+    def insert_cases(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert case rows made by `case_row`."""
+        if rows:
+            self._insert_many("cases", CASE_COLUMNS, rows)
+
+    def case_backlog(self, case_nos: Sequence[str]) -> list[Entry]:
+        """Waiting entries of these cases."""
+        c = T_BACKLOG.c
+        out: list[Entry] = []
+        for i in range(0, len(case_nos), 500):
+            rows = self.conn.execute(select(T_BACKLOG).where(c.case_no.in_(case_nos[i : i + 500])))
+            out.extend(entry_from_row(r) for r in rows)
+        return out
+
+    def park_case_entries(self, waiting: Sequence[tuple[Entry, str, int]]) -> None:
+        """Keep entries that wait for an earlier entry of their case (each once)."""
+        known = {(e.origin, e.stream, e.seq) for e in self.case_backlog(sorted({no for _, no, _ in waiting}))}
+        rows = [
+            {**e._asdict(), "case_no": no, "version": v}
+            for e, no, v in waiting
+            if (e.origin, e.stream, e.seq) not in known
+        ]
+        if rows:
+            self.conn.execute(insert(T_BACKLOG), rows)
+
+    def unpark_case_entries(self, keys: Sequence[tuple[str, str, int]]) -> None:
+        c = T_BACKLOG.c
+        for origin, stream, seq in keys:
+            self.conn.execute(delete(T_BACKLOG).where(c.origin == origin, c.stream == stream, c.seq == seq))
+
+    def update_cases(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Replace the derived state of existing cases from rows made by `case_row` (the sealed
+        bundle hash is kept)."""
+        if not rows:
+            return
+        sets = ",".join(f"{c}={self._mark}" for c in CASE_UPDATE_COLUMNS)
+        self.conn.exec_driver_sql(
+            f"UPDATE cases SET {sets} WHERE case_no={self._mark}",
+            [(*r[1:_BUNDLE_AT], *r[_BUNDLE_AT + 1 :], r[0]) for r in rows],
+        )
+
+    def list_cases(self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False) -> list[Any]:
+        q = select(T_CASES).order_by(T_CASES.c.case_no).limit(limit)
+        if status:
+            q = q.where(T_CASES.c.status == status)
+        if after:
+            q = q.where(T_CASES.c.case_no > after)
+        if open_only:
+            q = q.where(T_CASES.c.closed_at_us.is_(None))
+        return list(self.conn.execute(q).all())
+
+    def open_cases_with_due_from(self, first_day: str) -> list[Any]:
+        """Open cases whose due date is provisional or on/after `first_day` (ISO)."""
+        return list(
+            self.conn.execute(
+                select(T_CASES).where(
+                    T_CASES.c.closed_at_us.is_(None),
+                    T_CASES.c.decided_at_us.is_(None),
+                    T_CASES.c.due_date != "",
+                    (T_CASES.c.due_provisional.is_(True)) | (T_CASES.c.due_date >= first_day),
+                )
+            ).all()
+        )
+
+    def set_due(self, rows: Sequence[tuple[str, str, bool]]) -> None:
+        if rows:
+            self.conn.execute(
+                update(T_CASES)
+                .where(T_CASES.c.case_no == bindparam("b_case_no"))
+                .values(due_date=bindparam("d"), due_provisional=bindparam("p")),
+                [{"b_case_no": c, "d": d, "p": p} for c, d, p in rows],
+            )
+
+    def last_case_no(self, prefix: str) -> str | None:
+        """The highest case number starting with `prefix` (digits follow it), by key range."""
+        value = self.conn.execute(
+            select(func.max(T_CASES.c.case_no)).where(T_CASES.c.case_no >= prefix, T_CASES.c.case_no < prefix + ":")
+        ).scalar_one()
+        return None if value is None else str(value)
+
+    def put_bundles(self, rows: Sequence[tuple[bytes, str, bytes]]) -> None:
+        """Sealed bundles as (hash, case_no, sealed)."""
+        if rows:
+            self._insert_many("sealed_bundles", ("hash", "case_no", "sealed"), rows)
+
+    def put_license(self, license_no: str, case_no: str, issuer: str, signed: bytes, at_us: int) -> None:
+        if self.license(license_no) is None:
+            row = {"license_no": license_no, "case_no": case_no, "issuer": issuer, "signed": signed}
+            self.conn.execute(insert(T_LICENSES), {**row, "stored_at_us": at_us})
+
+    def license(self, license_no: str) -> bytes | None:
+        row = self.conn.execute(select(T_LICENSES.c.signed).where(T_LICENSES.c.license_no == license_no)).first()
+        return None if row is None else bytes(row.signed)
+
+    def licenses(self, limit: int = 50) -> list[Any]:
+        c = T_LICENSES.c
+        q = select(c.license_no, c.case_no, c.issuer, c.stored_at_us).order_by(c.stored_at_us.desc()).limit(limit)
+        return list(self.conn.execute(q).all())
+
+    def held_materials(self, digests: Sequence[str]) -> set[str]:
+        c = T_MATERIALS.c
+        return set(self.conn.execute(select(c.digest).where(c.digest.in_(list(digests)))).scalars())
+
+    def put_materials(self, rows: Sequence[tuple[str, int, bytes]]) -> None:
+        """Sealed material files as (digest, size, sealed)."""
+        if rows:
+            self.conn.execute(insert(T_MATERIALS), [{"digest": d, "size": n, "sealed": s} for d, n, s in rows])
+
+    def material(self, digest: str) -> bytes | None:
+        row = self.conn.execute(select(T_MATERIALS.c.sealed).where(T_MATERIALS.c.digest == digest)).first()
+        return None if row is None else bytes(row.sealed)
+
+    def put_chunk(self, sealed_hash: bytes, idx: int, count: int, digest: str, data: bytes) -> list[bytes] | None:
+        """Keep one chunk; when all `count` chunks are here, return them in order (and drop them)."""
+        c = T_CHUNKS.c
+        key = (c.sealed_hash == sealed_hash, c.idx == idx)
+        if self.conn.execute(select(c.idx).where(*key)).first() is None:
+            row = {"sealed_hash": sealed_hash, "idx": idx, "count": count, "digest": digest, "data": data}
+            self.conn.execute(insert(T_CHUNKS), row)
+        rows = self.conn.execute(select(c.idx, c.data).where(c.sealed_hash == sealed_hash).order_by(c.idx)).all()
+        if len(rows) < count:
+            return None
+        self.conn.execute(delete(T_CHUNKS).where(c.sealed_hash == sealed_hash))
+        return [bytes(r.data) for r in rows]
+
+    def set_case_bundle(self, case_no: str, hash_: bytes) -> None:
+        """The sealed bundle this node opens for the case (re-sealed for it on a custody move)."""
+        self.conn.execute(update(T_CASES).where(T_CASES.c.case_no == case_no).values(sealed_bundle_hash=hash_))
+
+    def bundle(self, hash_: bytes) -> bytes | None:
+        row = self.conn.execute(select(T_BUNDLES.c.sealed).where(T_BUNDLES.c.hash == hash_)).first()
+        return None if row is None else bytes(row.sealed)

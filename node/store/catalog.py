@@ -1,0 +1,195 @@
+"""Storage functions for the catalog and calendars (derived: written by the projection) and
+the node's counters (the catalog version, the bus relay's cursors), with the item mappers.
+Mixed into node.store.repo.Tx."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import (
+    bindparam,
+    insert,
+    select,
+    update,
+)
+
+from node.domain.calendar import CalendarYear
+from node.domain.catalog import CatalogItem, Material
+from node.store.base import TxBase
+from node.store.tables import (
+    CalendarRow,
+    CatalogItemRow,
+    MetaRow,
+    table_of,
+)
+
+T_ITEMS = table_of(CatalogItemRow)
+T_CALENDARS = table_of(CalendarRow)
+T_META = table_of(MetaRow)
+
+_ITEM_DETAIL_FIELDS = ("service_objects", "handling_forms", "conditions", "fee", "legal_basis")
+
+
+def item_row(item: CatalogItem, origin: str, seq: int) -> dict[str, Any]:
+    details: dict[str, Any] = {f: getattr(item, f) for f in _ITEM_DETAIL_FIELDS}
+    details["service_objects"] = list(item.service_objects)
+    details["handling_forms"] = list(item.handling_forms)
+    details["materials"] = [asdict(m) for m in item.materials]
+    return {
+        "implementation_code": item.implementation_code,
+        "basic_code": item.basic_code,
+        "name": item.name,
+        "power_type": item.power_type,
+        "division_code": item.division_code,
+        "department": item.department,
+        "dept_credit_code": item.dept_credit_code,
+        "use_level": item.use_level,
+        "case_type": item.case_type,
+        "legal_limit_days": item.legal_limit_days,
+        "promised_limit_days": item.promised_limit_days,
+        "agent_allowed": item.agent_allowed,
+        "cross_region": item.cross_region,
+        "group_name": item.group,
+        "limits_source": item.limits_source,
+        "details": details,
+        "origin": origin,
+        "seq": seq,
+    }
+
+
+def item_from_row(r: Any) -> CatalogItem:
+    d = r.details
+    return CatalogItem(
+        basic_code=r.basic_code,
+        implementation_code=r.implementation_code,
+        name=r.name,
+        power_type=r.power_type,
+        division_code=r.division_code,
+        department=r.department,
+        dept_credit_code=r.dept_credit_code,
+        use_level=r.use_level,
+        service_objects=tuple(d.get("service_objects", ())),
+        handling_forms=tuple(d.get("handling_forms", ())),
+        case_type=r.case_type,
+        legal_limit_days=r.legal_limit_days,
+        promised_limit_days=r.promised_limit_days,
+        conditions=d.get("conditions", ""),
+        materials=tuple(Material(**m) for m in d.get("materials", ())),
+        fee=d.get("fee", ""),
+        legal_basis=d.get("legal_basis", ""),
+        agent_allowed=r.agent_allowed,
+        cross_region=r.cross_region,
+        group=r.group_name,
+        limits_source=r.limits_source,
+    )
+
+
+class CatalogTx(TxBase):
+    # -- catalog --------------------------------------------------------------------------
+
+    def items(self, codes: Iterable[str]) -> dict[str, CatalogItem]:
+        wanted = list(set(codes))
+        out: dict[str, CatalogItem] = {}
+        for i in range(0, len(wanted), 500):
+            rows = self.conn.execute(
+                select(T_ITEMS).where(T_ITEMS.c.implementation_code.in_(wanted[i : i + 500]))
+            ).all()
+            out.update({r.implementation_code: item_from_row(r) for r in rows})
+        return out
+
+    def items_with_origin(self, basic_codes: Iterable[str]) -> list[tuple[CatalogItem, str]]:
+        wanted = list(set(basic_codes))
+        out: list[tuple[CatalogItem, str]] = []
+        for i in range(0, len(wanted), 500):
+            rows = self.conn.execute(select(T_ITEMS).where(T_ITEMS.c.basic_code.in_(wanted[i : i + 500]))).all()
+            out.extend((item_from_row(r), r.origin) for r in rows)
+        return out
+
+    def relay_cursors(self) -> dict[tuple[str, str], int]:
+        """How far the event-bus relay has published each stream."""
+        rows = self.conn.execute(select(T_META).where(T_META.c.key.startswith("relay:"))).all()
+        out = {}
+        for r in rows:
+            _, origin, stream = r.key.split(":")
+            out[(origin, stream)] = int(r.value)
+        return out
+
+    def set_relay_cursor(self, origin: str, stream: str, seq: int) -> None:
+        key = f"relay:{origin}:{stream}"
+        if self.conn.execute(select(T_META.c.key).where(T_META.c.key == key)).first() is None:
+            self.conn.execute(insert(T_META), {"key": key, "value": seq})
+        else:
+            self.conn.execute(update(T_META).where(T_META.c.key == key).values(value=seq))
+
+    def catalog_version(self) -> int:
+        value = self.conn.execute(select(T_META.c.value).where(T_META.c.key == "catalog_version")).scalar()
+        return int(value or 0)
+
+    def put_items(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace catalog rows (a re-published item replaces its older version; of
+        one item given twice the later row counts) and move the catalog version."""
+        if not rows:
+            return
+        rows = list({r["implementation_code"]: r for r in rows}.values())
+        version = self.catalog_version()
+        if version == 0:
+            self.conn.execute(insert(T_META), {"key": "catalog_version", "value": 1})
+        else:
+            self.conn.execute(update(T_META).where(T_META.c.key == "catalog_version").values(value=version + 1))
+        codes = [r["implementation_code"] for r in rows]
+        existing: set[str] = set()
+        for i in range(0, len(codes), 500):
+            existing.update(
+                self.conn.execute(
+                    select(T_ITEMS.c.implementation_code).where(T_ITEMS.c.implementation_code.in_(codes[i : i + 500]))
+                ).scalars()
+            )
+        new = [r for r in rows if r["implementation_code"] not in existing]
+        old = [r for r in rows if r["implementation_code"] in existing]
+        if new:
+            self.conn.execute(insert(T_ITEMS), new)
+        if old:
+            self.conn.execute(
+                update(T_ITEMS).where(T_ITEMS.c.implementation_code == bindparam("b_code")),
+                [
+                    {**{k: v for k, v in r.items() if k != "implementation_code"}, "b_code": r["implementation_code"]}
+                    for r in old
+                ],
+            )
+
+    def list_items(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:
+        q = select(T_ITEMS).order_by(T_ITEMS.c.implementation_code).limit(limit)
+        if query:
+            q = q.where(T_ITEMS.c.name.contains(query) | T_ITEMS.c.department.contains(query))
+        if after:
+            q = q.where(T_ITEMS.c.implementation_code > after)
+        return [item_from_row(r) for r in self.conn.execute(q).all()]
+
+    # -- calendars ------------------------------------------------------------------------
+
+    def put_calendar(self, year: CalendarYear, origin: str, seq: int) -> None:
+        row = {
+            "holidays": sorted(d.isoformat() for d in year.holidays),
+            "workdays": sorted(d.isoformat() for d in year.workdays),
+            "source": year.source,
+            "origin": origin,
+            "seq": seq,
+        }
+        if self.conn.execute(select(T_CALENDARS.c.year).where(T_CALENDARS.c.year == year.year)).first():
+            self.conn.execute(update(T_CALENDARS).where(T_CALENDARS.c.year == year.year).values(**row))
+        else:
+            self.conn.execute(insert(T_CALENDARS), {"year": year.year, **row})
+
+    def calendars(self) -> dict[int, CalendarYear]:
+        return {
+            r.year: CalendarYear(
+                r.year,
+                frozenset(dt.date.fromisoformat(d) for d in r.holidays),
+                frozenset(dt.date.fromisoformat(d) for d in r.workdays),
+                r.source,
+            )
+            for r in self.conn.execute(select(T_CALENDARS)).all()
+        }
