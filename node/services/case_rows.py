@@ -13,7 +13,7 @@ breaks either raises CaseRuleBroken and nothing of the caller's transaction is k
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from federation.wire.codec import CaseRecord, case_record
@@ -45,11 +45,13 @@ def project_cases(
     calendar: WorkCalendar,
     new_to_me: bool = False,
     known: Sequence[Known] | None = None,
+    prior: Mapping[str, StoredCase] | None = None,
 ) -> int:
     """Apply case entries (and any waiting ones they unblock); returns how many are left
     waiting. `new_to_me`: the entries are addressed copies, so a custody offer may bring a
     case this node has never seen. `known`: the record and resulting state of each entry, when
-    this node's own command just computed them (the bulk path skips decoding and re-applying).
+    this node's own command just computed them (the bulk path skips decoding and re-applying);
+    `prior`: the rows of those cases as the command read them before it changed them.
     Due dates follow the entry (an acceptance records its own) or are computed here from the
     state and the calendar as of the entry's day, the same at every node and in a rebuild."""
     if not entries:
@@ -66,7 +68,7 @@ def project_cases(
     for e in parked:
         rec = case_record(e.body)
         pending[rec.case_no].append((e, rec, None))
-    stored = tx.stored_cases(list(pending))
+    stored = prior if prior is not None else tx.stored_cases(list(pending))
     created: dict[str, tuple[StoredCase, int, bytes]] = {}
     changed: dict[str, tuple[StoredCase, int]] = {}
     waiting: list[tuple[Entry, str, int]] = []

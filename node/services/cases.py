@@ -285,7 +285,7 @@ class CaseService:
             now_us = int(now.timestamp() * 1_000_000)
             chain = self.outbox.chain_der() if offers else ()
             entries = self.journal.append(tx, Stream.CASE, records, now_us, tail)
-            self.projection.apply(tx, entries, known=known)
+            self.projection.apply(tx, entries, known=known, prior={})
             tx.put_bundles(bundles)
             if offers:
                 self.outbox.address(tx, [(entries[i], to) for i, to in offers], chain, now_us)
@@ -330,6 +330,7 @@ class CaseService:
         with self.store.transaction() as tx:
             tail = self.journal.lock(tx, Stream.CASE)  # before reading the states it changes
             current = tx.stored_cases(no for no, _ in commands)
+            prior = dict(current)  # before the commands: the projection starts from these
             records, results, addressees, known = [], [], [], []
             for case_no, cmd in commands:
                 stored = current.get(case_no)
@@ -357,7 +358,7 @@ class CaseService:
                 self.outbox.address(tx, pairs, chain, now_us)
             if within is not None:
                 within(tx, results)
-            self.projection.apply(tx, entries, known=known)
+            self.projection.apply(tx, entries, known=known, prior=prior)
         if chain is not None:
             self.bell.ring()
         self._log_batch("case_changed", results, commands[0][1].command.value if len(commands) == 1 else "")

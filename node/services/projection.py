@@ -12,7 +12,7 @@ stores and forwards the exact bytes and decodes a body only here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from federation.wire.certs import code_of, fingerprint, load_certificate
@@ -32,7 +32,7 @@ from node.domain.timelimits import local_date
 from node.services.case_rows import Known, due_of, project_cases
 from node.services.ports import CalendarCache
 from node.store import Tx
-from node.store.cases import case_from_row
+from node.store.cases import StoredCase, case_from_row
 from node.store.catalog import item_row
 
 
@@ -65,14 +65,16 @@ class Projection:
         copies: bool = False,
         to_me: bool = False,
         known: Sequence[Known] | None = None,
+        prior: Mapping[str, StoredCase] | None = None,
     ) -> Projected:
         """Update every derived table for `entries`. `copies`: addressed copies of entries
         outside this node's log (a custody offer may bring a case it never saw). `to_me`:
         copies addressed to this node (a bundle sent to it is attached to its case). `known`:
-        for this node's own case commands, the record and state of each entry."""
+        for this node's own case commands, the record and state of each entry, and `prior`
+        the rows of those cases the command read (none for new cases)."""
         out = Projected()
         if known is not None:  # what the command computed with the cached calendar, used again
-            out.waiting = project_cases(tx, entries, self.calendar.get(), known=known)
+            out.waiting = project_cases(tx, entries, self.calendar.get(), known=known, prior=prior)
             return out
         # The calendar as this transaction sees it (a rebuild has replayed only the years
         # published so far), moved on by the calendars among `entries` in their order.
