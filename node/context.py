@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.wire.certs import code_of, make_root
+from federation.wire.certs import certified_key, code_of, make_root
 from federation.wire.identity import Identity, save_chain
-from federation.wire.keys import NodeKey, key_id, public_key_pem
+from federation.wire.keys import NodeKey
 from node import logs
 from node.bell import Bell
 from node.config import Settings, load_settings, write_settings
@@ -141,11 +140,10 @@ class Node:
             schema.check(engine, str(data_dir))
         store = Store(engine)
         with store.transaction() as tx:
-            tx.put_origin_key(division.code, key.key_id, public_key_pem(key.public_key))
+            tx.put_origin_key(division.code, key.key_id, key.public_key.pem)
             for cert in chain[1:]:  # the ancestors: their heads come down with their public streams
-                public = cert.public_key()
-                assert isinstance(public, ec.EllipticCurvePublicKey)
-                tx.put_origin_key(code_of(cert).code, key_id(public), public_key_pem(public))
+                public = certified_key(cert)
+                tx.put_origin_key(code_of(cert).code, public.key_id, public.pem)
             tx.ensure_streams(division.code, [s.value for s in Stream])
         logs.configure(settings.log_path)
         logs.get("node").info("node_initialised", node=division.code, tier=division.tier.label)

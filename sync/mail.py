@@ -20,11 +20,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.wire.certs import fingerprint, verify_chain
+from federation.wire.certs import certified_key, fingerprint, verify_chain
 from federation.wire.codec import addressed_from_wire, notice_body, notice_from_body
-from federation.wire.keys import Purpose, Signature, key_id, public_key_pem, verify
+from federation.wire.keys import Purpose, Signature, verify
+from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
 from node.domain.divisions import DivisionCode
@@ -48,7 +48,7 @@ class _Signer:
     """A verified origin chain: its code, leaf key, and fingerprints (checked against
     revocations at every use)."""
 
-    def __init__(self, code: str, key: ec.EllipticCurvePublicKey, fingerprints: frozenset[str]) -> None:
+    def __init__(self, code: str, key: PublicKey, fingerprints: frozenset[str]) -> None:
         self.code, self.key, self.fingerprints = code, key, fingerprints
 
 
@@ -139,7 +139,7 @@ class MailService:
             delivered_here = [a for a, hop in zip(items, hops, strict=True) if hop is None and a.key in rows]
             for a in delivered_here:  # the sender's key, proven by its chain: to seal replies to it
                 key = self.signer_key(a)
-                tx.put_origin_key(a.entry.origin, key_id(key), public_key_pem(key))
+                tx.put_origin_key(a.entry.origin, key.key_id, key.pem)
             bundles = [a for a in delivered_here if a.entry.kind == Kind.BUNDLE_SENT]
             take_bundles(tx, bundles)
             self.projection.apply(tx, [a.entry for a in bundles], to_me=True)
@@ -153,7 +153,7 @@ class MailService:
             self.log.info("addressed_received", sender=sender, stored=len(rows), delivered=delivered)
         return [a.key for a in items]
 
-    def signer_key(self, a: Addressed) -> ec.EllipticCurvePublicKey:
+    def signer_key(self, a: Addressed) -> PublicKey:
         """The leaf key of a copy's chain, verified when the copy was received."""
         return self._signers[hashlib.sha256(b"".join(a.chain_der)).digest()].key
 
@@ -172,7 +172,7 @@ class MailService:
         if signer.code != e.origin:
             raise BadSignature(f"{where}: signed with the certificate of {signer.code}")
         sig = Signature(a.alg, a.key_id, a.signature)
-        if a.key_id != key_id(signer.key) or not verify(
+        if a.key_id != signer.key.key_id or not verify(
             signer.key, Purpose.ADDRESSED_ENTRY, addressed_message(a.addressee, e.hash), sig
         ):
             raise BadSignature(f"{where}: the origin's signature does not verify")
@@ -194,10 +194,7 @@ class MailService:
             with self.store.read() as tx:
                 anchors = identity.anchors | tx.trusted_roots()
             verified = verify_chain(chain, anchors, now)
-            leaf_key = chain[0].public_key()
-            if not isinstance(leaf_key, ec.EllipticCurvePublicKey):
-                raise BadSignature(f"{_key_text(a)}: the origin's key is not a P-256 key")
-            known = _Signer(verified.code.code, leaf_key, frozenset(fingerprint(c) for c in chain))
+            known = _Signer(verified.code.code, certified_key(chain[0]), frozenset(fingerprint(c) for c in chain))
             self._signers[digest] = known
         return known
 

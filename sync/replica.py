@@ -16,11 +16,10 @@ from collections import ChainMap
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from federation.wire.certs import public_key_of
 from federation.wire.codec import issued_from_body, item_to_pb
-from federation.wire.keys import Purpose, Signature, key_id, load_public_key, public_key_pem, verify
+from federation.wire.keys import Purpose, Signature, load_public_key, verify
+from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
 from node.domain.catalog import CatalogItem
@@ -34,7 +33,7 @@ from node.store import Store, Tx
 from sync.batches import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, BatchRefused, check_batch, entry_size
 from sync.routing import goes_down, goes_up
 
-OriginKey = tuple[str, ec.EllipticCurvePublicKey]  # an origin's code and its head-signing key
+OriginKey = tuple[str, PublicKey]  # an origin's code and its head-signing key
 
 
 def OWN_STREAMS(me: str) -> list[tuple[str, str]]:
@@ -66,11 +65,11 @@ class ReplicaService:
         self.me, self.store, self.journal, self.clock = me, store, journal, clock
         self.projection, self.calendar, self.bell = projection, calendar, bell
         self.log = logs.get("replica")
-        self._keys: dict[bytes, tuple[str, ec.EllipticCurvePublicKey]] = {}
+        self._keys: dict[bytes, tuple[str, PublicKey]] = {}
 
     # -- receiving ------------------------------------------------------------------------
 
-    def _verifier(self, tx: Tx, needed: set[bytes]) -> dict[bytes, tuple[str, ec.EllipticCurvePublicKey]]:
+    def _verifier(self, tx: Tx, needed: set[bytes]) -> dict[bytes, tuple[str, PublicKey]]:
         """Origin keys by key id: cached, and read from the store only for ids not seen yet."""
         missing = needed - self._keys.keys()
         if missing:
@@ -94,9 +93,7 @@ class ReplicaService:
             tails_before = tx.lock_tails((e.origin, e.stream) for e in entries)
             tails = dict(tails_before)
             # keys this batch registers are cached only once it commits
-            keys = ChainMap(
-                dict[bytes, tuple[str, ec.EllipticCurvePublicKey]](), self._verifier(tx, {h.key_id for h in heads})
-            )
+            keys = ChainMap(dict[bytes, tuple[str, PublicKey]](), self._verifier(tx, {h.key_id for h in heads}))
 
             def verify_head(h: Head) -> bool:
                 known = keys.get(h.key_id)
@@ -130,16 +127,14 @@ class ReplicaService:
             self.log.info("batch_applied", entries=len(new), streams=len({(e.origin, e.stream) for e in new}))
         return [Cursor(o, s, q) for (o, s), (q, _) in sorted(tails.items())]
 
-    def _register_key(
-        self, tx: Tx, keys: MutableMapping[bytes, tuple[str, ec.EllipticCurvePublicKey]], e: Entry
-    ) -> None:
+    def _register_key(self, tx: Tx, keys: MutableMapping[bytes, tuple[str, PublicKey]], e: Entry) -> None:
         """A certificate an origin issued to one of its children: that child's key, for its heads."""
         code, der = issued_from_body(e.body)
         if DivisionCode.parse(code).parent() != DivisionCode(e.origin):
             raise BatchRefused(e.origin, e.stream, e.seq, f"{e.origin} may not certify {code}")
         public = public_key_of(der)
-        tx.put_origin_key(code, key_id(public), public_key_pem(public))
-        keys[key_id(public)] = (code, public)
+        tx.put_origin_key(code, public.key_id, public.pem)
+        keys[public.key_id] = (code, public)
 
     def _republish(self, tx: Tx, items: Sequence[CatalogItem]) -> None:
         """A province publishes its descendants' cross-region (通办) items in its own public

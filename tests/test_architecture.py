@@ -108,3 +108,21 @@ def test_relative_imports_are_resolved_so_they_cannot_hide(tmp_path: Path) -> No
         assert "node.store" in imports(sample)
     finally:
         sample.unlink()
+
+
+def test_key_types_stay_inside_the_wire_layer(tmp_path: Path) -> None:
+    """Outside federation.wire, code holds opaque keys of a crypto suite (issue 9); ruff's
+    banned-api rule in pyproject.toml refuses a library key type anywhere else."""
+    ruff = Path(sys.executable).with_name("ruff")
+    clean = subprocess.run([str(ruff), "check", "--select", "TID251", "."], cwd=ROOT, capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stdout
+    root = copy_tree(tmp_path)
+    path = root / "sync" / "mail.py"
+    path.write_text(
+        path.read_text(encoding="utf-8") + "\nfrom cryptography.hazmat.primitives.asymmetric import ec  # noqa: F401\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [str(ruff), "check", "--select", "TID251", "sync/mail.py"], cwd=root, capture_output=True, text=True
+    )
+    assert result.returncode != 0 and "keys are opaque" in result.stdout, result.stdout

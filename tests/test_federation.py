@@ -23,7 +23,7 @@ from yiwang.v1 import federation_pb2, federation_pb2_grpc
 from federation.transport.enrollment import enroll_with_parent
 from federation.transport.link import GRPC_OPTIONS, hello
 from federation.transport.tls import channel_credentials
-from federation.wire.certs import _build, _name, code_of, dns_name, make_csr, make_root
+from federation.wire.certs import _build, _name, certified_key, code_of, dns_name, make_csr, make_root
 from federation.wire.envelopes import LinkSession
 from federation.wire.identity import Identity
 from federation.wire.keys import NodeKey
@@ -304,7 +304,7 @@ def test_a_county_certifying_outside_its_prefix_is_refused(federation: dict[str,
         rogue_key.public_key,
         _name(D("511602000000")),
         county_key,
-        county_chain[0].public_key(),
+        certified_key(county_chain[0]),
         dt.datetime.now(dt.UTC),
         30,
         99,
@@ -342,7 +342,7 @@ def test_another_provinces_root_and_an_expired_certificate_fail_the_handshake(
         old_key.public_key,
         town_chain[0].subject,
         town_key,
-        town_chain[0].public_key(),
+        certified_key(town_chain[0]),
         now - dt.timedelta(days=400),
         30,
         77,

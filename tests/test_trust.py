@@ -12,7 +12,17 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from yiwang.v1 import federation_pb2
 
 from federation.transport.tls import channel_credentials, server_credentials
-from federation.wire.certs import _build, _name, code_of, fingerprint, issue, make_csr, make_root, verify_chain
+from federation.wire.certs import (
+    _build,
+    _name,
+    certified_key,
+    code_of,
+    fingerprint,
+    issue,
+    make_csr,
+    make_root,
+    verify_chain,
+)
 from federation.wire.envelopes import LinkSession
 from federation.wire.identity import Identity
 from federation.wire.keys import NodeKey
@@ -65,7 +75,7 @@ def test_an_issuer_cannot_certify_outside_its_prefix() -> None:
         issue(make_csr(D("511621100201"), NodeKey.generate()), D("511621100201"), chain[0], keys[2], NOW, 9)
     # a rogue county builds the certificate by hand: every verifier refuses it
     rogue_key = NodeKey.generate()
-    county_public = chain[0].public_key()
+    county_public = certified_key(chain[0])
     rogue = _build(
         D("511621100201"), rogue_key.public_key, _name(D("511602000000")), keys[2], county_public, NOW, 30, 9
     )
@@ -122,7 +132,7 @@ def test_enrollment_and_every_token_refusal(province: tuple[Node, Enrollment], c
         enrollment.enroll("511600000000", other.secret.hex(), csr)
     assert counts(node) == before
     chain = enrollment.enroll("511600000000", token.secret.hex(), csr)
-    assert code_of(chain[0]) == D("511600000000") and chain[0].public_key() == key.public_key
+    assert code_of(chain[0]) == D("511600000000") and certified_key(chain[0]) == key.public_key
     after = counts(node)
     assert after["issued_certificates"] == 1 and after["entries"] == before["entries"] + 1
     with pytest.raises(BadToken, match="used already"):

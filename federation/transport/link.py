@@ -23,16 +23,16 @@ from collections.abc import Callable, Iterator
 import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from yiwang.v1 import federation_pb2, federation_pb2_grpc
 
 from federation.transport.errors_grpc import abort_with
 from federation.transport.tls import channel_credentials
-from federation.wire.certs import code_of, dns_name, verify_chain
+from federation.wire.certs import certified_key, code_of, dns_name, verify_chain
 from federation.wire.codec import body_of, cursors_from_pb, cursors_to_pb, message_of
 from federation.wire.envelopes import MAX_MESSAGE_BYTES, LinkSession, parse_body, verify_hello_signature
 from federation.wire.identity import Identity
 from federation.wire.keys import NodeKey
+from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
 from node.domain.cursors import CursorSet
@@ -60,7 +60,7 @@ def check_hello(
     now: dt.datetime,
     expect_peer: Callable[[DivisionCode], bool],
     tls_leaf_der: bytes | None,
-) -> tuple[federation_pb2.EnvelopeBody, ec.EllipticCurvePublicKey]:
+) -> tuple[federation_pb2.EnvelopeBody, PublicKey]:
     """Verify a peer's Hello (chain, TLS binding, who may link, signature); returns its body
     and the peer's certified key. The caller's LinkSession then checks addressing and time."""
     body = parse_body(envelope.payload)
@@ -77,8 +77,7 @@ def check_hello(
         raise BadSignature(f"Hello sent as {body.sender} with a certificate of {verified.code}")
     if not expect_peer(verified.code):
         raise UnknownIssuer(f"{verified.code} is not a node this node links with")
-    peer_key = chain[0].public_key()
-    assert isinstance(peer_key, ec.EllipticCurvePublicKey)
+    peer_key = certified_key(chain[0])
     verify_hello_signature(envelope, peer_key)
     return body, peer_key
 

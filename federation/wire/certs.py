@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from federation.wire.keys import NodeKey
+from federation.wire.suites import SUITES, PublicKey, UnsupportedKey
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import (
     CertificateExpired,
@@ -63,12 +63,17 @@ def load_certificate(der: bytes) -> x509.Certificate:
         raise UnknownIssuer("a certificate does not decode") from None
 
 
-def public_key_of(der: bytes) -> ec.EllipticCurvePublicKey:
-    """The P-256 key a DER certificate certifies."""
-    public = x509.load_der_x509_certificate(der).public_key()
-    if not isinstance(public, ec.EllipticCurvePublicKey):
-        raise UnknownIssuer("certificate key is not a P-256 key")
-    return public
+def certified_key(cert: x509.Certificate) -> PublicKey:
+    """The key a certificate certifies, of a registered crypto suite."""
+    try:
+        return PublicKey(cert.public_key())
+    except UnsupportedKey as exc:
+        raise UnknownIssuer(f"certificate key: {exc}") from None
+
+
+def public_key_of(der: bytes) -> PublicKey:
+    """The key a DER certificate certifies."""
+    return certified_key(load_certificate(der))
 
 
 def code_of(cert: x509.Certificate) -> DivisionCode:
@@ -96,10 +101,10 @@ def _name(code: DivisionCode) -> x509.Name:
 
 def _build(
     subject: DivisionCode,
-    public_key: ec.EllipticCurvePublicKey,
+    public_key: PublicKey,
     issuer_name: x509.Name,
     issuer_key: NodeKey,
-    issuer_public: ec.EllipticCurvePublicKey,
+    issuer_public: PublicKey,
     now: dt.datetime,
     days: int,
     serial: int,
@@ -109,7 +114,7 @@ def _build(
         x509.CertificateBuilder()
         .subject_name(_name(subject))
         .issuer_name(issuer_name)
-        .public_key(public_key)
+        .public_key(public_key.library_key())
         .serial_number(serial)
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
@@ -137,10 +142,14 @@ def _build(
             ),
             critical=False,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key.library_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public.library_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
     )
-    return builder.sign(issuer_key.private_key, hashes.SHA256())
+    signer = issuer_key.private_key
+    return builder.sign(signer.library_key(), signer.suite.certificate_hash())
 
 
 def make_root(code: DivisionCode, key: NodeKey, now: dt.datetime, serial: int) -> x509.Certificate:
@@ -151,7 +160,12 @@ def make_root(code: DivisionCode, key: NodeKey, now: dt.datetime, serial: int) -
 
 
 def make_csr(code: DivisionCode, key: NodeKey) -> x509.CertificateSigningRequest:
-    return x509.CertificateSigningRequestBuilder().subject_name(_name(code)).sign(key.private_key, hashes.SHA256())
+    signer = key.private_key
+    return (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(_name(code))
+        .sign(signer.library_key(), signer.suite.certificate_hash())
+    )
 
 
 def issue(
@@ -169,12 +183,11 @@ def issue(
         raise OutsidePrefix(f"{issuer_code} may not certify {child}: it is not under its prefix {issuer_code.prefix}")
     if not csr.is_signature_valid:
         raise InvalidInput("csr", "the CSR's signature does not verify")
-    public = csr.public_key()
-    if not isinstance(public, ec.EllipticCurvePublicKey) or not isinstance(public.curve, ec.SECP256R1):
-        raise InvalidInput("csr", "the CSR's key is not a P-256 key")
-    issuer_public = issuer_cert.public_key()
-    assert isinstance(issuer_public, ec.EllipticCurvePublicKey)
-    return _build(child, public, issuer_cert.subject, issuer_key, issuer_public, now, days, serial)
+    try:
+        public = PublicKey(csr.public_key())
+    except UnsupportedKey:
+        raise InvalidInput("csr", f"the CSR's key is of no supported suite ({', '.join(sorted(SUITES))})") from None
+    return _build(child, public, issuer_cert.subject, issuer_key, certified_key(issuer_cert), now, days, serial)
 
 
 @dataclass(frozen=True)

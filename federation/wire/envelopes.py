@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric import ec
 from google.protobuf.message import DecodeError
 from yiwang.v1 import federation_pb2
 
 from federation.wire.codec import signature_from_pb, signature_to_pb
 from federation.wire.keys import NodeKey, Purpose, verify
+from federation.wire.suites import PublicKey
 from node.domain.errors import BadSignature, Replay
 
 DEFAULT_WINDOW_US = 120 * 1_000_000  # accepted clock skew and transit time
@@ -29,7 +29,7 @@ class LinkSession:
     me: str
     peer: str
     link_id: bytes
-    peer_key: ec.EllipticCurvePublicKey | None = None
+    peer_key: PublicKey | None = None
     window_us: int = DEFAULT_WINDOW_US
     sent: int = 0
     received: int = 0
@@ -55,7 +55,7 @@ class LinkSession:
         self.check(body, now_us)
         return body
 
-    def accept_hello(self, body: federation_pb2.EnvelopeBody, peer_key: ec.EllipticCurvePublicKey, now_us: int) -> None:
+    def accept_hello(self, body: federation_pb2.EnvelopeBody, peer_key: PublicKey, now_us: int) -> None:
         """Take the peer's verified Hello: its key and link id, then the usual checks."""
         self.peer_key, self.peer_link_id = peer_key, body.link_id
         self.check(body, now_us)
@@ -82,6 +82,6 @@ def parse_body(payload: bytes) -> federation_pb2.EnvelopeBody:
     return body
 
 
-def verify_hello_signature(envelope: federation_pb2.SignedEnvelope, key: ec.EllipticCurvePublicKey) -> None:
+def verify_hello_signature(envelope: federation_pb2.SignedEnvelope, key: PublicKey) -> None:
     if not verify(key, Purpose.ENVELOPE, envelope.payload, signature_from_pb(envelope.signature)):
         raise BadSignature("Hello is not signed by the key of the certificate it carries")

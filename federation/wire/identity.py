@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from federation.wire.certs import code_of, fingerprint, from_pem, to_pem, verify_chain
+from federation.wire.certs import certified_key, code_of, fingerprint, from_pem, to_pem, verify_chain
 from federation.wire.keys import NodeKey
 from node.domain.divisions import DivisionCode
 from node.domain.errors import SetupError
@@ -59,9 +58,7 @@ class Identity:
         return self.cert.not_valid_after_utc
 
     def key_pem(self) -> bytes:
-        return self.key.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        return self.key.pem()
 
     def trusted_roots_pem(self) -> bytes:
         return to_pem([self.root, *self.peer_roots])
@@ -104,8 +101,7 @@ def load_identity(data_dir: Path, key: NodeKey, peer_anchors: Sequence[str], now
             raise SetupError(f"{anchor} does not hold the certificate its name promises")
         roots.append(root)
     identity = Identity(key, tuple(chain), tuple(roots))
-    leaf_key = identity.cert.public_key()
-    if leaf_key != key.public_key:
+    if certified_key(identity.cert) != key.public_key:
         raise SetupError(f"{path} does not certify this node's key: re-enroll the node")
     verify_chain(chain, identity.anchors, now)
     return identity

@@ -8,10 +8,9 @@ import datetime as dt
 from collections.abc import Collection
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec
 from yiwang.v1 import case_pb2
 
-from federation.wire.certs import verify_chain
+from federation.wire.certs import certified_key, verify_chain
 from federation.wire.codec import from_us, parsed, signature_from_pb, signature_to_pb, to_us
 from federation.wire.keys import NodeKey, Purpose, verify
 from node.domain.errors import BadSignature, UnknownIssuer
@@ -64,10 +63,7 @@ def verify_license(data: bytes, anchors: Collection[str], now: dt.datetime, revo
     except ValueError:
         raise UnknownIssuer("the licence's certificate chain does not decode") from None
     issuer = verify_chain(chain, anchors, now, revoked)
-    key = chain[0].public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not verify(
-        key, Purpose.LICENSE, signed.license, signature_from_pb(signed.signature)
-    ):
+    if not verify(certified_key(chain[0]), Purpose.LICENSE, signed.license, signature_from_pb(signed.signature)):
         raise BadSignature("the licence's signature does not verify")
     lic = _from_pb(parsed(case_pb2.License(), signed.license, "licence"))
     if lic.issuer != issuer.code.code:

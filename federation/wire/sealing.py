@@ -1,12 +1,15 @@
 """Sealed bundles: personal data encrypted to the nodes that may read it (DESIGN.md section 5).
 
 Format (version 1): a random 256-bit content key encrypts the plaintext with AES-GCM; for each
-recipient an ephemeral P-256 key agrees a secret with the recipient's key, HKDF-SHA256 turns it
+recipient an ephemeral key of the recipient's suite agrees a secret with its key, HKDF-SHA256 turns it
 into a wrapping key, and AES-GCM wraps the content key. The log holds only SHA-256 of the sealed
 bytes, which reveals nothing about the contents (a hash of the plaintext would let anyone test
 guesses of an identity number).
 
-    b"YWS1" | u8 recipients | { key_id(16) | eph_pub(65) | nonce(12) | wrapped(48) }* | nonce(12) | ciphertext
+    b"YWS1" | u8 recipients | { key_id(16) | eph_pub | nonce(12) | wrapped(48) }* | nonce(12) | ciphertext
+
+`eph_pub` is as long as the suite's encoded ephemeral key (65 bytes for P-256); every
+recipient of one bundle has the same suite (a node seals to its own tree).
 """
 
 from __future__ import annotations
@@ -16,18 +19,15 @@ import os
 import struct
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from federation.wire.keys import key_id
+from federation.wire.suites import PrivateKey, PublicKey, UnsupportedKey
 from node.domain.errors import IntegrityError, InvalidInput
 
 MAGIC = b"YWS1"
-_EPH_LEN = 65
 _WRAPPED_LEN = 48
-_SLOT_LEN = 16 + _EPH_LEN + 12 + _WRAPPED_LEN
 MAX_PLAINTEXT = 8 * 1024 * 1024
 
 
@@ -37,11 +37,11 @@ def _wrapping_key(shared: bytes, eph_pub: bytes, recipient_id: bytes) -> bytes:
     )
 
 
-def seal(plaintext: bytes, recipients: list[ec.EllipticCurvePublicKey]) -> bytes:
+def seal(plaintext: bytes, recipients: list[PublicKey]) -> bytes:
     return seal_many([plaintext], recipients)[0]
 
 
-def seal_many(plaintexts: list[bytes], recipients: list[ec.EllipticCurvePublicKey]) -> list[bytes]:
+def seal_many(plaintexts: list[bytes], recipients: list[PublicKey]) -> list[bytes]:
     """Seal each plaintext with its own content key. One ephemeral key per recipient serves the
     whole call (the ECDH is the costly part); each wrap uses a fresh random nonce, so bundles of
     one batch share nothing but the ephemeral public key."""
@@ -50,14 +50,12 @@ def seal_many(plaintexts: list[bytes], recipients: list[ec.EllipticCurvePublicKe
     for p in plaintexts:
         if len(p) > MAX_PLAINTEXT:
             raise InvalidInput("bundle", f"{len(p)} bytes exceeds {MAX_PLAINTEXT}")
+    if len({pub.suite.alg for pub in recipients}) > 1:
+        raise InvalidInput("recipients", "the recipients of one sealed bundle must share a crypto suite")
     wrappers = []
     for pub in recipients:
-        rid = key_id(pub)
-        eph = ec.generate_private_key(ec.SECP256R1())
-        eph_pub = eph.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
-        wrappers.append((rid, eph_pub, AESGCM(_wrapping_key(eph.exchange(ec.ECDH(), pub), eph_pub, rid))))
+        shared, eph_pub = pub.agree_ephemeral()
+        wrappers.append((pub.key_id, eph_pub, AESGCM(_wrapping_key(shared, eph_pub, pub.key_id))))
     out = []
     for plaintext in plaintexts:
         content_key = AESGCM.generate_key(bit_length=256)
@@ -71,22 +69,26 @@ def seal_many(plaintexts: list[bytes], recipients: list[ec.EllipticCurvePublicKe
     return out
 
 
-def open_sealed(sealed: bytes, private_key: ec.EllipticCurvePrivateKey) -> bytes:
+def open_sealed(sealed: bytes, private_key: PrivateKey) -> bytes:
     """Decrypt a bundle sealed to `private_key`'s public key."""
     if sealed[:4] != MAGIC or len(sealed) < 5:
         raise IntegrityError("not a sealed bundle (bad magic)")
     count = sealed[4]
-    body_at = 5 + count * _SLOT_LEN
-    my_id = key_id(private_key.public_key())
+    eph_len = private_key.suite.ephemeral_len
+    slot_len = 16 + eph_len + 12 + _WRAPPED_LEN
+    body_at = 5 + count * slot_len
+    my_id = private_key.public.key_id
     for i in range(count):
-        slot = sealed[5 + i * _SLOT_LEN : 5 + (i + 1) * _SLOT_LEN]
+        slot = sealed[5 + i * slot_len : 5 + (i + 1) * slot_len]
         if slot[:16] != my_id:
             continue
-        eph_pub = slot[16 : 16 + _EPH_LEN]
-        nonce = slot[16 + _EPH_LEN : 28 + _EPH_LEN]
-        wrapped = slot[28 + _EPH_LEN :]
-        eph = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), eph_pub)
-        wrap_key = _wrapping_key(private_key.exchange(ec.ECDH(), eph), eph_pub, my_id)
+        eph_pub = slot[16 : 16 + eph_len]
+        nonce = slot[16 + eph_len : 28 + eph_len]
+        wrapped = slot[28 + eph_len :]
+        try:
+            wrap_key = _wrapping_key(private_key.agree(eph_pub), eph_pub, my_id)
+        except UnsupportedKey:
+            raise IntegrityError("sealed bundle's key slot is damaged") from None
         try:
             content_key = AESGCM(wrap_key).decrypt(nonce, wrapped, MAGIC)
             return AESGCM(content_key).decrypt(sealed[body_at : body_at + 12], sealed[body_at + 12 :], MAGIC)

@@ -14,9 +14,9 @@ import datetime as dt
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from federation.transport.renewal import request_certificate
-from federation.wire.certs import code_of, make_csr, verify_chain
+from federation.wire.certs import certified_key, code_of, make_csr, verify_chain
 from federation.wire.identity import save_chain
-from federation.wire.keys import NodeKey, public_key_pem
+from federation.wire.keys import NodeKey
 from node.context import Node
 from node.domain.errors import SetupError
 
@@ -30,10 +30,10 @@ def rotate_key(node: Node, timeout: float = 15.0) -> dt.datetime:
     csr = make_csr(identity.code, new_key).public_bytes(Encoding.DER)
     chain = request_certificate(node.settings.parent, identity, parent, csr, timeout)
     verify_chain(chain, identity.anchors, node.now())
-    if chain[0].public_key() != new_key.public_key or code_of(chain[0]) != identity.code:
+    if certified_key(chain[0]) != new_key.public_key or code_of(chain[0]) != identity.code:
         raise SetupError("the parent returned a certificate for another key or code")
     with node.store.transaction() as tx:
-        tx.put_origin_key(node.code, new_key.key_id, public_key_pem(new_key.public_key))
+        tx.put_origin_key(node.code, new_key.key_id, new_key.public_key.pem)
     new_key.save(node.settings.key_path, replace=True)
     save_chain(node.settings.data_dir, chain)
     return chain[0].not_valid_after_utc

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from federation.wire.keys import Purpose, Signature, load_public_key, verify
+from federation.wire.suites import PublicKey
 from node.domain.entries import GENESIS, ChainFault, Head, verify_chain
 from node.store import Store
 
@@ -57,7 +56,7 @@ class AuditService:
         stream: str,
         heads: Sequence[Head],
         hashes: Mapping[int, bytes],
-        keys: Mapping[bytes, ec.EllipticCurvePublicKey],
+        keys: Mapping[bytes, PublicKey],
     ) -> ChainFault | None:
         for h in heads:
             if hashes.get(h.seq) != h.hash:

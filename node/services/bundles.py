@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from federation.wire.codec import (
     bundle_sent_body,
     bundle_sent_from_body,
@@ -21,6 +19,7 @@ from federation.wire.codec import (
 )
 from federation.wire.keys import NodeKey
 from federation.wire.sealing import bundle_hash, open_sealed, seal_many
+from federation.wire.suites import PublicKey
 from node import logs
 from node.domain.entries import Addressed, Kind, Stream
 from node.domain.errors import BadSignature
@@ -46,7 +45,7 @@ def take_bundles(tx: Tx, copies: Sequence[Addressed]) -> None:
             tx.put_bundles([(digest, case_no, a.sealed_bundle)])
 
 
-SignerKey = Callable[[Addressed], ec.EllipticCurvePublicKey]
+SignerKey = Callable[[Addressed], PublicKey]
 
 
 class Courier:
@@ -62,7 +61,7 @@ class Courier:
         me = self.journal.origin
         now_us = int(self.clock().timestamp() * 1_000_000)
         outgoing: list[tuple[str, str, bytes]] = []
-        files: list[tuple[str, str, ec.EllipticCurvePublicKey, MaterialRef]] = []
+        files: list[tuple[str, str, PublicKey, MaterialRef]] = []
         for a in copies:
             rec = case_record(a.entry.body)
             acceptor = a.entry.origin
@@ -96,7 +95,7 @@ class Courier:
         tx: Tx,
         case_no: str,
         to: str,
-        key: ec.EllipticCurvePublicKey,
+        key: PublicKey,
         ref: MaterialRef,
         chain: tuple[bytes, ...],
         now_us: int,

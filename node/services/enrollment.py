@@ -19,12 +19,10 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from federation.wire.certs import code_of, fingerprint, issue
+from federation.wire.certs import certified_key, code_of, fingerprint, issue
 from federation.wire.codec import issued_body, revoked_body
 from federation.wire.identity import Identity
-from federation.wire.keys import key_id, public_key_pem
 from node import logs
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Kind, Stream
@@ -165,9 +163,8 @@ class Enrollment:
             entry.seq,
         )
         tx.put_peer(child, "child", state="enrolled", not_after_us=_us(cert.not_valid_after_utc))
-        public = cert.public_key()
-        assert isinstance(public, ec.EllipticCurvePublicKey)
-        tx.put_origin_key(child, key_id(public), public_key_pem(public))  # to verify the child's heads
+        public = certified_key(cert)
+        tx.put_origin_key(child, public.key_id, public.pem)  # to verify the child's heads
         return cert
 
     def publish_anchor(self, root: x509.Certificate) -> bool:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from federation.wire.codec import license_sent_body, license_sent_from_body
 from federation.wire.keys import NodeKey, load_public_key
 from federation.wire.licenses import sign_license, verify_license
 from federation.wire.sealing import bundle_hash, open_sealed, seal_many
+from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
 from node.domain.entries import Addressed, Kind, Stream
@@ -162,5 +161,5 @@ class LicenseService(LicenseBook):
         self.outbox.address(tx, [(entry, state.filing_division)], chain, now_us, sealed)
 
     @staticmethod
-    def _keys_of(tx: Tx, code: str) -> list[ec.EllipticCurvePublicKey]:
+    def _keys_of(tx: Tx, code: str) -> list[PublicKey]:
         return [load_public_key(pem) for origin, pem in tx.origin_keys().values() if origin == code]

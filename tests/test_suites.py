@@ -1,0 +1,112 @@
+"""The crypto suite registry (issue 9): keys are opaque values of a registered suite. A suite
+registered in one place - here a P-384 suite the product does not ship - serves certificates,
+head signatures, envelopes and sealing through the unchanged code of every other module, and a
+key or an algorithm id of no registered suite is refused with a clear error."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from federation.wire.certs import certified_key, code_of, fingerprint, issue, make_csr, make_root, verify_chain
+from federation.wire.keys import NodeKey, Purpose, Signature, verify
+from federation.wire.sealing import open_sealed, seal, seal_many
+from federation.wire.suites import DEFAULT, SUITES, Ecdsa, PublicKey, UnsupportedKey, register, suite
+from node.context import Node
+from node.domain.divisions import DivisionCode as D
+from node.domain.errors import InvalidInput, SetupError
+from node.services.cases import Applicant, FileRequest
+from tests.conftest import Clock, licence_item
+from tests.test_replica import enroll, push_down, push_up
+
+NOW = dt.datetime(2026, 3, 2, 2, tzinfo=dt.UTC)
+PERSON = Applicant("1", "王小明", "11010519491231002X")
+P384 = Ecdsa("p384-sha384", "ECDSA P-384 / SHA-384", ec.SECP384R1(), hashes.SHA384())
+
+
+@pytest.fixture
+def p384() -> Iterator[str]:
+    register(P384)
+    yield P384.alg
+    del SUITES[P384.alg]
+
+
+def test_the_default_suite_is_p256_and_unknown_ids_are_refused() -> None:
+    key = NodeKey.generate()
+    assert key.suite.alg == DEFAULT == "p256-sha256"
+    with pytest.raises(UnsupportedKey, match="'sm2-sm3' is not one this node supports"):
+        suite("sm2-sm3")
+    sig = key.sign(Purpose.HEAD, b"m")
+    assert verify(key.public_key, Purpose.HEAD, b"m", sig)
+    # the same value claimed under another algorithm id does not verify
+    assert not verify(key.public_key, Purpose.HEAD, b"m", Signature("sm2-sm3", sig.key_id, sig.value))
+
+
+def test_a_key_of_no_registered_suite_is_refused_everywhere(tmp_path: Path) -> None:
+    other = ec.generate_private_key(ec.SECP384R1())
+    with pytest.raises(UnsupportedKey, match="not a key of any supported suite"):
+        PublicKey(other.public_key())
+    pem = other.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (tmp_path / "node.key").write_bytes(pem)
+    with pytest.raises(SetupError, match="not a key of any supported suite"):
+        NodeKey.load(tmp_path / "node.key")
+    # a parent refuses to certify such a key
+    root_key = NodeKey.generate()
+    root = make_root(D("510000000000"), root_key, NOW, 1)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "511600000000")]))
+        .sign(other, hashes.SHA256())
+    )
+    with pytest.raises(InvalidInput, match="of no supported suite"):
+        issue(csr, D("511600000000"), root, root_key, NOW, 2)
+
+
+def test_a_registered_suite_certifies_signs_and_seals(p384: str) -> None:
+    root_key, city_key = NodeKey.generate(p384), NodeKey.generate()
+    assert root_key.suite.alg == p384 and root_key.public_key.suite is P384
+    root = make_root(D("510000000000"), root_key, NOW, 1)
+    city = issue(make_csr(D("511600000000"), city_key), D("511600000000"), root, root_key, NOW, 2)
+    verified = verify_chain([city, root], {fingerprint(root)}, NOW)
+    assert verified.code == D("511600000000") and certified_key(root) == root_key.public_key
+    assert certified_key(city) == city_key.public_key != root_key.public_key
+    sig = root_key.sign(Purpose.ENVELOPE, b"hello")
+    assert sig.alg == p384 and verify(root_key.public_key, Purpose.ENVELOPE, b"hello", sig)
+    sealed = seal(b"personal data", [root_key.public_key])
+    assert open_sealed(sealed, root_key.private_key) == b"personal data"
+    with pytest.raises(InvalidInput, match="share a crypto suite"):
+        seal_many([b"x"], [root_key.public_key, city_key.public_key])
+
+
+def test_a_province_on_another_suite_replicates_with_its_p256_city(p384: str, tmp_path: Path) -> None:
+    clock = Clock(NOW)
+    province = Node.init(tmp_path / "510000000000", "510000000000", clock=clock, key=NodeKey.generate(p384))
+    city = enroll(province, "511600000000", tmp_path, clock)
+    try:
+        identity = province.identity()
+        assert identity is not None and identity.key.suite.alg == p384 and code_of(identity.root).tier == 1
+        assert city.key.suite.alg == "p256-sha256"
+        item = licence_item(division="511600000000")
+        city.catalog.import_items([item])
+        (case,) = city.cases.file_many([FileRequest(item.implementation_code, PERSON)], "窗口")
+        assert push_up(city, province) > 0  # P-256 heads verified at a P-384 province
+        assert push_down(province, city) > 0  # P-384 heads (the city's certificate) verified at the city
+        with province.store.read() as tx:
+            assert case.case_no in tx.cases([case.case_no])
+        for node in (province, city):
+            reports = node.audit.verify()
+            assert reports and all(r.fault is None for r in reports)
+        with city.store.read() as tx:  # the city checks the province's heads with the P-384 key
+            assert tx.origin_keys()[province.key.key_id] == ("510000000000", province.key.public_key.pem)
+    finally:
+        province.close()
+        city.close()
