@@ -17,11 +17,12 @@ from node.domain.entries import Addressed, Entry, addressed_message
 from node.domain.errors import SetupError
 from node.services.ports import IdentitySource
 from node.store import Tx
+from node.store.base import Value
 from node.store.mail import DELIVERED, OUTBOX
 from sync.routing import next_node
 
 
-def addressed_row(a: Addressed, hop: DivisionCode | None, now_us: int) -> dict[str, object]:
+def addressed_row(a: Addressed, hop: DivisionCode | None, now_us: int) -> dict[str, Value]:
     """The `addressed` row of a copy: in the outbox for `hop`, or delivered here (None)."""
     e = a.entry
     return {

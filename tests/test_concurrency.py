@@ -40,8 +40,8 @@ def test_two_writer_processes_keep_the_chain_whole(tmp_path: Path, clock: Clock,
             entries = list(tx.entries(node.code, "case"))
             cases = tx.list_cases(limit=1000)
         assert [e.seq for e in entries] == list(range(1, 4 * PER_WRITER + 1))
-        assert len({c.case_no for c in cases}) == 2 * PER_WRITER
-        assert all(c.status == "accepted" for c in cases)
+        assert len({c.state.case_no for c in cases}) == 2 * PER_WRITER
+        assert all(c.state.status == "accepted" for c in cases)
         assert all(r.fault is None for r in node.audit.verify())
     finally:
         node.close()

@@ -173,7 +173,7 @@ class Relay:
                 data = json.dumps(payload, ensure_ascii=False).encode()
                 messages.append((alarm_subject(self.node.code, r.level), data, headers))
             await _publish_all(js, messages)
-            done = rows[-1].id
+            done = max(r.id or 0 for r in rows)
             sent += len(rows)
             with self.node.store.transaction() as tx:
                 tx.set_relay_cursor(self.node.code, ALARM_CURSOR, done)

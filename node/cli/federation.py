@@ -96,7 +96,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
         identity = node.identity()
         with node.store.read() as tx:
             peers = tx.peers()
-            alarms = len(tx.alarms(1000))
+            alarms = tx.alarm_count()
         run_file = read_run_file(node.settings.data_dir)
     running = run_file is not None and process_alive(int(run_file["pid"]))
     info: dict[str, Any] = {
@@ -245,14 +245,15 @@ def alarms_list(
     """The latest alarms."""
     with opened(data_dir_) as node, node.store.read() as tx:
         rows = tx.alarms(limit)
-    items = [{"at": _at(r.at_us), "level": r.level, "kind": r.kind, "peer": r.peer, "detail": r.detail} for r in rows]
     if json_out:
-        print_json(items)
+        print_json(
+            [{"at": _at(r.at_us), "level": r.level, "kind": r.kind, "peer": r.peer, "detail": r.detail} for r in rows]
+        )
         return
     table(
         "alarms",
         ["at", "level", "kind", "peer", "detail"],
-        [(fmt_time(i["at"]), i["level"], i["kind"], i["peer"], i["detail"]) for i in items],
+        [(fmt_time(_at(r.at_us)), r.level, r.kind, r.peer, r.detail) for r in rows],
     )
 
 

@@ -68,8 +68,8 @@ class Courier:
             acceptor_key = signer_key(a)
             mine = [e for e in tx.entries_about(rec.case_no) if e.origin == me and e.kind == Kind.CASE_CUSTODY_OFFERED]
             offer = case_record(mine[-1].body).command if mine else None
-            rows = tx.case_rows([rec.case_no])
-            blob = tx.bundle(bytes(rows[0].sealed_bundle_hash)) if rows else None
+            digest = tx.case_bundle_hash(rec.case_no)
+            blob = tx.bundle(digest) if digest is not None else None
             if not isinstance(offer, OfferCustody) or offer.to != acceptor or blob is None:
                 continue  # not this node's offer, or it holds no bundle to pass on
             plain = open_sealed(blob, self.key.private_key)

@@ -48,7 +48,7 @@ from node.services.case_rows import CLOCK_COMMANDS, due_of
 from node.services.ports import Addresser, CalendarCache, Clock
 from node.services.projection import Projection
 from node.store import Store, Tx
-from node.store.cases import StoredCase, case_from_row
+from node.store.cases import StoredCase
 
 
 class LicenseCheck(Protocol):
@@ -376,21 +376,21 @@ class CaseService:
     def show(self, case_no: str) -> CaseView:
         today = local_date(self.clock())
         with self.store.read() as tx:
-            rows = tx.case_rows([case_no])
-            if not rows:
+            stored = tx.stored_cases([case_no]).get(case_no)
+            if stored is None:
                 raise NotFound("case", case_no)
             # the case's entries in streams this node holds, and those other nodes addressed to it
             found = {(e.origin, e.stream, e.seq): e for e in tx.entries_about(case_no)}
             for wire in tx.addressed_about(case_no):
                 e = addressed_from_wire(wire).entry
                 found.setdefault((e.origin, e.stream, e.seq), e)
-        state = case_from_row(rows[0])
         records = [(e.kind, case_record(e.body)) for e in found.values() if e.kind in CASE_KINDS]
         steps = [
             TimelineStep(rec.at, kind, rec.actor, rec.writer, _detail(rec.command))
             for kind, rec in sorted(records, key=lambda kr: (kr[1].version, kr[1].at))
         ]
-        view = self._view(state, rows[0].due_date, rows[0].due_provisional, today, tuple(steps))
+        state = stored.state
+        view = self._view(state, stored.due_date, stored.due_provisional, today, tuple(steps))
         return replace(view, custody=self._custody(steps, state))
 
     def _custody(self, steps: Sequence[TimelineStep], state: CaseState) -> tuple[CustodySpan, ...]:
@@ -425,7 +425,7 @@ class CaseService:
         today = local_date(self.clock())
         with self.store.read() as tx:
             rows = tx.list_cases(status, limit, after, open_only)
-        return [self._view(case_from_row(r), r.due_date, r.due_provisional, today) for r in rows]
+        return [self._view(c.state, c.due_date, c.due_provisional, today) for c in rows]
 
     def materials(self, case_no: str) -> Sequence[tuple[MaterialRef, bool]]:
         """The case's material files (from the sealed bundle) and whether this node holds each."""
@@ -448,19 +448,19 @@ class CaseService:
     def applicant_if_held(self, case_no: str) -> Applicant | None:
         """The applicant when this node holds the sealed bundle (filing and handling nodes)."""
         with self.store.read() as tx:
-            rows = tx.case_rows([case_no])
-            if not rows:
+            bundle_hash = tx.case_bundle_hash(case_no)
+            if bundle_hash is None:
                 raise NotFound("case", case_no)
-            held = tx.bundle(bytes(rows[0].sealed_bundle_hash)) is not None
+            held = tx.bundle(bundle_hash) is not None
         return self.applicant(case_no) if held else None
 
     def applicant(self, case_no: str) -> Applicant:
         """Open the sealed bundle (this node is a recipient); for the operator's eyes only."""
         with self.store.read() as tx:
-            rows = tx.case_rows([case_no])
-            if not rows:
+            bundle_hash = tx.case_bundle_hash(case_no)
+            if bundle_hash is None:
                 raise NotFound("case", case_no)
-            blob = tx.bundle(bytes(rows[0].sealed_bundle_hash))
+            blob = tx.bundle(bundle_hash)
         if blob is None:
             raise NotFound("sealed bundle of case", case_no)
         return Applicant.from_bytes(open_sealed(blob, self.key.private_key))

@@ -76,8 +76,8 @@ class LicenseBook:
 
     def held(self, limit: int = 50) -> list[License]:
         with self.store.read() as tx:
-            rows = tx.licenses(limit)
-        return [self.verify(self.signed(r.license_no)) for r in rows]
+            numbers = tx.license_nos(limit)
+        return [self.verify(self.signed(no)) for no in numbers]
 
     def cite(self, signed_licenses: Sequence[bytes], applicant_id: str, today: dt.date) -> list[str]:
         """Numbers of licences a new case may cite (verified, the applicant's own, valid)."""

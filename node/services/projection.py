@@ -32,7 +32,7 @@ from node.domain.timelimits import local_date
 from node.services.case_rows import Known, due_of, project_cases
 from node.services.ports import CalendarCache
 from node.store import Tx
-from node.store.cases import StoredCase, case_from_row
+from node.store.cases import StoredCase
 from node.store.catalog import item_row
 
 
@@ -128,8 +128,7 @@ class Projection:
         calendar = before.with_year(year)
         today = local_date(_at(e.recorded_at_us))
         updates = []
-        for row in tx.open_cases_with_due_from(f"{year.year}-01-01"):
-            state = case_from_row(row)
+        for state in tx.open_cases_with_due_from(f"{year.year}-01-01"):
             due, provisional = due_of(calendar, state, today)
             if due:
                 updates.append((state.case_no, due, provisional))

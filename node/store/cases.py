@@ -8,7 +8,6 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import (
     bindparam,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 from node.domain.entries import Entry
 from node.domain.lifecycle import CaseState, Status
 from node.domain.timelimits import ClockStop
-from node.store.base import TxBase, _at, _dt, _us
+from node.store.base import DbRow, TxBase, Value, _at, _dt, _us
 from node.store.log import entry_from_row
 from node.store.tables import (
     CaseBacklogRow,
@@ -89,7 +88,9 @@ def _extras(s: CaseState) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-def case_row(s: CaseState, seq: int, due_date: str, due_provisional: bool, bundle_hash: bytes = b"") -> tuple[Any, ...]:
+def case_row(
+    s: CaseState, seq: int, due_date: str, due_provisional: bool, bundle_hash: bytes = b""
+) -> tuple[Value, ...]:
     """The cases row of a state, in CASE_COLUMNS order."""
     return (
         s.case_no,
@@ -121,7 +122,7 @@ def case_row(s: CaseState, seq: int, due_date: str, due_provisional: bool, bundl
 _STATUS = {s.value: s for s in Status}
 
 
-def case_from_row(r: Any) -> CaseState:
+def case_from_row(r: DbRow) -> CaseState:
     """A CaseState from a row of `select(T_CASES)` (columns in CASE_COLUMNS order)."""
     (
         case_no,
@@ -147,7 +148,7 @@ def case_from_row(r: Any) -> CaseState:
         _seq,
         offered_to,
         version,
-    ) = r
+    ) = tuple(r)
     missing: tuple[str, ...] = ()
     requested: tuple[str, ...] = ()
     stops: tuple[ClockStop, ...] = ()
@@ -197,10 +198,13 @@ class CasesTx(TxBase):
             out.update({r.case_no: StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in rows})
         return out
 
-    def case_rows(self, case_nos: Sequence[str]) -> list[Any]:
-        return list(self.conn.execute(select(T_CASES).where(T_CASES.c.case_no.in_(list(case_nos)))).all())
+    def case_bundle_hash(self, case_no: str) -> bytes | None:
+        """The hash of the case's sealed bundle (b"" where none is recorded); None: no such case."""
+        q = select(T_CASES.c.sealed_bundle_hash).where(T_CASES.c.case_no == case_no)
+        value = self.conn.execute(q).scalar_one_or_none()
+        return None if value is None else bytes(value)
 
-    def insert_cases(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert_cases(self, rows: Sequence[tuple[Value, ...]]) -> None:
         """Insert case rows made by `case_row`."""
         if rows:
             self._insert_many("cases", CASE_COLUMNS, rows)
@@ -230,7 +234,7 @@ class CasesTx(TxBase):
         for origin, stream, seq in keys:
             self.conn.execute(delete(T_BACKLOG).where(c.origin == origin, c.stream == stream, c.seq == seq))
 
-    def update_cases(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    def update_cases(self, rows: Sequence[tuple[Value, ...]]) -> None:
         """Replace the derived state of existing cases from rows made by `case_row` (the sealed
         bundle hash is kept)."""
         if not rows:
@@ -241,7 +245,9 @@ class CasesTx(TxBase):
             [(*r[1:_BUNDLE_AT], *r[_BUNDLE_AT + 1 :], r[0]) for r in rows],
         )
 
-    def list_cases(self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False) -> list[Any]:
+    def list_cases(
+        self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False
+    ) -> list[StoredCase]:
         q = select(T_CASES).order_by(T_CASES.c.case_no).limit(limit)
         if status:
             q = q.where(T_CASES.c.status == status)
@@ -249,20 +255,21 @@ class CasesTx(TxBase):
             q = q.where(T_CASES.c.case_no > after)
         if open_only:
             q = q.where(T_CASES.c.closed_at_us.is_(None))
-        return list(self.conn.execute(q).all())
+        return [StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in self.conn.execute(q)]
 
-    def open_cases_with_due_from(self, first_day: str) -> list[Any]:
+    def open_cases_with_due_from(self, first_day: str) -> list[CaseState]:
         """Open cases whose due date is provisional or on/after `first_day` (ISO)."""
-        return list(
-            self.conn.execute(
+        return [
+            case_from_row(r)
+            for r in self.conn.execute(
                 select(T_CASES).where(
                     T_CASES.c.closed_at_us.is_(None),
                     T_CASES.c.decided_at_us.is_(None),
                     T_CASES.c.due_date != "",
                     (T_CASES.c.due_provisional.is_(True)) | (T_CASES.c.due_date >= first_day),
                 )
-            ).all()
-        )
+            )
+        ]
 
     def set_due(self, rows: Sequence[tuple[str, str, bool]]) -> None:
         if rows:
@@ -294,10 +301,10 @@ class CasesTx(TxBase):
         row = self.conn.execute(select(T_LICENSES.c.signed).where(T_LICENSES.c.license_no == license_no)).first()
         return None if row is None else bytes(row.signed)
 
-    def licenses(self, limit: int = 50) -> list[Any]:
+    def license_nos(self, limit: int = 50) -> list[str]:
+        """Numbers of the licences this node keeps, newest first."""
         c = T_LICENSES.c
-        q = select(c.license_no, c.case_no, c.issuer, c.stored_at_us).order_by(c.stored_at_us.desc()).limit(limit)
-        return list(self.conn.execute(q).all())
+        return list(self.conn.execute(select(c.license_no).order_by(c.stored_at_us.desc()).limit(limit)).scalars())
 
     def held_materials(self, digests: Sequence[str]) -> set[str]:
         c = T_MATERIALS.c

@@ -5,9 +5,8 @@ Mixed into node.store.repo.Tx."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
 
 from sqlalchemy import (
     bindparam,
@@ -18,7 +17,7 @@ from sqlalchemy import (
 
 from node.domain.calendar import CalendarYear
 from node.domain.catalog import CatalogItem, Material
-from node.store.base import TxBase
+from node.store.base import DbRow, TxBase
 from node.store.tables import (
     CalendarRow,
     CatalogItemRow,
@@ -33,8 +32,8 @@ T_META = table_of(MetaRow)
 _ITEM_DETAIL_FIELDS = ("service_objects", "handling_forms", "conditions", "fee", "legal_basis")
 
 
-def item_row(item: CatalogItem, origin: str, seq: int) -> dict[str, Any]:
-    details: dict[str, Any] = {f: getattr(item, f) for f in _ITEM_DETAIL_FIELDS}
+def item_row(item: CatalogItem, origin: str, seq: int) -> dict[str, object]:
+    details: dict[str, object] = {f: getattr(item, f) for f in _ITEM_DETAIL_FIELDS}
     details["service_objects"] = list(item.service_objects)
     details["handling_forms"] = list(item.handling_forms)
     details["materials"] = [asdict(m) for m in item.materials]
@@ -60,7 +59,7 @@ def item_row(item: CatalogItem, origin: str, seq: int) -> dict[str, Any]:
     }
 
 
-def item_from_row(r: Any) -> CatalogItem:
+def item_from_row(r: DbRow) -> CatalogItem:
     d = r.details
     return CatalogItem(
         basic_code=r.basic_code,
@@ -128,7 +127,7 @@ class CatalogTx(TxBase):
         value = self.conn.execute(select(T_META.c.value).where(T_META.c.key == "catalog_version")).scalar()
         return int(value or 0)
 
-    def put_items(self, rows: Sequence[dict[str, Any]]) -> None:
+    def put_items(self, rows: Sequence[Mapping[str, object]]) -> None:
         """Insert or replace catalog rows (a re-published item replaces its older version; of
         one item given twice the later row counts) and move the catalog version."""
         if not rows:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
 
 from sqlalchemy import (
     LargeBinary,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 
 from node.domain.entries import GENESIS, Entry, Head
 from node.domain.errors import InternalError
-from node.store.base import TxBase
+from node.store.base import DbRow, TxBase, Value
 from node.store.tables import (
     EntryRow,
     HeadRow,
@@ -37,7 +36,7 @@ T_KEYS = table_of(NodeKeyRow)
 ENTRY_COLUMNS = (*Entry._fields, "held_ns")  # the entries table's columns, in order
 
 
-def held_rows(entries: Sequence[Entry]) -> list[tuple[Any, ...]]:
+def held_rows(entries: Sequence[Entry]) -> list[tuple[Value, ...]]:
     """Entries as stored rows: each with the time (ns) this node stored it, increasing."""
     now = time.time_ns()
     return [(*e, now + i) for i, e in enumerate(entries)]
@@ -51,13 +50,13 @@ _ENTRY_READ = [
 ]
 
 
-def entry_from_row(r: Any) -> Entry:
+def entry_from_row(r: DbRow) -> Entry:
     return Entry(
         r.origin, r.stream, r.seq, bytes(r.prev_hash), r.kind, bytes(r.body), bytes(r.hash), r.subject, r.recorded_at_us
     )
 
 
-def _head(r: Any) -> Head:
+def _head(r: DbRow) -> Head:
     return Head(r.origin, r.stream, r.seq, bytes(r.hash), r.signed_at_us, r.alg, bytes(r.key_id), bytes(r.signature))
 
 

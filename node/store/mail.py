@@ -4,11 +4,11 @@ statement of that table is here."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, and_, insert, select, tuple_, update
 
+from node.store.base import Value, rows_as
 from node.store.tables import AddressedRow, table_of
 
 T_ADDRESSED = table_of(AddressedRow)
@@ -35,7 +35,7 @@ class MailTx:
             found.update((r[0], r[1], r[2], r[3]) for r in rows)
         return found
 
-    def put_addressed(self, rows: Sequence[dict[str, Any]]) -> None:
+    def put_addressed(self, rows: Sequence[Mapping[str, Value]]) -> None:
         if rows:
             now = time.time_ns()  # the order a rebuild replays copies in (see EntryRow.held_ns)
             self.conn.execute(insert(T_ADDRESSED), [{**r, "held_ns": now + i} for i, r in enumerate(rows)])
@@ -73,7 +73,7 @@ class MailTx:
             changed += result.rowcount
         return changed
 
-    def addressed_rows(self, state: str = "", limit: int = 50, kind: str = "") -> list[Any]:
+    def addressed_rows(self, state: str = "", limit: int = 50, kind: str = "") -> list[AddressedRow]:
         """Rows newest first, optionally of one state and kind."""
         c = T_ADDRESSED.c
         q = select(T_ADDRESSED)
@@ -81,7 +81,7 @@ class MailTx:
             q = q.where(c.state == state)
         if kind:
             q = q.where(c.kind == kind)
-        return list(self.conn.execute(q.order_by(c.received_at_us.desc()).limit(limit)).all())
+        return rows_as(AddressedRow, self.conn.execute(q.order_by(c.received_at_us.desc()).limit(limit)))
 
     def addressed_wires(self) -> list[tuple[int, str, str, bytes]]:
         """(held_ns, addressee, state, wire) of every addressed copy this node holds."""

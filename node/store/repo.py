@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import (
     Engine,
@@ -63,7 +63,7 @@ class Tx(LogTx, CatalogTx, CasesTx, TrustTx, MailTx):
         for table in tables:
             self.conn.execute(delete(table))
 
-    def rows_of(self, table: Table) -> list[tuple[Any, ...]]:
+    def rows_of(self, table: Table) -> list[tuple[object, ...]]:
         """Every row of a table in primary-key order, JSON values as canonical text, to compare
         two states of it."""
         key = list(table.primary_key.columns)

@@ -3,10 +3,9 @@ alarms and peers. Mixed into `Tx`; every statement of these tables is here."""
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import Connection, func, insert, select, update
 
-from sqlalchemy import Connection, insert, select, update
-
+from node.store.base import Value, rows_as
 from node.store.tables import (
     AlarmRow,
     EnrollmentTokenRow,
@@ -41,12 +40,13 @@ class TrustTx:
             },
         )
 
-    def token(self, secret_hash: bytes) -> Any:
+    def token(self, secret_hash: bytes) -> EnrollmentTokenRow | None:
         """The token row, locked until commit on PostgreSQL (so it is used only once)."""
         q = select(T_TOKENS).where(T_TOKENS.c.secret_hash == secret_hash)
         if self.conn.dialect.name == "postgresql":
             q = q.with_for_update()
-        return self.conn.execute(q).first()
+        found = rows_as(EnrollmentTokenRow, self.conn.execute(q))
+        return found[0] if found else None
 
     def use_token(self, secret_hash: bytes, at_us: int) -> bool:
         """Mark a token used; False when it was used already (a concurrent enrollment won)."""
@@ -72,8 +72,8 @@ class TrustTx:
             },
         )
 
-    def issued_to(self, code: str) -> list[Any]:
-        return list(self.conn.execute(select(T_ISSUED).where(T_ISSUED.c.code == code)).all())
+    def issued_to(self, code: str) -> list[IssuedCertRow]:
+        return rows_as(IssuedCertRow, self.conn.execute(select(T_ISSUED).where(T_ISSUED.c.code == code)))
 
     def next_serial(self) -> int:
         rows = self.conn.execute(select(T_ISSUED.c.serial)).scalars().all()
@@ -107,19 +107,22 @@ class TrustTx:
             insert(T_ALARMS), {"at_us": at_us, "level": level, "kind": kind, "peer": peer, "detail": detail[:500]}
         )
 
-    def alarms_after(self, after_id: int, limit: int = 500) -> list[Any]:
+    def alarms_after(self, after_id: int, limit: int = 500) -> list[AlarmRow]:
         """Alarms with an id above `after_id`, oldest first (for the event-bus relay)."""
         q = select(T_ALARMS).where(T_ALARMS.c.id > after_id).order_by(T_ALARMS.c.id).limit(limit)
-        return list(self.conn.execute(q).all())
+        return rows_as(AlarmRow, self.conn.execute(q))
 
-    def alarms(self, limit: int = 50) -> list[Any]:
-        return list(self.conn.execute(select(T_ALARMS).order_by(T_ALARMS.c.id.desc()).limit(limit)).all())
+    def alarms(self, limit: int = 50) -> list[AlarmRow]:
+        return rows_as(AlarmRow, self.conn.execute(select(T_ALARMS).order_by(T_ALARMS.c.id.desc()).limit(limit)))
 
-    def put_peer(self, code: str, role: str, **values: Any) -> None:
+    def alarm_count(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(T_ALARMS)).scalar_one())
+
+    def put_peer(self, code: str, role: str, **values: Value) -> None:
         if self.conn.execute(select(T_PEERS.c.code).where(T_PEERS.c.code == code)).first():
             self.conn.execute(update(T_PEERS).where(T_PEERS.c.code == code).values(role=role, **values))
         else:
             self.conn.execute(insert(T_PEERS), {"code": code, "role": role, **values})
 
-    def peers(self) -> list[Any]:
-        return list(self.conn.execute(select(T_PEERS).order_by(T_PEERS.c.role, T_PEERS.c.code)).all())
+    def peers(self) -> list[PeerRow]:
+        return rows_as(PeerRow, self.conn.execute(select(T_PEERS).order_by(T_PEERS.c.role, T_PEERS.c.code)))
