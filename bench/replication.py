@@ -6,7 +6,9 @@
     province holds the village's N entries (relayed by township, county and city).
 Each rate is printed next to the raw `sqlite3.executemany` rate of the same entry rows,
 measured in the same run. Rates count from the first arrival at the province (the dialling
-process's start-up, about a second, is printed separately in brackets).
+process's start-up, about a second, is printed separately in brackets). Both transfers run with
+every node's bus relay on (as deployed) and again with the bus off (`init --no-bus`); what the
+bus costs is printed beside them.
 Bounded: --entries cases, and --timeout seconds per transfer.
 """
 
@@ -126,53 +128,68 @@ def main() -> int:
     settle_after_startup()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        # (a) one link
-        province, city = base / "a-province", base / "a-city"
-        yiwang("init", "--code", "510000000000", *PORTS, "-d", str(province))
-        prov = start(province)
-        try:
-            ports = json.loads((province / "run.json").read_text())
-            token = json.loads(yiwang("enroll", "token", "--child", "511600000000", "--json", "-d", str(province)))
-            yiwang(
-                "init",
-                "--code",
-                "511600000000",
-                "--parent",
-                ports["federation"],
-                "--token",
-                token["token"],
-                *PORTS,
-                "-d",
-                str(city),
-            )
-            file_cases(city, ns.entries)
-            one = transfer(province, city, "511600000000", ns.entries, ns.timeout)
-        finally:
-            prov.terminate()
-            prov.wait(timeout=30)
-        raw_one = raw_rate(city, "511600000000")
-        # (b) five tiers
-        sim = base / "sim"
-        nodes = json.loads(yiwang("sim", "--dir", str(sim), "--villages", "1", "--detach", "--json"))["nodes"]
-        try:
-            village = nodes[-1]
-            subprocess.run(["kill", str(village["pid"])], check=True)
-            time.sleep(3)
-            file_cases(Path(village["data_dir"]), ns.entries)
-            chain = transfer(sim / "510000000000", Path(village["data_dir"]), village["code"], ns.entries, ns.timeout)
-        finally:
-            yiwang("sim", "stop", "--dir", str(sim))
-        raw_chain = raw_rate(Path(village["data_dir"]), village["code"])
+        one, raw_one = one_link(base / "bus", ns.entries, ns.timeout, bus=True)
+        one_quiet, _ = one_link(base / "quiet", ns.entries, ns.timeout, bus=False)
+        chain, raw_chain = five_tiers(base / "bus", ns.entries, ns.timeout, bus=True)
+        chain_quiet, _ = five_tiers(base / "quiet", ns.entries, ns.timeout, bus=False)
     print(f"{ns.entries} case entries; rates from the first arrival on (with the child's start-up in brackets)")
-    for label, (rate, total), raw, target in (
-        ("(a) one link", one, raw_one, 0.4),
-        ("(b) five tiers", chain, raw_chain, 0.2),
+    for label, (rate, total), raw, target, (quiet, _) in (
+        ("(a) one link", one, raw_one, 0.4, one_quiet),
+        ("(b) five tiers", chain, raw_chain, 0.2, chain_quiet),
     ):
+        bus_us = (1 / rate - 1 / quiet) * 1e6
         print(
             f"{label:16s}: {rate:9.1f} entries/s ({total:.1f})   raw {raw:9.1f}/s   ratio {rate / raw:.3f} "
-            f"(target >= {target})"
+            f"(target >= {target})   without the bus {quiet:9.1f}/s, ratio {quiet / raw:.3f}: "
+            f"the bus costs {bus_us:.1f} us an entry"
         )
     return 0
+
+
+def one_link(base: Path, entries: int, timeout: float, bus: bool) -> tuple[tuple[float, float], float]:
+    """(a): a city's `entries` case entries to its province over one link."""
+    flag = [] if bus else ["--no-bus"]
+    province, city = base / "a-province", base / "a-city"
+    yiwang("init", "--code", "510000000000", *PORTS, *flag, "-d", str(province))
+    prov = start(province)
+    try:
+        ports = json.loads((province / "run.json").read_text())
+        token = json.loads(yiwang("enroll", "token", "--child", "511600000000", "--json", "-d", str(province)))
+        yiwang(
+            "init",
+            "--code",
+            "511600000000",
+            "--parent",
+            ports["federation"],
+            "--token",
+            token["token"],
+            *PORTS,
+            *flag,
+            "-d",
+            str(city),
+        )
+        file_cases(city, entries)
+        rates = transfer(province, city, "511600000000", entries, timeout)
+    finally:
+        prov.terminate()
+        prov.wait(timeout=30)
+    return rates, raw_rate(city, "511600000000")
+
+
+def five_tiers(base: Path, entries: int, timeout: float, bus: bool) -> tuple[tuple[float, float], float]:
+    """(b): a village's `entries` case entries through township, county and city to the province."""
+    sim = base / "sim"
+    args = ["sim", "--dir", str(sim), "--villages", "1", "--detach", "--json", *([] if bus else ["--no-bus"])]
+    nodes = json.loads(yiwang(*args))["nodes"]
+    try:
+        village = nodes[-1]
+        subprocess.run(["kill", str(village["pid"])], check=True)
+        time.sleep(3)
+        file_cases(Path(village["data_dir"]), entries)
+        rates = transfer(sim / "510000000000", Path(village["data_dir"]), village["code"], entries, timeout)
+    finally:
+        yiwang("sim", "stop", "--dir", str(sim))
+    return rates, raw_rate(Path(village["data_dir"]), village["code"])
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ profile = "county"         # "village" runs the lightweight profile (no NATS)
 url = ""                   # empty: SQLite (WAL) at <data dir>/yiwang.db
 [nats]
 url = ""                   # empty: `yiwang run` starts its own nats-server
+enabled = true             # false: no event bus at all (a node no department system listens to)
 [federation]
 listen = "127.0.0.1:7400"  # mutual-TLS port for links from children (and peer provinces)
 enroll_listen = "127.0.0.1:7401"  # server-TLS port where enrolling children reach us
@@ -56,6 +57,8 @@ class Settings:
     """SQLAlchemy URL; empty means SQLite in the data directory."""
     nats_url: str = ""
     """An existing NATS server or cluster; empty means `yiwang run` starts one."""
+    bus_enabled: bool = True
+    """Whether `yiwang run` publishes to the event bus (the village profile never does)."""
     listen: str = "127.0.0.1:7400"
     """Federation port (mutual TLS) that children and peer provinces dial."""
     enroll_listen: str = "127.0.0.1:7401"
@@ -97,7 +100,7 @@ def write_settings(s: Settings) -> Path:
         "# yiwang node settings; see `node/config.py` for every field.\n"
         f"[node]\ncode = {_toml_str(s.code.code)}\nname = {_toml_str(s.name)}\nprofile = {_toml_str(s.profile)}\n\n"
         f"[database]\nurl = {_toml_str(s.database_url)}\n\n"
-        f"[nats]\nurl = {_toml_str(s.nats_url)}\n\n"
+        f"[nats]\nurl = {_toml_str(s.nats_url)}\nenabled = {'true' if s.bus_enabled else 'false'}\n\n"
         f"[federation]\nlisten = {_toml_str(s.listen)}\nenroll_listen = {_toml_str(s.enroll_listen)}\n"
         f"api_listen = {_toml_str(s.api_listen)}\nparent = {_toml_str(s.parent)}\n"
         f"anchors = [{', '.join(_toml_str(a) for a in s.anchors)}]\n"
@@ -124,6 +127,9 @@ def load_settings(data_dir: Path) -> Settings:
     if profile not in PROFILES:
         raise SetupError(f"{path}: node.profile {profile!r} is not one of {', '.join(PROFILES)}")
     fed = raw.get("federation", {})
+    bus_enabled = raw.get("nats", {}).get("enabled", True)
+    if not isinstance(bus_enabled, bool):
+        raise SetupError(f"{path}: nats.enabled must be true or false, not {str(bus_enabled)[:40]!r}")
     return Settings(
         data_dir=data_dir,
         code=code,
@@ -131,6 +137,7 @@ def load_settings(data_dir: Path) -> Settings:
         profile=profile,
         database_url=str(raw.get("database", {}).get("url", "")),
         nats_url=str(raw.get("nats", {}).get("url", "")),
+        bus_enabled=bus_enabled,
         listen=str(fed.get("listen", Settings.listen)),
         enroll_listen=str(fed.get("enroll_listen", Settings.enroll_listen)),
         api_listen=str(fed.get("api_listen", Settings.api_listen)),

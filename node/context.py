@@ -104,6 +104,7 @@ class Node:
         key: NodeKey | None = None,
         chain: Sequence[x509.Certificate] = (),
         federation: dict[str, Any] | None = None,
+        bus: bool = True,
     ) -> Node:
         """Create a data directory with its config, key and database; refuses an existing one.
 
@@ -117,7 +118,13 @@ class Node:
         if not name and division in registry:
             name = registry.get(division).name
         settings = Settings(
-            data_dir, division, name, profile or division.tier.label, database_url, **(federation or {})
+            data_dir,
+            division,
+            name,
+            profile or division.tier.label,
+            database_url,
+            bus_enabled=bus,
+            **(federation or {}),
         )
         created = not data_dir.exists()
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -32,10 +32,13 @@ MIN_BATCH_ENTRIES = 8
 
 class Outgoing(Protocol):
     @property
-    def entries(self) -> list[Entry]: ...
+    def wires(self) -> list[bytes]: ...
 
     @property
     def heads(self) -> list[Head]: ...
+
+    @property
+    def reached(self) -> list[Cursor]: ...
 
 
 class Replicator(Protocol):
@@ -43,7 +46,9 @@ class Replicator(Protocol):
 
     def cursors(self) -> CursorSet: ...
 
-    def apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]: ...
+    def apply_batch(
+        self, entries: Sequence[Entry], heads: Sequence[Head], wires: Sequence[bytes] = ...
+    ) -> list[Cursor]: ...
 
     def outgoing(self, peer: DivisionCode, up: bool, theirs: CursorSet, max_entries: int = ...) -> Outgoing: ...
 
@@ -121,7 +126,7 @@ class Pump:
         elif isinstance(msg, Batch):
             if self.replicator is None:
                 raise BadSignature("this link does not replicate streams")
-            self.send(Ack(self.replicator.apply_batch(msg.entries, msg.heads)))
+            self.send(Ack(self.replicator.apply_batch(msg.entries, msg.heads, msg.wires)))
         elif isinstance(msg, Ack):
             for c in msg.cursors:
                 self.theirs.advance(c.origin, c.stream, c.seq)
@@ -204,12 +209,12 @@ class Pump:
         if self.replicator is None or self.unacked >= self.window:
             return False
         out = self.replicator.outgoing(self.peer, self.up, self.sent, self.max_entries)
-        if not out.entries:
+        if not out.wires:
             return False
         self._sending(lambda: setattr(self, "unacked", self.unacked + 1))
-        self.send(Batch(out.entries, out.heads))
-        for e in out.entries:
-            self.sent.advance(e.origin, e.stream, e.seq)
+        self.send(Batch((), out.heads, out.wires))
+        for c in out.reached:
+            self.sent.advance(c.origin, c.stream, c.seq)
         self.state.sent_at = self.now()
         return True
 

@@ -17,7 +17,7 @@ from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 
 from federation.wire.certs import public_key_of
-from federation.wire.codec import issued_from_body, item_to_pb
+from federation.wire.codec import entry_from_wire, issued_from_body, item_to_pb
 from federation.wire.keys import Purpose, Signature, load_public_key, verify
 from federation.wire.suites import PublicKey
 from node import logs
@@ -30,7 +30,7 @@ from node.journal import Journal, Record
 from node.services.ports import CalendarCache, Clock
 from node.services.projection import Projection
 from node.store import Store, Tx
-from sync.batches import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, BatchRefused, check_batch, entry_size
+from sync.batches import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, BatchRefused, check_batch
 from sync.routing import goes_down, goes_up
 
 OriginKey = tuple[str, PublicKey]  # an origin's code and its head-signing key
@@ -47,8 +47,17 @@ def _order(key: tuple[str, str]) -> tuple[int, int, str]:
 
 @dataclass(frozen=True)
 class Outgoing:
-    entries: list[Entry]
+    """The next batch: each entry as its stored bytes (a relayed entry's exactly as it arrived),
+    the heads its runs end on, and where each stream then stands at the peer."""
+
+    wires: list[bytes]
     heads: list[Head]
+    reached: list[Cursor]
+
+    @property
+    def entries(self) -> list[Entry]:
+        """The entries decoded (for callers that apply them in process)."""
+        return [entry_from_wire(w) for w in self.wires]
 
 
 class ReplicaService:
@@ -77,13 +86,14 @@ class ReplicaService:
                 self._keys[kid] = (origin, load_public_key(pem))
         return self._keys
 
-    def apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]:
+    def apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head], wires: Sequence[bytes] = ()) -> list[Cursor]:
         """Verify and apply a batch from a neighbour; returns the cursors to acknowledge (of
-        the streams the batch carried). A transaction the database aborted for a deadlock or
-        a serialization failure is run again; nothing of an aborted one was kept."""
-        return self.store.retrying(lambda: self._apply_batch(entries, heads))
+        the streams the batch carried). `wires`: the bytes each entry arrived in, stored to be
+        forwarded unchanged. A transaction the database aborted for a deadlock or a
+        serialization failure is run again; nothing of an aborted one was kept."""
+        return self.store.retrying(lambda: self._apply_batch(entries, heads, wires))
 
-    def _apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head]) -> list[Cursor]:
+    def _apply_batch(self, entries: Sequence[Entry], heads: Sequence[Head], wires: Sequence[bytes]) -> list[Cursor]:
         me = self.me.code
         with self.store.transaction() as tx:
             # This node's own tails first (case, then public: the order every writer takes
@@ -114,7 +124,11 @@ class ReplicaService:
                     if e.kind == Kind.CERT_ISSUED:
                         self._register_key(tx, keys, e)
                 new.extend(checked.new)
-            tx.append_remote(new, tails_before)
+            if wires:
+                wire_of = {(e.origin, e.stream, e.seq): w for e, w in zip(entries, wires, strict=True)}
+                tx.append_remote(new, tails_before, [wire_of[(e.origin, e.stream, e.seq)] for e in new])
+            else:
+                tx.append_remote(new, tails_before)
             tx.put_heads([h for h in heads if tails.get((h.origin, h.stream)) == (h.seq, h.hash)])
             projected = self.projection.apply(tx, new)
             if projected.cross_region:
@@ -197,8 +211,9 @@ class ReplicaService:
         me = self.me
         if up:
             self._head_every(theirs, max_entries)
-        entries: list[Entry] = []
+        wires: list[bytes] = []
         heads: list[Head] = []
+        reached: list[Cursor] = []
         size = 0
         with self.store.read() as tx:
             for (origin, stream), (seq, _) in sorted(tx.tails().items(), key=lambda kv: _order(kv[0])):
@@ -207,25 +222,27 @@ class ReplicaService:
                 have = theirs.get(origin, stream)
                 if not wanted or seq <= have:
                     continue
-                room = max(max_entries - len(entries), 1)
+                room = max(max_entries - len(wires), 1)
                 ends = tx.head_seqs(origin, stream, have)
                 if not ends:
                     continue
                 limit = max((h for h in ends if h <= have + room), default=ends[0])
-                run = tx.entries_between(origin, stream, have, limit)
+                run = tx.entry_wires_between(origin, stream, have, limit)  # seqs have+1 .. limit
                 # cut at the last head whose run still fits the byte bound (at least the first head)
                 head_set, end, run_bytes, cut, acc = set(ends), ends[0], 0, 0, 0
-                for i, e in enumerate(run):
-                    acc += entry_size(e)
-                    if e.seq in head_set and (e.seq == ends[0] or size + acc <= max_bytes):
-                        end, run_bytes, cut = e.seq, acc, i + 1
-                if entries and size + run_bytes > max_bytes:
+                for i, wire in enumerate(run):
+                    acc += len(wire)
+                    seq_i = have + 1 + i
+                    if seq_i in head_set and (seq_i == ends[0] or size + acc <= max_bytes):
+                        end, run_bytes, cut = seq_i, acc, i + 1
+                if wires and size + run_bytes > max_bytes:
                     break  # the next batch takes this stream
-                entries.extend(run[:cut])
+                wires.extend(run[:cut])
                 size += run_bytes
                 head = tx.head_at(origin, stream, end)
                 assert head is not None
                 heads.append(head)
-                if len(entries) >= max_entries or size >= max_bytes:
+                reached.append(Cursor(origin, stream, end))
+                if len(wires) >= max_entries or size >= max_bytes:
                     break
-        return Outgoing(entries, heads)
+        return Outgoing(wires, heads, reached)

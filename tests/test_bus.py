@@ -16,6 +16,7 @@ from node.context import Node
 from node.domain.lifecycle import Accept
 from node.services.cases import Applicant, FileRequest
 from tests.conftest import licence_item
+from tests.fedtools import ANY_PORTS, Running, cli
 
 PERSON = Applicant("1", "赵大爷", "360426199101010071", "13012345678", "某村3组")
 
@@ -85,3 +86,21 @@ def test_alarms_go_to_their_alarm_subject_once(node: Node, nats_url: str) -> Non
     assert [json.loads(data)["kind"] for _, data, _ in alarms] == ["BadSignature", "Replay"]
     assert [h["Nats-Msg-Id"] for _, _, h in alarms] == [f"{node.code}:alarm:1", f"{node.code}:alarm:2"]
     assert json.loads(alarms[0][1])["peer"] == "511602001001"
+
+
+def test_a_node_initialised_without_the_bus_runs_without_one(tmp_path: Path) -> None:
+    """`yiwang init --no-bus` (or nats.enabled = false): `yiwang run` starts no nats-server and
+    no relay; the setting is kept in the config and a value that is not a boolean is refused."""
+    home = tmp_path / "county"
+    cli(home, "init", "--code", "511602000000", "--no-bus", *ANY_PORTS)
+    assert "enabled = false" in (home / "yiwang.toml").read_text(encoding="utf-8")
+    running = Running(home)
+    try:
+        assert "nats" not in running.ports and "api" in running.ports
+        assert not (home / "nats").exists()
+    finally:
+        running.stop()
+    config = home / "yiwang.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("enabled = false", 'enabled = "no"'), encoding="utf-8")
+    refused = cli(home, "status", expect=5)
+    assert "nats.enabled must be true or false" in refused.stderr

@@ -12,7 +12,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import text
 
+from federation.transport.memory import MemoryLink, Side
 from federation.wire.certs import make_csr
+from federation.wire.codec import entry_wire, length_delimited
 from federation.wire.keys import NodeKey
 from node.context import Node
 from node.domain.calendar import make_calendar_year
@@ -156,3 +158,43 @@ def test_an_origin_signs_extra_heads_so_its_batches_stay_bounded(tree: list[Node
     assert sizes[0] == 1 + 64 and max(sizes[1:]) == 64  # a stream's run reaches its first head
     with township.store.read() as tx:
         assert tx.tail(CHAIN[-1], "case")[0] == 1000
+
+
+def _wires(node: Node, origin: str) -> dict[int, bytes | None]:
+    with node.store.read() as tx:
+        rows = tx.conn.execute(
+            text("select seq, wire from entries where origin = :o and stream = 'case'"), {"o": origin}
+        )
+        return {seq: None if wire is None else bytes(wire) for seq, wire in rows}
+
+
+def test_a_relay_forwards_the_bytes_it_received(tree: list[Node], clock: Clock) -> None:
+    """Store and forward (issue 9): the township stores each of the village's entries with the
+    bytes it arrived in and forwards exactly those. An entry's bytes carrying a field this
+    version does not know (a newer origin's, covered by no hash) reach the county unchanged,
+    which only forwarding the stored bytes, not encoding the entry again, can do."""
+    _, _, county, township, village = tree
+    village.catalog.import_items([licence_item(division=CHAIN[-1])])
+    code = licence_item().implementation_code.replace("511602000000", CHAIN[-1])
+    village.cases.file_many([FileRequest(code, PERSON)] * 3, "agent")
+
+    def link(child: Node, parent: Node) -> MemoryLink:
+        c, p = child.identity(), parent.identity()
+        assert c is not None and p is not None
+        return MemoryLink(Side(c, child.replica), Side(p, parent.replica), clock)
+
+    assert link(village, township).settle() > 0
+    with village.store.read() as tx:
+        sent = {e.seq: entry_wire(e) for e in tx.entries(CHAIN[-1], "case")}
+    assert _wires(village, CHAIN[-1]) == dict.fromkeys(sent)  # own entries: encoded when sent
+    assert _wires(township, CHAIN[-1]) == sent  # the bytes as they arrived
+    newer = sent[2] + length_delimited(15, b"a field from a newer version")
+    with township.store.transaction() as tx:
+        tx.conn.execute(
+            text("update entries set wire = :w where origin = :o and seq = 2"), {"w": newer, "o": CHAIN[-1]}
+        )
+    assert link(township, county).settle() > 0
+    assert _wires(county, CHAIN[-1]) == {**sent, 2: newer}
+    with county.store.read() as tx, village.store.read() as vx:
+        assert list(tx.entries(CHAIN[-1], "case")) == list(vx.entries(CHAIN[-1], "case"))
+    assert all(r.fault is None for r in county.audit.verify())

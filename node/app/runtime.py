@@ -201,7 +201,7 @@ class Runtime:
     def _start_nats(self) -> str:
         """The event bus's URL: nats.url, or a nats-server of our own; none on the village profile."""
         settings = self.node.settings
-        if settings.profile == "village":
+        if settings.profile == "village" or not settings.bus_enabled:
             return ""
         if settings.nats_url:
             return settings.nats_url

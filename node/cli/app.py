@@ -63,6 +63,7 @@ def init(
     name: Annotated[str, typer.Option(help="Division name [default: from the division data]")] = "",
     profile: Annotated[str, typer.Option(help="province, city, county, township or village [default: the tier]")] = "",
     sync: Annotated[bool, typer.Option(help="After enrolling, fetch the ancestors' catalog from the parent")] = True,
+    bus: Annotated[bool, typer.Option(help="Publish to the event bus (NATS) when running")] = True,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -80,7 +81,7 @@ def init(
         key = NodeKey.generate()
         chain = enroll_with_parent(host, Token.decode(token), division, key, dt.datetime.now(dt.UTC))
     fed = {"listen": listen, "enroll_listen": enroll_listen, "api_listen": api_listen, "parent": parent}
-    node = Node.init(path, code, database_url, name, profile, key=key, chain=chain, federation=fed)
+    node = Node.init(path, code, database_url, name, profile, key=key, chain=chain, federation=fed, bus=bus)
     identity = node.identity()
     info: dict[str, Any] = {
         "data_dir": str(path),

@@ -123,6 +123,7 @@ def sim(
     folder: Annotated[Path, typer.Option("--dir", help="Where the nodes' data directories go")] = Path("sim-data"),
     detach: Annotated[bool, typer.Option(help="Leave the nodes running and return")] = False,
     ping_every: Annotated[float, typer.Option(help="Seconds between link pings")] = 1.0,
+    bus: Annotated[bool, typer.Option(help="Each node publishes to its event bus")] = True,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Start the branch's nodes, enroll each through the CLI, and run until Ctrl-C (or --detach)."""
@@ -142,12 +143,13 @@ def sim(
 
                 shutil.rmtree(home)
             parent = code.parent()
+            bus_flag = [] if bus else ["--no-bus"]
             if parent is None:
-                _cli(home, "init", "--code", code.code, *PORTS)
+                _cli(home, "init", "--code", code.code, *PORTS, *bus_flag)
             else:
                 token = json.loads(_cli(homes[parent.code], "enroll", "token", "--child", code.code, "--json"))["token"]
                 parent_port = next(n for n in nodes if n["code"] == parent.code)["federation"]
-                _cli(home, "init", "--code", code.code, "--parent", parent_port, "--token", token, *PORTS)
+                _cli(home, "init", "--code", code.code, "--parent", parent_port, "--token", token, *PORTS, *bus_flag)
             info = _start(home, ping_every)
             homes[code.code] = home
             nodes.append(

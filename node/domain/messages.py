@@ -21,10 +21,13 @@ class Ping:
 
 @dataclass(frozen=True)
 class Batch:
-    """Entries of one or more streams, each run ending at a head its origin signed."""
+    """Entries of one or more streams, each run ending at a head its origin signed. Going out,
+    the entries are their stored bytes (`wires`, forwarded unchanged; `entries` empty); coming
+    in, both: the decoded entries and the bytes each arrived in, aligned."""
 
     entries: Sequence[Entry]
     heads: Sequence[Head]
+    wires: Sequence[bytes] = ()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     update,
 )
 
+from federation.wire.codec import entry_wire
 from node.domain.entries import GENESIS, Entry, Head
 from node.domain.errors import InternalError
 from node.store.base import DbRow, TxBase, Value
@@ -33,7 +34,8 @@ T_HEADS = table_of(HeadRow)
 T_KEYS = table_of(NodeKeyRow)
 
 
-ENTRY_COLUMNS = (*Entry._fields, "held_ns")  # the entries table's columns, in order
+ENTRY_COLUMNS = (*Entry._fields, "held_ns")  # the columns every stored entry fills, in order
+RELAYED_COLUMNS = (*ENTRY_COLUMNS, "wire")  # and a relayed entry's received bytes
 
 
 def held_rows(entries: Sequence[Entry]) -> list[tuple[Value, ...]]:
@@ -42,11 +44,17 @@ def held_rows(entries: Sequence[Entry]) -> list[tuple[Value, ...]]:
     return [(*e, now + i) for i, e in enumerate(entries)]
 
 
+def relayed_rows(entries: Sequence[Entry], wires: Sequence[bytes]) -> list[tuple[Value, ...]]:
+    now = time.time_ns()
+    return [(*e, now + i, w) for i, (e, w) in enumerate(zip(entries, wires, strict=True))]
+
+
 # Entry columns for reading. Byte columns go through CAST(... AS BLOB), so a value tampered
 # into another SQL type is still read (and then fails verification) instead of breaking the reader.
 _ENTRY_READ = [
     cast(col, LargeBinary).label(col.name) if col.name in ("prev_hash", "body", "hash") else col
     for col in T_ENTRIES.columns
+    if col.name != "wire"
 ]
 
 
@@ -115,12 +123,19 @@ class LogTx(TxBase):
         return out
 
     def append_remote(
-        self, entries: Sequence[Entry], tails_before: Mapping[tuple[str, str], tuple[int, bytes]]
+        self,
+        entries: Sequence[Entry],
+        tails_before: Mapping[tuple[str, str], tuple[int, bytes]],
+        wires: Sequence[bytes] | None = None,
     ) -> None:
-        """Store verified entries of other origins and move (or create) their tails."""
+        """Store verified entries of other origins, with the exact bytes each arrived in
+        (`wires`, aligned with `entries`) where given, and move (or create) their tails."""
         if not entries:
             return
-        self._insert_many("entries", ENTRY_COLUMNS, held_rows(entries))
+        if wires is None:
+            self._insert_many("entries", ENTRY_COLUMNS, held_rows(entries))
+        else:
+            self._insert_many("entries", RELAYED_COLUMNS, relayed_rows(entries, wires))
         last: dict[tuple[str, str], Entry] = {}
         for e in entries:
             last[(e.origin, e.stream)] = e
@@ -175,6 +190,17 @@ class LogTx(TxBase):
             .order_by(T_ENTRIES.c.seq)
         ).all()
         return [entry_from_row(r) for r in rows]
+
+    def entry_wires_between(self, origin: str, stream: str, after: int, last: int) -> list[bytes]:
+        """The serialized log entries after..last of one stream, in order, to send: the bytes a
+        relayed entry arrived in, as they are; an entry without them (this node's own) encoded."""
+        c = T_ENTRIES.c
+        q = (
+            select(c.wire, *_ENTRY_READ)
+            .where(c.origin == origin, c.stream == stream, c.seq > after, c.seq <= last)
+            .order_by(c.seq)
+        )
+        return [bytes(r.wire) if r.wire is not None else entry_wire(entry_from_row(r)) for r in self.conn.execute(q)]
 
     def put_head(self, head: Head) -> None:
         self.conn.execute(insert(T_HEADS), asdict(head))

@@ -27,6 +27,9 @@ class EntryRow(SQLModel, table=True):
     # when this node stored it (ns, this machine's clock): the order `yiwang rebuild` replays in;
     # NULL for entries stored before schema revision 0002
     held_ns: int | None = Field(default=None, sa_type=BigInteger)
+    # the exact bytes a relayed entry arrived in (a serialized log Entry), forwarded as they are;
+    # NULL for this node's own entries (encoded when sent) and before schema revision 0004
+    wire: bytes | None = Field(default=None, sa_type=LargeBinary)
 
 
 class StreamTail(SQLModel, table=True):
