@@ -22,7 +22,8 @@ from typing import Any
 from cryptography import x509
 
 from federation.wire.certs import certified_key, fingerprint, verify_chain
-from federation.wire.codec import addressed_from_wire, notice_body, notice_from_body
+from federation.wire.codec import addressed_from_wire
+from federation.wire.codec_cases import notice_body, notice_from_body
 from federation.wire.keys import Purpose, Signature, verify
 from federation.wire.suites import PublicKey
 from node import logs

@@ -17,7 +17,8 @@ from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 
 from federation.wire.certs import public_key_of
-from federation.wire.codec import entry_from_wire, issued_from_body, item_to_pb
+from federation.wire.codec import entry_from_wire
+from federation.wire.codec_catalog import issued_from_body, item_to_pb
 from federation.wire.keys import Purpose, Signature, load_public_key, verify
 from federation.wire.suites import PublicKey
 from node import logs

@@ -6,14 +6,8 @@ import datetime as dt
 
 import pytest
 
-from federation.wire.codec import (
-    calendar_from_pb,
-    calendar_to_pb,
-    case_entry,
-    case_record,
-    item_from_pb,
-    item_to_pb,
-)
+from federation.wire.codec_cases import case_entry, case_record
+from federation.wire.codec_catalog import calendar_from_pb, calendar_to_pb, item_from_pb, item_to_pb
 from federation.wire.keys import NodeKey, Purpose, verify
 from federation.wire.sealing import bundle_hash, open_sealed, seal, seal_many
 from node.domain.calendar import make_calendar_year

@@ -194,7 +194,7 @@ def test_an_item_that_is_not_cross_region_is_filed_only_in_its_own_area(nodes: d
 def test_an_entry_from_a_non_custodian_is_refused_where_it_arrives(nodes: dict[str, Node]) -> None:
     """County B writes a change of village A's case behind the service's back (a rogue node):
     the city that receives its stream refuses the batch and stores nothing of it."""
-    from federation.wire.codec import case_entry
+    from federation.wire.codec_cases import case_entry
     from node.domain.entries import Stream
     from node.journal import Record
     from node.services.case_rows import CaseRuleBroken

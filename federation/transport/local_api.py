@@ -16,7 +16,9 @@ import grpc
 from yiwang.v1 import catalog_pb2, node_service_pb2, node_service_pb2_grpc
 
 from federation.transport.errors_grpc import abort_with
-from federation.wire.codec import command_from_pb, head_to_pb, item_to_pb, outline_to_pb
+from federation.wire.codec import head_to_pb
+from federation.wire.codec_cases import command_from_pb, outline_to_pb
+from federation.wire.codec_catalog import item_to_pb
 from node import logs
 from node.domain.errors import (
     InvalidInput,

@@ -11,7 +11,8 @@ from cryptography import x509
 from yiwang.v1 import case_pb2
 
 from federation.wire.certs import certified_key, verify_chain
-from federation.wire.codec import from_us, parsed, signature_from_pb, signature_to_pb, to_us
+from federation.wire.codec import parsed, signature_from_pb, signature_to_pb
+from federation.wire.codec_cases import from_us, to_us
 from federation.wire.keys import NodeKey, Purpose, verify
 from node.domain.errors import BadSignature, UnknownIssuer
 from node.domain.licenses import License

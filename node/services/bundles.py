@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 
-from federation.wire.codec import (
+from federation.wire.codec_cases import (
     bundle_sent_body,
     bundle_sent_from_body,
     case_record,

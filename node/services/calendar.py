@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from federation.wire.codec import calendar_to_pb
+from federation.wire.codec_catalog import calendar_to_pb
 from node import logs
 from node.domain.calendar import CalendarYear
 from node.domain.entries import Kind, Stream

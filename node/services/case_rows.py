@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from federation.wire.codec import CaseRecord, case_record
+from federation.wire.codec_cases import CaseRecord, case_record
 from node.domain.calendar import WorkCalendar
 from node.domain.entries import Entry
 from node.domain.errors import OperatorError, PeerError

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from federation.wire.codec import CaseRecord, addressed_from_wire, case_entry, case_record
+from federation.wire.codec import addressed_from_wire
+from federation.wire.codec_cases import CaseRecord, case_entry, case_record
 from federation.wire.keys import NodeKey
 from federation.wire.sealing import bundle_hash, open_sealed, seal_many
 from node import logs

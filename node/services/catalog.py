@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from federation.wire.certs import code_of
-from federation.wire.codec import item_to_pb
+from federation.wire.codec_catalog import item_to_pb
 from node import logs
 from node.domain.catalog import CatalogItem, check_lower_tier_entry, check_publisher
 from node.domain.divisions import DivisionCode, Tier

@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from federation.wire.certs import certified_key, code_of, fingerprint, issue
-from federation.wire.codec import issued_body, revoked_body
+from federation.wire.codec_catalog import issued_body, revoked_body
 from federation.wire.identity import Identity
 from node import logs
 from node.domain.divisions import DivisionCode

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from federation.wire.codec import license_sent_body, license_sent_from_body
+from federation.wire.codec_cases import license_sent_body, license_sent_from_body
 from federation.wire.keys import NodeKey, load_public_key
 from federation.wire.licenses import sign_license, verify_license
 from federation.wire.sealing import bundle_hash, open_sealed, seal_many

@@ -16,13 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from federation.wire.certs import code_of, fingerprint, load_certificate
-from federation.wire.codec import (
-    bundle_sent_from_body,
-    calendar_from_body,
-    issued_from_body,
-    item_from_body,
-    revoked_from_body,
-)
+from federation.wire.codec_cases import bundle_sent_from_body
+from federation.wire.codec_catalog import calendar_from_body, issued_from_body, item_from_body, revoked_from_body
 from node.domain.calendar import WorkCalendar
 from node.domain.catalog import CatalogItem
 from node.domain.divisions import DivisionCode, Tier

@@ -1,0 +1,118 @@
+"""Entry bodies of the public streams (a door to the wire beside federation.wire.codec):
+catalog items, calendar years, and the trust entries (certificates issued and revoked).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from yiwang.v1 import catalog_pb2, federation_pb2
+
+from federation.wire.codec import parsed
+from node.domain.calendar import CalendarYear
+from node.domain.catalog import CatalogItem, Material
+
+# --- catalog ---------------------------------------------------------------------------------
+
+
+def item_to_pb(item: CatalogItem) -> catalog_pb2.CatalogItem:
+    msg = catalog_pb2.CatalogItem(
+        basic_code=item.basic_code,
+        implementation_code=item.implementation_code,
+        name=item.name,
+        power_type=item.power_type,
+        use_level=item.use_level,
+        service_objects=list(item.service_objects),
+        handling_forms=list(item.handling_forms),
+        case_type=item.case_type,
+        conditions=item.conditions,
+        materials=[catalog_pb2.Material(name=m.name, required=m.required, note=m.note) for m in item.materials],
+        fee=item.fee,
+        legal_basis=item.legal_basis,
+        department=item.department,
+        dept_credit_code=item.dept_credit_code,
+        division_code=item.division_code,
+        agent_allowed=item.agent_allowed,
+        cross_region=item.cross_region,
+        group=item.group,
+        limits_source=item.limits_source,
+    )
+    if item.legal_limit_days is not None:
+        msg.legal_limit_days = item.legal_limit_days
+    if item.promised_limit_days is not None:
+        msg.promised_limit_days = item.promised_limit_days
+    return msg
+
+
+def item_from_pb(msg: catalog_pb2.CatalogItem) -> CatalogItem:
+    return CatalogItem(
+        basic_code=msg.basic_code,
+        implementation_code=msg.implementation_code,
+        name=msg.name,
+        power_type=msg.power_type,
+        division_code=msg.division_code,
+        department=msg.department,
+        dept_credit_code=msg.dept_credit_code,
+        use_level=msg.use_level,
+        service_objects=tuple(msg.service_objects),
+        handling_forms=tuple(msg.handling_forms),
+        case_type=msg.case_type,
+        legal_limit_days=msg.legal_limit_days if msg.HasField("legal_limit_days") else None,
+        promised_limit_days=msg.promised_limit_days if msg.HasField("promised_limit_days") else None,
+        conditions=msg.conditions,
+        materials=tuple(Material(m.name, m.required, m.note) for m in msg.materials),
+        fee=msg.fee,
+        legal_basis=msg.legal_basis,
+        agent_allowed=msg.agent_allowed,
+        cross_region=msg.cross_region,
+        group=msg.group,
+        limits_source=msg.limits_source,
+    )
+
+
+def calendar_to_pb(year: CalendarYear) -> catalog_pb2.CalendarYear:
+    return catalog_pb2.CalendarYear(
+        year=year.year,
+        holidays=sorted(d.isoformat() for d in year.holidays),
+        workdays=sorted(d.isoformat() for d in year.workdays),
+        source=year.source,
+    )
+
+
+def calendar_from_pb(msg: catalog_pb2.CalendarYear) -> CalendarYear:
+    return CalendarYear(
+        year=msg.year,
+        holidays=frozenset(dt.date.fromisoformat(d) for d in msg.holidays),
+        workdays=frozenset(dt.date.fromisoformat(d) for d in msg.workdays),
+        source=msg.source,
+    )
+
+
+def item_from_body(body: bytes) -> CatalogItem:
+    return item_from_pb(parsed(catalog_pb2.CatalogItem(), body, "catalog item"))
+
+
+def calendar_from_body(body: bytes) -> CalendarYear:
+    return calendar_from_pb(parsed(catalog_pb2.CalendarYear(), body, "calendar"))
+
+
+def issued_body(code: str, der: bytes, fingerprint: str) -> bytes:
+    """The body of a cert_issued (or anchor_added) entry."""
+    return federation_pb2.CertificateIssued(code=code, der=der, fingerprint=fingerprint).SerializeToString()
+
+
+def revoked_body(code: str, fingerprint: str, reason: str) -> bytes:
+    """The body of a cert_revoked entry."""
+    return federation_pb2.CertificateRevoked(code=code, fingerprint=fingerprint, reason=reason).SerializeToString()
+
+
+def issued_from_body(body: bytes) -> tuple[str, bytes]:
+    """(code, certificate DER) of a cert_issued entry."""
+    msg = parsed(federation_pb2.CertificateIssued(), body, "cert_issued")
+    return msg.code, msg.der
+
+
+def revoked_from_body(body: bytes) -> tuple[str, str]:
+    """(code, fingerprint) of a cert_revoked entry."""
+    msg = parsed(federation_pb2.CertificateRevoked(), body, "cert_revoked")
+    return msg.code, msg.fingerprint
