@@ -23,22 +23,10 @@ from node.domain.lifecycle import CaseState, Status
 from node.domain.timelimits import ClockStop
 from node.store.base import DbRow, TxBase, Value, _at, _dt, _us
 from node.store.log import entry_from_row
-from node.store.tables import (
-    CaseBacklogRow,
-    CaseRow,
-    LicenseRow,
-    MaterialChunkRow,
-    MaterialRow,
-    SealedBundleRow,
-    table_of,
-)
+from node.store.tables import CaseBacklogRow, CaseRow, table_of
 
 T_CASES = table_of(CaseRow)
 T_BACKLOG = table_of(CaseBacklogRow)
-T_LICENSES = table_of(LicenseRow)
-T_MATERIALS = table_of(MaterialRow)
-T_CHUNKS = table_of(MaterialChunkRow)
-T_BUNDLES = table_of(SealedBundleRow)
 
 
 CASE_COLUMNS = (
@@ -287,55 +275,6 @@ class CasesTx(TxBase):
         ).scalar_one()
         return None if value is None else str(value)
 
-    def put_bundles(self, rows: Sequence[tuple[bytes, str, bytes]]) -> None:
-        """Sealed bundles as (hash, case_no, sealed)."""
-        if rows:
-            self._insert_many("sealed_bundles", ("hash", "case_no", "sealed"), rows)
-
-    def put_license(self, license_no: str, case_no: str, issuer: str, signed: bytes, at_us: int) -> None:
-        if self.license(license_no) is None:
-            row = {"license_no": license_no, "case_no": case_no, "issuer": issuer, "signed": signed}
-            self.conn.execute(insert(T_LICENSES), {**row, "stored_at_us": at_us})
-
-    def license(self, license_no: str) -> bytes | None:
-        row = self.conn.execute(select(T_LICENSES.c.signed).where(T_LICENSES.c.license_no == license_no)).first()
-        return None if row is None else bytes(row.signed)
-
-    def license_nos(self, limit: int = 50) -> list[str]:
-        """Numbers of the licences this node keeps, newest first."""
-        c = T_LICENSES.c
-        return list(self.conn.execute(select(c.license_no).order_by(c.stored_at_us.desc()).limit(limit)).scalars())
-
-    def held_materials(self, digests: Sequence[str]) -> set[str]:
-        c = T_MATERIALS.c
-        return set(self.conn.execute(select(c.digest).where(c.digest.in_(list(digests)))).scalars())
-
-    def put_materials(self, rows: Sequence[tuple[str, int, bytes]]) -> None:
-        """Sealed material files as (digest, size, sealed)."""
-        if rows:
-            self.conn.execute(insert(T_MATERIALS), [{"digest": d, "size": n, "sealed": s} for d, n, s in rows])
-
-    def material(self, digest: str) -> bytes | None:
-        row = self.conn.execute(select(T_MATERIALS.c.sealed).where(T_MATERIALS.c.digest == digest)).first()
-        return None if row is None else bytes(row.sealed)
-
-    def put_chunk(self, sealed_hash: bytes, idx: int, count: int, digest: str, data: bytes) -> list[bytes] | None:
-        """Keep one chunk; when all `count` chunks are here, return them in order (and drop them)."""
-        c = T_CHUNKS.c
-        key = (c.sealed_hash == sealed_hash, c.idx == idx)
-        if self.conn.execute(select(c.idx).where(*key)).first() is None:
-            row = {"sealed_hash": sealed_hash, "idx": idx, "count": count, "digest": digest, "data": data}
-            self.conn.execute(insert(T_CHUNKS), row)
-        rows = self.conn.execute(select(c.idx, c.data).where(c.sealed_hash == sealed_hash).order_by(c.idx)).all()
-        if len(rows) < count:
-            return None
-        self.conn.execute(delete(T_CHUNKS).where(c.sealed_hash == sealed_hash))
-        return [bytes(r.data) for r in rows]
-
     def set_case_bundle(self, case_no: str, hash_: bytes) -> None:
         """The sealed bundle this node opens for the case (re-sealed for it on a custody move)."""
         self.conn.execute(update(T_CASES).where(T_CASES.c.case_no == case_no).values(sealed_bundle_hash=hash_))
-
-    def bundle(self, hash_: bytes) -> bytes | None:
-        row = self.conn.execute(select(T_BUNDLES.c.sealed).where(T_BUNDLES.c.hash == hash_)).first()
-        return None if row is None else bytes(row.sealed)

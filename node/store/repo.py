@@ -30,6 +30,7 @@ from node.store.cases import T_BACKLOG, T_CASES, CasesTx
 from node.store.catalog import T_CALENDARS, T_ITEMS, CatalogTx
 from node.store.log import LogTx
 from node.store.mail import MailTx
+from node.store.materials import MaterialsTx
 from node.store.tables import (
     ALL_TABLES,
 )
@@ -53,7 +54,7 @@ def transient(exc: DBAPIError) -> bool:
 DERIVED_TABLES = (T_CASES, T_BACKLOG, T_ITEMS, T_CALENDARS, T_REVOKED, T_ROOTS)
 
 
-class Tx(LogTx, CatalogTx, CasesTx, TrustTx, MailTx):
+class Tx(LogTx, CatalogTx, CasesTx, MaterialsTx, TrustTx, MailTx):
     """One database transaction of the node; every method is one storage function."""
 
     # -- rebuilding -----------------------------------------------------------------------
