@@ -82,7 +82,7 @@ class Node:
         self.cases = CaseService(
             store, self.journal, clock, projection, self.calendar_cache, key, outbox, book, self.bell
         )
-        self.calendars = CalendarService(store, self.journal, projection, clock, self.calendar_cache)
+        self.calendars = CalendarService(me, store, self.journal, projection, clock, self.calendar_cache)
         self.audit = AuditService(store)
         self.replica = ReplicaService(me, store, self.journal, projection, clock, self.calendar_cache, self.bell)
         self.licenses = LicenseService(store, self.journal, clock, key, self.identity, self.cases, outbox, self.bell)

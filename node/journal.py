@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from federation.wire.keys import NodeKey, Purpose
+from node.domain.bounds import check_entry_body
 from node.domain.entries import Entry, Head, entry_hash, head_message
 from node.store import Tx
 
@@ -50,6 +51,7 @@ class Journal:
         entries: list[Entry] = []
         append, origin = entries.append, self.origin
         for kind, subject, body in records:
+            check_entry_body(len(body))
             seq += 1
             digest = entry_hash(origin, stream, seq, prev, kind, body)
             append(Entry(origin, stream, seq, prev, kind, body, digest, subject, now_us))

@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from node.domain.bounds import MAX_BATCH_BYTES, MAX_ENTRY_BODY
 from node.domain.cursors import StreamKey
 from node.domain.entries import GENESIS, Entry, Head, verify_chain
 from node.domain.errors import PeerError
 
 DEFAULT_MAX_ENTRIES = 500
-DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_BYTES = MAX_BATCH_BYTES
 
 
 class BatchRefused(PeerError):
@@ -76,6 +77,9 @@ def check_batch(
     for key, group in streams.items():
         seq, last_hash = after.get(key, (0, GENESIS))
         fresh = [e for e in group if e.seq > seq]
+        for e in fresh:
+            if len(e.body) > MAX_ENTRY_BODY:
+                raise BatchRefused(e.origin, e.stream, e.seq, f"a body of {len(e.body)} bytes exceeds {MAX_ENTRY_BODY}")
         duplicates += len(group) - len(fresh)
         fault = verify_chain(fresh, seq, last_hash)
         if fault is not None:

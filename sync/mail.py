@@ -28,6 +28,7 @@ from federation.wire.keys import Purpose, Signature, verify
 from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
+from node.domain.bounds import check
 from node.domain.divisions import DivisionCode
 from node.domain.entries import CASE_KINDS, Addressed, Entry, Kind, Stream, addressed_message, entry_hash
 from node.domain.errors import BadSignature, InvalidInput, Misrouted, SetupError
@@ -40,9 +41,6 @@ from node.store import Store
 from node.store.mail import DELIVERED, OUTBOX, Key
 from sync.outbox import Outbox, addressed_row
 from sync.routing import may_arrive_from, next_node
-
-MAX_NOTICE_TITLE = 200
-MAX_NOTICE_TEXT = 4000
 
 
 class _Signer:
@@ -95,8 +93,8 @@ class MailService:
         title, text = title.strip(), text.strip()
         if not title:
             raise InvalidInput("--title", "a notice needs a title")
-        if len(title) > MAX_NOTICE_TITLE or len(text) > MAX_NOTICE_TEXT:
-            raise InvalidInput("--title/text", f"at most {MAX_NOTICE_TITLE} and {MAX_NOTICE_TEXT} characters")
+        check("--title", title, "notice title")
+        check("TEXT", text, "notice text")
         return self.send(addressee, Kind.NOTICE_SENT, f"to:{addressee}", notice_body(title, text))
 
     # -- receiving ------------------------------------------------------------------------

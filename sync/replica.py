@@ -132,6 +132,10 @@ class ReplicaService:
                 tx.append_remote(new, tails_before)
             tx.put_heads([h for h in heads if tails.get((h.origin, h.stream)) == (h.seq, h.hash)])
             projected = self.projection.apply(tx, new)
+            for e, why in projected.refused:  # stored (the chain stays whole), without effect
+                detail = f"{e.origin}/{e.stream}/{e.seq} {e.kind}: {why}"
+                tx.raise_alarm(int(self.clock().timestamp() * 1_000_000), "warning", "EntryRefused", e.origin, detail)
+                self.log.warning("entry_refused", origin=e.origin, seq=e.seq, kind=e.kind)
             if projected.cross_region:
                 self._republish(tx, projected.cross_region)
         self._keys.update(keys.maps[0])

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from node.context import Node
+from node.domain.calendar import CalendarYear
 from node.domain.catalog import CatalogItem, Material
 from node.domain.timelimits import CHINA_TZ
 
@@ -136,6 +137,30 @@ def any_node(tmp_path: Path, clock: Clock, database_url: str) -> Iterator[Node]:
     n = make_node(tmp_path, clock, database_url)
     yield n
     n.close()
+
+
+@pytest.fixture
+def governed(tmp_path: Path, clock: Clock, database_url: str) -> Iterator[tuple[Node, Node]]:
+    """(province, county): the county enrolled under its city under its province (the county on
+    SQLite, then on PostgreSQL); the province's calendars reach it with `publish_calendar`."""
+    from tests.test_replica import enroll
+
+    province = Node.init(tmp_path / "province", "510000000000", clock=clock)
+    city = enroll(province, COUNTY[:4] + "00000000", tmp_path, clock)
+    county = enroll(city, COUNTY, tmp_path, clock, database_url)
+    city.close()
+    yield province, county
+    county.close()
+    province.close()
+
+
+def publish_calendar(province: Node, county: Node, year: CalendarYear) -> int:
+    """The province publishes `year` and its public stream reaches the county (as the links
+    through the city would carry it); returns the entries the county received."""
+    from tests.test_replica import push_down
+
+    province.calendars.publish(year)
+    return push_down(province, county)
 
 
 def licence_item(

@@ -183,29 +183,32 @@ def test_full_field_json_import_and_show(home: Path, tmp_path: Path) -> None:
     assert shown["materials"][1] == {"name": "证明", "required": False, "note": ""}
 
 
-def test_calendar_publish_and_show(home: Path) -> None:
+def test_calendar_publish_and_show(home: Path, tmp_path: Path) -> None:
+    """The province publishes the year; a county may not (exit 8, nothing written); a year the
+    built-in calendar covers needs --override, which prints the days it changes."""
     year = uncovered_year()  # 2027 with chinese-calendar 1.11.0
+    province = tmp_path / "province"
+    yiwang(province, "init", "--code", "510000000000")
     week = ["--from", f"{year}-01-01", "--to", f"{year}-01-07", "--json"]
-    out = as_json(yiwang(home, "calendar", "show", *week))
+    out = as_json(yiwang(province, "calendar", "show", *week))
     assert [d["provisional"] for d in out["days"]] == [True] * 7
     weekend = next(d for d in (dt.date(year, 2, 13) + dt.timedelta(days=i) for i in range(7)) if d.weekday() >= 5)
-    yiwang(
-        home,
-        "calendar",
-        "publish",
-        str(year),
-        "--holiday",
-        f"{year}-01-01",
-        "--holiday",
-        f"{year}-02-06..{year}-02-12",
-        "--workday",
-        weekend.isoformat(),
-        "--source",
-        "test",
-    )
-    out = as_json(yiwang(home, "calendar", "show", *week))
+    publish = ["calendar", "publish", str(year), "--holiday", f"{year}-01-01", "--holiday"]
+    publish += [f"{year}-02-06..{year}-02-12", "--workday", weekend.isoformat(), "--source", "test"]
+    before = db_counts(home)
+    refused = yiwang(home, *publish, expect=8)
+    assert "only the province" in refused.stderr and db_counts(home) == before
+    yiwang(province, *publish)
+    out = as_json(yiwang(province, "calendar", "show", *week))
     expected = [(dt.date(year, 1, d).weekday() < 5 and d != 1, False) for d in range(1, 8)]
     assert [(d["workday"], d["provisional"]) for d in out["days"]] == expected
+    covered = year - 1
+    cut = yiwang(province, "calendar", "publish", str(covered), "--holiday", f"{covered}-01-01", expect=2)
+    assert "--override" in cut.stderr and "built-in calendar covers" in cut.stderr
+    done = as_json(
+        yiwang(province, "calendar", "publish", str(covered), "--holiday", f"{covered}-01-01", "--override", "--json")
+    )
+    assert [f"{covered}-10-01", True] in done["changed_days"]  # National Day, a working day under this one
 
 
 def test_audit_verify_points_at_a_row_edited_in_the_database_file(tmp_path: Path) -> None:

@@ -179,7 +179,10 @@ def test_a_revoked_origin_certificate_is_refused_at_the_next_hop(nodes: dict[str
         ("511602001001", "t", "x", "--to"),  # itself
         ("5116", "t", "x", "addressee"),
         ("511621101001", "  ", "x", "--title"),
-        ("511621101001", "t", "x" * 4001, "--title/text"),
+        ("511621101001", "t", "x" * 4001, "TEXT"),
+        ("511621101001", "t" * 201, "x", "--title"),
+        ("511621101001", "t\x00", "x", "--title"),
+        ("511621101001", "t", "x\x1b[2J", "TEXT"),
     ],
 )
 def test_bad_notices_are_refused_and_write_nothing(

@@ -8,8 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
+from federation.wire.codec_catalog import calendar_to_pb
 from node.context import Node
 from node.domain.calendar import make_calendar_year
+from node.domain.errors import Forbidden
 from node.domain.lifecycle import (
     Accept,
     AcceptCustody,
@@ -24,9 +28,10 @@ from node.domain.lifecycle import (
     Supplement,
     Suspend,
 )
+from node.journal import Record
 from node.services.cases import FileRequest
 from node.store.repo import DERIVED_TABLES
-from tests.conftest import Clock, licence_item, uncovered_year
+from tests.conftest import Clock, licence_item, publish_calendar, uncovered_year
 from tests.test_custody import (
     CITY,
     COUNTY,
@@ -113,7 +118,8 @@ def test_every_node_of_a_busy_federation_rebuilds_its_tables_exactly(nodes: dict
         assert_rebuilds_the_same(nodes[code])
 
 
-def test_a_local_node_rebuilds_on_both_backends(any_node: Node, clock: Clock) -> None:
+def test_a_local_node_rebuilds_on_both_backends(governed: tuple[Node, Node], clock: Clock) -> None:
+    province, any_node = governed
     code = seed(any_node)
     any_node.catalog.import_items([licence_item("3", promised=3)])
     from tests.test_services import PERSON as APPLICANT
@@ -127,7 +133,7 @@ def test_a_local_node_rebuilds_on_both_backends(any_node: Node, clock: Clock) ->
     )
     any_node.cases.act_many([(nos[2], Deliver()), (nos[2], Evaluate(5))], "窗口")
     year = uncovered_year()
-    any_node.calendars.publish(make_calendar_year(year, [f"{year}-01-05"], []))
+    assert publish_calendar(province, any_node, make_calendar_year(year, [f"{year}-01-05"], [])) > 0
     assert_rebuilds_the_same(any_node)
 
 
@@ -142,9 +148,10 @@ def test_rebuild_from_the_cli_reports_equality(tmp_path: Path, clock: Clock) -> 
     assert "equal the live ones" in out
 
 
-def test_due_dates_moved_by_a_calendar_rebuild_the_same(any_node: Node, clock: Clock) -> None:
+def test_due_dates_moved_by_a_calendar_rebuild_the_same(governed: tuple[Node, Node], clock: Clock) -> None:
     """A case accepted late in the last year the built-in calendar covers, supplemented, then
     the next year published: the due dates the projection computed live come back exactly."""
+    province, any_node = governed
     year = uncovered_year()
     clock.set_local(year - 1, 12, 24)
     code = seed(any_node)
@@ -157,21 +164,34 @@ def test_due_dates_moved_by_a_calendar_rebuild_the_same(any_node: Node, clock: C
     clock.set_local(year - 1, 12, 29)
     any_node.cases.act(nos[0], Supplement(), "窗口")
     before = any_node.cases.get(nos[2])
-    any_node.calendars.publish(make_calendar_year(year, [f"{year}-01-04", f"{year}-01-05"], []))
+    publish_calendar(province, any_node, make_calendar_year(year, [f"{year}-01-04", f"{year}-01-05"], []))
     assert any_node.cases.show(nos[2]).due_provisional is False and before.case_no == nos[2]
     assert_rebuilds_the_same(any_node)
 
 
-def test_a_county_calendar_moves_no_due_date_above_the_county(nodes: dict[str, Node]) -> None:
+def test_a_calendar_from_below_the_province_moves_no_due_date_anywhere(nodes: dict[str, Node]) -> None:
+    """Only the province publishes the working-day calendar (issue 10): a county refuses to, and
+    a calendar entry a county wrote anyway (older software, or a hostile node) reaches the city
+    and the province, stays in their logs, changes no calendar, and raises an alarm at each."""
     year = uncovered_year()
-    city, county = nodes[CITY], nodes[COUNTY]
-    with city.store.read() as tx:
-        calendars_before = tx.calendars()
-    county.calendars.publish(make_calendar_year(year, [f"{year}-03-01"], []))
+    city, county, province = nodes[CITY], nodes[COUNTY], nodes[PROVINCE]
+    with pytest.raises(Forbidden, match="only the province"):
+        county.calendars.publish(make_calendar_year(year, [f"{year}-03-01"], []))
+    body = calendar_to_pb(make_calendar_year(year, [f"{year}-03-01"], [])).SerializeToString()
+    with county.store.transaction() as tx:
+        county.journal.append(tx, "public", [Record("calendar_published", str(year), body)], 1)
+    before = {n: tx_calendars(nodes[n]) for n in (CITY, PROVINCE, COUNTY)}
     settle(nodes)
-    with county.store.read() as tx:
-        assert year in tx.calendars()
-    with city.store.read() as tx:
-        assert tx.calendars() == calendars_before  # the county's entry reached it, unprojected
-        assert any(e.kind == "calendar_published" for e in tx.entries(COUNTY, "public"))
-    assert_rebuilds_the_same(city)
+    for code in (CITY, PROVINCE):
+        node = nodes[code]
+        assert tx_calendars(node) == before[code]
+        with node.store.read() as tx:
+            assert any(e.kind == "calendar_published" for e in tx.entries(COUNTY, "public"))
+            assert any(a.kind == "EntryRefused" and a.peer == COUNTY for a in tx.alarms())
+        assert_rebuilds_the_same(node)
+    assert year not in tx_calendars(city) and year not in tx_calendars(province)
+
+
+def tx_calendars(node: Node) -> dict[int, object]:
+    with node.store.read() as tx:
+        return dict(tx.calendars())

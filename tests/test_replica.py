@@ -30,14 +30,14 @@ CHAIN = ["510000000000", "511600000000", "511602000000", "511602001000", "511602
 PERSON = Applicant("1", "王大妈", "440524188001010014", "13566667777")
 
 
-def enroll(parent: Node, code: str, base: Path, clock: Clock) -> Node:
+def enroll(parent: Node, code: str, base: Path, clock: Clock, database_url: str = "") -> Node:
     identity = parent.identity()
     assert identity is not None
     enrollment = parent.enrollment(identity, enroll_port=1)
     token = enrollment.make_token(code)
     key = NodeKey.generate()
     chain = enrollment.enroll(code, token.secret.hex(), make_csr(D(code), key).public_bytes(Encoding.DER))
-    return Node.init(base / code, code, key=key, chain=chain, clock=clock)
+    return Node.init(base / code, code, database_url, key=key, chain=chain, clock=clock)
 
 
 @pytest.fixture

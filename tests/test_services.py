@@ -35,7 +35,7 @@ from node.domain.lifecycle import (
 from node.services.cases import Applicant, FileRequest
 from node.services.catalog_import import parse_catalog, read_catalog_file
 from node.store.cases import T_CASES
-from tests.conftest import CATALOG_CSV, Clock, licence_item, uncovered_year
+from tests.conftest import CATALOG_CSV, Clock, licence_item, publish_calendar, uncovered_year
 from tests.helpers import counts, stored_text
 
 PERSON = Applicant("1", "王小明", "11010519491231002X", "13912345678", "广安区浓洄街道1号")
@@ -216,9 +216,11 @@ def test_only_the_custodian_changes_a_case(any_node: Node) -> None:
     assert counts(any_node) == before
 
 
-def test_provisional_due_date_becomes_final_after_publish(any_node: Node, clock: Clock) -> None:
+def test_provisional_due_date_becomes_final_after_publish(governed: tuple[Node, Node], clock: Clock) -> None:
     """With chinese-calendar 1.11.0 this is the 2027 case: accepted 2026-12-21, due 2027-01-04
-    (provisional); 2027-01-01 published as a holiday makes it 2027-01-05, final."""
+    (provisional); 2027-01-01 published by the province as a holiday makes it 2027-01-05, final
+    at the county."""
+    province, any_node = governed
     year_u = uncovered_year()
     code = seed(any_node)
     clock.set_local(year_u - 1, 12, 21)
@@ -234,9 +236,10 @@ def test_provisional_due_date_becomes_final_after_publish(any_node: Node, clock:
     holidays = [f"{year_u}-01-01", provisional_due.isoformat()]
     year = make_calendar_year(year_u, holidays, [], "test notice")
     before = counts(any_node)
-    result = any_node.calendars.publish(year)
-    assert result.due_dates_recomputed == 1
-    assert counts(any_node)["entries"] == before["entries"] + 1
+    received = publish_calendar(province, any_node, year)
+    assert received > 0 and counts(any_node)["entries"] == before["entries"] + received
+    with any_node.store.read() as tx:
+        assert tx.calendars()[year_u] == year
     view = any_node.cases.show(case.case_no)
     assert not view.due_provisional and dt.date.fromisoformat(view.due_date) > provisional_due
     if year_u == 2027:

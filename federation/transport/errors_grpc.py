@@ -11,7 +11,7 @@ from node.domain.errors import (
     BadToken,
     CertificateExpired,
     CertificateRevoked,
-    IllegalTransition,
+    Forbidden,
     IntegrityError,
     InternalError,
     Misrouted,
@@ -22,6 +22,7 @@ from node.domain.errors import (
     PeerError,
     Replay,
     SetupError,
+    StateConflict,
     UnknownIssuer,
     YiwangError,
 )
@@ -29,7 +30,8 @@ from node.domain.errors import (
 # Most specific first: the first class an error is an instance of decides its status.
 STATUS_OF: tuple[tuple[type[YiwangError], grpc.StatusCode], ...] = (
     (NotFound, grpc.StatusCode.NOT_FOUND),
-    (IllegalTransition, grpc.StatusCode.FAILED_PRECONDITION),
+    (StateConflict, grpc.StatusCode.FAILED_PRECONDITION),
+    (Forbidden, grpc.StatusCode.PERMISSION_DENIED),  # IllegalTransition, NotCustodian, CaseConflict
     (BadToken, grpc.StatusCode.PERMISSION_DENIED),
     (UnknownIssuer, grpc.StatusCode.UNAUTHENTICATED),
     (OutsidePrefix, grpc.StatusCode.UNAUTHENTICATED),

@@ -2,17 +2,21 @@
 
 It binds 127.0.0.1 unless told otherwise and calls the same use cases as the CLI; the
 applicant's data in FileCase is sealed by the case service before anything is stored and never
-logged. Errors map to one gRPC status each (STATUS_OF below); the message is the same one line
-the CLI prints.
+logged. Errors map to one gRPC status each (errors_grpc.STATUS_OF; docs/protocol.md); the
+message is the same one line the CLI prints. A request that does not decode (a text field with
+invalid UTF-8) is INVALID_ARGUMENT; a fault of ours is INTERNAL with no detail, which goes to
+the node's log by type only: no SQL, stack or echoed input reaches a caller.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent import futures
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import message_factory
+from google.protobuf.message import DecodeError, Message
 from yiwang.v1 import catalog_pb2, node_service_pb2, node_service_pb2_grpc
 
 from federation.transport.errors_grpc import abort_with
@@ -46,9 +50,12 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
             self.log.info("local_api_refused", rpc=rpc, error=type(exc).__name__)
             abort_with(context, exc)
 
-    @staticmethod
-    def _outline(state: CaseState) -> node_service_pb2.CaseResponse:
-        return node_service_pb2.CaseResponse(outline=outline_to_pb(state))
+    def _outline(self, state: CaseState) -> node_service_pb2.CaseResponse:
+        """A write's reply: the case as GetCase shows it, due date included."""
+        stored = self.cases.outline(state.case_no)
+        return node_service_pb2.CaseResponse(
+            outline=outline_to_pb(stored.state, stored.due_date, stored.due_provisional)
+        )
 
     def GetItem(
         self, request: node_service_pb2.GetItemRequest, context: grpc.ServicerContext
@@ -73,7 +80,9 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
             request.applicant_address,
         )
         file_request = FileRequest(request.item_code, applicant, request.channel or "1", request.agent, request.consent)
-        state = self._call(context, "FileCase", lambda: self.cases.file(file_request, request.actor or "api"))
+        state = self._call(
+            context, "FileCase", lambda: self.cases.file(file_request, request.actor or "api", request.request_id)
+        )
         return self._outline(state)
 
     def ActOnCase(
@@ -85,7 +94,7 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
                 raise InvalidInput(
                     "change", "set exactly one state change (accepted ... evaluated); use FileCase to file"
                 )
-            return self.cases.act(request.change.case_no, cmd, request.change.actor or "api")
+            return self.cases.act(request.change.case_no, cmd, request.change.actor or "api", request.request_id)
 
         return self._outline(self._call(context, "ActOnCase", act))
 
@@ -112,10 +121,60 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
         return node_service_pb2.GetHeadsResponse(heads=[head_to_pb(h) for h in heads])
 
 
+class _Undecodable:
+    """What the deserializer hands on for bytes that are not the request message."""
+
+
+def _lenient(cls: type[Message]) -> Callable[[bytes], object]:
+    def parse(data: bytes) -> object:
+        try:
+            return cls.FromString(data)
+        except DecodeError:
+            return _Undecodable()
+
+    return parse
+
+
+def _guarded(rpc: str, method: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
+    log = logs.get("local_api")
+
+    def handle(request: object, context: grpc.ServicerContext) -> Any:
+        if isinstance(request, _Undecodable):
+            log.info("local_api_refused", rpc=rpc, error="Undecodable")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "InvalidInput: the request does not decode (a text field holds invalid UTF-8, or it is damaged)",
+            )
+        try:
+            return method(request, context)
+        except Exception as exc:
+            if context.code() is not None:  # aborted on purpose, with its own status
+                raise
+            log.error("local_api_fault", rpc=rpc, error=type(exc).__name__)
+            context.abort(grpc.StatusCode.INTERNAL, "InternalError: the node failed; its log says where")
+
+    return handle
+
+
+def add_node_service(servicer: NodeServicer, server: grpc.Server) -> None:
+    """Register every NodeService RPC, as the generated code would, but with a deserializer that
+    does not crash on bad bytes and a guard that turns any fault of ours into a bare INTERNAL."""
+    service = node_service_pb2.DESCRIPTOR.services_by_name["NodeService"]
+    handlers = {
+        m.name: grpc.unary_unary_rpc_method_handler(
+            _guarded(m.name, getattr(servicer, m.name)),
+            request_deserializer=_lenient(message_factory.GetMessageClass(m.input_type)),
+            response_serializer=lambda msg: msg.SerializeToString(),
+        )
+        for m in service.methods
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+
+
 def serve(servicer: NodeServicer, address: str = "127.0.0.1:0", workers: int = 8) -> tuple[grpc.Server, int]:
     """Start the NodeService on `address`; returns the server and the bound port."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
-    node_service_pb2_grpc.add_NodeServiceServicer_to_server(servicer, server)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=[("grpc.so_reuseport", 0)])
+    add_node_service(servicer, server)
     port = server.add_insecure_port(address)
     if port == 0:
         raise SetupError(f"cannot bind the local API to {address}: is the port in use?")

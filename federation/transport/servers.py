@@ -1,6 +1,7 @@
 """The gRPC servers of a running node, each with the standard health service (DESIGN.md
 section 7): the local API (plain, 127.0.0.1 by default), the enrollment port (server TLS) and
-the federation port (mutual TLS). A port that cannot be bound is a set-up error.
+the federation port (mutual TLS). Ports are bound exclusively (gRPC would share a port with
+another process through SO_REUSEPORT): a port in use is a set-up error naming the setting.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from yiwang.v1 import federation_pb2_grpc, node_service_pb2_grpc
+from yiwang.v1 import federation_pb2_grpc
 
 from federation.transport.enrollment import EnrollmentServicer
 from federation.transport.link import GRPC_OPTIONS, LinkServicer
-from federation.transport.local_api import NodeServicer
+from federation.transport.local_api import NodeServicer, add_node_service
 from federation.transport.tls import server_credentials
 from federation.wire.identity import Identity
 from node.domain.errors import SetupError
@@ -26,6 +27,10 @@ def _health(server: grpc.Server, services: list[str]) -> None:
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     for name in ["", *services]:
         servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+SETTING_OF = {"api": "federation.api_listen", "enroll": "federation.enroll_listen", "federation": "federation.listen"}
+EXCLUSIVE = [("grpc.so_reuseport", 0)]
 
 
 class Servers:
@@ -43,12 +48,18 @@ class Servers:
         register: Callable[[grpc.Server], Any],
         service: str,
     ) -> int:
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=GRPC_OPTIONS)
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=[*GRPC_OPTIONS, *EXCLUSIVE])
         register(server)
         _health(server, [service])
-        port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+        try:
+            port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+        except RuntimeError:  # newer gRPC raises where older returned 0
+            port = 0
         if port == 0:
-            raise SetupError(f"cannot bind the {name} port {address}: is it in use?")
+            raise SetupError(
+                f"cannot bind {address} ({SETTING_OF[name]} in yiwang.toml): another program, or another node,"
+                " listens there; choose another port (0 picks a free one)"
+            )
         server.start()
         self.servers.append(server)
         self.addresses[name] = f"{address.rsplit(':', 1)[0]}:{port}"
@@ -59,7 +70,7 @@ class Servers:
             "api",
             address,
             None,
-            lambda s: node_service_pb2_grpc.add_NodeServiceServicer_to_server(servicer, s),
+            lambda s: add_node_service(servicer, s),
             "yiwang.v1.NodeService",
         )
 

@@ -113,12 +113,16 @@ class Relay:
         self.failures = 0  # in a row: the wait before the next try doubles, up to 30 s
         self.log = logs.get("bus")
 
+    async def _bus_error(self, exc: Exception) -> None:
+        """The client's own error report: one log line, not a traceback on the console."""
+        self.log.warning("bus_error", url=self.url, error=type(exc).__name__)
+
     async def publish_pending(self, js: JetStreamContext | None = None) -> int:
         """Publish everything after the relay's cursors; returns how many messages were sent.
         Without `js` it connects for this call only."""
         if js is not None:
             return await self._publish(js)
-        nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1)
+        nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1, error_cb=self._bus_error)
         try:
             return await self._publish(await _ensure_stream(nc))
         finally:
@@ -182,7 +186,7 @@ class Relay:
         """One connection kept open; publish what is new every `every` seconds until `stop`."""
         while not stop.is_set():
             try:
-                nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1)
+                nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1, error_cb=self._bus_error)
                 try:
                     js = await _ensure_stream(nc)
                     self.failures = 0

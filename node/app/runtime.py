@@ -12,6 +12,7 @@ of 0 works and `yiwang enroll token` and `yiwang status` find the running node.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import subprocess
@@ -37,6 +38,25 @@ from node.services.enrollment import Enrollment
 from sync.pump import LinkState
 
 RUN_FILE = "run.json"
+LOCK_FILE = "run.lock"
+
+
+def hold_run_lock(data_dir: Path) -> int:
+    """Take the data directory's run lock (held until the process ends) and return its file
+    descriptor; SetupError when another `yiwang run` holds it."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        other = read_run_file(data_dir)
+        pid = f" (pid {other['pid']})" if other and "pid" in other else ""
+        raise SetupError(
+            f"another `yiwang run`{pid} serves {data_dir}: stop it first; this one leaves its files alone"
+        ) from None
+    return fd
+
+
 SEEN_EVERY_US = 2_000_000  # write a child's last-seen time at most this often
 
 
@@ -79,6 +99,8 @@ class Runtime:
         self._lock = threading.Lock()
         self._bus_stop = threading.Event()
         self.nats_server: subprocess.Popen[bytes] | None = None
+        self.bus_thread: threading.Thread | None = None
+        self.run_lock: int | None = None
         self.log = logs.get("runtime")
 
     # -- callbacks shared by the link and enrollment code ---------------------------------
@@ -148,6 +170,7 @@ class Runtime:
 
     def start(self) -> dict[str, str]:
         settings = self.node.settings
+        self.run_lock = hold_run_lock(settings.data_dir)  # before anything: a second run changes nothing
         self.enrollment: Enrollment | None = None
         nats_url = self._start_nats()  # first: it is forked before any server thread exists
         self.servers.api(settings.api_listen, NodeServicer(self.node.catalog, self.node.cases, self.node.audit))
@@ -193,7 +216,7 @@ class Runtime:
             self.parent_link.start()
         if nats_url:
             self.addresses["nats"] = nats_url
-            Relay(self.node, nats_url, failed=self.worker_failed).start(self._bus_stop)
+            self.bus_thread = Relay(self.node, nats_url, failed=self.worker_failed).start(self._bus_stop)
         self._write_run_file()
         self.log.info("node_running", node=self.node.code, **self.addresses)
         return self.addresses
@@ -247,9 +270,13 @@ class Runtime:
         os.replace(tmp, path)
 
     def stop(self) -> None:
+        if self.run_lock is None:
+            return  # this run never started: the files belong to the run that holds the lock
         for link in [*self.peer_links, *([self.parent_link] if self.parent_link else [])]:
             link.stop()
         self._bus_stop.set()
+        if self.bus_thread is not None:  # the relay closes its connection before its server goes
+            self.bus_thread.join(timeout=10)
         self.servers.stop(grace=2)
         if self.nats_server is not None:
             self.nats_server.terminate()

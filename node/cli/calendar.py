@@ -55,6 +55,9 @@ def publish(
         Path | None, typer.Option(help='JSON {"holidays": [...], "workdays": [...], "source": "..."}')
     ] = None,
     source: Annotated[str, typer.Option(help="Where the schedule comes from (notice number)")] = "",
+    override: Annotated[
+        bool, typer.Option(help="Replace a year the built-in calendar covers (the changed days are printed)")
+    ] = False,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -70,7 +73,7 @@ def publish(
         source = source or str(data.get("source", ""))
     calendar_year = make_calendar_year(year, hols, works, source)
     with opened(data_dir) as node:
-        result = node.calendars.publish(calendar_year)
+        result = node.calendars.publish(calendar_year, override)
     if json_out:
         print_json(result)
         return
@@ -78,3 +81,9 @@ def publish(
         f"calendar {year} published (public entry {result.seq}): {len(calendar_year.holidays)} holidays, "
         f"{len(calendar_year.workdays)} adjusted workdays; {result.due_dates_recomputed} due dates recomputed"
     )
+    if result.changed_days:
+        table(
+            f"days that differ from the built-in calendar for {year}",
+            ["date", "weekday", "now"],
+            [(d, d.strftime("%a"), "working day" if w else "holiday") for d, w in result.changed_days],
+        )

@@ -132,6 +132,24 @@ class WorkCalendar:
         return year in self._published or _library_workday(dt.date(year, 6, 1)) is not None
 
 
+def builtin_covers(year: int) -> bool:
+    """True when the built-in calendar (chinese-calendar) knows `year`."""
+    return _library_workday(dt.date(year, 6, 1)) is not None
+
+
+def changes_against_builtin(year: CalendarYear) -> list[tuple[dt.date, bool]]:
+    """The days of a covered year that `year` answers differently from the built-in calendar:
+    (day, working day as published)."""
+    published = WorkCalendar({year.year: year})
+    day, out = dt.date(year.year, 1, 1), []
+    while day.year == year.year:
+        mine, builtin = published.is_workday(day), _library_workday(day)
+        if builtin is not None and mine != builtin:
+            out.append((day, mine))
+        day += dt.timedelta(days=1)
+    return out
+
+
 @lru_cache(maxsize=8192)
 def _library_workday(day: dt.date) -> bool | None:
     try:

@@ -49,16 +49,39 @@ class InvalidInput(OperatorError):
         self.reason = reason
 
 
+def excerpt(value: str, limit: int = 60) -> str:
+    """A caller's value as an error may show it: at most `limit` characters, control characters
+    escaped, marked when cut (errors never echo long or raw input)."""
+    cut = value[:limit]
+    shown = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" if ord(ch) < 256 else "?" for ch in cut)
+    return shown + ("…" if len(value) > limit else "")
+
+
 class NotFound(OperatorError):
     exit_code = 3
 
     def __init__(self, what: str, key: str) -> None:
-        super().__init__(f"no {what} {key!r} on this node")
+        super().__init__(f"no {what} '{excerpt(key)}' on this node")
         self.what = what
         self.key = key
 
 
-class IllegalTransition(OperatorError):
+class StateConflict(OperatorError):
+    """The request is well formed, but the case's state does not allow it now (gRPC
+    FAILED_PRECONDITION; exit code 4)."""
+
+    exit_code = 4
+
+
+class CaseConflict(StateConflict, InvalidInput):
+    """A command whose data contradicts the case as it stands (a material that is not
+    outstanding, an offer answered by another node)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        InvalidInput.__init__(self, field, reason)
+
+
+class IllegalTransition(StateConflict):
     exit_code = 4
 
     def __init__(self, case_no: str, status: str, command: str, allowed: Sequence[str]) -> None:
@@ -70,7 +93,7 @@ class IllegalTransition(OperatorError):
         self.allowed = tuple(allowed)
 
 
-class NotCustodian(OperatorError):
+class NotCustodian(StateConflict):
     """Only a case's custodian writes it (DESIGN.md section 8)."""
 
     exit_code = 4
@@ -78,6 +101,12 @@ class NotCustodian(OperatorError):
     def __init__(self, case_no: str, custodian: str, writer: str) -> None:
         super().__init__(f"case {case_no} is in the custody of {custodian}; node {writer} may not change it")
         self.case_no, self.custodian, self.writer = case_no, custodian, writer
+
+
+class Forbidden(OperatorError):
+    """This node, or this operator, may not do that (gRPC PERMISSION_DENIED; exit code 8)."""
+
+    exit_code = 8
 
 
 class CatalogRuleViolation(OperatorError):

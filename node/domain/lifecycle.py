@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from node.domain.bounds import check_command
 from node.domain.codes import SATISFACTION
-from node.domain.errors import IllegalTransition, InvalidInput, NotCustodian
+from node.domain.errors import CaseConflict, IllegalTransition, InvalidInput, NotCustodian
 from node.domain.timelimits import ClockStop, local_date
 
 
@@ -300,12 +301,19 @@ def _require(cond: bool, field: str, reason: str) -> None:
         raise InvalidInput(field, reason)
 
 
+def _consistent(cond: bool, field: str, reason: str) -> None:
+    """A rule between the command's data and the case as it stands."""
+    if not cond:
+        raise CaseConflict(field, reason)
+
+
 def _close_stop(stops: tuple[ClockStop, ...], day: dt.date) -> tuple[ClockStop, ...]:
     return tuple(replace(s, end=day) if s.end is None else s for s in stops)
 
 
 def apply(state: CaseState | None, cmd: CaseCommand, at: dt.datetime) -> CaseState:
     """The case after `cmd` at time `at`; raises and changes nothing when not allowed."""
+    check_command(cmd)  # every field within its bound, whoever wrote the command
     status = state.status if state is not None else None
     target = TRANSITIONS.get((status, cmd.command))
     if target is None:
@@ -333,7 +341,7 @@ def apply(state: CaseState | None, cmd: CaseCommand, at: dt.datetime) -> CaseSta
             agent=cmd.agent,
         )
     assert state is not None  # the table has only FILE for "not filed"
-    _require(at >= state.filed_at, "at", "a case cannot change before it was filed")
+    _consistent(at >= state.filed_at, "at", "a case cannot change before it was filed")
     answering = cmd.command in (Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY)
     if state.offered_to and not answering:
         raise IllegalTransition(
@@ -364,7 +372,7 @@ def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, A
             return {"requested_materials": (), "stops": stops, "missing_materials": remaining}
         _require(bool(cmd.materials), "materials", "name the 容缺 materials handed in")
         unknown = [m for m in cmd.materials if m not in state.missing_materials]
-        _require(not unknown, "materials", f"not outstanding on this case: {', '.join(unknown)}")
+        _consistent(not unknown, "materials", f"not outstanding on this case: {', '.join(unknown)}")
         return {"missing_materials": remaining}
     if isinstance(cmd, Suspend):
         _require(cmd.procedure in SPECIAL_PROCEDURES, "procedure", f"one of {', '.join(SPECIAL_PROCEDURES)}")
@@ -376,7 +384,7 @@ def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, A
         return {"stops": _close_stop(state.stops, local_date(at))}
     if isinstance(cmd, Decide):
         if cmd.approved:
-            _require(
+            _consistent(
                 not state.missing_materials,
                 "missing",
                 f"容缺 materials still outstanding: {', '.join(state.missing_materials)}; "
@@ -394,13 +402,13 @@ def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, A
         return {"evaluation": cmd.level}
     if isinstance(cmd, OfferCustody):
         _require(cmd.purpose in CUSTODY_PURPOSES, "purpose", f"one of {', '.join(CUSTODY_PURPOSES)}")
-        _require(_is_code(cmd.to), "to", f"{cmd.to!r} is not a 12-digit division code")
-        _require(cmd.to != state.custodian, "to", "the case is in that node's custody already")
+        _require(_is_code(cmd.to), "to", "is not a 12-digit division code")
+        _consistent(cmd.to != state.custodian, "to", "the case is in that node's custody already")
         return {"offered_to": cmd.to}
     if isinstance(cmd, AcceptCustody | DeclineCustody):
         if not state.offered_to:
             raise IllegalTransition(state.case_no, "not offered", cmd.command.value, [Command.OFFER_CUSTODY.value])
-        _require(cmd.by == state.offered_to, "by", f"the offer is open to {state.offered_to}, not {cmd.by}")
+        _consistent(cmd.by == state.offered_to, "by", f"the offer is open to {state.offered_to}, not {cmd.by}")
         if isinstance(cmd, DeclineCustody):
             _require(bool(cmd.reason.strip()), "reason", "a declined case goes back with a reason")
             return {"offered_to": ""}

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from federation.wire.codec_catalog import calendar_to_pb
 from node import logs
-from node.domain.calendar import CalendarYear
+from node.domain.calendar import CalendarYear, builtin_covers, changes_against_builtin
+from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Kind, Stream
+from node.domain.errors import Forbidden, InvalidInput
 from node.journal import Journal, Record
 from node.services.ports import CalendarCache, Clock
 from node.services.projection import Projection
@@ -32,22 +34,37 @@ class PublishResult:
     year: int
     seq: int
     due_dates_recomputed: int
+    changed_days: tuple[tuple[dt.date, bool], ...] = ()  # against the built-in calendar: (day, working day now)
 
 
 class CalendarService:
     def __init__(
-        self, store: Store, journal: Journal, projection: Projection, clock: Clock, calendar: CalendarCache
+        self,
+        me: DivisionCode,
+        store: Store,
+        journal: Journal,
+        projection: Projection,
+        clock: Clock,
+        calendar: CalendarCache,
     ) -> None:
-        self.store, self.journal, self.projection, self.clock, self.calendar = (
-            store,
-            journal,
-            projection,
-            clock,
-            calendar,
-        )
+        self.me, self.store, self.journal = me, store, journal
+        self.projection, self.clock, self.calendar = projection, clock, calendar
         self.log = logs.get("calendar")
 
-    def publish(self, year: CalendarYear) -> PublishResult:
+    def publish(self, year: CalendarYear, override: bool = False) -> PublishResult:
+        """Publish a year for the whole province (DESIGN.md section 9): only the province may,
+        and a year the built-in calendar covers is replaced only with `override`."""
+        if self.me.tier != Tier.PROVINCE:
+            raise Forbidden(
+                f"only the province publishes the working-day calendar; {self.me} is a {self.me.tier.label}"
+            )
+        changed = tuple(changes_against_builtin(year)) if builtin_covers(year.year) else ()
+        if builtin_covers(year.year) and not override:
+            raise InvalidInput(
+                "--override",
+                f"the built-in calendar covers {year.year} and this one changes {len(changed)} of its days "
+                "for every node of the province; add --override to publish it",
+            )
         now = self.clock()
         with self.store.transaction() as tx:
             # Both streams: the entry goes to `public`, and due dates of cases change, which
@@ -66,7 +83,7 @@ class CalendarService:
             moved = self.projection.apply(tx, [entry]).due_dates_moved
         self.calendar.forget()
         self.log.info("calendar_published", year=year.year, seq=entry.seq, recomputed=moved)
-        return PublishResult(year.year, entry.seq, moved)
+        return PublishResult(year.year, entry.seq, moved, changed)
 
     def days(self, start: dt.date, end: dt.date) -> list[DayInfo]:
         cal = self.calendar.get()

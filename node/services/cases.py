@@ -24,6 +24,7 @@ from federation.wire.keys import NodeKey
 from federation.wire.sealing import bundle_hash, open_sealed, seal_many
 from node import logs
 from node.bell import Bell
+from node.domain.bounds import check
 from node.domain.catalog import CatalogItem
 from node.domain.codes import HANDLING_FORMS, SERVICE_OBJECTS
 from node.domain.divisions import DivisionCode
@@ -39,6 +40,7 @@ from node.domain.lifecycle import (
     DeclineCustody,
     File,
     OfferCustody,
+    Status,
     apply,
     check_writer,
 )
@@ -48,6 +50,7 @@ from node.journal import Journal, Record
 from node.services.case_rows import CLOCK_COMMANDS, due_of
 from node.services.ports import Addresser, CalendarCache, Clock
 from node.services.projection import Projection
+from node.services.requests import ClientRequest
 from node.store import Store, Tx
 from node.store.cases import StoredCase
 
@@ -93,8 +96,11 @@ class Applicant:
     def validated(self, today: dt.date) -> tuple[Applicant, str | None]:
         if self.kind not in SERVICE_OBJECTS:
             raise InvalidInput("applicant kind", f"one of {', '.join(SERVICE_OBJECTS)} (GB/T 39046 A.4)")
-        if not self.name.strip() or len(self.name) > 100:
-            raise InvalidInput("applicant name", "1..100 characters")
+        if not check("applicant name", self.name).strip():
+            raise InvalidInput("applicant name", "is empty")
+        check("address", self.address)
+        check("phone", self.phone)
+        check("id_number", self.id_number)
         if self.kind == "1":
             checked = validate_resident_id(self.id_number, today)
         else:
@@ -202,17 +208,26 @@ class CaseService:
 
     # -- filing ---------------------------------------------------------------------------
 
-    def file(self, request: FileRequest, actor: str) -> CaseState:
-        return self.file_many([request], actor)[0]
+    def file(self, request: FileRequest, actor: str, request_id: str = "") -> CaseState:
+        """File one case; with a `request_id`, a retry returns the case the first call filed."""
+        r = request
+        once = ClientRequest.of(request_id, "FileCase", r.item_code, r.channel, r.agent, str(r.consent), actor)
+        return self.file_many([request], actor, once)[0]
 
-    def file_many(self, requests: Sequence[FileRequest], actor: str) -> list[CaseState]:
-        """File cases in one transaction; raises on the first bad request and writes nothing."""
+    def file_many(
+        self, requests: Sequence[FileRequest], actor: str, once: ClientRequest | None = None
+    ) -> list[CaseState]:
+        """File cases in one transaction; raises on the first bad request and writes nothing.
+        `once`: a single request a client named with its id (see node.services.requests)."""
+        check("actor", actor)
         now = self.clock()
         today = local_date(now)
         me = self.code
         clean: list[Applicant] = []
         with self.store.transaction() as tx:
             tail = self.journal.lock(tx, Stream.CASE)
+            if once is not None and (earlier := once.done_before(tx)) is not None:
+                return [tx.cases([earlier])[earlier]]
             items = self._catalog_items(tx, (r.item_code for r in requests))
             for r in requests:
                 item = items.get(r.item_code)
@@ -290,6 +305,8 @@ class CaseService:
             tx.put_bundles(bundles)
             if offers:
                 self.outbox.address(tx, [(entries[i], to) for i, to in offers], chain, now_us)
+            if once is not None:
+                once.record(tx, states[0].case_no, now_us)
         if offers:
             self.bell.ring()
         self._log_batch("case_filed", states)
@@ -311,18 +328,23 @@ class CaseService:
 
     # -- state changes --------------------------------------------------------------------
 
-    def act(self, case_no: str, cmd: CaseCommand, actor: str) -> CaseState:
-        return self.act_many([(case_no, cmd)], actor)[0]
+    def act(self, case_no: str, cmd: CaseCommand, actor: str, request_id: str = "") -> CaseState:
+        """Change one case; with a `request_id`, a retry returns the case as it is and writes nothing."""
+        once = ClientRequest.of(request_id, "ActOnCase", case_no, repr(cmd), actor)
+        return self.act_many([(case_no, cmd)], actor, once=once)[0]
 
     def act_many(
         self,
         commands: Sequence[tuple[str, CaseCommand]],
         actor: str,
         within: Callable[[Tx, list[CaseState]], None] | None = None,
+        once: ClientRequest | None = None,
     ) -> list[CaseState]:
         """Apply commands in order in one transaction; the first illegal one raises and nothing
         of the batch is written. `within` runs in the same transaction after the entries are
-        appended (issuing a licence with a decision)."""
+        appended (issuing a licence with a decision); `once`: a single command a client named
+        with its id."""
+        check("actor", actor)
         now = self.clock()
         today = local_date(now)
         me = self.code
@@ -330,6 +352,8 @@ class CaseService:
         chain: tuple[bytes, ...] | None = None
         with self.store.transaction() as tx:
             tail = self.journal.lock(tx, Stream.CASE)  # before reading the states it changes
+            if once is not None and (earlier := once.done_before(tx)) is not None:
+                return [tx.cases([earlier])[earlier]]
             current = tx.stored_cases(no for no, _ in commands)
             prior = dict(current)  # before the commands: the projection starts from these
             records, results, addressees, known = [], [], [], []
@@ -359,6 +383,8 @@ class CaseService:
                 self.outbox.address(tx, pairs, chain, now_us)
             if within is not None:
                 within(tx, results)
+            if once is not None:
+                once.record(tx, results[0].case_no, now_us)
             self.projection.apply(tx, entries, known=known, prior=prior)
         if chain is not None:
             self.bell.ring()
@@ -368,13 +394,19 @@ class CaseService:
     # -- reading --------------------------------------------------------------------------
 
     def get(self, case_no: str) -> CaseState:
+        return self.outline(case_no).state
+
+    def outline(self, case_no: str) -> StoredCase:
+        """The case with its stored due date (what GetCase and every write's reply show)."""
+        check("case_no", case_no)
         with self.store.read() as tx:
-            state = tx.cases([case_no]).get(case_no)
-        if state is None:
+            stored = tx.stored_cases([case_no]).get(case_no)
+        if stored is None:
             raise NotFound("case", case_no)
-        return state
+        return stored
 
     def show(self, case_no: str) -> CaseView:
+        check("case_no", case_no)
         today = local_date(self.clock())
         with self.store.read() as tx:
             stored = tx.stored_cases([case_no]).get(case_no)
@@ -423,6 +455,9 @@ class CaseService:
         return CaseView(state, due, provisional, used, remaining, level, timeline)
 
     def list(self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False) -> list[CaseView]:
+        if status and status not in set(Status):
+            raise InvalidInput("status", f"one of {', '.join(Status)}")
+        check("after", after, "case_no")
         today = local_date(self.clock())
         with self.store.read() as tx:
             rows = tx.list_cases(status, limit, after, open_only)

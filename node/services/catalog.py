@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from federation.wire.certs import code_of
 from federation.wire.codec_catalog import item_to_pb
 from node import logs
+from node.domain.bounds import check
 from node.domain.catalog import CatalogItem, check_lower_tier_entry, check_publisher
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Kind, Stream
@@ -91,6 +92,7 @@ class CatalogService:
         return ImportResult(published, unchanged, warnings)
 
     def get(self, code: str) -> CatalogItem:
+        check("item_code", code)
         with self.store.read() as tx:
             item = tx.items([code]).get(code)
         if item is None:
@@ -99,4 +101,4 @@ class CatalogService:
 
     def list(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:
         with self.store.read() as tx:
-            return tx.list_items(query, limit, after)
+            return tx.list_items(check("query", query), limit, check("after", after, "item_code"))

@@ -47,6 +47,7 @@ class Projected:
     calendar_changed: bool = False
     due_dates_moved: int = 0
     waiting: int = 0  # case entries parked until their predecessors arrive
+    refused: list[tuple[Entry, str]] = field(default_factory=list)  # kept in the log, without effect: why
 
 
 class Projection:
@@ -84,7 +85,9 @@ class Projection:
                 items.append(item_row(item, e.origin, e.seq))
                 if item.cross_region and e.origin != self.me.code:
                     out.cross_region.append(item)
-            elif kind == Kind.CALENDAR_PUBLISHED and self._governs(e.origin):
+            elif kind == Kind.CALENDAR_PUBLISHED and not self._governs(e.origin):
+                out.refused.append((e, "only the province publishes the working-day calendar"))
+            elif kind == Kind.CALENDAR_PUBLISHED:
                 if cases:  # the case entries before it keep the calendar they were written under
                     out.waiting += project_cases(tx, cases, calendar, new_to_me=copies)
                     cases = []
@@ -111,9 +114,10 @@ class Projection:
         return out
 
     def _governs(self, origin: str) -> bool:
-        """A calendar applies to its publisher's subtree: this node follows its own and its
-        ancestors' (a county's local holidays move no due date at the city above it)."""
-        return origin == self.me.code or DivisionCode(origin).is_ancestor_of(self.me)
+        """The working-day calendar is the province's (DESIGN.md section 9): this node follows its
+        own province's, and nobody else's; one from another node of its branch is refused."""
+        code = DivisionCode(origin)
+        return code.tier == Tier.PROVINCE and (origin == self.me.code or code.is_ancestor_of(self.me))
 
     def _calendar(self, tx: Tx, e: Entry, before: WorkCalendar) -> tuple[WorkCalendar, int]:
         """Keep a published year and move the due dates of open cases it concerns; returns the

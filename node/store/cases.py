@@ -23,10 +23,11 @@ from node.domain.lifecycle import CaseState, Status
 from node.domain.timelimits import ClockStop
 from node.store.base import DbRow, TxBase, Value, _at, _dt, _us
 from node.store.log import entry_from_row
-from node.store.tables import CaseBacklogRow, CaseRow, table_of
+from node.store.tables import CaseBacklogRow, CaseRow, ClientRequestRow, table_of
 
 T_CASES = table_of(CaseRow)
 T_BACKLOG = table_of(CaseBacklogRow)
+T_REQUESTS = table_of(ClientRequestRow)
 
 
 CASE_COLUMNS = (
@@ -278,3 +279,15 @@ class CasesTx(TxBase):
     def set_case_bundle(self, case_no: str, hash_: bytes) -> None:
         """The sealed bundle this node opens for the case (re-sealed for it on a custody move)."""
         self.conn.execute(update(T_CASES).where(T_CASES.c.case_no == case_no).values(sealed_bundle_hash=hash_))
+
+    # -- client request ids ---------------------------------------------------------------
+
+    def client_request(self, request_id: str) -> tuple[str, bytes, str] | None:
+        """(rpc, digest, case_no) of a request a client named with `request_id` before."""
+        c = T_REQUESTS.c
+        row = self.conn.execute(select(c.rpc, c.digest, c.case_no).where(c.request_id == request_id)).first()
+        return None if row is None else (row.rpc, bytes(row.digest), row.case_no)
+
+    def put_client_request(self, request_id: str, rpc: str, digest: bytes, case_no: str, at_us: int) -> None:
+        row = {"request_id": request_id, "rpc": rpc, "digest": digest, "case_no": case_no, "at_us": at_us}
+        self.conn.execute(insert(T_REQUESTS), row)

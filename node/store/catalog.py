@@ -162,7 +162,10 @@ class CatalogTx(TxBase):
     def list_items(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:
         q = select(T_ITEMS).order_by(T_ITEMS.c.implementation_code).limit(limit)
         if query:
-            q = q.where(T_ITEMS.c.name.contains(query) | T_ITEMS.c.department.contains(query))
+            # autoescape: % and _ in a search are characters, not wildcards
+            q = q.where(
+                T_ITEMS.c.name.contains(query, autoescape=True) | T_ITEMS.c.department.contains(query, autoescape=True)
+            )
         if after:
             q = q.where(T_ITEMS.c.implementation_code > after)
         return [item_from_row(r) for r in self.conn.execute(q).all()]

@@ -133,6 +133,18 @@ class CaseRow(SQLModel, table=True):
     version: int = 0  # entries applied to the case so far (1 = filed); orders entries of several writers
 
 
+class ClientRequestRow(SQLModel, table=True):
+    """Requests a client named with its own id (FileCase, ActOnCase): a retry with the same id
+    returns the case it made and writes nothing. Local bookkeeping, not derived from the log."""
+
+    __tablename__ = "client_requests"
+    request_id: str = Field(primary_key=True, max_length=64)
+    rpc: str = Field(max_length=16)
+    digest: bytes = Field(sa_type=LargeBinary)  # what was asked (no personal data in it)
+    case_no: str = Field(max_length=50)
+    at_us: int = Field(sa_type=BigInteger)
+
+
 class CaseBacklogRow(SQLModel, table=True):
     """Case entries that arrived before an earlier entry of their case (another writer's, on
     another path); applied as soon as it is here."""

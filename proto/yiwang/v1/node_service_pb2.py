@@ -27,7 +27,7 @@ from yiwang.v1 import case_pb2 as yiwang_dot_v1_dot_case__pb2
 from yiwang.v1 import log_pb2 as yiwang_dot_v1_dot_log__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cyiwang/v1/node_service.proto\x12\tyiwang.v1\x1a\x17yiwang/v1/catalog.proto\x1a\x14yiwang/v1/case.proto\x1a\x13yiwang/v1/log.proto\"-\n\x0eGetItemRequest\x12\x1b\n\x13implementation_code\x18\x01 \x01(\t\"?\n\x10ListItemsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\":\n\x11ListItemsResponse\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.yiwang.v1.CatalogItem\"\xde\x01\n\x0f\x46ileCaseRequest\x12\x11\n\titem_code\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x05 \x01(\x08\x12\x16\n\x0e\x61pplicant_name\x18\x06 \x01(\t\x12\x14\n\x0c\x61pplicant_id\x18\x07 \x01(\t\x12\x17\n\x0f\x61pplicant_phone\x18\x08 \x01(\t\x12\x19\n\x11\x61pplicant_address\x18\t \x01(\t\x12\x16\n\x0e\x61pplicant_kind\x18\n \x01(\t\"8\n\x10\x41\x63tOnCaseRequest\x12$\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x14.yiwang.v1.CaseEntry\"7\n\x0c\x43\x61seResponse\x12\'\n\x07outline\x18\x01 \x01(\x0b\x32\x16.yiwang.v1.CaseOutline\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\"@\n\x10ListCasesRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\":\n\x11ListCasesResponse\x12%\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x16.yiwang.v1.CaseOutline\"\x11\n\x0fGetHeadsRequest\"2\n\x10GetHeadsResponse\x12\x1e\n\x05heads\x18\x01 \x03(\x0b\x32\x0f.yiwang.v1.Head2\xe3\x03\n\x0bNodeService\x12<\n\x07GetItem\x12\x19.yiwang.v1.GetItemRequest\x1a\x16.yiwang.v1.CatalogItem\x12\x46\n\tListItems\x12\x1b.yiwang.v1.ListItemsRequest\x1a\x1c.yiwang.v1.ListItemsResponse\x12?\n\x08\x46ileCase\x12\x1a.yiwang.v1.FileCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12\x41\n\tActOnCase\x12\x1b.yiwang.v1.ActOnCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12=\n\x07GetCase\x12\x19.yiwang.v1.GetCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12\x46\n\tListCases\x12\x1b.yiwang.v1.ListCasesRequest\x1a\x1c.yiwang.v1.ListCasesResponse\x12\x43\n\x08GetHeads\x12\x1a.yiwang.v1.GetHeadsRequest\x1a\x1b.yiwang.v1.GetHeadsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cyiwang/v1/node_service.proto\x12\tyiwang.v1\x1a\x17yiwang/v1/catalog.proto\x1a\x14yiwang/v1/case.proto\x1a\x13yiwang/v1/log.proto\"-\n\x0eGetItemRequest\x12\x1b\n\x13implementation_code\x18\x01 \x01(\t\"?\n\x10ListItemsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\":\n\x11ListItemsResponse\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.yiwang.v1.CatalogItem\"\xf2\x01\n\x0f\x46ileCaseRequest\x12\x11\n\titem_code\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x05 \x01(\x08\x12\x16\n\x0e\x61pplicant_name\x18\x06 \x01(\t\x12\x14\n\x0c\x61pplicant_id\x18\x07 \x01(\t\x12\x17\n\x0f\x61pplicant_phone\x18\x08 \x01(\t\x12\x19\n\x11\x61pplicant_address\x18\t \x01(\t\x12\x16\n\x0e\x61pplicant_kind\x18\n \x01(\t\x12\x12\n\nrequest_id\x18\x0b \x01(\t\"L\n\x10\x41\x63tOnCaseRequest\x12$\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x14.yiwang.v1.CaseEntry\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"7\n\x0c\x43\x61seResponse\x12\'\n\x07outline\x18\x01 \x01(\x0b\x32\x16.yiwang.v1.CaseOutline\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\"@\n\x10ListCasesRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\":\n\x11ListCasesResponse\x12%\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x16.yiwang.v1.CaseOutline\"\x11\n\x0fGetHeadsRequest\"2\n\x10GetHeadsResponse\x12\x1e\n\x05heads\x18\x01 \x03(\x0b\x32\x0f.yiwang.v1.Head2\xe3\x03\n\x0bNodeService\x12<\n\x07GetItem\x12\x19.yiwang.v1.GetItemRequest\x1a\x16.yiwang.v1.CatalogItem\x12\x46\n\tListItems\x12\x1b.yiwang.v1.ListItemsRequest\x1a\x1c.yiwang.v1.ListItemsResponse\x12?\n\x08\x46ileCase\x12\x1a.yiwang.v1.FileCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12\x41\n\tActOnCase\x12\x1b.yiwang.v1.ActOnCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12=\n\x07GetCase\x12\x19.yiwang.v1.GetCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12\x46\n\tListCases\x12\x1b.yiwang.v1.ListCasesRequest\x1a\x1c.yiwang.v1.ListCasesResponse\x12\x43\n\x08GetHeads\x12\x1a.yiwang.v1.GetHeadsRequest\x1a\x1b.yiwang.v1.GetHeadsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,21 +41,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTITEMSRESPONSE']._serialized_start=223
   _globals['_LISTITEMSRESPONSE']._serialized_end=281
   _globals['_FILECASEREQUEST']._serialized_start=284
-  _globals['_FILECASEREQUEST']._serialized_end=506
-  _globals['_ACTONCASEREQUEST']._serialized_start=508
-  _globals['_ACTONCASEREQUEST']._serialized_end=564
-  _globals['_CASERESPONSE']._serialized_start=566
-  _globals['_CASERESPONSE']._serialized_end=621
-  _globals['_GETCASEREQUEST']._serialized_start=623
-  _globals['_GETCASEREQUEST']._serialized_end=656
-  _globals['_LISTCASESREQUEST']._serialized_start=658
-  _globals['_LISTCASESREQUEST']._serialized_end=722
-  _globals['_LISTCASESRESPONSE']._serialized_start=724
-  _globals['_LISTCASESRESPONSE']._serialized_end=782
-  _globals['_GETHEADSREQUEST']._serialized_start=784
-  _globals['_GETHEADSREQUEST']._serialized_end=801
-  _globals['_GETHEADSRESPONSE']._serialized_start=803
-  _globals['_GETHEADSRESPONSE']._serialized_end=853
-  _globals['_NODESERVICE']._serialized_start=856
-  _globals['_NODESERVICE']._serialized_end=1339
+  _globals['_FILECASEREQUEST']._serialized_end=526
+  _globals['_ACTONCASEREQUEST']._serialized_start=528
+  _globals['_ACTONCASEREQUEST']._serialized_end=604
+  _globals['_CASERESPONSE']._serialized_start=606
+  _globals['_CASERESPONSE']._serialized_end=661
+  _globals['_GETCASEREQUEST']._serialized_start=663
+  _globals['_GETCASEREQUEST']._serialized_end=696
+  _globals['_LISTCASESREQUEST']._serialized_start=698
+  _globals['_LISTCASESREQUEST']._serialized_end=762
+  _globals['_LISTCASESRESPONSE']._serialized_start=764
+  _globals['_LISTCASESRESPONSE']._serialized_end=822
+  _globals['_GETHEADSREQUEST']._serialized_start=824
+  _globals['_GETHEADSREQUEST']._serialized_end=841
+  _globals['_GETHEADSRESPONSE']._serialized_start=843
+  _globals['_GETHEADSRESPONSE']._serialized_end=893
+  _globals['_NODESERVICE']._serialized_start=896
+  _globals['_NODESERVICE']._serialized_end=1379
 # @@protoc_insertion_point(module_scope)

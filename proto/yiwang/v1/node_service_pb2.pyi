@@ -101,6 +101,7 @@ class FileCaseRequest(_message.Message):
     APPLICANT_PHONE_FIELD_NUMBER: _builtins.int
     APPLICANT_ADDRESS_FIELD_NUMBER: _builtins.int
     APPLICANT_KIND_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     item_code: _builtins.str
     channel: _builtins.str
     actor: _builtins.str
@@ -114,6 +115,10 @@ class FileCaseRequest(_message.Message):
     applicant_address: _builtins.str
     applicant_kind: _builtins.str
     """GB/T 39046 A.4 service object; empty means "1" (a person)"""
+    request_id: _builtins.str
+    """The client's id for this request: a retry with the same id returns the first result and
+    writes nothing. Up to 64 ASCII letters, digits and . _ : / -; empty: no retry protection.
+    """
     def __init__(
         self,
         *,
@@ -127,10 +132,11 @@ class FileCaseRequest(_message.Message):
         applicant_phone: _builtins.str = ...,
         applicant_address: _builtins.str = ...,
         applicant_kind: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "agent", b"agent", "applicant_address", b"applicant_address", "applicant_id", b"applicant_id", "applicant_kind", b"applicant_kind", "applicant_name", b"applicant_name", "applicant_phone", b"applicant_phone", "channel", b"channel", "consent", b"consent", "item_code", b"item_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "agent", b"agent", "applicant_address", b"applicant_address", "applicant_id", b"applicant_id", "applicant_kind", b"applicant_kind", "applicant_name", b"applicant_name", "applicant_phone", b"applicant_phone", "channel", b"channel", "consent", b"consent", "item_code", b"item_code", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -143,16 +149,20 @@ class ActOnCaseRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CHANGE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """as in FileCaseRequest"""
     @_builtins.property
     def change(self) -> _case_pb2.CaseEntry: ...
     def __init__(
         self,
         *,
         change: _case_pb2.CaseEntry | None = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change", b"change", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
