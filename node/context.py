@@ -20,7 +20,7 @@ from federation.wire.identity import Identity, save_chain
 from federation.wire.keys import NodeKey
 from node import logs
 from node.bell import Bell
-from node.config import Settings, load_settings, write_settings
+from node.config import DB_NAME, Settings, load_settings, write_settings
 from node.divisions_data import sichuan
 from node.domain.calendar import WorkCalendar
 from node.domain.divisions import DivisionCode, Tier
@@ -57,6 +57,26 @@ def settle_after_startup() -> None:
 
 def system_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def private_files(settings: Settings) -> None:
+    """The database file (SQLite makes its -wal and -shm files with the same mode) readable by
+    the owner only."""
+    db = settings.data_dir / DB_NAME
+    if not settings.database_url and db.exists():
+        db.chmod(0o600)
+
+
+def check_private(settings: Settings) -> None:
+    """Refuse a data directory, key or database that others may read or write (`yiwang run`)."""
+    paths = [settings.data_dir, settings.key_path]
+    if not settings.database_url:
+        paths.append(settings.data_dir / DB_NAME)
+    for path in paths:
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0
+        if mode & 0o077:
+            want = "700" if path.is_dir() else "600"
+            raise SetupError(f"{path} is mode {mode:o}: others may read it; run `chmod {want} {path}` first")
 
 
 class Node:
@@ -128,12 +148,14 @@ class Node:
         )
         created = not data_dir.exists()
         data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # the operator's alone: the CLI acts as admin by file permissions
         try:
             engine = open_engine(settings.effective_database_url)
         except SetupError:
             if created:
                 shutil.rmtree(data_dir, ignore_errors=True)
             raise
+        private_files(settings)
         key = key or NodeKey.generate()
         key.save(settings.key_path)
         if division.tier == Tier.PROVINCE and not chain:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from node.context import Node
 from node.domain.divisions import DivisionCode as D
@@ -34,7 +35,7 @@ from tests.test_replica import enroll, push_down, push_up
 
 PROVINCE, CITY = "510000000000", "511600000000"
 COUNTY, TOWNSHIP, VILLAGE = "511602000000", "511602001000", "511602001001"
-COUNTY_B, TOWNSHIP_B, VILLAGE_B = "511621000000", "511621101000", "511621101001"
+COUNTY_B, TOWNSHIP_B, VILLAGE_B = "511621000000", "511621101000", "511621101002"
 PERSON = Applicant("1", "王大妈", "440524188001010014", "13566667777", "协兴镇某村3组")
 
 
@@ -290,6 +291,12 @@ def test_a_licence_issued_at_the_county_is_verified_anywhere_and_cited_in_a_late
     assert counts(village) == before
     for code in (CITY, PROVINCE, TOWNSHIP):
         assert PERSON.name not in stored_text(nodes[code]), code
+    # at rest the licence is sealed too, at the issuing and the filing node (issue 10)
+    for node in (county, village):
+        with node.store.read() as tx:
+            stored = b"".join(bytes(r[0]) for r in tx.conn.execute(text("select signed from licenses")))
+        assert stored and PERSON.name.encode() not in stored and PERSON.id_number.encode() not in stored
+    assert county.licenses.signed(lic.license_no) == signed  # and read back (exported) unchanged
 
 
 def test_material_files_move_to_the_new_custodian_in_chunks_and_resume_after_a_break(

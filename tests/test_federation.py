@@ -300,7 +300,7 @@ def test_a_county_certifying_outside_its_prefix_is_refused(federation: dict[str,
     rogue_key = NodeKey.generate()
     # 岳池县's village, certified by 广安区: every link check refuses it
     rogue = _build(
-        D("511621101001"),
+        D("511621101002"),
         rogue_key.public_key,
         _name(D("511602000000")),
         county_key,

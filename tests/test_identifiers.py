@@ -84,3 +84,65 @@ def test_real_item_codes_carry_a_valid_credit_code(case: dict[str, str]) -> None
     basic, rest, warnings = split_portal_code(case["itemCode"], "511602000000")
     assert warnings == [] and basic and case["itemCode"].startswith(basic)
     assert validate_credit_code(rest.split("-")[1]).warning is None
+
+
+def _with_check(first17: str) -> str:
+    from node.domain.identifiers import resident_id_check_char
+
+    return first17 + resident_id_check_char(first17)
+
+
+def test_the_region_code_must_be_a_province_or_a_residence_permit() -> None:
+    """20 is no province (refused); 81, 82 and 83 are the residence permits of Hong Kong, Macau
+    and Taiwan residents (accepted, without a county warning)."""
+    from node.divisions_data import national_county_codes
+
+    with pytest.raises(InvalidInput, match="region code 20 is no province"):
+        validate_resident_id(_with_check("20010519491231002"))
+    for permit in ("81", "82", "83"):
+        checked = validate_resident_id(_with_check(f"{permit}000019900101001"), counties=national_county_codes())
+        assert checked.warning is None
+
+
+def test_an_unknown_county_code_only_warns() -> None:
+    """440524 (the standard's own 1880 example) is a county code the current list no longer has:
+    the number is valid, with a warning that does not show it whole."""
+    from node.divisions_data import national_county_codes
+
+    checked = validate_resident_id("440524188001010014", counties=national_county_codes())
+    assert checked.value == "440524188001010014"
+    assert checked.warning is not None and "440524" in checked.warning and "188001010014" not in checked.warning
+    assert validate_resident_id("11010519491231002X", counties=national_county_codes()).warning is None
+
+
+def _uscc(first16: str) -> str:
+    """A credit code from its first 16 characters: the organisation code's check, then GB 32100's."""
+    from node.domain.identifiers import credit_code_check_char, organisation_code_check_char
+
+    first17 = first16 + organisation_code_check_char(first16[8:16])
+    return first17 + credit_code_check_char(first17)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (_uscc("B1110000600037341"[:16]), "no registration authority"),
+        (_uscc("9411000060003734"), "registers no organisation type 4"),
+        (_uscc("1411000060003734"), "registers no organisation type 4"),
+        (_uscc("Y211000060003734"), "registers no organisation type 2"),
+    ],
+)
+def test_authority_and_type_come_from_the_standards_table(code: str, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        validate_credit_code(code)
+
+
+def test_the_embedded_organisation_code_is_checked() -> None:
+    from node.domain.identifiers import credit_code_check_char
+
+    good = "91110000600037341L"
+    bad17 = good[:16] + ("2" if good[16] != "2" else "3")  # a wrong GB 11714 check character
+    with pytest.raises(InvalidInput, match="GB 11714"):
+        validate_credit_code(bad17 + credit_code_check_char(bad17))
+    for agency in ("A1", "N2", "31", "53", "93"):
+        assert validate_credit_code(_uscc(agency + "11000060003734")).warning is None

@@ -26,7 +26,7 @@ from tests.test_replica import enroll, push_down
 
 PROVINCE, CITY = "510000000000", "511600000000"
 BRANCH_A = ["511602000000", "511602001000", "511602001001"]  # county, township, village
-BRANCH_B = ["511621000000", "511621101000", "511621101001"]
+BRANCH_B = ["511621000000", "511621101000", "511621101002"]
 CHONGQING = ["500000000000", "500100000000", "500101000000"]
 
 
@@ -178,11 +178,11 @@ def test_a_revoked_origin_certificate_is_refused_at_the_next_hop(nodes: dict[str
     [
         ("511602001001", "t", "x", "--to"),  # itself
         ("5116", "t", "x", "addressee"),
-        ("511621101001", "  ", "x", "--title"),
-        ("511621101001", "t", "x" * 4001, "TEXT"),
-        ("511621101001", "t" * 201, "x", "--title"),
-        ("511621101001", "t\x00", "x", "--title"),
-        ("511621101001", "t", "x\x1b[2J", "TEXT"),
+        ("511621101002", "  ", "x", "--title"),
+        ("511621101002", "t", "x" * 4001, "TEXT"),
+        ("511621101002", "t" * 201, "x", "--title"),
+        ("511621101002", "t\x00", "x", "--title"),
+        ("511621101002", "t", "x\x1b[2J", "TEXT"),
     ],
 )
 def test_bad_notices_are_refused_and_write_nothing(

@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable
 
 import grpc
@@ -27,22 +29,66 @@ from yiwang.v1 import federation_pb2, federation_pb2_grpc
 from federation.transport.errors_grpc import abort_with
 from federation.wire.certs import certified_key, code_of, dns_name, fingerprint, make_csr, verify_chain
 from federation.wire.keys import NodeKey
+from node.domain.bounds import check
 from node.domain.divisions import DivisionCode
-from node.domain.errors import InvalidInput, PeerError, SetupError, YiwangError
+from node.domain.errors import InvalidInput, Oversize, PeerError, SetupError, YiwangError
 from node.services.enrollment import Enrollment, Token
 
 _DER, _PEM = serialization.Encoding.DER, serialization.Encoding.PEM
 
 
+class Throttle:
+    """At most `burst` attempts per source address, refilled at `per_minute`: the enrollment
+    port needs no certificate, so every caller counts against its address."""
+
+    def __init__(self, burst: int = 10, per_minute: float = 6.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.burst, self.rate, self.clock = burst, per_minute / 60.0, clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def admit(self, address: str) -> bool:
+        with self._lock:
+            now = self.clock()
+            tokens, at = self._buckets.get(address, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+            admitted = tokens >= 1.0
+            self._buckets[address] = (tokens - 1.0 if admitted else tokens, now)
+            if len(self._buckets) > 10_000:  # forget the quietest addresses
+                for key in sorted(self._buckets, key=lambda k: self._buckets[k][1])[:5_000]:
+                    del self._buckets[key]
+            return admitted
+
+
+def source_address(context: grpc.ServicerContext) -> str:
+    """The caller's address without its port ("ipv4:127.0.0.1:51234" -> "127.0.0.1")."""
+    peer = context.peer() or "unknown"
+    kind, _, rest = peer.partition(":")
+    return rest.rsplit(":", 1)[0].strip("[]") if kind in ("ipv4", "ipv6") else peer[:64]
+
+
 class EnrollmentServicer(federation_pb2_grpc.EnrollmentServiceServicer):
-    def __init__(self, enrollment: Enrollment, on_refusal: Callable[[PeerError, str], None]) -> None:
+    def __init__(
+        self, enrollment: Enrollment, on_refusal: Callable[[PeerError, str], None], throttle: Throttle | None = None
+    ) -> None:
         self.enrollment = enrollment
         self.on_refusal = on_refusal
+        self.throttle = throttle or Throttle()
+        self._throttled: set[str] = set()  # addresses told once (one alarm each) until admitted again
 
     def Enroll(
         self, request: federation_pb2.EnrollRequest, context: grpc.ServicerContext
     ) -> federation_pb2.EnrollResponse:
+        address = source_address(context)
+        if not self.throttle.admit(address):
+            if address not in self._throttled:
+                self._throttled.add(address)
+                self.on_refusal(Oversize(f"too many enrollment attempts from {address}"), address)
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "Oversize: too many enrollment attempts from this address; wait"
+            )
+        self._throttled.discard(address)
         try:
+            check("code", request.code, "division")
             chain = self.enrollment.enroll(request.code, request.token_secret, request.csr_der)
         except YiwangError as exc:
             if isinstance(exc, PeerError):

@@ -31,9 +31,9 @@ from federation.transport.servers import Servers
 from federation.wire.identity import Identity
 from node import logs
 from node.app.bus import Relay, start_nats_server
-from node.context import Node
+from node.context import Node, check_private
 from node.domain.divisions import DivisionCode, Tier
-from node.domain.errors import PeerError, SetupError
+from node.domain.errors import PeerError, SetupError, excerpt
 from node.services.enrollment import Enrollment
 from sync.pump import LinkState
 
@@ -116,10 +116,12 @@ class Runtime:
         return value
 
     def alarm(self, error: PeerError, peer: str) -> None:
-        """Log a refused peer and keep an alarm; never what the peer sent."""
-        self.log.warning("peer_refused", peer=peer, error=type(error).__name__, reason=str(error))
+        """Log a refused peer and keep an alarm: a short, escaped excerpt of what it said (a
+        caller may have put anything in it)."""
+        peer, detail = excerpt(peer, 40), excerpt(str(error), 300)
+        self.log.warning("peer_refused", peer=peer, error=type(error).__name__, reason=detail)
         with self.node.store.transaction() as tx:
-            tx.raise_alarm(_us(self.node.now()), "warning", type(error).__name__, peer, str(error))
+            tx.raise_alarm(_us(self.node.now()), "warning", type(error).__name__, peer, detail)
 
     def worker_failed(self, worker: str, error: BaseException) -> None:
         """A worker of ours (a link's sender or receiver, the bus relay) died and is being
@@ -171,6 +173,7 @@ class Runtime:
     def start(self) -> dict[str, str]:
         settings = self.node.settings
         self.run_lock = hold_run_lock(settings.data_dir)  # before anything: a second run changes nothing
+        check_private(settings)
         self.enrollment: Enrollment | None = None
         nats_url = self._start_nats()  # first: it is forked before any server thread exists
         self.servers.api(settings.api_listen, NodeServicer(self.node.catalog, self.node.cases, self.node.audit))

@@ -24,6 +24,7 @@ from federation.wire.keys import NodeKey
 from federation.wire.sealing import bundle_hash, open_sealed, seal_many
 from node import logs
 from node.bell import Bell
+from node.divisions_data import national_county_codes
 from node.domain.bounds import check
 from node.domain.catalog import CatalogItem
 from node.domain.codes import HANDLING_FORMS, SERVICE_OBJECTS
@@ -102,7 +103,7 @@ class Applicant:
         check("phone", self.phone)
         check("id_number", self.id_number)
         if self.kind == "1":
-            checked = validate_resident_id(self.id_number, today)
+            checked = validate_resident_id(self.id_number, today, national_county_codes())
         else:
             checked = validate_credit_code(self.id_number, "applicant credit code", masked=True)
         if self.phone and not _PHONE.match(self.phone.strip()):

@@ -24,6 +24,7 @@ from federation.wire.certs import certified_key, code_of, fingerprint, issue
 from federation.wire.codec_catalog import issued_body, revoked_body
 from federation.wire.identity import Identity
 from node import logs
+from node.divisions_data import sichuan
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Kind, Stream
 from node.domain.errors import BadToken, InvalidInput, SetupError
@@ -99,6 +100,11 @@ class Enrollment:
         code = DivisionCode.parse(child, "--child")
         if code.parent() != self.identity.code:
             raise InvalidInput("--child", f"{code} is not a child of {self.identity.code}; its parent enrolls it")
+        registry = sichuan()
+        if self.identity.code in registry and code not in registry:
+            # the shipped division tree knows this province: a child must be one of its divisions
+            # (a province whose tree is not shipped relies on the prefix rule alone)
+            raise InvalidInput("--child", f"{code} is no division of {self.identity.code} in the division list")
         if not dt.timedelta(minutes=1) <= ttl <= dt.timedelta(days=30):
             raise InvalidInput("--ttl", "between 1 minute and 30 days")
         if self.enroll_port == 0:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from federation.wire.codec_cases import license_sent_body, license_sent_from_body
 from federation.wire.keys import NodeKey, load_public_key
 from federation.wire.licenses import sign_license, verify_license
+from federation.wire.sealing import MAGIC as SEALED_MAGIC
 from federation.wire.sealing import bundle_hash, open_sealed, seal_many
 from federation.wire.suites import PublicKey
 from node import logs
@@ -28,6 +29,18 @@ from node.journal import Journal, Record
 from node.services.cases import CaseService
 from node.services.ports import Addresser, Clock, IdentitySource
 from node.store import Store, Tx
+
+
+def sealed_at_rest(key: NodeKey, signed: bytes) -> bytes:
+    """A signed licence as the licences table keeps it: sealed to this node's own key, since it
+    names its holder (issue 10). Exported and sent licences are the signed bytes unchanged."""
+    (sealed,) = seal_many([signed], [key.public_key])
+    return sealed
+
+
+def opened_at_rest(key: NodeKey, stored: bytes) -> bytes:
+    """The signed licence from a stored row (rows stored in clear by earlier versions read as they are)."""
+    return open_sealed(stored, key.private_key) if stored[:4] == SEALED_MAGIC else stored
 
 
 class LicenseBook:
@@ -51,7 +64,8 @@ class LicenseBook:
             lic = verify_license(signed, anchors, now, tx.revoked_fingerprints())
             if lic.license_no != number or lic.issuer != a.entry.origin:
                 raise BadSignature(f"licence {lic.license_no} does not match the entry that carried it")
-            tx.put_license(number, case_no, lic.issuer, signed, int(now.timestamp() * 1_000_000))
+            at_us = int(now.timestamp() * 1_000_000)
+            tx.put_license(number, case_no, lic.issuer, sealed_at_rest(self.key, signed), at_us)
 
     def _anchors(self, tx: Tx) -> frozenset[str]:
         identity = self.identity()
@@ -72,7 +86,7 @@ class LicenseBook:
             data = tx.license(number)
         if data is None:
             raise NotFound("licence", number)
-        return data
+        return opened_at_rest(self.key, data)
 
     def held(self, limit: int = 50) -> list[License]:
         with self.store.read() as tx:
@@ -139,7 +153,7 @@ class LicenseService(LicenseBook):
             )
             signed = sign_license(lic, self.key, chain)
             now_us = int(self.clock().timestamp() * 1_000_000)
-            tx.put_license(number, case_no, me, signed, now_us)
+            tx.put_license(number, case_no, me, sealed_at_rest(self.key, signed), now_us)
             if state.filing_division != me:
                 self._send(tx, state, lic, signed, chain, now_us)
             issued.append(lic)
