@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/link_handshake.py
 	$(BIN)/python bench/replication.py
 	$(BIN)/python bench/bootstrap.py
+	$(BIN)/python bench/local_api.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache

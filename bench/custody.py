@@ -28,6 +28,8 @@ from pathlib import Path
 import grpc
 from yiwang.v1 import case_pb2, node_service_pb2, node_service_pb2_grpc
 
+from federation.transport.api_client import connect
+
 VILLAGE, COUNTY = "511602001001", "511602000000"
 ITEM = f"511A0138600000-{COUNTY}-000-115113010833722043-1-09"
 
@@ -38,8 +40,10 @@ def yiwang(*args: str) -> str:
     ).stdout
 
 
-def stub(address: str) -> node_service_pb2_grpc.NodeServiceStub:
-    return node_service_pb2_grpc.NodeServiceStub(grpc.insecure_channel(address))
+def stub(address: str, home: Path) -> node_service_pb2_grpc.NodeServiceStub:
+    """The node's local API as an API client made for the bench (every role)."""
+    made = json.loads(yiwang("users", "add", "bench", "--client", "--role", "admin", "--json", "-d", str(home)))
+    return connect(address, made["token"])[1]
 
 
 def outline(api: node_service_pb2_grpc.NodeServiceStub, case_no: str) -> case_pb2.CaseOutline | None:
@@ -125,7 +129,8 @@ def main() -> int:
             }
             (Path(tmp) / "item.json").write_text(json.dumps([item]), encoding="utf-8")
             yiwang("catalog", "import", str(Path(tmp) / "item.json"), "-d", ports[COUNTY]["data_dir"])
-            village, county = stub(ports[VILLAGE]["api"]), stub(ports[COUNTY]["api"])
+            village = stub(ports[VILLAGE]["api"], Path(ports[VILLAGE]["data_dir"]))
+            county = stub(ports[COUNTY]["api"], Path(ports[COUNTY]["data_dir"]))
             deadline = time.monotonic() + 60
             while True:
                 try:

@@ -35,6 +35,7 @@ from node.services.catalog import CatalogService
 from node.services.enrollment import Enrollment
 from node.services.licenses import LicenseBook, LicenseService
 from node.services.ports import CalendarCache, Clock, IdentityFile
+from node.services.principals import PrincipalService
 from node.services.projection import Projection
 from node.services.rebuild import Rebuilder
 from node.store import Store, open_engine, schema
@@ -104,6 +105,7 @@ class Node:
         )
         self.calendars = CalendarService(me, store, self.journal, projection, clock, self.calendar_cache)
         self.audit = AuditService(store)
+        self.principals = PrincipalService(store, clock)
         self.replica = ReplicaService(me, store, self.journal, projection, clock, self.calendar_cache, self.bell)
         self.licenses = LicenseService(store, self.journal, clock, key, self.identity, self.cases, outbox, self.bell)
         courier = Courier(self.journal, clock, key, outbox)

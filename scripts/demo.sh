@@ -9,7 +9,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Y=".venv/bin/yiwang"
-export YIWANG_ACTOR="window-01"
 export COLUMNS="${COLUMNS:-120}"
 SIM="demo-data"
 CATALOG="../shared/data/catalog_sichuan_511602.csv"
@@ -32,17 +31,23 @@ trap '$Y sim stop --dir "$SIM" >/dev/null' EXIT
 wait_until 30 "the village link" sh -c "$Y status -d $VILLAGE --json | grep -q '\"connected\"'"
 $Y status -d "$COUNTY"
 
+step "Each office's operators get accounts with roles; the log records who acted"
+echo "demo-pass-01" | $Y users add 窗口-王 --role clerk --role reviewer --role decider --password-stdin -d "$COUNTY"
+echo "demo-pass-02" | $Y users add 代办员-李 --role agent --role clerk --password-stdin -d "$VILLAGE"
+$Y users list -d "$COUNTY"
+
 step "The county imports its real catalog (1,135 items); the villages receive it over the links"
 $Y catalog import "$CATALOG" -d "$COUNTY"
 wait_until 60 "the catalog at the village" $Y catalog show "$ITEM" -d "$VILLAGE" --json
 $Y catalog show "$ITEM" -d "$VILLAGE"
 
 step "A resident files at the village service point; the data is sealed there and the case offered to the county"
-V_CASE=$($Y case file --item "$ITEM" --name "李四" --id 440524188001010014 --phone 13900000000 -d "$VILLAGE" --json | case_no)
+V_CASE=$(YIWANG_ACTOR=代办员-李 $Y case file --item "$ITEM" --name "李四" --id 440524188001010014 --phone 13900000000 -d "$VILLAGE" --json | case_no)
 echo "filed $V_CASE at 翠屏路社区, custody offered to 广安区"
 
 step "The county takes custody (the applicant's bundle follows, re-sealed for it), accepts, decides, and hands the result back"
 wait_until 60 "the offer at the county" sh -c "$Y case show $V_CASE -d $COUNTY --json | grep -q '\"offered_to\": \"511602000000\"'"
+export YIWANG_ACTOR=窗口-王
 $Y case take "$V_CASE" -d "$COUNTY"
 wait_until 60 "the bundle at the county" sh -c "$Y case show $V_CASE --reveal -d $COUNTY --json | grep -q applicant"
 $Y case accept "$V_CASE" --material 体检表 -d "$COUNTY"
@@ -52,10 +57,13 @@ $Y case offer "$V_CASE" --to 511602001001 --purpose result -d "$COUNTY"
 
 step "Back at the village: take the result, deliver it to the resident, record the evaluation (好差评)"
 wait_until 60 "the result at the village" sh -c "$Y case show $V_CASE -d $VILLAGE --json | grep -q '\"offered_to\": \"511602001001\"'"
+export YIWANG_ACTOR=代办员-李
 $Y case take "$V_CASE" -d "$VILLAGE"
 $Y case deliver "$V_CASE" -d "$VILLAGE"
 $Y case evaluate "$V_CASE" --level 1 -d "$VILLAGE"
 $Y case show "$V_CASE" -d "$VILLAGE"
+
+unset YIWANG_ACTOR
 
 step "The province holds the case as an outline: status, timeline, custody, no personal data"
 wait_until 60 "the evaluation at the province" sh -c "$Y case show $V_CASE -d $PROVINCE --json | grep -q evaluated"

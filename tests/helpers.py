@@ -1,9 +1,12 @@
-"""Test helpers that look at what a node stored."""
+"""Test helpers that look at what a node stored, and an authenticated local API client."""
 
 from __future__ import annotations
 
+import grpc
 from sqlalchemy import select
+from yiwang.v1 import node_service_pb2_grpc
 
+from federation.transport.api_client import connect
 from node.context import Node
 from node.store.tables import ALL_TABLES
 
@@ -26,3 +29,8 @@ def stored_text(node: Node) -> str:
                     else:
                         parts.append(str(value))
     return "\n".join(parts)
+
+
+def api_stub(address: str, token: str) -> tuple[grpc.Channel, node_service_pb2_grpc.NodeServiceStub]:
+    """A channel to a node's local API that authenticates as the client with `token`."""
+    return connect(address, token)

@@ -16,8 +16,9 @@ from yiwang.v1 import case_pb2, node_service_pb2, node_service_pb2_grpc
 
 from federation.transport.local_api import NodeServicer, serve
 from node.context import Node
+from node.domain.roles import Role
 from tests.conftest import licence_item
-from tests.helpers import counts
+from tests.helpers import api_stub, counts
 
 REFUSALS = {
     grpc.StatusCode.INVALID_ARGUMENT,
@@ -61,10 +62,11 @@ changes = st.sampled_from(
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, node_service_pb2_grpc.NodeServiceStub]]:
     node = Node.init(tmp_path_factory.mktemp("api-properties") / "county", "511602000000")
     node.catalog.import_items([licence_item()])
-    server, port = serve(NodeServicer(node.catalog, node.cases, node.audit))
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    server, port = serve(NodeServicer(node.catalog, node.cases, node.audit, node.principals))
+    _, token = node.principals.add_client("fuzzer", frozenset(Role))
+    channel, api = api_stub(f"127.0.0.1:{port}", token)
     try:
-        yield node, node_service_pb2_grpc.NodeServiceStub(channel)
+        yield node, api
     finally:
         channel.close()
         server.stop(grace=None).wait()

@@ -21,10 +21,11 @@ from yiwang.v1 import case_pb2, federation_pb2, federation_pb2_grpc, node_servic
 
 from federation.wire.certs import dns_name
 from tests.fedtools import ANY_PORTS, Running, case_json, cli, cli_json, db_counts, portal_item, wait_for
+from tests.helpers import api_stub
 
 PROVINCE, CITY, COUNTY = "510000000000", "511600000000", "511602000000"
 ITEM = f"511A0138600000-{COUNTY}-000-1"  # tests.fedtools.portal_item
-GOOD = {"applicant_name": "王小明", "applicant_id": "11010519491231002X", "item_code": ITEM, "actor": "窗口"}
+GOOD = {"applicant_name": "王小明", "applicant_id": "11010519491231002X", "item_code": ITEM}
 
 
 def file_request(**changes: str) -> node_service_pb2.FileCaseRequest:
@@ -75,8 +76,14 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[P
 
 @pytest.fixture(scope="module")
 def api(tree: dict[str, tuple[Path, Running]]) -> Iterator[node_service_pb2_grpc.NodeServiceStub]:
-    with grpc.insecure_channel(tree[COUNTY][1].ports["api"]) as channel:
-        yield node_service_pb2_grpc.NodeServiceStub(channel)
+    """The county's local API as a window-software client with every role but admin."""
+    roles = [arg for role in ("clerk", "reviewer", "decider", "supervisor") for arg in ("--role", role)]
+    token = cli_json(tree[COUNTY][0], "users", "add", "window-software", "--client", *roles)["token"]
+    channel, stub = api_stub(tree[COUNTY][1].ports["api"], token)
+    try:
+        yield stub
+    finally:
+        channel.close()
 
 
 def refused(call: Callable[[], Any], status: grpc.StatusCode) -> str:
@@ -91,7 +98,7 @@ def refused(call: Callable[[], Any], status: grpc.StatusCode) -> str:
 
 def canary(tree: dict[str, tuple[Path, Running]], api: node_service_pb2_grpc.NodeServiceStub) -> None:
     """A case filed now reaches the province and the province's bus."""
-    filed = api.FileCase(file_request(actor="canary"), timeout=30)
+    filed = api.FileCase(file_request(), timeout=30)
     case_no = filed.outline.case_no
     province = tree[PROVINCE][0]
     wait_for(lambda: case_json(province, case_no), 60, f"canary {case_no} at the province")

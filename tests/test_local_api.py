@@ -13,8 +13,9 @@ from yiwang.v1 import case_pb2, node_service_pb2, node_service_pb2_grpc
 from federation.transport.errors_grpc import STATUS_OF
 from federation.transport.local_api import NodeServicer, serve
 from node.context import Node
+from node.domain.roles import Role
 from tests.conftest import licence_item
-from tests.helpers import counts
+from tests.helpers import api_stub, counts
 
 PERSON: dict[str, Any] = {
     "applicant_name": "李雷",
@@ -26,10 +27,11 @@ PERSON: dict[str, Any] = {
 @pytest.fixture
 def stub(node: Node) -> Iterator[node_service_pb2_grpc.NodeServiceStub]:
     node.catalog.import_items([licence_item()])
-    server, port = serve(NodeServicer(node.catalog, node.cases, node.audit))
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    server, port = serve(NodeServicer(node.catalog, node.cases, node.audit, node.principals))
+    _, token = node.principals.add_client("window-software", frozenset(Role) - {Role.AGENT})
+    channel, api = api_stub(f"127.0.0.1:{port}", token)
     try:
-        yield node_service_pb2_grpc.NodeServiceStub(channel)
+        yield api
     finally:
         channel.close()
         server.stop(grace=None).wait()
@@ -50,7 +52,7 @@ def test_catalog_rpcs(stub: node_service_pb2_grpc.NodeServiceStub) -> None:
 
 def test_a_case_through_the_local_api(node: Node, stub: node_service_pb2_grpc.NodeServiceStub) -> None:
     code = licence_item().implementation_code
-    filed = stub.FileCase(node_service_pb2.FileCaseRequest(item_code=code, actor="window-app", **PERSON)).outline
+    filed = stub.FileCase(node_service_pb2.FileCaseRequest(item_code=code, actor="window-software", **PERSON)).outline
     assert filed.status == "filed" and filed.limit_days == 10
     for change in (
         case_pb2.CaseEntry(case_no=filed.case_no, accepted=case_pb2.Accepted()),
@@ -66,6 +68,8 @@ def test_a_case_through_the_local_api(node: Node, stub: node_service_pb2_grpc.No
     assert {(h.stream, h.seq) for h in heads} == {("public", 1), ("case", 4)}
     assert all(h.signature.alg == "p256-sha256" for h in heads)
     assert node.cases.applicant(filed.case_no).name == "李雷"
+    # every step is recorded as the authenticated client's
+    assert {s.actor for s in node.cases.show(filed.case_no).timeline} == {"window-software"}
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from node.domain.errors import (
     Replay,
     SetupError,
     StateConflict,
+    Unauthenticated,
     UnknownIssuer,
     YiwangError,
 )
@@ -31,7 +32,8 @@ from node.domain.errors import (
 STATUS_OF: tuple[tuple[type[YiwangError], grpc.StatusCode], ...] = (
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (StateConflict, grpc.StatusCode.FAILED_PRECONDITION),
-    (Forbidden, grpc.StatusCode.PERMISSION_DENIED),  # IllegalTransition, NotCustodian, CaseConflict
+    (Forbidden, grpc.StatusCode.PERMISSION_DENIED),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),  # IllegalTransition, NotCustodian, CaseConflict
     (BadToken, grpc.StatusCode.PERMISSION_DENIED),
     (UnknownIssuer, grpc.StatusCode.UNAUTHENTICATED),
     (OutsidePrefix, grpc.StatusCode.UNAUTHENTICATED),

@@ -24,28 +24,56 @@ from federation.wire.codec import head_to_pb
 from federation.wire.codec_cases import command_from_pb, outline_to_pb
 from federation.wire.codec_catalog import item_to_pb
 from node import logs
-from node.domain.errors import (
-    InvalidInput,
-    SetupError,
-    YiwangError,
-)
+from node.domain.errors import InvalidInput, SetupError, Unauthenticated, YiwangError
 from node.domain.lifecycle import CaseState, File
+from node.domain.roles import Action, Principal, Role, action_of, authorize
 from node.services.audit import AuditService
 from node.services.cases import Applicant, CaseService, FileRequest
 from node.services.catalog import CatalogService
+from node.services.principals import PrincipalService
 
 MAX_LIST = 1000
 R = TypeVar("R")
 
 
+AUTH_OFF = None  # NodeServicer(principals=AUTH_OFF): no authentication (bench/local_api.py's baseline only)
+
+
 class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
-    def __init__(self, catalog: CatalogService, cases: CaseService, audit: AuditService) -> None:
-        self.catalog, self.cases, self.audit = catalog, cases, audit
+    """Every call is authenticated by the client's bearer token (metadata `authorization:
+    Bearer ywc1....`, made by `yiwang users add NAME --client`) and authorised by the role table
+    (node.domain.roles); the actor recorded is the client's name, not the request's `actor`."""
+
+    def __init__(
+        self,
+        catalog: CatalogService,
+        cases: CaseService,
+        audit: AuditService,
+        principals: PrincipalService | None,
+    ) -> None:
+        self.catalog, self.cases, self.audit, self.principals = catalog, cases, audit, principals
         self.log = logs.get("local_api")
 
-    def _call(self, context: grpc.ServicerContext, rpc: str, fn: Callable[[], R]) -> R:
+    def _principal(self, context: grpc.ServicerContext) -> Principal:
+        if self.principals is None:
+            return _ANYONE
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+                return self.principals.by_token(value.removeprefix("Bearer ").strip())
+        raise Unauthenticated(
+            "no client token: send metadata authorization: Bearer ywc1.... (yiwang users add NAME --client)"
+        )
+
+    def _call(
+        self, context: grpc.ServicerContext, rpc: str, action: Action, fn: Callable[[str], R], claimed: str = ""
+    ) -> R:
+        """Authenticate, authorise `action`, then run `fn` with the actor to record: the client's
+        name. A request that names another actor (`claimed`) is refused, not silently rewritten."""
         try:
-            return fn()
+            actor = authorize(self._principal(context), action)
+            if claimed and claimed != actor:
+                raise InvalidInput("actor", "is the authenticated client's name; leave it empty")
+            return fn(actor)
         except YiwangError as exc:
             self.log.info("local_api_refused", rpc=rpc, error=type(exc).__name__)
             abort_with(context, exc)
@@ -60,13 +88,18 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
     def GetItem(
         self, request: node_service_pb2.GetItemRequest, context: grpc.ServicerContext
     ) -> catalog_pb2.CatalogItem:
-        return self._call(context, "GetItem", lambda: item_to_pb(self.catalog.get(request.implementation_code)))
+        item = self._call(
+            context, "GetItem", Action.READ_CATALOG, lambda _: self.catalog.get(request.implementation_code)
+        )
+        return item_to_pb(item)
 
     def ListItems(
         self, request: node_service_pb2.ListItemsRequest, context: grpc.ServicerContext
     ) -> node_service_pb2.ListItemsResponse:
         limit = min(request.limit or 50, MAX_LIST)
-        items = self._call(context, "ListItems", lambda: self.catalog.list(request.query, limit, request.after))
+        items = self._call(
+            context, "ListItems", Action.READ_CATALOG, lambda _: self.catalog.list(request.query, limit, request.after)
+        )
         return node_service_pb2.ListItemsResponse(items=[item_to_pb(i) for i in items])
 
     def FileCase(
@@ -80,28 +113,40 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
             request.applicant_address,
         )
         file_request = FileRequest(request.item_code, applicant, request.channel or "1", request.agent, request.consent)
+        action = Action.FILE_ERRAND if request.agent else Action.FILE
         state = self._call(
-            context, "FileCase", lambda: self.cases.file(file_request, request.actor or "api", request.request_id)
+            context,
+            "FileCase",
+            action,
+            lambda actor: self.cases.file(file_request, actor, request.request_id),
+            claimed=request.actor,
         )
         return self._outline(state)
 
     def ActOnCase(
         self, request: node_service_pb2.ActOnCaseRequest, context: grpc.ServicerContext
     ) -> node_service_pb2.CaseResponse:
-        def act() -> CaseState:
+        try:
             cmd = command_from_pb(request.change)
             if cmd is None or isinstance(cmd, File):
                 raise InvalidInput(
                     "change", "set exactly one state change (accepted ... evaluated); use FileCase to file"
                 )
-            return self.cases.act(request.change.case_no, cmd, request.change.actor or "api", request.request_id)
-
-        return self._outline(self._call(context, "ActOnCase", act))
+        except YiwangError as exc:
+            abort_with(context, exc)
+        state = self._call(
+            context,
+            "ActOnCase",
+            action_of(cmd),
+            lambda actor: self.cases.act(request.change.case_no, cmd, actor, request.request_id),
+            claimed=request.change.actor,
+        )
+        return self._outline(state)
 
     def GetCase(
         self, request: node_service_pb2.GetCaseRequest, context: grpc.ServicerContext
     ) -> node_service_pb2.CaseResponse:
-        view = self._call(context, "GetCase", lambda: self.cases.show(request.case_no))
+        view = self._call(context, "GetCase", Action.READ_CASES, lambda _: self.cases.show(request.case_no))
         outline = outline_to_pb(view.state, view.due_date, view.due_provisional)
         return node_service_pb2.CaseResponse(outline=outline)
 
@@ -109,7 +154,9 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
         self, request: node_service_pb2.ListCasesRequest, context: grpc.ServicerContext
     ) -> node_service_pb2.ListCasesResponse:
         limit = min(request.limit or 50, MAX_LIST)
-        views = self._call(context, "ListCases", lambda: self.cases.list(request.status, limit, request.after))
+        views = self._call(
+            context, "ListCases", Action.READ_CASES, lambda _: self.cases.list(request.status, limit, request.after)
+        )
         return node_service_pb2.ListCasesResponse(
             cases=[outline_to_pb(v.state, v.due_date, v.due_provisional) for v in views]
         )
@@ -117,8 +164,11 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
     def GetHeads(
         self, request: node_service_pb2.GetHeadsRequest, context: grpc.ServicerContext
     ) -> node_service_pb2.GetHeadsResponse:
-        heads = self._call(context, "GetHeads", self.audit.heads)
+        heads = self._call(context, "GetHeads", Action.READ_AUDIT, lambda _: self.audit.heads())
         return node_service_pb2.GetHeadsResponse(heads=[head_to_pb(h) for h in heads])
+
+
+_ANYONE = Principal("api", frozenset({Role.ADMIN}), "client")  # only with authentication off
 
 
 class _Undecodable:

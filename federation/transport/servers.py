@@ -31,6 +31,7 @@ def _health(server: grpc.Server, services: list[str]) -> None:
 
 SETTING_OF = {"api": "federation.api_listen", "enroll": "federation.enroll_listen", "federation": "federation.listen"}
 EXCLUSIVE = [("grpc.so_reuseport", 0)]
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 class Servers:
@@ -65,11 +66,22 @@ class Servers:
         self.addresses[name] = f"{address.rsplit(':', 1)[0]}:{port}"
         return int(port)
 
-    def api(self, address: str, servicer: NodeServicer) -> int:
+    def api(self, address: str, servicer: NodeServicer, identity: Identity | None) -> int:
+        """The local API: plain on the loopback interface (its default), TLS with the node's
+        certificate anywhere else, where bearer tokens would otherwise cross the network."""
+        host = address.rsplit(":", 1)[0].strip("[]")
+        credentials = None
+        if host not in LOOPBACK:
+            if identity is None:
+                raise SetupError(
+                    f"{SETTING_OF['api']} = {address!r} is not a loopback address: the local API then needs TLS "
+                    "with the node's certificate, and this node has none yet; bind it to 127.0.0.1 or enroll first"
+                )
+            credentials = server_credentials(identity, mutual=False)
         return self._serve(
             "api",
             address,
-            None,
+            credentials,
             lambda s: add_node_service(servicer, s),
             "yiwang.v1.NodeService",
         )

@@ -176,7 +176,8 @@ class Runtime:
         check_private(settings)
         self.enrollment: Enrollment | None = None
         nats_url = self._start_nats()  # first: it is forked before any server thread exists
-        self.servers.api(settings.api_listen, NodeServicer(self.node.catalog, self.node.cases, self.node.audit))
+        api = NodeServicer(self.node.catalog, self.node.cases, self.node.audit, self.node.principals)
+        self.servers.api(settings.api_listen, api, self.identity)
         identity = self.identity
         if identity is not None and identity.code.tier < 5:
             self.enrollment = self.node.enrollment(identity, 0)

@@ -11,7 +11,7 @@ import typer
 from federation.transport.enrollment import enroll_with_parent
 from federation.wire.keys import NodeKey
 from node import logs
-from node.cli import calendar, cases, catalog, federation, licenses, maintenance, notices, sim
+from node.cli import calendar, cases, catalog, federation, licenses, maintenance, notices, sim, users
 from node.cli.common import (
     DataDir,
     JsonOut,
@@ -46,6 +46,7 @@ app.add_typer(federation.anchors_app, name="anchors")
 app.add_typer(sim.sim_app, name="sim")
 app.add_typer(notices.app, name="notice")
 app.add_typer(licenses.app, name="license")
+app.add_typer(users.app, name="users")
 app.command("upgrade")(maintenance.upgrade)
 app.command("rebuild")(maintenance.rebuild)
 app.registered_commands.extend(federation.run_app.registered_commands)

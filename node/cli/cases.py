@@ -14,7 +14,7 @@ from node.cli.common import (
     Actor,
     DataDir,
     JsonOut,
-    actor_id,
+    acting,
     console,
     fmt_time,
     opened,
@@ -43,6 +43,7 @@ from node.domain.lifecycle import (
     Withdraw,
 )
 from node.domain.materials import MAX_FILE_BYTES
+from node.domain.roles import Action, action_of
 from node.services.cases import Applicant, CaseView, FileRequest
 
 app = typer.Typer(help="Cases (办件): file, move through the lifecycle, follow.", no_args_is_help=True)
@@ -83,7 +84,7 @@ def _read_license(path: Path) -> bytes:
 
 def _act(case_no: str, cmd: CaseCommand, data_dir: Path | None, actor: str | None, json_out: bool) -> None:
     with opened(data_dir) as node:
-        state = node.cases.act(case_no, cmd, actor_id(actor))
+        state = node.cases.act(case_no, cmd, acting(node, actor, action_of(cmd)))
         view = node.cases.show(case_no) if not json_out else None
     if json_out:
         print_json(_outline(state))
@@ -121,7 +122,7 @@ def file(
     files = tuple(_read_material(m) for m in material_files or [])
     req = FileRequest(item, Applicant(kind, name, id_number, phone, address), channel, agent, consent, cited, files)
     with opened(data_dir) as node:
-        state = node.cases.file(req, actor_id(actor))
+        state = node.cases.file(req, acting(node, actor, Action.FILE_ERRAND if agent else Action.FILE))
     if json_out:
         print_json(_outline(state))
     else:
@@ -223,7 +224,7 @@ def decide(
         raise InvalidInput("--license", "a licence comes with --approve, and its number is the result reference")
     until = parse_date(valid_until, "--valid-until") if valid_until else None
     with opened(data_dir) as node:
-        state, lic = node.licenses.approve_with_license(case_no, actor_id(actor), until, reason)
+        state, lic = node.licenses.approve_with_license(case_no, acting(node, actor, Action.DECIDE), until, reason)
     if json_out:
         print_json({**_outline(state), "license_no": lic.license_no})
     else:

@@ -21,6 +21,7 @@ from rich.table import Table
 from node.config import default_data_dir
 from node.context import Node
 from node.domain.errors import YiwangError
+from node.domain.roles import Action, Principal, Role, authorize
 
 console = Console()
 err_console = Console(stderr=True)
@@ -33,7 +34,9 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts in
 Actor = Annotated[
     str | None,
     typer.Option(
-        "--actor", envvar="YIWANG_ACTOR", help="Operator or agent id recorded on the entry [default: login name]"
+        "--actor",
+        envvar="YIWANG_ACTOR",
+        help="The operator account (yiwang users) acting, recorded on the entry [default: admin:LOGIN]",
     ),
 ]
 
@@ -42,13 +45,18 @@ def data_dir(value: Path | None) -> Path:
     return value if value is not None else default_data_dir()
 
 
-def actor_id(value: str | None) -> str:
-    if value:
-        return value
+def acting(node: Node, actor: str | None, action: Action) -> str:
+    """Who the CLI records as acting, authorised for `action`: with --actor, an enabled operator
+    account of this node and its roles (the CLI, run on the node's machine with access to its
+    data directory, vouches for it as the administrator); without, the administrator itself,
+    named by the login (`admin:LOGIN`)."""
+    if actor:
+        return authorize(node.principals.get(actor), action)
     try:
-        return getpass.getuser()
+        login = getpass.getuser()
     except (KeyError, OSError):
-        return f"uid{os.getuid()}"
+        login = f"uid{os.getuid()}"
+    return authorize(Principal(f"admin:{login}", frozenset({Role.ADMIN}), "admin"), action)
 
 
 @contextmanager

@@ -109,6 +109,12 @@ class Forbidden(OperatorError):
     exit_code = 8
 
 
+class Unauthenticated(OperatorError):
+    """No valid credentials (gRPC UNAUTHENTICATED; exit code 8)."""
+
+    exit_code = 8
+
+
 class CatalogRuleViolation(OperatorError):
     def __init__(self, item_code: str, reason: str) -> None:
         super().__init__(f"item {item_code}: {reason}")

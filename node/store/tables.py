@@ -133,6 +133,19 @@ class CaseRow(SQLModel, table=True):
     version: int = 0  # entries applied to the case so far (1 = filed); orders entries of several writers
 
 
+class PrincipalRow(SQLModel, table=True):
+    """The node's operator accounts and API clients: a user's Argon2id password hash, a
+    client's SHA-256 token hash (its token is random and long), their roles."""
+
+    __tablename__ = "principals"
+    name: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=8)  # "user" or "client"
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    secret: str = Field(max_length=200, index=True)  # an Argon2 hash, or the hex SHA-256 of a client token
+    disabled: bool = False
+    created_at_us: int = Field(sa_type=BigInteger)
+
+
 class ClientRequestRow(SQLModel, table=True):
     """Requests a client named with its own id (FileCase, ActOnCase): a retry with the same id
     returns the case it made and writes nothing. Local bookkeeping, not derived from the log."""

@@ -11,6 +11,7 @@ from node.store.tables import (
     EnrollmentTokenRow,
     IssuedCertRow,
     PeerRow,
+    PrincipalRow,
     RevocationRow,
     TrustedRootRow,
     table_of,
@@ -22,6 +23,7 @@ T_TOKENS = table_of(EnrollmentTokenRow)
 T_ALARMS = table_of(AlarmRow)
 T_PEERS = table_of(PeerRow)
 T_ROOTS = table_of(TrustedRootRow)
+T_PRINCIPALS = table_of(PrincipalRow)
 
 
 class TrustTx:
@@ -126,3 +128,24 @@ class TrustTx:
 
     def peers(self) -> list[PeerRow]:
         return rows_as(PeerRow, self.conn.execute(select(T_PEERS).order_by(T_PEERS.c.role, T_PEERS.c.code)))
+
+    # -- operator accounts and API clients ------------------------------------------------
+
+    def put_principal(self, name: str, kind: str, roles: list[str], secret: str, at_us: int) -> None:
+        row = {"name": name, "kind": kind, "roles": roles, "secret": secret, "disabled": False, "created_at_us": at_us}
+        self.conn.execute(insert(T_PRINCIPALS), row)
+
+    def principal(self, name: str) -> PrincipalRow | None:
+        found = rows_as(PrincipalRow, self.conn.execute(select(T_PRINCIPALS).where(T_PRINCIPALS.c.name == name)))
+        return found[0] if found else None
+
+    def principal_by_secret(self, secret: str) -> PrincipalRow | None:
+        q = select(T_PRINCIPALS).where(T_PRINCIPALS.c.secret == secret, T_PRINCIPALS.c.kind == "client")
+        found = rows_as(PrincipalRow, self.conn.execute(q))
+        return found[0] if found else None
+
+    def principals(self) -> list[PrincipalRow]:
+        return rows_as(PrincipalRow, self.conn.execute(select(T_PRINCIPALS).order_by(T_PRINCIPALS.c.name)))
+
+    def update_principal(self, name: str, **values: Value) -> int:
+        return self.conn.execute(update(T_PRINCIPALS).where(T_PRINCIPALS.c.name == name).values(**values)).rowcount

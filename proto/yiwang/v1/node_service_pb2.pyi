@@ -105,6 +105,7 @@ class FileCaseRequest(_message.Message):
     item_code: _builtins.str
     channel: _builtins.str
     actor: _builtins.str
+    """empty, or the authenticated client's name: the node records that"""
     agent: _builtins.str
     consent: _builtins.bool
     applicant_name: _builtins.str
