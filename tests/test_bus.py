@@ -11,12 +11,13 @@ from pathlib import Path
 import nats
 import pytest
 
-from node.app.bus import STREAM_NAME, Relay, start_nats_server
+from node.app.bus import STREAM_NAME, Relay, free_port, nats_server_binary, start_nats_server
 from node.context import Node
 from node.domain.lifecycle import Accept
+from node.journal import Record
 from node.services.cases import Applicant, FileRequest
 from tests.conftest import licence_item
-from tests.fedtools import ANY_PORTS, Running, cli
+from tests.fedtools import ANY_PORTS, Running, cli, wait_for
 
 PERSON = Applicant("1", "赵大爷", "360426199101010071", "13012345678", "某村3组")
 
@@ -104,3 +105,40 @@ def test_a_node_initialised_without_the_bus_runs_without_one(tmp_path: Path) -> 
     config.write_text(config.read_text(encoding="utf-8").replace("enabled = false", 'enabled = "no"'), encoding="utf-8")
     refused = cli(home, "status", expect=5)
     assert "nats.enabled must be true or false" in refused.stderr
+
+
+def test_an_entry_too_large_for_the_bus_goes_as_a_reference_and_the_relay_goes_on(node: Node, tmp_path: Path) -> None:
+    """A server whose payload limit (64 KiB here) is below an entry's body gets a reference
+    (subject, id, hash, size; an empty payload) instead of a refusal that would stall the
+    relay; the entries behind it are published as usual."""
+    store = tmp_path / "small"
+    store.mkdir()
+    port = free_port()
+    conf = store / "nats.conf"
+    conf.write_text(f"listen: 127.0.0.1:{port}\nmax_payload: 65536\njetstream {{ store_dir: {store} }}\n")
+    proc = subprocess.Popen(
+        [nats_server_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    url = f"nats://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: asyncio.run(_reachable(url)), 15, "the small nats-server")
+        with node.store.transaction() as tx:
+            node.journal.append(tx, "public", [Record("notice_sent", "big", b"x" * 100_000)], 1)
+        node.catalog.import_items([licence_item()])
+        assert asyncio.run(Relay(node, url).publish_pending()) == 2
+        messages = {h["Yiwang-Seq"]: (data, h) for _, data, h in asyncio.run(_all_messages(url))}
+        big, item = messages["1"], messages["2"]
+        assert big[0] == b"" and big[1]["Yiwang-Reference"] == "body-omitted" and big[1]["Yiwang-Size"] == "100000"
+        assert item[0] and "Yiwang-Reference" not in item[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def _reachable(url: str) -> bool:
+    try:
+        nc = await nats.connect(url, connect_timeout=1, max_reconnect_attempts=0)
+    except Exception:
+        return False
+    await nc.close()
+    return True

@@ -34,12 +34,15 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError
 
 from node import logs
+from node.domain.bounds import MAX_BUS_PAYLOAD
+from node.domain.entries import Entry
 from node.domain.errors import SetupError
 
 if TYPE_CHECKING:
     from node.context import Node
 
 STREAM_NAME = "YIWANG"
+HEADER_ROOM = 4096  # bytes kept free for a message's subject and headers
 BATCH = 500
 
 
@@ -111,6 +114,7 @@ class Relay:
         self.url = url
         self.failed = failed  # told of a fault of ours (not the bus being away): an alarm
         self.failures = 0  # in a row: the wait before the next try doubles, up to 30 s
+        self.max_payload = MAX_BUS_PAYLOAD  # the server's, once connected
         self.log = logs.get("bus")
 
     async def _bus_error(self, exc: Exception) -> None:
@@ -123,6 +127,7 @@ class Relay:
         if js is not None:
             return await self._publish(js)
         nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1, error_cb=self._bus_error)
+        self.max_payload = nc.max_payload
         try:
             return await self._publish(await _ensure_stream(nc))
         finally:
@@ -138,28 +143,29 @@ class Relay:
             while done < seq:
                 with self.node.store.read() as tx:
                     entries = tx.entries_between(origin, stream, done, min(seq, done + BATCH))
-                await _publish_all(
-                    js,
-                    [
-                        (
-                            subject(e.origin, e.stream, e.kind),
-                            e.body,
-                            {
-                                "Nats-Msg-Id": f"{e.origin}:{e.stream}:{e.seq}",
-                                "Yiwang-Origin": e.origin,
-                                "Yiwang-Stream": e.stream,
-                                "Yiwang-Seq": str(e.seq),
-                                "Yiwang-Hash": e.hash.hex(),
-                            },
-                        )
-                        for e in entries
-                    ],
-                )
+                await _publish_all(js, [self._message(e) for e in entries])
                 done = entries[-1].seq
                 sent += len(entries)
                 with self.node.store.transaction() as tx:
                     tx.set_relay_cursor(origin, stream, done)
         return sent + await self._publish_alarms(js, cursors.get((self.node.code, ALARM_CURSOR), 0))
+
+    def _message(self, e: Entry) -> tuple[str, bytes, dict[str, str]]:
+        """An entry's bus message; a body too large for the server's payload limit goes as a
+        reference (empty payload, `Yiwang-Reference: body-omitted`, its size): the relay never
+        stalls on it, and a subscriber fetches the entry from the node if it needs the body."""
+        headers = {
+            "Nats-Msg-Id": f"{e.origin}:{e.stream}:{e.seq}",
+            "Yiwang-Origin": e.origin,
+            "Yiwang-Stream": e.stream,
+            "Yiwang-Seq": str(e.seq),
+            "Yiwang-Hash": e.hash.hex(),
+        }
+        body = e.body
+        if len(body) + HEADER_ROOM > self.max_payload:
+            headers |= {"Yiwang-Reference": "body-omitted", "Yiwang-Size": str(len(body))}
+            body = b""
+        return subject(e.origin, e.stream, e.kind), body, headers
 
     async def _publish_alarms(self, js: JetStreamContext, done: int) -> int:
         """Alarms after the relay's cursor, as JSON on yiwang.<node>.alarm.<level>."""
@@ -187,6 +193,7 @@ class Relay:
         while not stop.is_set():
             try:
                 nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1, error_cb=self._bus_error)
+                self.max_payload = nc.max_payload
                 try:
                     js = await _ensure_stream(nc)
                     self.failures = 0
