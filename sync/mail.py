@@ -37,6 +37,7 @@ from node.services.bundles import Courier, take_bundles
 from node.services.licenses import LicenseBook
 from node.services.ports import Clock, IdentitySource
 from node.services.projection import Projection
+from node.services.reach import check_addressee
 from node.store import Store
 from node.store.mail import DELIVERED, OUTBOX, Key
 from sync.outbox import Outbox, addressed_row
@@ -76,12 +77,12 @@ class MailService:
     def send(self, addressee: str, kind: str, subject: str, body: bytes) -> Entry:
         """Append an entry addressed to `addressee` and put it in the outbox."""
         me = self.me
-        to = DivisionCode.parse(addressee, "addressee")
-        if to == me:
+        if DivisionCode.parse(addressee, "addressee") == me:
             raise InvalidInput("--to", f"{addressee} is this node: an addressed entry goes to another node")
         chain = self.addresser.chain_der()
         now_us = int(self.clock().timestamp() * 1_000_000)
         with self.store.transaction() as tx:
+            check_addressee(tx, me, addressee, "--to")
             tail = self.journal.lock(tx, Stream.CASE)
             [entry] = self.journal.append(tx, Stream.CASE, [Record(kind, subject, body)], now_us, tail)
             self.addresser.address(tx, [(entry, addressee)], chain, now_us)

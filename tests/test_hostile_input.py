@@ -265,3 +265,25 @@ def test_operations_mistakes_are_refused_and_change_nothing(
         assert "no division" in token.stderr
 
     attack_and_check(tree, api, attacks)
+
+
+def test_an_offer_or_notice_to_no_reachable_division_is_refused(
+    tree: dict[str, tuple[Path, Running]], api: node_service_pb2_grpc.NodeServiceStub
+) -> None:
+    """The finding that wedged a county's link: an offer to 000000000000, or to a province with
+    no anchored root, or to a division no list knows, is refused at the command."""
+    case_no = _filed(api)
+    county = tree[COUNTY][0]
+
+    def offer(to: str) -> node_service_pb2.ActOnCaseRequest:
+        change = case_pb2.CaseEntry(case_no=case_no, custody_offered=case_pb2.CustodyOffered(to=to, purpose="process"))
+        return node_service_pb2.ActOnCaseRequest(change=change)
+
+    def attacks() -> None:
+        for to in ("000000000000", "500000000000", "511602999999"):
+            request = offer(to)
+            refused(lambda: api.ActOnCase(request), grpc.StatusCode.INVALID_ARGUMENT)  # noqa: B023
+        notice = cli(county, "notice", "send", "--to", "511602999999", "--title", "t", "x", expect=2)
+        assert "no division" in notice.stderr, notice.stderr
+
+    attack_and_check(tree, api, attacks)

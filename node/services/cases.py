@@ -51,6 +51,7 @@ from node.journal import Journal, Record
 from node.services.case_rows import CLOCK_COMMANDS, due_of
 from node.services.ports import Addresser, CalendarCache, Clock
 from node.services.projection import Projection
+from node.services.reach import check_addressee
 from node.services.requests import ClientRequest
 from node.store import Store, Tx
 from node.store.cases import StoredCase
@@ -365,6 +366,8 @@ class CaseService:
                 if isinstance(cmd, File):
                     raise InvalidInput("command", "use file to create a case")
                 check_writer(stored.state, cmd, me)
+                if isinstance(cmd, OfferCustody):
+                    check_addressee(tx, DivisionCode(me), cmd.to, "to")
                 after = apply(stored.state, cmd, now)
                 addressees.append(_addressees(stored.state, cmd, me))
                 due, provisional = stored.due_date, stored.due_provisional

@@ -102,6 +102,10 @@ class TrustTx:
     def trusted_roots(self) -> set[str]:
         return set(self.conn.execute(select(T_ROOTS.c.fingerprint)).scalars().all())
 
+    def trusted_root_codes(self) -> set[str]:
+        """The province codes of the peer roots this node's province published."""
+        return set(self.conn.execute(select(T_ROOTS.c.code)).scalars().all())
+
     # -- alarms and peers -----------------------------------------------------------------
 
     def raise_alarm(self, at_us: int, level: str, kind: str, peer: str, detail: str) -> None:
