@@ -45,7 +45,7 @@ BOUNDS: dict[str, Bound] = {
     "procedure": Bound(32, Chars.CODE, "a special procedure's name"),
     "result_ref": Bound(100, Chars.LINE, "the reference of a decision's result document"),
     "method": Bound(32, Chars.LINE, "how a result was delivered"),
-    "channel": Bound(8, Chars.CODE, "an evaluation's or a filing's channel code"),
+    "channel": Bound(32, Chars.LINE, "a filing's channel code or where an evaluation was given"),
     "purpose": Bound(32, Chars.CODE, "why custody is offered"),
     "case_no": Bound(50, Chars.CODE, "a case number"),
     "item_code": Bound(64, Chars.CODE, "a catalog item's implementation code"),
