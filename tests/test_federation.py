@@ -362,18 +362,18 @@ def test_used_expired_and_foreign_tokens_are_refused(federation: dict[str, tuple
     now = dt.datetime.now(dt.UTC)
     used = Token.decode(cli_json(home, "enroll", "token", "--child", "511602001006")["token"])
     enroll_with_parent("127.0.0.1", used, D("511602001006"), NodeKey.generate(), now)
-    expired = Token.decode(cli_json(home, "enroll", "token", "--child", "511602001007")["token"])
+    expired = Token.decode(cli_json(home, "enroll", "token", "--child", "511602001004")["token"])
     with sqlite3.connect(home / "yiwang.db") as conn:  # as if a day had passed
-        conn.execute("update enrollment_tokens set expires_at_us = 0 where child_code = '511602001007'")
-    other = Token.decode(cli_json(home, "enroll", "token", "--child", "511602001008")["token"])
+        conn.execute("update enrollment_tokens set expires_at_us = 0 where child_code = '511602001004'")
+    other = Token.decode(cli_json(home, "enroll", "token", "--child", "511602001005")["token"])
     before = settled_counts(home)
     cases = [
         (used, "511602001006", "used already"),
-        (expired, "511602001007", "expired"),
+        (expired, "511602001004", "expired"),
         (
             Token("511602001009", other.enroll_port, other.expires_at, other.secret, other.parent_fingerprint),
             "511602001009",
-            "made for 511602001008",
+            "made for 511602001005",
         ),
     ]
     for token, code, message in cases:
