@@ -139,7 +139,7 @@ def test_illegal_transition_exit_code_and_nothing_written(home: Path) -> None:
     ]
     before = db_counts(home)
     err = yiwang(home, "case", "deliver", case_no, expect=4).stderr
-    assert "allowed now: accept, reject, withdraw" in err
+    assert "allowed: `case accept`, `case reject`, `case withdraw`" in err
     assert db_counts(home) == before
 
 
@@ -219,3 +219,15 @@ def test_audit_verify_points_at_a_row_edited_in_the_database_file(tmp_path: Path
         conn.execute("UPDATE entries SET body = body || x'00' WHERE stream = 'public' AND seq = 700")
     proc = yiwang(home, "audit", "verify", expect=6)
     assert "511602000000/public/700" in proc.stderr and "content" in proc.stderr
+
+
+def test_a_refused_step_names_the_allowed_ones_as_the_cli_spells_them() -> None:
+    from node.cli.common import CLI_STEPS, message_of
+    from node.domain.errors import IllegalTransition
+    from node.domain.lifecycle import Command, allowed_commands
+
+    assert set(CLI_STEPS) == {c.value for c in Command}
+    text = message_of(IllegalTransition("X", "accepted", "deliver", [c.value for c in allowed_commands(None)]))
+    assert "`case deliver` is not allowed now; allowed: `case file`" in text
+    decided = message_of(IllegalTransition("X", "filed", "deliver", ["decide_approve", "offer_custody"]))
+    assert "`case decide --approve`, `case offer`" in decided and "decide_approve" not in decided

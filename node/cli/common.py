@@ -20,7 +20,7 @@ from rich.table import Table
 
 from node.config import default_data_dir
 from node.context import Node
-from node.domain.errors import YiwangError
+from node.domain.errors import IllegalTransition, YiwangError
 from node.domain.roles import Action, Principal, Role, authorize
 
 console = Console()
@@ -116,10 +116,40 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+# How the CLI spells each lifecycle step, for hints (the log and the API use the command names).
+CLI_STEPS = {
+    "file": "case file",
+    "accept": "case accept",
+    "reject": "case reject",
+    "review": "case review",
+    "request_supplement": "case request-supplement",
+    "supplement": "case supplement",
+    "suspend": "case suspend",
+    "resume": "case resume",
+    "decide_approve": "case decide --approve",
+    "decide_deny": "case decide --deny",
+    "deliver": "case deliver",
+    "withdraw": "case withdraw",
+    "evaluate": "case evaluate",
+    "offer_custody": "case offer",
+    "accept_custody": "case take",
+    "decline_custody": "case decline",
+}
+
+
+def message_of(exc: YiwangError) -> str:
+    """The one line the CLI prints; a lifecycle refusal names the steps by their CLI spelling."""
+    if isinstance(exc, IllegalTransition):
+        step = CLI_STEPS.get(exc.command, exc.command)
+        allowed = ", ".join(f"`{CLI_STEPS.get(c, c)}`" for c in exc.allowed) or "none (the case is closed)"
+        return f"case {exc.case_no} is {exc.status}: `{step}` is not allowed now; allowed: {allowed}"
+    return str(exc)
+
+
 def run_cli(app: Callable[[], Any]) -> None:
     """Run the typer app, turning our errors into one line on stderr and their exit code."""
     try:
         app()
     except YiwangError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {message_of(exc)}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None
