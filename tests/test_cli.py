@@ -21,10 +21,11 @@ NAME, ID_NUMBER, PHONE = "赵六", "440524188001010014", "13700009999"
 FILE_ARGS = ["case", "file", "--item", ITEM, "--name", NAME, "--id", ID_NUMBER]
 
 
-def yiwang(home: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+def yiwang(home: Path, *args: str, expect: int = 0, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """The CLI acting as the operator account window-1 (made in the `home` fixture)."""
     env = {**os.environ, "YIWANG_HOME": str(home), "YIWANG_ACTOR": "window-1", "COLUMNS": "200"}
     proc = subprocess.run(
-        [sys.executable, "-m", "node.cli.app", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "node.cli.app", *args], env=env, capture_output=True, text=True, timeout=120, input=stdin
     )
     assert proc.returncode == expect, f"{args}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -40,6 +41,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     yiwang(path, "init", "--code", "511602000000")
     out = as_json(yiwang(path, "catalog", "import", str(CATALOG_CSV), "--json"))
     assert out["published"] == 1135
+    roles = ["--role", "clerk", "--role", "reviewer", "--role", "decider"]
+    yiwang(path, "users", "add", "window-1", *roles, "--password-stdin", stdin="window-1 password\n")
     return path
 
 
