@@ -4,6 +4,7 @@ once after deduplication, subjects as documented, no personal data in any messag
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from node.domain.lifecycle import Accept
 from node.journal import Record
 from node.services.cases import Applicant, FileRequest
 from tests.conftest import licence_item
-from tests.fedtools import ANY_PORTS, Running, cli, wait_for
+from tests.fedtools import ANY_PORTS, Running, cli, cli_json, portal_item, wait_for
 
 PERSON = Applicant("1", "赵大爷", "360426199101010071", "13012345678", "某村3组")
 
@@ -142,3 +143,64 @@ async def _reachable(url: str) -> bool:
         return False
     await nc.close()
     return True
+
+
+def test_only_the_node_publishes_entries_on_its_bus(tmp_path: Path) -> None:
+    """The finding: a forged case_decided published with the next Nats-Msg-Id made JetStream
+    drop the genuine entry. On the server a node starts, nobody without an account connects,
+    and a department's subscribe-only account reads the stream but cannot publish on yiwang.>."""
+    home = tmp_path / "county"
+    cli(home, "init", "--code", "511602000000", *ANY_PORTS)
+    running = Running(home)
+    try:
+        url = running.ports["nats"]
+        account = cli_json(home, "bus", "user", "add", "dept-registry")
+        assert account["user"] == "dept-registry" and account["url"] == url
+
+        async def attempts() -> tuple[bool, bool, int, int]:
+            try:
+                nc = await asyncio.wait_for(
+                    nats.connect(url, connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False), 10
+                )
+                await nc.close()
+                anonymous = True
+            except Exception:
+                anonymous = False
+            nc = await nats.connect(url, user=account["user"], password=account["password"], connect_timeout=5)
+            try:
+                js = nc.jetstream()
+                before = (await js.stream_info(STREAM_NAME)).state.last_seq
+                forged = False
+                try:
+                    await js.publish(
+                        "yiwang.511602000000.case.case_decided",
+                        b"forged",
+                        headers={"Nats-Msg-Id": "511602000000:case:99"},
+                        timeout=2,
+                    )
+                    forged = True
+                except Exception:
+                    pass
+                after = (await js.stream_info(STREAM_NAME)).state.last_seq
+                return anonymous, forged, before, after
+            finally:
+                await nc.close()
+
+        wait_for(lambda: cli_json(home, "status")["running"], 30, "the node")
+        anonymous, forged, before, after = asyncio.run(attempts())
+        assert not anonymous and not forged and after == before
+        # the node's own relay still publishes: a catalog import reaches the stream
+        items = tmp_path / "items.json"
+        items.write_text(json.dumps([portal_item("511602000000")]), encoding="utf-8")
+        cli(home, "catalog", "import", str(items))
+
+        async def last_seq() -> int:
+            nc = await nats.connect(url, user=account["user"], password=account["password"])
+            try:
+                return int((await nc.jetstream().stream_info(STREAM_NAME)).state.last_seq)
+            finally:
+                await nc.close()
+
+        wait_for(lambda: asyncio.run(last_seq()) > after, 30, "the relay's next message")
+    finally:
+        running.stop()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import signal
 import socket
@@ -34,6 +35,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError
 
 from node import logs
+from node.app.bus_accounts import BusAccounts
 from node.domain.bounds import MAX_BUS_PAYLOAD
 from node.domain.entries import Entry
 from node.domain.errors import SetupError
@@ -82,13 +84,24 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def start_nats_server(store_dir: Path, port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
-    """A JetStream-enabled nats-server on 127.0.0.1, storing in `store_dir`; returns it and its URL."""
+def start_nats_server(
+    store_dir: Path, port: int = 0, accounts: BusAccounts | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A JetStream-enabled nats-server on 127.0.0.1, storing in `store_dir`; returns it and its
+    URL. With `accounts` (as `yiwang run` starts it) only the node publishes entries."""
     port = port or free_port()
     store_dir.mkdir(parents=True, exist_ok=True)
     log = (store_dir / "nats-server.log").open("w")
+    if accounts is None:
+        args = ["-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)]
+    else:
+        conf = store_dir / "nats.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(accounts.config(port, store_dir))
+        args = ["-c", str(conf)]
     proc = subprocess.Popen(
-        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)],
+        [nats_server_binary(), *args],
         stdout=log,
         stderr=subprocess.STDOUT,
         preexec_fn=_die_with_parent,
@@ -109,13 +122,31 @@ def start_nats_server(store_dir: Path, port: int = 0) -> tuple[subprocess.Popen[
 class Relay:
     """Publishes the node's log to JetStream from its own cursors (kept in node_meta)."""
 
-    def __init__(self, node: Node, url: str, failed: Callable[[str, BaseException], None] | None = None) -> None:
+    def __init__(
+        self,
+        node: Node,
+        url: str,
+        failed: Callable[[str, BaseException], None] | None = None,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.node = node
         self.url = url
+        self.credentials = credentials  # (user, password) on a server with accounts
         self.failed = failed  # told of a fault of ours (not the bus being away): an alarm
         self.failures = 0  # in a row: the wait before the next try doubles, up to 30 s
         self.max_payload = MAX_BUS_PAYLOAD  # the server's, once connected
         self.log = logs.get("bus")
+
+    async def _connect(self) -> Client:
+        user, password = self.credentials or (None, None)
+        return await nats.connect(
+            self.url,
+            connect_timeout=5,
+            max_reconnect_attempts=1,
+            error_cb=self._bus_error,
+            user=user,
+            password=password,
+        )
 
     async def _bus_error(self, exc: Exception) -> None:
         """The client's own error report: one log line, not a traceback on the console."""
@@ -126,7 +157,7 @@ class Relay:
         Without `js` it connects for this call only."""
         if js is not None:
             return await self._publish(js)
-        nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1, error_cb=self._bus_error)
+        nc = await self._connect()
         self.max_payload = nc.max_payload
         try:
             return await self._publish(await _ensure_stream(nc))
@@ -192,7 +223,7 @@ class Relay:
         """One connection kept open; publish what is new every `every` seconds until `stop`."""
         while not stop.is_set():
             try:
-                nc = await nats.connect(self.url, connect_timeout=5, max_reconnect_attempts=1, error_cb=self._bus_error)
+                nc = await self._connect()
                 self.max_payload = nc.max_payload
                 try:
                     js = await _ensure_stream(nc)

@@ -31,6 +31,7 @@ from federation.transport.servers import Servers
 from federation.wire.identity import Identity
 from node import logs
 from node.app.bus import Relay, start_nats_server
+from node.app.bus_accounts import NODE_USER, BusAccounts
 from node.context import Node, check_private
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import PeerError, SetupError, excerpt
@@ -100,6 +101,7 @@ class Runtime:
         self._bus_stop = threading.Event()
         self.nats_server: subprocess.Popen[bytes] | None = None
         self.bus_thread: threading.Thread | None = None
+        self.bus_credentials: tuple[str, str] | None = None  # on the nats-server this node starts
         self.run_lock: int | None = None
         self.log = logs.get("runtime")
 
@@ -220,7 +222,8 @@ class Runtime:
             self.parent_link.start()
         if nats_url:
             self.addresses["nats"] = nats_url
-            self.bus_thread = Relay(self.node, nats_url, failed=self.worker_failed).start(self._bus_stop)
+            relay = Relay(self.node, nats_url, failed=self.worker_failed, credentials=self.bus_credentials)
+            self.bus_thread = relay.start(self._bus_stop)
         self._write_run_file()
         self.log.info("node_running", node=self.node.code, **self.addresses)
         return self.addresses
@@ -232,7 +235,9 @@ class Runtime:
             return ""
         if settings.nats_url:
             return settings.nats_url
-        self.nats_server, url = start_nats_server(settings.data_dir / "nats")
+        self.bus_accounts = BusAccounts.load(settings.data_dir / "nats")
+        self.nats_server, url = start_nats_server(settings.data_dir / "nats", accounts=self.bus_accounts)
+        self.bus_credentials = (NODE_USER, self.bus_accounts.node_password)
         return url
 
     def _dial_peer(self, peer: str) -> None:
@@ -268,7 +273,14 @@ class Runtime:
         path = self.node.settings.data_dir / RUN_FILE
         tmp = path.with_suffix(".tmp")
         tmp.write_text(
-            json.dumps({"pid": os.getpid(), "started_at": self.node.now().isoformat(), **self.addresses}),
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "started_at": self.node.now().isoformat(),
+                    **self.addresses,
+                    **({"nats_pid": self.nats_server.pid} if self.nats_server is not None else {}),
+                }
+            ),
             encoding="utf-8",
         )
         os.replace(tmp, path)

@@ -11,7 +11,7 @@ import typer
 from federation.transport.enrollment import enroll_with_parent
 from federation.wire.keys import NodeKey
 from node import logs
-from node.cli import calendar, cases, catalog, federation, licenses, maintenance, notices, sim, users
+from node.cli import bus, calendar, cases, catalog, federation, licenses, maintenance, notices, sim, users
 from node.cli.common import (
     DataDir,
     JsonOut,
@@ -47,6 +47,7 @@ app.add_typer(sim.sim_app, name="sim")
 app.add_typer(notices.app, name="notice")
 app.add_typer(licenses.app, name="license")
 app.add_typer(users.app, name="users")
+app.add_typer(bus.app, name="bus")
 app.command("upgrade")(maintenance.upgrade)
 app.command("rebuild")(maintenance.rebuild)
 app.registered_commands.extend(federation.run_app.registered_commands)

@@ -1,0 +1,59 @@
+"""`yiwang bus user add | list`: subscribe-only accounts on the nats-server this node starts."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Annotated
+
+import typer
+
+from node.app.bus_accounts import BusAccounts
+from node.app.runtime import read_run_file
+from node.cli.common import DataDir, JsonOut, console, opened, print_json, process_alive
+
+app = typer.Typer(help="Accounts on the node's event bus (NATS).", no_args_is_help=True)
+user_app = typer.Typer(help="Subscribe-only accounts for department systems.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The department system's account name")],
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Add a subscribe-only account: it reads the YIWANG stream and publishes nothing on yiwang.>.
+    Its password is shown this once; a running node's server takes it at once."""
+    with opened(data_dir) as node:
+        folder = node.settings.data_dir / "nats"
+        accounts = BusAccounts.load(folder)
+        password = accounts.add_subscriber(name)
+        accounts.save(folder)
+        run = read_run_file(node.settings.data_dir)
+    url = ""
+    if run is not None and "nats" in run and "nats_pid" in run and process_alive(int(run["pid"])):
+        url = str(run["nats"])
+        port = int(url.rsplit(":", 1)[1])
+        conf = folder / "nats.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(accounts.config(port, folder))
+        os.kill(int(run["nats_pid"]), signal.SIGHUP)  # the server reloads its accounts
+    result = {"user": name, "password": password, "url": url}
+    if json_out:
+        print_json(result)
+    else:
+        console.print(f"bus account {name} added; its password, shown this once:\n{password}", highlight=False)
+
+
+@user_app.command("list")
+def list_(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """The subscribe-only accounts (names only)."""
+    with opened(data_dir) as node:
+        names = sorted(BusAccounts.load(node.settings.data_dir / "nats").subscribers)
+    if json_out:
+        print_json(names)
+    else:
+        for name in names:
+            console.print(name, highlight=False)
