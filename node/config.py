@@ -9,6 +9,9 @@ url = ""                   # empty: SQLite (WAL) at <data dir>/yiwang.db
 [nats]
 url = ""                   # empty: `yiwang run` starts its own nats-server
 enabled = true             # false: no event bus at all (a node no department system listens to)
+user = ""                  # with url: the account on that server or cluster
+password = ""
+replicas = 1               # the YIWANG stream's replicas (3 on a three-server cluster)
 [federation]
 listen = "127.0.0.1:7400"  # mutual-TLS port for links from children (and peer provinces)
 enroll_listen = "127.0.0.1:7401"  # server-TLS port where enrolling children reach us
@@ -59,6 +62,12 @@ class Settings:
     """An existing NATS server or cluster; empty means `yiwang run` starts one."""
     bus_enabled: bool = True
     """Whether `yiwang run` publishes to the event bus (the village profile never does)."""
+    nats_user: str = ""
+    """With nats.url: the account on that server or cluster (a comma-separated url lists its servers)."""
+    nats_password: str = ""
+    nats_replicas: int = 1
+    """Replicas of the YIWANG stream: 3 on a three-server cluster keeps every entry through the
+    loss of one server."""
     listen: str = "127.0.0.1:7400"
     """Federation port (mutual TLS) that children and peer provinces dial."""
     enroll_listen: str = "127.0.0.1:7401"
@@ -100,7 +109,8 @@ def write_settings(s: Settings) -> Path:
         "# yiwang node settings; see `node/config.py` for every field.\n"
         f"[node]\ncode = {_toml_str(s.code.code)}\nname = {_toml_str(s.name)}\nprofile = {_toml_str(s.profile)}\n\n"
         f"[database]\nurl = {_toml_str(s.database_url)}\n\n"
-        f"[nats]\nurl = {_toml_str(s.nats_url)}\nenabled = {'true' if s.bus_enabled else 'false'}\n\n"
+        f"[nats]\nurl = {_toml_str(s.nats_url)}\nenabled = {'true' if s.bus_enabled else 'false'}\n"
+        f"user = {_toml_str(s.nats_user)}\npassword = {_toml_str(s.nats_password)}\nreplicas = {s.nats_replicas}\n\n"
         f"[federation]\nlisten = {_toml_str(s.listen)}\nenroll_listen = {_toml_str(s.enroll_listen)}\n"
         f"api_listen = {_toml_str(s.api_listen)}\nparent = {_toml_str(s.parent)}\n"
         f"anchors = [{', '.join(_toml_str(a) for a in s.anchors)}]\n"
@@ -127,9 +137,13 @@ def load_settings(data_dir: Path) -> Settings:
     if profile not in PROFILES:
         raise SetupError(f"{path}: node.profile {profile!r} is not one of {', '.join(PROFILES)}")
     fed = raw.get("federation", {})
-    bus_enabled = raw.get("nats", {}).get("enabled", True)
+    bus = raw.get("nats", {})
+    bus_enabled = bus.get("enabled", True)
     if not isinstance(bus_enabled, bool):
         raise SetupError(f"{path}: nats.enabled must be true or false, not {str(bus_enabled)[:40]!r}")
+    replicas = bus.get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 5:
+        raise SetupError(f"{path}: nats.replicas must be a whole number 1..5")
     return Settings(
         data_dir=data_dir,
         code=code,
@@ -138,6 +152,9 @@ def load_settings(data_dir: Path) -> Settings:
         database_url=str(raw.get("database", {}).get("url", "")),
         nats_url=str(raw.get("nats", {}).get("url", "")),
         bus_enabled=bus_enabled,
+        nats_user=str(bus.get("user", "")),
+        nats_password=str(bus.get("password", "")),
+        nats_replicas=replicas,
         listen=str(fed.get("listen", Settings.listen)),
         enroll_listen=str(fed.get("enroll_listen", Settings.enroll_listen)),
         api_listen=str(fed.get("api_listen", Settings.api_listen)),

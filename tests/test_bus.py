@@ -204,3 +204,12 @@ def test_only_the_node_publishes_entries_on_its_bus(tmp_path: Path) -> None:
         wait_for(lambda: asyncio.run(last_seq()) > after, 30, "the relay's next message")
     finally:
         running.stop()
+
+
+def test_a_cluster_url_lists_servers_and_one_down_is_passed_over(node: Node, nats_url: str) -> None:
+    """nats.url may name a cluster's servers separated by commas (it once made the relay fail
+    every second with "invalid connect url option"); a server that is down is passed over."""
+    node.catalog.import_items([licence_item()])
+    down = f"nats://127.0.0.1:{free_port()}"
+    relay = Relay(node, f"{down}, {nats_url}")
+    assert asyncio.run(relay.publish_pending()) >= 1

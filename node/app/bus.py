@@ -128,10 +128,12 @@ class Relay:
         url: str,
         failed: Callable[[str, BaseException], None] | None = None,
         credentials: tuple[str, str] | None = None,
+        replicas: int = 1,
     ) -> None:
         self.node = node
-        self.url = url
+        self.url = url  # one server, or a cluster's servers separated by commas
         self.credentials = credentials  # (user, password) on a server with accounts
+        self.replicas = replicas
         self.failed = failed  # told of a fault of ours (not the bus being away): an alarm
         self.failures = 0  # in a row: the wait before the next try doubles, up to 30 s
         self.max_payload = MAX_BUS_PAYLOAD  # the server's, once connected
@@ -139,10 +141,11 @@ class Relay:
 
     async def _connect(self) -> Client:
         user, password = self.credentials or (None, None)
+        servers = [u.strip() for u in self.url.split(",") if u.strip()]
         return await nats.connect(
-            self.url,
+            servers=servers,
             connect_timeout=5,
-            max_reconnect_attempts=1,
+            max_reconnect_attempts=2 * len(servers),  # try each server of a cluster
             error_cb=self._bus_error,
             user=user,
             password=password,
@@ -160,7 +163,7 @@ class Relay:
         nc = await self._connect()
         self.max_payload = nc.max_payload
         try:
-            return await self._publish(await _ensure_stream(nc))
+            return await self._publish(await _ensure_stream(nc, self.replicas))
         finally:
             await nc.close()
 
@@ -226,7 +229,7 @@ class Relay:
                 nc = await self._connect()
                 self.max_payload = nc.max_payload
                 try:
-                    js = await _ensure_stream(nc)
+                    js = await _ensure_stream(nc, self.replicas)
                     self.failures = 0
                     while not stop.is_set():
                         sent = await self._publish(js)
@@ -251,10 +254,10 @@ class Relay:
         return thread
 
 
-async def _ensure_stream(nc: Client) -> JetStreamContext:
+async def _ensure_stream(nc: Client, replicas: int = 1) -> JetStreamContext:
     js: JetStreamContext = nc.jetstream()
     with contextlib.suppress(BadRequestError):  # it exists already
-        await js.add_stream(name=STREAM_NAME, subjects=["yiwang.>"])
+        await js.add_stream(name=STREAM_NAME, subjects=["yiwang.>"], num_replicas=replicas)
     return js
 
 

@@ -222,7 +222,13 @@ class Runtime:
             self.parent_link.start()
         if nats_url:
             self.addresses["nats"] = nats_url
-            relay = Relay(self.node, nats_url, failed=self.worker_failed, credentials=self.bus_credentials)
+            settings = self.node.settings
+            credentials = self.bus_credentials or (
+                (settings.nats_user, settings.nats_password) if settings.nats_user else None
+            )
+            relay = Relay(
+                self.node, nats_url, failed=self.worker_failed, credentials=credentials, replicas=settings.nats_replicas
+            )
             self.bus_thread = relay.start(self._bus_stop)
         self._write_run_file()
         self.log.info("node_running", node=self.node.code, **self.addresses)

@@ -97,6 +97,8 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
         with node.store.read() as tx:
             peers = tx.peers()
             alarms = tx.alarm_count()
+            cursors = tx.relay_cursors()
+            bus_lag = sum(max(0, seq - cursors.get(key, 0)) for key, (seq, _) in tx.tails().items())
         run_file = read_run_file(node.settings.data_dir)
     running = run_file is not None and process_alive(int(run_file["pid"]))
     info: dict[str, Any] = {
@@ -130,6 +132,11 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
             for p in peers
         ],
         "alarms": alarms,
+        "bus": {
+            "enabled": node.settings.bus_enabled and node.settings.profile != "village",
+            "url": (run_file or {}).get("nats") or node.settings.nats_url,
+            "unpublished_entries": bus_lag,  # entries the relay has not yet seen acknowledged
+        },
     }
     if json_out:
         print_json(info)
@@ -145,6 +152,12 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
             else f"valid until {cert['not_after']:%Y-%m-%d} ({cert['days_left']} days)",
         ),
         ("alarms", str(alarms)),
+        (
+            "event bus",
+            f"{info['bus']['url'] or 'not running'}, {bus_lag} entries not yet published"
+            if info["bus"]["enabled"]
+            else "off",
+        ),
     ]
     table(f"status of {node.code}", ["", ""], rows, header=False)
     table(
