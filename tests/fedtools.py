@@ -139,3 +139,11 @@ def case_json(home: Path, case_no: str) -> dict[str, Any] | None:
 def case_field(home: Path, case_no: str, field: str) -> str:
     shown = case_json(home, case_no)
     return str(shown.get(field, "")) if shown else ""
+
+
+def bus_account(home: Path) -> dict[str, str]:
+    """nats.connect keywords for the bus of a running node: its own account (tests only; a
+    department system gets a subscribe-only account with `yiwang bus user add`)."""
+    from node.app.bus_accounts import NODE_USER, BusAccounts
+
+    return {"user": NODE_USER, "password": BusAccounts.load(home / "nats").node_password}

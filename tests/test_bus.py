@@ -36,8 +36,8 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
 
 
-async def _all_messages(url: str) -> list[tuple[str, bytes, dict[str, str]]]:
-    nc = await nats.connect(url)
+async def _all_messages(url: str, account: dict[str, str] | None = None) -> list[tuple[str, bytes, dict[str, str]]]:
+    nc = await nats.connect(url, **(account or {}))
     try:
         js = nc.jetstream()
         info = await js.stream_info(STREAM_NAME)

@@ -24,7 +24,7 @@ import pytest
 from node.app.bus import free_port
 from node.context import Node
 from node.services.cases import Applicant, FileRequest
-from tests.fedtools import ANY_PORTS, Running, case_field, cli, cli_json, wait_for
+from tests.fedtools import ANY_PORTS, Running, bus_account, case_field, cli, cli_json, wait_for
 from tests.proxy import Proxy
 from tests.test_bus import _all_messages
 
@@ -114,9 +114,9 @@ def file_cases(chain: Chain, n: int) -> int:
         node.close()
 
 
-def _bus_ids(url: str) -> list[str]:
+def _bus_ids(url: str, account: dict[str, str]) -> list[str]:
     """Message ids of the village's case entries in the province's JetStream stream, in order."""
-    ids = [h.get("Nats-Msg-Id", "") for _, _, h in asyncio.run(_all_messages(url))]
+    ids = [h.get("Nats-Msg-Id", "") for _, _, h in asyncio.run(_all_messages(url, account))]
     return [i for i in ids if i.startswith(f"{CHAIN[4]}:case:")]
 
 
@@ -133,7 +133,8 @@ def assert_exactly_once_everywhere(chain: Chain, total: int) -> None:
     for name in NAMES:
         assert cli_json(chain.homes[name], "audit", "verify")["ok"], name
     url = chain.running["province"].ports["nats"]
-    ids = wait_for(lambda: (got := _bus_ids(url)) and len(got) >= total and got, 120, "the bus")
+    account = bus_account(chain.homes["province"])
+    ids = wait_for(lambda: (got := _bus_ids(url, account)) and len(got) >= total and got, 120, "the bus")
     assert ids == [f"{CHAIN[4]}:case:{i}" for i in range(1, total + 1)]  # once each, in order
 
 

@@ -35,6 +35,7 @@ from tests.fedtools import (
     ANY_PORTS,
     Running,
     alarms,
+    bus_account,
     case_field,
     cli,
     cli_json,
@@ -112,13 +113,13 @@ def _count(home: Path, sql: str, *args: str) -> int:
         return value
 
 
-def _bus_subjects(url: str, filter_subject: str) -> list[str]:
+def _bus_subjects(url: str, filter_subject: str, account: dict[str, str]) -> list[str]:
     import asyncio
 
     import nats
 
     async def read() -> list[str]:
-        nc = await nats.connect(url)
+        nc = await nats.connect(url, **account)
         try:
             js = nc.jetstream()
             sub = await js.subscribe(filter_subject, ordered_consumer=True)
@@ -162,7 +163,8 @@ def test_entries_flow_up_and_down_the_running_chain(
     assert _count(province, "select count(*) from entries where origin = ? and stream = 'case'", CHAIN[4]) == 1
     # the province's own bus carries the village's entry, under the village's subject
     nats_url = federation["province"][1].ports["nats"]
-    subjects = wait_for(lambda: _bus_subjects(nats_url, f"yiwang.{CHAIN[4]}.case.>"), 30, "the bus")
+    account = bus_account(federation["province"][0])
+    subjects = wait_for(lambda: _bus_subjects(nats_url, f"yiwang.{CHAIN[4]}.case.>", account), 30, "the bus")
     assert subjects == [f"yiwang.{CHAIN[4]}.case.case_filed"]
     assert "nats" not in federation["village"][1].ports  # the village profile runs without NATS
     (tmp_path / "p.json").write_text(json_.dumps([portal_item(CHAIN[0])]), encoding="utf-8")

@@ -20,7 +20,7 @@ import pytest
 from yiwang.v1 import case_pb2, federation_pb2, federation_pb2_grpc, node_service_pb2, node_service_pb2_grpc
 
 from federation.wire.certs import dns_name
-from tests.fedtools import ANY_PORTS, Running, case_json, cli, cli_json, db_counts, portal_item, wait_for
+from tests.fedtools import ANY_PORTS, Running, bus_account, case_json, cli, cli_json, db_counts, portal_item, wait_for
 from tests.helpers import api_stub
 
 PROVINCE, CITY, COUNTY = "510000000000", "511600000000", "511602000000"
@@ -104,7 +104,7 @@ def canary(tree: dict[str, tuple[Path, Running]], api: node_service_pb2_grpc.Nod
     wait_for(lambda: case_json(province, case_no), 60, f"canary {case_no} at the province")
 
     async def on_the_bus() -> bool:
-        nc = await nats.connect(tree[PROVINCE][1].ports["nats"])
+        nc = await nats.connect(tree[PROVINCE][1].ports["nats"], **bus_account(tree[PROVINCE][0]))
         try:
             msg = await nc.jetstream().get_last_msg("YIWANG", f"yiwang.{COUNTY}.case.case_filed")
             body = case_pb2.CaseEntry.FromString(msg.data or b"")
