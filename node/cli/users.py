@@ -80,7 +80,7 @@ def list_(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
 
 @app.command("disable")
 def disable(name: Annotated[str, typer.Argument()], data_dir: DataDir = None) -> None:
-    """Disable an account or client at once (its token or password no longer works)."""
+    """Disable an account or client: its password stops working at once, a running node refuses its token within 5 s."""
     with opened(data_dir) as node:
         node.principals.disable(name)
     console.print(f"{name} disabled", highlight=False)
