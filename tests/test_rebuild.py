@@ -195,3 +195,26 @@ def test_a_calendar_from_below_the_province_moves_no_due_date_anywhere(nodes: di
 def tx_calendars(node: Node) -> dict[int, object]:
     with node.store.read() as tx:
         return dict(tx.calendars())
+
+
+def test_entries_written_before_the_bounds_replay_as_they_were(any_node: Node, clock: Clock) -> None:
+    """Bounds are the writer's to check (issue 10): a refusal reason longer than today's bound,
+    with Windows line ends, written by an older version, still replays and rebuilds."""
+    from federation.wire.codec_cases import case_entry
+    from node.domain.lifecycle import Reject, apply
+
+    code = seed(any_node)
+    from tests.test_services import PERSON as APPLICANT
+
+    (case,) = any_node.cases.file_many([FileRequest(code, APPLICANT)], "窗口")
+    reject = Reject("材料不全\r\n" * 300)  # 2,100 characters: over the bound of 1,000
+    with pytest.raises(Exception, match="reason"):
+        any_node.cases.act(case.case_no, reject, "窗口")  # refused now at the write
+    after = apply(case, reject, clock())
+    kind, body = case_entry(reject, after, clock(), "窗口", any_node.code)
+    with any_node.store.transaction() as tx:  # as the older version wrote it
+        tail = any_node.journal.lock(tx, "case")
+        entries = any_node.journal.append(tx, "case", [Record(kind, case.case_no, body)], 1, tail)
+        any_node.projection.apply(tx, entries)
+    assert any_node.cases.get(case.case_no).status == "not_accepted"
+    assert_rebuilds_the_same(any_node)

@@ -127,6 +127,7 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
         self, request: node_service_pb2.ActOnCaseRequest, context: grpc.ServicerContext
     ) -> node_service_pb2.CaseResponse:
         try:
+            self._principal(context)  # who asks comes first: no token, no other answer
             cmd = command_from_pb(request.change)
             if cmd is None or isinstance(cmd, File):
                 raise InvalidInput(

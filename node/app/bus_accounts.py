@@ -26,6 +26,7 @@ NODE_USER = "yiwang-node"
 # flow control and replies. Never a `yiwang.>` subject, never a stream's create, purge or delete.
 SUBSCRIBER_PUBLISH = [
     "$JS.API.INFO",
+    "$JS.API.STREAM.NAMES",  # js.subscribe(filter) finds the stream by its subject
     "$JS.API.STREAM.INFO.YIWANG",
     "$JS.API.STREAM.MSG.GET.YIWANG",
     "$JS.API.DIRECT.GET.YIWANG.>",

@@ -19,6 +19,7 @@ from federation.wire.identity import save_chain
 from federation.wire.keys import NodeKey
 from node.context import Node
 from node.domain.errors import SetupError
+from node.services.licenses import sealed_again
 
 
 def rotate_key(node: Node, timeout: float = 15.0) -> dt.datetime:
@@ -34,6 +35,8 @@ def rotate_key(node: Node, timeout: float = 15.0) -> dt.datetime:
         raise SetupError("the parent returned a certificate for another key or code")
     with node.store.transaction() as tx:
         tx.put_origin_key(node.code, new_key.key_id, new_key.public_key.pem)
+        for number, stored in tx.stored_licenses():  # licences at rest follow the key
+            tx.replace_license(number, sealed_again(node.key, new_key, stored))
     new_key.save(node.settings.key_path, replace=True)
     save_chain(node.settings.data_dir, chain)
     return chain[0].not_valid_after_utc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -39,7 +40,13 @@ def add(
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(accounts.config(port, folder))
-        os.kill(int(run["nats_pid"]), signal.SIGHUP)  # the server reloads its accounts
+        pid = int(run["nats_pid"])
+        try:  # only a nats-server of this data directory: a stale pid may belong to anyone now
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            cmdline = b""
+        if b"nats-server" in cmdline and str(conf).encode() in cmdline:
+            os.kill(pid, signal.SIGHUP)  # the server reloads its accounts
     result = {"user": name, "password": password, "url": url}
     if json_out:
         print_json(result)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import getpass
 import json
 import os
+import pwd
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,10 +52,10 @@ def acting(node: Node, actor: str | None, action: Action) -> str:
     named by the login (`admin:LOGIN`)."""
     if actor:
         return authorize(node.principals.get(actor), action)
-    try:
-        login = getpass.getuser()
-    except (KeyError, OSError):
-        login = f"uid{os.getuid()}"
+    try:  # the effective user, not LOGNAME/USER (which a caller may set)
+        login = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        login = f"uid{os.geteuid()}"
     return authorize(Principal(f"admin:{login}", frozenset({Role.ADMIN}), "admin"), action)
 
 

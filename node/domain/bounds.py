@@ -68,7 +68,7 @@ MAX_BATCH_BYTES = 4 * 1024 * 1024  # a batch's entries; gRPC's default receive l
 assert MAX_ENTRY_BODY + 64 * 1024 <= MAX_BUS_PAYLOAD and MAX_ENTRY_BODY * 8 <= MAX_BATCH_BYTES
 
 _CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/-")
-_TEXT_CONTROLS_ALLOWED = frozenset("\n\t")
+_TEXT_CONTROLS_ALLOWED = frozenset("\n\r\t")  # text from Windows window software ends lines with CR LF
 _REFUSED = frozenset({"Cc", "Cs", "Zl", "Zp"})  # controls, lone surrogates, line/paragraph separators
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +26,7 @@ from federation.wire.sealing import bundle_hash, open_sealed, seal_many
 from node import logs
 from node.bell import Bell
 from node.divisions_data import national_county_codes
-from node.domain.bounds import check
+from node.domain.bounds import check, check_command
 from node.domain.catalog import CatalogItem
 from node.domain.codes import HANDLING_FORMS, SERVICE_OBJECTS
 from node.domain.divisions import DivisionCode
@@ -192,6 +193,7 @@ class CaseService:
         self.store, self.journal, self.clock, self.calendar = store, journal, clock, calendar
         self.projection = projection
         self.key, self.outbox, self.licenses, self.bell = key, outbox, licenses, bell
+        self._request_key = hashlib.sha256(b"yiwang/v1/request-id\x00" + key.pem()).digest()
         self.code = journal.origin
         self.log = logs.get("cases")
         self._items: dict[str, CatalogItem] = {}
@@ -213,7 +215,11 @@ class CaseService:
     def file(self, request: FileRequest, actor: str, request_id: str = "") -> CaseState:
         """File one case; with a `request_id`, a retry returns the case the first call filed."""
         r = request
-        once = ClientRequest.of(request_id, "FileCase", r.item_code, r.channel, r.agent, str(r.consent), actor)
+        # the applicant enters the request's digest keyed by a secret of this node only: the same
+        # id for another applicant is refused, and the digest tells nobody whom a case is for
+        applicant = hmac.new(self._request_key, repr((r.applicant, r.files, r.licenses)).encode(), "sha256").hexdigest()
+        asked = (r.item_code, r.channel, r.agent, str(r.consent), actor, applicant)
+        once = ClientRequest.of(request_id, "FileCase", *asked)
         return self.file_many([request], actor, once)[0]
 
     def file_many(
@@ -284,6 +290,7 @@ class CaseService:
                     consent=r.consent,
                     cited_licenses=cited[i],
                 )
+                check_command(cmd)
                 state = apply(None, cmd, now)
                 digest = bundle_hash(blob)
                 kind, body = case_entry(
@@ -368,6 +375,7 @@ class CaseService:
                 check_writer(stored.state, cmd, me)
                 if isinstance(cmd, OfferCustody):
                     check_addressee(tx, DivisionCode(me), cmd.to, "to")
+                check_command(cmd)
                 after = apply(stored.state, cmd, now)
                 addressees.append(_addressees(stored.state, cmd, me))
                 due, provisional = stored.due_date, stored.due_provisional

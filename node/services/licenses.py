@@ -38,6 +38,13 @@ def sealed_at_rest(key: NodeKey, signed: bytes) -> bytes:
     return sealed
 
 
+def sealed_again(old: NodeKey, new: NodeKey, stored: bytes) -> bytes:
+    """A stored licence sealed to both keys of a rotation: the running node (old key) and the
+    node after its restart (new key) both open it."""
+    (sealed,) = seal_many([opened_at_rest(old, stored)], [old.public_key, new.public_key])
+    return sealed
+
+
 def opened_at_rest(key: NodeKey, stored: bytes) -> bytes:
     """The signed licence from a stored row (rows stored in clear by earlier versions read as they are)."""
     return open_sealed(stored, key.private_key) if stored[:4] == SEALED_MAGIC else stored

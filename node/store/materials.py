@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from node.store.base import TxBase
 from node.store.tables import LicenseRow, MaterialChunkRow, MaterialRow, SealedBundleRow, table_of
@@ -39,6 +39,14 @@ class MaterialsTx(TxBase):
     def license(self, license_no: str) -> bytes | None:
         row = self.conn.execute(select(T_LICENSES.c.signed).where(T_LICENSES.c.license_no == license_no)).first()
         return None if row is None else bytes(row.signed)
+
+    def stored_licenses(self) -> list[tuple[str, bytes]]:
+        """(number, stored bytes) of every licence kept here (to seal them again)."""
+        c = T_LICENSES.c
+        return [(r.license_no, bytes(r.signed)) for r in self.conn.execute(select(c.license_no, c.signed))]
+
+    def replace_license(self, license_no: str, stored: bytes) -> None:
+        self.conn.execute(update(T_LICENSES).where(T_LICENSES.c.license_no == license_no).values(signed=stored))
 
     def license_nos(self, limit: int = 50) -> list[str]:
         """Numbers of the licences this node keeps, newest first."""
