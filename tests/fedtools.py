@@ -147,3 +147,20 @@ def bus_account(home: Path) -> dict[str, str]:
     from node.app.bus_accounts import NODE_USER, BusAccounts
 
     return {"user": NODE_USER, "password": BusAccounts.load(home / "nats").node_password}
+
+
+def start_chain(base: Path, chain: list[tuple[str, str]], nodes: dict[str, tuple[Path, Running]]) -> None:
+    """Init and run a chain of nodes, each child enrolled by its parent through the CLI, into
+    `nodes` (name -> (data directory, running process)) as they start, so that the caller's
+    `finally` stops those that started even when a later one fails."""
+    parent: tuple[Path, Running] | None = None
+    for name, code in chain:
+        home = base / name
+        if parent is None:
+            cli(home, "init", "--code", code, *ANY_PORTS)
+        else:
+            token = cli_json(parent[0], "enroll", "token", "--child", code)["token"]
+            address = parent[1].ports["federation"]
+            cli(home, "init", "--code", code, "--parent", address, "--token", token, *ANY_PORTS)
+        nodes[name] = (home, Running(home))
+        parent = nodes[name]

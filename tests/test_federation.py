@@ -42,6 +42,7 @@ from tests.fedtools import (
     db_counts,
     portal_item,
     settled_counts,
+    start_chain,
     wait_for,
 )
 
@@ -54,26 +55,7 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, t
     base = tmp_path_factory.mktemp("federation")
     nodes: dict[str, tuple[Path, Running]] = {}
     try:
-        parent: tuple[Path, Running] | None = None
-        for name, code in zip(NAMES, CHAIN, strict=True):
-            home = base / name
-            if parent is None:
-                cli(home, "init", "--code", code, *ANY_PORTS)
-            else:
-                token = cli_json(parent[0], "enroll", "token", "--child", code)["token"]
-                cli(
-                    home,
-                    "init",
-                    "--code",
-                    code,
-                    "--parent",
-                    parent[1].ports["federation"],
-                    "--token",
-                    token,
-                    *ANY_PORTS,
-                )
-            nodes[name] = (home, Running(home))
-            parent = nodes[name]
+        start_chain(base, list(zip(NAMES, CHAIN, strict=True)), nodes)
         yield nodes
     finally:
         for _, running in reversed(list(nodes.values())):

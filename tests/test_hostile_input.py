@@ -20,7 +20,17 @@ import pytest
 from yiwang.v1 import case_pb2, federation_pb2, federation_pb2_grpc, node_service_pb2, node_service_pb2_grpc
 
 from federation.wire.certs import dns_name
-from tests.fedtools import ANY_PORTS, Running, bus_account, case_json, cli, cli_json, db_counts, portal_item, wait_for
+from tests.fedtools import (
+    Running,
+    bus_account,
+    case_json,
+    cli,
+    cli_json,
+    db_counts,
+    portal_item,
+    start_chain,
+    wait_for,
+)
 from tests.helpers import api_stub
 
 PROVINCE, CITY, COUNTY = "510000000000", "511600000000", "511602000000"
@@ -44,26 +54,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[P
     base = tmp_path_factory.mktemp("hostile")
     nodes: dict[str, tuple[Path, Running]] = {}
     try:
-        parent: tuple[Path, Running] | None = None
-        for code in (PROVINCE, CITY, COUNTY):
-            home = base / code
-            if parent is None:
-                cli(home, "init", "--code", code, *ANY_PORTS)
-            else:
-                token = cli_json(parent[0], "enroll", "token", "--child", code)["token"]
-                cli(
-                    home,
-                    "init",
-                    "--code",
-                    code,
-                    "--parent",
-                    parent[1].ports["federation"],
-                    "--token",
-                    token,
-                    *ANY_PORTS,
-                )
-            nodes[code] = (home, Running(home))
-            parent = nodes[code]
+        start_chain(base, [(code, code) for code in (PROVINCE, CITY, COUNTY)], nodes)
         county = nodes[COUNTY][0]
         items = base / "items.json"
         items.write_text(json.dumps([portal_item(COUNTY)]), encoding="utf-8")

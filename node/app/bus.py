@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import signal
 import socket
@@ -95,11 +94,7 @@ def start_nats_server(
     if accounts is None:
         args = ["-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)]
     else:
-        conf = store_dir / "nats.conf"
-        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(accounts.config(port, store_dir))
-        args = ["-c", str(conf)]
+        args = ["-c", str(accounts.write_config(port, store_dir))]
     proc = subprocess.Popen(
         [nats_server_binary(), *args],
         stdout=log,

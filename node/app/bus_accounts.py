@@ -20,6 +20,7 @@ from node.domain.bounds import check
 from node.domain.errors import InvalidInput
 
 ACCOUNTS_FILE = "accounts.json"
+CONFIG_FILE = "nats.conf"
 NODE_USER = "yiwang-node"
 
 # What a subscriber may publish: JetStream's read and consumer API for the YIWANG stream, acks,
@@ -55,11 +56,14 @@ class BusAccounts:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / (ACCOUNTS_FILE + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"node_password": self.node_password, "subscribers": self.subscribers}, fh)
-        os.replace(tmp, folder / ACCOUNTS_FILE)
+        data = {"node_password": self.node_password, "subscribers": self.subscribers}
+        _write_private(folder / ACCOUNTS_FILE, json.dumps(data))
+
+    def write_config(self, port: int, folder: Path) -> Path:
+        """The server's configuration file in `folder` (mode 0600: it holds the passwords)."""
+        path = folder / CONFIG_FILE
+        _write_private(path, self.config(port, folder))
+        return path
 
     def add_subscriber(self, name: str) -> str:
         """A new subscribe-only account's password (shown once by the CLI)."""
@@ -87,3 +91,12 @@ class BusAccounts:
             f"jetstream {{ store_dir: {json.dumps(str(store_dir))} }}\n"
             f"authorization {{ users: {json.dumps(users)} }}\n"
         )
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with `text`, readable by the owner only."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

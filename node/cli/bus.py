@@ -36,10 +36,7 @@ def add(
     if run is not None and "nats" in run and "nats_pid" in run and process_alive(int(run["pid"])):
         url = str(run["nats"])
         port = int(url.rsplit(":", 1)[1])
-        conf = folder / "nats.conf"
-        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(accounts.config(port, folder))
+        conf = accounts.write_config(port, folder)
         pid = int(run["nats_pid"])
         try:  # only a nats-server of this data directory: a stale pid may belong to anyone now
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
