@@ -81,6 +81,9 @@ class Settings:
     certificates themselves are in <data dir>/anchors/)."""
     peers: tuple[str, ...] = ()
     """Peer provinces this province dials, as "CODE@HOST:PORT" (its federation port)."""
+    offer_answer_days: int = 5
+    """Working days a node has to answer a custody offer of this node; after them this node may
+    withdraw it (`yiwang case withdraw-offer`)."""
 
     @property
     def tier(self) -> Tier:
@@ -114,7 +117,8 @@ def write_settings(s: Settings) -> Path:
         f"[federation]\nlisten = {_toml_str(s.listen)}\nenroll_listen = {_toml_str(s.enroll_listen)}\n"
         f"api_listen = {_toml_str(s.api_listen)}\nparent = {_toml_str(s.parent)}\n"
         f"anchors = [{', '.join(_toml_str(a) for a in s.anchors)}]\n"
-        f"peers = [{', '.join(_toml_str(a) for a in s.peers)}]\n",
+        f"peers = [{', '.join(_toml_str(a) for a in s.peers)}]\n\n"
+        f"[custody]\nanswer_days = {s.offer_answer_days}\n",
         encoding="utf-8",
     )
     return path
@@ -144,6 +148,9 @@ def load_settings(data_dir: Path) -> Settings:
     replicas = bus.get("replicas", 1)
     if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 5:
         raise SetupError(f"{path}: nats.replicas must be a whole number 1..5")
+    answer_days = raw.get("custody", {}).get("answer_days", Settings.offer_answer_days)
+    if not isinstance(answer_days, int) or isinstance(answer_days, bool) or not 1 <= answer_days <= 60:
+        raise SetupError(f"{path}: custody.answer_days must be a whole number of working days 1..60")
     return Settings(
         data_dir=data_dir,
         code=code,
@@ -161,4 +168,5 @@ def load_settings(data_dir: Path) -> Settings:
         parent=str(fed.get("parent", "")),
         anchors=tuple(str(a) for a in fed.get("anchors", [])),
         peers=tuple(str(a) for a in fed.get("peers", [])),
+        offer_answer_days=answer_days,
     )

@@ -101,7 +101,16 @@ class Node:
         book = LicenseBook(store, clock, key, self.identity)
         self.catalog = CatalogService(me, store, self.journal, projection, clock, self.identity)
         self.cases = CaseService(
-            store, self.journal, clock, projection, self.calendar_cache, key, outbox, book, self.bell
+            store,
+            self.journal,
+            clock,
+            projection,
+            self.calendar_cache,
+            key,
+            outbox,
+            book,
+            self.bell,
+            answer_days=settings.offer_answer_days,
         )
         self.calendars = CalendarService(me, store, self.journal, projection, clock, self.calendar_cache)
         self.audit = AuditService(store)

@@ -10,7 +10,13 @@ this node's anchors and revocations, the signature over addressee and hash, and 
 not arrive from where it must go (a loop). A copy already held is acknowledged and not stored
 again, so resending after a lost acknowledgement delivers nothing twice. A new copy is stored
 with its next hop, or as delivered when this node is the addressee; one transaction for all.
-One bad copy refuses the whole delivery (a PeerError) and nothing of it is stored.
+
+Dead letters: a copy this node will never store (a PeerError: it does not verify, would loop,
+breaks a case rule) is refused on its own and the copies beside it are stored (`take`); the
+sender parks a refused copy as a dead letter with an alarm (`refused`) and sends what follows,
+so one bad copy never blocks a link. An admin lists, retries or discards dead letters
+(`yiwang mail`). A fault of ours (the database) refuses nothing: the link ends and the copies
+are sent again.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from node.bell import Bell
 from node.domain.bounds import check
 from node.domain.divisions import DivisionCode
 from node.domain.entries import CASE_KINDS, Addressed, Entry, Kind, Stream, addressed_message, entry_hash
-from node.domain.errors import BadSignature, InvalidInput, Misrouted, SetupError
+from node.domain.errors import BadSignature, InvalidInput, Misrouted, PeerError, SetupError, excerpt
 from node.journal import Journal, Record
 from node.services.bundles import Courier, take_bundles
 from node.services.licenses import LicenseBook
@@ -39,7 +45,8 @@ from node.services.ports import Clock, IdentitySource
 from node.services.projection import Projection
 from node.services.reach import check_addressee
 from node.store import Store
-from node.store.mail import DELIVERED, OUTBOX, Key
+from node.store.mail import DEAD, DELIVERED, OUTBOX, Key
+from node.store.tables import AddressedRow
 from sync.outbox import Outbox, addressed_row
 from sync.routing import may_arrive_from, next_node
 
@@ -104,6 +111,29 @@ class MailService:
         """Take over a neighbour's delivery; returns the keys to acknowledge (all of them). A
         transaction the database aborted for a deadlock is run again."""
         return self.store.retrying(lambda: self._receive(items, sender))
+
+    def take(self, items: Sequence[Addressed], sender: str) -> tuple[list[Key], list[tuple[Key, str]]]:
+        """Take over a neighbour's delivery copy by copy: (keys stored or held already, the
+        keys refused for good with the reason). All in one transaction when every copy is
+        good; when one is not, each copy in its own."""
+        try:
+            return self.receive(items, sender), []
+        except PeerError as exc:
+            if len(items) == 1:
+                return [], [self._refusal(items[0], exc, sender)]
+        stored: list[Key] = []
+        refused: list[tuple[Key, str]] = []
+        for a in items:
+            try:
+                stored.extend(self.receive([a], sender))
+            except PeerError as exc:
+                refused.append(self._refusal(a, exc, sender))
+        return stored, refused
+
+    def _refusal(self, a: Addressed, exc: PeerError, sender: str) -> tuple[Key, str]:
+        reason = excerpt(f"{type(exc).__name__}: {exc}", 480)
+        self.log.warning("addressed_refused", sender=sender, key=_key_text(a), error=type(exc).__name__)
+        return a.key, reason
 
     def _receive(self, items: Sequence[Addressed], sender: str) -> list[Key]:
         me = self.me
@@ -213,6 +243,40 @@ class MailService:
                 tx.mark_forwarded(to, done, now_us)
 
         self.store.retrying(mark)
+
+    def refused(self, to: str, refusals: Sequence[tuple[Key, str]]) -> None:
+        """`to` refused these copies for good: park them as dead letters, each with an alarm."""
+        now_us = int(self.clock().timestamp() * 1_000_000)
+
+        def park() -> list[AddressedRow]:
+            with self.store.transaction() as tx:
+                rows = tx.park_dead(to, refusals, now_us)
+                for r in rows:
+                    detail = f"{r.kind} {r.origin}/{r.stream}/{r.seq} for {r.addressee} refused: {r.refusal}"
+                    tx.raise_alarm(now_us, "error", "DeadLetter", to, detail[:1000])
+                return rows
+
+        for r in self.store.retrying(park):
+            self.log.error("dead_letter", next_hop=to, kind=r.kind, key=f"{r.origin}/{r.stream}/{r.seq}")
+
+    # -- dead letters (yiwang mail) -------------------------------------------------------
+
+    def dead_letters(self, limit: int = 100) -> list[AddressedRow]:
+        with self.store.read() as tx:
+            return tx.addressed_rows(state=DEAD, limit=limit)
+
+    def retry(self, keys: Sequence[Key] | None) -> int:
+        """Dead letters back into the outbox (all when `keys` is None); how many."""
+        with self.store.transaction() as tx:
+            n = tx.revive_dead(keys)
+        if n:
+            self.bell.ring()
+        return n
+
+    def discard(self, keys: Sequence[Key]) -> int:
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        with self.store.transaction() as tx:
+            return tx.discard_dead(keys, now_us)
 
     # -- reading --------------------------------------------------------------------------
 

@@ -58,11 +58,13 @@ class Replicator(Protocol):
 class Mailer(Protocol):
     """What a link needs of the node to carry addressed entries (sync.mail.MailService)."""
 
-    def receive(self, items: Sequence[Addressed], sender: str) -> list[Key]: ...
+    def take(self, items: Sequence[Addressed], sender: str) -> tuple[list[Key], list[tuple[Key, str]]]: ...
 
     def outbox(self, to: str, limit: int = ...) -> list[tuple[Key, bytes]]: ...
 
     def forwarded(self, to: str, keys: Iterable[Key]) -> None: ...
+
+    def refused(self, to: str, refusals: Sequence[tuple[Key, str]]) -> None: ...
 
 
 class Pump:
@@ -136,11 +138,15 @@ class Pump:
         elif isinstance(msg, Deliver):
             if self.mailer is None:
                 raise BadSignature("this link does not carry addressed entries")
-            self.send(DeliverAck(self.mailer.receive(msg.items, self.peer.code)))
+            stored, refused = self.mailer.take(msg.items, self.peer.code)
+            self.send(DeliverAck(stored, refused))
         elif isinstance(msg, DeliverAck) and self.mailer is not None:
             keys = list(msg.keys)
             self.mailer.forwarded(self.peer.code, keys)
-            self._answered(lambda: self.delivering.difference_update(keys))
+            if msg.refused:
+                self.mailer.refused(self.peer.code, msg.refused)
+            done = keys + [k for k, _ in msg.refused]
+            self._answered(lambda: self.delivering.difference_update(done))
 
     def _answered(self, update: Callable[[], object]) -> None:
         with self._lock:

@@ -52,6 +52,7 @@ changes = st.sampled_from(
         "custody_offered",
         "custody_accepted",
         "custody_declined",
+        "custody_withdrawn",
         "filed",
         "",
     ]

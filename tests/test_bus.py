@@ -14,7 +14,7 @@ import pytest
 
 from node.app.bus import STREAM_NAME, Relay, free_port, nats_server_binary, start_nats_server
 from node.context import Node
-from node.domain.lifecycle import Accept
+from node.domain.lifecycle import Accept, Review
 from node.journal import Record
 from node.services.cases import Applicant, FileRequest
 from tests.conftest import licence_item
@@ -213,3 +213,210 @@ def test_a_cluster_url_lists_servers_and_one_down_is_passed_over(node: Node, nat
     down = f"nats://127.0.0.1:{free_port()}"
     relay = Relay(node, f"{down}, {nats_url}")
     assert asyncio.run(relay.publish_pending()) >= 1
+
+
+def test_a_forged_message_on_an_open_server_is_detected_by_the_documented_verification(
+    node: Node, tmp_path: Path
+) -> None:
+    """On a NATS server anyone may publish to (an external `nats.url`), a forger publishes a
+    `case_decided` with the next Nats-Msg-Id before the relay: JetStream drops the genuine entry
+    as a duplicate. The verifier of docs/protocol.md (federation.wire.bus_proof), with the key
+    from `yiwang bus cert`, proves every genuine message and never the forgery."""
+    from yiwang.v1 import case_pb2
+
+    from federation.wire.bus_proof import BusVerifier
+    from federation.wire.suites import PublicKey
+    from node.domain.entries import entry_hash
+
+    proc, url = start_nats_server(tmp_path / "open-nats")
+    try:
+        node.catalog.import_items([licence_item()])
+        case_no = node.cases.file(FileRequest(licence_item().implementation_code, PERSON), "w").case_no
+        relay = Relay(node, url)
+        assert asyncio.run(relay.publish_pending()) == 2
+        key = PublicKey.from_pem(cli(node.settings.data_dir, "bus", "cert").stdout.encode())  # not enrolled
+        honest = BusVerifier(key)
+        for s, data, headers in asyncio.run(_all_messages(url)):
+            honest.feed(s, headers, data)
+        assert sorted(honest.verdict.proven) == [(node.code, "case", 1), (node.code, "public", 1)]
+        assert honest.verdict.forged == []
+
+        with node.store.read() as tx:
+            [first] = tx.entries_between(node.code, "case", 0, 1)
+        forged_body = case_pb2.CaseEntry(
+            case_no=case_no, writer=node.code, version=2, decided=case_pb2.Decided(approved=True)
+        ).SerializeToString()
+        forged_hash = entry_hash(node.code, "case", 2, first.hash, "case_decided", forged_body)
+
+        async def forge() -> None:
+            nc = await nats.connect(url)
+            try:
+                headers = {
+                    "Nats-Msg-Id": f"{node.code}:case:2",
+                    "Yiwang-Origin": node.code,
+                    "Yiwang-Stream": "case",
+                    "Yiwang-Seq": "2",
+                    "Yiwang-Prev": first.hash.hex(),
+                    "Yiwang-Hash": forged_hash.hex(),
+                }
+                await nc.jetstream().publish(f"yiwang.{node.code}.case.case_decided", forged_body, headers=headers)
+            finally:
+                await nc.close()
+
+        asyncio.run(forge())
+        node.cases.act(case_no, Accept(), "w")  # case 2: dropped by JetStream as a duplicate
+        node.cases.act(case_no, Review(), "w")  # case 3
+        assert asyncio.run(relay.publish_pending()) == 2
+        messages = asyncio.run(_all_messages(url))
+        assert [h["Yiwang-Seq"] for s, _, h in messages if ".case." in s] == ["1", "2", "3"]  # the forgery in place
+        verifier = BusVerifier(key)
+        for s, data, headers in messages:
+            verifier.feed(s, headers, data)
+        assert [k for k, _ in verifier.verdict.forged] == [(node.code, "case", 2)]
+        assert "does not chain" in verifier.verdict.forged[0][1]
+        assert (node.code, "case", 2) not in verifier.verdict.proven
+        assert {(node.code, "case", 1), (node.code, "case", 3)} <= set(verifier.verdict.proven)
+        # a message with a signature header that another key made is not proven either
+        other = BusVerifier(Node.init(tmp_path / "other", "511602000000").key.public_key)
+        for s, data, headers in messages:
+            other.feed(s, headers, data)
+        assert other.verdict.proven == [] and any("signature" in why for _, why in other.verdict.forged)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class _ClusterServer:
+    """One server of a three-server JetStream cluster on 127.0.0.1, stopped and started again
+    on the same ports and store."""
+
+    def __init__(self, name: str, port: int, cluster_port: int, routes: list[int], store: Path) -> None:
+        self.name, self.port, self.cluster_port, self.routes, self.store = name, port, cluster_port, routes, store
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.store.mkdir(parents=True, exist_ok=True)
+        routes = ",".join(f"nats://127.0.0.1:{p}" for p in self.routes)
+        args = ["-a", "127.0.0.1", "-p", str(self.port), "-n", self.name, "-js", "-sd", str(self.store)]
+        args += [
+            "--cluster_name",
+            "yiwang-test",
+            "--cluster",
+            f"nats://127.0.0.1:{self.cluster_port}",
+            "--routes",
+            routes,
+        ]
+        log = (self.store / "server.log").open("a")
+        self.proc = subprocess.Popen([nats_server_binary(), *args], stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+            self.proc = None
+
+
+async def _stream_holds(url: str, origin: str) -> list[str]:
+    """The Nats-Msg-Id of every message of `origin` in the stream, read from the server at `url`."""
+    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=0)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(STREAM_NAME)
+        assert info.config.num_replicas == 3
+        ids = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(STREAM_NAME, seq)
+            headers = msg.headers or {}
+            if headers.get("Yiwang-Origin") == origin:
+                ids.append(str(headers["Nats-Msg-Id"]))
+        return ids
+    finally:
+        await nc.close()
+
+
+@pytest.mark.slow
+def test_a_province_on_a_three_server_cluster_keeps_every_entry_once_through_lost_servers(tmp_path: Path) -> None:
+    """nats.url lists three clustered servers and nats.replicas is 3: one server is lost in the
+    middle of a burst, and the relay is started again while another one is down; the stream
+    holds every entry exactly once."""
+    import threading
+
+    ports = [free_port() for _ in range(6)]
+    servers = [
+        _ClusterServer(f"s{i}", ports[i], ports[3 + i], [ports[3 + j] for j in range(3) if j != i], tmp_path / f"s{i}")
+        for i in range(3)
+    ]
+    province = "510000000000"
+    node = Node.init(tmp_path / "province", province)
+    urls = ",".join(s.url for s in servers)
+    stop = threading.Event()
+    try:
+        for s in servers:
+            s.start()
+
+        def created(replicas: int) -> bool:
+            try:
+                return asyncio.run(Relay(node, urls, replicas=replicas).publish_pending()) >= 0
+            except Exception:
+                return False
+
+        wait_for(lambda: created(1), 60, "the cluster's JetStream and a stream of one replica")
+        wait_for(lambda: created(3), 60, "the stream raised to nats.replicas = 3")
+        node.catalog.import_items([licence_item(division=province)])
+        item = licence_item(division=province).implementation_code
+        relay = Relay(node, urls, replicas=3)
+        thread = threading.Thread(target=relay.run_forever, args=(stop, 0.05), daemon=True)
+        thread.start()
+        filed = 0
+        for burst in range(6):
+            node.cases.file_many([FileRequest(item, PERSON)] * 25, "w")
+            filed += 25
+            if burst == 2:
+                servers[0].stop()  # lost in the middle of the burst
+        servers[0].start()
+        stop.set()
+        thread.join(timeout=60)
+        servers[1].stop()  # another one down while the node's relay starts again
+        stop = threading.Event()
+        relay = Relay(node, urls, replicas=3)
+        thread = threading.Thread(target=relay.run_forever, args=(stop, 0.05), daemon=True)
+        thread.start()
+        node.cases.file_many([FileRequest(item, PERSON)] * 25, "w")
+        filed += 25
+
+        def all_published() -> bool:
+            with node.store.read() as tx:
+                tails, cursors = tx.tails(), tx.relay_cursors()
+            return all(cursors.get(k, 0) >= seq for k, (seq, _) in tails.items())
+
+        wait_for(all_published, 120, "the relay to publish every entry")
+        stop.set()
+        thread.join(timeout=60)
+        servers[1].start()
+        expected = sorted([f"{node.code}:public:1"] + [f"{node.code}:case:{i}" for i in range(1, filed + 1)])
+
+        def holds_all() -> list[str] | None:
+            for s in servers:
+                try:
+                    ids = asyncio.run(_stream_holds(s.url, node.code))
+                except Exception:
+                    continue
+                if len(ids) == len(expected):
+                    return ids
+            return None
+
+        ids = wait_for(holds_all, 60, "the stream to hold every entry")
+        assert sorted(ids) == expected  # each entry once
+    finally:
+        stop.set()
+        for s in servers:
+            s.stop()
+        node.close()

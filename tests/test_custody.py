@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from node.context import Node
 from node.domain.divisions import DivisionCode as D
-from node.domain.errors import IllegalTransition, InvalidInput, NotCustodian, NotFound
+from node.domain.errors import IllegalTransition, InvalidInput, NotCustodian, NotFound, StateConflict
 from node.domain.lifecycle import (
     Accept,
     AcceptCustody,
@@ -25,6 +25,7 @@ from node.domain.lifecycle import (
     OfferCustody,
     Review,
     Status,
+    WithdrawOffer,
 )
 from node.services.cases import Applicant, FileRequest
 from node.store.catalog import item_row
@@ -365,3 +366,47 @@ def test_a_case_rerouted_mid_review_arrives_with_its_whole_state(nodes: dict[str
     there, here = county_b.cases.get(case_no), county.cases.get(case_no)
     assert there == here  # a node that never saw the case holds all of it: stops, materials, times
     assert there.status == Status.AWAITING_SUPPLEMENT and there.stops and there.missing_materials == ("体检表",)
+
+
+def test_an_offer_unanswered_by_its_date_is_withdrawn_by_the_offering_node(
+    nodes: dict[str, Node], clock: Clock
+) -> None:
+    """Answer and withdrawal windows do not overlap: the county may take the offer up to its
+    answer date (five working days), the village may withdraw it only after that day."""
+    village, county = nodes[VILLAGE], nodes[COUNTY]
+    case_no = errand(village)  # Monday 2026-03-02: to be answered by Monday 2026-03-09
+    settle(nodes)
+    timeline = village.cases.show(case_no).timeline
+    assert any(step.kind == "case_custody_offered" for step in timeline)
+    before = counts(village)
+    with pytest.raises(StateConflict, match="until 2026-03-09"):
+        village.cases.act(case_no, WithdrawOffer(COUNTY, "逾期未答复"), "agent-07")
+    assert counts(village) == before
+    clock.set_local(2026, 3, 10)
+    before = counts(county)
+    for cmd in (AcceptCustody(COUNTY), DeclineCustody(COUNTY, "晚了")):
+        with pytest.raises(StateConflict, match="answered by 2026-03-09"):
+            county.cases.act(case_no, cmd, "window-3")
+    assert counts(county) == before
+    village.cases.act(case_no, WithdrawOffer(COUNTY, "逾期未答复"), "agent-07")
+    assert state(village, case_no) == ("filed", VILLAGE, "", 3)
+    settle(nodes)
+    for code in (COUNTY, CITY, PROVINCE):  # the county learns it from an addressed copy
+        assert state(nodes[code], case_no) == ("filed", VILLAGE, "", 3), code
+    with pytest.raises(NotCustodian, match=f"custody of {VILLAGE}"):
+        county.cases.act(case_no, AcceptCustody(COUNTY), "window-3")
+    village.cases.act(case_no, OfferCustody(COUNTY, "process", "再次提交"), "agent-07")  # offered again
+    settle(nodes)
+    county.cases.act(case_no, AcceptCustody(COUNTY), "window-3")  # within the new offer's window
+    settle(nodes)
+    assert state(village, case_no) == ("filed", COUNTY, "", 5)
+
+
+def test_an_offer_whose_copy_was_refused_on_the_way_is_withdrawn_at_once(nodes: dict[str, Node]) -> None:
+    village = nodes[VILLAGE]
+    case_no = errand(village)
+    [(key, _)] = village.mail.outbox(TOWNSHIP)
+    village.mail.refused(TOWNSHIP, [(key, "BadSignature: the origin's signature does not verify")])
+    assert [r.subject for r in village.mail.dead_letters()] == [case_no]
+    village.cases.act(case_no, WithdrawOffer(COUNTY, "送达失败"), "agent-07")  # no need to wait
+    assert state(village, case_no) == ("filed", VILLAGE, "", 3)

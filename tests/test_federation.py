@@ -396,8 +396,29 @@ def test_a_new_node_fetches_the_ancestor_catalog_when_it_enrolls(
     assert db_counts(province[0]) == before
 
 
-def test_keys_rotate_renews_through_the_parent(federation: dict[str, tuple[Path, Running]]) -> None:
+def test_keys_rotate_renews_through_the_parent(federation: dict[str, tuple[Path, Running]], tmp_path: Path) -> None:
+    """A new key and certificate; what was sealed at rest to the old key (the applicant's
+    bundle, a material file) still opens: the old key is kept, owner-only, to open it."""
+    import json as json_
+
     home, _ = federation["village"]
+    (tmp_path / "v.json").write_text(json_.dumps([portal_item(CHAIN[4])]), encoding="utf-8")
+    cli(home, "catalog", "import", str(tmp_path / "v.json"))
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4 scan of a household register")
+    filed = cli_json(
+        home,
+        "case",
+        "file",
+        "--item",
+        f"511A0138600000-{CHAIN[4]}-000-1",
+        "--name",
+        "钱七",
+        "--id",
+        "11010519491231002X",
+        "--material-file",
+        f"户口簿={tmp_path / 'scan.pdf'}",
+    )
+    case_no = filed["case_no"]
     old = _chain_of(home)[0]
     renewed = cli_json(home, "keys", "rotate")
     new = _chain_of(home)[0]
@@ -405,6 +426,12 @@ def test_keys_rotate_renews_through_the_parent(federation: dict[str, tuple[Path,
     assert renewed["code"] == CHAIN[4]
     assert cli_json(home, "audit", "verify")["ok"]
     assert make_csr(D(CHAIN[4]), _key_of(home)).public_key() == new.public_key()
+    assert cli_json(home, "case", "show", case_no, "--reveal")["applicant"]["name"] == "钱七"
+    cli(home, "case", "material", case_no, "户口簿", "--out", str(tmp_path / "back.pdf"))
+    assert (tmp_path / "back.pdf").read_bytes() == (tmp_path / "scan.pdf").read_bytes()
+    retired = list((home / "retired-keys").iterdir())
+    assert len(retired) == 1 and retired[0].stat().st_mode & 0o077 == 0
+    assert (home / "retired-keys").stat().st_mode & 0o077 == 0
 
 
 def test_a_child_reconnects_after_its_parent_restarts(tmp_path: Path) -> None:

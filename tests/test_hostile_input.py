@@ -278,3 +278,76 @@ def test_an_offer_or_notice_to_no_reachable_division_is_refused(
         assert "no division" in notice.stderr, notice.stderr
 
     attack_and_check(tree, api, attacks)
+
+
+def test_a_copy_the_next_hop_refuses_is_a_dead_letter_and_never_blocks_the_link(
+    tree: dict[str, tuple[Path, Running]], api: node_service_pb2_grpc.NodeServiceStub
+) -> None:
+    """A copy the city will never store (written by an older or broken version: its origin's
+    signature names another addressee) is parked at the county with an alarm; the notice sent
+    after it arrives, and an admin retries or discards the dead letter from the CLI."""
+    county, city = tree[COUNTY][0], tree[CITY][0]
+    cli(county, "notice", "send", "--to", CITY, "--title", "先发", "x")
+    wait_for(lambda: any(n["title"] == "先发" for n in cli_json(city, "notice", "list")), 60, "the first notice")
+    with sqlite3.connect(county / "yiwang.db") as conn:
+        seq, wire, at_us = conn.execute(
+            "select seq, wire, received_at_us from addressed where origin=? and addressee=? order by seq desc",
+            (COUNTY, CITY),
+        ).fetchone()
+        forged = federation_pb2.AddressedEntry.FromString(wire)
+        forged.addressee = PROVINCE  # signed for the city: the signature no longer verifies
+        conn.execute(
+            "insert into addressed (origin, stream, seq, addressee, next_hop, state, kind, subject,"
+            " received_at_us, wire, held_ns, refusal)"
+            " values (?, 'case', ?, ?, ?, 'outbox', 'notice_sent', '', ?, ?, 0, '')",
+            (COUNTY, seq, PROVINCE, CITY, at_us + 1, forged.SerializeToString()),
+        )
+    copy = f"{COUNTY}/case/{seq}/{PROVINCE}"
+    cli(county, "notice", "send", "--to", CITY, "--title", "后发", "y")
+    wait_for(lambda: any(n["title"] == "后发" for n in cli_json(city, "notice", "list")), 60, "the notice behind it")
+    [dead] = wait_for(lambda: cli_json(county, "mail", "dead"), 30, "the dead letter")
+    assert dead["copy"] == copy and dead["next_hop"] == CITY
+    assert dead["reason"].startswith("BadSignature") and "signature does not verify" in dead["reason"]
+    alarms = [a for a in cli_json(county, "alarms", "list") if a["kind"] == "DeadLetter"]
+    assert alarms and alarms[0]["peer"] == CITY and copy.rsplit("/", 1)[0] in alarms[0]["detail"]
+    shown = cli(county, "mail", "dead").stdout
+    assert "refused by" in shown and copy in shown.replace("\n", "").replace("│", "").replace(" ", "")
+    # retried: sent again, refused again, dead again (a second alarm)
+    assert cli_json(county, "mail", "retry", copy) == {"retried": 1}
+    wait_for(
+        lambda: len([a for a in cli_json(county, "alarms", "list") if a["kind"] == "DeadLetter"]) == 2,
+        60,
+        "the retried copy refused again",
+    )
+    assert [d["copy"] for d in cli_json(county, "mail", "dead")] == [copy]
+    bad = cli(county, "mail", "retry", "no-such-copy", expect=2)
+    assert "ORIGIN/STREAM/SEQ/ADDRESSEE" in bad.stderr
+    assert cli_json(county, "mail", "discard", copy) == {"discarded": 1}
+    assert cli_json(county, "mail", "dead") == [] and cli_json(county, "mail", "retry", "--all") == {"retried": 0}
+    canary(tree, api)
+
+
+def test_an_offer_is_withdrawn_only_after_its_answer_date(
+    tree: dict[str, tuple[Path, Running]], api: node_service_pb2_grpc.NodeServiceStub
+) -> None:
+    """Before the offer's answer date (custody.answer_days working days) the offering county
+    cannot withdraw it, through the API or the CLI; the city can still take it."""
+    case_no = _filed(api)
+    county, city = tree[COUNTY][0], tree[CITY][0]
+    offer = case_pb2.CaseEntry(case_no=case_no, custody_offered=case_pb2.CustodyOffered(to=CITY, purpose="escalate"))
+    api.ActOnCase(node_service_pb2.ActOnCaseRequest(change=offer), timeout=30)
+    shown = case_json(county, case_no)
+    assert shown is not None and shown["offered_to"] == CITY
+
+    def attacks() -> None:
+        withdraw = case_pb2.CaseEntry(case_no=case_no, custody_withdrawn=case_pb2.CustodyWithdrawn(to=CITY))
+        request = node_service_pb2.ActOnCaseRequest(change=withdraw)
+        details = refused(lambda: api.ActOnCase(request), grpc.StatusCode.FAILED_PRECONDITION)
+        assert "may answer the offer until" in details
+        shown = cli(county, "case", "withdraw-offer", case_no, expect=4)
+        assert "withdraw it after that day" in shown.stderr
+
+    attack_and_check(tree, api, attacks)
+    wait_for(lambda: case_json(city, case_no), 60, "the offer at the city")
+    cli(city, "case", "take", case_no)  # within the window
+    wait_for(lambda: (case_json(county, case_no) or {}).get("custodian") == CITY, 60, "the county to see it taken")

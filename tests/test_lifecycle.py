@@ -29,6 +29,7 @@ from node.domain.lifecycle import (
     Supplement,
     Suspend,
     Withdraw,
+    WithdrawOffer,
     apply,
     check_writer,
 )
@@ -58,6 +59,7 @@ def command(cmd: Command) -> CaseCommand:
         Command.OFFER_CUSTODY: OfferCustody(CITY, "escalate", "需市级审批"),
         Command.ACCEPT_CUSTODY: AcceptCustody(CITY),
         Command.DECLINE_CUSTODY: DeclineCustody(CITY, "不属于本级权限"),
+        Command.WITHDRAW_OFFER: WithdrawOffer(CITY, "逾期未答复"),
     }
     return commands[cmd]
 
@@ -92,7 +94,7 @@ ROWS = sorted(TRANSITIONS.items(), key=lambda kv: (str(kv[0][0]), kv[0][1].value
 def test_every_row_of_the_table(key: tuple[Status | None, Command], target: Status) -> None:
     status, cmd = key
     before = None if status is None else state_in(status, (MATERIAL,) if cmd == Command.SUPPLEMENT else ())
-    if before is not None and cmd in (Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY):
+    if before is not None and cmd in (Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY, Command.WITHDRAW_OFFER):
         before = before._replace(offered_to=CITY)  # an answer needs an open offer
     after = apply(before, command(cmd), LATER)
     assert after.status == target

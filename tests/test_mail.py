@@ -20,6 +20,7 @@ from node.domain.divisions import DivisionCode as D
 from node.domain.entries import Addressed
 from node.domain.errors import BadSignature, CertificateRevoked, InvalidInput, Misrouted, PeerError, UnknownIssuer
 from node.store.mail import DELIVERED, FORWARDED, OUTBOX
+from sync.outbox import addressed_row
 from tests.conftest import Clock
 from tests.helpers import counts
 from tests.test_replica import enroll, push_down
@@ -62,7 +63,9 @@ def nodes(tmp_path: Path, clock: Clock) -> Iterator[dict[str, Node]]:
 
 
 def relay(nodes: dict[str, Node]) -> list[tuple[str, str]]:
-    """Hand every outbox entry to its next hop until nothing moves; returns the hops taken."""
+    """Hand every outbox entry to its next hop until nothing moves, as the links do: each hop
+    takes what it can and refuses the rest, and the sender parks refused copies as dead
+    letters. Returns the hops taken."""
     hops: list[tuple[str, str]] = []
     moved = True
     while moved:
@@ -71,8 +74,9 @@ def relay(nodes: dict[str, Node]) -> list[tuple[str, str]]:
             for to in nodes:
                 out = node.mail.outbox(to)
                 if out:
-                    keys = nodes[to].mail.receive([addressed_from_wire(w) for _, w in out], code)
-                    node.mail.forwarded(to, keys)
+                    stored, refused = nodes[to].mail.take([addressed_from_wire(w) for _, w in out], code)
+                    node.mail.forwarded(to, stored)
+                    node.mail.refused(to, refused)
                     hops.append((code, to))
                     moved = True
     return hops
@@ -194,3 +198,37 @@ def test_bad_notices_are_refused_and_write_nothing(
         village.mail.send_notice(to, title, text)
     assert exc.value.field == field
     assert counts(village) == before
+
+
+def test_a_refused_copy_becomes_a_dead_letter_and_the_copies_behind_it_go_on(nodes: dict[str, Node]) -> None:
+    village, township, addressee = nodes[BRANCH_A[-1]], nodes[BRANCH_A[1]], nodes[BRANCH_B[-1]]
+    village.mail.send_notice(BRANCH_B[-1], "第一件", "x")
+    first = sent(village)
+    bad = _forged(first, addressee=BRANCH_B[0])  # the origin's signature names another addressee
+    with village.store.transaction() as tx:
+        tx.put_addressed([addressed_row(bad, D(BRANCH_A[1]), first.entry.recorded_at_us + 1)])
+    village.mail.send_notice(BRANCH_B[-1], "第二件", "y")
+    before = counts(township)
+    relay(nodes)
+    assert sorted(n["title"] for n in addressee.mail.notices()) == ["第一件", "第二件"]
+    [dead] = village.mail.dead_letters()
+    assert (dead.origin, dead.seq, dead.addressee, dead.next_hop) == (
+        BRANCH_A[-1],
+        first.entry.seq,
+        BRANCH_B[0],
+        BRANCH_A[1],
+    )
+    assert dead.refusal.startswith("BadSignature") and "signature does not verify" in dead.refusal
+    assert counts(township)["addressed"] == before["addressed"] + 2  # the good copies only
+    with village.store.read() as tx:
+        alarms = [a for a in tx.alarms() if a.kind == "DeadLetter"]
+    assert len(alarms) == 1 and alarms[0].peer == BRANCH_A[1] and "refused" in alarms[0].detail
+    # retried: refused again, dead again (with a second alarm); discarded: never sent again
+    assert village.mail.retry(None) == 1 and village.mail.outbox(BRANCH_A[1])
+    relay(nodes)
+    assert len(village.mail.dead_letters()) == 1
+    key = (dead.origin, dead.stream, dead.seq, dead.addressee)
+    assert village.mail.discard([key]) == 1
+    assert village.mail.dead_letters() == [] and village.mail.outbox(BRANCH_A[1]) == []
+    assert village.mail.retry(None) == 0 and village.mail.discard([key]) == 0
+    assert counts(township)["addressed"] == before["addressed"] + 2

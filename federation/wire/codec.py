@@ -172,8 +172,18 @@ def body_of(msg: link.Message) -> federation_pb2.EnvelopeBody:
         return federation_pb2.EnvelopeBody(ack=federation_pb2.Ack(cursors=cursors_to_pb(msg.cursors)))
     if isinstance(msg, link.Deliver):
         return federation_pb2.EnvelopeBody(deliver=deliver_to_pb(msg.wires))
-    keys = [federation_pb2.AddressedKey(origin=o, stream=s, seq=q, addressee=a) for o, s, q, a in msg.keys]
-    return federation_pb2.EnvelopeBody(deliver_ack=federation_pb2.DeliverAck(keys=keys))
+    keys = [_key_pb(k) for k in msg.keys]
+    refused = [federation_pb2.Refusal(key=_key_pb(k), reason=why) for k, why in msg.refused]
+    return federation_pb2.EnvelopeBody(deliver_ack=federation_pb2.DeliverAck(keys=keys, refused=refused))
+
+
+def _key_pb(key: link.Key) -> federation_pb2.AddressedKey:
+    origin, stream, seq, addressee = key
+    return federation_pb2.AddressedKey(origin=origin, stream=stream, seq=seq, addressee=addressee)
+
+
+def _key_of(k: federation_pb2.AddressedKey) -> link.Key:
+    return (k.origin, k.stream, k.seq, k.addressee)
 
 
 def message_of(body: federation_pb2.EnvelopeBody) -> link.Message | None:
@@ -189,5 +199,6 @@ def message_of(body: federation_pb2.EnvelopeBody) -> link.Message | None:
     if kind == "deliver":
         return link.Deliver(items=[addressed_from_pb(m) for m in body.deliver.entries])
     if kind == "deliver_ack":
-        return link.DeliverAck([(k.origin, k.stream, k.seq, k.addressee) for k in body.deliver_ack.keys])
+        ack = body.deliver_ack
+        return link.DeliverAck([_key_of(k) for k in ack.keys], [(_key_of(r.key), r.reason) for r in ack.refused])
     return None

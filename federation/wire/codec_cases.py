@@ -34,6 +34,7 @@ from node.domain.lifecycle import (
     Supplement,
     Suspend,
     Withdraw,
+    WithdrawOffer,
 )
 from node.domain.timelimits import ClockStop
 
@@ -55,6 +56,7 @@ _KIND_OF_FIELD: dict[str, Kind] = {
     "custody_offered": Kind.CASE_CUSTODY_OFFERED,
     "custody_accepted": Kind.CASE_CUSTODY_ACCEPTED,
     "custody_declined": Kind.CASE_CUSTODY_DECLINED,
+    "custody_withdrawn": Kind.CASE_CUSTODY_WITHDRAWN,
 }
 
 
@@ -161,10 +163,12 @@ def _change(
     if isinstance(cmd, OfferCustody):
         outline = outline_to_pb(after, due_date, due_provisional)
         return "custody_offered", case_pb2.CustodyOffered(
-            to=cmd.to, purpose=cmd.purpose, reason=cmd.reason, outline=outline
+            to=cmd.to, purpose=cmd.purpose, reason=cmd.reason, outline=outline, answer_by=cmd.answer_by
         )
     if isinstance(cmd, AcceptCustody):
         return "custody_accepted", case_pb2.CustodyAccepted(by=cmd.by)
+    if isinstance(cmd, WithdrawOffer):
+        return "custody_withdrawn", case_pb2.CustodyWithdrawn(to=cmd.to, reason=cmd.reason)
     return "custody_declined", case_pb2.CustodyDeclined(by=cmd.by, reason=cmd.reason)
 
 
@@ -230,11 +234,13 @@ def command_from_pb(msg: case_pb2.CaseEntry) -> CaseCommand | None:
         return Evaluate(msg.evaluated.level, msg.evaluated.channel)
     if field == "custody_offered":
         m = msg.custody_offered
-        return OfferCustody(m.to, m.purpose, m.reason)
+        return OfferCustody(m.to, m.purpose, m.reason, m.answer_by)
     if field == "custody_accepted":
         return AcceptCustody(msg.custody_accepted.by)
     if field == "custody_declined":
         return DeclineCustody(msg.custody_declined.by, msg.custody_declined.reason)
+    if field == "custody_withdrawn":
+        return WithdrawOffer(msg.custody_withdrawn.to, msg.custody_withdrawn.reason)
     return None
 
 

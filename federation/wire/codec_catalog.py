@@ -96,6 +96,15 @@ def calendar_from_body(body: bytes) -> CalendarYear:
     return calendar_from_pb(parsed(catalog_pb2.CalendarYear(), body, "calendar"))
 
 
+def delegation_body(division: str, allowed: bool, note: str) -> bytes:
+    return catalog_pb2.CalendarDelegation(division=division, allowed=allowed, note=note).SerializeToString()
+
+
+def delegation_from_body(body: bytes) -> tuple[str, bool, str]:
+    msg = parsed(catalog_pb2.CalendarDelegation(), body, "calendar delegation")
+    return msg.division, msg.allowed, msg.note
+
+
 def issued_body(code: str, der: bytes, fingerprint: str) -> bytes:
     """The body of a cert_issued (or anchor_added) entry."""
     return federation_pb2.CertificateIssued(code=code, der=der, fingerprint=fingerprint).SerializeToString()

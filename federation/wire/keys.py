@@ -21,6 +21,7 @@ class Purpose(StrEnum):
     ENVELOPE = "envelope"
     ADDRESSED_ENTRY = "addressed-entry"
     LICENSE = "license"
+    BUS_RUN = "bus-run"
 
 
 def _tag(purpose: Purpose) -> bytes:
@@ -42,11 +43,17 @@ def load_public_key(pem: bytes) -> PublicKey:
         raise SetupError(f"a stored public key is unusable: {exc}") from None
 
 
-class NodeKey:
-    """The node's private key with its sign operation."""
+RETIRED_DIR = "retired-keys"  # beside the key: keys replaced by `yiwang keys rotate`
 
-    def __init__(self, private_key: PrivateKey) -> None:
+
+class NodeKey:
+    """The node's private key with its sign operation, and the keys it replaced: kept only to
+    open what was sealed to them before a rotation (sealed bundles and materials are named by
+    their hash in the log, so they are not sealed again)."""
+
+    def __init__(self, private_key: PrivateKey, retired: tuple[PrivateKey, ...] = ()) -> None:
         self._key = private_key
+        self.retired = retired
         self.suite = private_key.suite
         self.public_key = private_key.public
         self.key_id = self.public_key.key_id
@@ -57,8 +64,9 @@ class NodeKey:
 
     @classmethod
     def load(cls, path: Path) -> NodeKey:
+        retired = tuple(PrivateKey.from_pem(p.read_bytes()) for p in sorted((path.parent / RETIRED_DIR).glob("*.pem")))
         try:
-            return cls(PrivateKey.from_pem(path.read_bytes()))
+            return cls(PrivateKey.from_pem(path.read_bytes()), retired)
         except FileNotFoundError:
             raise SetupError(f"no node key at {path}: run `yiwang init` first") from None
         except ValueError as exc:
@@ -75,9 +83,24 @@ class NodeKey:
         if replace:
             os.replace(target, path)
 
+    def retire(self, key_path: Path) -> Path:
+        """Keep this key (owner-only) among the retired ones beside `key_path`, before a new
+        key replaces it."""
+        folder = key_path.parent / RETIRED_DIR
+        folder.mkdir(mode=0o700, exist_ok=True)
+        target = folder / f"{self.key_id.hex()}.pem"
+        if not target.exists():
+            self.save(target)
+        return target
+
     @property
     def private_key(self) -> PrivateKey:
         return self._key
+
+    @property
+    def opening_keys(self) -> tuple[PrivateKey, ...]:
+        """The current key, then the retired ones: what sealed data at rest may be sealed to."""
+        return (self._key, *self.retired)
 
     def pem(self) -> bytes:
         """PKCS#8 PEM of the private key (for the TLS stack)."""

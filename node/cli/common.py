@@ -105,6 +105,11 @@ def fmt_time(at: dt.datetime | None) -> str:
     return at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+def fmt_us(us: int | None) -> str:
+    """A time stored in microseconds since the epoch, as fmt_time shows it."""
+    return "" if us is None else fmt_time(dt.datetime.fromtimestamp(us / 1e6, dt.UTC))
+
+
 def process_alive(pid: int) -> bool:
     """Whether a process with this pid exists (signal 0 checks without sending anything)."""
     try:
@@ -133,6 +138,7 @@ CLI_STEPS = {
     "evaluate": "case evaluate",
     "offer_custody": "case offer",
     "accept_custody": "case take",
+    "withdraw_offer": "case withdraw-offer",
     "decline_custody": "case decline",
 }
 

@@ -59,6 +59,7 @@ BOUNDS: dict[str, Bound] = {
     "notice title": Bound(200, Chars.LINE, "a notice's title"),
     "notice text": Bound(4000, Chars.TEXT, "a notice's text"),
     "request_id": Bound(64, Chars.CODE, "a client's request id (idempotent retries)"),
+    "date": Bound(10, Chars.CODE, "an ISO date, YYYY-MM-DD (the day an offer must be answered by)"),
 }
 
 MAX_LIST_ITEMS = 50  # materials named in one command, licences cited in one filing
@@ -126,6 +127,7 @@ _COMMAND_FIELDS: dict[str, str] = {
     "by": "division",
     "case_type": "channel",
     "cited_licenses": "license_no",
+    "answer_by": "date",
 }
 _NOT_TEXT = frozenset({"limit_days", "consent", "approved", "level"})  # numbers and flags
 

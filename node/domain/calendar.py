@@ -1,8 +1,15 @@
-"""The working-day calendar: `chinese-calendar` plus calendars the province publishes.
+"""The working-day calendar: `chinese-calendar` plus calendars the province publishes, plus
+local holidays of divisions the province delegated them to.
 
 Lookup order for a date: a published calendar of its year (holidays, adjusted workdays, other
 days by weekday); else `chinese-calendar` where it covers the year; else Monday-Friday, and the
 answer is marked provisional so due dates that rest on it are recomputed when a calendar arrives.
+
+Local holidays (an autonomous prefecture's 彝族年, DESIGN.md section 9) apply to the delegated
+division's subtree only: `for_division(code)` is the calendar of a case handled at `code`, with
+the local days of every delegated division that contains it (the deepest first) over the
+province's. Every node computes a case's due dates with the calendar of its handling division,
+so they are the same everywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from functools import lru_cache
 
 import chinese_calendar
 
+from node.domain.divisions import DivisionCode
 from node.domain.errors import InvalidInput
 
 
@@ -76,8 +84,18 @@ def make_calendar_year(year: int, holidays: Iterable[str], workdays: Iterable[st
 class WorkCalendar:
     """Answers 'is this a working day, and is that answer final?' for any date."""
 
-    def __init__(self, published: Mapping[int, CalendarYear] | None = None) -> None:
+    def __init__(
+        self,
+        published: Mapping[int, CalendarYear] | None = None,
+        local: Mapping[str, Mapping[int, CalendarYear]] | None = None,
+        base: WorkCalendar | None = None,
+        overlays: tuple[Mapping[int, CalendarYear], ...] = (),
+    ) -> None:
         self._published = dict(published or {})
+        self._local = {code: dict(years) for code, years in (local or {}).items()}  # delegated division -> years
+        self._base = base  # for a division's calendar: the province's, under `overlays`
+        self._overlays = overlays  # local years of the delegated divisions containing it, deepest first
+        self._divisions: dict[str, WorkCalendar] = {}
         self._cache: dict[dt.date, tuple[bool, bool]] = {}
         self._after: dict[tuple[dt.date, int], tuple[dt.date, bool]] = {}
 
@@ -86,7 +104,32 @@ class WorkCalendar:
         return sorted(self._published)
 
     def with_year(self, year: CalendarYear) -> WorkCalendar:
-        return WorkCalendar({**self._published, year.year: year})
+        return WorkCalendar({**self._published, year.year: year}, self._local)
+
+    def with_local(self, division: str, year: CalendarYear | None = None) -> WorkCalendar:
+        """With `division`'s local year (or only marked delegated, with no year yet)."""
+        years = dict(self._local.get(division, {}))
+        if year is not None:
+            years[year.year] = year
+        return WorkCalendar(self._published, {**self._local, division: years})
+
+    def for_division(self, code: str) -> WorkCalendar:
+        """The calendar of cases handled at `code`: this one when no delegated division's
+        local holidays cover it."""
+        if not self._local or self._base is not None:
+            return self
+        hit = self._divisions.get(code)
+        if hit is None:
+            here = DivisionCode(code)
+            within = [d for d in self._local if self._local[d] and DivisionCode(d).contains(here)]
+            within.sort(key=lambda d: DivisionCode(d).tier, reverse=True)
+            hit = self if not within else WorkCalendar(base=self, overlays=tuple(self._local[d] for d in within))
+            self._divisions[code] = hit
+        return hit
+
+    @property
+    def local_divisions(self) -> list[str]:
+        return sorted(self._local)
 
     def lookup(self, day: dt.date) -> tuple[bool, bool]:
         """(is_workday, provisional) for `day`."""
@@ -97,6 +140,14 @@ class WorkCalendar:
         return hit
 
     def _lookup(self, day: dt.date) -> tuple[bool, bool]:
+        if self._base is not None:
+            for years in self._overlays:
+                local = years.get(day.year)
+                if local is not None and day in local.holidays:
+                    return False, False
+                if local is not None and day in local.workdays:
+                    return True, False
+            return self._base.lookup(day)
         published = self._published.get(day.year)
         if published is not None:
             if day in published.holidays:

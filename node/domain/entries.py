@@ -28,6 +28,8 @@ class Kind(StrEnum):
     CERT_ISSUED = "cert_issued"
     CERT_REVOKED = "cert_revoked"
     CALENDAR_PUBLISHED = "calendar_published"
+    CALENDAR_DELEGATED = "calendar_delegated"  # the province lets a division publish local holidays
+    LOCAL_CALENDAR_PUBLISHED = "local_calendar_published"  # a delegated division's local holidays
     CASE_FILED = "case_filed"
     CASE_ACCEPTED = "case_accepted"
     CASE_NOT_ACCEPTED = "case_not_accepted"
@@ -43,6 +45,7 @@ class Kind(StrEnum):
     CASE_CUSTODY_OFFERED = "case_custody_offered"
     CASE_CUSTODY_ACCEPTED = "case_custody_accepted"
     CASE_CUSTODY_DECLINED = "case_custody_declined"
+    CASE_CUSTODY_WITHDRAWN = "case_custody_withdrawn"  # an unanswered offer taken back
     NOTICE_SENT = "notice_sent"  # an addressed notice between offices
     BUNDLE_SENT = "bundle_sent"  # a case's sealed bundle, re-sealed for its new custodian
     LICENSE_SENT = "license_sent"  # an electronic licence, sealed for the filing node

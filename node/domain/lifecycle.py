@@ -55,6 +55,7 @@ class Command(StrEnum):
     OFFER_CUSTODY = "offer_custody"
     ACCEPT_CUSTODY = "accept_custody"
     DECLINE_CUSTODY = "decline_custody"
+    WITHDRAW_OFFER = "withdraw_offer"
 
 
 S, C = Status, Command
@@ -93,11 +94,13 @@ TRANSITIONS: dict[tuple[Status | None, Command], Status] = {
             S.DENIED,
             S.NOT_ACCEPTED,
         )
-        for c in (C.OFFER_CUSTODY, C.ACCEPT_CUSTODY, C.DECLINE_CUSTODY)
+        for c in (C.OFFER_CUSTODY, C.ACCEPT_CUSTODY, C.DECLINE_CUSTODY, C.WITHDRAW_OFFER)
     },
 }
 del S, C
-CUSTODY_COMMANDS = frozenset({Command.OFFER_CUSTODY, Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY})
+CUSTODY_COMMANDS = frozenset(
+    {Command.OFFER_CUSTODY, Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY, Command.WITHDRAW_OFFER}
+)
 CUSTODY_PURPOSES = ("process", "escalate", "return", "reroute", "result")
 
 CLOSED = frozenset({Status.NOT_ACCEPTED, Status.DELIVERED, Status.WITHDRAWN, Status.EVALUATED})
@@ -208,6 +211,7 @@ class OfferCustody:
     to: str
     purpose: str = "process"  # one of CUSTODY_PURPOSES
     reason: str = ""
+    answer_by: str = ""  # ISO date: `to` answers by then; afterwards the offering node may withdraw
     command: Command = Command.OFFER_CUSTODY
 
 
@@ -222,6 +226,16 @@ class DeclineCustody:
     by: str
     reason: str
     command: Command = Command.DECLINE_CUSTODY
+
+
+@dataclass(frozen=True)
+class WithdrawOffer:
+    """The custodian withdraws an offer nobody answered in time (or that could not be
+    delivered: a dead letter); the case stays with it."""
+
+    to: str  # the node the offer named
+    reason: str = ""
+    command: Command = Command.WITHDRAW_OFFER
 
 
 CaseCommand = (
@@ -240,6 +254,7 @@ CaseCommand = (
     | OfferCustody
     | AcceptCustody
     | DeclineCustody
+    | WithdrawOffer
 )
 
 
@@ -284,7 +299,7 @@ def check_writer(state: CaseState | None, cmd: CaseCommand, writer: str) -> None
         expected = cmd.filing_division if isinstance(cmd, File) else ""
         case_no = cmd.case_no if isinstance(cmd, File) else "?"
     elif cmd.command in (Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY):
-        expected, case_no = state.offered_to, state.case_no
+        expected, case_no = state.offered_to or state.custodian, state.case_no  # no offer open: as any change
     else:
         expected, case_no = state.custodian, state.case_no
     if writer != expected:
@@ -342,13 +357,13 @@ def apply(state: CaseState | None, cmd: CaseCommand, at: dt.datetime) -> CaseSta
         )
     assert state is not None  # the table has only FILE for "not filed"
     _consistent(at >= state.filed_at, "at", "a case cannot change before it was filed")
-    answering = cmd.command in (Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY)
+    answering = cmd.command in (Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY, Command.WITHDRAW_OFFER)
     if state.offered_to and not answering:
         raise IllegalTransition(
             state.case_no,
             f"offered to {state.offered_to}",
             cmd.command.value,
-            [Command.ACCEPT_CUSTODY.value, Command.DECLINE_CUSTODY.value],
+            [Command.ACCEPT_CUSTODY.value, Command.DECLINE_CUSTODY.value, Command.WITHDRAW_OFFER.value],
         )
     return state._replace(status=target, version=state.version + 1, **_changes(state, cmd, at))
 
@@ -413,4 +428,9 @@ def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, A
             _require(bool(cmd.reason.strip()), "reason", "a declined case goes back with a reason")
             return {"offered_to": ""}
         return {"offered_to": "", "custodian": cmd.by}
+    if isinstance(cmd, WithdrawOffer):
+        if not state.offered_to:
+            raise IllegalTransition(state.case_no, "not offered", cmd.command.value, [Command.OFFER_CUSTODY.value])
+        _consistent(cmd.to == state.offered_to, "to", f"the offer is open to {state.offered_to}, not {cmd.to}")
+        return {"offered_to": ""}
     return {}  # Review: status only

@@ -48,9 +48,11 @@ class Deliver:
 
 @dataclass(frozen=True)
 class DeliverAck:
-    """The copies the next hop has stored: the sender may forget them."""
+    """The copies the next hop has stored (the sender may forget them), and those it refused
+    for good with the reason (the sender parks them as dead letters)."""
 
     keys: Sequence[Key]
+    refused: Sequence[tuple[Key, str]] = ()
 
 
 Message = Ping | Batch | Ack | Deliver | DeliverAck

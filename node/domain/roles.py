@@ -86,6 +86,7 @@ _ACTION_OF_COMMAND: dict[Command, Action] = {
     Command.OFFER_CUSTODY: Action.CUSTODY,
     Command.ACCEPT_CUSTODY: Action.CUSTODY,
     Command.DECLINE_CUSTODY: Action.CUSTODY,
+    Command.WITHDRAW_OFFER: Action.CUSTODY,
 }
 assert set(_ACTION_OF_COMMAND) == set(Command), "every lifecycle command needs its action"
 

@@ -18,7 +18,7 @@ from federation.wire.codec_cases import (
     material_chunk_from_body,
 )
 from federation.wire.keys import NodeKey
-from federation.wire.sealing import bundle_hash, open_sealed, seal_many
+from federation.wire.sealing import bundle_hash, open_sealed_with, seal_many
 from federation.wire.suites import PublicKey
 from node import logs
 from node.domain.entries import Addressed, Kind, Stream
@@ -72,7 +72,7 @@ class Courier:
             blob = tx.bundle(digest) if digest is not None else None
             if not isinstance(offer, OfferCustody) or offer.to != acceptor or blob is None:
                 continue  # not this node's offer, or it holds no bundle to pass on
-            plain = open_sealed(blob, self.key.private_key)
+            plain = open_sealed_with(blob, self.key.opening_keys)
             (sealed,) = seal_many([plain], [acceptor_key])
             outgoing.append((rec.case_no, acceptor, sealed))
             files.extend((rec.case_no, acceptor, acceptor_key, ref) for ref in Applicant.from_bytes(plain).materials)
@@ -105,7 +105,7 @@ class Courier:
         if mine is None:
             log.warning("material_missing", case_no=case_no, material=ref.name)
             return
-        (sealed,) = seal_many([open_sealed(mine, self.key.private_key)], [key])
+        (sealed,) = seal_many([open_sealed_with(mine, self.key.opening_keys)], [key])
         parts = chunks(sealed)
         digest = bundle_hash(sealed)
         records = [
@@ -127,7 +127,7 @@ class Courier:
             if whole is None or tx.material(msg.digest) is not None:
                 continue
             sealed = b"".join(whole)
-            plain = open_sealed(sealed, self.key.private_key) if bundle_hash(sealed) == msg.sealed_hash else b""
+            plain = open_sealed_with(sealed, self.key.opening_keys) if bundle_hash(sealed) == msg.sealed_hash else b""
             if hashlib.sha256(plain).hexdigest() != msg.digest:
                 raise BadSignature(f"{where}: material {msg.digest[:12]}... does not match its digest")
             tx.put_materials([(msg.digest, len(plain), sealed)])

@@ -3,6 +3,10 @@
 Publishing writes a `calendar_published` entry to the public stream and, in the same
 transaction, recomputes the due dates of open cases that rested on the Monday-Friday fallback
 or fall in the published year, so a provisional due date becomes final.
+
+Local holidays (DESIGN.md section 9): the province delegates them to a division of its tree
+(`calendar_delegated`, e.g. Liangshan for 彝族年), which then publishes them for its own subtree
+(`local_calendar_published`); due dates of the open cases handled there move.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from federation.wire.codec_catalog import calendar_to_pb
+from federation.wire.codec_catalog import calendar_to_pb, delegation_body
 from node import logs
+from node.divisions_data import sichuan
+from node.domain.bounds import check
 from node.domain.calendar import CalendarYear, builtin_covers, changes_against_builtin
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Kind, Stream
@@ -85,8 +91,47 @@ class CalendarService:
         self.log.info("calendar_published", year=year.year, seq=entry.seq, recomputed=moved)
         return PublishResult(year.year, entry.seq, moved, changed)
 
+    def delegate(self, division: str, allowed: bool = True, note: str = "") -> int:
+        """The province lets `division` publish local holidays for its subtree (or stops it);
+        returns the public entry's seq."""
+        if self.me.tier != Tier.PROVINCE:
+            raise Forbidden(f"only the province delegates local holidays; {self.me} is a {self.me.tier.label}")
+        code = DivisionCode.parse(division, "DIVISION")
+        if not self.me.is_ancestor_of(code):
+            raise InvalidInput("DIVISION", f"{code} is not a division below {self.me}")
+        registry = sichuan()
+        if self.me in registry and code not in registry:
+            raise InvalidInput("DIVISION", f"{code} is no division of {self.me} in the division list")
+        check("--note", note, "reason")
+        return self._write(Kind.CALENDAR_DELEGATED, code.code, delegation_body(code.code, allowed, note.strip()))
+
+    def publish_local(self, year: CalendarYear) -> int:
+        """This division's local holidays (and adjusted workdays) for its subtree; it needs the
+        province's delegation. Returns the public entry's seq."""
+        with self.store.read() as tx:
+            delegated = tx.delegated(self.me.code)
+        if not delegated:
+            raise Forbidden(
+                f"the province has not delegated local holidays to {self.me}: "
+                f"its operator runs `yiwang calendar delegate {self.me}` first"
+            )
+        return self._write(Kind.LOCAL_CALENDAR_PUBLISHED, str(year.year), calendar_to_pb(year).SerializeToString())
+
+    def _write(self, kind: str, subject: str, body: bytes) -> int:
+        now = self.clock()
+        with self.store.transaction() as tx:
+            self.journal.lock(tx, Stream.CASE)  # due dates move: as `publish`, case then public
+            tail = self.journal.lock(tx, Stream.PUBLIC)
+            (entry,) = self.journal.append(
+                tx, Stream.PUBLIC, [Record(kind, subject, body)], int(now.timestamp() * 1_000_000), tail
+            )
+            self.projection.apply(tx, [entry])
+        self.calendar.forget()
+        self.log.info(kind, subject=subject, seq=entry.seq)
+        return entry.seq
+
     def days(self, start: dt.date, end: dt.date) -> list[DayInfo]:
-        cal = self.calendar.get()
+        cal = self.calendar.get().for_division(self.me.code)
         out = []
         day = start
         while day <= end:

@@ -124,6 +124,7 @@ def due_of(calendar: WorkCalendar, s: CaseState, today: dt.date) -> tuple[str, b
     an item without a time limit."""
     if s.accepted_at is None or s.limit_days is None:
         return "", False
+    calendar = calendar.for_division(s.handling_division)  # local holidays where it is handled
     due = due_date(calendar, local_date(s.accepted_at), s.limit_days, s.stops, today)
     return due.due_date.isoformat(), due.provisional
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from federation.wire.codec import addressed_from_wire
 from federation.wire.codec_cases import CaseRecord, case_entry, case_record
 from federation.wire.keys import NodeKey
-from federation.wire.sealing import bundle_hash, open_sealed, seal_many
+from federation.wire.sealing import bundle_hash, open_sealed_with, seal_many
 from node import logs
 from node.bell import Bell
 from node.divisions_data import national_county_codes
@@ -43,6 +43,7 @@ from node.domain.lifecycle import (
     File,
     OfferCustody,
     Status,
+    WithdrawOffer,
     apply,
     check_writer,
 )
@@ -50,6 +51,7 @@ from node.domain.materials import MaterialRef, check_case_materials, material_re
 from node.domain.timelimits import Level, local_date, progress, working_days_between
 from node.journal import Journal, Record
 from node.services.case_rows import CLOCK_COMMANDS, due_of
+from node.services.offers import check_offer_terms
 from node.services.ports import Addresser, CalendarCache, Clock
 from node.services.projection import Projection
 from node.services.reach import check_addressee
@@ -69,11 +71,12 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
 
 
 def _addressees(before: CaseState, cmd: CaseCommand, me: str) -> set[str]:
-    """Who must receive this change as an addressed entry: the node an offer names, the
+    """Who must receive this change as an addressed entry: the node an offer (or its
+    withdrawal) names, the
     offering node for an answer, the filing node (which keeps the whole timeline) and the
     handling node (which counts the case) whenever they are not this node or its ancestors."""
     out = set()
-    if isinstance(cmd, OfferCustody):
+    if isinstance(cmd, OfferCustody | WithdrawOffer):
         out.add(cmd.to)
     elif isinstance(cmd, AcceptCustody | DeclineCustody):
         out.add(before.custodian)
@@ -189,8 +192,10 @@ class CaseService:
         outbox: Addresser,
         licenses: LicenseCheck,
         bell: Bell,
+        answer_days: int = 5,
     ) -> None:
         self.store, self.journal, self.clock, self.calendar = store, journal, clock, calendar
+        self.answer_days = answer_days  # working days a node has to answer this node's custody offer
         self.projection = projection
         self.key, self.outbox, self.licenses, self.bell = key, outbox, licenses, bell
         self._request_key = hashlib.sha256(b"yiwang/v1/request-id\x00" + key.pem()).digest()
@@ -231,6 +236,7 @@ class CaseService:
         now = self.clock()
         today = local_date(now)
         me = self.code
+        answer_by = self.calendar.get().for_division(me).add_working_days(today, self.answer_days)[0].isoformat()
         clean: list[Applicant] = []
         with self.store.transaction() as tx:
             tail = self.journal.lock(tx, Stream.CASE)
@@ -299,7 +305,7 @@ class CaseService:
                 records.append(Record(kind, state.case_no, body))
                 known.append((CaseRecord(state.case_no, now, actor, me, cmd, digest, version=state.version), state))
                 if item.division_code != me:  # the competent node is elsewhere: offer it the case at once
-                    offer = OfferCustody(item.division_code, "process")
+                    offer = OfferCustody(item.division_code, "process", answer_by=answer_by)
                     state = apply(state, offer, now)
                     offer_kind, offer_body = case_entry(offer, state, now, actor, me)
                     records.append(Record(offer_kind, state.case_no, offer_body))
@@ -375,6 +381,10 @@ class CaseService:
                 check_writer(stored.state, cmd, me)
                 if isinstance(cmd, OfferCustody):
                     check_addressee(tx, DivisionCode(me), cmd.to, "to")
+                    answer_by = calendar.for_division(me).add_working_days(today, self.answer_days)[0]
+                    cmd = replace(cmd, answer_by=answer_by.isoformat())
+                elif isinstance(cmd, AcceptCustody | DeclineCustody | WithdrawOffer):
+                    check_offer_terms(tx, stored.state, cmd, today)
                 check_command(cmd)
                 after = apply(stored.state, cmd, now)
                 addressees.append(_addressees(stored.state, cmd, me))
@@ -446,7 +456,11 @@ class CaseService:
         for i, (node, start) in enumerate(starts):
             end = starts[i + 1][1] if i + 1 < len(starts) else state.closed_at
             last_day = local_date(end if end is not None else self.clock())
-            spans.append(CustodySpan(node, start, end, working_days_between(calendar, local_date(start), last_day)))
+            spans.append(
+                CustodySpan(
+                    node, start, end, working_days_between(calendar.for_division(node), local_date(start), last_day)
+                )
+            )
         return tuple(spans)
 
     def _view(
@@ -457,7 +471,8 @@ class CaseService:
         if state.accepted_at is not None and state.limit_days is not None:
             finished = state.decided_at or state.closed_at
             end = local_date(finished) if finished is not None else today
-            p = progress(self.calendar.get(), local_date(state.accepted_at), state.limit_days, state.stops, end)
+            calendar = self.calendar.get().for_division(state.handling_division)
+            p = progress(calendar, local_date(state.accepted_at), state.limit_days, state.stops, end)
             used, remaining = p.used_days, p.remaining_days
             level = p.level.value
             if state.decided_at or state.closed_at:
@@ -491,7 +506,7 @@ class CaseService:
             sealed = tx.material(ref.digest)
         if sealed is None:
             raise NotFound("material file (still on its way)", f"{name} of case {case_no}")
-        return open_sealed(sealed, self.key.private_key)
+        return open_sealed_with(sealed, self.key.opening_keys)
 
     def applicant_if_held(self, case_no: str) -> Applicant | None:
         """The applicant when this node holds the sealed bundle (filing and handling nodes)."""
@@ -511,4 +526,4 @@ class CaseService:
             blob = tx.bundle(bundle_hash)
         if blob is None:
             raise NotFound("sealed bundle of case", case_no)
-        return Applicant.from_bytes(open_sealed(blob, self.key.private_key))
+        return Applicant.from_bytes(open_sealed_with(blob, self.key.opening_keys))

@@ -17,7 +17,7 @@ from federation.wire.codec_cases import license_sent_body, license_sent_from_bod
 from federation.wire.keys import NodeKey, load_public_key
 from federation.wire.licenses import sign_license, verify_license
 from federation.wire.sealing import MAGIC as SEALED_MAGIC
-from federation.wire.sealing import bundle_hash, open_sealed, seal_many
+from federation.wire.sealing import bundle_hash, open_sealed_with, seal_many
 from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
@@ -47,7 +47,7 @@ def sealed_again(old: NodeKey, new: NodeKey, stored: bytes) -> bytes:
 
 def opened_at_rest(key: NodeKey, stored: bytes) -> bytes:
     """The signed licence from a stored row (rows stored in clear by earlier versions read as they are)."""
-    return open_sealed(stored, key.private_key) if stored[:4] == SEALED_MAGIC else stored
+    return open_sealed_with(stored, key.opening_keys) if stored[:4] == SEALED_MAGIC else stored
 
 
 class LicenseBook:
@@ -67,7 +67,7 @@ class LicenseBook:
             case_no, number, digest = license_sent_from_body(a.entry.body)
             if bundle_hash(a.sealed_bundle) != digest:
                 raise BadSignature(f"{a.entry.origin}/case/{a.entry.seq}: the sealed licence does not match its hash")
-            signed = open_sealed(a.sealed_bundle, self.key.private_key)
+            signed = open_sealed_with(a.sealed_bundle, self.key.opening_keys)
             lic = verify_license(signed, anchors, now, tx.revoked_fingerprints())
             if lic.license_no != number or lic.issuer != a.entry.origin:
                 raise BadSignature(f"licence {lic.license_no} does not match the entry that carried it")

@@ -49,7 +49,7 @@ class CalendarCache:
     def get(self) -> WorkCalendar:
         if self._calendar is None:
             with self.store.read() as tx:
-                self._calendar = WorkCalendar(tx.calendars())
+                self._calendar = tx.work_calendar()
         return self._calendar
 
     def forget(self) -> None:

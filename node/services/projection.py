@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 
 from federation.wire.certs import code_of, fingerprint, load_certificate
 from federation.wire.codec_cases import bundle_sent_from_body
-from federation.wire.codec_catalog import calendar_from_body, issued_from_body, item_from_body, revoked_from_body
+from federation.wire.codec_catalog import (
+    calendar_from_body,
+    delegation_from_body,
+    issued_from_body,
+    item_from_body,
+    revoked_from_body,
+)
 from node.domain.calendar import WorkCalendar
 from node.domain.catalog import CatalogItem
 from node.domain.divisions import DivisionCode, Tier
@@ -74,7 +80,7 @@ class Projection:
             return out
         # The calendar as this transaction sees it (a rebuild has replayed only the years
         # published so far), moved on by the calendars among `entries` in their order.
-        calendar = WorkCalendar(tx.calendars())
+        calendar = tx.work_calendar()
         items, cases, bundles = [], [], []
         for e in entries:
             kind = e.kind
@@ -94,6 +100,19 @@ class Projection:
                 calendar, moved = self._calendar(tx, e, calendar)
                 out.due_dates_moved += moved
                 out.calendar_changed = True
+            elif kind in (Kind.CALENDAR_DELEGATED, Kind.LOCAL_CALENDAR_PUBLISHED):
+                why = self._local_refusal(tx, e)
+                if why is not None and (kind == Kind.CALENDAR_DELEGATED or e.origin[:2] != self.me.code[:2]):
+                    out.refused.append((e, why))
+                    continue
+                if cases:
+                    out.waiting += project_cases(tx, cases, calendar, new_to_me=copies)
+                    cases = []
+                calendar, moved = self._local(tx, e)
+                out.due_dates_moved += moved
+                out.calendar_changed = True
+                if why is not None:  # kept: it takes effect if the province delegates later
+                    out.refused.append((e, why))
             elif kind == Kind.ANCHOR_ADDED:
                 self._trust_root(tx, e)
             elif kind == Kind.CERT_REVOKED:
@@ -119,20 +138,51 @@ class Projection:
         code = DivisionCode(origin)
         return code.tier == Tier.PROVINCE and (origin == self.me.code or code.is_ancestor_of(self.me))
 
+    def _local_refusal(self, tx: Tx, e: Entry) -> str | None:
+        """Why a delegation or local calendar has no effect here, or None when it has."""
+        if e.kind == Kind.CALENDAR_DELEGATED:
+            return None if self._governs(e.origin) else "only the province delegates local holidays"
+        if e.origin[:2] != self.me.code[:2]:
+            return "local holidays of another province"
+        if not tx.delegated(e.origin):
+            return "local holidays of a division the province has not delegated them to (no effect until it does)"
+        return None
+
+    def _local(self, tx: Tx, e: Entry) -> tuple[WorkCalendar, int]:
+        """Keep a delegation or a local year and move the due dates of the open cases handled
+        in that division's subtree; returns the calendar now and how many due dates moved."""
+        if e.kind == Kind.CALENDAR_DELEGATED:
+            division, allowed, _ = delegation_from_body(e.body)
+            tx.put_delegation(division, allowed, e.origin, e.seq)
+            since = "0001-01-01"
+        else:
+            division, year = e.origin, calendar_from_body(e.body)
+            tx.put_local_calendar(division, year, e.seq)
+            since = f"{year.year}-01-01"
+        calendar = tx.work_calendar()
+        return calendar, self._recompute(tx, calendar, since, _at(e.recorded_at_us), DivisionCode(division))
+
+    @staticmethod
+    def _recompute(tx: Tx, calendar: WorkCalendar, since: str, at: dt.datetime, within: DivisionCode | None) -> int:
+        """Due dates of open cases due from `since` (handled within `within`), computed again."""
+        today = local_date(at)
+        updates = []
+        for state in tx.open_cases_with_due_from(since):
+            if within is not None and not within.contains(DivisionCode(state.handling_division)):
+                continue
+            due, provisional = due_of(calendar, state, today)
+            if due:
+                updates.append((state.case_no, due, provisional))
+        tx.set_due(updates)
+        return len(updates)
+
     def _calendar(self, tx: Tx, e: Entry, before: WorkCalendar) -> tuple[WorkCalendar, int]:
         """Keep a published year and move the due dates of open cases it concerns; returns the
         calendar with the year and how many due dates were computed again."""
         year = calendar_from_body(e.body)
         tx.put_calendar(year, e.origin, e.seq)
         calendar = before.with_year(year)
-        today = local_date(_at(e.recorded_at_us))
-        updates = []
-        for state in tx.open_cases_with_due_from(f"{year.year}-01-01"):
-            due, provisional = due_of(calendar, state, today)
-            if due:
-                updates.append((state.case_no, due, provisional))
-        tx.set_due(updates)
-        return calendar, len(updates)
+        return calendar, self._recompute(tx, calendar, f"{year.year}-01-01", _at(e.recorded_at_us), None)
 
     @staticmethod
     def _trust_root(tx: Tx, e: Entry) -> None:

@@ -15,18 +15,22 @@ from sqlalchemy import (
     update,
 )
 
-from node.domain.calendar import CalendarYear
+from node.domain.calendar import CalendarYear, WorkCalendar
 from node.domain.catalog import CatalogItem, Material
 from node.store.base import DbRow, TxBase
 from node.store.tables import (
+    CalendarDelegationRow,
     CalendarRow,
     CatalogItemRow,
+    LocalCalendarRow,
     MetaRow,
     table_of,
 )
 
 T_ITEMS = table_of(CatalogItemRow)
 T_CALENDARS = table_of(CalendarRow)
+T_LOCAL = table_of(LocalCalendarRow)
+T_DELEGATIONS = table_of(CalendarDelegationRow)
 T_META = table_of(MetaRow)
 
 _ITEM_DETAIL_FIELDS = ("service_objects", "handling_forms", "conditions", "fee", "legal_basis")
@@ -186,12 +190,53 @@ class CatalogTx(TxBase):
             self.conn.execute(insert(T_CALENDARS), {"year": year.year, **row})
 
     def calendars(self) -> dict[int, CalendarYear]:
-        return {
-            r.year: CalendarYear(
-                r.year,
-                frozenset(dt.date.fromisoformat(d) for d in r.holidays),
-                frozenset(dt.date.fromisoformat(d) for d in r.workdays),
-                r.source,
-            )
-            for r in self.conn.execute(select(T_CALENDARS)).all()
+        return {r.year: _year(r) for r in self.conn.execute(select(T_CALENDARS)).all()}
+
+    def work_calendar(self) -> WorkCalendar:
+        """The province's years with the local years of every division delegated now."""
+        return WorkCalendar(self.calendars(), self.local_calendars())
+
+    def put_local_calendar(self, division: str, year: CalendarYear, seq: int) -> None:
+        c = T_LOCAL.c
+        row = {
+            "holidays": sorted(d.isoformat() for d in year.holidays),
+            "workdays": sorted(d.isoformat() for d in year.workdays),
+            "source": year.source,
+            "seq": seq,
         }
+        where = (c.division == division) & (c.year == year.year)
+        if self.conn.execute(select(c.year).where(where)).first():
+            self.conn.execute(update(T_LOCAL).where(where).values(**row))
+        else:
+            self.conn.execute(insert(T_LOCAL), {"division": division, "year": year.year, **row})
+
+    def local_calendars(self) -> dict[str, dict[int, CalendarYear]]:
+        """Local years of the divisions the province delegates to now, by division."""
+        d = T_DELEGATIONS.c
+        q = select(T_LOCAL).join(T_DELEGATIONS, d.division == T_LOCAL.c.division).where(d.allowed.is_(True))
+        out: dict[str, dict[int, CalendarYear]] = {}
+        for r in self.conn.execute(q).all():
+            out.setdefault(r.division, {})[r.year] = _year(r)
+        return out
+
+    def put_delegation(self, division: str, allowed: bool, origin: str, seq: int) -> None:
+        d = T_DELEGATIONS.c
+        row = {"allowed": allowed, "origin": origin, "seq": seq}
+        if self.conn.execute(select(d.division).where(d.division == division)).first():
+            self.conn.execute(update(T_DELEGATIONS).where(d.division == division).values(**row))
+        else:
+            self.conn.execute(insert(T_DELEGATIONS), {"division": division, **row})
+
+    def delegated(self, division: str) -> bool:
+        d = T_DELEGATIONS.c
+        row = self.conn.execute(select(d.allowed).where(d.division == division)).first()
+        return bool(row and row[0])
+
+
+def _year(r: DbRow) -> CalendarYear:
+    return CalendarYear(
+        r.year,
+        frozenset(dt.date.fromisoformat(d) for d in r.holidays),
+        frozenset(dt.date.fromisoformat(d) for d in r.workdays),
+        r.source,
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, insert, select, tuple_, update
 
 from node.store.base import Value, rows_as
 from node.store.tables import AddressedRow, table_of
@@ -15,6 +15,7 @@ T_ADDRESSED = table_of(AddressedRow)
 Key = tuple[str, str, int, str]  # origin, stream, seq, addressee
 
 OUTBOX, FORWARDED, DELIVERED = "outbox", "forwarded", "delivered"
+DEAD, DISCARDED = "dead", "discarded"  # refused for good by the next hop; given up by an admin
 
 
 class MailTx:
@@ -55,22 +56,42 @@ class MailTx:
         """The next hop stored these: they leave the outbox. Returns how many rows changed."""
         c = T_ADDRESSED.c
         changed = 0
-        for origin, stream, seq, addressee in keys:
-            result = self.conn.execute(
-                update(T_ADDRESSED)
-                .where(
-                    and_(
-                        c.origin == origin,
-                        c.stream == stream,
-                        c.seq == seq,
-                        c.addressee == addressee,
-                        c.next_hop == next_hop,
-                        c.state == OUTBOX,
-                    )
-                )
-                .values(state=FORWARDED, done_at_us=at_us)
-            )
-            changed += result.rowcount
+        for key in keys:
+            where = and_(_is(key), c.next_hop == next_hop, c.state == OUTBOX)
+            changed += self.conn.execute(
+                update(T_ADDRESSED).where(where).values(state=FORWARDED, done_at_us=at_us)
+            ).rowcount
+        return changed
+
+    def park_dead(self, next_hop: str, refusals: Iterable[tuple[Key, str]], at_us: int) -> list[AddressedRow]:
+        """The next hop refused these for good: they leave the outbox as dead letters with the
+        reason. Returns the rows parked (a refusal of a copy not in the outbox changes nothing)."""
+        c = T_ADDRESSED.c
+        parked: list[AddressedRow] = []
+        for key, reason in refusals:
+            where = and_(_is(key), c.next_hop == next_hop, c.state == OUTBOX)
+            if self.conn.execute(
+                update(T_ADDRESSED).where(where).values(state=DEAD, refusal=reason[:500], done_at_us=at_us)
+            ).rowcount:
+                parked.extend(rows_as(AddressedRow, self.conn.execute(select(T_ADDRESSED).where(_is(key)))))
+        return parked
+
+    def revive_dead(self, keys: Iterable[Key] | None) -> int:
+        """Dead letters (all of them when `keys` is None) back into the outbox, to be sent again."""
+        return self._from_dead(keys, {"state": OUTBOX, "refusal": "", "done_at_us": None})
+
+    def discard_dead(self, keys: Iterable[Key], at_us: int) -> int:
+        """Dead letters given up: kept (a resent copy is still recognised), never sent again."""
+        return self._from_dead(keys, {"state": DISCARDED, "done_at_us": at_us})
+
+    def _from_dead(self, keys: Iterable[Key] | None, values: dict[str, Value]) -> int:
+        c = T_ADDRESSED.c
+        if keys is None:
+            return int(self.conn.execute(update(T_ADDRESSED).where(c.state == DEAD).values(**values)).rowcount)
+        changed = 0
+        for key in keys:
+            q = update(T_ADDRESSED).where(and_(_is(key), c.state == DEAD)).values(**values)
+            changed += self.conn.execute(q).rowcount
         return changed
 
     def addressed_rows(self, state: str = "", limit: int = 50, kind: str = "") -> list[AddressedRow]:
@@ -89,7 +110,32 @@ class MailTx:
         rows = self.conn.execute(select(c.held_ns, c.addressee, c.state, c.wire))
         return [(r[0] or 0, r[1], r[2], bytes(r[3])) for r in rows]
 
+    def offer_copy(self, case_no: str, origin: str, addressee: str) -> tuple[bytes, str] | None:
+        """(wire, state) of the latest custody offer of `case_no` from `origin` to `addressee`."""
+        c = T_ADDRESSED.c
+        q = (
+            select(c.wire, c.state)
+            .where(
+                and_(
+                    c.subject == case_no,
+                    c.kind == "case_custody_offered",
+                    c.origin == origin,
+                    c.addressee == addressee,
+                )
+            )
+            .order_by(c.seq.desc())
+            .limit(1)
+        )
+        row = self.conn.execute(q).first()
+        return None if row is None else (bytes(row[0]), str(row[1]))
+
     def addressed_about(self, subject: str) -> list[bytes]:
         """Wires of the addressed entries about `subject` (a case number) this node holds."""
         c = T_ADDRESSED.c
         return [bytes(r[0]) for r in self.conn.execute(select(c.wire).where(c.subject == subject))]
+
+
+def _is(key: Key) -> ColumnElement[bool]:
+    origin, stream, seq, addressee = key
+    c = T_ADDRESSED.c
+    return and_(c.origin == origin, c.stream == stream, c.seq == seq, c.addressee == addressee)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from node import logs
 from node.store.base import _comparable
 from node.store.cases import T_BACKLOG, T_CASES, CasesTx
-from node.store.catalog import T_CALENDARS, T_ITEMS, CatalogTx
+from node.store.catalog import T_CALENDARS, T_DELEGATIONS, T_ITEMS, T_LOCAL, CatalogTx
 from node.store.log import LogTx
 from node.store.mail import MailTx
 from node.store.materials import MaterialsTx
@@ -51,7 +51,7 @@ def transient(exc: DBAPIError) -> bool:
 
 
 # The tables the projection writes and `yiwang rebuild` replays (node.services.projection).
-DERIVED_TABLES = (T_CASES, T_BACKLOG, T_ITEMS, T_CALENDARS, T_REVOKED, T_ROOTS)
+DERIVED_TABLES = (T_CASES, T_BACKLOG, T_ITEMS, T_CALENDARS, T_LOCAL, T_DELEGATIONS, T_REVOKED, T_ROOTS)
 
 
 class Tx(LogTx, CatalogTx, CasesTx, MaterialsTx, TrustTx, MailTx):

@@ -104,6 +104,29 @@ class CalendarRow(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)
 
 
+class LocalCalendarRow(SQLModel, table=True):
+    """Local holidays a division published for its subtree (an autonomous prefecture's 彝族年);
+    in effect while the province's delegation to it stands (`calendar_delegations`)."""
+
+    __tablename__ = "local_calendars"
+    division: str = Field(primary_key=True, max_length=12)
+    year: int = Field(primary_key=True)
+    holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    workdays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    source: str = ""
+    seq: int = Field(sa_type=BigInteger)
+
+
+class CalendarDelegationRow(SQLModel, table=True):
+    """Divisions the province allowed (or no longer allows) to publish local holidays."""
+
+    __tablename__ = "calendar_delegations"
+    division: str = Field(primary_key=True, max_length=12)
+    allowed: bool
+    origin: str = Field(max_length=12)
+    seq: int = Field(sa_type=BigInteger)
+
+
 class CaseRow(SQLModel, table=True):
     __tablename__ = "cases"
     case_no: str = Field(primary_key=True, max_length=50)
@@ -296,8 +319,10 @@ class PeerRow(SQLModel, table=True):
 class AddressedRow(SQLModel, table=True):
     """Addressed entries this node wrote, relays or received (DESIGN.md section 4). A row is
     kept after it is forwarded, so a resent copy is recognised and acknowledged, not sent on
-    again: `state` is outbox (waiting for `next_hop` to answer), forwarded, or delivered (the
-    addressee is this node). `wire` is the signed message exactly as received."""
+    again: `state` is outbox (waiting for `next_hop` to answer), forwarded, delivered (the
+    addressee is this node), dead (the next hop refused it for good: `refusal` says why; an
+    admin retries or discards it) or discarded. `wire` is the signed message exactly as
+    received."""
 
     __tablename__ = "addressed"
     __table_args__ = (Index("ix_addressed_hop", "next_hop", "state"),)
@@ -313,6 +338,7 @@ class AddressedRow(SQLModel, table=True):
     done_at_us: int | None = Field(default=None, sa_type=BigInteger)
     wire: bytes = Field(sa_type=LargeBinary)
     held_ns: int | None = Field(default=None, sa_type=BigInteger)  # as for entries
+    refusal: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
 
 
 _MODELS: tuple[type[SQLModel], ...] = (
@@ -323,6 +349,8 @@ _MODELS: tuple[type[SQLModel], ...] = (
     MetaRow,
     CatalogItemRow,
     CalendarRow,
+    LocalCalendarRow,
+    CalendarDelegationRow,
     CaseRow,
     CaseBacklogRow,
     LicenseRow,

@@ -451,10 +451,13 @@ class CustodyOffered(_message.Message):
     PURPOSE_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     OUTLINE_FIELD_NUMBER: _builtins.int
+    ANSWER_BY_FIELD_NUMBER: _builtins.int
     to: _builtins.str
     purpose: _builtins.str
     """process, escalate, return, reroute, result"""
     reason: _builtins.str
+    answer_by: _builtins.str
+    """ISO date: answered by then, or the offering node may withdraw"""
     @_builtins.property
     def outline(self) -> Global___CaseOutline: ...
     def __init__(
@@ -464,10 +467,11 @@ class CustodyOffered(_message.Message):
         purpose: _builtins.str = ...,
         reason: _builtins.str = ...,
         outline: Global___CaseOutline | None = ...,
+        answer_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["outline", b"outline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["outline", b"outline", "purpose", b"purpose", "reason", b"reason", "to", b"to"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_by", b"answer_by", "outline", b"outline", "purpose", b"purpose", "reason", b"reason", "to", b"to"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -513,6 +517,33 @@ class CustodyDeclined(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CustodyDeclined: _TypeAlias = CustodyDeclined  # noqa: Y015
+
+@_typing.final
+class CustodyWithdrawn(_message.Message):
+    """The custodian takes back an offer not answered by its date (or refused as a dead letter on
+    the way); the case stays with it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TO_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    to: _builtins.str
+    """whom the offer named"""
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        to: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "to", b"to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustodyWithdrawn: _TypeAlias = CustodyWithdrawn  # noqa: Y015
 
 @_typing.final
 class License(_message.Message):
@@ -718,6 +749,7 @@ class CaseEntry(_message.Message):
     CUSTODY_OFFERED_FIELD_NUMBER: _builtins.int
     CUSTODY_ACCEPTED_FIELD_NUMBER: _builtins.int
     CUSTODY_DECLINED_FIELD_NUMBER: _builtins.int
+    CUSTODY_WITHDRAWN_FIELD_NUMBER: _builtins.int
     case_no: _builtins.str
     at_us: _builtins.int
     actor: _builtins.str
@@ -756,6 +788,8 @@ class CaseEntry(_message.Message):
     def custody_accepted(self) -> Global___CustodyAccepted: ...
     @_builtins.property
     def custody_declined(self) -> Global___CustodyDeclined: ...
+    @_builtins.property
+    def custody_withdrawn(self) -> Global___CustodyWithdrawn: ...
     def __init__(
         self,
         *,
@@ -779,12 +813,13 @@ class CaseEntry(_message.Message):
         custody_offered: Global___CustodyOffered | None = ...,
         custody_accepted: Global___CustodyAccepted | None = ...,
         custody_declined: Global___CustodyDeclined | None = ...,
+        custody_withdrawn: Global___CustodyWithdrawn | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "change", b"change", "custody_accepted", b"custody_accepted", "custody_declined", b"custody_declined", "custody_offered", b"custody_offered", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "withdrawn", b"withdrawn"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "change", b"change", "custody_accepted", b"custody_accepted", "custody_declined", b"custody_declined", "custody_offered", b"custody_offered", "custody_withdrawn", b"custody_withdrawn", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "withdrawn", b"withdrawn"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "actor", b"actor", "at_us", b"at_us", "case_no", b"case_no", "change", b"change", "custody_accepted", b"custody_accepted", "custody_declined", b"custody_declined", "custody_offered", b"custody_offered", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "version", b"version", "withdrawn", b"withdrawn", "writer", b"writer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "actor", b"actor", "at_us", b"at_us", "case_no", b"case_no", "change", b"change", "custody_accepted", b"custody_accepted", "custody_declined", b"custody_declined", "custody_offered", b"custody_offered", "custody_withdrawn", b"custody_withdrawn", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "version", b"version", "withdrawn", b"withdrawn", "writer", b"writer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["filed", "accepted", "not_accepted", "review_started", "supplement_requested", "supplemented", "suspended", "resumed", "decided", "delivered", "withdrawn", "evaluated", "custody_offered", "custody_accepted", "custody_declined"]  # noqa: Y015
+    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["filed", "accepted", "not_accepted", "review_started", "supplement_requested", "supplemented", "suspended", "resumed", "decided", "delivered", "withdrawn", "evaluated", "custody_offered", "custody_accepted", "custody_declined", "custody_withdrawn"]  # noqa: Y015
     _WhichOneofArgType_change: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_change) -> _WhichOneofReturnType_change | None: ...
 

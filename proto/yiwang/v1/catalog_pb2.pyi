@@ -189,3 +189,32 @@ class CalendarYear(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CalendarYear: _TypeAlias = CalendarYear  # noqa: Y015
+
+@_typing.final
+class CalendarDelegation(_message.Message):
+    """The province lets a division (an autonomous prefecture or county) publish local holidays for
+    its own subtree as `local_calendar_published` entries (a CalendarYear), or stops it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIVISION_FIELD_NUMBER: _builtins.int
+    ALLOWED_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    division: _builtins.str
+    allowed: _builtins.bool
+    note: _builtins.str
+    def __init__(
+        self,
+        *,
+        division: _builtins.str = ...,
+        allowed: _builtins.bool = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "division", b"division", "note", b"note"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CalendarDelegation: _TypeAlias = CalendarDelegation  # noqa: Y015

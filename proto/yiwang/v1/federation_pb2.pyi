@@ -388,20 +388,56 @@ class AddressedKey(_message.Message):
 Global___AddressedKey: _TypeAlias = AddressedKey  # noqa: Y015
 
 @_typing.final
+class Refusal(_message.Message):
+    """A copy the receiver will never store (a signature that does not verify, a route that would
+    loop, a case rule it breaks): the sender parks it as a dead letter and sends what follows.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    """at most 500 characters, no personal data"""
+    @_builtins.property
+    def key(self) -> Global___AddressedKey: ...
+    def __init__(
+        self,
+        *,
+        key: Global___AddressedKey | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["key", b"key"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Refusal: _TypeAlias = Refusal  # noqa: Y015
+
+@_typing.final
 class DeliverAck(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     KEYS_FIELD_NUMBER: _builtins.int
+    REFUSED_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___AddressedKey]: ...
+    def keys(self) -> _containers.RepeatedCompositeFieldContainer[Global___AddressedKey]:
+        """copies now stored"""
+
+    @_builtins.property
+    def refused(self) -> _containers.RepeatedCompositeFieldContainer[Global___Refusal]:
+        """copies refused for good"""
+
     def __init__(
         self,
         *,
         keys: _abc.Iterable[Global___AddressedKey] | None = ...,
+        refused: _abc.Iterable[Global___Refusal] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys", b"keys", "refused", b"refused"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
