@@ -42,13 +42,20 @@ from node.journal import Journal, Record
 from node.services.bundles import Courier, take_bundles
 from node.services.licenses import LicenseBook
 from node.services.ports import Clock, IdentitySource
-from node.services.projection import Projection
+from node.services.projection import Projection, ProjectionRefused
 from node.services.reach import check_addressee
 from node.store import Store
 from node.store.mail import DEAD, DELIVERED, OUTBOX, Key
 from node.store.tables import AddressedRow
 from sync.outbox import Outbox, addressed_row
 from sync.routing import may_arrive_from, next_node
+
+# Refusals that may pass without an operator: the hop does not know the origin's issuer yet (a
+# peer province's root still on its way down), or a certificate is outside its validity by the
+# hop's clock. Their dead letters are sent again every RETRY_TRANSIENT_US; others wait for
+# `yiwang mail retry`.
+TRANSIENT_REFUSALS = ("UnknownIssuer", "CertificateExpired")
+RETRY_TRANSIENT_US = 15 * 60 * 1_000_000
 
 
 class _Signer:
@@ -78,6 +85,7 @@ class MailService:
         self.me = outbox.me
         self.log = logs.get("mail")
         self._signers: dict[bytes, _Signer] = {}
+        self._revived: dict[str, int] = {}  # next hop -> when transient dead letters were last revived (us)
 
     # -- sending --------------------------------------------------------------------------
 
@@ -165,7 +173,9 @@ class MailService:
                         arrived.append(a.entry)
                         seen.add(ek)
             tx.put_addressed(list(rows.values()))
-            self.projection.apply(tx, arrived, copies=True)
+            refused = self.projection.apply(tx, arrived, copies=True).refused
+            if refused:  # a copy is refused on its own (`take`): a dead letter at its sender
+                raise ProjectionRefused(*refused[0])
             delivered_here = [a for a, hop in zip(items, hops, strict=True) if hop is None and a.key in rows]
             for a in delivered_here:  # the sender's key, proven by its chain: to seal replies to it
                 key = self.signer_key(a)
@@ -231,8 +241,21 @@ class MailService:
     # -- handing on -----------------------------------------------------------------------
 
     def outbox(self, to: str, limit: int = 100) -> list[tuple[Key, bytes]]:
+        self._revive_transient(to)
         with self.store.read() as tx:
             return tx.outbox(to, limit)
+
+    def _revive_transient(self, to: str) -> None:
+        """Dead letters refused for a cause that may pass go out again after RETRY_TRANSIENT_US
+        (checked at most once a minute per next hop)."""
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        if now_us - self._revived.get(to, 0) < 60_000_000:
+            return
+        self._revived[to] = now_us
+        with self.store.transaction() as tx:
+            n = tx.revive_transient(to, now_us - RETRY_TRANSIENT_US, TRANSIENT_REFUSALS)
+        if n:
+            self.log.info("dead_letters_retried", next_hop=to, copies=n)
 
     def forwarded(self, to: str, keys: Iterable[Key]) -> None:
         now_us = int(self.clock().timestamp() * 1_000_000)
@@ -247,6 +270,7 @@ class MailService:
     def refused(self, to: str, refusals: Sequence[tuple[Key, str]]) -> None:
         """`to` refused these copies for good: park them as dead letters, each with an alarm."""
         now_us = int(self.clock().timestamp() * 1_000_000)
+        refusals = [(key, excerpt(why, 480)) for key, why in refusals]  # the peer's words, escaped and cut
 
         def park() -> list[AddressedRow]:
             with self.store.transaction() as tx:

@@ -143,9 +143,10 @@ class Pump:
         elif isinstance(msg, DeliverAck) and self.mailer is not None:
             keys = list(msg.keys)
             self.mailer.forwarded(self.peer.code, keys)
-            if msg.refused:
-                self.mailer.refused(self.peer.code, msg.refused)
-            done = keys + [k for k, _ in msg.refused]
+            refused = [(k, why) for k, why in msg.refused if k in self.delivering]  # only what it was sent
+            if refused:
+                self.mailer.refused(self.peer.code, refused)
+            done = keys + [k for k, _ in refused]
             self._answered(lambda: self.delivering.difference_update(done))
 
     def _answered(self, update: Callable[[], object]) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from federation.wire.certs import public_key_of
 from federation.wire.codec import entry_from_wire
-from federation.wire.codec_catalog import issued_from_body, item_to_pb
+from federation.wire.codec_catalog import calendar_from_body, endorsement_body, issued_from_body, item_to_pb
 from federation.wire.keys import Purpose, Signature, load_public_key, verify
 from federation.wire.suites import PublicKey
 from node import logs
@@ -138,6 +138,8 @@ class ReplicaService:
                 self.log.warning("entry_refused", origin=e.origin, seq=e.seq, kind=e.kind)
             if projected.cross_region:
                 self._republish(tx, projected.cross_region)
+            if projected.endorse:
+                self._endorse(tx, projected.endorse)
         self._keys.update(keys.maps[0])
         if projected.calendar_changed:
             self.calendar.forget()
@@ -163,6 +165,20 @@ class ReplicaService:
         records = [Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString()) for i in items]
         entries = self.journal.append(tx, Stream.PUBLIC, records, now_us, tail)
         self.projection.apply(tx, entries)
+
+    def _endorse(self, tx: Tx, entries: Sequence[Entry]) -> None:
+        """A province passes a delegated division's local holidays on in its own public stream:
+        nodes outside that subtree holding its cases (a cross-region case's filing node) count
+        them too."""
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        tail = self.journal.lock(tx, Stream.PUBLIC)
+        records = [
+            Record(
+                Kind.LOCAL_CALENDAR_ENDORSED, e.subject, endorsement_body(e.origin, e.seq, calendar_from_body(e.body))
+            )
+            for e in entries
+        ]
+        self.projection.apply(tx, self.journal.append(tx, Stream.PUBLIC, records, now_us, tail))
 
     # -- sending --------------------------------------------------------------------------
 

@@ -238,8 +238,8 @@ def test_a_forged_message_on_an_open_server_is_detected_by_the_documented_verifi
         honest = BusVerifier(key)
         for s, data, headers in asyncio.run(_all_messages(url)):
             honest.feed(s, headers, data)
-        assert sorted(honest.verdict.proven) == [(node.code, "case", 1), (node.code, "public", 1)]
-        assert honest.verdict.forged == []
+        assert sorted(honest.verdict.proven_keys()) == [(node.code, "case", 1), (node.code, "public", 1)]
+        assert honest.verdict.forged == [] and honest.unproven == []
 
         with node.store.read() as tx:
             [first] = tx.entries_between(node.code, "case", 0, 1)
@@ -272,11 +272,11 @@ def test_a_forged_message_on_an_open_server_is_detected_by_the_documented_verifi
         verifier = BusVerifier(key)
         for s, data, headers in messages:
             verifier.feed(s, headers, data)
-        assert [k for k, _ in verifier.verdict.forged] == [(node.code, "case", 2)]
-        assert "does not chain" in verifier.verdict.forged[0][1]
-        assert (node.code, "case", 2) not in verifier.verdict.proven
-        assert {(node.code, "case", 1), (node.code, "case", 3)} <= set(verifier.verdict.proven)
-        # a message with a signature header that another key made is not proven either
+        proven = verifier.verdict.proven_keys()
+        assert {(node.code, "case", 1), (node.code, "case", 3)} <= proven
+        assert (node.code, "case", 2) not in proven  # the forgery: never proven
+        assert [(m.seq, m.hash) for m in verifier.unproven] == [(2, forged_hash)]
+        # with a key that did not sign, nothing is proven and the signed messages are forged
         other = BusVerifier(Node.init(tmp_path / "other", "511602000000").key.public_key)
         for s, data, headers in messages:
             other.feed(s, headers, data)
@@ -420,3 +420,22 @@ def test_a_province_on_a_three_server_cluster_keeps_every_entry_once_through_los
         for s in servers:
             s.stop()
         node.close()
+
+
+def test_replicas_a_server_cannot_give_raise_an_alarm_and_the_relay_publishes_on(node: Node, tmp_path: Path) -> None:
+    """nats.replicas = 3 against a single server that holds the stream with one replica: the
+    stream cannot change; the relay says so once (an alarm) and keeps publishing."""
+    proc, url = start_nats_server(tmp_path / "single")
+    try:
+        node.catalog.import_items([licence_item()])
+        assert asyncio.run(Relay(node, url).publish_pending()) == 1  # the stream, with one replica
+        told: list[tuple[str, BaseException]] = []
+        relay = Relay(node, url, failed=lambda worker, exc: told.append((worker, exc)), replicas=3)
+        node.cases.file(FileRequest(licence_item().implementation_code, PERSON), "w")
+        assert asyncio.run(relay.publish_pending()) == 1
+        node.cases.file(FileRequest(licence_item().implementation_code, PERSON), "w")
+        assert asyncio.run(relay.publish_pending()) == 1
+        assert len(told) == 1 and told[0][0] == "bus stream" and "nats.replicas = 3" in str(told[0][1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -193,13 +193,15 @@ def test_an_item_that_is_not_cross_region_is_filed_only_in_its_own_area(nodes: d
     assert counts(village_b) == before
 
 
-def test_an_entry_from_a_non_custodian_is_refused_where_it_arrives(nodes: dict[str, Node]) -> None:
+def test_an_entry_from_a_non_custodian_changes_nothing_where_it_arrives_and_wedges_nothing(
+    nodes: dict[str, Node],
+) -> None:
     """County B writes a change of village A's case behind the service's back (a rogue node):
-    the city that receives its stream refuses the batch and stores nothing of it."""
+    the city keeps it in county B's chain (a chain cannot skip an entry) without effect and
+    raises an alarm; county B's later entries still arrive."""
     from federation.wire.codec_cases import case_entry
     from node.domain.entries import Stream
     from node.journal import Record
-    from node.services.case_rows import CaseRuleBroken
 
     village, county_b, city = nodes[VILLAGE], nodes[COUNTY_B], nodes[CITY]
     case_no = errand(village)
@@ -210,10 +212,15 @@ def test_an_entry_from_a_non_custodian_is_refused_where_it_arrives(nodes: dict[s
     kind, body = case_entry(AcceptCustody(COUNTY), forged, offered.filed_at, "rogue", COUNTY_B)
     with county_b.store.transaction() as tx:
         county_b.journal.append(tx, Stream.CASE, [Record(kind, case_no, body)], 1)
-    before = counts(city)
-    with pytest.raises(CaseRuleBroken, match="custody"):
-        push_up(county_b, city)
-    assert counts(city) == before
+    own = county_b.cases.file(
+        FileRequest(licence_item(division=COUNTY_B, cross_region=True).implementation_code, PERSON), "w"
+    )
+    push_up(county_b, city)
+    assert city.cases.get(case_no) == offered  # unchanged
+    assert city.cases.get(own.case_no).status == Status.FILED  # the entry behind it arrived
+    with city.store.read() as tx:
+        alarms = [a for a in tx.alarms() if a.kind == "EntryRefused" and a.peer == COUNTY_B]
+    assert len(alarms) == 1 and "case rule broken" in alarms[0].detail and "custody" in alarms[0].detail
 
 
 def test_the_filing_node_shows_who_held_the_case_and_for_how_long(nodes: dict[str, Node], clock: Clock) -> None:
@@ -403,10 +410,25 @@ def test_an_offer_unanswered_by_its_date_is_withdrawn_by_the_offering_node(
 
 
 def test_an_offer_whose_copy_was_refused_on_the_way_is_withdrawn_at_once(nodes: dict[str, Node]) -> None:
-    village = nodes[VILLAGE]
-    case_no = errand(village)
+    """At once only when the node it named cannot have seen the offer: an ancestor reads it in
+    the offering node's own stream, whatever became of the copy."""
+    county, village = nodes[COUNTY], nodes[VILLAGE]
+    case_no = county.cases.file(FileRequest(ITEM, PERSON), "w").case_no
+    county.cases.act(case_no, OfferCustody(COUNTY_B, "reroute", "属地管辖"), "w")
+    [(key, _)] = county.mail.outbox(CITY)
+    county.mail.refused(CITY, [(key, "BadSignature: the origin's signature does not verify")])
+    assert [r.subject for r in county.mail.dead_letters()] == [case_no]
+    county.cases.act(case_no, WithdrawOffer(COUNTY_B, "送达失败"), "w")  # no need to wait
+    assert state(county, case_no) == ("filed", COUNTY, "", 3)
+
+    errand_no = errand(village)  # offered to the county, an ancestor of the village
     [(key, _)] = village.mail.outbox(TOWNSHIP)
     village.mail.refused(TOWNSHIP, [(key, "BadSignature: the origin's signature does not verify")])
-    assert [r.subject for r in village.mail.dead_letters()] == [case_no]
-    village.cases.act(case_no, WithdrawOffer(COUNTY, "送达失败"), "agent-07")  # no need to wait
-    assert state(village, case_no) == ("filed", VILLAGE, "", 3)
+    before = counts(village)
+    with pytest.raises(StateConflict, match="may answer the offer until"):
+        village.cases.act(errand_no, WithdrawOffer(COUNTY, "送达失败"), "agent-07")
+    assert counts(village) == before
+    settle(nodes)
+    county.cases.act(errand_no, AcceptCustody(COUNTY), "window-3")  # it saw the offer in the stream
+    settle(nodes)
+    assert state(village, errand_no)[1] == COUNTY

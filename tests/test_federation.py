@@ -432,6 +432,23 @@ def test_keys_rotate_renews_through_the_parent(federation: dict[str, tuple[Path,
     retired = list((home / "retired-keys").iterdir())
     assert len(retired) == 1 and retired[0].stat().st_mode & 0o077 == 0
     assert (home / "retired-keys").stat().st_mode & 0o077 == 0
+    # the running node follows the new key: a copy it signs now is stored by its parent
+    from yiwang.v1 import case_pb2, node_service_pb2
+
+    from tests.helpers import api_stub
+
+    token = cli_json(home, "users", "add", "rotation-check", "--client", "--role", "clerk")["token"]
+    channel, api = api_stub(federation["village"][1].ports["api"], token)
+    try:
+        offer = case_pb2.CaseEntry(
+            case_no=case_no, custody_offered=case_pb2.CustodyOffered(to=CHAIN[3], purpose="escalate")
+        )
+        api.ActOnCase(node_service_pb2.ActOnCaseRequest(change=offer), timeout=30)
+    finally:
+        channel.close()
+    query = "select count(*) from addressed where subject = ? and kind = 'case_custody_offered' and state = ?"
+    wait_for(lambda: _count(home, query, case_no, "forwarded"), 60, "the offer signed with the new key, stored above")
+    assert _count(home, query, case_no, "dead") == 0
 
 
 def test_a_child_reconnects_after_its_parent_restarts(tmp_path: Path) -> None:

@@ -111,8 +111,43 @@ def test_local_holidays_from_a_division_without_the_delegation_change_nothing(
     settle(nodes)
     for node in (city, nodes[PROVINCE]):
         assert workday(node, "2026-11-18")
+        with node.store.read() as tx:  # the calendar of cases handled at the county: unchanged
+            assert tx.work_calendar().for_division(GUANGAN_COUNTY).is_workday(dt.date(2026, 11, 18))
+            assert tx.local_calendars() == {}
         with node.store.read() as tx:
             assert any(a.kind == "EntryRefused" and a.peer == GUANGAN_COUNTY for a in tx.alarms())
     assert workday(county, "2026-11-18")  # not even at the county that wrote it
     for node in (city, nodes[PROVINCE]):
         assert_rebuilds_the_same(node)
+
+
+def test_a_cross_region_case_filed_outside_the_subtree_counts_the_local_holidays_too(
+    nodes: dict[str, Node],
+) -> None:
+    """A 通办 case of a Xichang item filed in Guang'an: its filing node never receives
+    Liangshan's public stream, but the province passes the local holidays on in its own, so
+    the filing node shows the same due date as the handling node."""
+    from node.domain.lifecycle import AcceptCustody
+
+    xichang, guangan = nodes[XICHANG], nodes[GUANGAN_COUNTY]
+    item = licence_item("2", division=XICHANG, cross_region=True)
+    xichang.catalog.import_items([item])
+    settle(nodes)  # the province republishes the 通办 item to the whole province
+    case_no = guangan.cases.file(FileRequest(item.implementation_code, PERSON), "窗口-王").case_no
+    settle(nodes)
+    xichang.cases.act(case_no, AcceptCustody(XICHANG), "窗口-阿")
+    xichang.cases.act(case_no, Accept(), "窗口-阿")
+    settle(nodes)
+    assert due(guangan, case_no) == due(xichang, case_no) == "2026-11-23"
+    nodes[PROVINCE].calendars.delegate(LIANGSHAN)
+    settle(nodes)
+    nodes[LIANGSHAN].calendars.publish_local(make_calendar_year(2026, [YI_NEW_YEAR], []))
+    settle(nodes)
+    assert due(xichang, case_no) == "2026-11-26"
+    assert due(guangan, case_no) == "2026-11-26"  # through the province's endorsement
+    with guangan.store.read() as tx:
+        assert any(e.kind == "local_calendar_endorsed" for e in tx.entries(PROVINCE, "public"))
+        assert not any(e.origin == LIANGSHAN for e in tx.entries(LIANGSHAN, "public"))
+    assert workday(guangan, "2026-11-18")  # its own calendar is the province's
+    for code in (PROVINCE, GUANGAN_COUNTY, XICHANG):
+        assert_rebuilds_the_same(nodes[code])

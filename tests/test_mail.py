@@ -232,3 +232,24 @@ def test_a_refused_copy_becomes_a_dead_letter_and_the_copies_behind_it_go_on(nod
     assert village.mail.dead_letters() == [] and village.mail.outbox(BRANCH_A[1]) == []
     assert village.mail.retry(None) == 0 and village.mail.discard([key]) == 0
     assert counts(township)["addressed"] == before["addressed"] + 2
+
+
+def test_a_copy_refused_for_a_cause_that_may_pass_goes_out_again_by_itself(
+    nodes: dict[str, Node], clock: Clock
+) -> None:
+    """An unknown issuer (a peer province's root not yet at that hop) or a certificate outside
+    its validity by the hop's clock may pass: such dead letters go out again after 15 minutes;
+    a bad signature waits for an admin."""
+    import datetime as dt
+
+    village = nodes[BRANCH_A[-1]]
+    village.mail.send_notice(BRANCH_B[-1], "甲", "x")
+    village.mail.send_notice(BRANCH_B[-1], "乙", "y")
+    [(first, _), (second, _)] = village.mail.outbox(BRANCH_A[1])
+    village.mail.refused(BRANCH_A[1], [(first, "UnknownIssuer: no trusted root"), (second, "BadSignature: no")])
+    assert village.mail.outbox(BRANCH_A[1]) == []
+    clock.now += dt.timedelta(minutes=10)
+    assert village.mail.outbox(BRANCH_A[1]) == []  # not yet
+    clock.now += dt.timedelta(minutes=6)
+    assert [k for k, _ in village.mail.outbox(BRANCH_A[1])] == [first]
+    assert [(r.seq, r.refusal) for r in village.mail.dead_letters()] == [(second[2], "BadSignature: no")]

@@ -38,70 +38,97 @@ def sign_run(key: NodeKey, origin: str, stream: str, seq: int, hash_: bytes) -> 
     return f"{sig.alg}:{sig.key_id.hex()}:{sig.value.hex()}"
 
 
+@dataclass(frozen=True)
+class Message:
+    """One entry message as a verifier names it: what the log proves is its hash."""
+
+    origin: str
+    stream: str
+    seq: int
+    hash: bytes
+    kind: str  # the subject's last token; for a reference only proven with its body, fetched from the node
+    reference: bool = False  # `body-omitted`: the hash is proven, the body must be fetched
+
+
 @dataclass
 class Verdict:
-    """What a verifier concluded of the messages fed so far: proven (origin, stream, seq) and
-    the forged or broken ones with the reason."""
+    """What a verifier concluded of the messages fed so far. `proven`: from the log. `forged`:
+    positively not (a body that does not match its hash, a signature that does not verify, a
+    reference that carries a body). Every other message is unproven until a signed message
+    chains back to it (`unproven`): act on proven messages only."""
 
-    proven: list[tuple[str, str, int]] = field(default_factory=list)
-    forged: list[tuple[tuple[str, str, int], str]] = field(default_factory=list)
+    proven: list[Message] = field(default_factory=list)
+    forged: list[tuple[str, str]] = field(default_factory=list)  # (subject, why)
+
+    def proven_keys(self) -> set[tuple[str, str, int]]:
+        return {(m.origin, m.stream, m.seq) for m in self.proven}
 
 
 class BusVerifier:
-    """Feed entry messages of a node's bus in stream order (as JetStream delivers them);
-    each one is proven once a signed message chains back to it, or reported forged."""
+    """Feed a node's entry messages (subscribe to whole streams, `yiwang.<origin>.<stream>.>`,
+    and filter in the client: a proof runs through every message of a stream). Each message is
+    proven once a message signed by one of `signer_keys` (the node's current and earlier keys,
+    from `yiwang bus cert`) chains back to it through `Yiwang-Prev` links; alarms are skipped."""
 
-    def __init__(self, signer_key: PublicKey) -> None:
-        self.key = signer_key
+    def __init__(self, *signer_keys: PublicKey) -> None:
+        self.keys = {k.key_id: k for k in signer_keys}
         self.verdict = Verdict()
-        self._waiting: dict[tuple[str, str], list[tuple[int, bytes]]] = {}  # unproven (seq, hash) per stream
-        self._last: dict[tuple[str, str], bytes] = {}  # the hash of the stream's last message fed
+        self._unproven: dict[bytes, tuple[Message, bytes]] = {}  # hash -> (message, prev hash)
+        self._proven: set[bytes] = set()
+
+    @property
+    def unproven(self) -> list[Message]:
+        return sorted((m for m, _ in self._unproven.values()), key=lambda m: (m.origin, m.stream, m.seq))
 
     def feed(self, subject: str, headers: Mapping[str, str], body: bytes) -> None:
+        parts = subject.split(".")
+        if len(parts) == 4 and parts[2] == "alarm":
+            return  # alarms are the node's notices, not log entries
         try:
             origin, stream, seq = headers[H_ORIGIN], headers[H_STREAM], int(headers[H_SEQ])
             hash_, prev = bytes.fromhex(headers[H_HASH]), bytes.fromhex(headers[H_PREV])
         except (KeyError, ValueError):
-            self.verdict.forged.append(((subject, "", 0), "headers missing or malformed"))
+            self.verdict.forged.append((subject, "Yiwang headers missing or malformed"))
             return
-        key = (origin, stream, seq)
-        parts = subject.split(".")
         if len(parts) != 4 or parts[:3] != ["yiwang", origin, stream]:
-            self._forged(key, "the subject does not name the headers' origin and stream")
+            self.verdict.forged.append((subject, "the subject does not name the headers' origin and stream"))
             return
-        omitted = headers.get(H_REFERENCE) == "body-omitted"
-        if not omitted and entry_hash(origin, stream, seq, prev, parts[3], body) != hash_:
-            self._forged(key, "the body does not match Yiwang-Hash")
+        reference = headers.get(H_REFERENCE) == "body-omitted"
+        if reference and body:
+            self.verdict.forged.append((subject, "a reference (body-omitted) that carries a body"))
             return
-        waiting = self._waiting.setdefault((origin, stream), [])
-        last = self._last.get((origin, stream))
-        if last is not None and prev != last:  # what waits was not this stream's log: forged
-            for s, _ in waiting:
-                self.verdict.forged.append(((origin, stream, s), f"message {seq} does not chain to it"))
-            waiting.clear()
-        self._last[(origin, stream)] = hash_
-        waiting.append((seq, hash_))
+        if not reference and entry_hash(origin, stream, seq, prev, parts[3], body) != hash_:
+            self.verdict.forged.append((subject, "the body does not match Yiwang-Hash"))
+            return
+        message = Message(origin, stream, seq, hash_, parts[3], reference)
         signed = headers.get(H_SIGNATURE)
         if signed is None:
+            if hash_ not in self._proven:
+                self._unproven[hash_] = (message, prev)
             return
+        if not self._signed(signed, origin, stream, seq, hash_):
+            self.verdict.forged.append((subject, "the relay's signature does not verify"))
+            return
+        self._prove(message, prev)
+
+    def _signed(self, signed: str, origin: str, stream: str, seq: int, hash_: bytes) -> bool:
         try:
             alg, key_id, value = signed.split(":")
             sig = Signature(alg, bytes.fromhex(key_id), bytes.fromhex(value))
-            good = verify(self.key, Purpose.BUS_RUN, run_message(origin, stream, seq, hash_), sig)
         except ValueError:
-            good = False
-        if not good:
-            waiting.pop()
-            if last is None:
-                del self._last[(origin, stream)]
-            else:
-                self._last[(origin, stream)] = last
-            self._forged(key, "the relay's signature does not verify")
-            return
-        self.verdict.proven.extend((origin, stream, s) for s, _ in waiting)  # the signed hash commits to them all
-        waiting.clear()
+            return False
+        key = self.keys.get(sig.key_id)
+        return key is not None and verify(key, Purpose.BUS_RUN, run_message(origin, stream, seq, hash_), sig)
 
-    def _forged(self, key: tuple[str, str, int], why: str) -> None:
-        """A message that is not from the log; the stream's chain goes on from the message
-        before it."""
-        self.verdict.forged.append((key, why))
+    def _prove(self, message: Message, prev: bytes) -> None:
+        """`message` is signed: it and every unproven message its `Yiwang-Prev` links reach
+        are from the log (each hash commits to the one before it)."""
+        self._unproven.pop(message.hash, None)
+        if message.hash not in self._proven:
+            self._proven.add(message.hash)
+            self.verdict.proven.append(message)
+        while prev in self._unproven:
+            earlier, prev_of_earlier = self._unproven.pop(prev)
+            self._proven.add(earlier.hash)
+            self.verdict.proven.append(earlier)
+            prev = prev_of_earlier

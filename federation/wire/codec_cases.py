@@ -297,6 +297,7 @@ def _offered_state(msg: case_pb2.CaseEntry) -> CaseState:
         evaluation=o.evaluation or None,
         offered_to=msg.custody_offered.to,
         version=msg.version,
+        offer_answer_by=msg.custody_offered.answer_by,
     )
 
 

@@ -105,6 +105,15 @@ def delegation_from_body(body: bytes) -> tuple[str, bool, str]:
     return msg.division, msg.allowed, msg.note
 
 
+def endorsement_body(division: str, seq: int, year: CalendarYear) -> bytes:
+    return catalog_pb2.LocalCalendar(division=division, seq=seq, year=calendar_to_pb(year)).SerializeToString()
+
+
+def endorsement_from_body(body: bytes) -> tuple[str, int, CalendarYear]:
+    msg = parsed(catalog_pb2.LocalCalendar(), body, "local calendar")
+    return msg.division, msg.seq, calendar_from_pb(msg.year)
+
+
 def issued_body(code: str, der: bytes, fingerprint: str) -> bytes:
     """The body of a cert_issued (or anchor_added) entry."""
     return federation_pb2.CertificateIssued(code=code, der=der, fingerprint=fingerprint).SerializeToString()

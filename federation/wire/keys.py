@@ -51,12 +51,30 @@ class NodeKey:
     open what was sealed to them before a rotation (sealed bundles and materials are named by
     their hash in the log, so they are not sealed again)."""
 
-    def __init__(self, private_key: PrivateKey, retired: tuple[PrivateKey, ...] = ()) -> None:
+    def __init__(self, private_key: PrivateKey, retired: tuple[PrivateKey, ...] = (), path: Path | None = None) -> None:
+        self._path = path  # the file it came from: a running node follows `yiwang keys rotate`
+        self._stamp = _stamp(path)
+        self._set(private_key, retired)
+
+    def _set(self, private_key: PrivateKey, retired: tuple[PrivateKey, ...]) -> None:
         self._key = private_key
         self.retired = retired
         self.suite = private_key.suite
         self.public_key = private_key.public
         self.key_id = self.public_key.key_id
+
+    def refresh(self) -> bool:
+        """Take the key file again when `yiwang keys rotate` replaced it under a running node
+        (its signatures must match the chain the node now sends); True when it changed."""
+        if self._path is None:
+            return False
+        stamp = _stamp(self._path)
+        if stamp == self._stamp:
+            return False
+        fresh = NodeKey.load(self._path)
+        self._set(fresh._key, fresh.retired)
+        self._stamp = stamp
+        return True
 
     @classmethod
     def generate(cls, alg: str = DEFAULT) -> NodeKey:
@@ -64,9 +82,11 @@ class NodeKey:
 
     @classmethod
     def load(cls, path: Path) -> NodeKey:
-        retired = tuple(PrivateKey.from_pem(p.read_bytes()) for p in sorted((path.parent / RETIRED_DIR).glob("*.pem")))
         try:
-            return cls(PrivateKey.from_pem(path.read_bytes()), retired)
+            retired = tuple(
+                PrivateKey.from_pem(p.read_bytes()) for p in sorted((path.parent / RETIRED_DIR).glob("*.pem"))
+            )
+            return cls(PrivateKey.from_pem(path.read_bytes()), retired, path)
         except FileNotFoundError:
             raise SetupError(f"no node key at {path}: run `yiwang init` first") from None
         except ValueError as exc:
@@ -100,6 +120,7 @@ class NodeKey:
     @property
     def opening_keys(self) -> tuple[PrivateKey, ...]:
         """The current key, then the retired ones: what sealed data at rest may be sealed to."""
+        self.refresh()
         return (self._key, *self.retired)
 
     def pem(self) -> bytes:
@@ -107,7 +128,16 @@ class NodeKey:
         return self._key.pem()
 
     def sign(self, purpose: Purpose, message: bytes) -> Signature:
+        self.refresh()
         return Signature(self.suite.alg, self.key_id, self._key.sign(_tag(purpose) + message))
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return None if st is None else (st.st_ino, st.st_mtime_ns)
 
 
 def verify(public_key: PublicKey, purpose: Purpose, message: bytes, sig: Signature) -> bool:

@@ -32,7 +32,7 @@ import nats
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js.client import JetStreamContext
-from nats.js.errors import BadRequestError
+from nats.js.errors import NotFoundError
 
 from federation.wire.bus_proof import (
     H_HASH,
@@ -144,6 +144,7 @@ class Relay:
         self.failed = failed  # told of a fault of ours (not the bus being away): an alarm
         self.failures = 0  # in a row: the wait before the next try doubles, up to 30 s
         self.max_payload = MAX_BUS_PAYLOAD  # the server's, once connected
+        self._stream_problem = ""  # the last reason the stream could not take nats.replicas
         self.log = logs.get("bus")
 
     async def _connect(self) -> Client:
@@ -170,9 +171,18 @@ class Relay:
         nc = await self._connect()
         self.max_payload = nc.max_payload
         try:
-            return await self._publish(await _ensure_stream(nc, self.replicas))
+            return await self._publish(await self._stream(nc))
         finally:
             await nc.close()
+
+    async def _stream(self, nc: Client) -> JetStreamContext:
+        js, problem = await _ensure_stream(nc, self.replicas)
+        if problem and problem != self._stream_problem:  # once per problem: an alarm, then publish
+            self.log.warning("bus_stream_replicas", replicas=self.replicas)
+            if self.failed is not None:
+                self.failed("bus stream", SetupError(problem[:500]))
+        self._stream_problem = problem
+        return js
 
     async def _publish(self, js: JetStreamContext) -> int:
         sent = 0
@@ -241,7 +251,7 @@ class Relay:
                 nc = await self._connect()
                 self.max_payload = nc.max_payload
                 try:
-                    js = await _ensure_stream(nc, self.replicas)
+                    js = await self._stream(nc)
                     self.failures = 0
                     while not stop.is_set():
                         sent = await self._publish(js)
@@ -266,18 +276,26 @@ class Relay:
         return thread
 
 
-async def _ensure_stream(nc: Client, replicas: int = 1) -> JetStreamContext:
+async def _ensure_stream(nc: Client, replicas: int = 1) -> tuple[JetStreamContext, str]:
     """The YIWANG stream, created with `replicas`; an existing one is brought to `replicas`
-    (nats.replicas raised for a province that moved to a cluster)."""
+    (nats.replicas raised for a province that moved to a cluster). Returns it, and why the
+    replicas could not be changed ("" when they could): the relay publishes on all the same."""
     js: JetStreamContext = nc.jetstream()
     try:
         await js.add_stream(name=STREAM_NAME, subjects=["yiwang.>"], num_replicas=replicas)
-    except BadRequestError:  # it exists already
-        info = await js.stream_info(STREAM_NAME)
-        if info.config.num_replicas != replicas:
+    except NatsError as refused:  # it exists already (or the server cannot give the replicas)
+        try:
+            info = await js.stream_info(STREAM_NAME)
+        except NotFoundError:
+            raise refused from None
+        had = info.config.num_replicas
+        if had != replicas:
             info.config.num_replicas = replicas
-            await js.update_stream(info.config)
-    return js
+            try:
+                await js.update_stream(info.config)
+            except NatsError as exc:
+                return js, f"the YIWANG stream keeps {had} replica(s), not nats.replicas = {replicas}: {exc}"
+    return js, ""
 
 
 async def _publish_all(js: JetStreamContext, messages: list[tuple[str, bytes, dict[str, str]]]) -> None:

@@ -30,6 +30,7 @@ class Kind(StrEnum):
     CALENDAR_PUBLISHED = "calendar_published"
     CALENDAR_DELEGATED = "calendar_delegated"  # the province lets a division publish local holidays
     LOCAL_CALENDAR_PUBLISHED = "local_calendar_published"  # a delegated division's local holidays
+    LOCAL_CALENDAR_ENDORSED = "local_calendar_endorsed"  # the province passes them on to the whole province
     CASE_FILED = "case_filed"
     CASE_ACCEPTED = "case_accepted"
     CASE_NOT_ACCEPTED = "case_not_accepted"

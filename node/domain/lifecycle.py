@@ -286,6 +286,7 @@ class CaseState(NamedTuple):
     offered_to: str = ""  # an open custody offer: nobody changes the case until it is answered
     version: int = 1  # changes so far, filing included: entries of one case from several
     # writers (custody moves) are applied in this order wherever they arrive
+    offer_answer_by: str = ""  # the open offer's answer date (ISO): answers up to it, withdrawal after
 
     @property
     def closed(self) -> bool:
@@ -308,6 +309,13 @@ def check_writer(state: CaseState | None, cmd: CaseCommand, writer: str) -> None
 
 def _is_code(text: str) -> bool:
     return len(text) == 12 and text.isdigit()
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
 
 
 def _require(cond: bool, field: str, reason: str) -> None:
@@ -418,19 +426,20 @@ def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, A
     if isinstance(cmd, OfferCustody):
         _require(cmd.purpose in CUSTODY_PURPOSES, "purpose", f"one of {', '.join(CUSTODY_PURPOSES)}")
         _require(_is_code(cmd.to), "to", "is not a 12-digit division code")
+        _require(not cmd.answer_by or _is_date(cmd.answer_by), "answer_by", "is not a date YYYY-MM-DD")
         _consistent(cmd.to != state.custodian, "to", "the case is in that node's custody already")
-        return {"offered_to": cmd.to}
+        return {"offered_to": cmd.to, "offer_answer_by": cmd.answer_by}
     if isinstance(cmd, AcceptCustody | DeclineCustody):
         if not state.offered_to:
             raise IllegalTransition(state.case_no, "not offered", cmd.command.value, [Command.OFFER_CUSTODY.value])
         _consistent(cmd.by == state.offered_to, "by", f"the offer is open to {state.offered_to}, not {cmd.by}")
         if isinstance(cmd, DeclineCustody):
             _require(bool(cmd.reason.strip()), "reason", "a declined case goes back with a reason")
-            return {"offered_to": ""}
-        return {"offered_to": "", "custodian": cmd.by}
+            return {"offered_to": "", "offer_answer_by": ""}
+        return {"offered_to": "", "offer_answer_by": "", "custodian": cmd.by}
     if isinstance(cmd, WithdrawOffer):
         if not state.offered_to:
             raise IllegalTransition(state.case_no, "not offered", cmd.command.value, [Command.OFFER_CUSTODY.value])
         _consistent(cmd.to == state.offered_to, "to", f"the offer is open to {state.offered_to}, not {cmd.to}")
-        return {"offered_to": ""}
+        return {"offered_to": "", "offer_answer_by": ""}
     return {}  # Review: status only

@@ -7,7 +7,9 @@ node along different paths and so in any order. Each entry carries the case's ve
 it; entries are applied strictly in version order. One that arrives early waits in
 `case_backlog` until its predecessors are here; one already applied is skipped. Applying checks
 the lifecycle table and that the writer was the custodian (DESIGN.md section 8): an entry that
-breaks either raises CaseRuleBroken and nothing of the caller's transaction is kept.
+breaks either is kept in the log without effect and reported (`refused`, an alarm for the
+caller to raise): refusing the batch instead would stop its origin's whole stream at this node
+for good, since a chain cannot skip an entry.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class CaseRuleBroken(PeerError):
 
     def __init__(self, e: Entry, reason: str) -> None:
         super().__init__(f"{e.origin}/{e.stream}/{e.seq}: case rule broken: {reason}")
-        self.entry = e
+        self.entry, self.reason = e, f"case rule broken: {reason}"
 
 
 Known = tuple[CaseRecord, CaseState]  # a local command's decoded record and the state after it
@@ -46,12 +48,14 @@ def project_cases(
     new_to_me: bool = False,
     known: Sequence[Known] | None = None,
     prior: Mapping[str, StoredCase] | None = None,
+    refused: list[tuple[Entry, str]] | None = None,
 ) -> int:
     """Apply case entries (and any waiting ones they unblock); returns how many are left
     waiting. `new_to_me`: the entries are addressed copies, so a custody offer may bring a
     case this node has never seen. `known`: the record and resulting state of each entry, when
     this node's own command just computed them (the bulk path skips decoding and re-applying);
-    `prior`: the rows of those cases as the command read them before it changed them.
+    `prior`: the rows of those cases as the command read them before it changed them;
+    `refused`: where entries that break a case rule go, with the reason (raised when None).
     Due dates follow the entry (an acceptance records its own) or are computed here from the
     state and the calendar as of the entry's day, the same at every node and in a rebuild."""
     if not entries:
@@ -84,7 +88,13 @@ def project_cases(
             if rec.version <= version:
                 applied.append(e)  # here already (by another path, or replayed)
                 continue
-            after = computed if computed is not None else _next(current, e, rec, version, new_to_me)
+            try:
+                after = computed if computed is not None else _next(current, e, rec, version, new_to_me)
+            except CaseRuleBroken as exc:
+                if refused is None:
+                    raise
+                refused.append((e, exc.reason))
+                continue
             if after is None:
                 waiting.append((e, case_no, rec.version))
                 continue

@@ -20,6 +20,7 @@ from federation.wire.codec_cases import bundle_sent_from_body
 from federation.wire.codec_catalog import (
     calendar_from_body,
     delegation_from_body,
+    endorsement_from_body,
     issued_from_body,
     item_from_body,
     revoked_from_body,
@@ -38,7 +39,8 @@ from node.store.catalog import item_row
 
 
 class ProjectionRefused(PeerError):
-    """An entry whose effect breaks a rule of the tree (only a province publishes peer roots)."""
+    """An entry whose effect breaks a rule (a case rule, only a province publishes peer roots):
+    raised where such an entry is refused rather than kept without effect (an addressed copy)."""
 
     def __init__(self, e: Entry, reason: str) -> None:
         super().__init__(f"{e.origin}/{e.stream}/{e.seq}: {reason}")
@@ -54,6 +56,7 @@ class Projected:
     due_dates_moved: int = 0
     waiting: int = 0  # case entries parked until their predecessors arrive
     refused: list[tuple[Entry, str]] = field(default_factory=list)  # kept in the log, without effect: why
+    endorse: list[Entry] = field(default_factory=list)  # at the province: local holidays to pass on
 
 
 class Projection:
@@ -95,26 +98,30 @@ class Projection:
                 out.refused.append((e, "only the province publishes the working-day calendar"))
             elif kind == Kind.CALENDAR_PUBLISHED:
                 if cases:  # the case entries before it keep the calendar they were written under
-                    out.waiting += project_cases(tx, cases, calendar, new_to_me=copies)
+                    out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
                     cases = []
                 calendar, moved = self._calendar(tx, e, calendar)
                 out.due_dates_moved += moved
                 out.calendar_changed = True
-            elif kind in (Kind.CALENDAR_DELEGATED, Kind.LOCAL_CALENDAR_PUBLISHED):
+            elif kind in (Kind.CALENDAR_DELEGATED, Kind.LOCAL_CALENDAR_PUBLISHED, Kind.LOCAL_CALENDAR_ENDORSED):
                 why = self._local_refusal(tx, e)
-                if why is not None and (kind == Kind.CALENDAR_DELEGATED or e.origin[:2] != self.me.code[:2]):
+                if why is not None and (kind != Kind.LOCAL_CALENDAR_PUBLISHED or e.origin[:2] != self.me.code[:2]):
                     out.refused.append((e, why))
                     continue
                 if cases:
-                    out.waiting += project_cases(tx, cases, calendar, new_to_me=copies)
+                    out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
                     cases = []
                 calendar, moved = self._local(tx, e)
                 out.due_dates_moved += moved
                 out.calendar_changed = True
                 if why is not None:  # kept: it takes effect if the province delegates later
                     out.refused.append((e, why))
+                elif kind == Kind.LOCAL_CALENDAR_PUBLISHED and self.me.tier == Tier.PROVINCE:
+                    out.endorse.append(e)
             elif kind == Kind.ANCHOR_ADDED:
-                self._trust_root(tx, e)
+                why = self._trust_root(tx, e)
+                if why is not None:
+                    out.refused.append((e, why))
             elif kind == Kind.CERT_REVOKED:
                 code, fp = revoked_from_body(e.body)
                 tx.put_revocation(fp, code, e.origin, e.recorded_at_us, e.seq)
@@ -122,7 +129,7 @@ class Projection:
                 bundles.append(e)
         tx.put_items(items)
         if cases:
-            out.waiting += project_cases(tx, cases, calendar, new_to_me=copies)
+            out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
         for e in bundles:  # after the case rows: an offer and its bundle may come together
             case_no, digest = bundle_sent_from_body(e.body)
             tx.set_case_bundle(case_no, digest)
@@ -140,8 +147,8 @@ class Projection:
 
     def _local_refusal(self, tx: Tx, e: Entry) -> str | None:
         """Why a delegation or local calendar has no effect here, or None when it has."""
-        if e.kind == Kind.CALENDAR_DELEGATED:
-            return None if self._governs(e.origin) else "only the province delegates local holidays"
+        if e.kind in (Kind.CALENDAR_DELEGATED, Kind.LOCAL_CALENDAR_ENDORSED):
+            return None if self._governs(e.origin) else "only the province delegates and endorses local holidays"
         if e.origin[:2] != self.me.code[:2]:
             return "local holidays of another province"
         if not tx.delegated(e.origin):
@@ -155,6 +162,10 @@ class Projection:
             division, allowed, _ = delegation_from_body(e.body)
             tx.put_delegation(division, allowed, e.origin, e.seq)
             since = "0001-01-01"
+        elif e.kind == Kind.LOCAL_CALENDAR_ENDORSED:
+            division, seq, year = endorsement_from_body(e.body)
+            tx.put_local_calendar(division, year, seq)
+            since = f"{year.year}-01-01"
         else:
             division, year = e.origin, calendar_from_body(e.body)
             tx.put_local_calendar(division, year, e.seq)
@@ -185,13 +196,14 @@ class Projection:
         return calendar, self._recompute(tx, calendar, f"{year.year}-01-01", _at(e.recorded_at_us), None)
 
     @staticmethod
-    def _trust_root(tx: Tx, e: Entry) -> None:
-        """A peer province's root, published by a province."""
+    def _trust_root(tx: Tx, e: Entry) -> str | None:
+        """A peer province's root, published by a province; why not, when it is not."""
         code, der = issued_from_body(e.body)
         root = load_certificate(der)
         if DivisionCode(e.origin).tier != Tier.PROVINCE or code_of(root).tier != Tier.PROVINCE:
-            raise ProjectionRefused(e, "only a province publishes peer provinces' roots")
+            return "only a province publishes peer provinces' roots"
         tx.put_trusted_root(fingerprint(root), code, e.origin, e.seq)
+        return None
 
 
 def _at(us: int) -> dt.datetime:

@@ -70,10 +70,13 @@ class StoredCase:
 
 
 def _extras(s: CaseState) -> str:
-    if not (s.missing_materials or s.requested_materials or s.stops):
+    if not (s.missing_materials or s.requested_materials or s.stops or s.offer_answer_by):
         return ""
     stops = [[c.kind, c.start.isoformat(), c.end.isoformat() if c.end else None, c.limit_days] for c in s.stops]
-    data = {"missing": list(s.missing_materials), "requested": list(s.requested_materials), "stops": stops}
+    data: dict[str, object] = {"missing": list(s.missing_materials), "requested": list(s.requested_materials)}
+    data["stops"] = stops
+    if s.offer_answer_by:
+        data["answer_by"] = s.offer_answer_by
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -141,8 +144,10 @@ def case_from_row(r: DbRow) -> CaseState:
     missing: tuple[str, ...] = ()
     requested: tuple[str, ...] = ()
     stops: tuple[ClockStop, ...] = ()
+    answer_by = ""
     if extras:
         data = json.loads(extras)
+        answer_by = data.get("answer_by", "")
         missing, requested = tuple(data["missing"]), tuple(data["requested"])
         stops = tuple(
             ClockStop(k, dt.date.fromisoformat(a), dt.date.fromisoformat(b) if b else None, lim)
@@ -170,6 +175,7 @@ def case_from_row(r: DbRow) -> CaseState:
         evaluation,
         offered_to,
         version,
+        answer_by,
     )
 
 

@@ -197,6 +197,7 @@ class CatalogTx(TxBase):
         return WorkCalendar(self.calendars(), self.local_calendars())
 
     def put_local_calendar(self, division: str, year: CalendarYear, seq: int) -> None:
+        """A division's local year as of its entry `seq` (kept unless a newer one is here)."""
         c = T_LOCAL.c
         row = {
             "holidays": sorted(d.isoformat() for d in year.holidays),
@@ -205,8 +206,10 @@ class CatalogTx(TxBase):
             "seq": seq,
         }
         where = (c.division == division) & (c.year == year.year)
-        if self.conn.execute(select(c.year).where(where)).first():
-            self.conn.execute(update(T_LOCAL).where(where).values(**row))
+        held = self.conn.execute(select(c.seq).where(where)).first()
+        if held is not None:
+            if held[0] <= seq:  # the division's newer entry wins, whichever way each arrived
+                self.conn.execute(update(T_LOCAL).where(where).values(**row))
         else:
             self.conn.execute(insert(T_LOCAL), {"division": division, "year": year.year, **row})
 

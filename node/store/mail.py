@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import ColumnElement, Connection, and_, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, tuple_, update
 
 from node.store.base import Value, rows_as
 from node.store.tables import AddressedRow, table_of
@@ -80,6 +80,16 @@ class MailTx:
         """Dead letters (all of them when `keys` is None) back into the outbox, to be sent again."""
         return self._from_dead(keys, {"state": OUTBOX, "refusal": "", "done_at_us": None})
 
+    def revive_transient(self, next_hop: str, refused_before_us: int, classes: Sequence[str]) -> int:
+        """Dead letters for `next_hop` refused before then for a cause that may pass (an issuer
+        not known there yet, a certificate outside its validity by the receiver's clock): back
+        into the outbox."""
+        c = T_ADDRESSED.c
+        transient = or_(*(c.refusal.startswith(f"{name}:") for name in classes))
+        where = and_(c.state == DEAD, c.next_hop == next_hop, c.done_at_us < refused_before_us, transient)
+        q = update(T_ADDRESSED).where(where).values(state=OUTBOX, refusal="", done_at_us=None)
+        return int(self.conn.execute(q).rowcount)
+
     def discard_dead(self, keys: Iterable[Key], at_us: int) -> int:
         """Dead letters given up: kept (a resent copy is still recognised), never sent again."""
         return self._from_dead(keys, {"state": DISCARDED, "done_at_us": at_us})
@@ -110,11 +120,11 @@ class MailTx:
         rows = self.conn.execute(select(c.held_ns, c.addressee, c.state, c.wire))
         return [(r[0] or 0, r[1], r[2], bytes(r[3])) for r in rows]
 
-    def offer_copy(self, case_no: str, origin: str, addressee: str) -> tuple[bytes, str] | None:
-        """(wire, state) of the latest custody offer of `case_no` from `origin` to `addressee`."""
+    def offer_copy(self, case_no: str, origin: str, addressee: str) -> tuple[int, str] | None:
+        """(seq, state) of the latest custody offer of `case_no` from `origin` to `addressee`."""
         c = T_ADDRESSED.c
         q = (
-            select(c.wire, c.state)
+            select(c.seq, c.state)
             .where(
                 and_(
                     c.subject == case_no,
@@ -127,7 +137,7 @@ class MailTx:
             .limit(1)
         )
         row = self.conn.execute(q).first()
-        return None if row is None else (bytes(row[0]), str(row[1]))
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def addressed_about(self, subject: str) -> list[bytes]:
         """Wires of the addressed entries about `subject` (a case number) this node holds."""

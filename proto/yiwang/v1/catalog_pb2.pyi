@@ -218,3 +218,35 @@ class CalendarDelegation(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CalendarDelegation: _TypeAlias = CalendarDelegation  # noqa: Y015
+
+@_typing.final
+class LocalCalendar(_message.Message):
+    """A delegated division's local holidays as the province passes them on in its own public
+    stream (`local_calendar_endorsed`), so nodes outside that subtree that hold its cases (the
+    filing node of a cross-region case) count them too. `seq` is the division's entry: the
+    newest of a year wins, whichever way it arrived.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIVISION_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    division: _builtins.str
+    seq: _builtins.int
+    @_builtins.property
+    def year(self) -> Global___CalendarYear: ...
+    def __init__(
+        self,
+        *,
+        division: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        year: Global___CalendarYear | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["year", b"year"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["division", b"division", "seq", b"seq", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LocalCalendar: _TypeAlias = LocalCalendar  # noqa: Y015
