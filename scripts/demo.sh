@@ -70,6 +70,12 @@ wait_until 60 "the evaluation at the province" sh -c "$Y case show $V_CASE -d $P
 $Y case show "$V_CASE" -d "$PROVINCE"
 $Y case list -d "$PROVINCE"
 
+step "The province's figures, counted as entries arrive: the whole province, then a level down, then a recount from the log"
+MONTH=$(TZ=Asia/Shanghai date +%Y-%m)
+$Y stats --period "$MONTH" -d "$PROVINCE"
+$Y stats --period "$MONTH" --by --division 511602000000 -d "$PROVINCE"
+$Y stats verify -d "$PROVINCE"
+
 step "Every node's log verifies (the province checks every relayed chain and signed head)"
 for node in "$SIM"/5*; do $Y audit verify -d "$node" --json | .venv/bin/python -c "import json, sys; r = json.load(sys.stdin); print('$node', 'ok' if r['ok'] else 'BAD', sum(s['entries'] for s in r['streams']), 'entries')"; done
 

@@ -11,7 +11,7 @@ import typer
 from federation.transport.enrollment import enroll_with_parent
 from federation.wire.keys import NodeKey
 from node import logs
-from node.cli import bus, calendar, cases, catalog, federation, licenses, mail, maintenance, notices, sim, users
+from node.cli import bus, calendar, cases, catalog, federation, licenses, mail, maintenance, notices, sim, stats, users
 from node.cli.common import (
     DataDir,
     JsonOut,
@@ -46,6 +46,7 @@ app.add_typer(federation.anchors_app, name="anchors")
 app.add_typer(sim.sim_app, name="sim")
 app.add_typer(notices.app, name="notice")
 app.add_typer(mail.app, name="mail")
+app.add_typer(stats.app, name="stats")
 app.add_typer(licenses.app, name="license")
 app.add_typer(users.app, name="users")
 app.add_typer(bus.app, name="bus")

@@ -23,12 +23,18 @@ def upgrade(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
         before, after = schema.upgrade(engine)
     finally:
         engine.dispose()
+    replayed = 0
+    if before is not None and schema.needs_replay(before, after):  # new derived tables: fill them from the log
+        with opened(settings.data_dir) as node:
+            replayed = node.rebuilder().rebuild().entries
     if json_out:
-        print_json({"from": before, "to": after})
+        print_json({"from": before, "to": after, "replayed": replayed})
     elif before == after:
         console.print(f"the database is at the newest schema revision {after}; nothing to do", highlight=False)
     else:
         console.print(f"the database was upgraded from schema revision {before or 'none'} to {after}", highlight=False)
+        if replayed:
+            console.print(f"{replayed} log entries replayed into the new tables", highlight=False)
 
 
 def rebuild(

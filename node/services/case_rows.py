@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from federation.wire.codec_cases import CaseRecord, case_record
 from node.domain.calendar import WorkCalendar
+from node.domain.counting import CountKey, counted, key_of
 from node.domain.entries import Entry
 from node.domain.errors import OperatorError, PeerError
 from node.domain.lifecycle import CLOCK_STOPPED, CaseState, Command, File, OfferCustody, apply, check_writer
@@ -77,6 +78,7 @@ def project_cases(
     changed: dict[str, tuple[StoredCase, int]] = {}
     waiting: list[tuple[Entry, str, int]] = []
     applied: list[Entry] = []
+    events: list[tuple[CaseState, dt.datetime, tuple[str, ...]]] = []  # what the statistics count
     for case_no, group in pending.items():
         if len(group) > 1:
             group.sort(key=lambda er: er[1].version)
@@ -100,6 +102,9 @@ def project_cases(
                 continue
             if isinstance(rec.command, File):
                 bundle = rec.sealed_bundle_hash
+            moved = counted(after, rec.command, rec.at, current.due_date if current else "")
+            if moved:
+                events.append((after, rec.at, moved))
             current, seq = StoredCase(after, *_due(current, rec, after, calendar)), e.seq
             applied.append(e)
         if current is None or seq == 0:
@@ -108,6 +113,7 @@ def project_cases(
             changed[case_no] = (current, seq)
         else:
             created[case_no] = (current, seq, bundle)
+    _count(tx, events)
     tx.insert_cases([case_row(c.state, s, c.due_date, c.due_provisional, b) for c, s, b in created.values()])
     tx.update_cases([case_row(c.state, s, c.due_date, c.due_provisional) for c, s in changed.values()])
     if parked or waiting:
@@ -115,6 +121,18 @@ def project_cases(
         tx.unpark_case_entries([k for e in applied if (k := (e.origin, e.stream, e.seq)) in was_parked])
         tx.park_case_entries([w for w in waiting if (w[0].origin, w[0].stream, w[0].seq) not in was_parked])
     return len(waiting)
+
+
+def _count(tx: Tx, events: Sequence[tuple[CaseState, dt.datetime, tuple[str, ...]]]) -> None:
+    """Add the changes to the statistics' counters."""
+    if not events:
+        return
+    deltas: dict[CountKey, dict[str, int]] = {}
+    for state, at, moved in events:
+        counts = deltas.setdefault(key_of(state, at), {})
+        for name in moved:
+            counts[name] = counts.get(name, 0) + 1
+    tx.add_counts(deltas)
 
 
 def _due(current: StoredCase | None, rec: CaseRecord, after: CaseState, calendar: WorkCalendar) -> tuple[str, bool]:

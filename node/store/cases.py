@@ -266,6 +266,18 @@ class CasesTx(TxBase):
             )
         ]
 
+    def count_overdue(self, prefix: str, today: str) -> int:
+        """Undecided open cases handled under `prefix` whose due date is before `today` (ISO)."""
+        c = T_CASES.c
+        q = select(func.count()).where(
+            c.closed_at_us.is_(None),
+            c.decided_at_us.is_(None),
+            c.due_date != "",
+            c.due_date < today,
+            c.handling_division.startswith(prefix, autoescape=True),
+        )
+        return int(self.conn.execute(q).scalar() or 0)
+
     def set_due(self, rows: Sequence[tuple[str, str, bool]]) -> None:
         if rows:
             self.conn.execute(

@@ -31,6 +31,7 @@ from node.store.catalog import T_CALENDARS, T_DELEGATIONS, T_ITEMS, T_LOCAL, Cat
 from node.store.log import LogTx
 from node.store.mail import MailTx
 from node.store.materials import MaterialsTx
+from node.store.stats import T_COUNTS, StatsTx
 from node.store.tables import (
     ALL_TABLES,
 )
@@ -51,10 +52,10 @@ def transient(exc: DBAPIError) -> bool:
 
 
 # The tables the projection writes and `yiwang rebuild` replays (node.services.projection).
-DERIVED_TABLES = (T_CASES, T_BACKLOG, T_ITEMS, T_CALENDARS, T_LOCAL, T_DELEGATIONS, T_REVOKED, T_ROOTS)
+DERIVED_TABLES = (T_CASES, T_BACKLOG, T_COUNTS, T_ITEMS, T_CALENDARS, T_LOCAL, T_DELEGATIONS, T_REVOKED, T_ROOTS)
 
 
-class Tx(LogTx, CatalogTx, CasesTx, MaterialsTx, TrustTx, MailTx):
+class Tx(LogTx, CatalogTx, CasesTx, StatsTx, MaterialsTx, TrustTx, MailTx):
     """One database transaction of the node; every method is one storage function."""
 
     # -- rebuilding -----------------------------------------------------------------------

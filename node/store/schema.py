@@ -22,6 +22,14 @@ from node.domain.errors import SetupError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"  # the schema as `create_all` made it before this module existed
+# Revisions that add a derived table the log must fill: `yiwang upgrade` replays the log after
+# them (0009: the statistics' counters).
+REPLAY_AFTER = ("0009",)
+
+
+def needs_replay(before: str | None, after: str) -> bool:
+    """Whether an upgrade from `before` to `after` crossed a revision whose table the log fills."""
+    return any((before or "") < revision <= after for revision in REPLAY_AFTER)
 
 
 def alembic_config(conn: Connection | None = None) -> Config:

@@ -127,6 +127,37 @@ class CalendarDelegationRow(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)
 
 
+class CaseCountRow(SQLModel, table=True):
+    """Counters of case changes per day and case key (issue 11): written by the projection in
+    the entry's transaction, summed by `yiwang stats`. Columns as node.domain.counting.COUNTERS."""
+
+    __tablename__ = "case_counts"
+    day: str = Field(primary_key=True, max_length=10)
+    handling: str = Field(primary_key=True, max_length=12)
+    filing: str = Field(primary_key=True, max_length=12)
+    item_code: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=2)
+    filed: int = 0
+    accepted: int = 0
+    not_accepted: int = 0
+    approved: int = 0
+    denied: int = 0
+    delivered: int = 0
+    delivered_on_time: int = 0
+    delivered_late: int = 0
+    withdrawn: int = 0
+    instant: int = 0
+    online: int = 0
+    agent: int = 0
+    cross_region: int = 0
+    eval_1: int = 0
+    eval_2: int = 0
+    eval_3: int = 0
+    eval_4: int = 0
+    eval_5: int = 0
+    bad_reviews: int = 0
+
+
 class CaseRow(SQLModel, table=True):
     __tablename__ = "cases"
     case_no: str = Field(primary_key=True, max_length=50)
@@ -352,6 +383,7 @@ _MODELS: tuple[type[SQLModel], ...] = (
     LocalCalendarRow,
     CalendarDelegationRow,
     CaseRow,
+    CaseCountRow,
     CaseBacklogRow,
     LicenseRow,
     MaterialRow,
