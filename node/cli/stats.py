@@ -66,6 +66,7 @@ def stats(
         when = Period.parse(period or local_date(dt.datetime.now(dt.UTC)).strftime("%Y-%m"))
     today = local_date(dt.datetime.now(dt.UTC))
     with opened(data_dir) as node:
+        node_code = node.code
         rows = node.stats.figures(division, when, by, item)
         shown_indicators = [] if item else node.stats.indicators(division, when, today)
         zero = [] if item else node.stats.zero_case_items(division, when)
@@ -101,7 +102,7 @@ def stats(
     table(
         f"办件统计 {when.first} .. {when.last}",
         ["区划", *(LABELS[c] for c in shown)],
-        [(r.division, *(r.counts[c] for c in shown)) for r in rows],
+        [(_place(r.division, division or node_code, by), *(r.counts[c] for c in shown)) for r in rows],
     )
     if shown_indicators:
         table(
@@ -112,6 +113,12 @@ def stats(
     if zero:
         departments = sorted({d for _, _, d in zero})
         console.print(f"零办件事项 {len(zero)} 项, 涉及部门: {'、'.join(departments[:20])}")
+
+
+def _place(code: str, queried: str, by: bool) -> str:
+    """A row's division; a level down, the queried division's own row is its cases handled at
+    that level itself (本级)."""
+    return f"{code} 本级" if by and code == queried else code
 
 
 def _shown(value: float | int | None) -> str:

@@ -13,7 +13,7 @@ SATISFIED_LEVELS = (1, 2, 3)  # 非常满意, 满意, 基本满意 (GB/T 39734-2
 class Indicator:
     name: str  # as the provincial center names it
     value: float | int | None
-    formula: str
+    formula: str  # 口径, as the provincial center reads it
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -26,15 +26,17 @@ def indicators(c: Mapping[str, int], overdue_open: int) -> list[Indicator]:
     evaluations = sum(c[f"eval_{level}"] for level in range(1, 6))
     satisfied = sum(c[f"eval_{level}"] for level in SATISFIED_LEVELS)
     return [
-        Indicator("办件量", c["filed"], "filed"),
-        Indicator("受理量", c["accepted"], "accepted"),
-        Indicator("办结量", c["delivered"], "delivered"),
-        Indicator("办结率", _rate(c["delivered"], c["accepted"]), "delivered / accepted"),
-        Indicator("按时办结率", _rate(c["delivered_on_time"], c["delivered"]), "delivered on time / delivered"),
-        Indicator("超期件数", overdue_open, "open cases past their due date now"),
-        Indicator("网办率", _rate(c["online"], c["filed"]), "filed online (channels 2, 3) / filed"),
-        Indicator("代办量", c["agent"], "filed by an agent"),
-        Indicator("通办量", c["cross_region"], "filed outside the handling division"),
-        Indicator("满意率", _rate(satisfied, evaluations), "levels 1-3 / evaluations"),
-        Indicator("差评率", _rate(c["bad_reviews"], evaluations), "levels 4-5 / evaluations"),
+        Indicator("办件量", c["filed"], "申请件数"),
+        Indicator("受理量", c["accepted"], "受理件数"),
+        Indicator("办结量", c["delivered"], "办结(送达)件数"),
+        Indicator("办结率", _rate(c["delivered"], c["accepted"]), "办结量 / 受理量"),
+        Indicator(
+            "按时办结率", _rate(c["delivered_on_time"], c["delivered"]), "按时办结件数 / 办结量(决定或送达不晚于到期日)"
+        ),
+        Indicator("超期件数", overdue_open, "未决定且已过到期日的在办件"),
+        Indicator("网办率", _rate(c["online"], c["filed"]), "网上申请(电脑端、移动端) / 办件量"),
+        Indicator("代办量", c["agent"], "代办员代办件数"),
+        Indicator("通办量", c["cross_region"], "在承办区划以外申请的件数"),
+        Indicator("满意率", _rate(satisfied, evaluations), "非常满意+满意+基本满意 / 评价总数"),
+        Indicator("差评率", _rate(c["bad_reviews"], evaluations), "不满意+非常不满意 / 评价总数"),
     ]
