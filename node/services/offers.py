@@ -59,5 +59,4 @@ def _undeliverable(tx: Tx, state: CaseState) -> bool:
     any other way."""
     if DivisionCode(state.offered_to).is_ancestor_of(DivisionCode(state.custodian)):
         return False
-    copy = tx.offer_copy(state.case_no, state.custodian, state.offered_to)
-    return copy is not None and copy[1] in (DEAD, DISCARDED)
+    return tx.offer_copy_state(state.case_no, state.custodian, state.offered_to) in (DEAD, DISCARDED)

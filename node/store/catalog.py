@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 
 from sqlalchemy import (
+    Table,
+    and_,
     bindparam,
     insert,
     select,
@@ -177,17 +179,7 @@ class CatalogTx(TxBase):
     # -- calendars ------------------------------------------------------------------------
 
     def put_calendar(self, year: CalendarYear, origin: str, seq: int) -> None:
-        row = {
-            "holidays": sorted(d.isoformat() for d in year.holidays),
-            "workdays": sorted(d.isoformat() for d in year.workdays),
-            "source": year.source,
-            "origin": origin,
-            "seq": seq,
-        }
-        if self.conn.execute(select(T_CALENDARS.c.year).where(T_CALENDARS.c.year == year.year)).first():
-            self.conn.execute(update(T_CALENDARS).where(T_CALENDARS.c.year == year.year).values(**row))
-        else:
-            self.conn.execute(insert(T_CALENDARS), {"year": year.year, **row})
+        self._upsert(T_CALENDARS, {"year": year.year}, {**_days(year), "origin": origin, "seq": seq})
 
     def calendars(self) -> dict[int, CalendarYear]:
         return {r.year: _year(r) for r in self.conn.execute(select(T_CALENDARS)).all()}
@@ -197,21 +189,10 @@ class CatalogTx(TxBase):
         return WorkCalendar(self.calendars(), self.local_calendars())
 
     def put_local_calendar(self, division: str, year: CalendarYear, seq: int) -> None:
-        """A division's local year as of its entry `seq` (kept unless a newer one is here)."""
-        c = T_LOCAL.c
-        row = {
-            "holidays": sorted(d.isoformat() for d in year.holidays),
-            "workdays": sorted(d.isoformat() for d in year.workdays),
-            "source": year.source,
-            "seq": seq,
-        }
-        where = (c.division == division) & (c.year == year.year)
-        held = self.conn.execute(select(c.seq).where(where)).first()
-        if held is not None:
-            if held[0] <= seq:  # the division's newer entry wins, whichever way each arrived
-                self.conn.execute(update(T_LOCAL).where(where).values(**row))
-        else:
-            self.conn.execute(insert(T_LOCAL), {"division": division, "year": year.year, **row})
+        """A division's local year as of its entry `seq` (kept unless a newer one is here: the
+        division's newer entry wins, whichever way each arrived)."""
+        key = {"division": division, "year": year.year}
+        self._upsert(T_LOCAL, key, {**_days(year), "seq": seq}, newer_than=seq)
 
     def local_calendars(self) -> dict[str, dict[int, CalendarYear]]:
         """Local years of the divisions the province delegates to now, by division."""
@@ -223,17 +204,32 @@ class CatalogTx(TxBase):
         return out
 
     def put_delegation(self, division: str, allowed: bool, origin: str, seq: int) -> None:
-        d = T_DELEGATIONS.c
-        row = {"allowed": allowed, "origin": origin, "seq": seq}
-        if self.conn.execute(select(d.division).where(d.division == division)).first():
-            self.conn.execute(update(T_DELEGATIONS).where(d.division == division).values(**row))
-        else:
-            self.conn.execute(insert(T_DELEGATIONS), {"division": division, **row})
+        self._upsert(T_DELEGATIONS, {"division": division}, {"allowed": allowed, "origin": origin, "seq": seq})
+
+    def _upsert(
+        self, table: Table, key: dict[str, object], row: dict[str, object], newer_than: int | None = None
+    ) -> None:
+        """Insert the row of `key`, or update it (only when its `seq` is at most `newer_than`,
+        when given)."""
+        where = and_(*(table.c[k] == v for k, v in key.items()))
+        held = self.conn.execute(select(table.c.seq).where(where)).first()
+        if held is None:
+            self.conn.execute(insert(table), {**key, **row})
+        elif newer_than is None or held[0] <= newer_than:
+            self.conn.execute(update(table).where(where).values(**row))
 
     def delegated(self, division: str) -> bool:
         d = T_DELEGATIONS.c
         row = self.conn.execute(select(d.allowed).where(d.division == division)).first()
         return bool(row and row[0])
+
+
+def _days(year: CalendarYear) -> dict[str, object]:
+    return {
+        "holidays": sorted(d.isoformat() for d in year.holidays),
+        "workdays": sorted(d.isoformat() for d in year.workdays),
+        "source": year.source,
+    }
 
 
 def _year(r: DbRow) -> CalendarYear:

@@ -120,11 +120,11 @@ class MailTx:
         rows = self.conn.execute(select(c.held_ns, c.addressee, c.state, c.wire))
         return [(r[0] or 0, r[1], r[2], bytes(r[3])) for r in rows]
 
-    def offer_copy(self, case_no: str, origin: str, addressee: str) -> tuple[int, str] | None:
-        """(seq, state) of the latest custody offer of `case_no` from `origin` to `addressee`."""
+    def offer_copy_state(self, case_no: str, origin: str, addressee: str) -> str | None:
+        """The state of the latest custody offer copy of `case_no` from `origin` to `addressee`."""
         c = T_ADDRESSED.c
         q = (
-            select(c.seq, c.state)
+            select(c.state)
             .where(
                 and_(
                     c.subject == case_no,
@@ -137,7 +137,7 @@ class MailTx:
             .limit(1)
         )
         row = self.conn.execute(q).first()
-        return None if row is None else (int(row[0]), str(row[1]))
+        return None if row is None else str(row[0])
 
     def addressed_about(self, subject: str) -> list[bytes]:
         """Wires of the addressed entries about `subject` (a case number) this node holds."""
