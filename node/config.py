@@ -19,6 +19,14 @@ api_listen = "127.0.0.1:7402"     # the local NodeService (window software, depa
 parent = ""                # HOST:PORT of the parent's federation port; empty for a province
 anchors = []               # fingerprints of peer provinces' roots (province nodes only)
 peers = []                 # peer provinces this node dials, as "CODE@HOST:PORT"
+[supervision]
+interval_seconds = 300     # how often `yiwang run` scans for alarms (电子监察)
+warn_days_left = 2         # 预警 when a case has at most this many working days left
+red_days_late = 5          # 红牌 when more than this many working days late (黄牌 from the first)
+acceptance_days = 5        # 行政许可法 art. 32: accept or refuse within 5 days
+supplement_days = 20       # working days an applicant has to hand in a supplement
+reason_min_chars = 6       # a refusal's or denial's reasons shorter than this are flagged
+rectification_days = 15    # a 差评's callback and rectification (15 in Suining, 5 in Dezhou)
 
 A port of 0 takes a free port; `yiwang run` writes the ports it bound to `<data dir>/run.json`.
 """
@@ -27,11 +35,12 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import InvalidInput, SetupError
+from node.domain.supervision import Thresholds
 
 CONFIG_NAME = "yiwang.toml"
 KEY_NAME = "node.key"
@@ -84,6 +93,10 @@ class Settings:
     offer_answer_days: int = 5
     """Working days a node has to answer a custody offer of this node; after them this node may
     withdraw it (`yiwang case withdraw-offer`)."""
+    supervision: Thresholds = field(default_factory=Thresholds)
+    """The 电子监察 thresholds (node.domain.supervision)."""
+    supervision_interval: float = 300.0
+    """Seconds between two supervision scans of `yiwang run`."""
 
     @property
     def tier(self) -> Tier:
@@ -118,7 +131,9 @@ def write_settings(s: Settings) -> Path:
         f"api_listen = {_toml_str(s.api_listen)}\nparent = {_toml_str(s.parent)}\n"
         f"anchors = [{', '.join(_toml_str(a) for a in s.anchors)}]\n"
         f"peers = [{', '.join(_toml_str(a) for a in s.peers)}]\n\n"
-        f"[custody]\nanswer_days = {s.offer_answer_days}\n",
+        f"[custody]\nanswer_days = {s.offer_answer_days}\n\n"
+        f"[supervision]\ninterval_seconds = {s.supervision_interval:g}\n"
+        + "".join(f"{name} = {getattr(s.supervision, name)}\n" for name in _THRESHOLDS),
         encoding="utf-8",
     )
     return path
@@ -151,6 +166,7 @@ def load_settings(data_dir: Path) -> Settings:
     answer_days = raw.get("custody", {}).get("answer_days", Settings.offer_answer_days)
     if not isinstance(answer_days, int) or isinstance(answer_days, bool) or not 1 <= answer_days <= 60:
         raise SetupError(f"{path}: custody.answer_days must be a whole number of working days 1..60")
+    supervision, interval = _supervision(path, raw.get("supervision", {}))
     return Settings(
         data_dir=data_dir,
         code=code,
@@ -169,4 +185,26 @@ def load_settings(data_dir: Path) -> Settings:
         anchors=tuple(str(a) for a in fed.get("anchors", [])),
         peers=tuple(str(a) for a in fed.get("peers", [])),
         offer_answer_days=answer_days,
+        supervision=supervision,
+        supervision_interval=interval,
     )
+
+
+_THRESHOLDS = tuple(Thresholds.__dataclass_fields__)
+
+
+def _supervision(path: Path, raw: dict[str, object]) -> tuple[Thresholds, float]:
+    """The [supervision] section: whole numbers of days 0..366, an interval of 1..86400 s."""
+    unknown = set(raw) - {*_THRESHOLDS, "interval_seconds"}
+    if unknown:
+        raise SetupError(f"{path}: supervision.{sorted(unknown)[0]} is not a setting; known: {', '.join(_THRESHOLDS)}")
+    values: dict[str, int] = {}
+    for name in _THRESHOLDS:
+        value = raw.get(name, getattr(Thresholds(), name))
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 366:
+            raise SetupError(f"{path}: supervision.{name} must be a whole number 0..366")
+        values[name] = value
+    interval = raw.get("interval_seconds", Settings.supervision_interval)
+    if not isinstance(interval, int | float) or isinstance(interval, bool) or not 1 <= interval <= 86400:
+        raise SetupError(f"{path}: supervision.interval_seconds must be a number of seconds 1..86400")
+    return Thresholds(**values), float(interval)

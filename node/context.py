@@ -39,6 +39,7 @@ from node.services.principals import PrincipalService
 from node.services.projection import Projection
 from node.services.rebuild import Rebuilder
 from node.services.stats import StatsService
+from node.services.supervision import SupervisionService
 from node.store import Store, open_engine, schema
 from sync.mail import MailService
 from sync.outbox import Outbox
@@ -119,6 +120,9 @@ class Node:
         self.replica = ReplicaService(me, store, self.journal, projection, clock, self.calendar_cache, self.bell)
         self.licenses = LicenseService(store, self.journal, clock, key, self.identity, self.cases, outbox, self.bell)
         self.stats = StatsService(me, store, self.rebuilder())
+        self.supervision = SupervisionService(
+            me, store, self.journal, projection, clock, self.calendar_cache, self.cases, settings.supervision
+        )
         courier = Courier(self.journal, clock, key, outbox)
         self.mail = MailService(store, self.journal, clock, self.identity, projection, outbox, courier, book, self.bell)
 

@@ -30,7 +30,7 @@ ITEM = licence_item().implementation_code
 @pytest.fixture
 def served(node: Node) -> Iterator[tuple[Node, str]]:
     node.catalog.import_items([licence_item()])
-    server, port = serve(NodeServicer(node.catalog, node.cases, node.audit, node.principals))
+    server, port = serve(NodeServicer(node.catalog, node.cases, node.audit, node.principals, node.stats))
     try:
         yield node, f"127.0.0.1:{port}"
     finally:
@@ -63,6 +63,7 @@ def _calls(case_no: str) -> dict[Action, Callable[[node_service_pb2_grpc.NodeSer
         Action.READ_CATALOG: lambda api: api.ListItems(node_service_pb2.ListItemsRequest()),
         Action.READ_CASES: lambda api: api.GetCase(node_service_pb2.GetCaseRequest(case_no=case_no)),
         Action.READ_AUDIT: lambda api: api.GetHeads(node_service_pb2.GetHeadsRequest()),
+        Action.READ_STATS: lambda api: api.GetStats(node_service_pb2.GetStatsRequest(period="2026")),
         Action.FILE: lambda api: api.FileCase(_file_request()),
         Action.ACCEPT: act(case_pb2.CaseEntry(case_no=case_no, accepted=case_pb2.Accepted())),
         Action.REVIEW: act(case_pb2.CaseEntry(case_no=case_no, review_started=case_pb2.ReviewStarted())),

@@ -11,9 +11,10 @@ import pytest
 
 from node.context import Node
 from node.domain.errors import InvalidInput
+from node.domain.evaluation import CAUSES
 from node.domain.lifecycle import Accept, AcceptCustody, Decide, Deliver, Evaluate, OfferCustody, Reject, Review
 from node.services.cases import FileRequest
-from node.services.stats import Period
+from node.services.stats import Period, Query
 from tests.conftest import Clock
 from tests.fedtools import cli, cli_json
 from tests.test_custody import (
@@ -75,19 +76,24 @@ EXPECTED = {
     "eval_4": 1,
     "eval_5": 0,
     "bad_reviews": 1,
+    "timed": 1,
+    "work_days": 14,  # accepted Monday 2026-11-02, decided Friday 2026-11-20: 3 weeks less a day
+    "called_back": 0,
+    "bad_rectified": 0,
+    **{f"cause_{code}": 0 for code in CAUSES},
 }
 
 
 def test_every_tier_counts_its_subtree_the_same_and_a_recount_agrees(worked: dict[str, Node]) -> None:
     for code in (COUNTY, CITY, PROVINCE):
-        [total] = worked[code].stats.figures(COUNTY, NOVEMBER)
+        [total] = worked[code].stats.figures(Query(NOVEMBER, COUNTY))
         assert total.counts == EXPECTED, code
         assert worked[code].stats.verify() == {}, code
-    [city_row] = worked[PROVINCE].stats.figures("", NOVEMBER, by_next_level=True)
+    [city_row] = worked[PROVINCE].stats.figures(Query(NOVEMBER, by_next_level=True))
     assert city_row.division == CITY and city_row.counts == EXPECTED
-    [county_row] = worked[CITY].stats.figures("", NOVEMBER, by_next_level=True)
+    [county_row] = worked[CITY].stats.figures(Query(NOVEMBER, by_next_level=True))
     assert county_row.division == COUNTY
-    [october] = worked[PROVINCE].stats.figures("", Period.parse("2026-10"))
+    [october] = worked[PROVINCE].stats.figures(Query(Period.parse("2026-10")))
     assert set(october.counts.values()) == {0}
 
 
@@ -100,7 +106,7 @@ def test_an_entry_delivered_twice_is_counted_once(worked: dict[str, Node]) -> No
     out = county.replica.outgoing(city.settings.code, up=True, theirs=CursorSet([]), max_entries=500)
     assert any(e.kind == "case_delivered" for e in out.entries)
     city.replica.apply_batch(out.entries, out.heads)
-    [total] = city.stats.figures(COUNTY, NOVEMBER)
+    [total] = city.stats.figures(Query(NOVEMBER, COUNTY))
     assert total.counts == EXPECTED
     assert city.stats.verify() == {}
 
@@ -108,11 +114,11 @@ def test_an_entry_delivered_twice_is_counted_once(worked: dict[str, Node]) -> No
 def test_bad_stats_requests_are_refused(worked: dict[str, Node]) -> None:
     county = worked[COUNTY]
     with pytest.raises(InvalidInput, match="not in this node's subtree"):
-        county.stats.figures(CITY, NOVEMBER)
+        county.stats.figures(Query(NOVEMBER, CITY))
     with pytest.raises(InvalidInput):
         Period.parse("2026-13")
     with pytest.raises(InvalidInput):
-        county.stats.figures("5116", NOVEMBER)
+        county.stats.figures(Query(NOVEMBER, "5116"))
 
 
 def test_the_cli_shows_figures_by_division_and_as_json(worked: dict[str, Node]) -> None:
@@ -137,14 +143,91 @@ def test_indicators_follow_their_formulas_and_zero_case_items_are_listed(worked:
     late = county.cases.file(FileRequest(ITEM, PERSON), "窗口-王").case_no  # filed 2026-11-20
     county.cases.act(late, Accept(), "窗口-王")  # due ten working days later: 2026-12-04
     settle(worked)
-    values = {i.name: i.value for i in province.stats.indicators("", NOVEMBER, dt.date(2026, 12, 7))}
+    values = {i.name: i.value for i in province.stats.report(Query(NOVEMBER), dt.date(2026, 12, 7)).indicators}
     assert values["办件量"] == 3 and values["受理量"] == 2 and values["办结量"] == 1
     assert values["办结率"] == 50.0 and values["按时办结率"] == 0.0
     assert values["超期件数"] == 1  # the open case, past 2026-12-04 on 2026-12-07
     assert values["网办率"] == 0.0 and values["代办量"] == 1 and values["通办量"] == 0
     assert values["满意率"] == 0.0 and values["差评率"] == 100.0
-    october = {i.name: i.value for i in province.stats.indicators("", Period.parse("2026-10"), dt.date(2026, 10, 31))}
+    october_report = province.stats.report(Query(Period.parse("2026-10")), dt.date(2026, 10, 31))
+    october = {i.name: i.value for i in october_report.indicators}
     assert october["办结率"] is None and october["满意率"] is None  # nothing to divide: no rate
-    zero = province.stats.zero_case_items("", NOVEMBER)
+    assert values["平均办理用时"] == 14.0 and values["差评整改率"] == 0.0
+    report = province.stats.report(Query(NOVEMBER), dt.date(2026, 12, 7))
+    zero = report.zero_items
     assert [code for code, _, _ in zero] == [licence_item(division=COUNTY_B, cross_region=True).implementation_code]
-    assert county.stats.zero_case_items("", NOVEMBER) == []
+    assert report.zero_departments == [(COUNTY_B, zero[0][2])]  # county B's department had no case at all
+    assert county.stats.report(Query(NOVEMBER), dt.date(2026, 12, 7)).zero_items == []
+    assert report.gauges.open == 1 and report.gauges.overdue == 1
+
+
+def test_the_stats_rpc_answers_as_the_cli_and_refuses_a_bad_period(worked: dict[str, Node]) -> None:
+    import grpc
+    from yiwang.v1 import node_service_pb2
+
+    from federation.transport.local_api import NodeServicer, serve
+    from node.domain.roles import Role
+    from tests.helpers import api_stub, counts
+
+    province = worked[PROVINCE]
+    _, token = province.principals.add_client("dashboard", frozenset({Role.SUPERVISOR}))
+    server, port = serve(
+        NodeServicer(province.catalog, province.cases, province.audit, province.principals, province.stats)
+    )
+    channel, api = api_stub(f"127.0.0.1:{port}", token)
+    try:
+        answer = api.GetStats(node_service_pb2.GetStatsRequest(period="2026-11", by_next_level=True))
+        assert [(r.division, dict(r.counts)) for r in answer.rows] == [(CITY, EXPECTED)]
+        assert dict(answer.total) == EXPECTED and answer.first_day == "2026-11-01" and answer.last_day == "2026-11-30"
+        rates = {i.name: (i.defined, i.value, i.unit) for i in answer.indicators}
+        assert rates["按时办结率"] == (True, 0.0, "%") and rates["办件量"] == (True, 2.0, "件")
+        ranged = api.GetStats(
+            node_service_pb2.GetStatsRequest(division=COUNTY, first_day="2026-10-15", last_day="2026-11-30")
+        )
+        assert dict(ranged.total) == EXPECTED  # October's days come from the day rows, November from the rollups
+        before = counts(province)
+        for bad in (
+            node_service_pb2.GetStatsRequest(period="2026-13"),
+            node_service_pb2.GetStatsRequest(division="5116"),
+            node_service_pb2.GetStatsRequest(period="2026-11", last_day="2026-11-30"),
+        ):
+            try:
+                api.GetStats(bad)
+                raise AssertionError(f"{bad} was answered")
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, exc.details()
+        assert counts(province) == before
+    finally:
+        channel.close()
+        server.stop(grace=None).wait()
+
+
+def test_months_from_the_rollups_equal_the_sum_of_their_days(worked: dict[str, Node]) -> None:
+    """Whole months are read from the rollups, single days from the day rows: the same figures,
+    for the total, a level down, and with item, department, power-type and channel filters."""
+    import datetime as dt
+
+    province = worked[PROVINCE]
+    days = [dt.date(2026, 11, 1) + dt.timedelta(days=i) for i in range(30)]
+
+    def summed(**filters: object) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for day in days:
+            for f in province.stats.figures(Query(Period(day, day), **filters)):  # type: ignore[arg-type]
+                row = out.setdefault(f.division, dict.fromkeys(f.counts, 0))
+                for name, n in f.counts.items():
+                    row[name] += n
+        return {k: v for k, v in out.items() if any(v.values())}
+
+    for filters in (
+        {},
+        {"by_next_level": True},
+        {"division": COUNTY, "by_next_level": True},
+        {"item": ITEM},
+        {"department": "区教科体局", "by_next_level": True},
+        {"power_type": "01"},
+        {"channel": "1"},
+    ):
+        month = {f.division: f.counts for f in province.stats.figures(Query(NOVEMBER, **filters))}
+        assert {k: v for k, v in month.items() if any(v.values())} == summed(**filters), filters
+    assert province.stats.figures(Query(NOVEMBER, department="无此部门"))[0].counts["filed"] == 0

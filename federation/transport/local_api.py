@@ -27,10 +27,12 @@ from node import logs
 from node.domain.errors import InvalidInput, SetupError, Unauthenticated, YiwangError
 from node.domain.lifecycle import CaseState, File
 from node.domain.roles import Action, Principal, Role, action_of, authorize
+from node.domain.timelimits import local_date
 from node.services.audit import AuditService
 from node.services.cases import Applicant, CaseService, FileRequest
 from node.services.catalog import CatalogService
 from node.services.principals import PrincipalService
+from node.services.stats import Period, Query, Report, StatsService
 
 MAX_LIST = 1000
 R = TypeVar("R")
@@ -50,8 +52,10 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
         cases: CaseService,
         audit: AuditService,
         principals: PrincipalService | None,
+        stats: StatsService,
     ) -> None:
         self.catalog, self.cases, self.audit, self.principals = catalog, cases, audit, principals
+        self.stats = stats
         self.log = logs.get("local_api")
 
     def _principal(self, context: grpc.ServicerContext) -> Principal:
@@ -167,6 +171,50 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
     ) -> node_service_pb2.GetHeadsResponse:
         heads = self._call(context, "GetHeads", Action.READ_AUDIT, lambda _: self.audit.heads())
         return node_service_pb2.GetHeadsResponse(heads=[head_to_pb(h) for h in heads])
+
+    def GetStats(
+        self, request: node_service_pb2.GetStatsRequest, context: grpc.ServicerContext
+    ) -> node_service_pb2.GetStatsResponse:
+        def run(_: str) -> Report:
+            today = local_date(self.cases.clock())
+            period = Period.of(request.period, request.first_day, request.last_day, today)
+            query = Query(
+                period,
+                request.division,
+                request.by_next_level,
+                request.item_code,
+                request.department,
+                request.power_type,
+                request.channel,
+            )
+            return self.stats.report(query, today)
+
+        return _report_pb(self._call(context, "GetStats", Action.READ_STATS, run))
+
+
+def _report_pb(r: Report) -> node_service_pb2.GetStatsResponse:
+    g = r.gauges
+    return node_service_pb2.GetStatsResponse(
+        division=r.division,
+        first_day=r.query.period.first.isoformat(),
+        last_day=r.query.period.last.isoformat(),
+        rows=[node_service_pb2.StatsRow(division=f.division, counts=f.counts) for f in r.rows],
+        total=r.total,
+        for_other_provinces=r.peers,
+        gauges=node_service_pb2.StatsGauges(
+            open=g.open, overdue=g.overdue, warning=g.warning, yellow=g.yellow, red=g.red
+        ),
+        indicators=[
+            node_service_pb2.IndicatorValue(
+                name=i.name, defined=i.value is not None, value=float(i.value or 0), unit=i.unit, formula=i.formula
+            )
+            for i in r.indicators
+        ],
+        zero_case_items=[node_service_pb2.ZeroCaseItem(item_code=c, name=n, department=d) for c, n, d in r.zero_items],
+        zero_case_departments=[
+            node_service_pb2.ZeroCaseDepartment(division=v, department=d) for v, d in r.zero_departments
+        ],
+    )
 
 
 _ANYONE = Principal("api", frozenset({Role.ADMIN}), "client")  # only with authentication off

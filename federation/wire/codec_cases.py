@@ -159,7 +159,9 @@ def _change(
     if isinstance(cmd, Withdraw):
         return "withdrawn", case_pb2.Withdrawn(reason=cmd.reason)
     if isinstance(cmd, Evaluate):
-        return "evaluated", case_pb2.Evaluated(level=cmd.level, channel=cmd.channel)
+        return "evaluated", case_pb2.Evaluated(
+            level=cmd.level, channel=cmd.channel, causes=cmd.causes, scores=dict(cmd.scores)
+        )
     if isinstance(cmd, OfferCustody):
         outline = outline_to_pb(after, due_date, due_provisional)
         return "custody_offered", case_pb2.CustodyOffered(
@@ -231,7 +233,8 @@ def command_from_pb(msg: case_pb2.CaseEntry) -> CaseCommand | None:
     if field == "withdrawn":
         return Withdraw(msg.withdrawn.reason)
     if field == "evaluated":
-        return Evaluate(msg.evaluated.level, msg.evaluated.channel)
+        ev = msg.evaluated
+        return Evaluate(ev.level, ev.channel, tuple(ev.causes), tuple(sorted(ev.scores.items())))
     if field == "custody_offered":
         m = msg.custody_offered
         return OfferCustody(m.to, m.purpose, m.reason, m.answer_by)

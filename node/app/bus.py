@@ -45,10 +45,11 @@ from federation.wire.bus_proof import (
     H_STREAM,
     sign_run,
 )
+from federation.wire.codec_supervision import alarm_from_body
 from node import logs
 from node.app.bus_accounts import BusAccounts
 from node.domain.bounds import MAX_BUS_PAYLOAD
-from node.domain.entries import Entry
+from node.domain.entries import Entry, Kind
 from node.domain.errors import SetupError
 
 if TYPE_CHECKING:
@@ -68,6 +69,16 @@ def alarm_subject(node: str, level: str) -> str:
 
 
 ALARM_CURSOR = "alarm"  # the relay's cursor over the alarms table, kept beside the stream cursors
+
+
+def _supervision_message(e: Entry) -> tuple[str, bytes, dict[str, str]]:
+    """A supervision alarm entry (of any node of the subtree) also as JSON on
+    yiwang.<origin>.alarm.<level>, beside the entry's own subject."""
+    a = alarm_from_body(e.body)
+    payload = {"node": e.origin, "seq": e.seq, "at_us": e.recorded_at_us, "level": a.level, "kind": "supervision"}
+    payload |= {"rule": a.rule, "case_no": a.case_no, "division": a.division, "due": a.due, "detail": a.detail}
+    data = json.dumps(payload | {"period": a.period, "department": a.department}, ensure_ascii=False).encode()
+    return alarm_subject(e.origin, a.level), data, {"Nats-Msg-Id": f"{e.origin}:supervision:{e.seq}"}
 
 
 def nats_server_binary() -> str:
@@ -198,6 +209,7 @@ class Relay:
                 last = entries[-1]  # the run's end, signed: it proves every message before it
                 messages[-1][2][H_SIGNATURE] = sign_run(self.node.key, origin, stream, last.seq, last.hash)
                 messages[-1][2][H_SIGNER] = self.node.code
+                messages += [_supervision_message(e) for e in entries if e.kind == Kind.SUPERVISION_ALARM]
                 await _publish_all(js, messages)
                 done = entries[-1].seq
                 sent += len(entries)

@@ -32,6 +32,7 @@ from federation.wire.identity import Identity
 from node import logs
 from node.app.bus import Relay, start_nats_server
 from node.app.bus_accounts import NODE_USER, BusAccounts
+from node.app.scans import start_scans
 from node.context import Node, check_private
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import PeerError, SetupError, excerpt
@@ -99,6 +100,8 @@ class Runtime:
         self._revoked: tuple[float, set[str]] = (0.0, set())
         self._lock = threading.Lock()
         self._bus_stop = threading.Event()
+        self._scans_stop = threading.Event()
+        self.scan_thread: threading.Thread | None = None
         self.nats_server: subprocess.Popen[bytes] | None = None
         self.bus_thread: threading.Thread | None = None
         self.bus_credentials: tuple[str, str] | None = None  # on the nats-server this node starts
@@ -178,7 +181,7 @@ class Runtime:
         check_private(settings)
         self.enrollment: Enrollment | None = None
         nats_url = self._start_nats()  # first: it is forked before any server thread exists
-        api = NodeServicer(self.node.catalog, self.node.cases, self.node.audit, self.node.principals)
+        api = NodeServicer(self.node.catalog, self.node.cases, self.node.audit, self.node.principals, self.node.stats)
         self.servers.api(settings.api_listen, api, self.identity)
         identity = self.identity
         if identity is not None and identity.code.tier < 5:
@@ -230,6 +233,9 @@ class Runtime:
                 self.node, nats_url, failed=self.worker_failed, credentials=credentials, replicas=settings.nats_replicas
             )
             self.bus_thread = relay.start(self._bus_stop)
+        self.scan_thread = start_scans(
+            self.node, self.node.settings.supervision_interval, self._scans_stop, self.worker_failed
+        )
         self._write_run_file()
         self.log.info("node_running", node=self.node.code, **self.addresses)
         return self.addresses
@@ -296,6 +302,9 @@ class Runtime:
             return  # this run never started: the files belong to the run that holds the lock
         for link in [*self.peer_links, *([self.parent_link] if self.parent_link else [])]:
             link.stop()
+        self._scans_stop.set()
+        if self.scan_thread is not None:
+            self.scan_thread.join(timeout=30)
         self._bus_stop.set()
         if self.bus_thread is not None:  # the relay closes its connection before its server goes
             self.bus_thread.join(timeout=10)

@@ -11,7 +11,22 @@ import typer
 from federation.transport.enrollment import enroll_with_parent
 from federation.wire.keys import NodeKey
 from node import logs
-from node.cli import bus, calendar, cases, catalog, federation, licenses, mail, maintenance, notices, sim, stats, users
+from node.cli import (
+    alarms,
+    bus,
+    calendar,
+    cases,
+    catalog,
+    federation,
+    licenses,
+    mail,
+    maintenance,
+    notices,
+    review,
+    sim,
+    stats,
+    users,
+)
 from node.cli.common import (
     DataDir,
     JsonOut,
@@ -41,7 +56,8 @@ audit_app = typer.Typer(help="Verify the log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(federation.enroll_app, name="enroll")
 app.add_typer(federation.keys_app, name="keys")
-app.add_typer(federation.alarms_app, name="alarms")
+app.add_typer(alarms.app, name="alarms")
+app.add_typer(review.app, name="review")
 app.add_typer(federation.anchors_app, name="anchors")
 app.add_typer(sim.sim_app, name="sim")
 app.add_typer(notices.app, name="notice")

@@ -24,6 +24,7 @@ from node.cli.common import (
 from node.domain.calendar import parse_date
 from node.domain.codes import SATISFACTION
 from node.domain.errors import InvalidInput, mask
+from node.domain.evaluation import CAUSES
 from node.domain.lifecycle import (
     Accept,
     AcceptCustody,
@@ -260,13 +261,31 @@ def withdraw(
 def evaluate(
     case_no: CaseNo,
     level: Annotated[int, typer.Option(help="1 非常满意, 2 满意, 3 基本满意, 4 不满意, 5 非常不满意")],
-    channel: Annotated[str, typer.Option(help="Evaluation channel")] = "",
+    channel: Annotated[str, typer.Option(help="Evaluation channel [default: the case's]")] = "",
+    cause: Annotated[
+        list[str] | None,
+        typer.Option(help=f"A 差评's cause (repeat): {', '.join(f'{k} {v}' for k, v in CAUSES.items())}"),
+    ] = None,
+    score: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A sub-indicator NAME=LEVEL (repeat); offline: efficiency, quality, attitude; "
+            "online: efficiency, guide_accuracy, convenience, usability"
+        ),
+    ] = None,
     actor: Actor = None,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Record the resident's evaluation (好差评)."""
-    _act(case_no, Evaluate(level, channel), data_dir, actor, json_out)
+    """Record the resident's evaluation (好差评); a 差评 (4 or 5) with its causes opens a
+    rectification task at the handling node."""
+    scores = []
+    for text in score or []:
+        name, _, value = text.partition("=")
+        if not value.strip().isdigit():
+            raise InvalidInput("--score", "give NAME=LEVEL, the level 1..5")
+        scores.append((name.strip(), int(value)))
+    _act(case_no, Evaluate(level, channel, tuple(cause or ()), tuple(sorted(scores))), data_dir, actor, json_out)
 
 
 @app.command("offer")

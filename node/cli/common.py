@@ -97,6 +97,11 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], hea
     console.print(t)
 
 
+def at_us(us: int | None) -> dt.datetime | None:
+    """A stored time in microseconds since the epoch, as an aware datetime (None stays None)."""
+    return None if us is None else dt.datetime.fromtimestamp(us / 1_000_000, dt.UTC)
+
+
 def fmt_time(at: dt.datetime | None) -> str:
     if at is None:
         return ""

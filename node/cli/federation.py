@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from node.cli.common import DataDir, JsonOut, console, fmt_time, opened, print_json, process_alive, table
+from node.cli.common import DataDir, JsonOut, at_us, console, fmt_time, opened, print_json, process_alive, table
 from node.domain.errors import InvalidInput, SetupError
 
 if TYPE_CHECKING:
@@ -21,11 +21,6 @@ if TYPE_CHECKING:
 run_app = typer.Typer()
 enroll_app = typer.Typer(help="Certify children: one-time tokens and revocations.", no_args_is_help=True)
 keys_app = typer.Typer(help="The node's key and certificate.", no_args_is_help=True)
-alarms_app = typer.Typer(help="Alarms raised by this node.", no_args_is_help=True)
-
-
-def _at(us: int | None) -> dt.datetime | None:
-    return None if us is None else dt.datetime.fromtimestamp(us / 1_000_000, tz=dt.UTC)
 
 
 @run_app.command("run")
@@ -120,11 +115,11 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
                 "code": p.code,
                 "role": p.role,
                 "state": p.state,
-                "last_seen": _at(p.last_seen_us),
+                "last_seen": at_us(p.last_seen_us),
                 "error": p.error,
                 "address": p.address,
-                "last_batch_sent": _at(p.sent_at_us),
-                "last_acknowledged": _at(p.acked_at_us),
+                "last_batch_sent": at_us(p.sent_at_us),
+                "last_acknowledged": at_us(p.acked_at_us),
                 "lag_entries": p.lag_entries,
                 "lag_seconds": _lag_seconds(p.lag_entries, p.acked_at_us, p.last_seen_us, node.now()),
                 "restarts": p.restarts,
@@ -249,25 +244,6 @@ def rotate(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
         print_json({"code": node.code, "not_after": not_after})
     else:
         console.print(f"new key and certificate for {node.code}, valid until {not_after:%Y-%m-%d}", highlight=False)
-
-
-@alarms_app.command("list")
-def alarms_list(
-    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50, data_dir_: DataDir = None, json_out: JsonOut = False
-) -> None:
-    """The latest alarms."""
-    with opened(data_dir_) as node, node.store.read() as tx:
-        rows = tx.alarms(limit)
-    if json_out:
-        print_json(
-            [{"at": _at(r.at_us), "level": r.level, "kind": r.kind, "peer": r.peer, "detail": r.detail} for r in rows]
-        )
-        return
-    table(
-        "alarms",
-        ["at", "level", "kind", "peer", "detail"],
-        [(fmt_time(_at(r.at_us)), r.level, r.kind, r.peer, r.detail) for r in rows],
-    )
 
 
 anchors_app = typer.Typer(help="Peer provinces whose roots this province trusts.", no_args_is_help=True)

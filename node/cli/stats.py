@@ -1,4 +1,4 @@
-"""`yiwang stats [verify]`: the subtree's case figures (issue 11)."""
+"""`yiwang stats [items | verify | rebuild]`: the subtree's case figures (issue 11)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Annotated
 
 import typer
 
+from node.cli import maintenance
 from node.cli.common import DataDir, JsonOut, console, opened, print_json, table
 from node.domain.counting import COUNTERS
-from node.domain.errors import InvalidInput
+from node.domain.evaluation import CAUSES
+from node.domain.indicators import Indicator
 from node.domain.timelimits import local_date
-from node.services.stats import Period
+from node.services.stats import Period, Query, Report
 
 app = typer.Typer(help="Case figures of this node's subtree (统计).", invoke_without_command=True)
 
@@ -37,82 +39,107 @@ LABELS = {
     "eval_4": "不满意",
     "eval_5": "非常不满意",
     "bad_reviews": "差评",
+    "timed": "有时限办结",
+    "work_days": "办理用时(工作日)",
+    "called_back": "差评回访",
+    "bad_rectified": "差评整改",
+    **{f"cause_{code}": f"差评原因:{label}" for code, label in CAUSES.items()},
 }
 assert set(LABELS) == set(COUNTERS)
+SHOWN = (
+    "filed",
+    "accepted",
+    "not_accepted",
+    "delivered",
+    "delivered_on_time",
+    "delivered_late",
+    "online",
+    "agent",
+    "cross_region",
+    "bad_reviews",
+)
+
+PeriodOpt = Annotated[str, typer.Option(help="YYYY, YYYY-MM, YYYY-Www or YYYY-MM-DD [default: this month, China time]")]
+FromOpt = Annotated[str, typer.Option("--from", help="First day YYYY-MM-DD (with --to, instead of --period)")]
+ToOpt = Annotated[str, typer.Option("--to", help="Last day YYYY-MM-DD")]
+DivisionOpt = Annotated[str, typer.Option(help="A division of this node's subtree [default: this node's]")]
+
+
+def _today() -> dt.date:
+    return local_date(dt.datetime.now(dt.UTC))
 
 
 @app.callback()
 def stats(
     ctx: typer.Context,
-    division: Annotated[str, typer.Option(help="A division of this node's subtree [default: this node's]")] = "",
-    period: Annotated[str, typer.Option(help="YYYY, YYYY-MM or YYYY-MM-DD [default: this month, China time]")] = "",
-    start: Annotated[str, typer.Option("--from", help="First day YYYY-MM-DD (with --to, instead of --period)")] = "",
-    end: Annotated[str, typer.Option("--to", help="Last day YYYY-MM-DD")] = "",
+    division: DivisionOpt = "",
+    period: PeriodOpt = "",
+    start: FromOpt = "",
+    end: ToOpt = "",
     by: Annotated[bool, typer.Option("--by", help="One row per division a level down")] = False,
     item: Annotated[str, typer.Option(help="Only this item's implementation code")] = "",
+    department: Annotated[str, typer.Option(help="Only the items of this department (its name)")] = "",
+    power_type: Annotated[
+        str, typer.Option("--power-type", help="Only items of this power type (01 行政许可 ...)")
+    ] = "",
+    channel: Annotated[str, typer.Option(help="Only cases filed on this channel (GB/T 39046 A.5: 1 窗口 ...)")] = "",
     csv_out: Annotated[bool, typer.Option("--csv", help="CSV on standard output")] = False,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
     """Counts of case changes (filed, accepted, delivered on time and late, evaluations ...)
-    for the cases handled in a division of this node's subtree, over a period."""
+    for the cases handled in a division of this node's subtree, over a period, with the
+    indicators of docs/indicators.md, the open-case gauges and the 零办件 items."""
     if ctx.invoked_subcommand is not None:
         return
-    if start or end:
-        if period or not (start and end):
-            raise InvalidInput("--from", "give --from and --to together, or --period")
-        when = Period(Period.parse(start, "--from").first, Period.parse(end, "--to").last)
-    else:
-        when = Period.parse(period or local_date(dt.datetime.now(dt.UTC)).strftime("%Y-%m"))
-    today = local_date(dt.datetime.now(dt.UTC))
+    today = _today()
+    q = Query(Period.of(period, start, end, today), division, by, item, department, power_type, channel)
     with opened(data_dir) as node:
-        node_code = node.code
-        rows = node.stats.figures(division, when, by, item)
-        shown_indicators = [] if item else node.stats.indicators(division, when, today)
-        zero = [] if item else node.stats.zero_case_items(division, when)
+        report = node.stats.report(q, today)
     if json_out:
-        print_json(
-            {
-                "from": when.first,
-                "to": when.last,
-                "rows": [{"division": r.division, **r.counts} for r in rows],
-                "indicators": [{"name": i.name, "value": i.value, "formula": i.formula} for i in shown_indicators],
-                "zero_case_items": [{"item_code": c, "name": n, "department": d} for c, n, d in zero],
-            }
-        )
-        return
-    if csv_out:
+        print_json(report_json(report))
+    elif csv_out:
         out = csv.writer(sys.stdout)
         out.writerow(["division", *COUNTERS])
-        for r in rows:
+        for r in report.rows:
             out.writerow([r.division, *(r.counts[c] for c in COUNTERS)])
-        return
-    shown = [
-        "filed",
-        "accepted",
-        "not_accepted",
-        "delivered",
-        "delivered_on_time",
-        "delivered_late",
-        "online",
-        "agent",
-        "cross_region",
-        "bad_reviews",
-    ]
+    else:
+        _print(report)
+
+
+def report_json(r: Report) -> dict[str, object]:
+    """The report as JSON (the CLI's --json, the Stats RPC's text)."""
+    g = r.gauges
+    return {
+        "division": r.division,
+        "from": r.query.period.first,
+        "to": r.query.period.last,
+        "rows": [{"division": f.division, **f.counts} for f in r.rows],
+        "total": r.total,
+        "for_other_provinces": r.peers,
+        "gauges": {"open": g.open, "overdue": g.overdue, "warning": g.warning, "yellow": g.yellow, "red": g.red},
+        "indicators": [{"name": i.name, "value": i.value, "unit": i.unit, "formula": i.formula} for i in r.indicators],
+        "zero_case_items": [{"item_code": c, "name": n, "department": d} for c, n, d in r.zero_items],
+        "zero_case_departments": [{"division": v, "department": d} for v, d in r.zero_departments],
+    }
+
+
+def _print(r: Report) -> None:
+    by = r.query.by_next_level
     table(
-        f"办件统计 {when.first} .. {when.last}",
-        ["区划", *(LABELS[c] for c in shown)],
-        [(_place(r.division, division or node_code, by), *(r.counts[c] for c in shown)) for r in rows],
+        f"办件统计 {r.query.period.label}",
+        ["区划", *(LABELS[c] for c in SHOWN)],
+        [(_place(f.division, r.division, by), *(f.counts[c] for c in SHOWN)) for f in r.rows],
     )
-    if shown_indicators:
-        table(
-            "指标 (docs/indicators.md)",
-            ["指标", "值", "口径"],
-            [(i.name, _shown(i.value), i.formula) for i in shown_indicators],
-        )
-    if zero:
-        departments = sorted({d for _, _, d in zero})
-        console.print(f"零办件事项 {len(zero)} 项, 涉及部门: {'、'.join(departments[:20])}")
+    g = r.gauges
+    console.print(f"在办 {g.open} 件, 超期 {g.overdue} 件; 监察: 预警 {g.warning}, 黄牌 {g.yellow}, 红牌 {g.red}")
+    if r.peers["filed"] or r.peers["delivered"]:
+        console.print(f"其中为外省办理: 办件 {r.peers['filed']}, 办结 {r.peers['delivered']}")
+    table("指标 (docs/indicators.md)", ["指标", "值", "口径"], [(i.name, shown(i), i.formula) for i in r.indicators])
+    if r.zero_items:
+        console.print(f"零办件事项 {len(r.zero_items)} 项")
+    if r.zero_departments:
+        console.print(f"零办件部门 {len(r.zero_departments)} 个: {'、'.join(d for _, d in r.zero_departments[:20])}")
 
 
 def _place(code: str, queried: str, by: bool) -> str:
@@ -121,10 +148,64 @@ def _place(code: str, queried: str, by: bool) -> str:
     return f"{code} 本级" if by and code == queried else code
 
 
-def _shown(value: float | int | None) -> str:
-    if value is None:
+def shown(i: Indicator) -> str:
+    if i.value is None:
         return "-"
-    return f"{value:.2f}%" if isinstance(value, float) else str(value)
+    if i.unit == "%":
+        return f"{i.value:.2f}%"
+    return f"{i.value} {i.unit}"
+
+
+@app.command("items")
+def items(
+    division: DivisionOpt = "",
+    period: PeriodOpt = "",
+    start: FromOpt = "",
+    end: ToOpt = "",
+    limit: Annotated[int, typer.Option(help="At most this many items, most late deliveries first")] = 30,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Per item: cases, late deliveries, and the working days used to a decision against the
+    item's promised and legal limits."""
+    when = Period.of(period, start, end, _today())
+    with opened(data_dir) as node:
+        found = node.stats.items(division, when)[: max(limit, 0)]
+    rows = [
+        {
+            "item_code": f.item_code,
+            "name": f.name,
+            "department": f.department,
+            "filed": f.counts["filed"],
+            "delivered": f.counts["delivered"],
+            "delivered_late": f.counts["delivered_late"],
+            "mean_work_days": f.mean_work_days,
+            "promised_days": f.promised_days,
+            "legal_days": f.legal_days,
+        }
+        for f in found
+    ]
+    if json_out:
+        print_json({"from": when.first, "to": when.last, "items": rows})
+        return
+    table(
+        f"事项办理用时 {when.label}",
+        ["事项", "名称", "部门", "办件", "办结", "超期办结", "平均用时", "承诺时限", "法定时限"],
+        [
+            (
+                r["item_code"],
+                r["name"],
+                r["department"],
+                r["filed"],
+                r["delivered"],
+                r["delivered_late"],
+                "-" if r["mean_work_days"] is None else r["mean_work_days"],
+                "-" if r["promised_days"] is None else r["promised_days"],
+                "-" if r["legal_days"] is None else r["legal_days"],
+            )
+            for r in rows
+        ],
+    )
 
 
 @app.command("verify")
@@ -140,3 +221,10 @@ def verify(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
         console.print("统计与日志重算一致 (figures equal a recount from the log)")
     if differences:
         raise typer.Exit(6)
+
+
+@app.command("rebuild")
+def rebuild(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
+    """Recount every figure from the log. The counters are written with the cases, so this
+    replays the whole log as `yiwang rebuild` does; stop `yiwang run` first."""
+    maintenance.rebuild(False, data_dir, json_out)

@@ -128,8 +128,11 @@ _COMMAND_FIELDS: dict[str, str] = {
     "case_type": "channel",
     "cited_licenses": "license_no",
     "answer_by": "date",
+    "causes": "procedure",  # 差评 cause codes (node.domain.evaluation.CAUSES checks the values)
 }
-_NOT_TEXT = frozenset({"limit_days", "consent", "approved", "level"})  # numbers and flags
+# Numbers and flags; `scores` are pairs of a sub-indicator name and a level, both checked
+# against node.domain.evaluation's tables.
+_NOT_TEXT = frozenset({"limit_days", "consent", "approved", "level", "scores"})
 
 
 _FIELDS_OF: dict[type, list[tuple[str, str]]] = {}

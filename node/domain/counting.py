@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from node.domain.calendar import WorkCalendar
 from node.domain.divisions import DivisionCode
+from node.domain.evaluation import BAD_LEVELS, CAUSES, ONLINE_CHANNELS
 from node.domain.lifecycle import CaseCommand, CaseState, Command, Decide, Evaluate
-from node.domain.timelimits import local_date
+from node.domain.timelimits import local_date, progress
 
-ONLINE_CHANNELS = frozenset({"2", "3"})  # GB/T 39046 A.5: 电脑端网上办理, 移动端网上申请
 INSTANT = "1"  # GB/T 39046 case type 即办件
-BAD_LEVELS = frozenset({4, 5})  # 不满意, 非常不满意
 
 COUNTERS = (
     "filed",
@@ -39,7 +39,13 @@ COUNTERS = (
     "eval_4",
     "eval_5",
     "bad_reviews",
+    "timed",  # delivered cases that ran against a time limit
+    "work_days",  # their working days used up to the decision (clock stops not counted)
+    "called_back",  # 差评 called back (回访) by the handling node
+    "bad_rectified",  # 差评 rectified (整改)
+    *(f"cause_{code}" for code in CAUSES),  # 差评 per cause tag
 )
+FOLLOW_UPS = {"review_called_back": "called_back", "review_rectified": "bad_rectified"}
 
 
 @dataclass(frozen=True)
@@ -51,10 +57,28 @@ class CountKey:
     channel: str
 
 
-def counted(after: CaseState, cmd: CaseCommand, at: dt.datetime, due: str) -> tuple[str, ...]:
-    """The counters one change moves by one. `due`: the case's due date before the change
-    (a delivery is on time when the decision, or the delivery where there was none, came on
-    or before it; a case without a time limit is on time)."""
+def counted(
+    after: CaseState, cmd: CaseCommand, at: dt.datetime, due: str, calendar: WorkCalendar
+) -> tuple[tuple[str, int], ...]:
+    """The counters one change moves, and by how much (one, or the working days used). `due`:
+    the case's due date before the change (a delivery is on time when the decision, or the
+    delivery where there was none, came on or before it; a case without a time limit is on
+    time). `calendar`: the one due dates are computed with, for the working days used."""
+    return tuple((name, 1) for name in _moved(after, cmd, at, due)) + _work_days(after, cmd, at, calendar)
+
+
+def _work_days(
+    after: CaseState, cmd: CaseCommand, at: dt.datetime, calendar: WorkCalendar
+) -> tuple[tuple[str, int], ...]:
+    if cmd.command != Command.DELIVER or after.limit_days is None or after.accepted_at is None:
+        return ()
+    finished = local_date(after.decided_at or at)
+    cal = calendar.for_division(after.handling_division)
+    used = progress(cal, local_date(after.accepted_at), after.limit_days, after.stops, finished).used_days
+    return (("timed", 1), ("work_days", used))
+
+
+def _moved(after: CaseState, cmd: CaseCommand, at: dt.datetime, due: str) -> tuple[str, ...]:
     c = cmd.command
     if c == Command.FILE:
         out = ["filed"]
@@ -80,7 +104,9 @@ def counted(after: CaseState, cmd: CaseCommand, at: dt.datetime, due: str) -> tu
     if c == Command.WITHDRAW:
         return ("withdrawn",)
     if isinstance(cmd, Evaluate):
-        return (f"eval_{cmd.level}", *(("bad_reviews",) if cmd.level in BAD_LEVELS else ()))
+        if cmd.level not in BAD_LEVELS:
+            return (f"eval_{cmd.level}",)
+        return (f"eval_{cmd.level}", "bad_reviews", *(f"cause_{code}" for code in cmd.causes))
     return ()
 
 

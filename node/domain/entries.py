@@ -52,6 +52,11 @@ class Kind(StrEnum):
     LICENSE_SENT = "license_sent"  # an electronic licence, sealed for the filing node
     MATERIAL_CHUNK = "material_chunk"  # a chunk of a material file, sealed for the new custodian
     ANCHOR_ADDED = "anchor_added"  # a province trusts a peer province's root
+    SUPERVISION_ALARM = "supervision_alarm"  # 电子监察: a case or a department overran a rule
+    ALARM_ACKNOWLEDGED = "alarm_acknowledged"  # a supervisor saw an alarm
+    REVIEW_CALLED_BACK = "review_called_back"  # 差评 follow-up: the resident was called back (回访)
+    REVIEW_RECTIFIED = "review_rectified"  # 差评 follow-up: what was wrong was fixed (整改)
+    STATS_SIGNED = "stats_signed"  # a tier's monthly figures, signed off
 
 
 CASE_KINDS = frozenset(k.value for k in Kind if k.value.startswith("case_"))

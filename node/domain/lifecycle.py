@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from node.domain.codes import SATISFACTION
 from node.domain.errors import CaseConflict, IllegalTransition, InvalidInput, NotCustodian
+from node.domain.evaluation import check_evaluation
 from node.domain.timelimits import ClockStop, local_date
 
 
@@ -199,7 +200,9 @@ class Withdraw:
 @dataclass(frozen=True)
 class Evaluate:
     level: int
-    channel: str = ""
+    channel: str = ""  # the channel it was given on; empty: the case's
+    causes: tuple[str, ...] = ()  # a 差评's cause tags (node.domain.evaluation.CAUSES)
+    scores: tuple[tuple[str, int], ...] = ()  # the channel's sub-indicators, sorted by name
     command: Command = Command.EVALUATE
 
 
@@ -422,6 +425,7 @@ def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, A
         return {"closed_at": at}
     if isinstance(cmd, Evaluate):
         _require(cmd.level in SATISFACTION, "level", "1 (非常满意) .. 5 (非常不满意)")
+        check_evaluation(cmd.level, cmd.causes, dict(cmd.scores), cmd.channel or state.channel)
         return {"evaluation": cmd.level}
     if isinstance(cmd, OfferCustody):
         _require(cmd.purpose in CUSTODY_PURPOSES, "purpose", f"one of {', '.join(CUSTODY_PURPOSES)}")

@@ -17,7 +17,7 @@ class Role(StrEnum):
     CLERK = "clerk"  # 受理: files and accepts at the window, asks for supplements, delivers
     REVIEWER = "reviewer"  # 审查: reviews, asks for supplements, suspends and resumes the clock
     DECIDER = "decider"  # 决定: approves or denies, issues licences
-    SUPERVISOR = "supervisor"  # 监察: reads cases, statistics and the audit, changes nothing
+    SUPERVISOR = "supervisor"  # 监察: reads cases, statistics and the audit, acknowledges alarms
     AGENT = "agent"  # 代办员: files errands for residents at a village
     ADMIN = "admin"  # the node's administrator: everything, accounts included
 
@@ -48,9 +48,12 @@ class Action(StrEnum):
     EVALUATE = "evaluate"
     CUSTODY = "custody"  # offer, take or decline a case
     MANAGE = "manage"  # catalog, calendar, enrollment, accounts, notices
+    READ_STATS = "read_stats"  # statistics and supervision alarms (no personal data)
+    ACKNOWLEDGE = "acknowledge"  # acknowledge a supervision alarm (电子监察)
+    FOLLOW_UP = "follow_up"  # a 差评's callback (回访) and rectification (整改)
 
 
-_READ = frozenset({Action.READ_CATALOG, Action.READ_CASES})
+_READ = frozenset({Action.READ_CATALOG, Action.READ_CASES, Action.READ_STATS})
 ROLE_TABLE: dict[Role, frozenset[Action]] = {
     Role.CLERK: _READ
     | {
@@ -61,10 +64,11 @@ ROLE_TABLE: dict[Role, frozenset[Action]] = {
         Action.WITHDRAW,
         Action.EVALUATE,
         Action.CUSTODY,
+        Action.FOLLOW_UP,
     },
     Role.REVIEWER: _READ | {Action.REVIEW, Action.SUPPLEMENT, Action.CLOCK, Action.CUSTODY},
     Role.DECIDER: _READ | {Action.DECIDE, Action.CUSTODY},
-    Role.SUPERVISOR: _READ | {Action.READ_AUDIT},
+    Role.SUPERVISOR: _READ | {Action.READ_AUDIT, Action.ACKNOWLEDGE},
     Role.AGENT: _READ | {Action.FILE_ERRAND, Action.DELIVER, Action.EVALUATE, Action.CUSTODY},
     Role.ADMIN: frozenset(Action),
 }

@@ -24,7 +24,9 @@ from node.domain.counting import CountKey, counted, key_of
 from node.domain.entries import Entry
 from node.domain.errors import OperatorError, PeerError
 from node.domain.lifecycle import CLOCK_STOPPED, CaseState, Command, File, OfferCustody, apply, check_writer
+from node.domain.supervision import resolved
 from node.domain.timelimits import due_date, local_date
+from node.services.ports import micros
 from node.store.cases import StoredCase, case_row
 
 if TYPE_CHECKING:
@@ -78,7 +80,8 @@ def project_cases(
     changed: dict[str, tuple[StoredCase, int]] = {}
     waiting: list[tuple[Entry, str, int]] = []
     applied: list[Entry] = []
-    events: list[tuple[CaseState, dt.datetime, tuple[str, ...]]] = []  # what the statistics count
+    changed_at: dict[str, dt.datetime] = {}  # each case's last change applied here
+    events: list[tuple[CaseState, dt.datetime, tuple[tuple[str, int], ...]]] = []  # what the statistics count
     for case_no, group in pending.items():
         if len(group) > 1:
             group.sort(key=lambda er: er[1].version)
@@ -102,9 +105,10 @@ def project_cases(
                 continue
             if isinstance(rec.command, File):
                 bundle = rec.sealed_bundle_hash
-            moved = counted(after, rec.command, rec.at, current.due_date if current else "")
+            moved = counted(after, rec.command, rec.at, current.due_date if current else "", calendar)
             if moved:
                 events.append((after, rec.at, moved))
+            changed_at[case_no] = rec.at
             current, seq = StoredCase(after, *_due(current, rec, after, calendar)), e.seq
             applied.append(e)
         if current is None or seq == 0:
@@ -114,6 +118,7 @@ def project_cases(
         else:
             created[case_no] = (current, seq, bundle)
     _count(tx, events)
+    _supervise(tx, events, [c for c, _, _ in created.values()] + [c for c, _ in changed.values()], changed_at)
     tx.insert_cases([case_row(c.state, s, c.due_date, c.due_provisional, b) for c, s, b in created.values()])
     tx.update_cases([case_row(c.state, s, c.due_date, c.due_provisional) for c, s in changed.values()])
     if parked or waiting:
@@ -123,16 +128,34 @@ def project_cases(
     return len(waiting)
 
 
-def _count(tx: Tx, events: Sequence[tuple[CaseState, dt.datetime, tuple[str, ...]]]) -> None:
+def _count(tx: Tx, events: Sequence[tuple[CaseState, dt.datetime, tuple[tuple[str, int], ...]]]) -> None:
     """Add the changes to the statistics' counters."""
     if not events:
         return
     deltas: dict[CountKey, dict[str, int]] = {}
     for state, at, moved in events:
         counts = deltas.setdefault(key_of(state, at), {})
-        for name in moved:
-            counts[name] = counts.get(name, 0) + 1
+        for name, n in moved:
+            counts[name] = counts.get(name, 0) + n
     tx.add_counts(deltas)
+
+
+def _supervise(
+    tx: Tx,
+    events: Sequence[tuple[CaseState, dt.datetime, tuple[tuple[str, int], ...]]],
+    cases: Sequence[StoredCase],
+    changed_at: Mapping[str, dt.datetime],
+) -> None:
+    """Open the rectification task of every 差评 and clear the alarms the cases' new states
+    resolve (node.domain.supervision)."""
+    for state, at, moved in events:
+        names = [name for name, _ in moved]
+        if "bad_reviews" in names:
+            causes = [name.removeprefix("cause_") for name in names if name.startswith("cause_")]
+            tx.open_rectification(
+                state.case_no, state.handling_division, state.item_code, state.evaluation or 0, causes, micros(at)
+            )
+    tx.clear_case_alarms({c.state.case_no: (resolved(c.state), micros(changed_at[c.state.case_no])) for c in cases})
 
 
 def _due(current: StoredCase | None, rec: CaseRecord, after: CaseState, calendar: WorkCalendar) -> tuple[str, bool]:

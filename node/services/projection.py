@@ -25,11 +25,14 @@ from federation.wire.codec_catalog import (
     item_from_body,
     revoked_from_body,
 )
+from federation.wire.codec_supervision import ack_from_body, alarm_from_body, follow_up_from_body
 from node.domain.calendar import WorkCalendar
 from node.domain.catalog import CatalogItem
+from node.domain.counting import FOLLOW_UPS, CountKey
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import CASE_KINDS, Entry, Kind
 from node.domain.errors import PeerError
+from node.domain.supervision import resolved
 from node.domain.timelimits import local_date
 from node.services.case_rows import Known, due_of, project_cases
 from node.services.ports import CalendarCache
@@ -127,6 +130,11 @@ class Projection:
                 tx.put_revocation(fp, code, e.origin, e.recorded_at_us, e.seq)
             elif kind == Kind.BUNDLE_SENT and to_me:
                 bundles.append(e)
+            elif kind in SUPERVISION_KINDS:  # in order with the case entries: an alarm sees its case as it was
+                if cases:
+                    out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
+                    cases = []
+                _supervision(tx, [e])
         tx.put_items(items)
         if cases:
             out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
@@ -204,6 +212,36 @@ class Projection:
             return "only a province publishes peer provinces' roots"
         tx.put_trusted_root(fingerprint(root), code, e.origin, e.seq)
         return None
+
+
+SUPERVISION_KINDS = frozenset(
+    {Kind.SUPERVISION_ALARM, Kind.ALARM_ACKNOWLEDGED, Kind.REVIEW_CALLED_BACK, Kind.REVIEW_RECTIFIED}
+)
+
+
+def _supervision(tx: Tx, entries: Sequence[Entry]) -> None:
+    """Alarms, acknowledgements and 差评 follow-up steps: kept in their tables; a step adds to
+    the counters under the case's key on its day."""
+    deltas: dict[CountKey, dict[str, int]] = {}
+    for e in entries:
+        if e.kind == Kind.SUPERVISION_ALARM:
+            alarm = alarm_from_body(e.body)
+            tx.put_alarm(e.origin, e.seq, alarm, e.recorded_at_us)
+            case = tx.stored_cases([alarm.case_no]).get(alarm.case_no) if alarm.case_no else None
+            if case is not None and alarm.rule in resolved(case.state):  # resolved before the alarm came
+                tx.clear_rule(alarm.case_no, alarm.rule, e.recorded_at_us)
+        elif e.kind == Kind.ALARM_ACKNOWLEDGED:
+            tx.acknowledge_alarm(ack_from_body(e.body), e.recorded_at_us)
+        else:
+            step = follow_up_from_body(e.kind, e.body)
+            tx.follow_up(step.case_no, step.step, e.recorded_at_us, step.note, step.handling, step.item_code)
+            if step.step == "rectified":
+                tx.clear_rule(step.case_no, "rectification", e.recorded_at_us)
+            day = local_date(_at(e.recorded_at_us)).isoformat()
+            key = CountKey(day, step.handling, step.filing, step.item_code, step.channel)
+            name = FOLLOW_UPS[e.kind]
+            deltas.setdefault(key, {})[name] = deltas.get(key, {}).get(name, 0) + 1
+    tx.add_counts(deltas)
 
 
 def _at(us: int) -> dt.datetime:

@@ -252,6 +252,17 @@ class CasesTx(TxBase):
             q = q.where(T_CASES.c.closed_at_us.is_(None))
         return [StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in self.conn.execute(q)]
 
+    def held_open_cases(self, custodian: str, limit: int) -> list[StoredCase]:
+        """Open cases `custodian` holds, oldest filing first (what its supervision scans)."""
+        c = T_CASES.c
+        q = (
+            select(T_CASES)
+            .where(c.custodian == custodian, c.closed_at_us.is_(None))
+            .order_by(c.filed_at_us)
+            .limit(limit)
+        )
+        return [StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in self.conn.execute(q)]
+
     def open_cases_with_due_from(self, first_day: str) -> list[CaseState]:
         """Open cases whose due date is provisional or on/after `first_day` (ISO)."""
         return [

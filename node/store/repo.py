@@ -1,7 +1,8 @@
 """Every SQL statement of a node, as storage functions on a transaction, grouped by tables:
 the log (node.store.log), catalog and calendars (node.store.catalog), cases and what is kept
 beside them (node.store.cases), trust and links (node.store.trust), addressed copies
-(node.store.mail). `Tx` joins them; `Store` opens transactions.
+(node.store.mail), statistics (node.store.stats), supervision and 差评 follow-up
+(node.store.supervision). `Tx` joins them; `Store` opens transactions.
 
 Handlers never write SQL: they open `Store.transaction()` and call these. Bulk paths use
 SQLAlchemy Core executemany (DESIGN.md section 14); nothing here loops one INSERT per row.
@@ -31,7 +32,8 @@ from node.store.catalog import T_CALENDARS, T_DELEGATIONS, T_ITEMS, T_LOCAL, Cat
 from node.store.log import LogTx
 from node.store.mail import MailTx
 from node.store.materials import MaterialsTx
-from node.store.stats import T_COUNTS, StatsTx
+from node.store.stats import STATS_TABLES, StatsTx
+from node.store.supervision import T_ALARMS, T_TASKS, SupervisionTx
 from node.store.tables import (
     ALL_TABLES,
 )
@@ -52,10 +54,22 @@ def transient(exc: DBAPIError) -> bool:
 
 
 # The tables the projection writes and `yiwang rebuild` replays (node.services.projection).
-DERIVED_TABLES = (T_CASES, T_BACKLOG, T_COUNTS, T_ITEMS, T_CALENDARS, T_LOCAL, T_DELEGATIONS, T_REVOKED, T_ROOTS)
+DERIVED_TABLES = (
+    T_CASES,
+    T_BACKLOG,
+    *STATS_TABLES,
+    T_ALARMS,
+    T_TASKS,
+    T_ITEMS,
+    T_CALENDARS,
+    T_LOCAL,
+    T_DELEGATIONS,
+    T_REVOKED,
+    T_ROOTS,
+)
 
 
-class Tx(LogTx, CatalogTx, CasesTx, StatsTx, MaterialsTx, TrustTx, MailTx):
+class Tx(LogTx, CatalogTx, CasesTx, StatsTx, SupervisionTx, MaterialsTx, TrustTx, MailTx):
     """One database transaction of the node; every method is one storage function."""
 
     # -- rebuilding -----------------------------------------------------------------------

@@ -23,8 +23,8 @@ from node.domain.errors import SetupError
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"  # the schema as `create_all` made it before this module existed
 # Revisions that add a derived table the log must fill: `yiwang upgrade` replays the log after
-# them (0009: the statistics' counters).
-REPLAY_AFTER = ("0009",)
+# them (0009: the statistics' counters; 0010: rollups, supervision alarms, rectifications).
+REPLAY_AFTER = ("0009", "0010")
 
 
 def needs_replay(before: str | None, after: str) -> bool:

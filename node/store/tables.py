@@ -127,16 +127,10 @@ class CalendarDelegationRow(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)
 
 
-class CaseCountRow(SQLModel, table=True):
-    """Counters of case changes per day and case key (issue 11): written by the projection in
-    the entry's transaction, summed by `yiwang stats`. Columns as node.domain.counting.COUNTERS."""
+class CounterColumns(SQLModel):
+    """The counters of node.domain.counting.COUNTERS, as columns of every statistics table (a
+    test keeps the two lists equal)."""
 
-    __tablename__ = "case_counts"
-    day: str = Field(primary_key=True, max_length=10)
-    handling: str = Field(primary_key=True, max_length=12)
-    filing: str = Field(primary_key=True, max_length=12)
-    item_code: str = Field(primary_key=True, max_length=64)
-    channel: str = Field(primary_key=True, max_length=2)
     filed: int = 0
     accepted: int = 0
     not_accepted: int = 0
@@ -156,6 +150,96 @@ class CaseCountRow(SQLModel, table=True):
     eval_4: int = 0
     eval_5: int = 0
     bad_reviews: int = 0
+    timed: int = 0
+    work_days: int = 0
+    called_back: int = 0
+    bad_rectified: int = 0
+    cause_overdue: int = 0
+    cause_extra_conditions: int = 0
+    cause_extra_materials: int = 0
+    cause_repeat_visits: int = 0
+    cause_attitude: int = 0
+    cause_guide: int = 0
+    cause_platform: int = 0
+    cause_other: int = 0
+
+
+class CaseCountRow(CounterColumns, table=True):
+    """Counters of case changes per day and case key (issue 11): written by the projection in
+    the entry's transaction, summed by `yiwang stats` for periods that are not whole months."""
+
+    __tablename__ = "case_counts"
+    day: str = Field(primary_key=True, max_length=10)
+    handling: str = Field(primary_key=True, max_length=12)
+    filing: str = Field(primary_key=True, max_length=12)
+    item_code: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=2)
+
+
+class CaseRollupRow(CounterColumns, table=True):
+    """The same counters per month and handling division cut to each level above it (and one
+    below, where its own cases show as 本级): what a query over whole months reads, so a
+    province-wide month sums a few hundred rows, never the day rows."""
+
+    __tablename__ = "case_rollups"
+    month: str = Field(primary_key=True, max_length=7)
+    level: int = Field(primary_key=True)  # node.domain.divisions.Tier: 1 province .. 5 village
+    division: str = Field(primary_key=True, max_length=12)  # the handling division cut to `level`, padded
+    channel: str = Field(primary_key=True, max_length=2)
+    peer: str = Field(primary_key=True, max_length=2)  # the filing province when another one's, else ""
+
+
+class ItemRollupRow(CounterColumns, table=True):
+    """The counters per month, county and item: item, department and power-type figures over
+    whole months from the county level up."""
+
+    __tablename__ = "item_rollups"
+    month: str = Field(primary_key=True, max_length=7)
+    county: str = Field(primary_key=True, max_length=12)  # the handling division cut to its county, padded
+    item_code: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=2)
+
+
+class SupervisionAlarmRow(SQLModel, table=True):
+    """Alarms of electronic supervision (电子监察), from `supervision_alarm` entries of any node
+    of the subtree; cleared by the projection when the case resolves what they are about,
+    acknowledged by `alarm_acknowledged` entries."""
+
+    __tablename__ = "supervision_alarms"
+    origin: str = Field(primary_key=True, max_length=12)
+    seq: int = Field(primary_key=True, sa_type=BigInteger)
+    rule: str = Field(max_length=16)
+    level: str = Field(max_length=8)
+    case_no: str = Field(default="", max_length=50, index=True)
+    division: str = Field(max_length=12, index=True)
+    item_code: str = Field(default="", max_length=64)
+    custodian: str = Field(default="", max_length=12)
+    due: str = Field(default="", max_length=10)
+    period: str = Field(default="", max_length=7)
+    department: str = Field(default="", max_length=200)
+    detail: str = Field(default="", sa_type=Text)
+    raised_at_us: int = Field(sa_type=BigInteger)
+    cleared_at_us: int | None = Field(default=None, sa_type=BigInteger)
+    ack_by: str = Field(default="", max_length=64)
+    ack_at_us: int | None = Field(default=None, sa_type=BigInteger)
+    ack_note: str = Field(default="", sa_type=Text)
+
+
+class RectificationRow(SQLModel, table=True):
+    """A 差评's rectification task (好差评 follow-up): opened by the evaluation, due a number of
+    working days later (each node's `supervision.rectification_days`), closed by the handling
+    node's callback (回访) and rectification (整改)."""
+
+    __tablename__ = "rectifications"
+    case_no: str = Field(primary_key=True, max_length=50)
+    handling: str = Field(max_length=12, index=True)
+    item_code: str = Field(max_length=64)
+    level: int
+    causes: str = Field(default="", max_length=200)  # cause codes, comma-separated
+    opened_at_us: int = Field(sa_type=BigInteger)
+    called_back_at_us: int | None = Field(default=None, sa_type=BigInteger)
+    rectified_at_us: int | None = Field(default=None, sa_type=BigInteger)
+    note: str = Field(default="", sa_type=Text)
 
 
 class CaseRow(SQLModel, table=True):
@@ -384,6 +468,10 @@ _MODELS: tuple[type[SQLModel], ...] = (
     CalendarDelegationRow,
     CaseRow,
     CaseCountRow,
+    CaseRollupRow,
+    ItemRollupRow,
+    SupervisionAlarmRow,
+    RectificationRow,
     CaseBacklogRow,
     LicenseRow,
     MaterialRow,

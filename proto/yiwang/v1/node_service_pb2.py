@@ -27,13 +27,19 @@ from yiwang.v1 import case_pb2 as yiwang_dot_v1_dot_case__pb2
 from yiwang.v1 import log_pb2 as yiwang_dot_v1_dot_log__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cyiwang/v1/node_service.proto\x12\tyiwang.v1\x1a\x17yiwang/v1/catalog.proto\x1a\x14yiwang/v1/case.proto\x1a\x13yiwang/v1/log.proto\"-\n\x0eGetItemRequest\x12\x1b\n\x13implementation_code\x18\x01 \x01(\t\"?\n\x10ListItemsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\":\n\x11ListItemsResponse\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.yiwang.v1.CatalogItem\"\xf2\x01\n\x0f\x46ileCaseRequest\x12\x11\n\titem_code\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x05 \x01(\x08\x12\x16\n\x0e\x61pplicant_name\x18\x06 \x01(\t\x12\x14\n\x0c\x61pplicant_id\x18\x07 \x01(\t\x12\x17\n\x0f\x61pplicant_phone\x18\x08 \x01(\t\x12\x19\n\x11\x61pplicant_address\x18\t \x01(\t\x12\x16\n\x0e\x61pplicant_kind\x18\n \x01(\t\x12\x12\n\nrequest_id\x18\x0b \x01(\t\"L\n\x10\x41\x63tOnCaseRequest\x12$\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x14.yiwang.v1.CaseEntry\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"7\n\x0c\x43\x61seResponse\x12\'\n\x07outline\x18\x01 \x01(\x0b\x32\x16.yiwang.v1.CaseOutline\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\"@\n\x10ListCasesRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\":\n\x11ListCasesResponse\x12%\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x16.yiwang.v1.CaseOutline\"\x11\n\x0fGetHeadsRequest\"2\n\x10GetHeadsResponse\x12\x1e\n\x05heads\x18\x01 \x03(\x0b\x32\x0f.yiwang.v1.Head2\xe3\x03\n\x0bNodeService\x12<\n\x07GetItem\x12\x19.yiwang.v1.GetItemRequest\x1a\x16.yiwang.v1.CatalogItem\x12\x46\n\tListItems\x12\x1b.yiwang.v1.ListItemsRequest\x1a\x1c.yiwang.v1.ListItemsResponse\x12?\n\x08\x46ileCase\x12\x1a.yiwang.v1.FileCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12\x41\n\tActOnCase\x12\x1b.yiwang.v1.ActOnCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12=\n\x07GetCase\x12\x19.yiwang.v1.GetCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12\x46\n\tListCases\x12\x1b.yiwang.v1.ListCasesRequest\x1a\x1c.yiwang.v1.ListCasesResponse\x12\x43\n\x08GetHeads\x12\x1a.yiwang.v1.GetHeadsRequest\x1a\x1b.yiwang.v1.GetHeadsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cyiwang/v1/node_service.proto\x12\tyiwang.v1\x1a\x17yiwang/v1/catalog.proto\x1a\x14yiwang/v1/case.proto\x1a\x13yiwang/v1/log.proto\"-\n\x0eGetItemRequest\x12\x1b\n\x13implementation_code\x18\x01 \x01(\t\"?\n\x10ListItemsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\":\n\x11ListItemsResponse\x12%\n\x05items\x18\x01 \x03(\x0b\x32\x16.yiwang.v1.CatalogItem\"\xf2\x01\n\x0f\x46ileCaseRequest\x12\x11\n\titem_code\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x05 \x01(\x08\x12\x16\n\x0e\x61pplicant_name\x18\x06 \x01(\t\x12\x14\n\x0c\x61pplicant_id\x18\x07 \x01(\t\x12\x17\n\x0f\x61pplicant_phone\x18\x08 \x01(\t\x12\x19\n\x11\x61pplicant_address\x18\t \x01(\t\x12\x16\n\x0e\x61pplicant_kind\x18\n \x01(\t\x12\x12\n\nrequest_id\x18\x0b \x01(\t\"L\n\x10\x41\x63tOnCaseRequest\x12$\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x14.yiwang.v1.CaseEntry\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"7\n\x0c\x43\x61seResponse\x12\'\n\x07outline\x18\x01 \x01(\x0b\x32\x16.yiwang.v1.CaseOutline\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\"@\n\x10ListCasesRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\":\n\x11ListCasesResponse\x12%\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x16.yiwang.v1.CaseOutline\"\xbb\x01\n\x0fGetStatsRequest\x12\x10\n\x08\x64ivision\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\x11\n\tfirst_day\x18\x03 \x01(\t\x12\x10\n\x08last_day\x18\x04 \x01(\t\x12\x15\n\rby_next_level\x18\x05 \x01(\x08\x12\x11\n\titem_code\x18\x06 \x01(\t\x12\x12\n\ndepartment\x18\x07 \x01(\t\x12\x12\n\npower_type\x18\x08 \x01(\t\x12\x0f\n\x07\x63hannel\x18\t \x01(\t\"|\n\x08StatsRow\x12\x10\n\x08\x64ivision\x18\x01 \x01(\t\x12/\n\x06\x63ounts\x18\x02 \x03(\x0b\x32\x1f.yiwang.v1.StatsRow.CountsEntry\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"]\n\x0eIndicatorValue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65\x66ined\x18\x02 \x01(\x08\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12\x0f\n\x07\x66ormula\x18\x05 \x01(\t\"Z\n\x0bStatsGauges\x12\x0c\n\x04open\x18\x01 \x01(\x03\x12\x0f\n\x07overdue\x18\x02 \x01(\x03\x12\x0f\n\x07warning\x18\x03 \x01(\x03\x12\x0e\n\x06yellow\x18\x04 \x01(\x03\x12\x0b\n\x03red\x18\x05 \x01(\x03\"C\n\x0cZeroCaseItem\x12\x11\n\titem_code\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\ndepartment\x18\x03 \x01(\t\":\n\x12ZeroCaseDepartment\x12\x10\n\x08\x64ivision\x18\x01 \x01(\t\x12\x12\n\ndepartment\x18\x02 \x01(\t\"\xa3\x04\n\x10GetStatsResponse\x12\x10\n\x08\x64ivision\x18\x01 \x01(\t\x12\x11\n\tfirst_day\x18\x02 \x01(\t\x12\x10\n\x08last_day\x18\x03 \x01(\t\x12!\n\x04rows\x18\x04 \x03(\x0b\x32\x13.yiwang.v1.StatsRow\x12\x35\n\x05total\x18\x05 \x03(\x0b\x32&.yiwang.v1.GetStatsResponse.TotalEntry\x12O\n\x13\x66or_other_provinces\x18\x06 \x03(\x0b\x32\x32.yiwang.v1.GetStatsResponse.ForOtherProvincesEntry\x12&\n\x06gauges\x18\x07 \x01(\x0b\x32\x16.yiwang.v1.StatsGauges\x12-\n\nindicators\x18\x08 \x03(\x0b\x32\x19.yiwang.v1.IndicatorValue\x12\x30\n\x0fzero_case_items\x18\t \x03(\x0b\x32\x17.yiwang.v1.ZeroCaseItem\x12<\n\x15zero_case_departments\x18\n \x03(\x0b\x32\x1d.yiwang.v1.ZeroCaseDepartment\x1a,\n\nTotalEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x38\n\x16\x46orOtherProvincesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x11\n\x0fGetHeadsRequest\"2\n\x10GetHeadsResponse\x12\x1e\n\x05heads\x18\x01 \x03(\x0b\x32\x0f.yiwang.v1.Head2\xa8\x04\n\x0bNodeService\x12<\n\x07GetItem\x12\x19.yiwang.v1.GetItemRequest\x1a\x16.yiwang.v1.CatalogItem\x12\x46\n\tListItems\x12\x1b.yiwang.v1.ListItemsRequest\x1a\x1c.yiwang.v1.ListItemsResponse\x12?\n\x08\x46ileCase\x12\x1a.yiwang.v1.FileCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12\x41\n\tActOnCase\x12\x1b.yiwang.v1.ActOnCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12=\n\x07GetCase\x12\x19.yiwang.v1.GetCaseRequest\x1a\x17.yiwang.v1.CaseResponse\x12\x46\n\tListCases\x12\x1b.yiwang.v1.ListCasesRequest\x1a\x1c.yiwang.v1.ListCasesResponse\x12\x43\n\x08GetHeads\x12\x1a.yiwang.v1.GetHeadsRequest\x1a\x1b.yiwang.v1.GetHeadsResponse\x12\x43\n\x08GetStats\x12\x1a.yiwang.v1.GetStatsRequest\x1a\x1b.yiwang.v1.GetStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'yiwang.v1.node_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_STATSROW_COUNTSENTRY']._loaded_options = None
+  _globals['_STATSROW_COUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_GETSTATSRESPONSE_TOTALENTRY']._loaded_options = None
+  _globals['_GETSTATSRESPONSE_TOTALENTRY']._serialized_options = b'8\001'
+  _globals['_GETSTATSRESPONSE_FOROTHERPROVINCESENTRY']._loaded_options = None
+  _globals['_GETSTATSRESPONSE_FOROTHERPROVINCESENTRY']._serialized_options = b'8\001'
   _globals['_GETITEMREQUEST']._serialized_start=111
   _globals['_GETITEMREQUEST']._serialized_end=156
   _globals['_LISTITEMSREQUEST']._serialized_start=158
@@ -52,10 +58,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTCASESREQUEST']._serialized_end=762
   _globals['_LISTCASESRESPONSE']._serialized_start=764
   _globals['_LISTCASESRESPONSE']._serialized_end=822
-  _globals['_GETHEADSREQUEST']._serialized_start=824
-  _globals['_GETHEADSREQUEST']._serialized_end=841
-  _globals['_GETHEADSRESPONSE']._serialized_start=843
-  _globals['_GETHEADSRESPONSE']._serialized_end=893
-  _globals['_NODESERVICE']._serialized_start=896
-  _globals['_NODESERVICE']._serialized_end=1379
+  _globals['_GETSTATSREQUEST']._serialized_start=825
+  _globals['_GETSTATSREQUEST']._serialized_end=1012
+  _globals['_STATSROW']._serialized_start=1014
+  _globals['_STATSROW']._serialized_end=1138
+  _globals['_STATSROW_COUNTSENTRY']._serialized_start=1093
+  _globals['_STATSROW_COUNTSENTRY']._serialized_end=1138
+  _globals['_INDICATORVALUE']._serialized_start=1140
+  _globals['_INDICATORVALUE']._serialized_end=1233
+  _globals['_STATSGAUGES']._serialized_start=1235
+  _globals['_STATSGAUGES']._serialized_end=1325
+  _globals['_ZEROCASEITEM']._serialized_start=1327
+  _globals['_ZEROCASEITEM']._serialized_end=1394
+  _globals['_ZEROCASEDEPARTMENT']._serialized_start=1396
+  _globals['_ZEROCASEDEPARTMENT']._serialized_end=1454
+  _globals['_GETSTATSRESPONSE']._serialized_start=1457
+  _globals['_GETSTATSRESPONSE']._serialized_end=2004
+  _globals['_GETSTATSRESPONSE_TOTALENTRY']._serialized_start=1902
+  _globals['_GETSTATSRESPONSE_TOTALENTRY']._serialized_end=1946
+  _globals['_GETSTATSRESPONSE_FOROTHERPROVINCESENTRY']._serialized_start=1948
+  _globals['_GETSTATSRESPONSE_FOROTHERPROVINCESENTRY']._serialized_end=2004
+  _globals['_GETHEADSREQUEST']._serialized_start=2006
+  _globals['_GETHEADSREQUEST']._serialized_end=2023
+  _globals['_GETHEADSRESPONSE']._serialized_start=2025
+  _globals['_GETHEADSRESPONSE']._serialized_end=2075
+  _globals['_NODESERVICE']._serialized_start=2078
+  _globals['_NODESERVICE']._serialized_end=2630
 # @@protoc_insertion_point(module_scope)

@@ -254,6 +254,309 @@ class ListCasesResponse(_message.Message):
 Global___ListCasesResponse: _TypeAlias = ListCasesResponse  # noqa: Y015
 
 @_typing.final
+class GetStatsRequest(_message.Message):
+    """Statistics of the node's subtree (issue 11; docs/indicators.md), as `yiwang stats` shows them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIVISION_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    FIRST_DAY_FIELD_NUMBER: _builtins.int
+    LAST_DAY_FIELD_NUMBER: _builtins.int
+    BY_NEXT_LEVEL_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    POWER_TYPE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    division: _builtins.str
+    """a division of the node's subtree; empty: the node's own"""
+    period: _builtins.str
+    """YYYY, YYYY-MM, YYYY-Www or YYYY-MM-DD; empty, and no days: this month"""
+    first_day: _builtins.str
+    """or a range of days, both given: YYYY-MM-DD"""
+    last_day: _builtins.str
+    by_next_level: _builtins.bool
+    """one row per division a level down"""
+    item_code: _builtins.str
+    """filters; empty: all"""
+    department: _builtins.str
+    power_type: _builtins.str
+    channel: _builtins.str
+    def __init__(
+        self,
+        *,
+        division: _builtins.str = ...,
+        period: _builtins.str = ...,
+        first_day: _builtins.str = ...,
+        last_day: _builtins.str = ...,
+        by_next_level: _builtins.bool = ...,
+        item_code: _builtins.str = ...,
+        department: _builtins.str = ...,
+        power_type: _builtins.str = ...,
+        channel: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_next_level", b"by_next_level", "channel", b"channel", "department", b"department", "division", b"division", "first_day", b"first_day", "item_code", b"item_code", "last_day", b"last_day", "period", b"period", "power_type", b"power_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStatsRequest: _TypeAlias = GetStatsRequest  # noqa: Y015
+
+@_typing.final
+class StatsRow(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class CountsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    DIVISION_FIELD_NUMBER: _builtins.int
+    COUNTS_FIELD_NUMBER: _builtins.int
+    division: _builtins.str
+    @_builtins.property
+    def counts(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """node.domain.counting.COUNTERS"""
+
+    def __init__(
+        self,
+        *,
+        division: _builtins.str = ...,
+        counts: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counts", b"counts", "division", b"division"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatsRow: _TypeAlias = StatsRow  # noqa: Y015
+
+@_typing.final
+class IndicatorValue(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DEFINED_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    UNIT_FIELD_NUMBER: _builtins.int
+    FORMULA_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    defined: _builtins.bool
+    """false: nothing to divide (shown as "-")"""
+    value: _builtins.float
+    unit: _builtins.str
+    """"%", "件", "个工作日" """
+    formula: _builtins.str
+    """口径"""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        defined: _builtins.bool = ...,
+        value: _builtins.float = ...,
+        unit: _builtins.str = ...,
+        formula: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["defined", b"defined", "formula", b"formula", "name", b"name", "unit", b"unit", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IndicatorValue: _TypeAlias = IndicatorValue  # noqa: Y015
+
+@_typing.final
+class StatsGauges(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPEN_FIELD_NUMBER: _builtins.int
+    OVERDUE_FIELD_NUMBER: _builtins.int
+    WARNING_FIELD_NUMBER: _builtins.int
+    YELLOW_FIELD_NUMBER: _builtins.int
+    RED_FIELD_NUMBER: _builtins.int
+    open: _builtins.int
+    overdue: _builtins.int
+    warning: _builtins.int
+    """open supervision cards of the whole-case limit: 预警, 黄牌, 红牌"""
+    yellow: _builtins.int
+    red: _builtins.int
+    def __init__(
+        self,
+        *,
+        open: _builtins.int = ...,
+        overdue: _builtins.int = ...,
+        warning: _builtins.int = ...,
+        yellow: _builtins.int = ...,
+        red: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["open", b"open", "overdue", b"overdue", "red", b"red", "warning", b"warning", "yellow", b"yellow"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatsGauges: _TypeAlias = StatsGauges  # noqa: Y015
+
+@_typing.final
+class ZeroCaseItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    item_code: _builtins.str
+    name: _builtins.str
+    department: _builtins.str
+    def __init__(
+        self,
+        *,
+        item_code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        department: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["department", b"department", "item_code", b"item_code", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ZeroCaseItem: _TypeAlias = ZeroCaseItem  # noqa: Y015
+
+@_typing.final
+class ZeroCaseDepartment(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIVISION_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    division: _builtins.str
+    department: _builtins.str
+    def __init__(
+        self,
+        *,
+        division: _builtins.str = ...,
+        department: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["department", b"department", "division", b"division"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ZeroCaseDepartment: _TypeAlias = ZeroCaseDepartment  # noqa: Y015
+
+@_typing.final
+class GetStatsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class TotalEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ForOtherProvincesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    DIVISION_FIELD_NUMBER: _builtins.int
+    FIRST_DAY_FIELD_NUMBER: _builtins.int
+    LAST_DAY_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    FOR_OTHER_PROVINCES_FIELD_NUMBER: _builtins.int
+    GAUGES_FIELD_NUMBER: _builtins.int
+    INDICATORS_FIELD_NUMBER: _builtins.int
+    ZERO_CASE_ITEMS_FIELD_NUMBER: _builtins.int
+    ZERO_CASE_DEPARTMENTS_FIELD_NUMBER: _builtins.int
+    division: _builtins.str
+    first_day: _builtins.str
+    last_day: _builtins.str
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___StatsRow]: ...
+    @_builtins.property
+    def total(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
+    @_builtins.property
+    def for_other_provinces(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """of the total: filed in another province"""
+
+    @_builtins.property
+    def gauges(self) -> Global___StatsGauges: ...
+    @_builtins.property
+    def indicators(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndicatorValue]: ...
+    @_builtins.property
+    def zero_case_items(self) -> _containers.RepeatedCompositeFieldContainer[Global___ZeroCaseItem]: ...
+    @_builtins.property
+    def zero_case_departments(self) -> _containers.RepeatedCompositeFieldContainer[Global___ZeroCaseDepartment]: ...
+    def __init__(
+        self,
+        *,
+        division: _builtins.str = ...,
+        first_day: _builtins.str = ...,
+        last_day: _builtins.str = ...,
+        rows: _abc.Iterable[Global___StatsRow] | None = ...,
+        total: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        for_other_provinces: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        gauges: Global___StatsGauges | None = ...,
+        indicators: _abc.Iterable[Global___IndicatorValue] | None = ...,
+        zero_case_items: _abc.Iterable[Global___ZeroCaseItem] | None = ...,
+        zero_case_departments: _abc.Iterable[Global___ZeroCaseDepartment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["gauges", b"gauges"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["division", b"division", "first_day", b"first_day", "for_other_provinces", b"for_other_provinces", "gauges", b"gauges", "indicators", b"indicators", "last_day", b"last_day", "rows", b"rows", "total", b"total", "zero_case_departments", b"zero_case_departments", "zero_case_items", b"zero_case_items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStatsResponse: _TypeAlias = GetStatsResponse  # noqa: Y015
+
+@_typing.final
 class GetHeadsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -70,6 +70,11 @@ class NodeServiceStub:
                 request_serializer=yiwang_dot_v1_dot_node__service__pb2.GetHeadsRequest.SerializeToString,
                 response_deserializer=yiwang_dot_v1_dot_node__service__pb2.GetHeadsResponse.FromString,
                 _registered_method=True)
+        self.GetStats = channel.unary_unary(
+                '/yiwang.v1.NodeService/GetStats',
+                request_serializer=yiwang_dot_v1_dot_node__service__pb2.GetStatsRequest.SerializeToString,
+                response_deserializer=yiwang_dot_v1_dot_node__service__pb2.GetStatsResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServiceServicer:
@@ -117,6 +122,12 @@ class NodeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetStats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -154,6 +165,11 @@ def add_NodeServiceServicer_to_server(servicer, server):
                     servicer.GetHeads,
                     request_deserializer=yiwang_dot_v1_dot_node__service__pb2.GetHeadsRequest.FromString,
                     response_serializer=yiwang_dot_v1_dot_node__service__pb2.GetHeadsResponse.SerializeToString,
+            ),
+            'GetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStats,
+                    request_deserializer=yiwang_dot_v1_dot_node__service__pb2.GetStatsRequest.FromString,
+                    response_serializer=yiwang_dot_v1_dot_node__service__pb2.GetStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -345,6 +361,33 @@ class NodeService:
             '/yiwang.v1.NodeService/GetHeads',
             yiwang_dot_v1_dot_node__service__pb2.GetHeadsRequest.SerializeToString,
             yiwang_dot_v1_dot_node__service__pb2.GetHeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yiwang.v1.NodeService/GetStats',
+            yiwang_dot_v1_dot_node__service__pb2.GetStatsRequest.SerializeToString,
+            yiwang_dot_v1_dot_node__service__pb2.GetStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

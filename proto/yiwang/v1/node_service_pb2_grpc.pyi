@@ -39,6 +39,7 @@ class NodeServiceStub:
     GetCase: _grpc.UnaryUnaryMultiCallable[_node_service_pb2.GetCaseRequest, _node_service_pb2.CaseResponse]
     ListCases: _grpc.UnaryUnaryMultiCallable[_node_service_pb2.ListCasesRequest, _node_service_pb2.ListCasesResponse]
     GetHeads: _grpc.UnaryUnaryMultiCallable[_node_service_pb2.GetHeadsRequest, _node_service_pb2.GetHeadsResponse]
+    GetStats: _grpc.UnaryUnaryMultiCallable[_node_service_pb2.GetStatsRequest, _node_service_pb2.GetStatsResponse]
 
 @_typing.type_check_only
 class NodeServiceAsyncStub(NodeServiceStub):
@@ -50,6 +51,7 @@ class NodeServiceAsyncStub(NodeServiceStub):
     GetCase: _aio.UnaryUnaryMultiCallable[_node_service_pb2.GetCaseRequest, _node_service_pb2.CaseResponse]  # type: ignore[assignment]
     ListCases: _aio.UnaryUnaryMultiCallable[_node_service_pb2.ListCasesRequest, _node_service_pb2.ListCasesResponse]  # type: ignore[assignment]
     GetHeads: _aio.UnaryUnaryMultiCallable[_node_service_pb2.GetHeadsRequest, _node_service_pb2.GetHeadsResponse]  # type: ignore[assignment]
+    GetStats: _aio.UnaryUnaryMultiCallable[_node_service_pb2.GetStatsRequest, _node_service_pb2.GetStatsResponse]  # type: ignore[assignment]
 
 class NodeServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -100,5 +102,12 @@ class NodeServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _node_service_pb2.GetHeadsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_node_service_pb2.GetHeadsResponse, _abc.Awaitable[_node_service_pb2.GetHeadsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetStats(
+        self,
+        request: _node_service_pb2.GetStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_node_service_pb2.GetStatsResponse, _abc.Awaitable[_node_service_pb2.GetStatsResponse]]: ...
 
 def add_NodeServiceServicer_to_server(servicer: NodeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
