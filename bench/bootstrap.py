@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from node.cli.sim import PORTS
 from node.context import Node, settle_after_startup
 from node.divisions_data import sichuan
 from node.domain.catalog import CatalogItem
@@ -29,7 +30,6 @@ from node.services.catalog_import import read_catalog_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT.parent / "shared" / "data" / "catalog_sichuan_511602.csv"
-PORTS = ["--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
 
 
 def yiwang(*args: str, timeout: float = 300) -> str:

@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from node.cli.sim import PORTS
 from node.context import Node, settle_after_startup
 from node.services.cases import Applicant, FileRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-PORTS = ["--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
 
 
 def yiwang(*args: str) -> str:

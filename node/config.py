@@ -19,6 +19,10 @@ api_listen = "127.0.0.1:7402"     # the local NodeService (window software, depa
 parent = ""                # HOST:PORT of the parent's federation port; empty for a province
 anchors = []               # fingerprints of peer provinces' roots (province nodes only)
 peers = []                 # peer provinces this node dials, as "CODE@HOST:PORT"
+[web]
+listen = "127.0.0.1:7403"  # the pages (statistics, consoles); empty: none; off loopback needs TLS
+tls_cert = ""              # PEM files for HTTPS on the web port
+tls_key = ""
 [supervision]
 interval_seconds = 300     # how often `yiwang run` scans for alarms (电子监察)
 warn_days_left = 2         # 预警 when a case has at most this many working days left
@@ -93,6 +97,10 @@ class Settings:
     offer_answer_days: int = 5
     """Working days a node has to answer a custody offer of this node; after them this node may
     withdraw it (`yiwang case withdraw-offer`)."""
+    web_listen: str = "127.0.0.1:7403"
+    """The web port (statistics page, consoles); empty: no web port. Off loopback needs TLS."""
+    web_tls_cert: str = ""
+    web_tls_key: str = ""
     supervision: Thresholds = field(default_factory=Thresholds)
     """The 电子监察 thresholds (node.domain.supervision)."""
     supervision_interval: float = 300.0
@@ -132,6 +140,8 @@ def write_settings(s: Settings) -> Path:
         f"anchors = [{', '.join(_toml_str(a) for a in s.anchors)}]\n"
         f"peers = [{', '.join(_toml_str(a) for a in s.peers)}]\n\n"
         f"[custody]\nanswer_days = {s.offer_answer_days}\n\n"
+        f"[web]\nlisten = {_toml_str(s.web_listen)}\ntls_cert = {_toml_str(s.web_tls_cert)}\n"
+        f"tls_key = {_toml_str(s.web_tls_key)}\n\n"
         f"[supervision]\ninterval_seconds = {s.supervision_interval:g}\n"
         + "".join(f"{name} = {getattr(s.supervision, name)}\n" for name in _THRESHOLDS),
         encoding="utf-8",
@@ -187,6 +197,9 @@ def load_settings(data_dir: Path) -> Settings:
         offer_answer_days=answer_days,
         supervision=supervision,
         supervision_interval=interval,
+        web_listen=str(raw.get("web", {}).get("listen", Settings.web_listen)),
+        web_tls_cert=str(raw.get("web", {}).get("tls_cert", "")),
+        web_tls_key=str(raw.get("web", {}).get("tls_key", "")),
     )
 
 

@@ -38,6 +38,7 @@ from node.services.ports import CalendarCache, Clock, IdentityFile
 from node.services.principals import PrincipalService
 from node.services.projection import Projection
 from node.services.rebuild import Rebuilder
+from node.services.signoff import SignOffService
 from node.services.stats import StatsService
 from node.services.supervision import SupervisionService
 from node.store import Store, open_engine, schema
@@ -120,6 +121,7 @@ class Node:
         self.replica = ReplicaService(me, store, self.journal, projection, clock, self.calendar_cache, self.bell)
         self.licenses = LicenseService(store, self.journal, clock, key, self.identity, self.cases, outbox, self.bell)
         self.stats = StatsService(me, store, self.rebuilder())
+        self.signoff = SignOffService(me, store, self.journal, projection, clock, self.stats)
         self.supervision = SupervisionService(
             me, store, self.journal, projection, clock, self.calendar_cache, self.cases, settings.supervision
         )

@@ -3,8 +3,10 @@
 # (四川省 > 广安市 > 广安区 > 浓洄街道 > two villages), enrolled through the CLI; the real
 # Guang'an district catalog imported at the county and replicated down to the villages; a case
 # filed at a village, handled at the county after a custody move, and delivered and evaluated
-# back at the village; seen at the province as an outline without personal data; every log
-# verified. It starts afresh each time and stops
+# back at the village; seen at the province as an outline without personal data; a refusal
+# without reasons caught by electronic supervision and a 差评 rectified, both seen at the
+# province; the province's figures, a level down, a recount, last month signed off bottom-up
+# and the HTML report; every log verified. It starts afresh each time and stops
 # every node it started (by pid) when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +15,8 @@ export COLUMNS="${COLUMNS:-120}"
 SIM="demo-data"
 CATALOG="../shared/data/catalog_sichuan_511602.csv"
 [ -f "$CATALOG" ] || { echo "demo: $CATALOG is missing (the shared data folder sits beside the repository)" >&2; exit 1; }
-PROVINCE="$SIM/510000000000" COUNTY="$SIM/511602000000" VILLAGE="$SIM/511602001001"
+PROVINCE="$SIM/510000000000" CITY="$SIM/511600000000" COUNTY="$SIM/511602000000"
+TOWNSHIP="$SIM/511602001000" VILLAGE="$SIM/511602001001"
 ITEM="511A0138600000-511602000000-000-115113010833722043-1-00"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -70,11 +73,39 @@ wait_until 60 "the evaluation at the province" sh -c "$Y case show $V_CASE -d $P
 $Y case show "$V_CASE" -d "$PROVINCE"
 $Y case list -d "$PROVINCE"
 
+step "Electronic supervision: a refusal at the county without reasons is carded by the county's scan and seen at the province"
+export YIWANG_ACTOR=窗口-王
+C_CASE=$($Y case file --item "$ITEM" --name "王五" --id 440524188001010014 -d "$COUNTY" --json | case_no)
+$Y case reject "$C_CASE" --reason "不行" -d "$COUNTY"
+unset YIWANG_ACTOR
+$Y alarms scan -d "$COUNTY"
+wait_until 60 "the alarm at the province" sh -c "$Y alarms supervision --rule reasons -d $PROVINCE --json | grep -q $C_CASE"
+$Y alarms supervision -d "$PROVINCE"
+
+step "好差评: the resident rates the refusal 非常不满意 (extra materials); the county calls back and rectifies"
+YIWANG_ACTOR=窗口-王 $Y case evaluate "$C_CASE" --level 5 --cause extra_materials -d "$COUNTY"
+YIWANG_ACTOR=窗口-王 $Y review callback "$C_CASE" --note "已电话回访, 说明补正要求" -d "$COUNTY"
+YIWANG_ACTOR=窗口-王 $Y review rectify "$C_CASE" --note "窗口一次性告知清单已更新" -d "$COUNTY"
+wait_until 60 "the rectification at the province" sh -c "$Y review list -d $PROVINCE --json | .venv/bin/python -c 'import json, sys; sys.exit(not any(t[\"rectified_at\"] for t in json.load(sys.stdin)))'"
+$Y review list -d "$PROVINCE"
+
 step "The province's figures, counted as entries arrive: the whole province, then a level down, then a recount from the log"
 MONTH=$(TZ=Asia/Shanghai date +%Y-%m)
 $Y stats --period "$MONTH" -d "$PROVINCE"
 $Y stats --period "$MONTH" --by --division 511602000000 -d "$PROVINCE"
 $Y stats verify -d "$PROVINCE"
+
+step "Last month's figures signed off bottom-up: the city is refused before its county, then every tier signs"
+LAST=$(TZ=Asia/Shanghai date -d "$(TZ=Asia/Shanghai date +%Y-%m-01) -1 day" +%Y-%m)
+$Y stats sign --period "$LAST" -d "$CITY" || echo "(refused, as it must be: the county has not signed)"
+for node in 511602001001 511602001002 511602001000 511602000000 511600000000 510000000000; do
+  # a parent's sign-off is refused until its children's have reached it over the links
+  wait_until 60 "the sign-off of $node" $Y stats sign --period "$LAST" -d "$SIM/$node"
+done
+$Y stats status --period "$LAST" -d "$PROVINCE"
+
+step "The province's report for this month: one HTML file in Chinese, charts inline, nothing fetched"
+$Y report --period "$MONTH" --out "$SIM/report.html" -d "$PROVINCE"
 
 step "Every node's log verifies (the province checks every relayed chain and signed head)"
 for node in "$SIM"/5*; do $Y audit verify -d "$node" --json | .venv/bin/python -c "import json, sys; r = json.load(sys.stdin); print('$node', 'ok' if r['ok'] else 'BAD', sum(s['entries'] for s in r['streams']), 'entries')"; done

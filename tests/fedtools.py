@@ -14,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ANY_PORTS = ["--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
+from node.cli.sim import PORTS
+
+ANY_PORTS = PORTS  # every port picked by the system: federation, enrollment, API, web
 
 
 def portal_item(code: str) -> dict[str, object]:

@@ -460,6 +460,8 @@ def test_a_child_reconnects_after_its_parent_restarts(tmp_path: Path) -> None:
         f"127.0.0.1:{free_port()}",
         "--api-listen",
         "127.0.0.1:0",
+        "--web-listen",
+        "127.0.0.1:0",
     ]
     cli(province, "init", "--code", CHAIN[0], *fixed)
     parent = Running(province)
@@ -523,6 +525,8 @@ def test_peer_provinces_link_only_through_configured_anchors(tmp_path: Path) -> 
         "--enroll-listen",
         "127.0.0.1:0",
         "--api-listen",
+        "127.0.0.1:0",
+        "--web-listen",
         "127.0.0.1:0",
     )
     (tmp_path / "cq.pem").write_text(cli(chongqing, "keys", "root").stdout)
@@ -601,7 +605,7 @@ def test_a_cross_province_case_is_handled_in_sichuan_for_a_chongqing_filing(tmp_
 
     sc, city, county, cq = (tmp_path / n for n in ("sichuan", "city", "county", "chongqing"))
     cq_port = free_port()
-    cq_ports = ["--listen", f"127.0.0.1:{cq_port}", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
+    cq_ports = [*["--listen", f"127.0.0.1:{cq_port}", "--enroll-listen", "127.0.0.1:0"], *ANY_PORTS[4:]]
     cli(cq, "init", "--code", "500000000000", *cq_ports)
     cli(sc, "init", "--code", CHAIN[0], *ANY_PORTS)
     (tmp_path / "cq.pem").write_text(cli(cq, "keys", "root").stdout)

@@ -48,6 +48,7 @@ def test_every_rpc_of_node_service_is_in_the_contract() -> None:
         "GetCase",
         "GetHeads",
         "GetItem",
+        "GetStats",
         "ListCases",
         "ListItems",
     ]

@@ -6,6 +6,7 @@ county's subtree, never twice for an entry delivered twice, equal to a recount f
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -231,3 +232,60 @@ def test_months_from_the_rollups_equal_the_sum_of_their_days(worked: dict[str, N
         month = {f.division: f.counts for f in province.stats.figures(Query(NOVEMBER, **filters))}
         assert {k: v for k, v in month.items() if any(v.values())} == summed(**filters), filters
     assert province.stats.figures(Query(NOVEMBER, department="无此部门"))[0].counts["filed"] == 0
+
+
+def test_statistics_supervision_and_sign_off_on_each_database(database_url: str, tmp_path: Path, clock: Clock) -> None:
+    """The same statements on SQLite and PostgreSQL: counters, rollups, filters, an alarm, a
+    rectification, a sign-off and a recount."""
+    import datetime as dt
+
+    from tests.conftest import licence_item, make_node
+
+    node = make_node(tmp_path, clock, database_url)
+    try:
+        node.catalog.import_items([licence_item()])
+        clock.set_local(2026, 11, 2)
+        [a, b] = node.cases.file_many([FileRequest(ITEM, PERSON, "2"), FileRequest(ITEM, PERSON)], "窗口-王")
+        node.cases.act_many(
+            [(a.case_no, Accept()), (a.case_no, Decide(True, result_ref="R")), (a.case_no, Deliver())], "w"
+        )
+        node.cases.act_many([(b.case_no, Reject("不行")), (b.case_no, Evaluate(5, causes=("attitude",)))], "w")
+        assert [x.rule for x in node.supervision.scan().alarms if x.case_no] == ["reasons"]
+        node.supervision.follow_up(b.case_no, "callback", "w")
+        clock.set_local(2026, 12, 1)
+        month = node.stats.figures(Query(NOVEMBER))[0].counts
+        assert (month["filed"], month["delivered"], month["online"], month["cause_attitude"]) == (2, 1, 1, 1)
+        assert month["called_back"] == 1
+        assert node.stats.figures(Query(NOVEMBER, channel="2"))[0].counts["filed"] == 1
+        assert node.stats.figures(Query(NOVEMBER, department="区教科体局"))[0].counts["filed"] == 2
+        day = node.stats.figures(Query(Period.parse("2026-11-02"), by_next_level=True))
+        assert [(f.division, f.counts["filed"]) for f in day] == [(COUNTY, 2)]
+        assert node.stats.report(Query(NOVEMBER), dt.date(2026, 12, 1)).gauges.open == 0
+        row = node.signoff.sign("2026-11", "监察-赵")
+        assert row.counts["filed"] == 2
+        clock.set_local(2026, 11, 30)
+        node.cases.file_many([FileRequest(ITEM, PERSON)], "w")  # a change to the signed month
+        [status] = node.signoff.status("2026-11")
+        assert status.changed["filed"] == (2, 3) and status.signed is not None and status.signed.changes_after == 1
+        assert node.stats.verify() == {}
+    finally:
+        node.close()
+
+
+def test_cases_handled_for_another_province_are_counted_and_shown_apart(worked: dict[str, Node]) -> None:
+    """A case filed in Chongqing (50) and handled in the county (跨省通办): in the province's
+    figures, and again apart as handled for peer provinces, for months (rollups) and days."""
+    import datetime as dt
+
+    from node.domain.counting import CountKey
+
+    province = worked[PROVINCE]
+    with province.store.transaction() as tx:  # the counters a cross-province case's filing moves
+        tx.add_counts({CountKey("2026-11-20", COUNTY, "500101001001", ITEM, "2"): {"filed": 1, "cross_region": 1}})
+    whole = province.stats.report(Query(NOVEMBER), dt.date(2026, 12, 1))
+    assert whole.total["filed"] == EXPECTED["filed"] + 1 and whole.peers["filed"] == 1
+    days = province.stats.report(Query(Period.parse("2026-11-20")), dt.date(2026, 12, 1))
+    assert days.peers["filed"] == 1 and days.peers["cross_region"] == 1
+    week = Period.parse("2026-W47")  # Monday 2026-11-16 to Sunday 2026-11-22
+    assert (week.first, week.last) == (dt.date(2026, 11, 16), dt.date(2026, 11, 22))
+    assert province.stats.report(Query(week), dt.date(2026, 12, 1)).peers["filed"] == 1

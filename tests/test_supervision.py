@@ -30,7 +30,7 @@ from node.domain.roles import Role
 from node.domain.supervision import Thresholds, findings
 from node.services.cases import FileRequest
 from node.services.stats import Period, Query
-from tests.conftest import Clock
+from tests.conftest import Clock, licence_item
 from tests.fedtools import cli, cli_json
 from tests.helpers import counts
 from tests.test_custody import (
@@ -211,12 +211,18 @@ def test_a_bad_review_opens_a_rectification_that_the_handling_node_closes_or_an_
 
 def test_zero_case_departments_are_flagged_once_a_month(nodes: dict[str, Node], clock: Clock) -> None:  # noqa: F811
     county, province = nodes[COUNTY], nodes[PROVINCE]
+    clock.set_local(2026, 11, 15)  # an item published during November is not a zero-case item of it
+    county.catalog.import_items([licence_item("2", department="区民政局", basic_code="511A0138600001")])
     clock.set_local(2026, 12, 1)
     zero = [a for a in county.supervision.scan().alarms if a.rule == "zero_cases"]
     assert [(a.level, a.period, a.department) for a in zero] == [("yellow", "2026-11", "区教科体局")]
+    clock.set_local(2027, 1, 4)
+    december = [a for a in county.supervision.scan().alarms if a.rule == "zero_cases"]
+    assert sorted(a.department for a in december) == ["区教科体局", "区民政局"]
     assert [a for a in county.supervision.scan().alarms if a.rule == "zero_cases"] == []
     settle(nodes)
-    assert [a.department for a in province.supervision.alarms(rule="zero_cases")] == ["区教科体局"]
+    shown = sorted((a.period, a.department) for a in province.supervision.alarms(rule="zero_cases"))
+    assert shown == [("2026-11", "区教科体局"), ("2026-12", "区教科体局"), ("2026-12", "区民政局")]
 
 
 def test_findings_are_pure_and_thresholds_are_settings(nodes: dict[str, Node], clock: Clock) -> None:  # noqa: F811

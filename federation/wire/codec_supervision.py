@@ -7,6 +7,7 @@ from yiwang.v1 import supervision_pb2
 
 from federation.wire.codec import parsed
 from node.domain.entries import Kind
+from node.domain.signoff import SignedChild, SignOff
 from node.domain.supervision import Acknowledgement, Alarm, FollowUp
 
 FOLLOW_UP_KINDS = {"callback": Kind.REVIEW_CALLED_BACK, "rectified": Kind.REVIEW_RECTIFIED}
@@ -61,3 +62,21 @@ def follow_up_body(f: FollowUp) -> bytes:
 def follow_up_from_body(kind: str, body: bytes) -> FollowUp:
     m = parsed(supervision_pb2.ReviewFollowUp(), body, "review follow-up")
     return FollowUp(m.case_no, STEP_OF_KIND[kind], m.by, m.note, m.handling, m.filing, m.item_code, m.channel)
+
+
+def signoff_body(s: SignOff) -> bytes:
+    return supervision_pb2.StatsSignOff(
+        period=s.period,
+        division=s.division,
+        by=s.by,
+        counts=dict(s.counts),
+        children=[
+            supervision_pb2.SignedChild(division=c.division, seq=c.seq, entry_hash=c.entry_hash) for c in s.children
+        ],
+    ).SerializeToString(deterministic=True)
+
+
+def signoff_from_body(body: bytes) -> SignOff:
+    m = parsed(supervision_pb2.StatsSignOff(), body, "stats sign-off")
+    children = tuple(SignedChild(c.division, c.seq, c.entry_hash) for c in m.children)
+    return SignOff(m.period, m.division, m.by, dict(m.counts), children)

@@ -37,6 +37,7 @@ from node.context import Node, check_private
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import PeerError, SetupError, excerpt
 from node.services.enrollment import Enrollment
+from node.web.server import WebServer
 from sync.pump import LinkState
 
 RUN_FILE = "run.json"
@@ -102,6 +103,7 @@ class Runtime:
         self._bus_stop = threading.Event()
         self._scans_stop = threading.Event()
         self.scan_thread: threading.Thread | None = None
+        self.web: WebServer | None = None
         self.nats_server: subprocess.Popen[bytes] | None = None
         self.bus_thread: threading.Thread | None = None
         self.bus_credentials: tuple[str, str] | None = None  # on the nats-server this node starts
@@ -183,6 +185,9 @@ class Runtime:
         nats_url = self._start_nats()  # first: it is forked before any server thread exists
         api = NodeServicer(self.node.catalog, self.node.cases, self.node.audit, self.node.principals, self.node.stats)
         self.servers.api(settings.api_listen, api, self.identity)
+        if settings.web_listen:
+            self.web = WebServer(self.node, settings.web_listen, settings.web_tls_cert, settings.web_tls_key)
+            self.addresses["web"] = self.web.start()
         identity = self.identity
         if identity is not None and identity.code.tier < 5:
             self.enrollment = self.node.enrollment(identity, 0)
@@ -309,6 +314,8 @@ class Runtime:
         if self.bus_thread is not None:  # the relay closes its connection before its server goes
             self.bus_thread.join(timeout=10)
         self.servers.stop(grace=2)
+        if self.web is not None:
+            self.web.stop()
         if self.nats_server is not None:
             self.nats_server.terminate()
             try:

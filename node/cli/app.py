@@ -22,6 +22,7 @@ from node.cli import (
     mail,
     maintenance,
     notices,
+    report,
     review,
     sim,
     stats,
@@ -68,6 +69,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(bus.app, name="bus")
 app.command("upgrade")(maintenance.upgrade)
 app.command("rebuild")(maintenance.rebuild)
+app.command("report")(report.report)
 app.registered_commands.extend(federation.run_app.registered_commands)
 
 
@@ -79,6 +81,7 @@ def init(
     listen: Annotated[str, typer.Option(help="Federation port (mutual TLS); port 0 picks one")] = "127.0.0.1:7400",
     enroll_listen: Annotated[str, typer.Option(help="Enrollment port for this node's children")] = "127.0.0.1:7401",
     api_listen: Annotated[str, typer.Option(help="Local NodeService port")] = "127.0.0.1:7402",
+    web_listen: Annotated[str, typer.Option(help="Web port (statistics page); empty: none")] = "127.0.0.1:7403",
     database_url: Annotated[str, typer.Option(help="PostgreSQL URL; empty: SQLite in the data directory")] = "",
     name: Annotated[str, typer.Option(help="Division name [default: from the division data]")] = "",
     profile: Annotated[str, typer.Option(help="province, city, county, township or village [default: the tier]")] = "",
@@ -100,7 +103,13 @@ def init(
         host = parent.rsplit(":", 1)[0]
         key = NodeKey.generate()
         chain = enroll_with_parent(host, Token.decode(token), division, key, dt.datetime.now(dt.UTC))
-    fed = {"listen": listen, "enroll_listen": enroll_listen, "api_listen": api_listen, "parent": parent}
+    fed = {
+        "listen": listen,
+        "enroll_listen": enroll_listen,
+        "api_listen": api_listen,
+        "web_listen": web_listen,
+        "parent": parent,
+    }
     node = Node.init(path, code, database_url, name, profile, key=key, chain=chain, federation=fed, bus=bus)
     identity = node.identity()
     info: dict[str, Any] = {

@@ -30,7 +30,16 @@ from node.domain.errors import InvalidInput, SetupError
 sim_app = typer.Typer(
     help="A local federation of real processes for a branch of the division tree.", invoke_without_command=True
 )
-PORTS = ["--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
+PORTS = [
+    "--listen",
+    "127.0.0.1:0",
+    "--enroll-listen",
+    "127.0.0.1:0",
+    "--api-listen",
+    "127.0.0.1:0",
+    "--web-listen",
+    "127.0.0.1:0",
+]
 
 
 def branch_codes(branch: DivisionCode, villages: int) -> list[DivisionCode]:

@@ -10,11 +10,13 @@ from typing import Annotated
 import typer
 
 from node.cli import maintenance
-from node.cli.common import DataDir, JsonOut, console, opened, print_json, table
+from node.cli.common import Actor, DataDir, JsonOut, acting, at_us, console, fmt_time, opened, print_json, table
 from node.domain.counting import COUNTERS
 from node.domain.evaluation import CAUSES
 from node.domain.indicators import Indicator
+from node.domain.roles import Action
 from node.domain.timelimits import local_date
+from node.services.signoff import SignOffStatus
 from node.services.stats import Period, Query, Report
 
 app = typer.Typer(help="Case figures of this node's subtree (统计).", invoke_without_command=True)
@@ -228,3 +230,70 @@ def rebuild(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     """Recount every figure from the log. The counters are written with the cases, so this
     replays the whole log as `yiwang rebuild` does; stop `yiwang run` first."""
     maintenance.rebuild(False, data_dir, json_out)
+
+
+@app.command("sign")
+def sign(
+    period: Annotated[str, typer.Option(help="The month YYYY-MM (it must be over)")],
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Sign this node's subtree figures for a month into its public stream (after every child
+    node signed it)."""
+    with opened(data_dir) as node:
+        by = acting(node, actor, Action.SIGN_OFF)
+        row = node.signoff.sign(period, by)
+    if json_out:
+        print_json({"period": row.period, "division": row.division, "seq": row.seq, "by": row.signed_by})
+    else:
+        console.print(f"{row.division} 已签署 {row.period} 统计 (第 {row.seq} 条, {by})", highlight=False)
+
+
+@app.command("status")
+def status(
+    period: Annotated[str, typer.Option(help="The month YYYY-MM")],
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Who signed a month's figures in this subtree, and whose have changed since."""
+    with opened(data_dir) as node:
+        found = node.signoff.status(period)
+    rows = [
+        {
+            "division": s.division,
+            "signed": s.signed is not None,
+            "by": s.signed.signed_by if s.signed else "",
+            "at": at_us(s.signed.signed_at_us) if s.signed else None,
+            "changes_after": s.signed.changes_after if s.signed else 0,
+            "changed": {k: list(v) for k, v in s.changed.items()},
+            "uncovered_children": s.uncovered,
+        }
+        for s in found
+    ]
+    if json_out:
+        print_json({"period": period, "nodes": rows})
+        return
+    table(
+        f"统计签署 {period}",
+        ["区划", "签署", "签署人", "签署时间", "签署后变更"],
+        [
+            (
+                s.division,
+                "已签署" if s.signed else "未签署",
+                s.signed.signed_by if s.signed else "",
+                fmt_time(at_us(s.signed.signed_at_us)) if s.signed else "",
+                _changes(s),
+            )
+            for s in found
+        ],
+    )
+
+
+def _changes(s: SignOffStatus) -> str:
+    parts = []
+    if (s.signed and s.signed.changes_after) or s.changed:
+        parts.append("签署后有变更: " + ", ".join(f"{LABELS.get(k, k)} {a}->{b}" for k, (a, b) in s.changed.items()))
+    if s.uncovered:
+        parts.append("下级签署不符: " + ", ".join(s.uncovered))
+    return "; ".join(parts) or "无"

@@ -17,7 +17,7 @@ class Role(StrEnum):
     CLERK = "clerk"  # 受理: files and accepts at the window, asks for supplements, delivers
     REVIEWER = "reviewer"  # 审查: reviews, asks for supplements, suspends and resumes the clock
     DECIDER = "decider"  # 决定: approves or denies, issues licences
-    SUPERVISOR = "supervisor"  # 监察: reads cases, statistics and the audit, acknowledges alarms
+    SUPERVISOR = "supervisor"  # 监察: reads cases, statistics and the audit; acknowledges alarms, signs figures
     AGENT = "agent"  # 代办员: files errands for residents at a village
     ADMIN = "admin"  # the node's administrator: everything, accounts included
 
@@ -51,6 +51,7 @@ class Action(StrEnum):
     READ_STATS = "read_stats"  # statistics and supervision alarms (no personal data)
     ACKNOWLEDGE = "acknowledge"  # acknowledge a supervision alarm (电子监察)
     FOLLOW_UP = "follow_up"  # a 差评's callback (回访) and rectification (整改)
+    SIGN_OFF = "sign_off"  # sign the subtree's monthly figures
 
 
 _READ = frozenset({Action.READ_CATALOG, Action.READ_CASES, Action.READ_STATS})
@@ -68,7 +69,7 @@ ROLE_TABLE: dict[Role, frozenset[Action]] = {
     },
     Role.REVIEWER: _READ | {Action.REVIEW, Action.SUPPLEMENT, Action.CLOCK, Action.CUSTODY},
     Role.DECIDER: _READ | {Action.DECIDE, Action.CUSTODY},
-    Role.SUPERVISOR: _READ | {Action.READ_AUDIT, Action.ACKNOWLEDGE},
+    Role.SUPERVISOR: _READ | {Action.READ_AUDIT, Action.ACKNOWLEDGE, Action.SIGN_OFF},
     Role.AGENT: _READ | {Action.FILE_ERRAND, Action.DELIVER, Action.EVALUATE, Action.CUSTODY},
     Role.ADMIN: frozenset(Action),
 }

@@ -25,7 +25,7 @@ from federation.wire.codec_catalog import (
     item_from_body,
     revoked_from_body,
 )
-from federation.wire.codec_supervision import ack_from_body, alarm_from_body, follow_up_from_body
+from federation.wire.codec_supervision import ack_from_body, alarm_from_body, follow_up_from_body, signoff_from_body
 from node.domain.calendar import WorkCalendar
 from node.domain.catalog import CatalogItem
 from node.domain.counting import FOLLOW_UPS, CountKey
@@ -92,7 +92,11 @@ class Projection:
             kind = e.kind
             if kind in CASE_KINDS:
                 cases.append(e)
-            elif kind == Kind.ITEM_PUBLISHED:
+                continue
+            if cases and kind in IN_ORDER:  # the case entries before it are applied first, as written
+                out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
+                cases = []
+            if kind == Kind.ITEM_PUBLISHED:
                 item = item_from_body(e.body)
                 items.append(item_row(item, e.origin, e.seq))
                 if item.cross_region and e.origin != self.me.code:
@@ -100,9 +104,6 @@ class Projection:
             elif kind == Kind.CALENDAR_PUBLISHED and not self._governs(e.origin):
                 out.refused.append((e, "only the province publishes the working-day calendar"))
             elif kind == Kind.CALENDAR_PUBLISHED:
-                if cases:  # the case entries before it keep the calendar they were written under
-                    out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
-                    cases = []
                 calendar, moved = self._calendar(tx, e, calendar)
                 out.due_dates_moved += moved
                 out.calendar_changed = True
@@ -111,9 +112,6 @@ class Projection:
                 if why is not None and (kind != Kind.LOCAL_CALENDAR_PUBLISHED or e.origin[:2] != self.me.code[:2]):
                     out.refused.append((e, why))
                     continue
-                if cases:
-                    out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
-                    cases = []
                 calendar, moved = self._local(tx, e)
                 out.due_dates_moved += moved
                 out.calendar_changed = True
@@ -121,6 +119,10 @@ class Projection:
                     out.refused.append((e, why))
                 elif kind == Kind.LOCAL_CALENDAR_PUBLISHED and self.me.tier == Tier.PROVINCE:
                     out.endorse.append(e)
+            elif kind == Kind.STATS_SIGNED:
+                why = _signed(tx, e)
+                if why is not None:
+                    out.refused.append((e, why))
             elif kind == Kind.ANCHOR_ADDED:
                 why = self._trust_root(tx, e)
                 if why is not None:
@@ -130,10 +132,7 @@ class Projection:
                 tx.put_revocation(fp, code, e.origin, e.recorded_at_us, e.seq)
             elif kind == Kind.BUNDLE_SENT and to_me:
                 bundles.append(e)
-            elif kind in SUPERVISION_KINDS:  # in order with the case entries: an alarm sees its case as it was
-                if cases:
-                    out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
-                    cases = []
+            elif kind in SUPERVISION_KINDS:
                 _supervision(tx, [e])
         tx.put_items(items)
         if cases:
@@ -217,6 +216,28 @@ class Projection:
 SUPERVISION_KINDS = frozenset(
     {Kind.SUPERVISION_ALARM, Kind.ALARM_ACKNOWLEDGED, Kind.REVIEW_CALLED_BACK, Kind.REVIEW_RECTIFIED}
 )
+# Entries that must meet the case entries before them applied: a calendar moves the due dates of
+# the cases open then, an alarm sees its case as it was, a sign-off flags only what came after it.
+IN_ORDER = frozenset(
+    {
+        Kind.CALENDAR_PUBLISHED,
+        Kind.CALENDAR_DELEGATED,
+        Kind.LOCAL_CALENDAR_PUBLISHED,
+        Kind.LOCAL_CALENDAR_ENDORSED,
+        Kind.STATS_SIGNED,
+        *SUPERVISION_KINDS,
+    }
+)
+
+
+def _signed(tx: Tx, e: Entry) -> str | None:
+    """Keep a monthly sign-off; why not, when it is not its origin's own."""
+    signed = signoff_from_body(e.body)
+    if signed.division != e.origin:
+        return "a node signs off its own subtree's figures only"
+    children = [(c.division, c.seq, c.entry_hash.hex()) for c in signed.children]
+    tx.put_signoff(signed.period, e.origin, e.seq, e.hash, signed.by, e.recorded_at_us, signed.counts, children)
+    return None
 
 
 def _supervision(tx: Tx, entries: Sequence[Entry]) -> None:

@@ -17,6 +17,7 @@ from node.domain.counting import COUNTERS
 from node.domain.divisions import PREFIX_LEN, DivisionCode, Tier
 from node.domain.errors import InvalidInput
 from node.domain.indicators import Indicator, indicators
+from node.domain.timelimits import CHINA_TZ
 from node.services.rebuild import Rebuilder
 from node.store import Store, Tx
 
@@ -142,6 +143,11 @@ class Report:
     zero_departments: list[tuple[str, str]] = field(default_factory=list)  # division, department
 
 
+def _start_of(day: dt.date) -> int:
+    """Microseconds since the epoch at the start of `day`, China time."""
+    return int(dt.datetime.combine(day, dt.time(), CHINA_TZ).timestamp() * 1_000_000)
+
+
 def _zero() -> Counts:
     return dict.fromkeys(COUNTERS, 0)
 
@@ -258,9 +264,10 @@ class StatsService:
         self, tx: Tx, code: DivisionCode, period: Period
     ) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
         """Catalog items of the subtree with no case filed in the period, and the departments
-        (of a division) none of whose items had one (零办件)."""
+        (of a division) none of whose items had one (零办件); items published during the
+        period are left out."""
         filed = {item for item, counts in self._per_item(tx, code, period).items() if counts["filed"]}
-        catalog = tx.catalog_under(code.prefix)
+        catalog = tx.catalog_under(code.prefix, _start_of(period.first))  # items there all along
         zero = [(item, name, department) for item, name, department, _ in catalog if item not in filed]
         busy = {(division, department) for item, _, department, division in catalog if item in filed}
         return zero, sorted({(division, department) for _, _, department, division in catalog} - busy)
@@ -276,6 +283,15 @@ class StatsService:
         for first, last in ranges:
             _merge(sums, tx.item_sums(code.prefix, first.isoformat(), last.isoformat()))
         return sums
+
+    def per_day(self, division: str, period: Period) -> list[tuple[dt.date, Counts]]:
+        """The counters of every day of the period (days without a case count zero)."""
+        code = self._division(division)
+        self._check(period)
+        with self.store.read() as tx:
+            found = tx.day_series(code.prefix, period.first.isoformat(), period.last.isoformat())
+        days = [period.first + dt.timedelta(days=i) for i in range((period.last - period.first).days + 1)]
+        return [(day, found.get(day.isoformat(), _zero())) for day in days]
 
     def items(self, division: str, period: Period) -> list[ItemFigures]:
         """Per item of the cases handled in the subtree: counters, the mean working days used to

@@ -35,7 +35,7 @@ from node.domain.supervision import (
     newer,
     thin_reasons,
 )
-from node.domain.timelimits import local_date, working_days_between
+from node.domain.timelimits import CHINA_TZ, local_date, working_days_between
 from node.journal import Journal, Record
 from node.services.cases import CaseService
 from node.services.ports import CalendarCache, Clock, micros
@@ -199,7 +199,8 @@ class SupervisionService:
         last_month = (first - dt.timedelta(days=1)).replace(day=1)
         period = last_month.strftime("%Y-%m")
         last_day = (first - dt.timedelta(days=1)).isoformat()
-        items = [row for row in tx.catalog_under(self.me.prefix) if row[3] == self.me.code]
+        month_start = micros(dt.datetime.combine(last_month, dt.time(), CHINA_TZ))
+        items = [row for row in tx.catalog_under(self.me.prefix, month_start) if row[3] == self.me.code]
         if not items:
             return []
         filed = {
@@ -298,3 +299,18 @@ class SupervisionService:
             raise InvalidInput("--division", f"{code} is not in this node's subtree ({self.me})")
         with self.store.read() as tx:
             return tx.rectifications(code.prefix, open_only, limit)
+
+    def summary(
+        self, division: str, first: dt.date, last: dt.date
+    ) -> tuple[dict[tuple[str, str], int], tuple[int, int, int]]:
+        """Alarms raised in the subtree from `first` to `last` per (rule, level), and the 差评
+        rectification tasks opened then: (opened, called back, rectified)."""
+        code = DivisionCode.parse(division or self.me.code, "--division")
+        if not self.me.contains(code):
+            raise InvalidInput("--division", f"{code} is not in this node's subtree ({self.me})")
+        start = dt.datetime.combine(first, dt.time(), CHINA_TZ)
+        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), CHINA_TZ)
+        with self.store.read() as tx:
+            alarms = tx.alarm_counts(code.prefix, micros(start), micros(end))
+            tasks = tx.rectification_counts(code.prefix, micros(start), micros(end))
+        return alarms, tasks

@@ -9,18 +9,20 @@ import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import ColumnElement, Table, func, insert, select, update
 
 from node.domain.counting import COUNTERS, CountKey
 from node.domain.divisions import PREFIX_LEN, DivisionCode, Tier
 from node.store.base import TxBase
-from node.store.tables import CaseCountRow, CaseRollupRow, CatalogItemRow, ItemRollupRow, table_of
+from node.store.log import T_ENTRIES
+from node.store.tables import CaseCountRow, CaseRollupRow, CatalogItemRow, ItemRollupRow, SignOffRow, table_of
 
 T_COUNTS = table_of(CaseCountRow)
 T_ROLLUPS = table_of(CaseRollupRow)
 T_ITEM_ROLLUPS = table_of(ItemRollupRow)
 T_ITEMS = table_of(CatalogItemRow)
-STATS_TABLES = (T_COUNTS, T_ROLLUPS, T_ITEM_ROLLUPS)
+T_SIGNOFFS = table_of(SignOffRow)
+STATS_TABLES = (T_COUNTS, T_ROLLUPS, T_ITEM_ROLLUPS, T_SIGNOFFS)
 _KEY = ("day", "handling", "filing", "item_code", "channel")
 _ROLLUP_KEY = ("month", "level", "division", "channel", "peer")
 _ITEM_KEY = ("month", "county", "item_code", "channel")
@@ -59,9 +61,68 @@ class StatsTx(TxBase):
             for level, division in rollup_cuts(key.handling):
                 _add(rollups, (month, level, division, key.channel, peer), counts)
             _add(items, (month, key.handling[:6].ljust(12, "0"), key.item_code, key.channel), counts)
+        self._flag_signed(days)
         self._upsert_add("case_counts", _KEY, days)
         self._upsert_add("case_rollups", _ROLLUP_KEY, rollups)
         self._upsert_add("item_rollups", _ITEM_KEY, items)
+
+    def _flag_signed(self, days: Mapping[tuple[Any, ...], Counts]) -> None:
+        """Flag counter changes (one per key and batch) to months a division signed off already."""
+        months = sorted({key[0][:7] for key in days})
+        c = T_SIGNOFFS.c
+        signed = self.conn.execute(select(c.period, c.division).where(c.period.in_(months))).all()
+        if not signed:
+            return
+        flags: dict[tuple[str, str], int] = {}
+        for day, handling, *_ in days:
+            for period, division in signed:
+                if day[:7] == period and handling.startswith(DivisionCode(division).prefix):
+                    flags[(period, division)] = flags.get((period, division), 0) + 1
+        for (period, division), n in flags.items():
+            self.conn.execute(
+                update(T_SIGNOFFS)
+                .where(c.period == period, c.division == division)
+                .values(changes_after=c.changes_after + n)
+            )
+
+    def put_signoff(
+        self,
+        period: str,
+        division: str,
+        seq: int,
+        entry_hash: bytes,
+        by: str,
+        at_us: int,
+        counts: Mapping[str, int],
+        children: Sequence[tuple[str, int, str]],
+    ) -> None:
+        """Keep a sign-off (once: a replayed entry changes nothing)."""
+        c = T_SIGNOFFS.c
+        if self.conn.execute(select(c.seq).where(c.period == period, c.division == division)).first():
+            return
+        self.conn.execute(
+            insert(T_SIGNOFFS).values(
+                period=period,
+                division=division,
+                seq=seq,
+                entry_hash=entry_hash,
+                signed_by=by,
+                signed_at_us=at_us,
+                counts=dict(counts),
+                children=[list(child) for child in children],
+                changes_after=0,
+            )
+        )
+
+    def signoffs(self, period: str, prefix: str = "") -> list[SignOffRow]:
+        """The sign-offs of a month by divisions under `prefix` (and their ancestors here: all
+        when `prefix` is empty), by division."""
+        c = T_SIGNOFFS.c
+        q = select(T_SIGNOFFS).where(c.period == period)
+        if prefix:
+            q = q.where(c.division.startswith(prefix, autoescape=True))
+        rows = self.conn.execute(q.order_by(c.division)).all()
+        return [SignOffRow.model_validate(dict(zip(T_SIGNOFFS.c.keys(), r, strict=True))) for r in rows]
 
     def _upsert_add(self, table: str, key: Sequence[str], rows: Mapping[tuple[Any, ...], Counts]) -> None:
         """One statement per distinct set of counters, executed for all their keys at the driver."""
@@ -141,6 +202,12 @@ class StatsTx(TxBase):
             where.append(func.substr(c.filing, 1, 2) != func.substr(c.handling, 1, 2))
         return self._sums(T_COUNTS, func.substr(c.handling, 1, digits), where)
 
+    def day_series(self, prefix: str, first_day: str, last_day: str) -> dict[str, Counts]:
+        """Counter sums per day of the cases handled under `prefix` (a chart of a period)."""
+        c = T_COUNTS.c
+        where = [c.handling.startswith(prefix, autoescape=True), c.day >= first_day, c.day <= last_day]
+        return self._sums(T_COUNTS, c.day, where)
+
     def item_sums(self, prefix: str, first_day: str, last_day: str) -> dict[str, Counts]:
         """Counter sums per item of the cases handled under `prefix` in a period (day rows)."""
         c = T_COUNTS.c
@@ -174,13 +241,17 @@ class StatsTx(TxBase):
             r[0]: (r[1], r[2], r[3], r[4]) for r in self.conn.execute(q.where(i.implementation_code.in_(sorted(codes))))
         }
 
-    def catalog_under(self, prefix: str) -> list[tuple[str, str, str, str]]:
+    def catalog_under(self, prefix: str, published_before_us: int | None = None) -> list[tuple[str, str, str, str]]:
         """(implementation code, name, department, division) of the catalog items of the
-        divisions under `prefix`, by department and code."""
-        i = T_ITEMS.c
+        divisions under `prefix` (published before a time, when given), by department and code."""
+        i, e = T_ITEMS.c, T_ENTRIES.c
         q = select(i.implementation_code, i.name, i.department, i.division_code).where(
             i.division_code.startswith(prefix, autoescape=True)
         )
+        if published_before_us is not None:  # the entry that published the item's current version
+            q = q.join(T_ENTRIES, (e.origin == i.origin) & (e.stream == "public") & (e.seq == i.seq)).where(
+                e.recorded_at_us < published_before_us
+            )
         return [(r[0], r[1], r[2], r[3]) for r in self.conn.execute(q.order_by(i.department, i.implementation_code))]
 
     def count_rows(self) -> list[Sequence[object]]:

@@ -225,6 +225,23 @@ class SupervisionAlarmRow(SQLModel, table=True):
     ack_note: str = Field(default="", sa_type=Text)
 
 
+class SignOffRow(SQLModel, table=True):
+    """A node's signed monthly figures (`stats_signed` entries of this node's subtree and
+    ancestors); `changes_after` counts the counter changes of its month and subtree projected
+    here after it: a change after sign-off is flagged, never silently absorbed."""
+
+    __tablename__ = "signoffs"
+    period: str = Field(primary_key=True, max_length=7)
+    division: str = Field(primary_key=True, max_length=12)
+    seq: int = Field(sa_type=BigInteger)
+    entry_hash: bytes = Field(sa_type=LargeBinary)
+    signed_by: str = Field(max_length=64)
+    signed_at_us: int = Field(sa_type=BigInteger)
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    children: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    changes_after: int = 0
+
+
 class RectificationRow(SQLModel, table=True):
     """A 差评's rectification task (好差评 follow-up): opened by the evaluation, due a number of
     working days later (each node's `supervision.rectification_days`), closed by the handling
@@ -472,6 +489,7 @@ _MODELS: tuple[type[SQLModel], ...] = (
     ItemRollupRow,
     SupervisionAlarmRow,
     RectificationRow,
+    SignOffRow,
     CaseBacklogRow,
     LicenseRow,
     MaterialRow,

@@ -77,6 +77,12 @@ class TrustTx:
     def issued_to(self, code: str) -> list[IssuedCertRow]:
         return rows_as(IssuedCertRow, self.conn.execute(select(T_ISSUED).where(T_ISSUED.c.code == code)))
 
+    def enrolled_children(self) -> set[str]:
+        """Codes of the child nodes holding a certificate of this node that is not revoked."""
+        revoked = self.revoked_fingerprints()
+        rows = self.conn.execute(select(T_ISSUED.c.code, T_ISSUED.c.fingerprint)).all()
+        return {code for code, fp in rows if fp not in revoked}
+
     def next_serial(self) -> int:
         rows = self.conn.execute(select(T_ISSUED.c.serial)).scalars().all()
         return 2 + max((int(s) for s in rows), default=0)

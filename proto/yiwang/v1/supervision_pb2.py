@@ -24,17 +24,25 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1byiwang/v1/supervision.proto\x12\tyiwang.v1\"\xb9\x01\n\x10SupervisionAlarm\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61se_no\x18\x03 \x01(\t\x12\x10\n\x08\x64ivision\x18\x04 \x01(\t\x12\x11\n\titem_code\x18\x05 \x01(\t\x12\x11\n\tcustodian\x18\x06 \x01(\t\x12\x0b\n\x03\x64ue\x18\x07 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x08 \x01(\t\x12\x0e\n\x06period\x18\t \x01(\t\x12\x12\n\ndepartment\x18\n \x01(\t\"J\n\x11\x41larmAcknowledged\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\n\n\x02\x62y\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"\x81\x01\n\x0eReviewFollowUp\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\n\n\x02\x62y\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x10\n\x08handling\x18\x04 \x01(\t\x12\x0e\n\x06\x66iling\x18\x05 \x01(\t\x12\x11\n\titem_code\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1byiwang/v1/supervision.proto\x12\tyiwang.v1\"\xb9\x01\n\x10SupervisionAlarm\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61se_no\x18\x03 \x01(\t\x12\x10\n\x08\x64ivision\x18\x04 \x01(\t\x12\x11\n\titem_code\x18\x05 \x01(\t\x12\x11\n\tcustodian\x18\x06 \x01(\t\x12\x0b\n\x03\x64ue\x18\x07 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x08 \x01(\t\x12\x0e\n\x06period\x18\t \x01(\t\x12\x12\n\ndepartment\x18\n \x01(\t\"J\n\x11\x41larmAcknowledged\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\n\n\x02\x62y\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"\x81\x01\n\x0eReviewFollowUp\x12\x0f\n\x07\x63\x61se_no\x18\x01 \x01(\t\x12\n\n\x02\x62y\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x10\n\x08handling\x18\x04 \x01(\t\x12\x0e\n\x06\x66iling\x18\x05 \x01(\t\x12\x11\n\titem_code\x18\x06 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x07 \x01(\t\"\xca\x01\n\x0cStatsSignOff\x12\x0e\n\x06period\x18\x01 \x01(\t\x12\x10\n\x08\x64ivision\x18\x02 \x01(\t\x12\n\n\x02\x62y\x18\x03 \x01(\t\x12\x33\n\x06\x63ounts\x18\x04 \x03(\x0b\x32#.yiwang.v1.StatsSignOff.CountsEntry\x12(\n\x08\x63hildren\x18\x05 \x03(\x0b\x32\x16.yiwang.v1.SignedChild\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"@\n\x0bSignedChild\x12\x10\n\x08\x64ivision\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x12\n\nentry_hash\x18\x03 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'yiwang.v1.supervision_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_STATSSIGNOFF_COUNTSENTRY']._loaded_options = None
+  _globals['_STATSSIGNOFF_COUNTSENTRY']._serialized_options = b'8\001'
   _globals['_SUPERVISIONALARM']._serialized_start=43
   _globals['_SUPERVISIONALARM']._serialized_end=228
   _globals['_ALARMACKNOWLEDGED']._serialized_start=230
   _globals['_ALARMACKNOWLEDGED']._serialized_end=304
   _globals['_REVIEWFOLLOWUP']._serialized_start=307
   _globals['_REVIEWFOLLOWUP']._serialized_end=436
+  _globals['_STATSSIGNOFF']._serialized_start=439
+  _globals['_STATSSIGNOFF']._serialized_end=641
+  _globals['_STATSSIGNOFF_COUNTSENTRY']._serialized_start=596
+  _globals['_STATSSIGNOFF_COUNTSENTRY']._serialized_end=641
+  _globals['_SIGNEDCHILD']._serialized_start=643
+  _globals['_SIGNEDCHILD']._serialized_end=707
 # @@protoc_insertion_point(module_scope)

@@ -7,8 +7,10 @@ writer's `case` stream (they go up, to every ancestor); sign-offs are entries of
 `public` stream. None of them carries personal data.
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -154,3 +156,94 @@ class ReviewFollowUp(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReviewFollowUp: _TypeAlias = ReviewFollowUp  # noqa: Y015
+
+@_typing.final
+class StatsSignOff(_message.Message):
+    """A tier's monthly figures, signed off (entry kind "stats_signed" of its public stream,
+    subject: the period). A parent signs only after each of its child nodes did and names their
+    sign-off entries, so its signed head covers theirs; the log's signed heads cover this entry.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class CountsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    DIVISION_FIELD_NUMBER: _builtins.int
+    BY_FIELD_NUMBER: _builtins.int
+    COUNTS_FIELD_NUMBER: _builtins.int
+    CHILDREN_FIELD_NUMBER: _builtins.int
+    period: _builtins.str
+    """YYYY-MM"""
+    division: _builtins.str
+    """the signing node's division: its subtree's figures"""
+    by: _builtins.str
+    """the signing official's account"""
+    @_builtins.property
+    def counts(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """the subtree's counters for the month (node.domain.counting)"""
+
+    @_builtins.property
+    def children(self) -> _containers.RepeatedCompositeFieldContainer[Global___SignedChild]:
+        """each child node's sign-off of the same month"""
+
+    def __init__(
+        self,
+        *,
+        period: _builtins.str = ...,
+        division: _builtins.str = ...,
+        by: _builtins.str = ...,
+        counts: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        children: _abc.Iterable[Global___SignedChild] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by", b"by", "children", b"children", "counts", b"counts", "division", b"division", "period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StatsSignOff: _TypeAlias = StatsSignOff  # noqa: Y015
+
+@_typing.final
+class SignedChild(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DIVISION_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    ENTRY_HASH_FIELD_NUMBER: _builtins.int
+    division: _builtins.str
+    seq: _builtins.int
+    """its stats_signed entry in the child's public stream"""
+    entry_hash: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        division: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        entry_hash: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["division", b"division", "entry_hash", b"entry_hash", "seq", b"seq"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignedChild: _TypeAlias = SignedChild  # noqa: Y015

@@ -1,6 +1,6 @@
 """Statistics over months and supervision (issue 11): more counters (working days used, 好差评
 follow-up, 差评 causes), rollups per month and level and per month, county and item, the
-supervision alarms and the rectification tasks. All derived: `yiwang upgrade` replays the log.
+supervision alarms, the rectification tasks and the monthly sign-offs. All derived: `yiwang upgrade` replays the log.
 
 Revision ID: 0010
 Revises: 0009
@@ -122,9 +122,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("case_no"),
     )
     op.create_index("ix_rectifications_handling", "rectifications", ["handling"])
+    op.create_table(
+        "signoffs",
+        sa.Column("period", sa.String(length=7), nullable=False),
+        sa.Column("division", sa.String(length=12), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("entry_hash", sa.LargeBinary(), nullable=False),
+        sa.Column("signed_by", sa.String(length=64), nullable=False),
+        sa.Column("signed_at_us", sa.BigInteger(), nullable=False),
+        sa.Column("counts", sa.JSON(), nullable=False),
+        sa.Column("children", sa.JSON(), nullable=False),
+        sa.Column("changes_after", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("period", "division"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("signoffs")
     op.drop_index("ix_rectifications_handling", table_name="rectifications")
     op.drop_table("rectifications")
     op.drop_index("ix_supervision_alarms_division", table_name="supervision_alarms")
