@@ -20,7 +20,7 @@ parent = ""                # HOST:PORT of the parent's federation port; empty fo
 anchors = []               # fingerprints of peer provinces' roots (province nodes only)
 peers = []                 # peer provinces this node dials, as "CODE@HOST:PORT"
 [web]
-listen = "127.0.0.1:7403"  # the pages (statistics, consoles); empty: none; off loopback needs TLS
+listen = ""                # the pages, e.g. "127.0.0.1:7403"; empty: none; off loopback needs TLS
 tls_cert = ""              # PEM files for HTTPS on the web port
 tls_key = ""
 [supervision]
@@ -97,8 +97,9 @@ class Settings:
     offer_answer_days: int = 5
     """Working days a node has to answer a custody offer of this node; after them this node may
     withdraw it (`yiwang case withdraw-offer`)."""
-    web_listen: str = "127.0.0.1:7403"
-    """The web port (statistics page, consoles); empty: no web port. Off loopback needs TLS."""
+    web_listen: str = ""
+    """The web port (statistics page, consoles), e.g. 127.0.0.1:7403; empty: none (nodes on one
+    host each need their own). Off loopback needs TLS."""
     web_tls_cert: str = ""
     web_tls_key: str = ""
     supervision: Thresholds = field(default_factory=Thresholds)

@@ -7,6 +7,7 @@ recount from the log equals the tables."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -257,6 +258,93 @@ def test_the_cli_lists_scans_and_acknowledges_and_refuses_bad_requests(nodes: di
     county.principals.add_user("zhao", frozenset({Role.SUPERVISOR}), "s3cret-pass-word")
     county.principals.add_user("wang", frozenset({Role.CLERK}), "s3cret-pass-word")
     assert "may not acknowledge" in cli(home, "alarms", "ack", shown["id"], "--actor", "wang", expect=8).stderr
-    acked = cli_json(home, "alarms", "ack", shown["id"], "--note", "已核实", "--actor", "zhao")
-    assert acked["acknowledged_by"] == "zhao" and acked["cleared_at"] is not None
-    assert county.stats.verify() == {}
+    own = cli(home, "alarms", "ack", shown["id"], "--actor", "zhao", expect=8)  # nobody clears their own card
+    assert "above" in own.stderr and counts(county) == before  # refused: nothing written
+    settle(nodes)
+    city = nodes[CITY]
+    city.principals.add_user("qian", frozenset({Role.SUPERVISOR}), "s3cret-pass-word")
+    leaked = cli(city.settings.data_dir, "alarms", "ack", shown["id"], "--note", "电话13566667777", expect=2)
+    assert "phone" in leaked.stderr  # notes go up: no resident's number in them
+    acked = cli_json(city.settings.data_dir, "alarms", "ack", shown["id"], "--note", "已核实", "--actor", "qian")
+    assert acked["acknowledged_by"] == "qian" and acked["cleared_at"] is not None
+    settle(nodes)
+    [at_province] = [a for a in nodes[PROVINCE].supervision.alarms(rule="reasons")]
+    assert at_province.ack_by == "qian" and at_province.cleared_at_us is not None
+    assert county.stats.verify() == {} and city.stats.verify() == {}
+
+
+def test_supervision_entries_a_node_may_not_write_are_kept_without_effect(
+    nodes: dict[str, Node],  # noqa: F811
+    clock: Clock,
+) -> None:
+    """A village forges a red card on a county case, a follow-up of a county 差评 and the
+    acknowledgement of its own card: each is kept in the log (the chain stays whole) and has no
+    effect at any node, which raises an EntryRefused alarm."""
+    from federation.wire.codec_supervision import ack_body, alarm_body, follow_up_body
+    from node.domain.entries import Kind, Stream
+    from node.domain.supervision import Acknowledgement, Alarm, FollowUp
+    from node.journal import Record
+    from node.services.ports import micros
+
+    village, county, province = nodes[VILLAGE], nodes[COUNTY], nodes[PROVINCE]
+    clock.set_local(2026, 11, 2)
+    case_no = county_case(county)
+    forged = [
+        Record(Kind.SUPERVISION_ALARM, case_no, alarm_body(Alarm("limit", "red", COUNTY, case_no, ITEM, COUNTY))),
+        Record(
+            Kind.REVIEW_RECTIFIED,
+            case_no,
+            follow_up_body(FollowUp(case_no, "rectified", "x", "", COUNTY, COUNTY, ITEM, "1")),
+        ),
+        Record(Kind.SUPERVISION_ALARM, "2026-10", alarm_body(Alarm("zero_cases", "yellow", VILLAGE, period="2026-10"))),
+    ]
+    with village.store.transaction() as tx:
+        entries = village.journal.append(tx, Stream.CASE, forged, micros(clock()))
+        refused = village.projection.apply(tx, entries).refused
+    assert [why for _, why in refused][:2] == [
+        "a case's alarm is written by the case's custodian, naming itself",
+        "a 差评's callback and rectification are written by the node that handled the case",
+    ]
+    [own] = village.supervision.alarms(rule="zero_cases")  # its own 零办件 alarm is a real one
+    with village.store.transaction() as tx:  # ... which it may not acknowledge itself
+        entries = village.journal.append(
+            tx,
+            Stream.CASE,
+            [Record(Kind.ALARM_ACKNOWLEDGED, "", ack_body(Acknowledgement(VILLAGE, own.seq, "x")))],
+            micros(clock()),
+        )
+        assert village.projection.apply(tx, entries).refused
+    settle(nodes)
+    for node in (county, province):
+        assert [a.case_no for a in node.supervision.alarms(rule="limit")] == []
+        report = node.stats.report(Query(Period.parse("2026-11"), COUNTY), dt.date(2026, 11, 3))
+        assert report.total["bad_rectified"] == 0
+        [zero] = node.supervision.alarms(rule="zero_cases", division=VILLAGE)
+        assert zero.ack_by == "" and zero.cleared_at_us is None
+        with node.store.read() as tx:
+            assert sum(1 for a in tx.alarms(100) if a.kind == "EntryRefused" and a.peer == VILLAGE) == 3
+        assert node.stats.verify() == {}
+
+
+def test_supervision_settings_are_read_and_bad_ones_refused(tmp_path: Path, clock: Clock) -> None:
+    from node.config import load_settings
+    from node.domain.errors import SetupError
+    from tests.conftest import make_node
+
+    node = make_node(tmp_path, clock)
+    home = node.settings.data_dir
+    node.close()
+    path = home / "yiwang.toml"
+    text = path.read_text()
+    path.write_text(text.replace("rectification_days = 15", "rectification_days = 5"))  # Dezhou's clock
+    assert load_settings(home).supervision.rectification_days == 5
+    for line, bad, said in (
+        ("rectification_days = 15", "rectification_days = -1", "supervision.rectification_days"),
+        ("rectification_days = 15", "rectification_days = true", "supervision.rectification_days"),
+        ("interval_seconds = 300", "interval_seconds = 0", "supervision.interval_seconds"),
+        ("rectification_days = 15", "colour = 3", "supervision.colour is not a setting"),
+    ):
+        assert line in text
+        path.write_text(text.replace(line, bad))
+        with pytest.raises(SetupError, match=said):
+            load_settings(home)

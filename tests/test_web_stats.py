@@ -98,9 +98,28 @@ def test_no_page_without_a_good_login_and_csrf_token(web: tuple[Node, str]) -> N
         page.fill("#password", "zhao-password-1")
         page.click("button[type=submit]")
         page.wait_for_url(f"{base}/stats")
-        province.principals.disable("监察-赵")
+        province.principals.passwd("监察-赵", "a-new-password-2")  # a new password ends the session
         page.goto(f"{base}/stats")
         assert page.url.endswith("/login")
+        page.fill("#name", "监察-赵")
+        page.fill("#password", "a-new-password-2")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/stats")
+        province.principals.disable("监察-赵")  # so does disabling the account
+        page.goto(f"{base}/stats")
+        assert page.url.endswith("/login")
+    statuses = []  # log-in attempts are throttled per address
+    for _ in range(12):
+        form = opener.open(f"{base}/login", timeout=10).read().decode()
+        token = form.split('name="csrf" value="')[1].split('"')[0]
+        attempt = urllib.request.Request(
+            f"{base}/login", data=urlencode({"csrf": token, "name": "x", "password": "y"}).encode(), method="POST"
+        )
+        try:
+            opener.open(attempt, timeout=10)
+        except urllib.error.HTTPError as exc:
+            statuses.append(exc.code)
+    assert 401 in statuses and statuses[-1] == 429
 
 
 def test_the_web_port_binds_loopback_and_needs_tls_elsewhere(worked: dict[str, Node]) -> None:  # noqa: F811

@@ -51,6 +51,7 @@ from node.app.bus_accounts import BusAccounts
 from node.domain.bounds import MAX_BUS_PAYLOAD
 from node.domain.entries import Entry, Kind
 from node.domain.errors import SetupError
+from node.domain.supervision import alarm_problem
 
 if TYPE_CHECKING:
     from node.context import Node
@@ -71,10 +72,13 @@ def alarm_subject(node: str, level: str) -> str:
 ALARM_CURSOR = "alarm"  # the relay's cursor over the alarms table, kept beside the stream cursors
 
 
-def _supervision_message(e: Entry) -> tuple[str, bytes, dict[str, str]]:
+def _supervision_message(e: Entry) -> tuple[str, bytes, dict[str, str]] | None:
     """A supervision alarm entry (of any node of the subtree) also as JSON on
-    yiwang.<origin>.alarm.<level>, beside the entry's own subject."""
+    yiwang.<origin>.alarm.<level>, beside the entry's own subject; None for one the projection
+    refused (an unknown level never becomes a subject)."""
     a = alarm_from_body(e.body)
+    if alarm_problem(e.origin, a) is not None:
+        return None
     payload = {"node": e.origin, "seq": e.seq, "at_us": e.recorded_at_us, "level": a.level, "kind": "supervision"}
     payload |= {"rule": a.rule, "case_no": a.case_no, "division": a.division, "due": a.due, "detail": a.detail}
     data = json.dumps(payload | {"period": a.period, "department": a.department}, ensure_ascii=False).encode()
@@ -209,7 +213,7 @@ class Relay:
                 last = entries[-1]  # the run's end, signed: it proves every message before it
                 messages[-1][2][H_SIGNATURE] = sign_run(self.node.key, origin, stream, last.seq, last.hash)
                 messages[-1][2][H_SIGNER] = self.node.code
-                messages += [_supervision_message(e) for e in entries if e.kind == Kind.SUPERVISION_ALARM]
+                messages += [m for e in entries if e.kind == Kind.SUPERVISION_ALARM if (m := _supervision_message(e))]
                 await _publish_all(js, messages)
                 done = entries[-1].seq
                 sent += len(entries)

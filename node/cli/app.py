@@ -81,7 +81,7 @@ def init(
     listen: Annotated[str, typer.Option(help="Federation port (mutual TLS); port 0 picks one")] = "127.0.0.1:7400",
     enroll_listen: Annotated[str, typer.Option(help="Enrollment port for this node's children")] = "127.0.0.1:7401",
     api_listen: Annotated[str, typer.Option(help="Local NodeService port")] = "127.0.0.1:7402",
-    web_listen: Annotated[str, typer.Option(help="Web port (statistics page); empty: none")] = "127.0.0.1:7403",
+    web_listen: Annotated[str, typer.Option(help="Web port (statistics page), e.g. 127.0.0.1:7403; empty: none")] = "",
     database_url: Annotated[str, typer.Option(help="PostgreSQL URL; empty: SQLite in the data directory")] = "",
     name: Annotated[str, typer.Option(help="Division name [default: from the division data]")] = "",
     profile: Annotated[str, typer.Option(help="province, city, county, township or village [default: the tier]")] = "",

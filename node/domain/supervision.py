@@ -11,9 +11,12 @@ is passed by more than a number of working days. Thresholds are settings with th
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from node.domain.calendar import WorkCalendar
+from node.domain.divisions import DivisionCode
+from node.domain.errors import InvalidInput
 from node.domain.lifecycle import CLOCK_STOPPED, CaseState, Status
 from node.domain.timelimits import local_date, working_days_between
 
@@ -170,3 +173,59 @@ class FollowUp:
     filing: str = ""
     item_code: str = ""
     channel: str = ""
+
+
+_BOUNDS = {"case_no": 50, "item_code": 64, "custodian": 12, "due": 10, "period": 7, "department": 500, "detail": 2000}
+
+
+def alarm_problem(origin: str, a: Alarm) -> str | None:
+    """Why an alarm entry of `origin` has no effect, or None: a known rule and level, fields
+    within their bounds, and written by the node answerable for it (a case's custodian, which
+    the scan names; for 零办件 the division itself)."""
+    if a.rule not in RULES or a.level not in LEVELS:
+        return "an alarm names a rule and a level of node.domain.supervision"
+    if len(a.division) != 12 or not a.division.isdigit():
+        return "an alarm names a 12-digit division"
+    for name, most in _BOUNDS.items():
+        if len(getattr(a, name)) > most:
+            return f"an alarm's {name} is longer than {most} characters"
+    if a.rule == "zero_cases":
+        return None if a.division == origin and a.period else "a 零办件 alarm is its own division's, for a month"
+    if not a.case_no or a.custodian != origin:
+        return "a case's alarm is written by the case's custodian, naming itself"
+    return None
+
+
+def ack_problem(origin: str, ack: Acknowledgement, raised_by: str) -> str | None:
+    """Why an acknowledgement of `origin` has no effect: only a node above the one that raised
+    the alarm acknowledges it (nobody clears their own card)."""
+    if len(ack.by) > 64 or len(ack.note) > 1000:
+        return "an acknowledgement's account or note is too long"
+    if not (raised_by.isdigit() and len(raised_by) == 12):
+        return "an acknowledgement names an alarm of a node"
+    if not DivisionCode(origin).is_ancestor_of(DivisionCode(raised_by)):
+        return "an alarm is acknowledged by a node above the one that raised it"
+    return None
+
+
+def follow_up_problem(origin: str, f: FollowUp) -> str | None:
+    """Why a 差评 follow-up step of `origin` has no effect: the node that handled the case
+    writes it, with a case number and a statistics key within bounds."""
+    if f.step not in FOLLOW_UP_STEPS or f.handling != origin:
+        return "a 差评's callback and rectification are written by the node that handled the case"
+    if not f.case_no or len(f.case_no) > 50 or len(f.item_code) > 64 or len(f.channel) > 2 or len(f.note) > 1000:
+        return "a follow-up step's fields are out of bounds"
+    if len(f.filing) != 12 or not f.filing.isdigit():
+        return "a follow-up step names the case's 12-digit filing division"
+    return None
+
+
+_ID_OR_PHONE = re.compile(r"(?<!\d)(?:\d{17}[\dXx]|1[3-9]\d{9})(?!\d)")
+
+
+def check_note(note: str) -> str:
+    """A note that goes up to every ancestor (an acknowledgement, a callback, a rectification):
+    InvalidInput when it holds what looks like an identity number or a mobile number."""
+    if _ID_OR_PHONE.search(note):
+        raise InvalidInput("note", "notes go up to every ancestor: leave out the resident's identity number and phone")
+    return note

@@ -106,6 +106,15 @@ class PrincipalService:
             raise NotFound("enabled account", name)
         return Principal(row.name, frozenset(Role(x) for x in row.roles), row.kind)
 
+    def stamp(self, name: str) -> str:
+        """What a web session remembers of the account's credentials: it changes with the
+        password (a new one ends the sessions made with the old); "" for no such account."""
+        with self.store.read() as tx:
+            row = tx.principal(name) if len(name) <= 64 else None
+        if row is None or row.disabled:
+            return ""
+        return hashlib.sha256(row.secret.encode()).hexdigest()[:32]
+
     def login(self, name: str, password: str) -> Principal:
         """The user whose password this is; Unauthenticated (the same for every failure)."""
         with self.store.read() as tx:

@@ -32,7 +32,7 @@ from node.domain.counting import FOLLOW_UPS, CountKey
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import CASE_KINDS, Entry, Kind
 from node.domain.errors import PeerError
-from node.domain.supervision import resolved
+from node.domain.supervision import ack_problem, alarm_problem, follow_up_problem, resolved
 from node.domain.timelimits import local_date
 from node.services.case_rows import Known, due_of, project_cases
 from node.services.ports import CalendarCache
@@ -133,7 +133,9 @@ class Projection:
             elif kind == Kind.BUNDLE_SENT and to_me:
                 bundles.append(e)
             elif kind in SUPERVISION_KINDS:
-                _supervision(tx, [e])
+                why = _supervision(tx, e)
+                if why is not None:
+                    out.refused.append((e, why))
         tx.put_items(items)
         if cases:
             out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
@@ -240,29 +242,35 @@ def _signed(tx: Tx, e: Entry) -> str | None:
     return None
 
 
-def _supervision(tx: Tx, entries: Sequence[Entry]) -> None:
-    """Alarms, acknowledgements and 差评 follow-up steps: kept in their tables; a step adds to
-    the counters under the case's key on its day."""
-    deltas: dict[CountKey, dict[str, int]] = {}
-    for e in entries:
-        if e.kind == Kind.SUPERVISION_ALARM:
-            alarm = alarm_from_body(e.body)
+def _supervision(tx: Tx, e: Entry) -> str | None:
+    """An alarm, an acknowledgement or a 差评 follow-up step, kept in its table (a step also
+    adds to the counters under the case's key, on its day); why not, when it breaks a rule of
+    node.domain.supervision (kept in the log without effect)."""
+    if e.kind == Kind.SUPERVISION_ALARM:
+        alarm = alarm_from_body(e.body)
+        why = alarm_problem(e.origin, alarm)
+        if why is None:
             tx.put_alarm(e.origin, e.seq, alarm, e.recorded_at_us)
             case = tx.stored_cases([alarm.case_no]).get(alarm.case_no) if alarm.case_no else None
             if case is not None and alarm.rule in resolved(case.state):  # resolved before the alarm came
                 tx.clear_rule(alarm.case_no, alarm.rule, e.recorded_at_us)
-        elif e.kind == Kind.ALARM_ACKNOWLEDGED:
-            tx.acknowledge_alarm(ack_from_body(e.body), e.recorded_at_us)
-        else:
-            step = follow_up_from_body(e.kind, e.body)
-            tx.follow_up(step.case_no, step.step, e.recorded_at_us, step.note, step.handling, step.item_code)
-            if step.step == "rectified":
-                tx.clear_rule(step.case_no, "rectification", e.recorded_at_us)
-            day = local_date(_at(e.recorded_at_us)).isoformat()
-            key = CountKey(day, step.handling, step.filing, step.item_code, step.channel)
-            name = FOLLOW_UPS[e.kind]
-            deltas.setdefault(key, {})[name] = deltas.get(key, {}).get(name, 0) + 1
-    tx.add_counts(deltas)
+        return why
+    if e.kind == Kind.ALARM_ACKNOWLEDGED:
+        ack = ack_from_body(e.body)
+        why = ack_problem(e.origin, ack, ack.origin)
+        if why is None:
+            tx.acknowledge_alarm(ack, e.recorded_at_us)
+        return why
+    step = follow_up_from_body(e.kind, e.body)
+    why = follow_up_problem(e.origin, step)
+    if why is not None:
+        return why
+    tx.follow_up(step.case_no, step.step, e.recorded_at_us, step.note, step.handling, step.item_code)
+    if step.step == "rectified":
+        tx.clear_rule(step.case_no, "rectification", e.recorded_at_us)
+    day = local_date(_at(e.recorded_at_us)).isoformat()
+    tx.add_counts({CountKey(day, step.handling, step.filing, step.item_code, step.channel): {FOLLOW_UPS[e.kind]: 1}})
+    return None
 
 
 def _at(us: int) -> dt.datetime:

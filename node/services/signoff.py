@@ -51,7 +51,8 @@ class SignOffService:
         if local_date(now) <= last:
             raise InvalidInput("--period", f"{month} is not over yet: sign it from {last + dt.timedelta(days=1)} on")
         with self.store.transaction() as tx:
-            self.journal.lock(tx, Stream.PUBLIC)  # one sign-off at a time
+            self.journal.lock(tx, Stream.CASE)  # case, then public, as every writer: no count moves meanwhile
+            tail = self.journal.lock(tx, Stream.PUBLIC)
             signed = {r.division: r for r in tx.signoffs(month, self.me.prefix)}
             if self.me.code in signed:
                 raise StateConflict(f"{self.me.code} signed {month} already ({signed[self.me.code].signed_by})")
@@ -62,20 +63,16 @@ class SignOffService:
                     f"{len(missing)} child node(s) have not signed {month} yet: {', '.join(missing[:10])}; "
                     "a parent signs after all its children"
                 )
-        counts = self.stats.figures(Query(Period(first, last), self.me.code))[0].counts
-        body = signoff_body(
-            SignOff(
-                month,
-                self.me.code,
-                by,
-                counts,
-                tuple(SignedChild(c, signed[c].seq, signed[c].entry_hash) for c in children),
+            counts = self.stats.figures_in(tx, self.me, Query(Period(first, last), self.me.code))[0].counts
+            body = signoff_body(
+                SignOff(
+                    month,
+                    self.me.code,
+                    by,
+                    counts,
+                    tuple(SignedChild(c, signed[c].seq, signed[c].entry_hash) for c in children),
+                )
             )
-        )
-        with self.store.transaction() as tx:
-            tail = self.journal.lock(tx, Stream.PUBLIC)
-            if any(r.division == self.me.code for r in tx.signoffs(month, self.me.prefix)):
-                raise StateConflict(f"{self.me.code} signed {month} already")
             entries = self.journal.append(
                 tx, Stream.PUBLIC, [Record(Kind.STATS_SIGNED, month, body)], micros(now), tail
             )

@@ -180,9 +180,10 @@ class StatsService:
         code = self._division(q.division)
         self._check(q.period)
         with self.store.read() as tx:
-            return self._figures(tx, code, q)
+            return self.figures_in(tx, code, q)
 
-    def _figures(self, tx: Tx, code: DivisionCode, q: Query, peers_only: bool = False) -> list[Figures]:
+    def figures_in(self, tx: Tx, code: DivisionCode, q: Query, peers_only: bool = False) -> list[Figures]:
+        """`figures` in the caller's transaction (a sign-off reads what it signs under its locks)."""
         group = Tier(code.tier + 1) if q.by_next_level and code.tier < Tier.VILLAGE else None
         prefix = code.prefix
         months, ranges = q.period.split()
@@ -248,10 +249,10 @@ class StatsService:
         code = self._division(q.division)
         self._check(q.period)
         with self.store.read() as tx:
-            rows = self._figures(tx, code, q)
+            rows = self.figures_in(tx, code, q)
             whole = Query(q.period, code.code, False, q.item, q.department, q.power_type, q.channel)
-            total = self._figures(tx, code, whole)[0].counts
-            peers = self._figures(tx, code, whole, peers_only=True)[0].counts
+            total = self.figures_in(tx, code, whole)[0].counts
+            peers = self.figures_in(tx, code, whole, peers_only=True)[0].counts
             gauges = self._gauges(tx, code, today)
             zero_items: list[tuple[str, str, str]] = []
             zero_departments: list[tuple[str, str]] = []

@@ -19,9 +19,10 @@ from federation.wire.codec_cases import case_record
 from federation.wire.codec_supervision import FOLLOW_UP_KINDS, ack_body, alarm_body, follow_up_body
 from node import logs
 from node.domain.bounds import check
+from node.domain.calendar import WorkCalendar
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Kind, Stream
-from node.domain.errors import InvalidInput, NotFound, StateConflict
+from node.domain.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from node.domain.lifecycle import Decide, Reject
 from node.domain.supervision import (
     FOLLOW_UP_STEPS,
@@ -31,6 +32,7 @@ from node.domain.supervision import (
     Alarm,
     FollowUp,
     Thresholds,
+    check_note,
     findings,
     newer,
     thin_reasons,
@@ -41,10 +43,12 @@ from node.services.cases import CaseService
 from node.services.ports import CalendarCache, Clock, micros
 from node.services.projection import Projection
 from node.store import Store, Tx
+from node.store.cases import StoredCase
 from node.store.tables import RectificationRow, SupervisionAlarmRow
 
 REASONS_CURSOR = "supervision"  # how far the scan read this node's own case stream for reasons
-SCAN_LIMIT = 50_000  # open cases one scan looks at (the oldest first); the next scan goes on
+SCAN_LIMIT = 5_000  # open cases read at a time
+MAX_OPEN_CASES = 2_000_000  # a bound on one scan's pages
 
 
 def _late(a: Alarm) -> bool:
@@ -82,27 +86,36 @@ class SupervisionService:
         now = self.clock()
         today = local_date(now)
         calendar = self.calendar.get()
+        found: list[Alarm] = []
+        looked, after = 0, ""
+        for _ in range(1 + MAX_OPEN_CASES // SCAN_LIMIT):  # page through every open case it holds
+            with self.store.read() as tx:
+                page = tx.held_open_cases(self.me.code, SCAN_LIMIT, after)
+                raised = tx.raised([c.state.case_no for c in page])
+            found += self._case_findings(page, raised, today, calendar)
+            looked += len(page)
+            if len(page) < SCAN_LIMIT:
+                break
+            after = page[-1].state.case_no
         with self.store.read() as tx:
-            mine = tx.held_open_cases(self.me.code, SCAN_LIMIT)
-            raised = tx.raised([c.state.case_no for c in mine])
-            found: list[Alarm] = []
-            for c in mine:
-                s = c.state
-                for f in findings(s, c.due_date, today, calendar, self.th):
-                    if newer(f.level, raised.get((s.case_no, f.rule, f.due), set())):
-                        alarm = Alarm(f.rule, f.level, s.handling_division, s.case_no, s.item_code, s.custodian, f.due)
-                        found.append(replace(alarm, detail=f.detail))
             found += self._rectifications(tx, today)
             found += self._zero_cases(tx, today)
         found = [replace(a, detail=f"{a.detail}; {self._delay(a.case_no)}") if _late(a) else a for a in found]
         with self.store.transaction() as tx:
             tail = self.journal.lock(tx, Stream.CASE)  # one scan at a time: what another wrote is seen
-            again = tx.raised({a.case_no for a in found if a.case_no})
+            cases = {a.case_no for a in found if a.case_no}
+            again = tx.raised(cases)
+            now_found = {
+                (c.state.case_no, f.rule, f.level, f.due)
+                for c in tx.stored_cases(cases).values()
+                for f in findings(c.state, c.due_date, today, calendar, self.th)
+            }
             alarms = [
                 a
                 for a in found
                 if newer(a.level, again.get((a.case_no, a.rule, a.due), set()))
-                if a.case_no or a.department not in tx.zero_case_alarmed(a.division, a.period)
+                if (a.case_no and (a.rule == "rectification" or (a.case_no, a.rule, a.level, a.due) in now_found))
+                or (not a.case_no and a.department not in tx.zero_case_alarmed(a.division, a.period))
             ]
             alarms += self._reasons(tx)
             if alarms:
@@ -111,7 +124,23 @@ class SupervisionService:
                 self.projection.apply(tx, entries)
         for a in alarms:
             self.log.info("supervision_alarm", rule=a.rule, level=a.level, case=a.case_no, division=a.division)
-        return ScanResult(alarms, len(mine))
+        return ScanResult(alarms, looked)
+
+    def _case_findings(
+        self,
+        cases: list[StoredCase],
+        raised: dict[tuple[str, str, str], set[str]],
+        today: dt.date,
+        calendar: WorkCalendar,
+    ) -> list[Alarm]:
+        out = []
+        for c in cases:
+            s = c.state
+            for f in findings(s, c.due_date, today, calendar, self.th):
+                if newer(f.level, raised.get((s.case_no, f.rule, f.due), set())):
+                    alarm = Alarm(f.rule, f.level, s.handling_division, s.case_no, s.item_code, s.custodian, f.due)
+                    out.append(replace(alarm, detail=f.detail))
+        return out
 
     def _delay(self, case_no: str) -> str:
         """Who held a late case for how many working days (delay per tier and custodian)."""
@@ -226,13 +255,15 @@ class SupervisionService:
 
     def acknowledge(self, origin: str, seq: int, by: str, note: str = "") -> SupervisionAlarmRow:
         """A supervisor's acknowledgement of an alarm this node holds, as an entry."""
-        check("note", note, "reason")
+        check_note(check("note", note, "reason"))
         now = self.clock()
         with self.store.transaction() as tx:
             tail = self.journal.lock(tx, Stream.CASE)
             alarm = tx.supervision_alarm(origin, seq)
             if alarm is None:
                 raise NotFound("alarm", f"{origin}/{seq}")
+            if not self.me.is_ancestor_of(DivisionCode(alarm.origin)):
+                raise Forbidden(f"alarm {origin}:{seq} is acknowledged by a supervisor above {alarm.origin}, not here")
             if alarm.ack_at_us is not None:
                 raise StateConflict(f"alarm {origin}/{seq} was acknowledged by {alarm.ack_by} already")
             body = ack_body(Acknowledgement(origin, seq, by, note))
@@ -248,7 +279,7 @@ class SupervisionService:
         """Record a 差评's callback (回访) or rectification (整改) at the node that handled it;
         the rectification comes after the callback."""
         check("case_no", case_no)
-        check("note", note, "reason")
+        check_note(check("note", note, "reason"))
         if step not in FOLLOW_UP_STEPS:
             raise InvalidInput("step", f"one of {', '.join(FOLLOW_UP_STEPS)}")
         now = self.clock()

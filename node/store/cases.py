@@ -252,13 +252,14 @@ class CasesTx(TxBase):
             q = q.where(T_CASES.c.closed_at_us.is_(None))
         return [StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in self.conn.execute(q)]
 
-    def held_open_cases(self, custodian: str, limit: int) -> list[StoredCase]:
-        """Open cases `custodian` holds, oldest filing first (what its supervision scans)."""
+    def held_open_cases(self, custodian: str, limit: int, after: str = "") -> list[StoredCase]:
+        """Open cases `custodian` holds, by case number after `after` (what its supervision
+        scans, page by page)."""
         c = T_CASES.c
         q = (
             select(T_CASES)
-            .where(c.custodian == custodian, c.closed_at_us.is_(None))
-            .order_by(c.filed_at_us)
+            .where(c.custodian == custodian, c.closed_at_us.is_(None), c.case_no > after)
+            .order_by(c.case_no)
             .limit(limit)
         )
         return [StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in self.conn.execute(q)]

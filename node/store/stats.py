@@ -67,17 +67,19 @@ class StatsTx(TxBase):
         self._upsert_add("item_rollups", _ITEM_KEY, items)
 
     def _flag_signed(self, days: Mapping[tuple[Any, ...], Counts]) -> None:
-        """Flag counter changes (one per key and batch) to months a division signed off already."""
+        """Flag the counter changes (their sum, so however the entries were batched) to months a
+        division signed off already."""
         months = sorted({key[0][:7] for key in days})
         c = T_SIGNOFFS.c
         signed = self.conn.execute(select(c.period, c.division).where(c.period.in_(months))).all()
         if not signed:
             return
         flags: dict[tuple[str, str], int] = {}
-        for day, handling, *_ in days:
+        for (day, handling, *_), counts in days.items():
+            changed = sum(n for name, n in counts.items() if name != "work_days")
             for period, division in signed:
                 if day[:7] == period and handling.startswith(DivisionCode(division).prefix):
-                    flags[(period, division)] = flags.get((period, division), 0) + 1
+                    flags[(period, division)] = flags.get((period, division), 0) + changed
         for (period, division), n in flags.items():
             self.conn.execute(
                 update(T_SIGNOFFS)

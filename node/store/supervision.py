@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from sqlalchemy import and_, func, insert, or_, select, update
 
-from node.domain.supervision import CLEARED_BY_ACK, LEVEL_ORDER, Acknowledgement, Alarm
+from node.domain.supervision import CLEARED_BY_ACK, Acknowledgement, Alarm
 from node.store.base import TxBase
 from node.store.tables import RectificationRow, SupervisionAlarmRow, table_of
 
@@ -29,8 +29,8 @@ class SupervisionTx(TxBase):
     # -- alarms -----------------------------------------------------------------------------
 
     def put_alarm(self, origin: str, seq: int, a: Alarm, at_us: int) -> None:
-        """Keep an alarm (once: a replayed entry changes nothing); a higher card on the same
-        case, rule and due date supersedes the lower ones still open."""
+        """Keep an alarm (once: a replayed entry changes nothing). A case has at most one open
+        alarm per rule: a newer finding (a higher card, a moved due date) supersedes the one open."""
         c = T_ALARMS.c
         if self.conn.execute(select(c.seq).where(c.origin == origin, c.seq == seq)).first() is not None:
             return
@@ -53,11 +53,11 @@ class SupervisionTx(TxBase):
                 ack_note="",
             )
         )
-        lower = LEVEL_ORDER[: LEVEL_ORDER.index(a.level)] if a.level in LEVEL_ORDER else ()
-        if a.case_no and lower:
+        if a.case_no:
             self.conn.execute(
                 update(T_ALARMS)
-                .where(c.case_no == a.case_no, c.rule == a.rule, c.level.in_(lower), c.cleared_at_us.is_(None))
+                .where(c.case_no == a.case_no, c.rule == a.rule, c.cleared_at_us.is_(None))
+                .where((c.origin != origin) | (c.seq != seq))
                 .values(cleared_at_us=at_us)
             )
 
@@ -206,10 +206,14 @@ class SupervisionTx(TxBase):
             values["note"] = note
         self.conn.execute(update(T_TASKS).where(c.case_no == case_no).values(**values))
 
-    def rectifications(self, prefix: str, open_only: bool = False, limit: int = 200) -> list[RectificationRow]:
-        """Tasks of cases handled under `prefix`, oldest first."""
+    def rectifications(
+        self, prefix: str, open_only: bool = False, limit: int = 200, handling: str = ""
+    ) -> list[RectificationRow]:
+        """Tasks of cases handled under `prefix` (or by `handling` alone), oldest first."""
         c = T_TASKS.c
         q = select(T_TASKS).where(c.handling.startswith(prefix, autoescape=True))
+        if handling:
+            q = q.where(c.handling == handling)
         if open_only:
             q = q.where(or_(c.called_back_at_us.is_(None), c.rectified_at_us.is_(None)))
         return [_task_row(r) for r in self.conn.execute(q.order_by(c.opened_at_us, c.case_no).limit(limit))]

@@ -216,7 +216,7 @@ class SupervisionAlarmRow(SQLModel, table=True):
     custodian: str = Field(default="", max_length=12)
     due: str = Field(default="", max_length=10)
     period: str = Field(default="", max_length=7)
-    department: str = Field(default="", max_length=200)
+    department: str = Field(default="", sa_type=Text)
     detail: str = Field(default="", sa_type=Text)
     raised_at_us: int = Field(sa_type=BigInteger)
     cleared_at_us: int | None = Field(default=None, sa_type=BigInteger)

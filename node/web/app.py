@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from federation.transport.enrollment import Throttle
 from node.context import Node
 from node.domain.divisions import DivisionCode
 from node.domain.errors import Forbidden, OperatorError, Unauthenticated
@@ -35,6 +37,7 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
     """The application for `node`; `secret` signs session cookies, `secure_cookies` marks them
     HTTPS-only (the web port off loopback is served over TLS)."""
     templates = Jinja2Templates(directory=str(_templates()))
+    throttle = Throttle(burst=10, per_minute=6.0)  # log-in attempts per client address
     templates.env.filters["rate"] = lambda v: "-" if v is None else f"{v:.2f}%"
 
     def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -47,6 +50,9 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
         name = request.session.get("user")
         if not name:
             raise Unauthenticated("log in first")
+        if not hmac.compare_digest(node.principals.stamp(str(name)), str(request.session.get("stamp", "-"))):
+            request.session.clear()  # the password changed, or the account went, since this session began
+            raise Unauthenticated("log in again")
         try:
             principal = node.principals.get(str(name))  # an account disabled since is refused here
         except OperatorError:
@@ -55,19 +61,23 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
         authorize(principal, action)
         return principal
 
-    async def login_form(request: Request) -> Response:
+    def login_form(request: Request) -> Response:
         return page(request, "login.html", {"error": ""})
 
     async def login(request: Request) -> Response:
         form = await request.form()
         if not _csrf_ok(request, str(form.get("csrf", ""))):
             return page(request, "login.html", {"error": "页面已过期, 请重新登录"}, 403)
-        try:
-            principal = node.principals.login(str(form.get("name", ""))[:64], str(form.get("password", ""))[:200])
+        if not throttle.admit(request.client.host if request.client else "unknown"):
+            return page(request, "login.html", {"error": "登录尝试过多, 请稍后再试"}, 429)
+        name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:200]
+        try:  # Argon2 takes a while: off the event loop
+            principal = await run_in_threadpool(node.principals.login, name, password)
         except OperatorError:
             return page(request, "login.html", {"error": "账号或密码不正确"}, 401)
         request.session.clear()  # a new session at log-in: no fixation
         request.session["user"] = principal.name
+        request.session["stamp"] = await run_in_threadpool(node.principals.stamp, principal.name)
         request.session["csrf"] = secrets.token_urlsafe(32)
         return _headers(RedirectResponse("/stats", status_code=303))
 
@@ -77,7 +87,7 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
             request.session.clear()
         return _headers(RedirectResponse("/login", status_code=303))
 
-    async def stats(request: Request) -> Response:
+    def stats(request: Request) -> Response:  # a plain function: Starlette runs it off the event loop
         principal = signed_in(request, Action.READ_STATS)
         today = local_date(node.clock())
         args = request.query_params
@@ -85,7 +95,7 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
             period = Period.of(args.get("period", ""), args.get("from", ""), args.get("to", ""), today)
             division = args.get("division", "") or node.code
             report = node.stats.report(Query(period, division, by_next_level=True), today)
-            days = node.stats.per_day(report.division, period)
+            days = node.stats.per_day(report.division, period) if (period.last - period.first).days < 92 else []
         except OperatorError as exc:
             return page(request, "error.html", {"message": str(exc)}, 400)
         code = DivisionCode(report.division)
@@ -98,10 +108,14 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
             }
             for r in report.rows
         ]
-        chart = charts.per_day(
-            "每日办件量与办结量",
-            [d.isoformat() for d, _ in days],
-            [("办件量", [c["filed"] for _, c in days]), ("办结量", [c["delivered"] for _, c in days])],
+        chart = (
+            charts.per_day(
+                "每日办件量与办结量",
+                [d.isoformat() for d, _ in days],
+                [("办件量", [c["filed"] for _, c in days]), ("办结量", [c["delivered"] for _, c in days])],
+            )
+            if days
+            else "<p class='muted'>期间超过一季度: 不画每日图</p>"
         )
         parent = code.parent() if code != node.settings.code else None
         context = {
@@ -116,7 +130,7 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
         }
         return page(request, "stats.html", context)
 
-    async def report(request: Request) -> Response:
+    def report(request: Request) -> Response:
         signed_in(request, Action.READ_STATS)
         today = local_date(node.clock())
         try:
@@ -126,7 +140,7 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
             return page(request, "error.html", {"message": str(exc)}, 400)
         return _headers(HTMLResponse(html))
 
-    async def home(request: Request) -> Response:
+    def home(request: Request) -> Response:
         return _headers(RedirectResponse("/stats", status_code=303))
 
     routes = [

@@ -97,7 +97,7 @@ def upgrade() -> None:
         sa.Column("custodian", sa.String(length=12), nullable=False),
         sa.Column("due", sa.String(length=10), nullable=False),
         sa.Column("period", sa.String(length=7), nullable=False),
-        sa.Column("department", sa.String(length=200), nullable=False),
+        sa.Column("department", sa.Text(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("raised_at_us", sa.BigInteger(), nullable=False),
         sa.Column("cleared_at_us", sa.BigInteger(), nullable=True),
