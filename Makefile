@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/replication.py
 	$(BIN)/python bench/bootstrap.py
 	$(BIN)/python bench/local_api.py
+	$(BIN)/python bench/stats.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache
