@@ -80,14 +80,16 @@ class SupervisionTx(TxBase):
         (rules resolved, when). One lookup for all the cases, an update only where alarms are open."""
         if not resolved:
             return 0
-        c = T_ALARMS.c
         cases = list(resolved)
         found: list[tuple[str, int, str, str]] = []
-        for start in range(0, len(cases), 500):
-            q = select(c.origin, c.seq, c.case_no, c.rule).where(
-                c.case_no.in_(cases[start : start + 500]), c.cleared_at_us.is_(None)
+        for start in range(0, len(cases), 500):  # plain SQL: this runs with every case command
+            chunk = cases[start : start + 500]
+            sql = (
+                "SELECT origin, seq, case_no, rule FROM supervision_alarms WHERE cleared_at_us IS NULL "
+                f"AND case_no IN ({','.join([self._mark] * len(chunk))})"
             )
-            found += [(r[0], r[1], r[2], r[3]) for r in self.conn.execute(q)]
+            found += [(r[0], r[1], r[2], r[3]) for r in self.conn.exec_driver_sql(sql, tuple(chunk))]
+        c = T_ALARMS.c
         cleared = 0
         for origin, seq, case_no, rule in found:
             rules, at_us = resolved[case_no]
