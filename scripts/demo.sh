@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The demo (`make demo`): a local federation of real processes for one branch of Sichuan
 # (四川省 > 广安市 > 广安区 > 浓洄街道 > two villages), enrolled through the CLI; the real
-# Guang'an district catalog imported at the county and replicated down to the villages; a case
-# filed at a village, handled at the county after a custody move, and delivered and evaluated
-# back at the village; seen at the province as an outline without personal data; a refusal
+# Guang'an district catalog imported at the county and replicated down to the villages; items
+# opened to errands by the county (its 代办事项清单); a village agent's errand filed for a
+# resident, handled at the county after a custody move, and delivered and evaluated back at the
+# village; seen at the province as an outline without personal data; a refusal
 # without reasons caught by electronic supervision and a 差评 rectified, both seen at the
 # province; the province's figures, a level down, a recount, last month signed off bottom-up
 # and the HTML report; every log verified. It starts afresh each time and stops
@@ -44,9 +45,14 @@ $Y catalog import "$CATALOG" -d "$COUNTY"
 wait_until 60 "the catalog at the village" $Y catalog show "$ITEM" -d "$VILLAGE" --json
 $Y catalog show "$ITEM" -d "$VILLAGE"
 
-step "A resident files at the village service point; the data is sealed there and the case offered to the county"
-V_CASE=$(YIWANG_ACTOR=代办员-李 $Y case file --item "$ITEM" --name "李四" --id 440524188001010014 --phone 13900000000 -d "$VILLAGE" --json | case_no)
-echo "filed $V_CASE at 翠屏路社区, custody offered to 广安区"
+step "The county opens items to village agents' errands (its 代办事项清单); the list reaches the villages"
+$Y catalog errands open "$ITEM" 511A0138000000-511602000000-000-115113010833722043-1-00 -d "$COUNTY"
+wait_until 60 "the errand list at the village" sh -c "$Y catalog errands list -d $VILLAGE --csv | grep -q $ITEM"
+$Y catalog errands list -d "$VILLAGE"
+
+step "The village agent files an errand for a resident who consented; the data is sealed there and the case offered to the county"
+V_CASE=$(YIWANG_ACTOR=代办员-李 $Y case file --item "$ITEM" --agent 代办员-李 --consent --name "李四" --id 440524188001010014 --phone 13900000000 -d "$VILLAGE" --json | case_no)
+echo "filed $V_CASE at 翠屏路社区 as an errand of 代办员-李, custody offered to 广安区"
 
 step "The county takes custody (the applicant's bundle follows, re-sealed for it), accepts, decides, and hands the result back"
 wait_until 60 "the offer at the county" sh -c "$Y case show $V_CASE -d $COUNTY --json | grep -q '\"offered_to\": \"511602000000\"'"

@@ -1,16 +1,18 @@
-"""`yiwang catalog import | list | show`."""
+"""`yiwang catalog import | list | show | errands`."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from node.cli.common import DataDir, JsonOut, console, opened, print_json, table
+from node.cli.common import Actor, DataDir, JsonOut, acting, console, opened, print_json, table
 from node.domain.codes import POWER_TYPES
-from node.services.catalog_import import read_catalog_file
+from node.domain.roles import Action
+from node.services.catalog_import import read_catalog_file, read_codes_csv, states_errands, write_codes_csv
 
 app = typer.Typer(help="The service item catalog (事项目录).", no_args_is_help=True)
 
@@ -36,7 +38,9 @@ def import_(
         ) as bar,
     ):
         task = bar.add_task("import", total=len(items))
-        result = node.catalog.import_items(items, lambda done, total: bar.update(task, completed=done))
+        result = node.catalog.import_items(
+            items, lambda done, total: bar.update(task, completed=done), keep_errands=not states_errands(file)
+        )
     if json_out:
         print_json(
             {
@@ -102,5 +106,89 @@ def show(
         [
             (k, ", ".join(m.name if hasattr(m, "name") else str(m) for m in v) if isinstance(v, tuple) else v)
             for k, v in rows
+        ],
+    )
+
+
+errands = typer.Typer(
+    help="Items open to village agents' errands (代办事项清单): this division publishes its list.",
+    no_args_is_help=True,
+)
+app.add_typer(errands, name="errands")
+Codes = Annotated[list[str] | None, typer.Argument(help="Implementation codes of this division's items")]
+CodesCsv = Annotated[
+    Path | None,
+    typer.Option("--csv", help="A CSV with an implementation_code column (as `errands list --csv` writes)"),
+]
+
+
+def _codes(codes: list[str] | None, csv_file: Path | None) -> list[str]:
+    found = list(codes or [])
+    if csv_file is not None:
+        found += read_codes_csv(csv_file)
+    return found
+
+
+def _set_errands(codes: list[str], open_: bool, data_dir: Path | None, actor: str | None, json_out: bool) -> None:
+    with opened(data_dir) as node:
+        acting(node, actor, Action.MANAGE)
+        result = node.catalog.set_errands(codes, open_)
+    if json_out:
+        print_json(result)
+        return
+    what = "opened to errands" if open_ else "closed to errands"
+    console.print(
+        f"{result.changed} item(s) {what}, {result.unchanged} already so; the villages receive the list over the links"
+    )
+
+
+@errands.command("open")
+def errands_open(
+    codes: Codes = None,
+    csv_file: CodesCsv = None,
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Open items to errands: village agents may file them for residents (`case file --agent`)."""
+    _set_errands(_codes(codes, csv_file), True, data_dir, actor, json_out)
+
+
+@errands.command("close")
+def errands_close(
+    codes: Codes = None,
+    csv_file: CodesCsv = None,
+    actor: Actor = None,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Close items to errands again; cases already filed keep running."""
+    _set_errands(_codes(codes, csv_file), False, data_dir, actor, json_out)
+
+
+@errands.command("list")
+def errands_list(
+    query: Annotated[str, typer.Option("--query", "-q", help="Part of the item or department name")] = "",
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 200,
+    after: Annotated[str, typer.Option(help="Continue after this implementation code")] = "",
+    csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV (for `errands open --csv`)")] = False,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """The items open to errands held here (a village sees its county's list)."""
+    with opened(data_dir) as node:
+        items = node.catalog.errands(query, limit, after)
+    if json_out:
+        print_json(items)
+        return
+    if csv_out:
+        write_codes_csv(sys.stdout, items)
+        return
+    table(
+        f"代办事项清单 ({len(items)} shown)",
+        ["implementation code", "name", "department", "limit"],
+        [
+            (i.implementation_code, i.name, i.department, "" if i.limit_days is None else f"{i.limit_days} wd")
+            for i in items
         ],
     )

@@ -8,7 +8,7 @@ an unchanged item writes nothing, so imports are idempotent.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from federation.wire.certs import code_of
 from federation.wire.codec_catalog import item_to_pb
@@ -17,7 +17,7 @@ from node.domain.bounds import check
 from node.domain.catalog import CatalogItem, check_lower_tier_entry, check_publisher
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Kind, Stream
-from node.domain.errors import ImportRejected, NotFound, OperatorError
+from node.domain.errors import ImportRejected, InvalidInput, NotFound, OperatorError
 from node.journal import Journal, Record
 from node.services.ports import Clock, IdentitySource
 from node.services.projection import Projection
@@ -25,6 +25,7 @@ from node.store import Store
 
 Progress = Callable[[int, int], None]
 CHUNK = 500
+MAX_ERRAND_CODES = 5000
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,12 @@ class ImportResult:
     published: int
     unchanged: int
     warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ErrandsResult:
+    changed: int
+    unchanged: int
 
 
 class CatalogService:
@@ -64,9 +71,12 @@ class CatalogService:
         if problems:
             raise ImportRejected("import", problems, unit="item")
 
-    def import_items(self, items: Sequence[CatalogItem], progress: Progress | None = None) -> ImportResult:
+    def import_items(
+        self, items: Sequence[CatalogItem], progress: Progress | None = None, keep_errands: bool = False
+    ) -> ImportResult:
         """Publish `items` (already validated) in one transaction; raises and writes nothing
-        if any item breaks a catalog rule."""
+        if any item breaks a catalog rule. `keep_errands`: the source does not say which items
+        are open to errands (the portal's CSV), so an item already held keeps its flag."""
         now_us = int(self.clock().timestamp() * 1_000_000)
         published = unchanged = 0
         with self.store.transaction() as tx:
@@ -76,6 +86,13 @@ class CatalogService:
                 by_basic.setdefault(item.basic_code, []).append((item, origin))
             self._check_rules(items, by_basic)
             current = tx.items(i.implementation_code for i in items)
+            if keep_errands:
+                items = [
+                    replace(i, agent_allowed=held.agent_allowed)
+                    if (held := current.get(i.implementation_code)) is not None
+                    else i
+                    for i in items
+                ]
             for start in range(0, len(items), CHUNK):
                 chunk = [i for i in items[start : start + CHUNK] if current.get(i.implementation_code) != i]
                 unchanged += min(CHUNK, len(items) - start) - len(chunk)
@@ -90,6 +107,37 @@ class CatalogService:
         warnings = tuple(w for i in items for w in i.warnings)
         self.log.info("catalog_imported", node=self.me.code, published=published, unchanged=unchanged)
         return ImportResult(published, unchanged, warnings)
+
+    def set_errands(self, codes: Sequence[str], open_: bool) -> ErrandsResult:
+        """Open (or close) this division's items to village agents' errands: its 代办事项清单,
+        published as implementation entries with `agent_allowed` set, replicated down with the
+        rest of the catalog. All or nothing: an unknown code or another division's item writes
+        nothing."""
+        wanted = list(dict.fromkeys(check("item_code", c.strip()) for c in codes if c.strip()))
+        if not wanted:
+            raise InvalidInput("items", "name at least one implementation code (or a CSV of them)")
+        if len(wanted) > MAX_ERRAND_CODES:
+            raise InvalidInput("items", f"at most {MAX_ERRAND_CODES} codes at a time")
+        with self.store.read() as tx:
+            held = tx.items(wanted)
+        problems = [
+            (n, f"no catalog item {c} at this node")
+            if c not in held
+            else (n, f"{c} is implemented by {held[c].division_code}: only that division opens it to errands")
+            for n, c in enumerate(wanted, start=1)
+            if c not in held or not self.me.contains(DivisionCode(held[c].division_code))
+        ]
+        if problems:
+            raise ImportRejected("errands", problems, unit="code")
+        changed = [replace(held[c], agent_allowed=open_) for c in wanted if held[c].agent_allowed != open_]
+        result = self.import_items(changed) if changed else ImportResult(0, 0, ())
+        self.log.info("errands_set", node=self.me.code, open=open_, changed=result.published)
+        return ErrandsResult(changed=result.published, unchanged=len(wanted) - result.published)
+
+    def errands(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:
+        """The items open to errands held here (every division's list this node receives)."""
+        with self.store.read() as tx:
+            return tx.list_items(check("query", query), limit, check("after", after, "item_code"), errands=True)
 
     def get(self, code: str) -> CatalogItem:
         check("item_code", code)

@@ -21,7 +21,7 @@ import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from node.domain.catalog import CatalogItem, Material, validate_item
 from node.domain.codes import POWER_TYPES, power_type_code
@@ -258,11 +258,57 @@ def parse_catalog(source: str, text: str) -> list[CatalogItem]:
     return items
 
 
-def read_catalog_file(path: Path) -> list[CatalogItem]:
+def _read_text(path: Path, name: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise InvalidInput("file", f"{path} does not exist") from None
+        raise InvalidInput(name, f"{path} does not exist") from None
     except UnicodeDecodeError:
         raise ImportRejected(str(path), [(1, "not UTF-8 text")]) from None
-    return parse_catalog(str(path), text)
+
+
+def read_catalog_file(path: Path) -> list[CatalogItem]:
+    return parse_catalog(str(path), _read_text(path, "file"))
+
+
+def states_errands(path: Path) -> bool:
+    """Whether a catalog file says which items are open to errands: JSON and CSVs with an
+    `agent_allowed` column do; the portal's CSV does not, so importing it keeps each held item's
+    flag (the county's 代办事项清单, `yiwang catalog errands`)."""
+    if path.suffix == ".json":
+        return True
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        header = next(csv.reader(f), [])
+    return "agent_allowed" in (h.strip() for h in header)
+
+
+CODES_COLUMNS = ("implementation_code", "name", "department")
+
+
+def read_codes_csv(path: Path) -> list[str]:
+    """The implementation codes of a CSV with an `implementation_code` column (any others are
+    ignored); raises ImportRejected naming the line of a row without one."""
+    header, rows = _numbered_csv(_read_text(path, "--csv"))
+    if "implementation_code" not in header:
+        raise ImportRejected(str(path), [(1, "no implementation_code column")])
+    codes, problems = [], []
+    try:
+        for line, row in rows:
+            code = (row.get("implementation_code") or "").strip()
+            if code:
+                codes.append(code)
+            else:
+                problems.append((line, "implementation_code is empty"))
+    except csv.Error as exc:
+        problems.append((len(codes) + len(problems) + 2, f"malformed CSV: {exc}"))
+    if problems:
+        raise ImportRejected(str(path), problems)
+    return codes
+
+
+def write_codes_csv(out: TextIO, items: Iterable[CatalogItem]) -> None:
+    """The items as a CSV `read_codes_csv` reads back (code, name, department)."""
+    writer = csv.writer(out)
+    writer.writerow(CODES_COLUMNS)
+    for i in items:
+        writer.writerow((i.implementation_code, i.name, i.department))

@@ -165,8 +165,12 @@ class CatalogTx(TxBase):
                 ],
             )
 
-    def list_items(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:
+    def list_items(self, query: str = "", limit: int = 50, after: str = "", errands: bool = False) -> list[CatalogItem]:
+        """Items by implementation code; `query` in the name or department, `errands`: only
+        those open to village agents."""
         q = select(T_ITEMS).order_by(T_ITEMS.c.implementation_code).limit(limit)
+        if errands:
+            q = q.where(T_ITEMS.c.agent_allowed.is_(True))
         if query:
             # autoescape: % and _ in a search are characters, not wildcards
             q = q.where(
