@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck proto proto-check layers check bench clean
+.PHONY: venv demo test lint typecheck proto proto-check layers i18n i18n-check check bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "yiwang needs Python >= 3.11; set PYTHON=python3.11")'
@@ -20,7 +20,7 @@ demo: $(STAMP)
 	bash scripts/demo.sh
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,7 +38,13 @@ proto-check: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-check: lint typecheck proto-check layers
+i18n: $(STAMP)
+	$(BIN)/python scripts/i18n.py update
+
+i18n-check: $(STAMP)
+	$(BIN)/python scripts/i18n.py check
+
+check: lint typecheck proto-check layers i18n-check
 
 bench: $(STAMP)
 	$(BIN)/python bench/local_cases.py

@@ -37,6 +37,7 @@ from node.services.licenses import LicenseBook, LicenseService
 from node.services.ports import CalendarCache, Clock, IdentityFile
 from node.services.principals import PrincipalService
 from node.services.projection import Projection
+from node.services.queues import WorkQueues
 from node.services.rebuild import Rebuilder
 from node.services.signoff import SignOffService
 from node.services.stats import StatsService
@@ -115,6 +116,7 @@ class Node:
             self.bell,
             answer_days=settings.offer_answer_days,
         )
+        self.queues = WorkQueues(me.code, store, self.cases, clock)
         self.calendars = CalendarService(me, store, self.journal, projection, clock, self.calendar_cache)
         self.audit = AuditService(store)
         self.principals = PrincipalService(store, clock)

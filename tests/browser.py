@@ -100,6 +100,17 @@ def visit(url: str, checks: dict[str, str], width: int = 1280, height: int = 900
     return seen
 
 
+ARTEFACTS = Path(__file__).resolve().parent.parent / "test-artefacts"
+
+
+def keep(name: str, png: bytes) -> Path:
+    """Save a screenshot under test-artefacts/ (for a reader of the CI run) and return its path."""
+    ARTEFACTS.mkdir(exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    path.write_bytes(png)
+    return path
+
+
 def distinct_colours(png: bytes) -> int:
     """How many colours a screenshot has (a blank page: 1)."""
     import io

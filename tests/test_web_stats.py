@@ -50,7 +50,7 @@ def test_a_supervisor_logs_in_sees_the_province_and_drills_to_the_city(web: tupl
         assert page.url.endswith("/login")  # not logged in: the log-in page
         page.fill("#name", "监察-赵")
         page.fill("#password", "zhao-password-1")
-        page.click("button[type=submit]")
+        page.click("#login-button")
         page.goto(f"{base}/stats?period=2026-11", wait_until="networkidle")
         look(page, seen, CHECKS)
         province_facts, province_shot = seen.facts, seen.screenshot
@@ -71,7 +71,7 @@ def test_no_page_without_a_good_login_and_csrf_token(web: tuple[Node, str]) -> N
         page.goto(f"{base}/login")
         page.fill("#name", "监察-赵")
         page.fill("#password", "wrong")
-        page.click("button[type=submit]")
+        page.click("#login-button")
         assert page.inner_text("#error") == "账号或密码不正确"
         page.goto(f"{base}/stats")
         assert page.url.endswith("/login")
@@ -96,14 +96,14 @@ def test_no_page_without_a_good_login_and_csrf_token(web: tuple[Node, str]) -> N
         page.goto(f"{base}/login")
         page.fill("#name", "监察-赵")
         page.fill("#password", "zhao-password-1")
-        page.click("button[type=submit]")
+        page.click("#login-button")
         page.wait_for_url(f"{base}/stats")
         province.principals.passwd("监察-赵", "a-new-password-2")  # a new password ends the session
         page.goto(f"{base}/stats")
         assert page.url.endswith("/login")
         page.fill("#name", "监察-赵")
         page.fill("#password", "a-new-password-2")
-        page.click("button[type=submit]")
+        page.click("#login-button")
         page.wait_for_url(f"{base}/stats")
         province.principals.disable("监察-赵")  # so does disabling the account
         page.goto(f"{base}/stats")

@@ -33,6 +33,7 @@ from node.cli.common import (
     JsonOut,
     console,
     err_console,
+    fmt_us,
     opened,
     print_json,
     run_cli,
@@ -53,7 +54,7 @@ app = typer.Typer(
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(cases.app, name="case")
 app.add_typer(calendar.app, name="calendar")
-audit_app = typer.Typer(help="Verify the log.", no_args_is_help=True)
+audit_app = typer.Typer(help="Verify the log; who saw applicants in full.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(federation.enroll_app, name="enroll")
 app.add_typer(federation.keys_app, name="keys")
@@ -139,6 +140,26 @@ def init(
         console.print(
             f"node {info['code']} {info['name']} ({info['tier']}) initialised in {path}{enrolled}", highlight=False
         )
+
+
+@audit_app.command("reveals")
+def audit_reveals(
+    case_no: Annotated[str, typer.Option("--case", help="Only this case")] = "",
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Who saw an applicant's data or material files in full, when and through what (cli, web)."""
+    with opened(data_dir) as node:
+        reveals = node.cases.reveals(case_no, limit)
+    if json_out:
+        print_json(reveals)
+        return
+    table(
+        f"reveals ({len(reveals)} shown)",
+        ["at", "case", "by", "what", "via"],
+        [(fmt_us(r.at_us), r.case_no, r.actor, r.what, r.via) for r in reveals],
+    )
 
 
 @audit_app.command("verify")

@@ -23,7 +23,7 @@ from node.cli.common import (
 )
 from node.domain.calendar import parse_date
 from node.domain.codes import SATISFACTION
-from node.domain.errors import InvalidInput, mask
+from node.domain.errors import InvalidInput
 from node.domain.evaluation import CAUSES
 from node.domain.lifecycle import (
     Accept,
@@ -358,19 +358,16 @@ def material(
     case_no: CaseNo,
     name: Annotated[str, typer.Argument(help="The material's name")],
     out: Annotated[Path, typer.Option("--out", help="File to write it to (must not exist)")],
+    actor: Actor = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Write a material file out, for the operator of a node that holds it."""
+    """Write a material file out, for the operator of a node that holds it (recorded as a reveal)."""
     if out.exists():
         raise InvalidInput("--out", f"{out} exists; choose another file")
     with opened(data_dir) as node:
-        data = node.cases.material(case_no, name)
+        data = node.cases.reveal_material(case_no, name, acting(node, actor, Action.REVEAL), "cli")
     out.write_bytes(data)
     console.print(f"{name}: {len(data)} bytes written to {out}", highlight=False)
-
-
-def _masked(a: Applicant) -> Applicant:
-    return Applicant(a.kind, a.name[:1] + "*" * (len(a.name) - 1), mask(a.id_number), mask(a.phone), "")
 
 
 def _view_json(view: CaseView, applicant: Applicant | None) -> dict[str, object]:
@@ -397,7 +394,10 @@ def _view_json(view: CaseView, applicant: Applicant | None) -> dict[str, object]
 @app.command("show")
 def show(
     case_no: CaseNo,
-    reveal: Annotated[bool, typer.Option(help="Show the applicant's data in full (sealed; operator only)")] = False,
+    reveal: Annotated[
+        bool, typer.Option(help="Show the applicant's data in full (sealed; recorded, `yiwang audit reveals`)")
+    ] = False,
+    actor: Actor = None,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
@@ -405,6 +405,8 @@ def show(
     with opened(data_dir) as node:
         view = node.cases.show(case_no)
         applicant = node.cases.applicant_if_held(case_no)
+        if reveal and applicant is not None:
+            applicant = node.cases.reveal(case_no, acting(node, actor, Action.REVEAL), "cli")
     if json_out:
         print_json(_view_json(view, applicant if reveal else None))
         return
@@ -412,7 +414,7 @@ def show(
     if applicant is None:
         shown_text = "sealed: held by the filing and handling nodes only"
     else:
-        shown = applicant if reveal else _masked(applicant)
+        shown = applicant if reveal else applicant.masked()
         shown_text = f"{shown.name} {shown.id_number} {shown.phone}".strip()
     evaluation = f"{s.evaluation} {SATISFACTION[s.evaluation]}" if s.evaluation else ""
     rows = [

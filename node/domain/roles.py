@@ -52,6 +52,7 @@ class Action(StrEnum):
     ACKNOWLEDGE = "acknowledge"  # acknowledge a supervision alarm (电子监察)
     FOLLOW_UP = "follow_up"  # a 差评's callback (回访) and rectification (整改)
     SIGN_OFF = "sign_off"  # sign the subtree's monthly figures
+    REVEAL = "reveal"  # see an applicant's data and material files in full (each time recorded)
 
 
 _READ = frozenset({Action.READ_CATALOG, Action.READ_CASES, Action.READ_STATS})
@@ -66,11 +67,12 @@ ROLE_TABLE: dict[Role, frozenset[Action]] = {
         Action.EVALUATE,
         Action.CUSTODY,
         Action.FOLLOW_UP,
+        Action.REVEAL,
     },
-    Role.REVIEWER: _READ | {Action.REVIEW, Action.SUPPLEMENT, Action.CLOCK, Action.CUSTODY},
-    Role.DECIDER: _READ | {Action.DECIDE, Action.CUSTODY},
+    Role.REVIEWER: _READ | {Action.REVIEW, Action.SUPPLEMENT, Action.CLOCK, Action.CUSTODY, Action.REVEAL},
+    Role.DECIDER: _READ | {Action.DECIDE, Action.CUSTODY, Action.REVEAL},
     Role.SUPERVISOR: _READ | {Action.READ_AUDIT, Action.ACKNOWLEDGE, Action.SIGN_OFF},
-    Role.AGENT: _READ | {Action.FILE_ERRAND, Action.DELIVER, Action.EVALUATE, Action.CUSTODY},
+    Role.AGENT: _READ | {Action.FILE_ERRAND, Action.DELIVER, Action.EVALUATE, Action.CUSTODY, Action.REVEAL},
     Role.ADMIN: frozenset(Action),
 }
 
@@ -98,6 +100,10 @@ assert set(_ACTION_OF_COMMAND) == set(Command), "every lifecycle command needs i
 
 def action_of(cmd: CaseCommand) -> Action:
     return _ACTION_OF_COMMAND[cmd.command]
+
+
+def action_of_command(command: Command) -> Action:
+    return _ACTION_OF_COMMAND[command]
 
 
 @dataclass(frozen=True)

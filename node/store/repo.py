@@ -32,6 +32,7 @@ from node.store.catalog import T_CALENDARS, T_DELEGATIONS, T_ITEMS, T_LOCAL, Cat
 from node.store.log import LogTx
 from node.store.mail import MailTx
 from node.store.materials import MaterialsTx
+from node.store.queues import QueuesTx
 from node.store.stats import STATS_TABLES, StatsTx
 from node.store.supervision import T_ALARMS, T_TASKS, SupervisionTx
 from node.store.tables import (
@@ -69,7 +70,7 @@ DERIVED_TABLES = (
 )
 
 
-class Tx(LogTx, CatalogTx, CasesTx, StatsTx, SupervisionTx, MaterialsTx, TrustTx, MailTx):
+class Tx(LogTx, CatalogTx, CasesTx, QueuesTx, StatsTx, SupervisionTx, MaterialsTx, TrustTx, MailTx):
     """One database transaction of the node; every method is one storage function."""
 
     # -- rebuilding -----------------------------------------------------------------------

@@ -284,8 +284,24 @@ class CaseRow(SQLModel, table=True):
     extras: str = Field(default="", sa_type=Text)
     sealed_bundle_hash: bytes = Field(default=b"", sa_type=LargeBinary)
     last_seq: int = Field(sa_type=BigInteger)
-    offered_to: str = Field(default="", max_length=12)  # an open custody offer
+    offered_to: str = Field(default="", max_length=12, index=True)  # an open custody offer
     version: int = 0  # entries applied to the case so far (1 = filed); orders entries of several writers
+
+    # the window's queues (issue 12): a node's cases by status, soonest due first
+    __table_args__ = (Index("ix_cases_queue", "custodian", "status", "due_date"),)
+
+
+class RevealRow(SQLModel, table=True):
+    """Who saw a case's applicant or material files in full, when and through what (issue 12):
+    local bookkeeping of this node, never replicated (it names no personal datum)."""
+
+    __tablename__ = "reveals"
+    id: int | None = Field(default=None, primary_key=True)
+    at_us: int = Field(sa_type=BigInteger)
+    actor: str = Field(max_length=64)
+    case_no: str = Field(max_length=50, index=True)
+    what: str = Field(max_length=80)  # "applicant", or "material:NAME"
+    via: str = Field(max_length=8)  # cli, web, api
 
 
 class PrincipalRow(SQLModel, table=True):

@@ -1,0 +1,92 @@
+"""Storage functions for the window's work queues and the record of reveals (issue 12): a
+node's cases by status, soonest due first (index ix_cases_queue), the offers made to it, a
+village agent's errands, and who saw an applicant in full. Mixed into node.store.repo.Tx."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, case, func, insert, select
+
+from node.store.base import TxBase
+from node.store.cases import T_CASES, StoredCase, case_from_row
+from node.store.tables import RevealRow, table_of
+
+T_REVEALS = table_of(RevealRow)
+
+
+@dataclass(frozen=True)
+class Reveal:
+    at_us: int
+    actor: str
+    case_no: str
+    what: str
+    via: str
+
+
+class QueuesTx(TxBase):
+    def queue(
+        self,
+        custodian: str,
+        statuses: Sequence[str],
+        limit: int,
+        offset: int = 0,
+        due_before: str = "",
+        agent: str = "",
+    ) -> list[StoredCase]:
+        """Cases `custodian` holds in `statuses` and has not offered on, soonest due first
+        (cases without a due date last, by filing time); `due_before`: only those due before
+        that day (overdue); `agent`: only that agent's errands."""
+        c = T_CASES.c
+        q = select(T_CASES).where(c.custodian == custodian, c.status.in_(list(statuses)), c.offered_to == "")
+        if due_before:
+            q = q.where(c.due_date != "", c.due_date < due_before)
+        if agent:
+            q = q.where(c.agent == agent)
+        q = q.order_by(case((c.due_date == "", 1), else_=0), c.due_date, c.filed_at_us, c.case_no)
+        return self._stored(q.limit(limit).offset(offset))
+
+    def offers_to(self, code: str, limit: int, offset: int = 0) -> list[StoredCase]:
+        """Cases offered to `code` and not yet answered, oldest filing first."""
+        c = T_CASES.c
+        q = select(T_CASES).where(c.offered_to == code).order_by(c.filed_at_us, c.case_no)
+        return self._stored(q.limit(limit).offset(offset))
+
+    def errands_of(self, agent: str, filing: str, limit: int, offset: int = 0) -> list[StoredCase]:
+        """The errands `agent` filed at `filing`, wherever they are now, the newest first."""
+        c = T_CASES.c
+        q = select(T_CASES).where(c.agent == agent, c.filing_division == filing)
+        return self._stored(q.order_by(c.filed_at_us.desc(), c.case_no).limit(limit).offset(offset))
+
+    def queue_sizes(self, custodian: str, due_before: str) -> tuple[dict[str, int], int, int]:
+        """Open cases `custodian` holds by status (not offered on), how many are overdue (due
+        before `due_before`), and how many cases are offered to it."""
+        c = T_CASES.c
+        held = (c.custodian == custodian, c.offered_to == "", c.closed_at_us.is_(None))
+        rows = self.conn.execute(select(c.status, func.count()).where(*held).group_by(c.status)).all()
+        overdue = self.conn.execute(
+            select(func.count()).where(*held, c.due_date != "", c.due_date < due_before)
+        ).scalar_one()
+        offers = self.conn.execute(select(func.count()).where(c.offered_to == custodian)).scalar_one()
+        return {str(r[0]): int(r[1]) for r in rows}, int(overdue), int(offers)
+
+    def _stored(self, q: Select[Any]) -> list[StoredCase]:
+        return [StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in self.conn.execute(q)]
+
+    # -- reveals ----------------------------------------------------------------------------
+
+    def record_reveal(self, reveal: Reveal) -> None:
+        self.conn.execute(
+            insert(T_REVEALS).values(
+                at_us=reveal.at_us, actor=reveal.actor, case_no=reveal.case_no, what=reveal.what, via=reveal.via
+            )
+        )
+
+    def reveals(self, case_no: str = "", limit: int = 100) -> list[Reveal]:
+        """The latest reveals, of one case or of all, the newest first."""
+        q = select(T_REVEALS).order_by(T_REVEALS.c.id.desc()).limit(limit)
+        if case_no:
+            q = q.where(T_REVEALS.c.case_no == case_no)
+        return [Reveal(r.at_us, r.actor, r.case_no, r.what, r.via) for r in self.conn.execute(q)]

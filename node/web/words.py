@@ -1,0 +1,103 @@
+"""The words operators read for the system's names: statuses, timeline entries, queues, steps,
+procedures, purposes, delivery methods and warning levels. Each is an English message marked
+with `N_` for the catalogs (scripts/i18n.py) and translated where it is shown."""
+
+from __future__ import annotations
+
+from node.domain.entries import Kind
+from node.domain.lifecycle import Command, Status
+from node.services.queues import Queue
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction; translated where it is shown."""
+    return message
+
+
+STATUS = {
+    Status.FILED: N_("Filed"),
+    Status.ACCEPTED: N_("Accepted"),
+    Status.NOT_ACCEPTED: N_("Not accepted"),
+    Status.UNDER_REVIEW: N_("Under review"),
+    Status.AWAITING_SUPPLEMENT: N_("Awaiting supplement"),
+    Status.SPECIAL_PROCEDURE: N_("Special procedure"),
+    Status.APPROVED: N_("Approved"),
+    Status.DENIED: N_("Denied"),
+    Status.DELIVERED: N_("Delivered"),
+    Status.WITHDRAWN: N_("Withdrawn"),
+    Status.EVALUATED: N_("Evaluated"),
+}
+
+ENTRY = {
+    Kind.CASE_FILED: N_("Application filed"),
+    Kind.CASE_ACCEPTED: N_("Accepted"),
+    Kind.CASE_NOT_ACCEPTED: N_("Not accepted"),
+    Kind.CASE_REVIEW_STARTED: N_("Review started"),
+    Kind.CASE_SUPPLEMENT_REQUESTED: N_("Supplement requested (told once)"),
+    Kind.CASE_SUPPLEMENTED: N_("Materials supplied"),
+    Kind.CASE_SUSPENDED: N_("Special procedure started (clock stopped)"),
+    Kind.CASE_RESUMED: N_("Special procedure ended"),
+    Kind.CASE_DECIDED: N_("Decided"),
+    Kind.CASE_DELIVERED: N_("Result delivered"),
+    Kind.CASE_WITHDRAWN: N_("Withdrawn by the applicant"),
+    Kind.CASE_EVALUATED: N_("Evaluated by the applicant"),
+    Kind.CASE_CUSTODY_OFFERED: N_("Handed over (offered)"),
+    Kind.CASE_CUSTODY_ACCEPTED: N_("Taken over"),
+    Kind.CASE_CUSTODY_DECLINED: N_("Hand-over declined"),
+    Kind.CASE_CUSTODY_WITHDRAWN: N_("Hand-over withdrawn"),
+}
+
+QUEUE = {
+    Queue.INTAKE: N_("To accept"),
+    Queue.REVIEW: N_("Under review"),
+    Queue.SUPPLEMENT: N_("Awaiting supplement"),
+    Queue.SPECIAL: N_("Special procedure"),
+    Queue.DELIVERY: N_("To deliver"),
+    Queue.OFFERS: N_("Offered to us"),
+}
+
+STEP = {
+    Command.ACCEPT: N_("Accept"),
+    Command.REJECT: N_("Do not accept"),
+    Command.REVIEW: N_("Start review"),
+    Command.REQUEST_SUPPLEMENT: N_("Request a supplement"),
+    Command.SUPPLEMENT: N_("Record supplied materials"),
+    Command.SUSPEND: N_("Special procedure"),
+    Command.RESUME: N_("End special procedure"),
+    Command.DECIDE_APPROVE: N_("Decide"),
+    Command.DECIDE_DENY: N_("Decide"),
+    Command.DELIVER: N_("Deliver"),
+    Command.WITHDRAW: N_("Withdraw"),
+    Command.EVALUATE: N_("Record the evaluation"),
+    Command.OFFER_CUSTODY: N_("Hand over or escalate"),
+    Command.ACCEPT_CUSTODY: N_("Take the case"),
+    Command.DECLINE_CUSTODY: N_("Decline the case"),
+    Command.WITHDRAW_OFFER: N_("Withdraw the hand-over"),
+}
+
+PROCEDURE = {
+    "hearing": N_("Hearing"),
+    "testing": N_("Testing"),
+    "expert_review": N_("Expert review"),
+    "extension": N_("Extension"),
+    "inspection": N_("On-site inspection"),
+    "other": N_("Other"),
+}
+
+PURPOSE = {
+    "process": N_("For handling"),
+    "escalate": N_("Escalate for a decision"),
+    "result": N_("Result back to the filing office"),
+    "return": N_("Return"),
+    "reroute": N_("Re-route"),
+}
+
+DELIVERY = {"window": N_("At the window"), "post": N_("By post"), "electronic": N_("Electronically")}
+
+LEVEL = {
+    "normal": N_("On track"),
+    "yellow": N_("Due soon"),
+    "red": N_("Overdue"),
+    "on_time": N_("Finished on time"),
+    "late": N_("Finished late"),
+}
