@@ -6,6 +6,7 @@ keeps the list; a code that is unknown or another division's changes nothing."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,16 @@ def test_the_county_opens_items_and_the_village_files_an_errand(tree: list[Node]
     state = village.cases.file(_errand(ITEM), "代办员-李")
     assert state.agent == "代办员-李" and state.status == "filed"
 
-    # the portal CSV says nothing about errands: importing it again keeps the list
+    # the portal CSV says nothing about errands: importing it again keeps the list ...
     result = county.catalog.import_items(items, keep_errands=True)
     assert result.published == 0 and county.catalog.get(ITEM).agent_allowed
+    without = county.catalog.import_items(items)  # the same file read as if it stated the flags: closes both
+    assert without.published == 2 and not county.catalog.get(ITEM).agent_allowed
+    county.catalog.set_errands([ITEM, DEFER], True)
+    # ... while a full-field entry that states the flag sets it
+    county.catalog.import_items([replace(county.catalog.get(DEFER), agent_allowed=False)])
+    assert not county.catalog.get(DEFER).agent_allowed
+    county.catalog.set_errands([DEFER], True)
 
     listed = tmp_path / "errands.csv"
     with listed.open("w", encoding="utf-8", newline="") as f:
@@ -74,7 +82,7 @@ def test_a_bad_errand_list_changes_nothing(tree: list[Node], tmp_path: Path) -> 
     before = counts(county)
     with pytest.raises(ImportRejected, match="no catalog item 511A0000000000-X"):
         county.catalog.set_errands([ITEM, "511A0000000000-X"], True)
-    with pytest.raises(ImportRejected, match="implemented by 510000000000: only that division opens it"):
+    with pytest.raises(ImportRejected, match=r"implemented by 510000000000, outside this node.s division"):
         county.catalog.set_errands([ITEM, theirs.implementation_code], True)
     with pytest.raises(InvalidInput, match="at least one"):
         county.catalog.set_errands([" ", ""], True)

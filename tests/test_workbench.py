@@ -7,6 +7,7 @@ a missing or forged CSRF token refused, with nothing written and the node still 
 
 from __future__ import annotations
 
+import http.client
 import http.cookiejar
 import re
 import urllib.error
@@ -17,10 +18,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from node import logs
 from node.context import Node
 from node.domain.lifecycle import Accept
 from node.domain.roles import Role
 from node.services.cases import Applicant, FileRequest
+from node.web.base import MAX_BODY
 from node.web.server import WebServer
 from tests.browser import browser_page, distinct_colours, keep, look
 from tests.conftest import Clock, licence_item
@@ -69,7 +72,7 @@ def submit(page: object, selector: str) -> None:
         page.click(selector)  # type: ignore[attr-defined]
 
 
-def _step(page: object, step: str) -> None:
+def open_step(page: object, step: str) -> None:
     """Open a step's form on the case page (a <details> the keyboard opens too)."""
     details = page.locator(f"#step-{step}")  # type: ignore[attr-defined]
     if details.get_attribute("open") is None:
@@ -77,9 +80,11 @@ def _step(page: object, step: str) -> None:
 
 
 def test_a_clerk_files_accepts_with_rongque_asks_once_decides_with_a_licence_and_delivers(
-    county: tuple[Node, str],
+    county: tuple[Node, str], tmp_path: Path
 ) -> None:
     node, base = county
+    log = tmp_path / "web.log"
+    logs.configure(log)  # what the node logs while the pages are used
     with browser_page() as (page, seen):
         _log_in(page, base, CLERK, CLERK_PASSWORD)
         page.wait_for_url(f"{base}/work")
@@ -110,24 +115,24 @@ def test_a_clerk_files_accepts_with_rongque_asks_once_decides_with_a_licence_and
         submit(page, "#reveal")  # shown in full, and recorded
         assert "440524188001010014" in page.inner_text("#applicant")
 
-        _step(page, "accept")
+        open_step(page, "accept")
         page.check("#step-accept input[value=体检表]")  # 容缺: promised later
         submit(page, "#step-accept button[type=submit]")
         assert page.inner_text("#status") == "已受理" and page.inner_text("#missing") == "体检表"
-        _step(page, "request_supplement")
+        open_step(page, "request_supplement")
         submit(page, "#step-request_supplement button[type=submit]")  # nothing listed: refused beside the field
-        assert page.inner_text("#error-materials") == "请一次性列出需补正的全部材料"
+        assert page.inner_text("#error-request_supplement-materials") == "请一次性列出需补正的全部材料"
         page.check("#step-request_supplement input[value=身份证]")
         page.fill("#materials_other", "户籍证明\n近期照片")
         page.fill("#supplement-reason", "身份证复印件不清晰")
         submit(page, "#step-request_supplement button[type=submit]")
         assert page.inner_text("#status") == "补正中"
         assert page.inner_text("#requested") == "身份证、户籍证明、近期照片"
-        _step(page, "supplement")
+        open_step(page, "supplement")
         submit(page, "#step-supplement button[type=submit]")
         assert page.inner_text("#status") == "审查中"
 
-        _step(page, "decide_approve")
+        open_step(page, "decide_approve")
         page.check("#step-decide_approve input[value=approve]")
         page.check("#step-decide_approve input[name=license]")
         submit(page, "#step-decide_approve button[type=submit]")
@@ -137,7 +142,7 @@ def test_a_clerk_files_accepts_with_rongque_asks_once_decides_with_a_licence_and
         submit(page, "#confirm-button")
         flash = page.inner_text("#flash")
         assert page.inner_text("#status") == "准予许可" and "电子证照" in flash
-        _step(page, "deliver")
+        open_step(page, "deliver")
         submit(page, "#step-deliver button[type=submit]")
         assert page.inner_text("#status") == "办结"
         timeline = page.inner_text("#timeline")
@@ -153,6 +158,11 @@ def test_a_clerk_files_accepts_with_rongque_asks_once_decides_with_a_licence_and
     assert distinct_colours(case_shot) > 8
     reveals = node.cases.reveals(case_no)
     assert [(r.actor, r.what, r.via) for r in reveals] == [(CLERK, "applicant", "web")]
+    logs.configure(None)
+    logged = log.read_text(encoding="utf-8")
+    assert "case_filed" in logged and "applicant_revealed" in logged
+    for secret in ("王大妈", "440524188001010014", "13566667777", "身份证.png"):
+        assert secret not in logged, secret
     assert node.cases.get(case_no).status == "delivered" and re.search(r"电子证照 L511602000000-\d+ 已签发", flash)
 
 
@@ -197,16 +207,37 @@ class Session:
         except urllib.error.HTTPError as exc:
             return exc.code
 
+    def page(self, path: str) -> str:
+        return str(self.opener.open(self.base + path, timeout=10).read().decode())
+
+    def post_files(self, path: str, fields: dict[str, str], files: list[tuple[str, tuple[str, bytes]]]) -> int:
+        """A multipart form with files (the filing forms)."""
+        boundary = "yiwang-test-boundary"
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
+        ]
+        for name, (filename, data) in files:
+            head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n\r\n'
+            parts.append(head.encode() + data + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        request = urllib.request.Request(self.base + path, data=body, method="POST")
+        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        try:
+            with self.opener.open(request, timeout=10) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
     def log_in(self, name: str, password: str) -> None:
         assert self.post("/login", {"csrf": self.token(), "name": name, "password": password}) == 200
 
 
-# Each step as the workbench posts it, with the role table's verdict for a clerk-only account.
-STEPS = {
-    "decide_approve": ({"outcome": "approve", "confirmed": "1"}, False),
-    "suspend": ({"procedure": "hearing", "limit_days": "5"}, False),
-    "review": ({}, False),
-    "accept": ({}, True),
+# Steps as the workbench posts them, refused to a clerk-only account by the role table.
+NOT_A_CLERKS = {
+    "decide_approve": {"outcome": "approve", "confirmed": "1"},
+    "suspend": {"procedure": "hearing", "limit_days": "5"},
+    "review": {},
 }
 
 
@@ -220,26 +251,48 @@ def test_every_step_is_refused_to_a_role_without_it_and_to_a_form_without_its_to
     supervisor.log_in("监察-赵", "zhao-password-1")
     before = counts(node)
     token = supervisor.token("/work")
-    for step, (fields, _) in STEPS.items():  # a supervisor takes no step
+    for step, fields in {"accept": {}, **NOT_A_CLERKS}.items():  # a supervisor takes no step
         assert supervisor.post(f"/cases/{case_no}/act", {"csrf": token, "step": step, **fields}) == 403, step
     assert supervisor.post(f"/cases/{case_no}/reveal", {"csrf": token}) == 403  # nor sees the applicant
+    assert supervisor.post(f"/cases/{case_no}/material", {"csrf": token, "name": "x"}) == 403
     assert supervisor.post(f"/file/{ITEM}", {"csrf": token, "name": "某", "id_number": "440524188001010014"}) == 403
-    assert counts(node) == before and node.cases.reveals(case_no) == []
+    assert counts(node) == before
 
     clerk = Session(base)
     clerk.log_in("受理-钱", "qian-password-1")
     token = clerk.token("/work")
     for missing in ({}, {"csrf": "forged-" + token[7:]}):  # no token, or a forged one: nothing done
         assert clerk.post(f"/cases/{case_no}/act", {**missing, "step": "accept"}) == 403
+        assert clerk.post(f"/cases/{case_no}/reveal", missing) == 403
         assert clerk.post(f"/file/{ITEM}", {**missing, "name": "某", "id_number": "440524188001010014"}) == 403
-    assert counts(node) == before
-    node.cases.act(case_no, Accept(), CLERK)
+        assert clerk.post("/lang", {**missing, "lang": "en", "next": "/work"}) == 403
+    assert clerk.post("/logout", {"csrf": "forged"}) == 200 and "受理-钱" in clerk.page("/work")  # still logged in
+    assert counts(node) == before and node.cases.reveals(case_no) == []
+    for step, fields in NOT_A_CLERKS.items():  # the clerk's roles stop here ...
+        assert clerk.post(f"/cases/{case_no}/act", {"csrf": token, "step": step, **fields}) == 403, step
+    assert counts(node) == before and node.cases.get(case_no).status == "filed"
+    assert clerk.post(f"/cases/{case_no}/act", {"csrf": token, "step": "accept"}) == 200  # ... and allow this
+    assert node.cases.get(case_no).status == "accepted"
     before = counts(node)
-    for step in ("decide_approve", "suspend", "review"):  # the clerk's roles stop here
-        assert clerk.post(f"/cases/{case_no}/act", {"csrf": token, "step": step, **STEPS[step][0]}) == 403, step
-    assert counts(node) == before and node.cases.get(case_no).status == "accepted"
     assert clerk.post(f"/cases/{case_no}/act", {"csrf": token, "step": "nonsense"}) == 400  # a clear error
-    assert clerk.post(f"/cases/{case_no}/act", {"csrf": token, "step": "reject"}) == 200  # shown again: reason required
+    page = clerk.page(f"/cases/{case_no}")
+    assert "受理-钱" in page and "已受理" in page
+    for fields in ({"step": "suspend", "procedure": "hearing", "limit_days": "²"}, {"step": "reject"}):
+        clerk.post(f"/cases/{case_no}/act", {"csrf": token, **fields})  # refused, shown again
+    assert counts(node) == before
+
+    # bounded bodies: more files than a filing takes, and a body declared too large
+    many = [("files", (f"{i}.png", b"x")) for i in range(25)]
+    assert (
+        clerk.post_files(f"/file/{ITEM}", {"csrf": token, "name": "某", "id_number": "440524188001010014"}, many) == 400
+    )
+    connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
+    connection.putrequest("POST", f"/file/{ITEM}")
+    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+    connection.putheader("Content-Length", str(MAX_BODY + 1))
+    connection.endheaders()
+    assert connection.getresponse().status == 413
+    connection.close()
     assert counts(node) == before
     with urllib.request.urlopen(f"{base}/login", timeout=10) as answer:  # still serving
         assert answer.status == 200

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import sys
 from typing import Annotated
@@ -17,7 +16,7 @@ from node.domain.indicators import Indicator
 from node.domain.roles import Action
 from node.domain.timelimits import local_date
 from node.services.signoff import SignOffStatus
-from node.services.stats import Period, Query, Report
+from node.services.stats import Period, Query, Report, write_csv
 
 app = typer.Typer(help="Case figures of this node's subtree (统计).", invoke_without_command=True)
 
@@ -101,10 +100,7 @@ def stats(
     if json_out:
         print_json(report_json(report))
     elif csv_out:
-        out = csv.writer(sys.stdout)
-        out.writerow(["division", *COUNTERS])
-        for r in report.rows:
-            out.writerow([r.division, *(r.counts[c] for c in COUNTERS)])
+        write_csv(report, sys.stdout)
     else:
         _print(report)
 

@@ -21,7 +21,7 @@ from node.domain.errors import ImportRejected, InvalidInput, NotFound, OperatorE
 from node.journal import Journal, Record
 from node.services.ports import Clock, IdentitySource
 from node.services.projection import Projection
-from node.store import Store
+from node.store import Store, Tx
 
 Progress = Callable[[int, int], None]
 CHUNK = 500
@@ -78,13 +78,8 @@ class CatalogService:
         if any item breaks a catalog rule. `keep_errands`: the source does not say which items
         are open to errands (the portal's CSV), so an item already held keeps its flag."""
         now_us = int(self.clock().timestamp() * 1_000_000)
-        published = unchanged = 0
         with self.store.transaction() as tx:
             self.journal.lock(tx, Stream.PUBLIC)  # before reading what it compares against
-            by_basic: dict[str, list[tuple[CatalogItem, str]]] = {}
-            for item, origin in tx.items_with_origin(i.basic_code for i in items):
-                by_basic.setdefault(item.basic_code, []).append((item, origin))
-            self._check_rules(items, by_basic)
             current = tx.items(i.implementation_code for i in items)
             if keep_errands:
                 items = [
@@ -93,46 +88,66 @@ class CatalogService:
                     else i
                     for i in items
                 ]
-            for start in range(0, len(items), CHUNK):
-                chunk = [i for i in items[start : start + CHUNK] if current.get(i.implementation_code) != i]
-                unchanged += min(CHUNK, len(items) - start) - len(chunk)
-                records = [
-                    Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString()) for i in chunk
-                ]
-                entries = self.journal.append(tx, Stream.PUBLIC, records, now_us)
-                self.projection.apply(tx, entries)
-                published += len(chunk)
-                if progress:
-                    progress(min(start + CHUNK, len(items)), len(items))
+            published, unchanged = self._publish(tx, items, current, now_us, progress)
         warnings = tuple(w for i in items for w in i.warnings)
         self.log.info("catalog_imported", node=self.me.code, published=published, unchanged=unchanged)
         return ImportResult(published, unchanged, warnings)
 
+    def _publish(
+        self,
+        tx: Tx,
+        items: Sequence[CatalogItem],
+        current: dict[str, CatalogItem],
+        now_us: int,
+        progress: Progress | None = None,
+    ) -> tuple[int, int]:
+        """Check the catalog rules, then write an entry for each item that differs from
+        `current` (in a transaction holding the public stream's lock); (published, unchanged)."""
+        by_basic: dict[str, list[tuple[CatalogItem, str]]] = {}
+        for item, origin in tx.items_with_origin(i.basic_code for i in items):
+            by_basic.setdefault(item.basic_code, []).append((item, origin))
+        self._check_rules(items, by_basic)
+        published = unchanged = 0
+        for start in range(0, len(items), CHUNK):
+            chunk = [i for i in items[start : start + CHUNK] if current.get(i.implementation_code) != i]
+            unchanged += min(CHUNK, len(items) - start) - len(chunk)
+            records = [
+                Record(Kind.ITEM_PUBLISHED, i.implementation_code, item_to_pb(i).SerializeToString()) for i in chunk
+            ]
+            entries = self.journal.append(tx, Stream.PUBLIC, records, now_us)
+            self.projection.apply(tx, entries)
+            published += len(chunk)
+            if progress:
+                progress(min(start + CHUNK, len(items)), len(items))
+        return published, unchanged
+
     def set_errands(self, codes: Sequence[str], open_: bool) -> ErrandsResult:
-        """Open (or close) this division's items to village agents' errands: its 代办事项清单,
-        published as implementation entries with `agent_allowed` set, replicated down with the
-        rest of the catalog. All or nothing: an unknown code or another division's item writes
-        nothing."""
+        """Open (or close) items of this node's division and subtree to village agents'
+        errands: its 代办事项清单, published as implementation entries with `agent_allowed` set,
+        replicated down with the rest of the catalog. All or nothing, in one transaction: an
+        unknown code or an item implemented outside this node's division writes nothing."""
         wanted = list(dict.fromkeys(check("item_code", c.strip()) for c in codes if c.strip()))
         if not wanted:
             raise InvalidInput("items", "name at least one implementation code (or a CSV of them)")
         if len(wanted) > MAX_ERRAND_CODES:
             raise InvalidInput("items", f"at most {MAX_ERRAND_CODES} codes at a time")
-        with self.store.read() as tx:
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        with self.store.transaction() as tx:
+            self.journal.lock(tx, Stream.PUBLIC)  # what it reads is what it republishes
             held = tx.items(wanted)
-        problems = [
-            (n, f"no catalog item {c} at this node")
-            if c not in held
-            else (n, f"{c} is implemented by {held[c].division_code}: only that division opens it to errands")
-            for n, c in enumerate(wanted, start=1)
-            if c not in held or not self.me.contains(DivisionCode(held[c].division_code))
-        ]
-        if problems:
-            raise ImportRejected("errands", problems, unit="code")
-        changed = [replace(held[c], agent_allowed=open_) for c in wanted if held[c].agent_allowed != open_]
-        result = self.import_items(changed) if changed else ImportResult(0, 0, ())
-        self.log.info("errands_set", node=self.me.code, open=open_, changed=result.published)
-        return ErrandsResult(changed=result.published, unchanged=len(wanted) - result.published)
+            problems = [
+                (n, f"no catalog item {c} at this node")
+                if c not in held
+                else (n, f"{c} is implemented by {held[c].division_code}, outside this node's division {self.me}")
+                for n, c in enumerate(wanted, start=1)
+                if c not in held or not self.me.contains(DivisionCode(held[c].division_code))
+            ]
+            if problems:
+                raise ImportRejected("errands", problems, unit="code")
+            changed = [replace(held[c], agent_allowed=open_) for c in wanted if held[c].agent_allowed != open_]
+            published, _unchanged = self._publish(tx, changed, held, now_us)
+        self.log.info("errands_set", node=self.me.code, open=open_, changed=published)
+        return ErrandsResult(changed=published, unchanged=len(wanted) - published)
 
     def errands(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:
         """The items open to errands held here (every division's list this node receives)."""

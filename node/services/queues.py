@@ -82,7 +82,7 @@ class WorkQueues:
 
     def errands(self, agent: str, page: int = 1) -> tuple[list[CaseView], bool]:
         """The errands `agent` filed at this node, wherever they are now, the newest first."""
-        check("agent", agent)
+        check("actor", agent)
         offset = (_page(page) - 1) * PER_PAGE
         with self.store.read() as tx:
             rows = tx.errands_of(agent, self.me, PER_PAGE + 1, offset)

@@ -10,8 +10,10 @@ the days of a period outside whole months, and filters the rollups do not keep, 
 from __future__ import annotations
 
 import calendar as month_days
+import csv
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from node.domain.counting import COUNTERS
 from node.domain.divisions import PREFIX_LEN, DivisionCode, Tier
@@ -141,6 +143,15 @@ class Report:
     indicators: list[Indicator]
     zero_items: list[tuple[str, str, str]] = field(default_factory=list)  # code, name, department
     zero_departments: list[tuple[str, str]] = field(default_factory=list)  # division, department
+
+
+def write_csv(report: Report, out: TextIO) -> None:
+    """The report's rows as CSV: the division, then every counter (the CLI's --csv, the page's
+    export)."""
+    writer = csv.writer(out)
+    writer.writerow(["division", *COUNTERS])
+    for r in report.rows:
+        writer.writerow([r.division, *(r.counts[c] for c in COUNTERS)])
 
 
 def _start_of(day: dt.date) -> int:

@@ -518,6 +518,7 @@ _MODELS: tuple[type[SQLModel], ...] = (
     AlarmRow,
     PeerRow,
     AddressedRow,
+    RevealRow,
 )
 
 

@@ -1,6 +1,7 @@
 """The web application `yiwang run` serves (DESIGN.md sections 13 and 14): log-in with the
 node's accounts, the language switch, and the consoles' pages, each module adding its routes:
-the county workbench (node.web.workbench) and the statistics (node.web.stats_page). Every
+the county workbench (node.web.workbench), the village agent's page (node.web.errands), the
+supervisors' dashboard (node.web.supervision_page) and the statistics (node.web.stats_page). Every
 action goes through the same services and role table as the CLI and the API, with the
 signed-in operator as the actor."""
 
@@ -22,8 +23,8 @@ from node import i18n
 from node.context import Node
 from node.domain.errors import Forbidden, OperatorError, Unauthenticated
 from node.domain.roles import Action
-from node.web import stats_page, workbench
-from node.web.base import COOKIE, CsrfRefused, Web, csrf_ok, headers, safe_next
+from node.web import errands, stats_page, supervision_page, workbench
+from node.web.base import COOKIE, BodyLimit, CsrfRefused, Web, csrf_ok, headers, safe_next
 
 
 def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
@@ -36,7 +37,7 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
 
     async def login(request: Request) -> Response:
         _ = web.gettext(request)
-        form = await request.form()
+        form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
         if not csrf_ok(request, str(form.get("csrf", ""))):
             return web.page(request, "login.html", {"error": _("The page expired; please log in again")}, 403)
         if not web.throttle.admit(request.client.host if request.client else "unknown"):
@@ -45,7 +46,7 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
         try:  # Argon2 takes a while: off the event loop
             principal = await run_in_threadpool(node.principals.login, name, password)
         except OperatorError:
-            return web.page(request, "login.html", {"error": _("Wrong account or password")}, 401)
+            return web.page(request, "login.html", {"error": _("Wrong account or password"), "name": name}, 401)
         lang = request.session.get("lang")
         request.session.clear()  # a new session at log-in: no fixation
         if lang:
@@ -56,7 +57,7 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
         return headers(RedirectResponse("/", status_code=303))
 
     async def logout(request: Request) -> Response:
-        form = await request.form()
+        form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
         if csrf_ok(request, str(form.get("csrf", ""))):
             request.session.clear()
         return headers(RedirectResponse("/login", status_code=303))
@@ -69,7 +70,8 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
     def home(request: Request) -> Response:
         principal = web.signed_in(request, Action.READ_STATS)
         desk = principal.may(Action.FILE) or principal.may(Action.ACCEPT) or principal.may(Action.DECIDE)
-        return headers(RedirectResponse("/work" if desk else "/stats", status_code=303))
+        start = "/work" if desk else "/errands" if principal.may(Action.FILE_ERRAND) else "/stats"
+        return headers(RedirectResponse(start, status_code=303))
 
     routes = [
         Route("/", home),
@@ -78,7 +80,9 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
         Route("/logout", logout, methods=["POST"]),
         Route("/lang", language, methods=["POST"]),
         *stats_page.routes(web),
+        *supervision_page.routes(web),
         *workbench.routes(web),
+        *errands.routes(web),
     ]
 
     async def refused(request: Request, exc: Exception) -> Response:
@@ -98,6 +102,7 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
         Forbidden: refused,
     }
     middleware = [
+        Middleware(BodyLimit),
         Middleware(
             SessionMiddleware,
             secret_key=secret,
@@ -105,6 +110,6 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
             max_age=8 * 3600,  # a working day
             same_site="strict",
             https_only=secure_cookies,
-        )
+        ),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)

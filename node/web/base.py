@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from federation.transport.enrollment import Throttle
 from node import i18n
@@ -30,8 +32,43 @@ COOKIE = "yiwang_session"
 NAV = (
     ("/work", "Workbench", Action.READ_CASES),
     ("/file", "File at the window", Action.FILE),
+    ("/errands", "Errands", Action.FILE_ERRAND),
     ("/stats", "Statistics", Action.READ_STATS),
+    ("/supervision", "Supervision", Action.READ_STATS),
 )
+
+
+MAX_BODY = 60 * 1024 * 1024  # the largest request: a filing with its scans
+MAX_FIELDS = 200
+MAX_PART = 64 * 1024  # a form field other than a file
+
+
+class BodyLimit:
+    """ASGI middleware: a request body larger than MAX_BODY is refused (413) before a handler
+    reads it, by its declared length or as it streams in."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.limit:
+            await PlainTextResponse("请求过大 (request too large)", status_code=413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def bounded() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise HTTPException(413, "request too large")
+            return message
+
+        await self.app(scope, bounded, send)
 
 
 class CsrfRefused(Forbidden):
@@ -113,9 +150,10 @@ class Web:
         authorize(principal, action)
         return principal
 
-    async def form(self, request: Request) -> FormData:
-        """The posted form, refused (nothing done) without this session's CSRF token."""
-        form = await request.form()
+    async def form(self, request: Request, files: int = 0) -> FormData:
+        """The posted form, read within bounds (`files` uploads at most), refused (nothing done)
+        without this session's CSRF token. Handlers authorise the session before they read it."""
+        form = await request.form(max_files=files, max_fields=MAX_FIELDS, max_part_size=MAX_PART)
         if not csrf_ok(request, str(form.get("csrf", ""))):
             raise CsrfRefused("the form's CSRF token is missing or wrong")
         return form

@@ -5,6 +5,7 @@ send, or into errors beside the fields (the form is shown again with what was ty
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,15 +55,18 @@ class Posted:
     valid_until: dt.date | None = None
 
 
-def steps_now(state: CaseState, me: str, principal: Principal) -> list[Command]:
+def steps_now(state: CaseState, me: str, principal: Principal, today: dt.date) -> list[Command]:
     """The steps this operator may take on the case here now: answering an offer made to this
-    node, or the lifecycle's next steps when this node holds the case and has not offered it."""
+    node up to its answer date, withdrawing this node's offer after it, or the lifecycle's next
+    steps when this node holds the case and has not offered it (recording supplied materials
+    only when some are awaited)."""
+    overdue_offer = bool(state.offer_answer_by) and today > dt.date.fromisoformat(state.offer_answer_by)
     if state.offered_to == me:
-        candidates = [Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY]
+        candidates = [] if overdue_offer else [Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY]
     elif state.custodian != me:
         candidates = []
     elif state.offered_to:
-        candidates = [Command.WITHDRAW_OFFER]
+        candidates = [Command.WITHDRAW_OFFER] if overdue_offer else []
     else:
         candidates = [
             c
@@ -72,6 +76,8 @@ def steps_now(state: CaseState, me: str, principal: Principal) -> list[Command]:
         # a decision is one form with approve or deny
         if Command.DECIDE_DENY in candidates and Command.DECIDE_APPROVE in candidates:
             candidates.remove(Command.DECIDE_DENY)
+        if Command.SUPPLEMENT in candidates and not (state.missing_materials or state.requested_materials):
+            candidates.remove(Command.SUPPLEMENT)
     return [c for c in candidates if principal.may(action_of_command(c))]
 
 
@@ -111,9 +117,10 @@ def read(step: str, form: FormData, state: CaseState, me: str, _: Callable[[str]
         if procedure not in SPECIAL_PROCEDURES:
             posted.errors["procedure"] = _("Choose a procedure")
         days = text("limit_days")
-        if not days.isdigit() or not 1 <= int(days) <= 366:
+        whole = re.fullmatch(r"[0-9]{1,3}", days) is not None
+        if not whole or not 1 <= int(days) <= 366:
             posted.errors["limit_days"] = _("A whole number of working days, 1 to 366")
-        posted.command = Suspend(procedure, int(days) if days.isdigit() else 0, text("reason"))
+        posted.command = Suspend(procedure, int(days) if whole else 0, text("reason"))
     elif step == Command.RESUME:
         posted.command = Resume()
     elif step in (Command.DECIDE_APPROVE, Command.DECIDE_DENY, "decide"):
@@ -142,7 +149,9 @@ def read(step: str, form: FormData, state: CaseState, me: str, _: Callable[[str]
         if level not in ("1", "2", "3", "4", "5"):
             posted.errors["level"] = _("Choose a level")
         causes = tuple(c for c in form.getlist("causes") if str(c) in CAUSES)
-        posted.command = Evaluate(int(level) if level.isdigit() else 0, "", tuple(str(c) for c in causes))
+        posted.command = Evaluate(
+            int(level) if level in ("1", "2", "3", "4", "5") else 0, "", tuple(str(c) for c in causes)
+        )
     elif step == Command.OFFER_CUSTODY:
         to = text("to", required=True)
         purpose = text("purpose") or "process"

@@ -6,9 +6,8 @@ Every step goes through node.cases with the signed-in operator as the actor."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from starlette.datastructures import FormData, UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -19,16 +18,12 @@ from node.domain.evaluation import CAUSES
 from node.domain.lifecycle import CaseState, Command
 from node.domain.roles import Action, Principal, action_of
 from node.domain.timelimits import local_date
-from node.services.cases import Applicant, FileRequest
+from node.services.cases import Applicant
 from node.services.queues import Queue
 from node.web import words
 from node.web.base import Web, headers
+from node.web.filing import MAX_FILES, file_from_form, read_scans
 from node.web.forms import DELIVERY, FINAL, Posted, read, steps_now
-
-MAX_UPLOAD = 10 * 1024 * 1024  # a scanned material
-MAX_FILES = 20
-# Which field of the filing form an error of the case service is about.
-FILING_FIELDS = {"applicant name": "name", "phone": "phone", "applicant kind": "kind", "channel": "channel"}
 
 
 def routes(web: Web) -> list[Route]:
@@ -75,7 +70,7 @@ def routes(web: Web) -> list[Route]:
         held = node.cases.applicant_if_held(case_no)
         shown = applicant or (held.masked() if held is not None else None)
         materials = node.cases.materials(case_no) if held is not None else []
-        steps = steps_now(state, me, principal)
+        steps = steps_now(state, me, principal, local_date(node.clock()))
         return web.page(
             request,
             "case.html",
@@ -108,20 +103,23 @@ def routes(web: Web) -> list[Route]:
         return case_page(request, principal, request.path_params["case_no"])
 
     async def reveal(request: Request) -> Response:
-        await web.form(request)
         principal = web.signed_in(request, Action.REVEAL)
-        case_no = request.path_params["case_no"]
+        await web.form(request)
+        return await run_in_threadpool(revealed, request, principal, request.path_params["case_no"])
+
+    def revealed(request: Request, principal: Principal, case_no: str) -> Response:
         try:
             applicant = node.cases.reveal(case_no, principal.name, "web")
         except OperatorError as exc:
             return web.error(request, str(exc))
         return case_page(request, principal, case_no, applicant=applicant)
 
-    def material(request: Request) -> Response:
+    async def material(request: Request) -> Response:
         principal = web.signed_in(request, Action.REVEAL)
-        case_no, name = request.path_params["case_no"], request.query_params.get("name", "")
+        form = await web.form(request)
+        case_no, name = request.path_params["case_no"], str(form.get("name", ""))[:200]
         try:
-            data = node.cases.reveal_material(case_no, name, principal.name, "web")
+            data = await run_in_threadpool(node.cases.reveal_material, case_no, name, principal.name, "web")
         except OperatorError as exc:
             return web.error(request, str(exc), 404)
         response = Response(data, media_type="application/octet-stream")
@@ -129,8 +127,11 @@ def routes(web: Web) -> list[Route]:
         return headers(response)
 
     async def act(request: Request) -> Response:
-        form = await web.form(request)
         principal = web.signed_in(request, Action.READ_CASES)
+        form = await web.form(request)
+        return await run_in_threadpool(acted, request, principal, form)
+
+    def acted(request: Request, principal: Principal, form: FormData) -> Response:
         _ = web.gettext(request)
         case_no = request.path_params["case_no"]
         step = str(form.get("step", ""))
@@ -183,41 +184,27 @@ def routes(web: Web) -> list[Route]:
         return filing_page(request, request.path_params["item"], {}, {})
 
     async def file_case(request: Request) -> Response:
-        form = await web.form(request)
         principal = web.signed_in(request, Action.FILE)
+        form = await web.form(request, files=MAX_FILES)
+        files, problem = await read_scans(form, web.gettext(request))
+        return await run_in_threadpool(filed, request, principal, form, files, problem)
+
+    def filed(
+        request: Request, principal: Principal, form: FormData, scans: tuple[tuple[str, bytes], ...], problem: str
+    ) -> Response:
         _ = web.gettext(request)
         code = request.path_params["item"]
-        values = {k: str(form.get(k, "")).strip() for k in ("kind", "name", "id_number", "phone", "address")}
-        errors: dict[str, str] = {}
-        for k in ("name", "id_number"):
-            if not values[k]:
-                errors[k] = _("Required")
-        files, problem = await _files(form, _)
-        if problem:
-            errors["files"] = problem
-        if not errors:
-            applicant = Applicant(
-                values["kind"] or "1", values["name"], values["id_number"], values["phone"], values["address"]
-            )
-            try:
-                state = node.cases.file(FileRequest(code, applicant, "1", files=files), principal.name)
-            except InvalidInput as exc:
-                field = FILING_FIELDS.get(
-                    exc.field, "id_number" if "id" in exc.field or "credit" in exc.field else "form"
-                )
-                errors[field] = _("Check this entry") + f": {exc.reason}"
-            except OperatorError as exc:
-                errors["form"] = str(exc)
-            else:
-                request.session["flash"] = _("Filed as %(no)s") % {"no": state.case_no}
-                return headers(RedirectResponse(f"/cases/{state.case_no}", status_code=303))
-        return filing_page(request, code, values, errors)
+        filing = file_from_form(node, principal, code, form, scans, problem, _, errand=False)
+        if not filing.case_no:
+            return filing_page(request, code, filing.values, filing.errors)
+        request.session["flash"] = _("Filed as %(no)s") % {"no": filing.case_no}
+        return headers(RedirectResponse(f"/cases/{filing.case_no}", status_code=303))
 
     return [
         Route("/work", queues, methods=["GET"]),
         Route("/cases/{case_no}", case, methods=["GET"]),
         Route("/cases/{case_no}/reveal", reveal, methods=["POST"]),
-        Route("/cases/{case_no}/material", material, methods=["GET"]),
+        Route("/cases/{case_no}/material", material, methods=["POST"]),
         Route("/cases/{case_no}/act", act, methods=["POST"]),
         Route("/file", catalog, methods=["GET"]),
         Route("/file/{item}", filing, methods=["GET"]),
@@ -245,17 +232,3 @@ def _quote(name: str) -> str:
     from urllib.parse import quote
 
     return quote(name, safe="")
-
-
-async def _files(form: FormData, _: Any) -> tuple[tuple[tuple[str, bytes], ...], str]:
-    """The scans attached to a filing, bounded in number and size."""
-    uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
-    if len(uploads) > MAX_FILES:
-        return (), _("At most 20 files")
-    out = []
-    for f in uploads:
-        data = await f.read(MAX_UPLOAD + 1)
-        if len(data) > MAX_UPLOAD:
-            return (), _("A file is larger than 10 MB")
-        out.append((str(f.filename)[:80], data))
-    return tuple(out), ""
