@@ -113,6 +113,18 @@ $Y stats status --period "$LAST" -d "$PROVINCE"
 step "The province's report for this month: one HTML file in Chinese, charts inline, nothing fetched"
 $Y report --period "$MONTH" --out "$SIM/report.html" -d "$PROVINCE"
 
+step "The consoles (yiwang run's web port, in Chinese): the county's workbench, the village agent's errands, the province's supervision"
+echo "demo-pass-03" | $Y users add 监察-赵 --role supervisor --password-stdin -d "$PROVINCE"
+PEEK=".venv/bin/python scripts/console_peek.py"
+W_CASE=$(YIWANG_ACTOR=窗口-王 $Y case file --item "$ITEM" --name "赵六" --id 440524188001010014 -d "$COUNTY" --json | case_no)
+YIWANG_ACTOR=窗口-王 $Y case accept "$W_CASE" --material 体检表 -d "$COUNTY" >/dev/null
+$PEEK "$COUNTY" 窗口-王 demo-pass-01 "/work?q=review" "/cases/$W_CASE"
+$PEEK "$VILLAGE" 代办员-李 demo-pass-02 /errands
+$PEEK "$PROVINCE" 监察-赵 demo-pass-03 /supervision
+for node in "$COUNTY" "$VILLAGE" "$PROVINCE"; do
+  echo "open http://$(.venv/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["web"])' "$node/run.json")/ in a browser ($(basename "$node"))"
+done
+
 step "Every node's log verifies (the province checks every relayed chain and signed head)"
 for node in "$SIM"/5*; do $Y audit verify -d "$node" --json | .venv/bin/python -c "import json, sys; r = json.load(sys.stdin); print('$node', 'ok' if r['ok'] else 'BAD', sum(s['entries'] for s in r['streams']), 'entries')"; done
 
