@@ -20,7 +20,7 @@ demo: $(STAMP)
 	bash scripts/demo.sh
 
 test: $(STAMP)
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n 2 --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bootstrap.py
 	$(BIN)/python bench/local_api.py
 	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache

@@ -38,6 +38,11 @@ STATUSES: dict[Queue, tuple[Status, ...]] = {
 }
 
 
+# Where a case can be overdue: its clock runs and it is not decided (a supplement or a special
+# procedure stops the clock; a decided case waits only for delivery).
+RUNNING = (Status.ACCEPTED, Status.UNDER_REVIEW)
+
+
 @dataclass(frozen=True)
 class Sizes:
     """How many cases wait in each queue, and how many of the held ones are overdue."""
@@ -62,12 +67,13 @@ class WorkQueues:
     def sizes(self) -> Sizes:
         today = local_date(self.clock()).isoformat()
         with self.store.read() as tx:
-            by_status, overdue, offers = tx.queue_sizes(self.me, today)
+            by_status, offers = tx.queue_sizes(self.me, [s for ss in STATUSES.values() for s in ss])
+            overdue = tx.overdue_count(self.me, RUNNING, today)
         by_queue = {q: sum(by_status.get(s.value, 0) for s in statuses) for q, statuses in STATUSES.items()}
         return Sizes({**by_queue, Queue.OFFERS: offers}, overdue)
 
     def page(self, queue: str, page: int = 1, overdue_only: bool = False) -> QueuePage:
-        """One page of a queue; `overdue_only`: the held cases past their due date, of every queue."""
+        """One page of a queue; `overdue_only`: the held cases past their due date whose clock runs."""
         chosen = _queue(queue)
         number = _page(page)
         offset = (number - 1) * PER_PAGE
@@ -76,7 +82,7 @@ class WorkQueues:
             if chosen == Queue.OFFERS:
                 rows = tx.offers_to(self.me, PER_PAGE + 1, offset)
             else:
-                statuses = [s for ss in STATUSES.values() for s in ss] if overdue_only else list(STATUSES[chosen])
+                statuses = list(RUNNING if overdue_only else STATUSES[chosen])
                 rows = tx.queue(self.me, statuses, PER_PAGE + 1, offset, due_before=today if overdue_only else "")
         return QueuePage(chosen, number, overdue_only, self.cases.views(rows[:PER_PAGE]), len(rows) > PER_PAGE)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, case, func, insert, select
+from sqlalchemy import Select, func, insert, select
 
 from node.store.base import TxBase
 from node.store.cases import T_CASES, StoredCase, case_from_row
@@ -36,17 +36,22 @@ class QueuesTx(TxBase):
         due_before: str = "",
         agent: str = "",
     ) -> list[StoredCase]:
-        """Cases `custodian` holds in `statuses` and has not offered on, soonest due first
-        (cases without a due date last, by filing time); `due_before`: only those due before
-        that day (overdue); `agent`: only that agent's errands."""
+        """Cases `custodian` holds in `statuses` and has not offered on, soonest due first, then
+        those without a due date by filing time; `due_before`: only those due before that day
+        (overdue); `agent`: only that agent's errands. Two index range scans (ix_cases_queue):
+        the dated cases, then the undated ones past them."""
         c = T_CASES.c
-        q = select(T_CASES).where(c.custodian == custodian, c.status.in_(list(statuses)), c.offered_to == "")
-        if due_before:
-            q = q.where(c.due_date != "", c.due_date < due_before)
+        held = [c.custodian == custodian, c.status.in_(list(statuses)), c.offered_to == ""]
         if agent:
-            q = q.where(c.agent == agent)
-        q = q.order_by(case((c.due_date == "", 1), else_=0), c.due_date, c.filed_at_us, c.case_no)
-        return self._stored(q.limit(limit).offset(offset))
+            held.append(c.agent == agent)
+        dated = [*held, c.due_date > ""] + ([c.due_date < due_before] if due_before else [])
+        order = (c.due_date, c.filed_at_us, c.case_no)
+        rows = self._stored(select(T_CASES).where(*dated).order_by(*order).limit(limit).offset(offset))
+        if len(rows) == limit or due_before:
+            return rows
+        skipped = offset - self.conn.execute(select(func.count()).where(*dated)).scalar_one() if not rows else 0
+        undated = select(T_CASES).where(*held, c.due_date == "").order_by(c.filed_at_us, c.case_no)
+        return rows + self._stored(undated.limit(limit - len(rows)).offset(max(0, skipped)))
 
     def offers_to(self, code: str, limit: int, offset: int = 0) -> list[StoredCase]:
         """Cases offered to `code` and not yet answered, oldest filing first."""
@@ -60,17 +65,21 @@ class QueuesTx(TxBase):
         q = select(T_CASES).where(c.agent == agent, c.filing_division == filing)
         return self._stored(q.order_by(c.filed_at_us.desc(), c.case_no).limit(limit).offset(offset))
 
-    def queue_sizes(self, custodian: str, due_before: str) -> tuple[dict[str, int], int, int]:
-        """Open cases `custodian` holds by status (not offered on), how many are overdue (due
-        before `due_before`), and how many cases are offered to it."""
+    def queue_sizes(self, custodian: str, statuses: Sequence[str]) -> tuple[dict[str, int], int]:
+        """Cases `custodian` holds in `statuses` by status (not offered on), and how many cases
+        are offered to it: index-only counts (ix_cases_queue, ix_cases_offered_to)."""
         c = T_CASES.c
-        held = (c.custodian == custodian, c.offered_to == "", c.closed_at_us.is_(None))
+        held = (c.custodian == custodian, c.status.in_(list(statuses)), c.offered_to == "")
         rows = self.conn.execute(select(c.status, func.count()).where(*held).group_by(c.status)).all()
-        overdue = self.conn.execute(
-            select(func.count()).where(*held, c.due_date != "", c.due_date < due_before)
-        ).scalar_one()
         offers = self.conn.execute(select(func.count()).where(c.offered_to == custodian)).scalar_one()
-        return {str(r[0]): int(r[1]) for r in rows}, int(overdue), int(offers)
+        return {str(r[0]): int(r[1]) for r in rows}, int(offers)
+
+    def overdue_count(self, custodian: str, statuses: Sequence[str], due_before: str) -> int:
+        """Cases `custodian` holds in `statuses`, not offered on, due before `due_before`."""
+        c = T_CASES.c
+        where = (c.custodian == custodian, c.status.in_(list(statuses)), c.offered_to == "")
+        q = select(func.count()).where(*where, c.due_date > "", c.due_date < due_before)
+        return int(self.conn.execute(q).scalar_one())
 
     def _stored(self, q: Select[Any]) -> list[StoredCase]:
         return [StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in self.conn.execute(q)]

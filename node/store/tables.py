@@ -288,7 +288,7 @@ class CaseRow(SQLModel, table=True):
     version: int = 0  # entries applied to the case so far (1 = filed); orders entries of several writers
 
     # the window's queues (issue 12): a node's cases by status, soonest due first
-    __table_args__ = (Index("ix_cases_queue", "custodian", "status", "due_date"),)
+    __table_args__ = (Index("ix_cases_queue", "custodian", "status", "offered_to", "due_date"),)
 
 
 class RevealRow(SQLModel, table=True):

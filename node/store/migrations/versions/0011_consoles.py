@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_cases_queue", "cases", ["custodian", "status", "due_date"])
+    op.create_index("ix_cases_queue", "cases", ["custodian", "status", "offered_to", "due_date"])
     op.create_index("ix_cases_offered_to", "cases", ["offered_to"])
     op.create_table(
         "reveals",
