@@ -22,6 +22,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 CATALOG_CSV = SHARED_DATA / "catalog_sichuan_511602.csv"
 COUNTY = "511602000000"  # 广安区, the district of the real catalog
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# The CLI speaks Chinese unless asked otherwise; the tests read its English words, and
+# tests/test_locale.py the Chinese ones (every CLI run in a test inherits this).
+os.environ["YIWANG_LANG"] = "en"
 
 
 def uncovered_year() -> int:

@@ -142,7 +142,7 @@ def test_illegal_transition_exit_code_and_nothing_written(home: Path) -> None:
     ]
     before = db_counts(home)
     err = yiwang(home, "case", "deliver", case_no, expect=4).stderr
-    assert "allowed: `case accept`, `case reject`, `case withdraw`" in err
+    assert "allowed: `yiwang case accept`, `yiwang case reject`, `yiwang case withdraw`" in err
     assert db_counts(home) == before
 
 
@@ -231,6 +231,6 @@ def test_a_refused_step_names_the_allowed_ones_as_the_cli_spells_them() -> None:
 
     assert set(CLI_STEPS) == {c.value for c in Command}
     text = message_of(IllegalTransition("X", "accepted", "deliver", [c.value for c in allowed_commands(None)]))
-    assert "`case deliver` is not allowed now; allowed: `case file`" in text
+    assert "`yiwang case deliver` is not allowed now; allowed: `yiwang case file`" in text
     decided = message_of(IllegalTransition("X", "filed", "deliver", ["decide_approve", "offer_custody"]))
-    assert "`case decide --approve`, `case offer`" in decided and "decide_approve" not in decided
+    assert "`yiwang case decide --approve`, `yiwang case offer`" in decided and "decide_approve" not in decided

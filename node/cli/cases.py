@@ -14,6 +14,7 @@ from node.cli.common import (
     Actor,
     DataDir,
     JsonOut,
+    _,
     acting,
     console,
     fmt_time,
@@ -46,10 +47,12 @@ from node.domain.lifecycle import (
 )
 from node.domain.materials import MAX_FILE_BYTES
 from node.domain.roles import Action, action_of
+from node.pages import words
 from node.services.cases import Applicant, CaseView, FileRequest
 
 app = typer.Typer(help="Cases (办件): file, move through the lifecycle, follow.", no_args_is_help=True)
 CaseNo = Annotated[str, typer.Argument(help="Case number")]
+WIDE = 130  # columns from which `case list` is a table (the codes fit unwrapped)
 Materials = Annotated[list[str] | None, typer.Option("--material", "-m", help="Material name; repeat")]
 
 
@@ -92,8 +95,42 @@ def _act(case_no: str, cmd: CaseCommand, data_dir: Path | None, actor: str | Non
         print_json(_outline(state))
         return
     assert view is not None
-    due = f", due {view.due_date}{' (provisional)' if view.due_provisional else ''}" if view.due_date else ""
-    console.print(f"{case_no}: {state.status.value}{due}", highlight=False)
+    console.print(f"{case_no}: {_status_line(view)}", highlight=False, soft_wrap=True)
+
+
+def _status_line(view: CaseView) -> str:
+    """The status in words, who holds the case (and to whom it is offered) and its due date."""
+    s = view.state
+    parts = [_(words.STATUS[s.status]), _("held by %(node)s") % {"node": s.custodian}]
+    if s.offered_to:
+        parts.append(_("offered to %(node)s, answer by %(day)s") % {"node": s.offered_to, "day": s.offer_answer_by})
+    if view.due_date:
+        due = _("due %(day)s") % {"day": view.due_date}
+        parts.append(due + (" " + _("(provisional)") if view.due_provisional else ""))
+    return ", ".join(parts)
+
+
+def _detail(detail: dict[str, object]) -> str:
+    """A timeline entry's details in words (`原因: ...`), not the command's field names."""
+    out = []
+    for key, value in detail.items():
+        if key not in words.DETAIL or key == "answer_by":
+            continue
+        shown = "、".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+        if key == "procedure":
+            shown = _(words.PROCEDURE.get(shown, shown))
+        elif key == "purpose":
+            shown = _(words.PURPOSE.get(shown, shown))
+        elif key == "method":
+            shown = _(words.DELIVERY.get(shown, shown))
+        elif key == "level" and str(value).isdigit():
+            shown = SATISFACTION.get(int(str(value)), shown)
+        elif key == "causes" and isinstance(value, list | tuple):
+            shown = "、".join(CAUSES.get(str(c), str(c)) for c in value)
+        elif isinstance(value, bool):
+            shown = _("yes") if value else _("no")
+        out.append(f"{_(words.DETAIL[key])}: {shown}")
+    return "; ".join(out)
 
 
 @app.command("file")
@@ -412,41 +449,46 @@ def show(
         return
     s = view.state
     if applicant is None:
-        shown_text = "sealed: held by the filing and handling nodes only"
+        shown_text = _("sealed: held by the filing and handling nodes only")
     else:
         shown = applicant if reveal else applicant.masked()
         shown_text = f"{shown.name} {shown.id_number} {shown.phone}".strip()
     evaluation = f"{s.evaluation} {SATISFACTION[s.evaluation]}" if s.evaluation else ""
+    level = view.level.split(" ")[0]
     rows = [
-        ("status", s.status.value),
-        ("item", s.item_code),
-        ("handling division", s.handling_division),
-        ("custodian", s.custodian + (f" (offered to {s.offered_to})" if s.offered_to else "")),
-        ("filed", fmt_time(s.filed_at)),
-        ("accepted", fmt_time(s.accepted_at)),
-        ("limit", "" if s.limit_days is None else f"{s.limit_days} working days"),
-        ("due", view.due_date + (" (provisional)" if view.due_provisional else "")),
-        ("used / left", "" if view.used_days is None else f"{view.used_days} / {view.remaining_days}"),
-        ("level", view.level),
-        ("missing (容缺)", ", ".join(s.missing_materials)),
-        ("applicant", shown_text),
-        ("agent", s.agent),
-        ("evaluation", evaluation),
+        (_("status"), _status_line(view)),
+        (_("item"), s.item_code),
+        (_("handling division"), s.handling_division),
+        (_("filed"), fmt_time(s.filed_at)),
+        (_("accepted"), fmt_time(s.accepted_at)),
+        (_("limit"), "" if s.limit_days is None else _("%(n)s working days") % {"n": s.limit_days}),
+        (_("used / left"), "" if view.used_days is None else f"{view.used_days} / {view.remaining_days}"),
+        (_("level"), _(words.LEVEL[level]) if level in words.LEVEL else view.level),
+        (_("missing (容缺)"), "、".join(s.missing_materials)),
+        (_("applicant"), shown_text),
+        (_("agent"), s.agent),
+        (_("evaluation"), evaluation),
     ]
-    table(f"case {case_no}", ["", ""], [r for r in rows if r[1]], header=False)
+    table(_("case %(no)s") % {"no": case_no}, ["", ""], [r for r in rows if r[1]], header=False)
     table(
-        "timeline",
-        ["at", "entry", "by", "node", "detail"],
+        _("timeline"),
+        [_("at"), _("step"), _("by"), _("node"), _("detail")],
         [
-            (fmt_time(t.at), t.kind, t.actor, t.writer, ", ".join(f"{k}={v}" for k, v in t.detail.items()))
+            (
+                fmt_time(t.at),
+                _(words.ENTRY[t.kind]) if t.kind in words.ENTRY else t.kind,
+                t.actor,
+                t.writer,
+                _detail(t.detail),
+            )
             for t in view.timeline
         ],
     )
     if len(view.custody) > 1:
         table(
-            "custody",
-            ["node", "from", "until", "working days"],
-            [(c.node, fmt_time(c.start), fmt_time(c.end) if c.end else "now", c.working_days) for c in view.custody],
+            _("custody"),
+            [_("node"), _("from"), _("until"), _("working days")],
+            [(c.node, fmt_time(c.start), fmt_time(c.end) if c.end else _("now"), c.working_days) for c in view.custody],
         )
 
 
@@ -454,33 +496,41 @@ def show(
 def list_(
     status: Annotated[str, typer.Option(help="Only cases in this status")] = "",
     open_only: Annotated[bool, typer.Option("--open", help="Only cases not closed")] = False,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only cases past their due date whose clock runs (accepted, under review)")
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
     after: Annotated[str, typer.Option(help="Continue after this case number")] = "",
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """List cases with their due dates and warning levels."""
+    """List cases with their due dates and warning levels; codes are never cut (they wrap)."""
     from node.domain.lifecycle import Status
 
     if status and status not in {s.value for s in Status}:
         raise InvalidInput("--status", f"one of {', '.join(s.value for s in Status)}")
     with opened(data_dir) as node:
-        views = node.cases.list(status, limit, after, open_only)
+        views = node.cases.list(status, limit, after, open_only, overdue)
     if json_out:
         print_json([_view_json(v, None) for v in views])
         return
-    table(
-        f"cases ({len(views)} shown)",
-        ["case", "status", "item", "filed", "due", "level"],
-        [
-            (
-                v.state.case_no,
-                v.state.status.value,
-                v.state.item_code[:30],
-                fmt_time(v.state.filed_at),
-                v.due_date + ("*" if v.due_provisional else ""),
-                v.level,
-            )
-            for v in views
-        ],
-    )
+    title = _("cases (%(n)s shown)") % {"n": len(views)}
+    rows = [
+        (
+            v.state.case_no,
+            _(words.STATUS[v.state.status]),
+            v.state.item_code,
+            fmt_time(v.state.filed_at),
+            v.due_date + ("*" if v.due_provisional else ""),
+            _(words.LEVEL[lv]) if (lv := v.level.split(" ")[0]) in words.LEVEL else v.level,
+        )
+        for v in views
+    ]
+    if console.width >= WIDE:
+        table(title, [_("case"), _("status"), _("item"), _("filed"), _("due"), _("level")], rows, nowrap=(0, 2))
+        return
+    # a narrow terminal: each case on two lines, the codes whole (never cut, never wrapped)
+    console.print(title, highlight=False)
+    for case_no, status, item, filed, due, level in rows:
+        console.print(f"{case_no}  {status}  {filed}  {due}  {level}".rstrip(), highlight=False, soft_wrap=True)
+        console.print(f"  {item}", highlight=False, soft_wrap=True)

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from node import i18n
 from node.config import default_data_dir
 from node.context import Node
 from node.domain.errors import IllegalTransition, YiwangError
@@ -88,10 +89,13 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(_plain(value), ensure_ascii=False, indent=2, sort_keys=True) + "\n")
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], header: bool = True) -> None:
+def table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], header: bool = True, nowrap: Sequence[int] = ()
+) -> None:
+    """A table; the columns numbered in `nowrap` (codes) are kept whole on one line."""
     t = Table(title=title, show_header=header)
-    for c in columns:
-        t.add_column(c, overflow="fold")
+    for i, c in enumerate(columns):
+        t.add_column(c, overflow="fold", no_wrap=i in nowrap, min_width=None)
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
     console.print(t)
@@ -148,12 +152,34 @@ CLI_STEPS = {
 }
 
 
+def cli_locale() -> str:
+    """The operator's language: YIWANG_LANG, else the usual locale variables; Simplified Chinese
+    unless one of them asks for English."""
+    for var in ("YIWANG_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        if os.environ.get(var):
+            return i18n.choose(os.environ[var])
+    return i18n.DEFAULT
+
+
+def _(message: str) -> str:
+    """`message` in the operator's language (node/locale's catalogs)."""
+    return i18n.translations(cli_locale()).gettext(message)
+
+
 def message_of(exc: YiwangError) -> str:
     """The one line the CLI prints; a lifecycle refusal names the steps by their CLI spelling."""
     if isinstance(exc, IllegalTransition):
+        from node.pages.words import STATUS
+
         step = CLI_STEPS.get(exc.command, exc.command)
-        allowed = ", ".join(f"`{CLI_STEPS.get(c, c)}`" for c in exc.allowed) or "none (the case is closed)"
-        return f"case {exc.case_no} is {exc.status}: `{step}` is not allowed now; allowed: {allowed}"
+        allowed = ", ".join(f"`yiwang {CLI_STEPS.get(c, c)}`" for c in exc.allowed) or _("none (the case is closed)")
+        status = _(STATUS[exc.status]) if exc.status in STATUS else exc.status
+        return _("case %(no)s is %(status)s: `yiwang %(step)s` is not allowed now; allowed: %(allowed)s") % {
+            "no": exc.case_no,
+            "status": status,
+            "step": step,
+            "allowed": allowed,
+        }
     return str(exc)
 
 
@@ -162,5 +188,6 @@ def run_cli(app: Callable[[], Any]) -> None:
     try:
         app()
     except YiwangError as exc:
-        err_console.print(f"[red]error:[/red] {message_of(exc)}", highlight=False, soft_wrap=True)
+        prefix = _("error:")
+        err_console.print(f"[red]{prefix}[/red] {message_of(exc)}", highlight=False, soft_wrap=True)
         raise SystemExit(exc.exit_code) from None

@@ -518,13 +518,16 @@ class CaseService:
             tx.record_reveal(Reveal(at_us, actor, case_no, what, via))
         self.log.info("applicant_revealed", case_no=case_no, actor=actor, what=what.partition(":")[0], via=via)
 
-    def list(self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False) -> list[CaseView]:
+    def list(
+        self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False, overdue: bool = False
+    ) -> list[CaseView]:
+        """Cases by number; `overdue`: only those past their due date whose clock runs."""
         if status and status not in set(Status):
             raise InvalidInput("status", f"one of {', '.join(Status)}")
         check("after", after, "case_no")
         today = local_date(self.clock())
         with self.store.read() as tx:
-            rows = tx.list_cases(status, limit, after, open_only)
+            rows = tx.list_cases(status, limit, after, open_only, today.isoformat() if overdue else "")
         return [self._view(c.state, c.due_date, c.due_provisional, today) for c in rows]
 
     def materials(self, case_no: str) -> Sequence[tuple[MaterialRef, bool]]:

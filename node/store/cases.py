@@ -241,9 +241,13 @@ class CasesTx(TxBase):
         )
 
     def list_cases(
-        self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False
+        self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False, due_before: str = ""
     ) -> list[StoredCase]:
+        """Cases by number; `due_before`: only accepted or under-review ones due before that day."""
         q = select(T_CASES).order_by(T_CASES.c.case_no).limit(limit)
+        if due_before:
+            c = T_CASES.c
+            q = q.where(c.status.in_(["accepted", "under_review"]), c.due_date > "", c.due_date < due_before)
         if status:
             q = q.where(T_CASES.c.status == status)
         if after:

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from node.domain.codes import SERVICE_OBJECTS
 from node.domain.errors import OperatorError
 from node.domain.roles import Action, Principal
-from node.web import words
+from node.pages import words
 from node.web.base import Web, headers
 from node.web.filing import MAX_FILES, file_from_form, read_scans
 

@@ -18,9 +18,9 @@ from node.domain.evaluation import CAUSES
 from node.domain.lifecycle import CaseState, Command
 from node.domain.roles import Action, Principal, action_of
 from node.domain.timelimits import local_date
+from node.pages import words
 from node.services.cases import Applicant
 from node.services.queues import Queue
-from node.web import words
 from node.web.base import Web, headers
 from node.web.filing import MAX_FILES, file_from_form, read_scans
 from node.web.forms import DELIVERY, FINAL, Posted, read, steps_now

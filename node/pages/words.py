@@ -1,6 +1,7 @@
-"""The words operators read for the system's names: statuses, timeline entries, queues, steps,
-procedures, purposes, delivery methods and warning levels. Each is an English message marked
-with `N_` for the catalogs (scripts/i18n.py) and translated where it is shown."""
+"""The words operators read for the system's names, on the pages and in the CLI: statuses,
+timeline entries and their details, queues, steps, procedures, purposes, delivery methods and
+warning levels. Each is an English message marked with `N_` for the catalogs
+(scripts/i18n.py) and translated where it is shown."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def N_(message: str) -> str:
     return message
 
 
-STATUS = {
+STATUS: dict[str, str] = {
     Status.FILED: N_("Filed"),
     Status.ACCEPTED: N_("Accepted"),
     Status.NOT_ACCEPTED: N_("Not accepted"),
@@ -28,7 +29,7 @@ STATUS = {
     Status.EVALUATED: N_("Evaluated"),
 }
 
-ENTRY = {
+ENTRY: dict[str, str] = {
     Kind.CASE_FILED: N_("Application filed"),
     Kind.CASE_ACCEPTED: N_("Accepted"),
     Kind.CASE_NOT_ACCEPTED: N_("Not accepted"),
@@ -100,4 +101,23 @@ LEVEL = {
     "red": N_("Overdue"),
     "on_time": N_("Finished on time"),
     "late": N_("Finished late"),
+}
+
+# The details of a timeline entry an operator reads, by the command field that holds them.
+DETAIL = {
+    "reason": N_("reason"),
+    "materials": N_("materials"),
+    "missing_materials": N_("promised later (容缺)"),
+    "procedure": N_("procedure"),
+    "limit_days": N_("working days"),
+    "result_ref": N_("result document"),
+    "method": N_("delivered"),
+    "level": N_("satisfaction"),
+    "causes": N_("causes"),
+    "to": N_("to"),
+    "purpose": N_("purpose"),
+    "answer_by": N_("answer by"),
+    "agent": N_("agent"),
+    "cited_licenses": N_("licences cited"),
+    "approved": N_("approved"),
 }
