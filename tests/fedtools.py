@@ -33,8 +33,12 @@ def portal_item(code: str) -> dict[str, object]:
     }
 
 
-def cli(home: Path, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
+def cli(
+    home: Path, *args: str, expect: int = 0, lang: str = "en", columns: int = 200
+) -> subprocess.CompletedProcess[str]:
+    """The CLI on the node at `home`, in `lang` (the tests read English; tests/test_locale.py
+    the Chinese), at `columns` wide."""
+    env = {**os.environ, "COLUMNS": str(columns), "YIWANG_LANG": lang}
     proc = subprocess.run(
         [sys.executable, "-m", "node.cli.app", *args, "-d", str(home)],
         env=env,

@@ -5,9 +5,7 @@ cases listed apart; codes never cut."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,22 +15,14 @@ from node.context import Node
 from node.domain.lifecycle import Accept
 from node.services.cases import Applicant, FileRequest
 from tests.conftest import Clock, licence_item
+from tests.fedtools import cli
 from tests.test_replica import CHAIN, enroll
 
 PERSON = Applicant("1", "王大妈", "440524188001010014", "13566667777")
 
 
 def run(home: Path, lang: str, *args: str, expect: int = 0, columns: int = 200) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "YIWANG_LANG": lang, "COLUMNS": str(columns)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "node.cli.app", *args, "-d", str(home)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == expect, f"{args}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
+    return cli(home, *args, expect=expect, lang=lang, columns=columns)
 
 
 @pytest.fixture
