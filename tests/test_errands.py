@@ -13,11 +13,15 @@ import pytest
 
 from node.context import Node
 from node.domain.errors import ImportRejected, InvalidInput
+from node.domain.roles import Role
 from node.services.cases import FileRequest
 from node.services.catalog_import import read_catalog_file, read_codes_csv, states_errands, write_codes_csv
+from node.web.server import WebServer
+from tests.browser import browser_page, keep, look
 from tests.conftest import CATALOG_CSV, licence_item
 from tests.helpers import counts
 from tests.test_replica import CHAIN, PERSON, push_down, tree  # noqa: F401 - the fixture
+from tests.test_workbench import SHOT, Session, submit
 
 ITEM = "511A0138600000-511602000000-000-115113010833722043-1-00"  # 教师资格认定, 区教科体局
 DEFER = "511A0138000000-511602000000-000-115113010833722043-1-00"  # 延缓入学或者休学审批
@@ -95,3 +99,39 @@ def test_a_bad_errand_list_changes_nothing(tree: list[Node], tmp_path: Path) -> 
         read_codes_csv(tmp_path / "nocol.csv")
     assert counts(county) == before and county.catalog.errands() == []
     assert county.catalog.get(ITEM).name == "教师资格认定"  # still serves
+
+
+def test_the_county_publishes_its_list_from_a_page(tree: list[Node]) -> None:  # noqa: F811
+    county, village = tree[2], tree[4]
+    county.catalog.import_items(read_catalog_file(CATALOG_CSV), keep_errands=True)
+    county.principals.add_user("管理-孙", frozenset({Role.ADMIN}), "sun-password-1")
+    county.principals.add_user("受理-钱", frozenset({Role.CLERK}), "qian-password-1")
+    server = WebServer(county, "127.0.0.1:0")
+    base = f"http://{server.start()}"
+    try:
+        with browser_page() as (page, seen):
+            page.goto(f"{base}/login")
+            page.fill("#name", "管理-孙")
+            page.fill("#password", "sun-password-1")
+            submit(page, "#login-button")
+            page.click("header nav >> text=代办事项清单")
+            page.fill("#q", "延缓入学")
+            submit(page, "form[action='/catalog/errands'] button[type=submit] >> nth=0")
+            page.check("#items input[name=open]")
+            submit(page, "#publish-button")
+            assert page.inner_text("#flash").startswith("已变更 1 项")
+            look(page, seen, SHOT)
+            keep("errand-list", seen.screenshot)
+        assert seen.errors == [] and seen.outside == []
+        assert [i.implementation_code for i in county.catalog.errands()] == [DEFER]
+        _down(tree[2:])
+        assert [i.implementation_code for i in village.catalog.errands()] == [DEFER]
+        clerk = Session(base)
+        clerk.log_in("受理-钱", "qian-password-1")
+        before = counts(county)
+        token = clerk.token("/work")
+        assert clerk.post("/catalog/errands", {"csrf": token, "shown": DEFER}) == 403  # a clerk publishes nothing
+        assert counts(county) == before and county.catalog.get(DEFER).agent_allowed
+        assert DEFER in clerk.page("/catalog/errands.csv")  # but reads the list
+    finally:
+        server.stop()

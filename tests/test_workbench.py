@@ -110,6 +110,9 @@ def test_a_clerk_files_accepts_with_rongque_asks_once_decides_with_a_licence_and
         submit(page, "#file-button")
         page.wait_for_url(re.compile(r"/cases/\d+$"))
         case_no = page.inner_text("#case-no")
+        # a long code is whole (wrapped, never cut) and selected by one click, for copying
+        style = "getComputedStyle(document.querySelector('#case-no'))"
+        assert page.evaluate(f"[{style}.userSelect, {style}.overflowWrap]") == ["all", "anywhere"]
         assert page.inner_text("#status") == "已申请" and "已收件" in page.inner_text("#flash")
         assert "王*" in page.inner_text("#applicant") and "440524188001010014" not in page.inner_text("#applicant")
         submit(page, "#reveal")  # shown in full, and recorded

@@ -124,9 +124,22 @@ class CatalogService:
     def set_errands(self, codes: Sequence[str], open_: bool) -> ErrandsResult:
         """Open (or close) items of this node's division and subtree to village agents'
         errands: its 代办事项清单, published as implementation entries with `agent_allowed` set,
-        replicated down with the rest of the catalog. All or nothing, in one transaction: an
-        unknown code or an item implemented outside this node's division writes nothing."""
-        wanted = list(dict.fromkeys(check("item_code", c.strip()) for c in codes if c.strip()))
+        replicated down with the rest of the catalog."""
+        return self.update_errands(codes, ()) if open_ else self.update_errands((), codes)
+
+    def update_errands(self, opening: Sequence[str], closing: Sequence[str]) -> ErrandsResult:
+        """Open the items `opening` and close the items `closing` in one transaction; all or
+        nothing: an unknown code, a code in both, or an item implemented outside this node's
+        division writes nothing."""
+        wanted = {
+            check("item_code", c.strip()): open_
+            for codes, open_ in ((closing, False), (opening, True))
+            for c in codes
+            if c.strip()
+        }
+        both = set(c.strip() for c in opening) & set(c.strip() for c in closing)
+        if both:
+            raise InvalidInput("items", f"{sorted(both)[0]} is both opened and closed")
         if not wanted:
             raise InvalidInput("items", "name at least one implementation code (or a CSV of them)")
         if len(wanted) > MAX_ERRAND_CODES:
@@ -144,9 +157,9 @@ class CatalogService:
             ]
             if problems:
                 raise ImportRejected("errands", problems, unit="code")
-            changed = [replace(held[c], agent_allowed=open_) for c in wanted if held[c].agent_allowed != open_]
+            changed = [replace(held[c], agent_allowed=o) for c, o in wanted.items() if held[c].agent_allowed != o]
             published, _unchanged = self._publish(tx, changed, held, now_us)
-        self.log.info("errands_set", node=self.me.code, open=open_, changed=published)
+        self.log.info("errands_set", node=self.me.code, opened=len(opening), closed=len(closing), changed=published)
         return ErrandsResult(changed=published, unchanged=len(wanted) - published)
 
     def errands(self, query: str = "", limit: int = 50, after: str = "") -> list[CatalogItem]:

@@ -35,6 +35,7 @@ NAV = (
     ("/errands", "Errands", Action.FILE_ERRAND),
     ("/stats", "Statistics", Action.READ_STATS),
     ("/supervision", "Supervision", Action.READ_STATS),
+    ("/catalog/errands", "Items open to errands", Action.MANAGE),
 )
 
 
