@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import io
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -184,3 +185,13 @@ def headers(response: Response) -> Response:
 def safe_next(value: str) -> str:
     """A local path to go back to (never another site): `/work` for anything else."""
     return value if value.startswith("/") and not value.startswith("//") and "\\" not in value else "/work"
+
+
+def csv_download(write: Callable[[io.StringIO], None], filename: str) -> Response:
+    """A CSV file to download: what `write` writes, with a BOM (so spreadsheet programs read the
+    UTF-8), named `filename` (ASCII: division codes and dates)."""
+    out = io.StringIO()
+    write(out)
+    response = Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    return headers(response)

@@ -5,7 +5,6 @@ catalog); the list also downloads as the CSV that command reads."""
 
 from __future__ import annotations
 
-import io
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +16,7 @@ from node.domain.divisions import DivisionCode
 from node.domain.errors import OperatorError
 from node.domain.roles import Action
 from node.services.catalog_import import write_codes_csv
-from node.web.base import Web, headers
+from node.web.base import Web, csv_download, headers
 
 SHOWN = 100  # items per search
 
@@ -64,11 +63,8 @@ def routes(web: Web) -> list[Route]:
 
     def download(request: Request) -> Response:
         web.signed_in(request, Action.READ_CATALOG)
-        out = io.StringIO()
-        write_codes_csv(out, node.catalog.errands(limit=5000))
-        response = Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")
-        response.headers["Content-Disposition"] = f"attachment; filename=errands-{node.code}.csv"
-        return headers(response)
+        items = node.catalog.errands(limit=5000)
+        return csv_download(lambda out: write_codes_csv(out, items), f"errands-{node.code}.csv")
 
     return [
         Route("/catalog/errands", page, methods=["GET"]),

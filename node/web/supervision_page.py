@@ -6,7 +6,6 @@ and the figures as CSV (the statistics page and the HTML report carry the rest).
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from node.domain.supervision import LEVELS, RULES
 from node.domain.timelimits import CHINA_TZ, local_date
 from node.pages.report import division_name
 from node.services.stats import Period, Query, write_csv
-from node.web.base import Web, headers
+from node.web.base import Web, csv_download, headers
 
 
 def _at(us: int | None) -> dt.datetime | None:
@@ -108,12 +107,8 @@ def routes(web: Web) -> list[Route]:
             report = node.stats.report(Query(period, args.get("division", "") or node.code, by_next_level=True), today)
         except OperatorError as exc:
             return web.error(request, str(exc))
-        out = io.StringIO()
-        write_csv(report, out)
         name = f"stats-{report.division}-{period.first.isoformat()}-{period.last.isoformat()}.csv"
-        response = Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")  # BOM: Excel reads UTF-8
-        response.headers["Content-Disposition"] = f"attachment; filename={name}"
-        return headers(response)
+        return csv_download(lambda out: write_csv(report, out), name)
 
     return [
         Route("/supervision", dashboard, methods=["GET"]),
