@@ -121,3 +121,53 @@ DETAIL = {
     "cited_licenses": N_("licences cited"),
     "approved": N_("approved"),
 }
+
+# Official code tables (node/domain): their Chinese names are the zh_CN translations.
+SATISFACTION: dict[int, str] = {
+    1: N_("Very satisfied"),
+    2: N_("Satisfied"),
+    3: N_("Fairly satisfied"),
+    4: N_("Dissatisfied"),
+    5: N_("Very dissatisfied"),
+}
+
+CAUSE = {
+    "overdue": N_("Past the legal time limit without reason"),
+    "extra_conditions": N_("Conditions added"),
+    "extra_materials": N_("Materials added"),
+    "repeat_visits": N_("Several trips needed"),
+    "attitude": N_("Poor service attitude"),
+    "guide": N_("Inaccurate service guide"),
+    "platform": N_("Platform hard to use"),
+    "other": N_("Other"),
+}
+
+SERVICE_OBJECT = {
+    "1": N_("Natural person"),
+    "2": N_("Enterprise legal person"),
+    "3": N_("Public institution legal person"),
+    "4": N_("Social organisation legal person"),
+    "5": N_("Administrative organ"),
+    "6": N_("Other organisation"),
+}
+
+ROLE = {
+    "clerk": N_("Window clerk"),
+    "reviewer": N_("Reviewer"),
+    "decider": N_("Decider"),
+    "supervisor": N_("Supervisor"),
+    "agent": N_("Village agent"),
+    "admin": N_("Administrator"),
+}
+
+RULE = {
+    "limit": N_("Past the promised time limit"),
+    "acceptance": N_("Acceptance overdue"),
+    "supplement": N_("Supplement overdue"),
+    "special": N_("Special procedure overdue"),
+    "reasons": N_("Refusal or denial without sufficient reasons"),
+    "zero_cases": N_("No cases"),
+    "rectification": N_("Bad review not rectified in time"),
+}
+
+ALARM_LEVEL = {"warning": N_("Warning"), "yellow": N_("Yellow card"), "red": N_("Red card")}

@@ -23,7 +23,8 @@ from federation.transport.enrollment import Throttle
 from node import i18n
 from node.context import Node
 from node.domain.errors import Forbidden, OperatorError, Unauthenticated
-from node.domain.roles import ROLE_LABELS, Action, Principal, authorize
+from node.domain.roles import Action, Principal, authorize
+from node.pages import words
 
 # No script, no frame, forms only to this node: what a page needs and nothing else.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
@@ -107,7 +108,8 @@ class Web:
         full = {
             "me": self.node.settings.name or self.node.code,
             "user": user,
-            "roles": "、".join(ROLE_LABELS[r] for r in sorted(principal.roles)) if principal else "",
+            "roles": "、".join(tr.gettext(words.ROLE[r]) for r in sorted(principal.roles)) if principal else "",
+            "words": words,
             "nav": [(href, label) for href, label, action in NAV if principal is not None and principal.may(action)],
             "csrf": _csrf(request),
             "_": tr.gettext,

@@ -14,9 +14,7 @@ from starlette.routing import Route
 
 from node.domain.divisions import DivisionCode
 from node.domain.errors import OperatorError
-from node.domain.evaluation import CAUSES
 from node.domain.roles import Action
-from node.domain.supervision import LEVELS, RULES
 from node.domain.timelimits import CHINA_TZ, local_date
 from node.pages.report import division_name
 from node.services.stats import Period, Query, write_csv
@@ -53,9 +51,6 @@ def routes(web: Web) -> list[Route]:
             "month": month,
             "division": division,
             "name": division_name(node, division),
-            "rules": RULES,
-            "levels": LEVELS,
-            "causes": CAUSES,
             "may_ack": principal.may(Action.ACKNOWLEDGE),
             "may_follow": principal.may(Action.FOLLOW_UP),
             "above": lambda origin: me.is_ancestor_of(DivisionCode(origin)),

@@ -12,9 +12,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from node.domain.codes import SATISFACTION, SERVICE_OBJECTS
+from node.domain.codes import SERVICE_OBJECTS
 from node.domain.errors import InvalidInput, NotFound, OperatorError
-from node.domain.evaluation import CAUSES
 from node.domain.lifecycle import CaseState, Command
 from node.domain.roles import Action, Principal, action_of
 from node.domain.timelimits import local_date
@@ -91,8 +90,6 @@ def routes(web: Web) -> list[Route]:
                 "procedures": words.PROCEDURE,
                 "purposes": words.PURPOSE,
                 "delivery": {k: words.DELIVERY[k] for k in DELIVERY},
-                "causes": CAUSES,
-                "satisfaction": SATISFACTION,
                 "neighbours": _neighbours(node.settings.code.code, state),
             },
             status,
