@@ -6,6 +6,7 @@ keeps the list; a code that is unknown or another division's changes nothing."""
 from __future__ import annotations
 
 import itertools
+import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 
@@ -133,5 +134,13 @@ def test_the_county_publishes_its_list_from_a_page(tree: list[Node]) -> None:  #
         assert clerk.post("/catalog/errands", {"csrf": token, "shown": DEFER}) == 403  # a clerk publishes nothing
         assert counts(county) == before and county.catalog.get(DEFER).agent_allowed
         assert DEFER in clerk.page("/catalog/errands.csv")  # but reads the list
+        admin = Session(base)  # a page loaded before the list changed elsewhere keeps that change
+        admin.log_in("管理-孙", "sun-password-1")
+        stale = admin.page("/catalog/errands?q=" + urllib.parse.quote("教师资格"))
+        assert f'name="shown" value="{ITEM}"' in stale and f'name="was" value="{ITEM}"' not in stale
+        county.catalog.set_errands([ITEM], True)  # `yiwang catalog errands open` meanwhile
+        fields = {"csrf": admin.token("/work"), "shown": ITEM}  # the stale page, nothing ticked
+        assert admin.post("/catalog/errands", fields) == 200
+        assert county.catalog.get(ITEM).agent_allowed
     finally:
         server.stop()

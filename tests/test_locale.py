@@ -56,10 +56,10 @@ def test_the_cli_speaks_chinese_by_default_and_english_when_asked(node: Node) ->
     assert late in wide and waiting in wide and item in wide  # whole codes in the table's lines
 
     refused = run(home, "zh_CN", "case", "review", waiting, expect=4).stderr
-    assert refused.startswith("错误:") and "现在不能执行 `yiwang case review`" in refused.replace("\n", "")
-    assert "`yiwang case accept`" in refused.replace("\n", "") and "accept_custody" not in refused
+    assert refused.startswith("错误：") and "现在不能执行 `yiwang case review`" in refused.replace("\n", "")
+    assert "`yiwang case accept`" in refused.replace("\n", "") and "case take" not in refused  # no offer open
     english = run(home, "en", "case", "review", waiting, expect=4).stderr.replace("\n", "")
     assert "`yiwang case review` is not allowed now; allowed: `yiwang case accept`" in english
 
     moved = run(home, "zh_CN", "case", "offer", waiting, "--to", "511602001000").stdout.replace("\n", "")
-    assert "已移交 511602001000, 答复期限" in moved and "当前在 511602000000" in moved
+    assert "已提请移交至 511602001000，答复期限" in moved and "当前在 511602000000" in moved

@@ -23,7 +23,6 @@ from node.cli.common import (
     table,
 )
 from node.domain.calendar import parse_date
-from node.domain.codes import SATISFACTION
 from node.domain.errors import InvalidInput
 from node.domain.evaluation import CAUSES
 from node.domain.lifecycle import (
@@ -110,6 +109,13 @@ def _status_line(view: CaseView) -> str:
     return ", ".join(parts)
 
 
+def _level(level: str) -> str:
+    """A case's time-limit level in words, with the clock stopped said."""
+    word, _sep, rest = level.partition(" ")
+    shown = _(words.LEVEL[word]) if word in words.LEVEL else word
+    return shown + (" " + _("(clock stopped)") if "clock stopped" in rest else "")
+
+
 def _detail(detail: dict[str, object]) -> str:
     """A timeline entry's details in words (`原因: ...`), not the command's field names."""
     out = []
@@ -124,11 +130,11 @@ def _detail(detail: dict[str, object]) -> str:
         elif key == "method":
             shown = _(words.DELIVERY.get(shown, shown))
         elif key == "level" and str(value).isdigit():
-            shown = SATISFACTION.get(int(str(value)), shown)
+            shown = _(words.SATISFACTION.get(int(str(value)), shown))
         elif key == "causes" and isinstance(value, list | tuple):
-            shown = "、".join(CAUSES.get(str(c), str(c)) for c in value)
-        elif isinstance(value, bool):
-            shown = _("yes") if value else _("no")
+            shown = "、".join(_(words.CAUSE.get(str(c), str(c))) for c in value)
+        elif key == "approved":
+            shown = _("approve") if value else _("deny")
         out.append(f"{_(words.DETAIL[key])}: {shown}")
     return "; ".join(out)
 
@@ -453,8 +459,7 @@ def show(
     else:
         shown = applicant if reveal else applicant.masked()
         shown_text = f"{shown.name} {shown.id_number} {shown.phone}".strip()
-    evaluation = f"{s.evaluation} {SATISFACTION[s.evaluation]}" if s.evaluation else ""
-    level = view.level.split(" ")[0]
+    evaluation = f"{s.evaluation} {_(words.SATISFACTION[s.evaluation])}" if s.evaluation else ""
     rows = [
         (_("status"), _status_line(view)),
         (_("item"), s.item_code),
@@ -463,7 +468,7 @@ def show(
         (_("accepted"), fmt_time(s.accepted_at)),
         (_("limit"), "" if s.limit_days is None else _("%(n)s working days") % {"n": s.limit_days}),
         (_("used / left"), "" if view.used_days is None else f"{view.used_days} / {view.remaining_days}"),
-        (_("level"), _(words.LEVEL[level]) if level in words.LEVEL else view.level),
+        (_("level"), _level(view.level)),
         (_("missing (容缺)"), "、".join(s.missing_materials)),
         (_("applicant"), shown_text),
         (_("agent"), s.agent),
@@ -509,6 +514,10 @@ def list_(
 
     if status and status not in {s.value for s in Status}:
         raise InvalidInput("--status", f"one of {', '.join(s.value for s in Status)}")
+    if overdue and status:
+        raise InvalidInput(
+            "--overdue", "lists accepted and under-review cases past their due date: give it without --status"
+        )
     with opened(data_dir) as node:
         views = node.cases.list(status, limit, after, open_only, overdue)
     if json_out:
@@ -522,7 +531,7 @@ def list_(
             v.state.item_code,
             fmt_time(v.state.filed_at),
             v.due_date + ("*" if v.due_provisional else ""),
-            _(words.LEVEL[lv]) if (lv := v.level.split(" ")[0]) in words.LEVEL else v.level,
+            _level(v.level),
         )
         for v in views
     ]

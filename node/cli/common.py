@@ -166,13 +166,18 @@ def _(message: str) -> str:
     return i18n.translations(cli_locale()).gettext(message)
 
 
+OFFER_ANSWERS = frozenset({"accept_custody", "decline_custody", "withdraw_offer"})
+
+
 def message_of(exc: YiwangError) -> str:
     """The one line the CLI prints; a lifecycle refusal names the steps by their CLI spelling."""
     if isinstance(exc, IllegalTransition):
         from node.pages.words import STATUS
 
         step = CLI_STEPS.get(exc.command, exc.command)
-        allowed = ", ".join(f"`yiwang {CLI_STEPS.get(c, c)}`" for c in exc.allowed) or _("none (the case is closed)")
+        # answering or withdrawing an offer is possible only while one is open: not hinted here
+        steps = [c for c in exc.allowed if c not in OFFER_ANSWERS]
+        allowed = ", ".join(f"`yiwang {CLI_STEPS.get(c, c)}`" for c in steps) or _("none (the case is closed)")
         status = _(STATUS[exc.status]) if exc.status in STATUS else exc.status
         return _("case %(no)s is %(status)s: `yiwang %(step)s` is not allowed now; allowed: %(allowed)s") % {
             "no": exc.case_no,

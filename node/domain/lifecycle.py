@@ -106,6 +106,9 @@ CUSTODY_PURPOSES = ("process", "escalate", "return", "reroute", "result")
 
 CLOSED = frozenset({Status.NOT_ACCEPTED, Status.DELIVERED, Status.WITHDRAWN, Status.EVALUATED})
 CLOCK_STOPPED = frozenset({Status.AWAITING_SUPPLEMENT, Status.SPECIAL_PROCEDURE})
+# Where a case can be overdue: its clock runs and it is not decided (a supplement or a special
+# procedure stops the clock; a decided case waits only for delivery).
+RUNNING = (Status.ACCEPTED, Status.UNDER_REVIEW)
 SPECIAL_PROCEDURES = ("hearing", "testing", "expert_review", "extension", "inspection", "other")
 
 

@@ -119,7 +119,7 @@ DETAIL = {
     "answer_by": N_("answer by"),
     "agent": N_("agent"),
     "cited_licenses": N_("licences cited"),
-    "approved": N_("approved"),
+    "approved": N_("decision"),
 }
 
 # Official code tables (node/domain): their Chinese names are the zh_CN translations.

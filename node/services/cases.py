@@ -35,6 +35,7 @@ from node.domain.errors import InvalidInput, NotFound, mask
 from node.domain.identifiers import validate_credit_code, validate_resident_id
 from node.domain.lifecycle import (
     CLOCK_STOPPED,
+    RUNNING,
     Accept,
     AcceptCustody,
     CaseCommand,
@@ -527,7 +528,7 @@ class CaseService:
         check("after", after, "case_no")
         today = local_date(self.clock())
         with self.store.read() as tx:
-            rows = tx.list_cases(status, limit, after, open_only, today.isoformat() if overdue else "")
+            rows = tx.list_cases(status, limit, after, open_only, today.isoformat() if overdue else "", RUNNING)
         return [self._view(c.state, c.due_date, c.due_provisional, today) for c in rows]
 
     def materials(self, case_no: str) -> Sequence[tuple[MaterialRef, bool]]:

@@ -137,7 +137,7 @@ class CatalogService:
             for c in codes
             if c.strip()
         }
-        both = set(c.strip() for c in opening) & set(c.strip() for c in closing)
+        both = {c.strip() for c in opening if c.strip()} & {c.strip() for c in closing if c.strip()}
         if both:
             raise InvalidInput("items", f"{sorted(both)[0]} is both opened and closed")
         if not wanted:

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from node.domain.bounds import check
 from node.domain.errors import InvalidInput
-from node.domain.lifecycle import Status
+from node.domain.lifecycle import RUNNING, Status
 from node.domain.timelimits import local_date
 from node.services.cases import CaseService, CaseView
 from node.services.ports import Clock
@@ -36,11 +36,6 @@ STATUSES: dict[Queue, tuple[Status, ...]] = {
     Queue.SPECIAL: (Status.SPECIAL_PROCEDURE,),
     Queue.DELIVERY: (Status.APPROVED, Status.DENIED),
 }
-
-
-# Where a case can be overdue: its clock runs and it is not decided (a supplement or a special
-# procedure stops the clock; a decided case waits only for delivery).
-RUNNING = (Status.ACCEPTED, Status.UNDER_REVIEW)
 
 
 @dataclass(frozen=True)

@@ -241,13 +241,19 @@ class CasesTx(TxBase):
         )
 
     def list_cases(
-        self, status: str = "", limit: int = 50, after: str = "", open_only: bool = False, due_before: str = ""
+        self,
+        status: str = "",
+        limit: int = 50,
+        after: str = "",
+        open_only: bool = False,
+        due_before: str = "",
+        running: Sequence[str] = (),
     ) -> list[StoredCase]:
-        """Cases by number; `due_before`: only accepted or under-review ones due before that day."""
+        """Cases by number; `due_before`: only those in `running` statuses due before that day."""
         q = select(T_CASES).order_by(T_CASES.c.case_no).limit(limit)
         if due_before:
             c = T_CASES.c
-            q = q.where(c.status.in_(["accepted", "under_review"]), c.due_date > "", c.due_date < due_before)
+            q = q.where(c.status.in_(list(running)), c.due_date > "", c.due_date < due_before)
         if status:
             q = q.where(T_CASES.c.status == status)
         if after:

@@ -154,10 +154,11 @@ class Web:
         authorize(principal, action)
         return principal
 
-    async def form(self, request: Request, files: int = 0) -> FormData:
-        """The posted form, read within bounds (`files` uploads at most), refused (nothing done)
-        without this session's CSRF token. Handlers authorise the session before they read it."""
-        form = await request.form(max_files=files, max_fields=MAX_FIELDS, max_part_size=MAX_PART)
+    async def form(self, request: Request, files: int = 0, fields: int = MAX_FIELDS) -> FormData:
+        """The posted form, read within bounds (`files` uploads and `fields` fields at most),
+        refused (nothing done) without this session's CSRF token. Handlers authorise the session
+        before they read it."""
+        form = await request.form(max_files=files, max_fields=fields, max_part_size=MAX_PART)
         if not csrf_ok(request, str(form.get("csrf", ""))):
             raise CsrfRefused("the form's CSRF token is missing or wrong")
         return form

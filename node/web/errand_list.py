@@ -43,12 +43,17 @@ def routes(web: Web) -> list[Route]:
 
     async def publish(request: Request) -> Response:
         web.signed_in(request, Action.MANAGE)
-        form = await web.form(request)
+        form = await web.form(request, fields=3 * SHOWN + 10)
         _ = web.gettext(request)
-        shown = [str(c) for c in form.getlist("shown")][: SHOWN * 4]
+        shown = [str(c) for c in form.getlist("shown")][:SHOWN]
         ticked = {str(c) for c in form.getlist("open")}
-        opening = [c for c in shown if c in ticked]
-        closing = [c for c in shown if c not in ticked]
+        was = {str(c) for c in form.getlist("was")}  # open when the page was loaded
+        # only what the administrator changed on the page: a list changed elsewhere since is kept
+        opening = [c for c in shown if c in ticked and c not in was]
+        closing = [c for c in shown if c in was and c not in ticked]
+        if not opening and not closing:
+            request.session["flash"] = _("Nothing changed")
+            return headers(RedirectResponse("/catalog/errands", status_code=303))
         try:
             result = await run_in_threadpool(node.catalog.update_errands, opening, closing)
         except OperatorError as exc:
