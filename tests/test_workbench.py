@@ -284,6 +284,18 @@ def test_every_step_is_refused_to_a_role_without_it_and_to_a_form_without_its_to
         clerk.post(f"/cases/{case_no}/act", {"csrf": token, **fields})  # refused, shown again
     assert counts(node) == before
 
+    # every other form of the consoles, posted by an account whose roles do not have its action
+    for path, fields, who in (
+        (f"/errands/new/{ITEM}", {"name": "某", "id_number": "440524188001010014", "consent": "1"}, supervisor),
+        (f"/errands/new/{ITEM}", {"name": "某", "id_number": "440524188001010014", "consent": "1"}, clerk),
+        ("/supervision/ack", {"origin": node.code, "seq": "1"}, clerk),
+        ("/supervision/follow-up", {"case_no": case_no, "step": "callback"}, supervisor),
+        ("/catalog/errands", {"shown": ITEM, "open": ITEM}, clerk),
+        ("/catalog/errands", {"shown": ITEM, "open": ITEM}, supervisor),
+    ):
+        assert who.post(path, {"csrf": who.token("/stats"), **fields}) == 403, (path, who)
+    assert counts(node) == before
+
     # bounded bodies: more files than a filing takes, and a body declared too large
     many = [("files", (f"{i}.png", b"x")) for i in range(25)]
     assert (
