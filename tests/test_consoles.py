@@ -100,6 +100,7 @@ def test_a_village_agent_on_a_phone_files_an_errand_takes_the_result_back_and_re
         keep("agent-case", seen.screenshot)
     assert seen.errors == [] and seen.outside == []
     assert seen.facts["cjk_font"] is True and seen.facts["scripts"] == 0 and seen.facts["wide"] <= PHONE["width"]
+    assert seen.facts["unlabelled"] == []
     state = village.cases.get(case_no)
     assert state.agent == AGENT and state.evaluation == 4  # the agent is the signed-in operator
 
@@ -134,6 +135,7 @@ def test_a_supervisor_acknowledges_an_alarm_drills_to_a_village_and_exports_csv(
         assert page.inner_text("#flash") == "已确认预警"
         look(page, seen, SHOT)
         keep("supervision", seen.screenshot)
+        assert seen.facts["unlabelled"] == []
         page.goto(f"{base}/stats")
         names = []
         for _ in range(4):  # province -> city -> county -> township -> village

@@ -37,6 +37,9 @@ SHOT = {
     "cjk_font": "document.fonts.check(\"16px 'WenQuanYi Micro Hei'\")",
     "scripts": "document.scripts.length",
     "lang": "document.documentElement.lang",
+    # every field an operator fills has a label (hidden fields aside)
+    "unlabelled": "Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))"
+    ".filter(e => !e.labels || e.labels.length === 0).map(e => e.name)",
 }
 
 
@@ -158,6 +161,7 @@ def test_a_clerk_files_accepts_with_rongque_asks_once_decides_with_a_licence_and
     for word in ("提交申请", "已受理", "一次性告知补正", "已补材料", "作出决定", "送达"):
         assert word in timeline, word
     assert "case_" not in timeline and seen.facts["cjk_font"] is True and seen.facts["scripts"] == 0
+    assert seen.facts["unlabelled"] == []
     assert distinct_colours(case_shot) > 8
     reveals = node.cases.reveals(case_no)
     assert [(r.actor, r.what, r.via) for r in reveals] == [(CLERK, "applicant", "web")]
