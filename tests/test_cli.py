@@ -103,9 +103,13 @@ def test_personal_data_stays_out_of_the_log_file(home: Path) -> None:
     ("args", "code", "message"),
     [
         (["case", "file", "--item", ITEM, "--name", NAME, "--id", "440524188001010015"], 2, "check character"),
-        (["case", "file", "--item", "NO-SUCH-ITEM", "--name", NAME, "--id", ID_NUMBER], 3, "no catalog item"),
+        (
+            ["case", "file", "--item", "NO-SUCH-ITEM", "--name", NAME, "--id", ID_NUMBER],
+            3,
+            "Not found on this node: catalog item",
+        ),
         (["case", "file", "--item", ITEM, "--name", NAME, "--id", ID_NUMBER, "--kind", "2"], 2, "credit code"),
-        (["case", "deliver", "511602000000202601010001"], 3, "no case"),
+        (["case", "deliver", "511602000000202601010001"], 3, "Not found on this node: the case"),
         (["calendar", "publish", "2027", "--holiday", "2027-02-30"], 2, "not a real date"),
         (["calendar", "publish", "2027", "--holiday", "2027-01-01", "--workday", "2027-01-05"], 2, "weekday"),
         (["case", "list", "--status", "lost"], 2, "--status"),

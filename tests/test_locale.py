@@ -61,5 +61,10 @@ def test_the_cli_speaks_chinese_by_default_and_english_when_asked(node: Node) ->
     english = run(home, "en", "case", "review", waiting, expect=4).stderr.replace("\n", "")
     assert "`yiwang case review` is not allowed now; allowed: `yiwang case accept`" in english
 
+    missing = run(home, "zh_CN", "case", "deliver", "511602000000202601010001", expect=3).stderr
+    assert "本节点没有此办件：511602000000202601010001" in missing
+    unknown = run(home, "zh_CN", "case", "file", "--item", item, "--name", " ", "--id", "440524188001010014", expect=2)
+    assert "请检查申请人姓名：" in unknown.stderr
+
     moved = run(home, "zh_CN", "case", "offer", waiting, "--to", "511602001000").stdout.replace("\n", "")
     assert "已提请移交至 511602001000，答复期限" in moved and "当前在 511602000000" in moved

@@ -185,7 +185,9 @@ def message_of(exc: YiwangError) -> str:
             "step": step,
             "allowed": allowed,
         }
-    return str(exc)
+    from node.pages.errors import explain
+
+    return explain(exc, _)
 
 
 def run_cli(app: Callable[[], Any]) -> None:

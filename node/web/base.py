@@ -22,9 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from federation.transport.enrollment import Throttle
 from node import i18n
 from node.context import Node
-from node.domain.errors import Forbidden, OperatorError, Unauthenticated
+from node.domain.errors import Forbidden, OperatorError, Unauthenticated, YiwangError
 from node.domain.roles import Action, Principal, authorize
 from node.pages import words
+from node.pages.errors import explain
 
 # No script, no frame, forms only to this node: what a page needs and nothing else.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
@@ -125,6 +126,10 @@ class Web:
         }
         response = self.templates.TemplateResponse(request, name, full, status_code=status)
         return headers(response)
+
+    def explain(self, request: Request, exc: YiwangError) -> str:
+        """An error in the operator's words and language."""
+        return explain(exc, self.gettext(request))
 
     def error(self, request: Request, message: str, status: int = 400) -> Response:
         return self.page(request, "error.html", {"message": message}, status)

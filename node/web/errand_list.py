@@ -32,7 +32,7 @@ def routes(web: Web) -> list[Route]:
             items = [i for i in node.catalog.list(query, limit=SHOWN * 4) if me.contains(DivisionCode(i.division_code))]
             opened = node.catalog.errands(limit=5000)
         except OperatorError as exc:
-            return web.error(request, str(exc))
+            return web.error(request, web.explain(request, exc))
         context = {
             "items": items[:SHOWN],
             "q": query,
@@ -57,7 +57,7 @@ def routes(web: Web) -> list[Route]:
         try:
             result = await run_in_threadpool(node.catalog.update_errands, opening, closing)
         except OperatorError as exc:
-            request.session["flash"] = str(exc)
+            request.session["flash"] = web.explain(request, exc)
         else:
             request.session["flash"] = _("%(n)s item(s) changed; the villages receive the list over the links") % {
                 "n": result.changed

@@ -26,11 +26,12 @@ def routes(web: Web) -> list[Route]:
 
     def mine(request: Request) -> Response:
         principal = web.signed_in(request, Action.FILE_ERRAND)
+        raw = request.query_params.get("page", "1") or "1"
+        page = int(raw) if raw.isascii() and raw.isdigit() else 0
         try:
-            page = int(request.query_params.get("page", "1") or "1")
             views, more = node.queues.errands(principal.name, page)
-        except (ValueError, OperatorError) as exc:
-            return web.error(request, str(exc))
+        except OperatorError as exc:
+            return web.error(request, web.explain(request, exc))
         offers = {v.state.case_no for v in views if v.state.offered_to == node.code}
         context = {"views": views, "more": more, "page": page, "offers": offers, "words": words}
         return web.page(request, "errands.html", context)
@@ -41,14 +42,14 @@ def routes(web: Web) -> list[Route]:
         try:
             found = node.catalog.errands(query, limit=50)
         except OperatorError as exc:
-            return web.error(request, str(exc))
+            return web.error(request, web.explain(request, exc))
         return web.page(request, "errand_items.html", {"items": found, "q": query})
 
     def form_page(request: Request, code: str, values: dict[str, str], errors: dict[str, str]) -> Response:
         try:
             item = node.catalog.get(code)
         except OperatorError as exc:
-            return web.error(request, str(exc), 404)
+            return web.error(request, web.explain(request, exc), 404)
         kinds = {k: v for k, v in SERVICE_OBJECTS.items() if not item.service_objects or k in item.service_objects}
         context = {"item": item, "values": values, "errors": errors, "kinds": kinds}
         return web.page(request, "errand_form.html", context)

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData, UploadFile
 from node.context import Node
 from node.domain.errors import InvalidInput, OperatorError
 from node.domain.roles import Principal
+from node.pages.errors import explain
 from node.services.cases import Applicant, FileRequest
 
 MAX_UPLOAD = 10 * 1024 * 1024  # a scanned material
@@ -62,7 +63,7 @@ def file_from_form(
         name = SERVICE_FIELDS.get(exc.field, "id_number" if "id" in exc.field or "credit" in exc.field else "form")
         filing.errors[name] = _("Check this entry") + f": {exc.reason}"
     except OperatorError as exc:
-        filing.errors["form"] = str(exc)
+        filing.errors["form"] = explain(exc, _)
     else:
         filing.case_no = state.case_no
     return filing

@@ -32,7 +32,7 @@ def routes(web: Web) -> list[Route]:
             report = node.stats.report(Query(period, division, by_next_level=True), today)
             days = node.stats.per_day(report.division, period) if (period.last - period.first).days < 92 else []
         except OperatorError as exc:
-            return web.error(request, str(exc))
+            return web.error(request, web.explain(request, exc))
         code = DivisionCode(report.division)
         rows = [
             {
@@ -74,7 +74,7 @@ def routes(web: Web) -> list[Route]:
             period = Period.parse(request.query_params.get("period", "") or today.strftime("%Y-%m"))
             html = render(build(node, period, request.query_params.get("division", ""), today))
         except OperatorError as exc:
-            return web.error(request, str(exc))
+            return web.error(request, web.explain(request, exc))
         return headers(HTMLResponse(html))
 
     return [

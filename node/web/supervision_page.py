@@ -42,7 +42,7 @@ def routes(web: Web) -> list[Route]:
             month = args.get("month", "") or last_month
             signoffs = node.signoff.status(month)
         except OperatorError as exc:
-            return web.error(request, str(exc))
+            return web.error(request, web.explain(request, exc))
         me = DivisionCode(node.code)
         context = {
             "alarms": alarms,
@@ -75,7 +75,7 @@ def routes(web: Web) -> list[Route]:
         except ValueError:
             return web.error(request, _("Unknown alarm"))
         except OperatorError as exc:
-            request.session["flash"] = str(exc)
+            request.session["flash"] = web.explain(request, exc)
         else:
             request.session["flash"] = _("Alarm acknowledged")
         return headers(RedirectResponse("/supervision", status_code=303))
@@ -88,7 +88,7 @@ def routes(web: Web) -> list[Route]:
         try:
             await run_in_threadpool(node.supervision.follow_up, case_no, step, principal.name, note)
         except OperatorError as exc:
-            request.session["flash"] = str(exc)
+            request.session["flash"] = web.explain(request, exc)
         else:
             request.session["flash"] = _("Recorded")
         return headers(RedirectResponse("/supervision", status_code=303))
@@ -101,7 +101,7 @@ def routes(web: Web) -> list[Route]:
             period = Period.of(args.get("period", ""), args.get("from", ""), args.get("to", ""), today)
             report = node.stats.report(Query(period, args.get("division", "") or node.code, by_next_level=True), today)
         except OperatorError as exc:
-            return web.error(request, str(exc))
+            return web.error(request, web.explain(request, exc))
         name = f"stats-{report.division}-{period.first.isoformat()}-{period.last.isoformat()}.csv"
         return csv_download(lambda out: write_csv(report, out), name)
 

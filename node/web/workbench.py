@@ -35,7 +35,7 @@ def routes(web: Web) -> list[Route]:
         try:
             page = node.queues.page(args.get("q", ""), _int(args.get("page", "1")), args.get("overdue") == "1")
         except OperatorError as exc:
-            return web.error(request, str(exc))
+            return web.error(request, web.explain(request, exc))
         sizes = node.queues.sizes()
         return web.page(
             request,
@@ -60,7 +60,7 @@ def routes(web: Web) -> list[Route]:
         try:
             view = node.cases.show(case_no)
         except OperatorError as exc:
-            return web.error(request, str(exc), 404 if isinstance(exc, NotFound) else 400)
+            return web.error(request, web.explain(request, exc), 404 if isinstance(exc, NotFound) else 400)
         state = view.state
         try:
             item = node.catalog.get(state.item_code)
@@ -108,7 +108,7 @@ def routes(web: Web) -> list[Route]:
         try:
             applicant = node.cases.reveal(case_no, principal.name, "web")
         except OperatorError as exc:
-            return web.error(request, str(exc))
+            return web.error(request, web.explain(request, exc))
         return case_page(request, principal, case_no, applicant=applicant)
 
     async def material(request: Request) -> Response:
@@ -118,7 +118,7 @@ def routes(web: Web) -> list[Route]:
         try:
             data = await run_in_threadpool(node.cases.reveal_material, case_no, name, principal.name, "web")
         except OperatorError as exc:
-            return web.error(request, str(exc), 404)
+            return web.error(request, web.explain(request, exc), 404)
         response = Response(data, media_type="application/octet-stream")
         response.headers["Content-Disposition"] = "attachment; filename*=UTF-8''" + _quote(name)
         return headers(response)
@@ -135,7 +135,7 @@ def routes(web: Web) -> list[Route]:
         try:
             state = node.cases.get(case_no)
         except OperatorError as exc:
-            return web.error(request, str(exc), 404)
+            return web.error(request, web.explain(request, exc), 404)
         posted = read(step, form, state, me, _)
         if posted.command is None:  # shown again with the errors beside the fields (a page, not a failure)
             return case_page(request, principal, case_no, posted, status=400 if "step" in posted.errors else 200)
@@ -152,7 +152,7 @@ def routes(web: Web) -> list[Route]:
                 after = node.cases.act(case_no, posted.command, who.name)
                 request.session["flash"] = _("Done: %(status)s") % {"status": _(words.STATUS[after.status])}
         except OperatorError as exc:
-            posted.errors["step"] = str(exc)
+            posted.errors["step"] = web.explain(request, exc)
             return case_page(request, who, case_no, posted)
         return headers(RedirectResponse(f"/cases/{case_no}", status_code=303))
 
@@ -162,7 +162,7 @@ def routes(web: Web) -> list[Route]:
         try:
             items = node.catalog.list(query, limit=30)
         except OperatorError as exc:
-            return web.error(request, str(exc))
+            return web.error(request, web.explain(request, exc))
         return web.page(request, "file_search.html", {"items": items, "q": query})
 
     def filing_page(
@@ -171,7 +171,7 @@ def routes(web: Web) -> list[Route]:
         try:
             item = node.catalog.get(code)
         except OperatorError as exc:
-            return web.error(request, str(exc), 404)
+            return web.error(request, web.explain(request, exc), 404)
         kinds = {k: v for k, v in SERVICE_OBJECTS.items() if not item.service_objects or k in item.service_objects}
         context = {"item": item, "values": values, "errors": errors, "kinds": kinds}
         return web.page(request, "file_form.html", context, status)
