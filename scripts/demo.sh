@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 Y=".venv/bin/yiwang"
 export COLUMNS="${COLUMNS:-120}"
+export YIWANG_LANG="${YIWANG_LANG:-zh_CN}"  # the operators' language; YIWANG_LANG=en make demo for English
 SIM="demo-data"
 CATALOG="../shared/data/catalog_sichuan_511602.csv"
 [ -f "$CATALOG" ] || { echo "demo: $CATALOG is missing (the shared data folder sits beside the repository)" >&2; exit 1; }

@@ -81,7 +81,9 @@ def test_a_city_cannot_sign_before_its_counties_and_a_later_change_is_flagged_at
     assert flagged[COUNTY_B].changed == {} and signed(flagged[COUNTY_B]).changes_after == 0
     at_county = {s.division: s for s in county.signoff.status("2026-11")}
     assert signed(at_county[COUNTY]).changes_after >= 1
-    assert "签署后有变更" in cli(province.settings.data_dir, "stats", "status", "--period", "2026-11").stdout
+    assert (
+        "签署后有变更" in cli(province.settings.data_dir, "stats", "status", "--period", "2026-11", lang="zh_CN").stdout
+    )
     assert province.stats.verify() == {}
 
 
@@ -93,5 +95,5 @@ def test_the_cli_signs_and_shows_the_status(nodes: dict[str, Node], clock: Clock
     assert signed["division"] == VILLAGE
     shown = cli_json(home, "stats", "status", "--period", "2026-02")
     assert [(n["division"], n["signed"]) for n in shown["nodes"]] == [(VILLAGE, True)]
-    assert "已签署" in cli(home, "stats", "status", "--period", "2026-02").stdout
+    assert "已签署" in cli(home, "stats", "status", "--period", "2026-02", lang="zh_CN").stdout
     assert "already" in cli(home, "stats", "sign", "--period", "2026-02", expect=4).stderr

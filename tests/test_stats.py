@@ -126,10 +126,11 @@ def test_the_cli_shows_figures_by_division_and_as_json(worked: dict[str, Node]) 
     home = worked[PROVINCE].settings.data_dir
     shown = cli_json(home, "stats", "--period", "2026-11", "--by")
     assert shown["rows"] == [{"division": CITY, **EXPECTED}]
-    text = cli(home, "stats", "--period", "2026-11").stdout
+    text = cli(home, "stats", "--period", "2026-11", lang="zh_CN").stdout
     assert "办件量" in text and "超期办结" in text
     assert "2026-11-01" in text
-    assert "一致" in cli(home, "stats", "verify").stdout
+    assert "一致" in cli(home, "stats", "verify", lang="zh_CN").stdout
+    assert "equal a recount" in cli(home, "stats", "verify").stdout  # in English when asked
     bad = cli(home, "stats", "--period", "2026-11", "--from", "2026-11-01", expect=2)
     assert "--from" in bad.stderr
 

@@ -249,7 +249,7 @@ def test_the_cli_lists_scans_and_acknowledges_and_refuses_bad_requests(nodes: di
     assert [a["rule"] for a in scanned["alarms"] if a["rule"] == "reasons"] == ["reasons"]
     [shown] = cli_json(home, "alarms", "supervision", "--rule", "reasons")
     assert shown["rule_name"] == "不予受理或不予许可未充分说明理由" and shown["level_name"] == "黄牌"
-    assert "黄牌" in cli(home, "alarms", "supervision", "--open").stdout
+    assert "黄牌" in cli(home, "alarms", "supervision", "--open", lang="zh_CN").stdout
     before = counts(county)
     bad = cli(home, "alarms", "supervision", "--rule", "nonsense", expect=2)  # exit 2: a bad request
     assert "--rule" in bad.stderr

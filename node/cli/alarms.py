@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from node.cli.common import Actor, DataDir, JsonOut, acting, at_us, console, fmt_time, opened, print_json, table
+from node.cli.common import Actor, DataDir, JsonOut, _, acting, at_us, console, fmt_time, opened, print_json, table
 from node.domain.errors import InvalidInput
 from node.domain.roles import Action
 from node.domain.supervision import LEVELS, RULES
+from node.pages import words
 from node.store.tables import SupervisionAlarmRow
 
 app = typer.Typer(help="Alarms: this node's own, and electronic supervision (电子监察).", no_args_is_help=True)
@@ -74,18 +75,19 @@ def supervision(
         print_json([alarm_json(r) for r in rows])
         return
     table(
-        "电子监察告警",
-        ["编号", "规则", "级别", "办件", "区划", "期限", "说明", "状态"],
+        _("Supervision alarms"),
+        [_("Id"), _("Rule"), _("Level"), _("Case or month"), _("Division"), _("Due"), _("Detail"), _("State")],
         [
             (
                 f"{r.origin}:{r.seq}",
-                RULES.get(r.rule, r.rule),
-                LEVELS.get(r.level, r.level),
+                _(words.RULE[r.rule]) if r.rule in words.RULE else r.rule,
+                _(words.ALARM_LEVEL[r.level]) if r.level in words.ALARM_LEVEL else r.level,
                 r.case_no or r.period,
                 r.division,
                 r.due,
                 r.detail,
-                ("已解除" if r.cleared_at_us else "未解除") + (f", {r.ack_by} 已确认" if r.ack_by else ""),
+                (_("cleared") if r.cleared_at_us else _("open"))
+                + (", " + _("acknowledged by %(who)s") % {"who": r.ack_by} if r.ack_by else ""),
             )
             for r in rows
         ],
@@ -100,9 +102,12 @@ def scan(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
     if json_out:
         print_json({"cases": result.cases, "alarms": [a.__dict__ for a in result.alarms]})
         return
-    console.print(f"查看在办件 {result.cases} 件, 新告警 {len(result.alarms)} 条")
+    console.print(
+        _("%(cases)s open cases looked at, %(n)s new alarms") % {"cases": result.cases, "n": len(result.alarms)}
+    )
     for a in result.alarms:
-        console.print(f"  {LEVELS[a.level]} {RULES[a.rule]} {a.case_no or a.period} {a.detail}", highlight=False)
+        level, rule = _(words.ALARM_LEVEL[a.level]), _(words.RULE[a.rule])
+        console.print(f"  {level} {rule} {a.case_no or a.period} {a.detail}", highlight=False)
 
 
 @app.command("ack")
@@ -114,7 +119,7 @@ def ack(
     json_out: JsonOut = False,
 ) -> None:
     """Acknowledge an alarm (a supervisor's entry in this node's log)."""
-    origin, _, seq_text = alarm.partition(":")
+    origin, _sep, seq_text = alarm.partition(":")
     if not seq_text.isdigit() or not origin.isdigit() or len(origin) != 12:
         raise InvalidInput("alarm", "an alarm id is ORIGIN:SEQ, a 12-digit division code and a number")
     with opened(data_dir_) as node:
@@ -123,4 +128,4 @@ def ack(
     if json_out:
         print_json(alarm_json(row))
     else:
-        console.print(f"告警 {alarm} 已由 {by} 确认", highlight=False)
+        console.print(_("Alarm %(id)s acknowledged by %(who)s") % {"id": alarm, "who": by}, highlight=False)

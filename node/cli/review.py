@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from node.cli.common import Actor, DataDir, JsonOut, acting, at_us, console, fmt_time, opened, print_json, table
-from node.domain.evaluation import CAUSES
+from node.cli.common import Actor, DataDir, JsonOut, _, acting, at_us, console, fmt_time, opened, print_json, table
 from node.domain.roles import Action
+from node.pages import words
 from node.store.tables import RectificationRow
 
 app = typer.Typer(help="好差评 follow-up: 差评 callbacks (回访) and rectifications (整改).", no_args_is_help=True)
@@ -49,17 +49,17 @@ def review_list(
         print_json([task_json(t, due) for t, due in rows])
         return
     table(
-        "差评整改",
-        ["办件", "承办", "评价", "原因", "整改期限", "回访", "整改"],
+        _("Bad reviews and their rectification"),
+        [_("Case"), _("Handled by"), _("Evaluation"), _("Causes"), _("Rectify by"), _("Called back"), _("Rectified")],
         [
             (
                 t.case_no,
                 t.handling,
                 t.level,
-                "、".join(CAUSES.get(c, c) for c in t.causes.split(",") if c),
+                "、".join(_(words.CAUSE[c]) if c in words.CAUSE else c for c in t.causes.split(",") if c),
                 due,
-                fmt_time(at_us(t.called_back_at_us)) if t.called_back_at_us else "未回访",
-                fmt_time(at_us(t.rectified_at_us)) if t.rectified_at_us else "未整改",
+                fmt_time(at_us(t.called_back_at_us)) if t.called_back_at_us else _("not yet"),
+                fmt_time(at_us(t.rectified_at_us)) if t.rectified_at_us else _("not yet"),
             )
             for t, due in rows
         ],
@@ -74,7 +74,8 @@ def _step(case_no: str, step: str, note: str, actor: str | None, data_dir_: Path
     if json_out:
         print_json(task_json(task, due))
     else:
-        console.print(f"{case_no}: {'已回访' if step == 'callback' else '已整改'} ({by})", highlight=False)
+        done = _("Called back") if step == "callback" else _("Rectified")
+        console.print(f"{case_no}: {done} ({by})", highlight=False)
 
 
 @app.command("callback")

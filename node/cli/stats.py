@@ -9,44 +9,26 @@ from typing import Annotated
 import typer
 
 from node.cli import maintenance
-from node.cli.common import Actor, DataDir, JsonOut, acting, at_us, console, fmt_time, opened, print_json, table
+from node.cli.common import Actor, DataDir, JsonOut, _, acting, at_us, console, fmt_time, opened, print_json, table
 from node.domain.counting import COUNTERS
-from node.domain.evaluation import CAUSES
 from node.domain.indicators import Indicator
 from node.domain.roles import Action
 from node.domain.timelimits import local_date
+from node.pages import words
 from node.services.signoff import SignOffStatus
 from node.services.stats import Period, Query, Report, write_csv
 
 app = typer.Typer(help="Case figures of this node's subtree (统计).", invoke_without_command=True)
 
-LABELS = {
-    "filed": "办件量",
-    "accepted": "受理",
-    "not_accepted": "不予受理",
-    "approved": "准予",
-    "denied": "不予许可",
-    "delivered": "办结",
-    "delivered_on_time": "按时办结",
-    "delivered_late": "超期办结",
-    "withdrawn": "撤回",
-    "instant": "即办件",
-    "online": "网办",
-    "agent": "代办",
-    "cross_region": "通办",
-    "eval_1": "非常满意",
-    "eval_2": "满意",
-    "eval_3": "基本满意",
-    "eval_4": "不满意",
-    "eval_5": "非常不满意",
-    "bad_reviews": "差评",
-    "timed": "有时限办结",
-    "work_days": "办理用时(工作日)",
-    "called_back": "差评回访",
-    "bad_rectified": "差评整改",
-    **{f"cause_{code}": f"差评原因:{label}" for code, label in CAUSES.items()},
-}
-assert set(LABELS) == set(COUNTERS)
+
+def label(counter: str) -> str:
+    """A counter's column head in the operator's language."""
+    if counter.startswith("cause_") and counter[6:] in words.CAUSE:
+        return _(words.CAUSE_COUNTER) % {"cause": _(words.CAUSE[counter[6:]])}
+    return _(words.COUNTER[counter])
+
+
+assert all(c in words.COUNTER or c.startswith("cause_") for c in COUNTERS)
 SHOWN = (
     "filed",
     "accepted",
@@ -125,25 +107,36 @@ def report_json(r: Report) -> dict[str, object]:
 def _print(r: Report) -> None:
     by = r.query.by_next_level
     table(
-        f"办件统计 {r.query.period.label}",
-        ["区划", *(LABELS[c] for c in SHOWN)],
+        _("Case figures %(period)s") % {"period": r.query.period.label},
+        [_("Division"), *(label(c) for c in SHOWN)],
         [(_place(f.division, r.division, by), *(f.counts[c] for c in SHOWN)) for f in r.rows],
     )
     g = r.gauges
-    console.print(f"在办 {g.open} 件, 超期 {g.overdue} 件; 监察: 预警 {g.warning}, 黄牌 {g.yellow}, 红牌 {g.red}")
+    gauges = _(
+        "Open %(open)s, overdue %(overdue)s; supervision: "
+        "warnings %(warning)s, yellow cards %(yellow)s, red cards %(red)s"
+    )
+    counts = {"open": g.open, "overdue": g.overdue, "warning": g.warning, "yellow": g.yellow, "red": g.red}
+    console.print(gauges % counts, highlight=False)
     if r.peers["filed"] or r.peers["delivered"]:
-        console.print(f"其中为外省办理: 办件 {r.peers['filed']}, 办结 {r.peers['delivered']}")
-    table("指标 (docs/indicators.md)", ["指标", "值", "口径"], [(i.name, shown(i), i.formula) for i in r.indicators])
+        peers = _("Handled for other provinces: filed %(filed)s, delivered %(delivered)s")
+        console.print(peers % {"filed": r.peers["filed"], "delivered": r.peers["delivered"]}, highlight=False)
+    table(
+        _("Indicators (docs/indicators.md)"),
+        [_("Indicator"), _("Value"), _("Formula")],
+        [(i.name, shown(i), i.formula) for i in r.indicators],
+    )
     if r.zero_items:
-        console.print(f"零办件事项 {len(r.zero_items)} 项")
+        console.print(_("Items without cases: %(n)s") % {"n": len(r.zero_items)}, highlight=False)
     if r.zero_departments:
-        console.print(f"零办件部门 {len(r.zero_departments)} 个: {'、'.join(d for _, d in r.zero_departments[:20])}")
+        names = "、".join(d for _v, d in r.zero_departments[:20])
+        console.print(_("Departments without cases: %(n)s: %(names)s") % {"n": len(r.zero_departments), "names": names})
 
 
 def _place(code: str, queried: str, by: bool) -> str:
     """A row's division; a level down, the queried division's own row is its cases handled at
     that level itself (本级)."""
-    return f"{code} 本级" if by and code == queried else code
+    return code + " " + _("(own level)") if by and code == queried else code
 
 
 def shown(i: Indicator) -> str:
@@ -187,8 +180,18 @@ def items(
         print_json({"from": when.first, "to": when.last, "items": rows})
         return
     table(
-        f"事项办理用时 {when.label}",
-        ["事项", "名称", "部门", "办件", "办结", "超期办结", "平均用时", "承诺时限", "法定时限"],
+        _("Working days per item %(period)s") % {"period": when.label},
+        [
+            _("Item"),
+            _("Name"),
+            _("Department"),
+            label("filed"),
+            label("delivered"),
+            label("delivered_late"),
+            _("Mean working days"),
+            _("Promised limit"),
+            _("Legal limit"),
+        ],
         [
             (
                 r["item_code"],
@@ -214,9 +217,9 @@ def verify(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     if json_out:
         print_json({"equal": not differences, "differences": differences})
     elif differences:
-        console.print(f"统计与日志重算不一致: {differences}")
+        console.print(_("The figures differ from a recount of the log: %(d)s") % {"d": differences})
     else:
-        console.print("统计与日志重算一致 (figures equal a recount from the log)")
+        console.print(_("The figures equal a recount of the log"))
     if differences:
         raise typer.Exit(6)
 
@@ -243,7 +246,10 @@ def sign(
     if json_out:
         print_json({"period": row.period, "division": row.division, "seq": row.seq, "by": row.signed_by})
     else:
-        console.print(f"{row.division} 已签署 {row.period} 统计 (第 {row.seq} 条, {by})", highlight=False)
+        signed = _("%(division)s signed the figures of %(period)s (entry %(seq)s, %(by)s)")
+        console.print(
+            signed % {"division": row.division, "period": row.period, "seq": row.seq, "by": by}, highlight=False
+        )
 
 
 @app.command("status")
@@ -271,12 +277,12 @@ def status(
         print_json({"period": period, "nodes": rows})
         return
     table(
-        f"统计签署 {period}",
-        ["区划", "签署", "签署人", "签署时间", "签署后变更"],
+        _("Sign-off %(period)s") % {"period": period},
+        [_("Division"), _("Signed"), _("Signed by"), _("Signed at"), _("Changed since")],
         [
             (
                 s.division,
-                "已签署" if s.signed else "未签署",
+                _("signed") if s.signed else _("Not signed"),
                 s.signed.signed_by if s.signed else "",
                 fmt_time(at_us(s.signed.signed_at_us)) if s.signed else "",
                 _changes(s),
@@ -289,7 +295,8 @@ def status(
 def _changes(s: SignOffStatus) -> str:
     parts = []
     if (s.signed and s.signed.changes_after) or s.changed:
-        parts.append("签署后有变更: " + ", ".join(f"{LABELS.get(k, k)} {a}->{b}" for k, (a, b) in s.changed.items()))
+        changed = ", ".join(f"{label(k) if k in COUNTERS else k} {a}->{b}" for k, (a, b) in s.changed.items())
+        parts.append(_("changed since the sign-off: %(changes)s") % {"changes": changed})
     if s.uncovered:
-        parts.append("下级签署不符: " + ", ".join(s.uncovered))
-    return "; ".join(parts) or "无"
+        parts.append(_("children's sign-offs differ: %(children)s") % {"children": ", ".join(s.uncovered)})
+    return "; ".join(parts) or _("none")

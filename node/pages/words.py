@@ -171,3 +171,32 @@ RULE = {
 }
 
 ALARM_LEVEL = {"warning": N_("Warning"), "yellow": N_("Yellow card"), "red": N_("Red card")}
+
+# The statistics' counters (node.domain.counting.COUNTERS) as column heads; each 差评 cause's
+# counter is headed by CAUSE_COUNTER with the cause's words.
+COUNTER = {
+    "filed": N_("Cases filed"),
+    "accepted": N_("Accepted"),
+    "not_accepted": N_("Not accepted"),
+    "approved": N_("Approved"),
+    "denied": N_("Denied"),
+    "delivered": N_("Delivered"),
+    "delivered_on_time": N_("On time"),
+    "delivered_late": N_("Late"),
+    "withdrawn": N_("Withdrawn"),
+    "instant": N_("Instant"),
+    "online": N_("Online"),
+    "agent": N_("Errands"),
+    "cross_region": N_("Cross-region"),
+    "eval_1": N_("Very satisfied"),
+    "eval_2": N_("Satisfied"),
+    "eval_3": N_("Fairly satisfied"),
+    "eval_4": N_("Dissatisfied"),
+    "eval_5": N_("Very dissatisfied"),
+    "bad_reviews": N_("Bad reviews"),
+    "timed": N_("Finished with a time limit"),
+    "work_days": N_("Working days used"),
+    "called_back": N_("Bad reviews called back"),
+    "bad_rectified": N_("Bad reviews rectified"),
+}
+CAUSE_COUNTER = N_("Bad review cause: %(cause)s")
