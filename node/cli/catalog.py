@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from node.cli.common import Actor, DataDir, JsonOut, acting, console, opened, print_json, table
+from node.cli.common import Actor, DataDir, JsonOut, _, acting, console, opened, print_json, table
 from node.domain.codes import POWER_TYPES
 from node.domain.roles import Action
 from node.services.catalog_import import read_catalog_file, read_codes_csv, states_errands, write_codes_csv
@@ -52,9 +52,11 @@ def import_(
             }
         )
         return
+    warning = _("warning:")
     for w in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
-    console.print(f"{len(items)} items read: {result.published} published, {result.unchanged} unchanged")
+        console.print(f"[yellow]{warning}[/yellow] {w}", highlight=False)
+    read = _("%(n)s items read: %(published)s published, %(unchanged)s unchanged")
+    console.print(read % {"n": len(items), "published": result.published, "unchanged": result.unchanged})
 
 
 @app.command("list")
@@ -72,19 +74,24 @@ def list_(
         print_json(items)
         return
     table(
-        f"catalog ({len(items)} shown)",
-        ["implementation code", "name", "type", "department", "limit"],
+        _("Catalog (%(n)s shown)") % {"n": len(items)},
+        [_("Implementation code"), _("Name"), _("Power type"), _("Department"), _("Time limit")],
         [
             (
                 i.implementation_code,
                 i.name,
                 POWER_TYPES.get(i.power_type, i.power_type),
                 i.department,
-                "" if i.limit_days is None else f"{i.limit_days} wd",
+                _limit(i.limit_days),
             )
             for i in items
         ],
+        nowrap=(0,),
     )
+
+
+def _limit(days: int | None) -> str:
+    return "" if days is None else _("%(n)s working days") % {"n": days}
 
 
 @app.command("show")
@@ -102,7 +109,7 @@ def show(
     rows = [(k, v) for k, v in item.__dict__.items() if k != "warnings"]
     table(
         item.name,
-        ["field", "value"],
+        [_("Field"), _("Value")],
         [
             (k, ", ".join(m.name if hasattr(m, "name") else str(m) for m in v) if isinstance(v, tuple) else v)
             for k, v in rows
@@ -136,10 +143,18 @@ def _set_errands(codes: list[str], open_: bool, data_dir: Path | None, actor: st
     if json_out:
         print_json(result)
         return
-    what = "opened to errands" if open_ else "closed to errands"
-    console.print(
-        f"{result.changed} item(s) {what}, {result.unchanged} already so; the villages receive the list over the links"
+    done = (
+        _(
+            "%(changed)s item(s) opened to errands, %(unchanged)s already so; "
+            "the villages receive the list over the links"
+        )
+        if open_
+        else _(
+            "%(changed)s item(s) closed to errands, %(unchanged)s already so; "
+            "the villages receive the list over the links"
+        )
     )
+    console.print(done % {"changed": result.changed, "unchanged": result.unchanged})
 
 
 @errands.command("open")
@@ -185,10 +200,8 @@ def errands_list(
         write_codes_csv(sys.stdout, items)
         return
     table(
-        f"代办事项清单 ({len(items)} shown)",
-        ["implementation code", "name", "department", "limit"],
-        [
-            (i.implementation_code, i.name, i.department, "" if i.limit_days is None else f"{i.limit_days} wd")
-            for i in items
-        ],
+        _("Items open to errands (%(n)s shown)") % {"n": len(items)},
+        [_("Implementation code"), _("Name"), _("Department"), _("Time limit")],
+        [(i.implementation_code, i.name, i.department, _limit(i.limit_days)) for i in items],
+        nowrap=(0,),
     )
