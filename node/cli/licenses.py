@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from node.cli.common import DataDir, JsonOut, console, fmt_time, opened, print_json, table
+from node.cli.common import DataDir, JsonOut, _, console, fmt_time, opened, print_json, table
 from node.domain.errors import InvalidInput, mask
 from node.domain.licenses import License
 
@@ -37,8 +37,8 @@ def list_(limit: Annotated[int, typer.Option()] = 50, data_dir: DataDir = None, 
         print_json([_json(lic, False) for lic in held])
         return
     table(
-        "licences",
-        ["licence", "case", "item", "holder", "issued by", "issued", "valid until"],
+        _("Licences"),
+        [_("Licence"), _("Case"), _("Item"), _("Holder"), _("Issued by"), _("Issued"), _("Valid until")],
         [
             (
                 lic.license_no,
@@ -66,7 +66,7 @@ def export(
     if out.exists():
         raise InvalidInput("--out", f"{out} exists; choose another file")
     out.write_bytes(data)
-    console.print(f"licence {license_no} written to {out}", highlight=False)
+    console.print(_("licence %(no)s written to %(file)s") % {"no": license_no, "file": out}, highlight=False)
 
 
 @app.command("verify")
@@ -87,8 +87,13 @@ def verify(
         print_json({"valid": True, **_json(lic, reveal)})
         return
     shown = _json(lic, reveal)
-    console.print(
-        f"valid: licence {lic.license_no} for {shown['holder_name']} ({shown['holder_id']}), "
-        f"{lic.item_name}, issued by {lic.issuer} on {fmt_time(lic.issued_at)}",
-        highlight=False,
-    )
+    valid = _("valid: licence %(no)s for %(holder)s (%(id)s), %(item)s, issued by %(issuer)s on %(at)s")
+    facts = {
+        "no": lic.license_no,
+        "holder": shown["holder_name"],
+        "id": shown["holder_id"],
+        "item": lic.item_name,
+        "issuer": lic.issuer,
+        "at": fmt_time(lic.issued_at),
+    }
+    console.print(valid % facts, highlight=False)

@@ -12,9 +12,10 @@ from typing import Annotated
 
 import typer
 
-from node.cli.common import DataDir, JsonOut, console, opened, print_json, table
+from node.cli.common import DataDir, JsonOut, _, console, opened, print_json, table
 from node.domain.errors import InvalidInput
 from node.domain.roles import ROLE_LABELS, Role, parse_roles
+from node.pages import words
 
 app = typer.Typer(help="Operator accounts and API clients of this node, with their roles.", no_args_is_help=True)
 
@@ -58,9 +59,11 @@ def add(
     if json_out:
         print_json(result)
     elif token:
-        console.print(f"client {name} added; its token, shown this once:\n{token}", highlight=False)
+        console.print(_("client %(name)s added; its token, shown this once:") % {"name": name}, highlight=False)
+        console.print(token, highlight=False)
     else:
-        console.print(f"account {name} added ({', '.join(sorted(granted))})", highlight=False)
+        held = "、".join(_(words.ROLE[r]) for r in sorted(granted))
+        console.print(_("account %(name)s added (%(roles)s)") % {"name": name, "roles": held}, highlight=False)
 
 
 @app.command("list")
@@ -72,9 +75,17 @@ def list_(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
         print_json([{"name": p.name, "kind": p.kind, "roles": sorted(p.roles), "disabled": off} for p, off in rows])
         return
     table(
-        "accounts and clients",
-        ["name", "kind", "roles", "disabled"],
-        [(p.name, p.kind, ", ".join(sorted(p.roles)), "yes" if off else "") for p, off in rows],
+        _("Accounts and clients"),
+        [_("Name"), _("Kind"), _("Roles"), _("Disabled")],
+        [
+            (
+                p.name,
+                _("client") if p.kind == "client" else _("operator"),
+                "、".join(f"{_(words.ROLE[r])} ({r})" for r in sorted(p.roles)),
+                _("yes") if off else "",
+            )
+            for p, off in rows
+        ],
     )
 
 
@@ -83,7 +94,7 @@ def disable(name: Annotated[str, typer.Argument()], data_dir: DataDir = None) ->
     """Disable an account or client: its password stops working at once, a running node refuses its token within 5 s."""
     with opened(data_dir) as node:
         node.principals.disable(name)
-    console.print(f"{name} disabled", highlight=False)
+    console.print(_("%(name)s disabled") % {"name": name}, highlight=False)
 
 
 @app.command("passwd")
@@ -93,4 +104,4 @@ def passwd(
     """Set an operator account's password."""
     with opened(data_dir) as node:
         node.principals.passwd(name, _password(password_stdin))
-    console.print(f"password of {name} changed", highlight=False)
+    console.print(_("password of %(name)s changed") % {"name": name}, highlight=False)
