@@ -31,6 +31,7 @@ from node.cli import (
 from node.cli.common import (
     DataDir,
     JsonOut,
+    _,
     console,
     err_console,
     fmt_us,
@@ -156,8 +157,8 @@ def audit_reveals(
         print_json(reveals)
         return
     table(
-        f"reveals ({len(reveals)} shown)",
-        ["at", "case", "by", "what", "via"],
+        _("Reveals (%(n)s shown)") % {"n": len(reveals)},
+        [_("When"), _("Case"), _("By"), _("What"), _("Through")],
         [(fmt_us(r.at_us), r.case_no, r.actor, r.what, r.via) for r in reveals],
     )
 
@@ -172,15 +173,17 @@ def audit_verify(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
         print_json({"ok": not faults, "streams": reports})
     else:
         table(
-            "audit",
-            ["origin", "stream", "entries", "heads", "result"],
+            _("Audit"),
+            [_("Origin"), _("Stream"), _("Entries"), _("Signed heads"), _("Result")],
             [
                 (
                     r.origin,
                     r.stream,
                     r.entries,
                     r.heads,
-                    "ok" if r.fault is None else f"BAD at seq {r.fault.seq}: {r.fault.reason}",
+                    _("ok")
+                    if r.fault is None
+                    else _("BAD at seq %(seq)s: %(reason)s") % {"seq": r.fault.seq, "reason": r.fault.reason},
                 )
                 for r in reports
             ],

@@ -324,7 +324,7 @@ def evaluate(
     rectification task at the handling node."""
     scores = []
     for text in score or []:
-        name, _, value = text.partition("=")
+        name, _sep, value = text.partition("=")
         if not value.strip().isdigit():
             raise InvalidInput("--score", "give NAME=LEVEL, the level 1..5")
         scores.append((name.strip(), int(value)))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from node.cli.common import DataDir, JsonOut, at_us, console, fmt_time, opened, print_json, process_alive, table
+from node.cli.common import DataDir, JsonOut, _, at_us, console, fmt_time, opened, print_json, process_alive, table
 from node.domain.errors import InvalidInput, SetupError
 
 if TYPE_CHECKING:
@@ -79,7 +79,10 @@ def sync(
     if json_out:
         print_json({"entries": entries, "catalog_items": items})
     else:
-        console.print(f"caught up: {entries} ancestor entries, {items} catalog items held")
+        console.print(
+            _("caught up: %(entries)s ancestor entries, %(items)s catalog items held")
+            % {"entries": entries, "items": items}
+        )
 
 
 @run_app.command("status")
@@ -137,27 +140,38 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
         print_json(info)
         return
     cert = info["certificate"]
+    ports = ", ".join(f"{k} {v}" for k, v in info["ports"].items())
+    valid = _("valid until %(day)s (%(n)s days)")
+    bus = _("%(url)s, %(n)s entries not yet published")
     rows = [
-        ("node", f"{node.code} {node.settings.name} ({node.settings.tier.label})"),
-        ("running", "yes " + ", ".join(f"{k} {v}" for k, v in info["ports"].items()) if running else "no"),
+        (_("node"), f"{node.code} {node.settings.name} ({node.settings.tier.label})"),
+        (_("running"), _("yes") + " " + ports if running else _("no")),
         (
-            "certificate",
-            "none (not enrolled)"
+            _("certificate"),
+            _("none (not enrolled)")
             if cert is None
-            else f"valid until {cert['not_after']:%Y-%m-%d} ({cert['days_left']} days)",
+            else valid % {"day": f"{cert['not_after']:%Y-%m-%d}", "n": cert["days_left"]},
         ),
-        ("alarms", str(alarms)),
+        (_("alarms"), str(alarms)),
         (
-            "event bus",
-            f"{info['bus']['url'] or 'not running'}, {bus_lag} entries not yet published"
-            if info["bus"]["enabled"]
-            else "off",
+            _("event bus"),
+            bus % {"url": info["bus"]["url"] or _("not running"), "n": bus_lag} if info["bus"]["enabled"] else _("off"),
         ),
     ]
-    table(f"status of {node.code}", ["", ""], rows, header=False)
+    table(_("Status of %(code)s") % {"code": node.code}, ["", ""], rows, header=False)
     table(
-        "links",
-        ["peer", "role", "state", "last seen", "sent", "acked", "lag", "restarts", "error"],
+        _("Links"),
+        [
+            _("Peer"),
+            _("Role"),
+            _("State"),
+            _("Last seen"),
+            _("Sent"),
+            _("Acknowledged"),
+            _("Lag"),
+            _("Restarts"),
+            _("Error"),
+        ],
         [
             (
                 p["code"],
@@ -229,7 +243,7 @@ def revoke(
     if json_out:
         print_json({"code": code, "revoked": count})
     else:
-        console.print(f"revoked {count} certificate(s) of {code}", highlight=False)
+        console.print(_("revoked %(n)s certificate(s) of %(code)s") % {"n": count, "code": code}, highlight=False)
 
 
 @keys_app.command("rotate")
@@ -243,7 +257,8 @@ def rotate(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
     if json_out:
         print_json({"code": node.code, "not_after": not_after})
     else:
-        console.print(f"new key and certificate for {node.code}, valid until {not_after:%Y-%m-%d}", highlight=False)
+        renewed = _("new key and certificate for %(code)s, valid until %(day)s")
+        console.print(renewed % {"code": node.code, "day": f"{not_after:%Y-%m-%d}"}, highlight=False)
 
 
 anchors_app = typer.Typer(help="Peer provinces whose roots this province trusts.", no_args_is_help=True)

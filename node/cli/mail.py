@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from node.cli.common import DataDir, JsonOut, console, fmt_us, opened, print_json, table
+from node.cli.common import DataDir, JsonOut, _, console, fmt_us, opened, print_json, table
 from node.domain.errors import InvalidInput, excerpt
 from node.store.mail import Key
 
@@ -53,11 +53,11 @@ def dead(
         print_json(found)
         return
     if not found:
-        console.print("no dead letters")
+        console.print(_("no dead letters"))
         return
     table(
-        "dead letters",
-        ["copy", "kind", "refused by", "when", "reason"],
+        _("Dead letters"),
+        [_("Copy"), _("Kind"), _("Refused by"), _("When"), _("Reason")],
         [(f["copy"], f["kind"], f["next_hop"], fmt_us(f["refused_at_us"]), f["reason"]) for f in found],
     )
 
@@ -78,7 +78,9 @@ def retry(
     if json_out:
         print_json({"retried": n})
     else:
-        console.print(f"{n} dead letter(s) back in the outbox; a running node sends them with its next exchange")
+        console.print(
+            _("%(n)s dead letter(s) back in the outbox; a running node sends them with its next exchange") % {"n": n}
+        )
 
 
 @app.command("discard")
@@ -94,4 +96,4 @@ def discard(
     if json_out:
         print_json({"discarded": n})
     else:
-        console.print(f"{n} dead letter(s) discarded")
+        console.print(_("%(n)s dead letter(s) discarded") % {"n": n})

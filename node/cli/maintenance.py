@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from node.cli.common import DataDir, JsonOut, console, data_dir, opened, print_json, process_alive
+from node.cli.common import DataDir, JsonOut, _, console, data_dir, opened, print_json, process_alive
 from node.config import load_settings
 from node.domain.errors import SetupError
 from node.store import open_engine, schema
@@ -30,11 +30,13 @@ def upgrade(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
     if json_out:
         print_json({"from": before, "to": after, "replayed": replayed})
     elif before == after:
-        console.print(f"the database is at the newest schema revision {after}; nothing to do", highlight=False)
+        newest = _("the database is at the newest schema revision %(after)s; nothing to do")
+        console.print(newest % {"after": after}, highlight=False)
     else:
-        console.print(f"the database was upgraded from schema revision {before or 'none'} to {after}", highlight=False)
+        upgraded = _("the database was upgraded from schema revision %(before)s to %(after)s")
+        console.print(upgraded % {"before": before or _("none"), "after": after}, highlight=False)
         if replayed:
-            console.print(f"{replayed} log entries replayed into the new tables", highlight=False)
+            console.print(_("%(n)s log entries replayed into the new tables") % {"n": replayed}, highlight=False)
 
 
 def rebuild(
@@ -58,11 +60,11 @@ def rebuild(
     if json_out:
         print_json({"entries": result.entries, "differences": result.differences, "kept": check})
         return
-    console.print(f"{result.entries} entries replayed", highlight=False)
+    console.print(_("%(n)s entries replayed") % {"n": result.entries}, highlight=False)
     if check:
         for table, count in sorted(result.differences.items()):
-            console.print(f"  {table}: {count} rows differ", highlight=False)
+            console.print("  " + _("%(table)s: %(n)s rows differ") % {"table": table, "n": count}, highlight=False)
         if not result.differences:
-            console.print("the replayed tables equal the live ones, row for row", highlight=False)
+            console.print(_("the replayed tables equal the live ones, row for row"), highlight=False)
     if check and result.differences:
         raise typer.Exit(6)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from node.cli.common import DataDir, JsonOut, console, opened, print_json, table
+from node.cli.common import DataDir, JsonOut, _, console, opened, print_json, table
 
 app = typer.Typer(help="Notices addressed to another node (delivered through the federation).", no_args_is_help=True)
 
@@ -27,7 +27,9 @@ def send(
     if json_out:
         print_json(result)
         return
-    console.print(f"notice {sent.seq} to {to} written; it leaves with the next link exchange")
+    console.print(
+        _("notice %(seq)s to %(to)s written; it leaves with the next link exchange") % {"seq": sent.seq, "to": to}
+    )
 
 
 @app.command("list")
@@ -43,8 +45,8 @@ def list_(
         print_json(notices)
         return
     table(
-        "notices",
-        ["sent", "from", "to", "state", "title"],
+        _("Notices"),
+        [_("Sent"), _("From"), _("To"), _("State"), _("Title")],
         [
             (
                 dt.datetime.fromtimestamp(n["sent_at_us"] / 1e6, dt.UTC).strftime("%Y-%m-%d %H:%M"),

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from node.cli.common import DataDir, JsonOut, console, opened, print_json
+from node.cli.common import DataDir, JsonOut, _, console, opened, print_json
 from node.domain.errors import InvalidInput
 from node.domain.timelimits import local_date
 from node.services.stats import Period
@@ -36,4 +36,5 @@ def report(
     if json_out:
         print_json({"out": str(out), "bytes": len(html.encode()), "title": page.title})
     else:
-        console.print(f"已写出 {out} ({len(html.encode()) // 1024} KiB): {page.title}", highlight=False)
+        written = _("%(file)s written (%(kib)s KiB): %(title)s")
+        console.print(written % {"file": out, "kib": len(html.encode()) // 1024, "title": page.title}, highlight=False)
