@@ -311,7 +311,7 @@ def test_a_copy_the_next_hop_refuses_is_a_dead_letter_and_never_blocks_the_link(
     alarms = [a for a in cli_json(county, "alarms", "list") if a["kind"] == "DeadLetter"]
     assert alarms and alarms[0]["peer"] == CITY and copy.rsplit("/", 1)[0] in alarms[0]["detail"]
     shown = cli(county, "mail", "dead").stdout
-    assert "refused by" in shown and copy in shown.replace("\n", "").replace("│", "").replace(" ", "")
+    assert "Refused by" in shown and copy in shown.replace("\n", "").replace("│", "").replace(" ", "")
     # retried: sent again, refused again, dead again (a second alarm)
     assert cli_json(county, "mail", "retry", copy) == {"retried": 1}
     wait_for(
