@@ -98,6 +98,8 @@ def test_a_village_agent_on_a_phone_files_an_errand_takes_the_result_back_and_re
         assert page.inner_text("#status") == "已评价"
         look(page, seen, {**SHOT, "wide": "document.documentElement.scrollWidth"})
         keep("agent-case", seen.screenshot)
+        page.goto(f"{base}/errands")
+        assert "评价: 不满意" in page.inner_text("#errands")  # a closed errand shows its evaluation in words
     assert seen.errors == [] and seen.outside == []
     assert seen.facts["cjk_font"] is True and seen.facts["scripts"] == 0 and seen.facts["wide"] <= PHONE["width"]
     assert seen.facts["unlabelled"] == []
