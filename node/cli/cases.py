@@ -120,7 +120,7 @@ def _detail(detail: dict[str, object]) -> str:
     """A timeline entry's details in words (`原因: ...`), not the command's field names."""
     out = []
     for key, value in detail.items():
-        if key not in words.DETAIL or key == "answer_by":
+        if key not in words.DETAIL:
             continue
         shown = "、".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
         if key == "procedure":

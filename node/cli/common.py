@@ -95,7 +95,7 @@ def table(
     """A table; the columns numbered in `nowrap` (codes) are kept whole on one line."""
     t = Table(title=title, show_header=header)
     for i, c in enumerate(columns):
-        t.add_column(c, overflow="fold", no_wrap=i in nowrap, min_width=None)
+        t.add_column(c, overflow="fold", no_wrap=i in nowrap)
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
     console.print(t)

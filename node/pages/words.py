@@ -116,7 +116,6 @@ DETAIL = {
     "causes": N_("causes"),
     "to": N_("to"),
     "purpose": N_("purpose"),
-    "answer_by": N_("answer by"),
     "agent": N_("agent"),
     "cited_licenses": N_("licences cited"),
     "approved": N_("decision"),

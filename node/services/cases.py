@@ -531,9 +531,10 @@ class CaseService:
             rows = tx.list_cases(status, limit, after, open_only, today.isoformat() if overdue else "", RUNNING)
         return [self._view(c.state, c.due_date, c.due_provisional, today) for c in rows]
 
-    def materials(self, case_no: str) -> Sequence[tuple[MaterialRef, bool]]:
-        """The case's material files (from the sealed bundle) and whether this node holds each."""
-        refs = self.applicant(case_no).materials
+    def materials(self, case_no: str, applicant: Applicant | None = None) -> Sequence[tuple[MaterialRef, bool]]:
+        """The case's material files (from the sealed bundle, or `applicant` when the caller
+        opened it already) and whether this node holds each."""
+        refs = (applicant or self.applicant(case_no)).materials
         with self.store.read() as tx:
             held = tx.held_materials([r.digest for r in refs]) if refs else set()
         return [(r, r.digest in held) for r in refs]

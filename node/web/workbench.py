@@ -68,7 +68,7 @@ def routes(web: Web) -> list[Route]:
             item = None
         held = node.cases.applicant_if_held(case_no)
         shown = applicant or (held.masked() if held is not None else None)
-        materials = node.cases.materials(case_no) if held is not None else []
+        materials = node.cases.materials(case_no, held) if held is not None else []
         steps = steps_now(state, me, principal, local_date(node.clock()))
         return web.page(
             request,
