@@ -23,7 +23,7 @@ from pathlib import Path
 
 from node.cli.sim import PORTS
 from node.context import Node, settle_after_startup
-from node.divisions_data import sichuan
+from node.divisions_data import example_tree
 from node.domain.catalog import CatalogItem
 from node.domain.divisions import DivisionCode
 from node.services.catalog_import import read_catalog_file
@@ -41,7 +41,7 @@ def yiwang(*args: str, timeout: float = 300) -> str:
 def catalog_items(count: int) -> list[CatalogItem]:
     """`count` items: the real district catalog once per real county, with that county's codes."""
     base = read_catalog_file(CATALOG)
-    registry = sichuan()
+    registry = example_tree("51")
     province = DivisionCode("510000000000")
     counties = [c.code.code for city in registry.children(province) for c in registry.children(city.code)]
     out: list[CatalogItem] = []

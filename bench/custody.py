@@ -114,7 +114,9 @@ def main() -> int:
     ns = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         sim = Path(tmp) / "sim"
-        nodes = json.loads(yiwang("sim", "--dir", str(sim), "--villages", "1", "--detach", "--json"))["nodes"]
+        nodes = json.loads(
+            yiwang("sim", "--dir", str(sim), "--branch", "511602001000", "--villages", "1", "--detach", "--json")
+        )["nodes"]
         try:
             ports = {n["code"]: n for n in nodes}
             item = {

@@ -179,7 +179,18 @@ def one_link(base: Path, entries: int, timeout: float, bus: bool) -> tuple[tuple
 def five_tiers(base: Path, entries: int, timeout: float, bus: bool) -> tuple[tuple[float, float], float]:
     """(b): a village's `entries` case entries through township, county and city to the province."""
     sim = base / "sim"
-    args = ["sim", "--dir", str(sim), "--villages", "1", "--detach", "--json", *([] if bus else ["--no-bus"])]
+    args = [
+        "sim",
+        "--dir",
+        str(sim),
+        "--branch",
+        "511602001000",
+        "--villages",
+        "1",
+        "--detach",
+        "--json",
+        *([] if bus else ["--no-bus"]),
+    ]
     nodes = json.loads(yiwang(*args))["nodes"]
     try:
         village = nodes[-1]

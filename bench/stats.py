@@ -45,7 +45,7 @@ from federation.wire.certs import make_csr
 from federation.wire.keys import NodeKey
 from node.app.loadgen import Plan, SettableClock, generate
 from node.context import Node, settle_after_startup
-from node.divisions_data import sichuan
+from node.divisions_data import example_tree
 from node.domain.catalog import CatalogItem
 from node.domain.counting import COUNTERS
 from node.domain.divisions import DivisionCode, Tier
@@ -91,7 +91,7 @@ def build_origins(base: Path, entries: int, counties: int) -> tuple[Node, Node, 
     clock = SettableClock(dt.datetime(2026, 9, 1, 2, tzinfo=dt.UTC))
     province = Node.init(base / "province", PROVINCE, clock=clock)
     city = enroll(province, CITY, base, clock)
-    codes = [d.code.code for d in sichuan().children(DivisionCode(CITY))][:counties]
+    codes = [d.code.code for d in example_tree("51").children(DivisionCode(CITY))][:counties]
     nodes = [enroll(city, code, base, clock) for code in codes]
     for node in nodes:
         node.catalog.import_items(county_items(node.code))
@@ -229,7 +229,7 @@ def counter_rows(target: int, seed: int = 7) -> Iterator[tuple[object, ...]]:
     """Day rows of a year for Sichuan: every working day, every county's own windows and its
     townships, items and channels, about 300,000 cases a day in all."""
     rng = random.Random(seed)
-    registry = sichuan()
+    registry = example_tree("51")
     counties = [c for city in registry.children(DivisionCode(PROVINCE)) for c in registry.children(city.code)]
     towns = {c.code.code: [t.code.code for t in registry.children(c.code)][:25] for c in counties}
     days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(365)]
@@ -334,7 +334,20 @@ def queries(base: Path, target: int) -> list[str]:
 
 def freshness(base: Path, samples: int, ping_every: float) -> list[str]:
     sim = base / "sim"
-    cmd = [sys.executable, "-m", "node.cli.app", "sim", "--dir", str(sim), "--villages", "1", "--detach", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "node.cli.app",
+        "sim",
+        "--dir",
+        str(sim),
+        "--branch",
+        "511602001000",
+        "--villages",
+        "1",
+        "--detach",
+        "--json",
+    ]
     cmd += ["--ping-every", str(ping_every)]
     nodes = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=300).stdout)["nodes"]
     try:

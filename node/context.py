@@ -21,7 +21,7 @@ from federation.wire.keys import NodeKey
 from node import logs
 from node.bell import Bell
 from node.config import DB_NAME, Settings, load_settings, write_settings
-from node.divisions_data import sichuan
+from node.divisions_data import national
 from node.domain.calendar import WorkCalendar
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Stream
@@ -32,6 +32,7 @@ from node.services.bundles import Courier
 from node.services.calendar import CalendarService
 from node.services.cases import CaseService
 from node.services.catalog import CatalogService
+from node.services.divisions import DivisionService
 from node.services.enrollment import Enrollment
 from node.services.licenses import LicenseBook, LicenseService
 from node.services.ports import CalendarCache, Clock, IdentityFile
@@ -117,7 +118,10 @@ class Node:
             answer_days=settings.offer_answer_days,
         )
         self.queues = WorkQueues(me.code, store, self.cases, clock)
-        self.calendars = CalendarService(me, store, self.journal, projection, clock, self.calendar_cache)
+        self.divisions = DivisionService(me, store, self.journal, projection, clock)
+        self.calendars = CalendarService(
+            me, store, self.journal, projection, clock, self.calendar_cache, self.divisions
+        )
         self.audit = AuditService(store)
         self.principals = PrincipalService(store, clock)
         self.replica = ReplicaService(me, store, self.journal, projection, clock, self.calendar_cache, self.bell)
@@ -155,7 +159,7 @@ class Node:
         division = DivisionCode.parse(code, "--code")
         if (data_dir / "yiwang.toml").exists():
             raise SetupError(f"{data_dir} already holds a node; use another --data-dir or remove it")
-        registry = sichuan()
+        registry = national()
         if not name and division in registry:
             name = registry.get(division).name
         settings = Settings(
@@ -216,7 +220,13 @@ class Node:
 
     def enrollment(self, identity: Identity, enroll_port: int) -> Enrollment:
         """Certificates this node issues, under `identity` (tokens name `enroll_port`)."""
-        return Enrollment(self.store, self.journal, self.projection, self.clock, identity, enroll_port)
+        return Enrollment(self.store, self.journal, self.projection, self.clock, identity, enroll_port, self.divisions)
+
+    @property
+    def name(self) -> str:
+        """The division's name: as configured, else from the division list (the national tree,
+        and below county level the list the province published once it has arrived)."""
+        return self.settings.name or self.divisions.name(self.code)
 
     def rebuilder(self) -> Rebuilder:
         return Rebuilder(self.settings.code, self.store, self.projection)

@@ -1,5 +1,7 @@
-"""Division data shipped inside the package: the Sichuan tree (statistical codes, 2023) and the
-national tree to county level (from ../shared/data)."""
+"""Division data shipped inside the package: the national tree to county level (statistical
+codes, 2023, from ../shared/data), which every node knows, and example province trees that
+`yiwang sim` and the demo publish (node/data/divisions_<province>.csv.gz; Sichuan's today). Below
+county level a node knows what its own province published (node.services.divisions)."""
 
 from __future__ import annotations
 
@@ -8,20 +10,45 @@ import gzip
 import io
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from node.domain.divisions import DivisionRegistry
 
 
+def _registry(name: str) -> DivisionRegistry:
+    raw = resources.files("node").joinpath(f"data/{name}").read_bytes()
+    return DivisionRegistry.from_rows(csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
+
+
 @lru_cache(maxsize=1)
-def sichuan() -> DivisionRegistry:
-    raw = resources.files("node").joinpath("data/divisions_sichuan.csv.gz").read_bytes()
-    text = gzip.decompress(raw).decode("utf-8")
-    return DivisionRegistry.from_rows(csv.DictReader(io.StringIO(text)))
+def national() -> DivisionRegistry:
+    """Every province, city and county of the country."""
+    return _registry("divisions_national_l1_l3.csv.gz")
+
+
+@lru_cache(maxsize=4)
+def example_tree(province: str) -> DivisionRegistry:
+    """The packaged example tree of a province (the demo's and the benchmarks' data)."""
+    path = example_file(province)
+    if path is None:
+        raise LookupError(f"the package ships no example tree of province {province}")
+    raw = path.read_bytes()
+    return DivisionRegistry.from_rows(csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
+
+
+def example_file(province: str) -> Path | None:
+    """The packaged example tree of a province (its two-digit prefix), if there is one."""
+    for entry in resources.files("node").joinpath("data").iterdir():
+        name = entry.name
+        if name.startswith("divisions_") and "national" not in name and name.endswith(".csv.gz"):
+            with gzip.open(Path(str(entry)), "rt", encoding="utf-8") as f:
+                f.readline()
+                if f.readline().startswith(province):
+                    return Path(str(entry))
+    return None
 
 
 @lru_cache(maxsize=1)
 def national_county_codes() -> frozenset[str]:
     """The six-digit codes of every province, city and county of the national tree."""
-    raw = resources.files("node").joinpath("data/divisions_national_l1_l3.csv.gz").read_bytes()
-    rows = csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8")))
-    return frozenset(r["code"][:6] for r in rows)
+    return frozenset(d.code.code[:6] for d in national())

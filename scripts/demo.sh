@@ -31,7 +31,7 @@ case_no() { .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["c
 
 rm -rf "$SIM"
 step "Start the federation: six nodes, each child enrolled with a one-time token from its parent"
-$Y sim --dir "$SIM" --detach
+$Y sim --dir "$SIM" --branch 511602001000 --detach
 trap '$Y sim stop --dir "$SIM" >/dev/null' EXIT
 wait_until 30 "the village link" sh -c "$Y status -d $VILLAGE --json | grep -q '\"connected\"'"
 $Y status -d "$COUNTY"

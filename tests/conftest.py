@@ -146,9 +146,9 @@ def any_node(tmp_path: Path, clock: Clock, database_url: str) -> Iterator[Node]:
 def governed(tmp_path: Path, clock: Clock, database_url: str) -> Iterator[tuple[Node, Node]]:
     """(province, county): the county enrolled under its city under its province (the county on
     SQLite, then on PostgreSQL); the province's calendars reach it with `publish_calendar`."""
-    from tests.test_replica import enroll
+    from tests.test_replica import enroll, province_node
 
-    province = Node.init(tmp_path / "province", "510000000000", clock=clock)
+    province = province_node(tmp_path / "province", "510000000000", clock)
     city = enroll(province, COUNTY[:4] + "00000000", tmp_path, clock)
     county = enroll(city, COUNTY, tmp_path, clock, database_url)
     city.close()

@@ -3,6 +3,7 @@ started and stopped by PID, waiting for conditions with a bound."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from node.cli.sim import PORTS
+from node.divisions_data import example_file
 
 ANY_PORTS = PORTS  # every port picked by the system: federation, enrollment, API, web
 
@@ -142,6 +144,22 @@ def case_json(home: Path, case_no: str) -> dict[str, Any] | None:
     return shown
 
 
+def has_item(home: Path, code: str) -> bool:
+    """Whether the node at `home` lists the catalog item `code`."""
+    return any(i["implementation_code"] == code for i in cli_json(home, "catalog", "list"))
+
+
+def wait_case(home: Path, case_no: str, what: str, **expect: Any) -> dict[str, Any]:
+    """The case as the node at `home` shows it, once its fields have the `expect`ed values."""
+
+    def ready() -> dict[str, Any] | None:
+        shown = case_json(home, case_no)
+        return shown if shown and all(shown.get(k) == v for k, v in expect.items()) else None
+
+    found: dict[str, Any] = wait_for(ready, 90, what)
+    return found
+
+
 def case_field(home: Path, case_no: str, field: str) -> str:
     shown = case_json(home, case_no)
     return str(shown.get(field, "")) if shown else ""
@@ -155,6 +173,30 @@ def bus_account(home: Path) -> dict[str, str]:
     return {"user": NODE_USER, "password": BusAccounts.load(home / "nats").node_password}
 
 
+def knows_division(home: Path, code: str) -> bool:
+    """Whether the node at `home` holds `code` in its province's published division list."""
+    with sqlite3.connect(home / "yiwang.db") as db:
+        return db.execute("SELECT 1 FROM divisions WHERE code = ?", (code,)).fetchone() is not None
+
+
+def init_top(home: Path, code: str, *args: str) -> None:
+    """`yiwang init` of the chain's first node; a province then publishes its division tree (the
+    package's example tree), as `yiwang sim` does."""
+    cli(home, "init", "--code", code, *args)
+    example = example_file(code[:2])
+    if code.endswith("0000000000") and example is not None:
+        cli(home, "divisions", "import", str(example))
+
+
+def enroll_token(parent: Path, code: str) -> str:
+    """A one-time token for `code` from the node at `parent`; below county level once the
+    province's division list has reached the parent."""
+    if not code.endswith("000000"):
+        wait_for(functools.partial(knows_division, parent, code), 60, f"{code} in the parent's division list")
+    token: str = cli_json(parent, "enroll", "token", "--child", code)["token"]
+    return token
+
+
 def start_chain(base: Path, chain: list[tuple[str, str]], nodes: dict[str, tuple[Path, Running]]) -> None:
     """Init and run a chain of nodes, each child enrolled by its parent through the CLI, into
     `nodes` (name -> (data directory, running process)) as they start, so that the caller's
@@ -163,9 +205,9 @@ def start_chain(base: Path, chain: list[tuple[str, str]], nodes: dict[str, tuple
     for name, code in chain:
         home = base / name
         if parent is None:
-            cli(home, "init", "--code", code, *ANY_PORTS)
+            init_top(home, code, *ANY_PORTS)
         else:
-            token = cli_json(parent[0], "enroll", "token", "--child", code)["token"]
+            token = enroll_token(parent[0], code)
             address = parent[1].ports["federation"]
             cli(home, "init", "--code", code, "--parent", address, "--token", token, *ANY_PORTS)
         nodes[name] = (home, Running(home))

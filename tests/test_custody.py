@@ -32,7 +32,7 @@ from node.store.catalog import item_row
 from tests.conftest import Clock, licence_item
 from tests.helpers import counts, stored_text
 from tests.test_mail import relay
-from tests.test_replica import enroll, push_down, push_up
+from tests.test_replica import enroll, province_node, push_down, push_up
 
 PROVINCE, CITY = "510000000000", "511600000000"
 COUNTY, TOWNSHIP, VILLAGE = "511602000000", "511602001000", "511602001001"
@@ -42,7 +42,7 @@ PERSON = Applicant("1", "王大妈", "440524188001010014", "13566667777", "协�
 
 @pytest.fixture
 def nodes(tmp_path: Path, clock: Clock) -> Iterator[dict[str, Node]]:
-    made = {PROVINCE: Node.init(tmp_path / PROVINCE, PROVINCE, clock=clock)}
+    made = {PROVINCE: province_node(tmp_path / PROVINCE, PROVINCE, clock)}
     for code in (CITY, COUNTY, TOWNSHIP, VILLAGE, COUNTY_B, TOWNSHIP_B, VILLAGE_B):
         parent = D(code).parent()
         assert parent is not None

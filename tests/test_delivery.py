@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.fedtools import case_json, cli, cli_json, wait_for
+from tests.fedtools import cli, cli_json, has_item, wait_case, wait_for
 
 BRANCHES = ["511602001000", "510104017000"]
 VILLAGE_A, VILLAGE_B = "511602001001", "510104017001"
@@ -80,11 +80,7 @@ def test_a_province_item_reaches_both_villages(sim: dict[str, Path], tmp_path: P
     (tmp_path / "p.json").write_text(json.dumps([item]), encoding="utf-8")
     cli(sim["510000000000"], "catalog", "import", str(tmp_path / "p.json"))
     for v in _villages(sim):
-        wait_for(functools.partial(_has_item, sim[v], str(item["implementation_code"])), 60, f"the item at {v}")
-
-
-def _has_item(home: Path, code: str) -> bool:
-    return any(i["implementation_code"] == code for i in cli_json(home, "catalog", "list"))
+        wait_for(functools.partial(has_item, sim[v], str(item["implementation_code"])), 60, f"the item at {v}")
 
 
 # --- custody through the CLI ---------------------------------------------------------------
@@ -95,15 +91,6 @@ PERSON = {"name": "王大妈", "id": "440524188001010014", "phone": "13566667777
 def _show(home: Path, case_no: str, *extra: str) -> dict[str, Any]:
     shown: dict[str, Any] = cli_json(home, "case", "show", case_no, *extra)
     return shown
-
-
-def _wait_case(home: Path, case_no: str, what: str, **expect: Any) -> dict[str, Any]:
-    def ready() -> dict[str, Any] | None:
-        shown = case_json(home, case_no)
-        return shown if shown and all(shown.get(k) == v for k, v in expect.items()) else None
-
-    found: dict[str, Any] = wait_for(ready, 90, what)
-    return found
 
 
 def test_a_village_errand_is_decided_at_the_county_and_delivered_at_the_village(
@@ -127,7 +114,7 @@ def test_a_village_errand_is_decided_at_the_county_and_delivered_at_the_village(
     cli(sim[county], "catalog", "import", str(tmp_path / "c.json"))
     scan = os.urandom(700 * 1024)  # a scanned document: three chunks on the way
     (tmp_path / "id-scan.bin").write_bytes(scan)
-    wait_for(functools.partial(_has_item, sim[village], code), 60, "the county item at the village")
+    wait_for(functools.partial(has_item, sim[village], code), 60, "the county item at the village")
     filed = cli_json(
         sim[village],
         "case",
@@ -148,7 +135,7 @@ def test_a_village_errand_is_decided_at_the_county_and_delivered_at_the_village(
     )
     case_no = filed["case_no"]
     assert (filed["custodian"], filed["offered_to"]) == (village, county)  # offered at once
-    _wait_case(sim[county], case_no, "the offer at the county", offered_to=county)
+    wait_case(sim[county], case_no, "the offer at the county", offered_to=county)
     cli(sim[county], "case", "take", case_no)
     shown = wait_for(
         lambda: _show(sim[county], case_no, "--reveal").get("applicant"), 90, "the bundle re-sealed for the county"
@@ -160,11 +147,11 @@ def test_a_village_errand_is_decided_at_the_county_and_delivered_at_the_village(
     for step in (["accept"], ["review"], ["decide", "--approve", "--result-ref", "教资-2026-07"]):
         cli(sim[county], "case", step[0], case_no, *step[1:])
     cli(sim[county], "case", "offer", case_no, "--to", village, "--purpose", "result")
-    _wait_case(sim[village], case_no, "the result back at the village", offered_to=village, status="approved")
+    wait_case(sim[village], case_no, "the result back at the village", offered_to=village, status="approved")
     cli(sim[village], "case", "take", case_no)
     cli(sim[village], "case", "deliver", case_no)
     cli(sim[village], "case", "evaluate", case_no, "--level", "1")
-    _wait_case(sim[province], case_no, "the evaluation at the province", status="evaluated")
+    wait_case(sim[province], case_no, "the evaluation at the province", status="evaluated")
     timeline = _show(sim[village], case_no)["timeline"]
     assert [(s["kind"], s["writer"]) for s in timeline][3:6] == [
         ("case_accepted", county),
@@ -205,19 +192,19 @@ def test_a_cross_region_case_is_handled_in_another_city_and_its_licence_reused(
     (tmp_path / "b.json").write_text(json.dumps([item]), encoding="utf-8")
     cli(sim[COUNTY_B], "catalog", "import", str(tmp_path / "b.json"))
     # the province republishes the 通办 item, so a village of the other city can file it
-    wait_for(functools.partial(_has_item, sim[VILLAGE_A], code), 90, "the cross-region item at village A")
+    wait_for(functools.partial(has_item, sim[VILLAGE_A], code), 90, "the cross-region item at village A")
     case_no = _file(sim[VILLAGE_A], code)["case_no"]
-    _wait_case(sim[COUNTY_B], case_no, "the offer in the other city", offered_to=COUNTY_B)
+    wait_case(sim[COUNTY_B], case_no, "the offer in the other city", offered_to=COUNTY_B)
     cli(sim[COUNTY_B], "case", "take", case_no)
     wait_for(lambda: _show(sim[COUNTY_B], case_no, "--reveal").get("applicant"), 90, "the bundle at county B")
     cli(sim[COUNTY_B], "case", "accept", case_no)
     decided = cli_json(sim[COUNTY_B], "case", "decide", case_no, "--approve", "--license")
     cli(sim[COUNTY_B], "case", "offer", case_no, "--to", VILLAGE_A, "--purpose", "result")
-    _wait_case(sim[VILLAGE_A], case_no, "the result back at village A", offered_to=VILLAGE_A)
+    wait_case(sim[VILLAGE_A], case_no, "the result back at village A", offered_to=VILLAGE_A)
     cli(sim[VILLAGE_A], "case", "take", case_no)
     cli(sim[VILLAGE_A], "case", "deliver", case_no)
     cli(sim[VILLAGE_A], "case", "evaluate", case_no, "--level", "2")
-    _wait_case(sim[COUNTY_B], case_no, "the evaluation where the case was handled", status="evaluated")
+    wait_case(sim[COUNTY_B], case_no, "the evaluation where the case was handled", status="evaluated")
     # the resident's licence: at the filing village, exported, verified offline elsewhere, cited again
     number = decided["license_no"]
     held = wait_for(lambda: cli_json(sim[VILLAGE_A], "license", "list"), 60, "the licence at village A")
@@ -232,9 +219,9 @@ def test_a_cross_region_case_is_handled_in_another_city_and_its_licence_reused(
     (tmp_path / "bad.bin").write_bytes((tmp_path / "lic.bin").read_bytes().replace(PERSON["name"].encode(), b"X" * 9))
     assert cli(sim[VILLAGE_B], "license", "verify", str(tmp_path / "bad.bin"), expect=7).stderr
     # the later case: county B declines it, and it returns to the village with the reason
-    _wait_case(sim[COUNTY_B], later["case_no"], "the second offer", offered_to=COUNTY_B)
+    wait_case(sim[COUNTY_B], later["case_no"], "the second offer", offered_to=COUNTY_B)
     cli(sim[COUNTY_B], "case", "decline", later["case_no"], "--reason", "已办结同一事项")
-    back = _wait_case(sim[VILLAGE_A], later["case_no"], "the declined case back", offered_to="")
+    back = wait_case(sim[VILLAGE_A], later["case_no"], "the declined case back", offered_to="")
     assert back["custodian"] == VILLAGE_A
     assert any(s["kind"] == "case_custody_declined" for s in back["timeline"])
     # personal data: nowhere but the filing village and the handling county, in any file
@@ -261,20 +248,20 @@ def test_a_county_escalates_an_errand_to_its_city_which_decides_it(sim: dict[str
     item = {**_ITEM_A, "implementation_code": code}
     (tmp_path / "a.json").write_text(json.dumps([item]), encoding="utf-8")
     cli(sim[COUNTY_A], "catalog", "import", str(tmp_path / "a.json"))
-    wait_for(functools.partial(_has_item, sim[VILLAGE_A], code), 60, "the county item at the village")
+    wait_for(functools.partial(has_item, sim[VILLAGE_A], code), 60, "the county item at the village")
     case_no = _file(sim[VILLAGE_A], code)["case_no"]
-    _wait_case(sim[COUNTY_A], case_no, "the offer at the county", offered_to=COUNTY_A)
+    wait_case(sim[COUNTY_A], case_no, "the offer at the county", offered_to=COUNTY_A)
     cli(sim[COUNTY_A], "case", "take", case_no)
     cli(sim[COUNTY_A], "case", "accept", case_no)
     wait_for(lambda: _show(sim[COUNTY_A], case_no, "--reveal").get("applicant"), 90, "the bundle at the county")
     cli(sim[COUNTY_A], "case", "offer", case_no, "--to", city, "--purpose", "escalate", "--reason", "需市级审批")
-    _wait_case(sim[city], case_no, "the escalation at the city", offered_to=city)
+    wait_case(sim[city], case_no, "the escalation at the city", offered_to=city)
     cli(sim[city], "case", "take", case_no)
     shown = wait_for(lambda: _show(sim[city], case_no, "--reveal").get("applicant"), 90, "the bundle at the city")
     assert shown["id_number"] == PERSON["id"]  # re-sealed by the county for the city
     cli(sim[city], "case", "decide", case_no, "--deny", "--reason", "不符合条件")
     cli(sim[city], "case", "offer", case_no, "--to", VILLAGE_A, "--purpose", "result")
-    _wait_case(sim[VILLAGE_A], case_no, "the result at the village", offered_to=VILLAGE_A, status="denied")
+    wait_case(sim[VILLAGE_A], case_no, "the result at the village", offered_to=VILLAGE_A, status="denied")
     cli(sim[VILLAGE_A], "case", "take", case_no)
     cli(sim[VILLAGE_A], "case", "deliver", case_no)
     custody = [c["node"] for c in _show(sim[VILLAGE_A], case_no)["custody"]]

@@ -24,7 +24,7 @@ import pytest
 from node.app.bus import free_port
 from node.context import Node
 from node.services.cases import Applicant, FileRequest
-from tests.fedtools import ANY_PORTS, Running, bus_account, case_field, cli, cli_json, wait_for
+from tests.fedtools import ANY_PORTS, Running, bus_account, case_field, cli, cli_json, enroll_token, init_top, wait_for
 from tests.proxy import Proxy
 from tests.test_bus import _all_messages
 
@@ -73,10 +73,10 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
             # fixed federation ports: a restarted node must be where its children dial
             ports = ["--listen", f"127.0.0.1:{free_port()}", *ANY_PORTS[2:]]
             if i == 0:
-                cli(home, "init", "--code", CHAIN[0], *ports)
+                init_top(home, CHAIN[0], *ports)
             else:
                 parent = NAMES[i - 1]
-                token = cli_json(c.homes[parent], "enroll", "token", "--child", CHAIN[i])["token"]
+                token = enroll_token(c.homes[parent], CHAIN[i])
                 address = c.running[parent].ports["federation"]
                 if name == "village":  # the village reaches its township only through the proxy
                     c.proxy = Proxy(address)

@@ -502,13 +502,14 @@ def test_bad_federation_input_writes_nothing(tmp_path: Path) -> None:
     assert "not a PEM certificate" in err
     assert (province / "yiwang.toml").read_text() == config and not (province / "anchors").exists()
     sim_dir = tmp_path / "sim"
-    proc = subprocess.run(
-        [sys.executable, "-m", "node.cli.app", "sim", "--branch", "999999999999", "--dir", str(sim_dir), "--detach"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 2 and "not in the Sichuan division data" in proc.stderr and not sim_dir.exists()
+    for branch, says in (("999999999999", "--divisions"), ("511602999000", "not in the division file")):
+        proc = subprocess.run(
+            [sys.executable, "-m", "node.cli.app", "sim", "--branch", branch, "--dir", str(sim_dir), "--detach"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2 and says in proc.stderr and not sim_dir.exists()
 
 
 def test_peer_provinces_link_only_through_configured_anchors(tmp_path: Path) -> None:

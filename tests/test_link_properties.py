@@ -21,7 +21,7 @@ from federation.transport.memory import MemoryLink, Side
 from node.context import Node
 from node.services.cases import Applicant, FileRequest
 from tests.conftest import Clock, licence_item
-from tests.test_replica import enroll
+from tests.test_replica import enroll, province_node
 
 PROVINCE, CITY = "510000000000", "511600000000"
 PERSON = Applicant("1", "王小明", "11010519491231002X")
@@ -35,7 +35,7 @@ CLOCK = Clock(dt.datetime(2026, 3, 2, 2, tzinfo=dt.UTC))
 def _template() -> Path:
     """A province and its city, enrolled, made once; each schedule starts from a copy."""
     base = Path(tempfile.mkdtemp(prefix="yiwang-link-template-"))
-    province = Node.init(base / PROVINCE, PROVINCE, clock=CLOCK)
+    province = province_node(base / PROVINCE, PROVINCE, CLOCK)
     city = enroll(province, CITY, base, CLOCK)
     city.catalog.import_items([licence_item(division=CITY)])
     province.close()

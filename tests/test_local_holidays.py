@@ -24,7 +24,7 @@ from tests.conftest import Clock, licence_item
 from tests.helpers import counts
 from tests.test_custody import settle
 from tests.test_rebuild import assert_rebuilds_the_same
-from tests.test_replica import enroll
+from tests.test_replica import enroll, province_node
 
 PROVINCE, LIANGSHAN, XICHANG = "510000000000", "513400000000", "513401000000"
 GUANGAN, GUANGAN_COUNTY = "511600000000", "511602000000"
@@ -35,7 +35,7 @@ YI_NEW_YEAR = "2026-11-18..2026-11-20"  # Wednesday to Friday
 @pytest.fixture
 def nodes(tmp_path: Path, clock: Clock) -> Iterator[dict[str, Node]]:
     clock.set_local(2026, 11, 9)  # a Monday
-    made = {PROVINCE: Node.init(tmp_path / PROVINCE, PROVINCE, clock=clock)}
+    made = {PROVINCE: province_node(tmp_path / PROVINCE, PROVINCE, clock)}
     for code in (LIANGSHAN, XICHANG, GUANGAN, GUANGAN_COUNTY):
         parent = D(code).parent()
         assert parent is not None

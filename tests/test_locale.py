@@ -16,7 +16,7 @@ from node.domain.lifecycle import Accept
 from node.services.cases import Applicant, FileRequest
 from tests.conftest import Clock, licence_item
 from tests.fedtools import cli
-from tests.test_replica import CHAIN, enroll
+from tests.test_replica import CHAIN, enroll, province_node
 
 PERSON = Applicant("1", "王大妈", "440524188001010014", "13566667777")
 
@@ -28,7 +28,7 @@ def run(home: Path, lang: str, *args: str, expect: int = 0, columns: int = 200) 
 @pytest.fixture
 def node(tmp_path: Path, clock: Clock) -> Iterator[Node]:
     """An enrolled county (it can hand cases over)."""
-    province = Node.init(tmp_path / CHAIN[0], CHAIN[0], clock=clock)
+    province = province_node(tmp_path / CHAIN[0], CHAIN[0], clock)
     city = enroll(province, CHAIN[1], tmp_path, clock)
     county = enroll(city, CHAIN[2], tmp_path, clock)
     yield county

@@ -23,7 +23,7 @@ from node.store.mail import DELIVERED, FORWARDED, OUTBOX
 from sync.outbox import addressed_row
 from tests.conftest import Clock
 from tests.helpers import counts
-from tests.test_replica import enroll, push_down
+from tests.test_replica import enroll, province_node, push_down
 
 PROVINCE, CITY = "510000000000", "511600000000"
 BRANCH_A = ["511602000000", "511602001000", "511602001001"]  # county, township, village
@@ -35,7 +35,7 @@ CHONGQING = ["500000000000", "500100000000", "500101000000"]
 def nodes(tmp_path: Path, clock: Clock) -> Iterator[dict[str, Node]]:
     """Sichuan with two counties under one city, and Chongqing, each anchoring the other."""
     made: dict[str, Node] = {}
-    made[PROVINCE] = Node.init(tmp_path / PROVINCE, PROVINCE, clock=clock)
+    made[PROVINCE] = province_node(tmp_path / PROVINCE, PROVINCE, clock)
     made[CITY] = enroll(made[PROVINCE], CITY, tmp_path, clock)
     for branch in (BRANCH_A, BRANCH_B):
         parent = made[CITY]

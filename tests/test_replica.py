@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -17,6 +18,7 @@ from federation.wire.certs import make_csr
 from federation.wire.codec import entry_wire, length_delimited
 from federation.wire.keys import NodeKey
 from node.context import Node
+from node.divisions_data import example_file, example_tree
 from node.domain.calendar import make_calendar_year
 from node.domain.cursors import CursorSet
 from node.domain.divisions import DivisionCode as D
@@ -30,19 +32,32 @@ CHAIN = ["510000000000", "511600000000", "511602000000", "511602001000", "511602
 PERSON = Applicant("1", "王大妈", "440524188001010014", "13566667777")
 
 
+def province_node(home: Path, code: str, clock: Clock, **init: Any) -> Node:
+    """A province that published its division tree (the package's example tree when it ships
+    one), as `yiwang sim` and a real province do before enrolling below county level."""
+    node = Node.init(home, code, clock=clock, **init)
+    if example_file(code[:2]) is not None:
+        node.divisions.publish(list(example_tree(code[:2])))
+    return node
+
+
 def enroll(parent: Node, code: str, base: Path, clock: Clock, database_url: str = "") -> Node:
+    """A child enrolled by `parent`, holding what the parent's public streams hold (the
+    province's division list among them), as after its link's first pull."""
     identity = parent.identity()
     assert identity is not None
     enrollment = parent.enrollment(identity, enroll_port=1)
     token = enrollment.make_token(code)
     key = NodeKey.generate()
     chain = enrollment.enroll(code, token.secret.hex(), make_csr(D(code), key).public_bytes(Encoding.DER))
-    return Node.init(base / code, code, database_url, key=key, chain=chain, clock=clock)
+    child = Node.init(base / code, code, database_url, key=key, chain=chain, clock=clock)
+    push_down(parent, child)
+    return child
 
 
 @pytest.fixture
 def tree(tmp_path: Path, clock: Clock) -> Iterator[list[Node]]:
-    nodes = [Node.init(tmp_path / CHAIN[0], CHAIN[0], clock=clock)]
+    nodes = [province_node(tmp_path / CHAIN[0], CHAIN[0], clock)]
     for code in CHAIN[1:]:
         nodes.append(enroll(nodes[-1], code, tmp_path, clock))
     yield nodes

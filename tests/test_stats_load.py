@@ -39,7 +39,7 @@ from node.domain.lifecycle import Decide, Evaluate, File
 from node.services.catalog_import import read_catalog_file
 from node.services.stats import Period, Query
 from tests.conftest import ROOT
-from tests.fedtools import ANY_PORTS, Running, bus_account, cli, cli_json, wait_for
+from tests.fedtools import ANY_PORTS, Running, bus_account, cli, cli_json, enroll_token, init_top, wait_for
 
 CHAIN = ["510000000000", "511600000000", "511602000000", "511602001000", "511602001001"]
 NAMES = ["province", "city", "county", "township", "village"]
@@ -92,9 +92,9 @@ def branch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Branch]:
             ports = ["--listen", f"127.0.0.1:{free_port()}", *ANY_PORTS[2:]]  # a restarted node stays where it was
             bus = [] if name in WITH_BUS else ["--no-bus"]
             if i == 0:
-                cli(home, "init", "--code", CHAIN[0], *ports, *bus)
+                init_top(home, CHAIN[0], *ports, *bus)
             else:
-                token = cli_json(b.homes[NAMES[i - 1]], "enroll", "token", "--child", CHAIN[i])["token"]
+                token = enroll_token(b.homes[NAMES[i - 1]], CHAIN[i])
                 address = b.running[NAMES[i - 1]].ports["federation"]
                 cli(home, "init", "--code", CHAIN[i], "--parent", address, "--token", token, *ports, *bus)
             settings = home / "yiwang.toml"  # scans by hand (`alarms scan`), not every 5 minutes

@@ -20,6 +20,7 @@ from federation.wire.keys import NodeKey, Purpose, Signature, verify
 from federation.wire.sealing import open_sealed, seal, seal_many
 from federation.wire.suites import DEFAULT, SUITES, Ecdsa, PublicKey, UnsupportedKey, register, suite
 from node.context import Node
+from node.divisions_data import example_tree
 from node.domain.divisions import DivisionCode as D
 from node.domain.errors import InvalidInput, SetupError
 from node.services.cases import Applicant, FileRequest
@@ -91,6 +92,7 @@ def test_a_province_on_another_suite_replicates_with_its_p256_city(p384: str, tm
     clock = Clock(NOW)
     province = Node.init(tmp_path / "510000000000", "510000000000", clock=clock, key=NodeKey.generate(p384))
     city = enroll(province, "511600000000", tmp_path, clock)
+    province.divisions.publish(list(example_tree("51")))  # after the city's first pull: it comes down below
     try:
         identity = province.identity()
         assert identity is not None and identity.key.suite.alg == p384 and code_of(identity.root).tier == 1
@@ -100,6 +102,7 @@ def test_a_province_on_another_suite_replicates_with_its_p256_city(p384: str, tm
         (case,) = city.cases.file_many([FileRequest(item.implementation_code, PERSON)], "窗口")
         assert push_up(city, province) > 0  # P-256 heads verified at a P-384 province
         assert push_down(province, city) > 0  # P-384 heads (the city's certificate) verified at the city
+        assert city.divisions.name("511602001001") == "翠屏路社区居委会"
         with province.store.read() as tx:
             assert case.case_no in tx.cases([case.case_no])
         for node in (province, city):

@@ -28,7 +28,7 @@ from node.web.server import WebServer
 from tests.browser import browser_page, distinct_colours, keep, look
 from tests.conftest import Clock, licence_item
 from tests.helpers import counts
-from tests.test_replica import CHAIN, enroll
+from tests.test_replica import CHAIN, enroll, province_node
 
 ITEM = licence_item().implementation_code
 CLERK, CLERK_PASSWORD = "窗口-王", "wang-password-1"
@@ -45,7 +45,7 @@ SHOT = {
 
 @pytest.fixture
 def county(tmp_path: Path, clock: Clock) -> Iterator[tuple[Node, str]]:
-    province = Node.init(tmp_path / CHAIN[0], CHAIN[0], clock=clock)
+    province = province_node(tmp_path / CHAIN[0], CHAIN[0], clock)
     city = enroll(province, CHAIN[1], tmp_path, clock)
     node = enroll(city, CHAIN[2], tmp_path, clock)
     node.catalog.import_items([licence_item()])

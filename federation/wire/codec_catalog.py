@@ -134,3 +134,17 @@ def revoked_from_body(body: bytes) -> tuple[str, str]:
     """(code, fingerprint) of a cert_revoked entry."""
     msg = parsed(federation_pb2.CertificateRevoked(), body, "cert_revoked")
     return msg.code, msg.fingerprint
+
+
+# --- the province's division list ------------------------------------------------------------
+
+
+def division_part_body(root: str, rows: list[tuple[str, str]]) -> bytes:
+    """The body of a divisions_published entry: one part of the province's tree."""
+    part = catalog_pb2.DivisionPart(root=root, rows=[catalog_pb2.Division(code=c, name=n) for c, n in rows])
+    return part.SerializeToString()
+
+
+def division_part_from_body(body: bytes) -> tuple[str, list[tuple[str, str]]]:
+    msg = parsed(catalog_pb2.DivisionPart(), body, "division list part")
+    return msg.root, [(r.code, r.name) for r in msg.rows]

@@ -17,6 +17,7 @@ from node.cli import (
     calendar,
     cases,
     catalog,
+    divisions,
     federation,
     licenses,
     mail,
@@ -55,6 +56,7 @@ app = typer.Typer(
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(cases.app, name="case")
 app.add_typer(calendar.app, name="calendar")
+app.add_typer(divisions.app, name="divisions")
 audit_app = typer.Typer(help="Verify the log; who saw applicants in full.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(federation.enroll_app, name="enroll")
@@ -117,7 +119,7 @@ def init(
     info: dict[str, Any] = {
         "data_dir": str(path),
         "code": node.code,
-        "name": node.settings.name,
+        "name": node.name,
         "tier": node.settings.tier.label,
         "key_id": node.key.key_id.hex(),
         "database": node.settings.effective_database_url,

@@ -101,7 +101,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
     running = run_file is not None and process_alive(int(run_file["pid"]))
     info: dict[str, Any] = {
         "code": node.code,
-        "name": node.settings.name,
+        "name": node.name,
         "tier": node.settings.tier.label,
         "running": running,
         "ports": {k: v for k, v in (run_file or {}).items() if k not in ("pid", "started_at")},
@@ -144,7 +144,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
     valid = _("valid until %(day)s (%(n)s days)")
     bus = _("%(url)s, %(n)s entries not yet published")
     rows = [
-        (_("node"), f"{node.code} {node.settings.name} ({node.settings.tier.label})"),
+        (_("node"), f"{node.code} {node.name} ({node.settings.tier.label})"),
         (_("running"), _("yes") + " " + ports if running else _("no")),
         (
             _("certificate"),

@@ -1,4 +1,9 @@
-"""`yiwang sim`: a real local federation for one branch of the Sichuan division tree.
+"""`yiwang sim`: a real local federation for a branch of any province's division tree.
+
+The tree comes from a division file (`--divisions FILE`, CSV with code and name; without it the
+package's example tree of the branch's province, if it ships one). The province publishes it
+with `yiwang divisions import`, so every node learns its own name and its children's from its
+province, as a real deployment does.
 
 Every node is a separate `yiwang run` process on 127.0.0.1 with ports it picks itself, and
 every child is enrolled through the real CLI (`enroll token` on the parent, `init --parent
@@ -23,9 +28,10 @@ from typing import Annotated, Any
 import typer
 
 from node.cli.common import console, print_json, process_alive
-from node.divisions_data import sichuan
-from node.domain.divisions import DivisionCode, Tier
+from node.divisions_data import example_file
+from node.domain.divisions import DivisionCode, DivisionRegistry, Tier
 from node.domain.errors import InvalidInput, SetupError
+from node.services.divisions import read_divisions_file
 
 sim_app = typer.Typer(
     help="A local federation of real processes for a branch of the division tree.", invoke_without_command=True
@@ -42,11 +48,32 @@ PORTS = [
 ]
 
 
-def branch_codes(branch: DivisionCode, villages: int) -> list[DivisionCode]:
+Tree = tuple[Path, DivisionRegistry]
+
+
+def load_trees(branches: list[DivisionCode], files: list[Path]) -> dict[str, Tree]:
+    """The division file and tree of each province of `branches`, by two-digit prefix: from
+    `files`, else from the package's example tree of that province."""
+    trees: dict[str, Tree] = {}
+    for path in files:
+        divisions = read_divisions_file(path)
+        trees[divisions[0].code.code[:2]] = (path, DivisionRegistry(divisions))
+    for branch in branches:
+        province = branch.code[:2]
+        if province not in trees:
+            example = example_file(province)
+            if example is None:
+                raise InvalidInput(
+                    "--divisions", f"no division file covers {branch}: pass its province's tree as --divisions FILE"
+                )
+            trees[province] = (example, DivisionRegistry(read_divisions_file(example)))
+    return trees
+
+
+def branch_codes(branch: DivisionCode, villages: int, registry: DivisionRegistry) -> list[DivisionCode]:
     """Province down to a township through `branch`, then `villages` of that township."""
-    registry = sichuan()
     if branch not in registry:
-        raise InvalidInput("--branch", f"{branch} is not in the Sichuan division data")
+        raise InvalidInput("--branch", f"{branch} is not in the division file of its province")
     path = [*reversed(list(branch.ancestors())), branch]
     while path[-1].tier < Tier.TOWNSHIP:
         children = registry.children(path[-1])
@@ -58,22 +85,32 @@ def branch_codes(branch: DivisionCode, villages: int) -> list[DivisionCode]:
     return path
 
 
-def tree_codes(branches: list[DivisionCode], villages: int) -> list[DivisionCode]:
+def tree_codes(branches: list[DivisionCode], villages: int, trees: dict[str, Tree]) -> list[DivisionCode]:
     """The union of several branches' paths, parents before children, each code once."""
     seen: dict[str, DivisionCode] = {}
     for b in branches:
-        for code in branch_codes(b, villages):
+        for code in branch_codes(b, villages, trees[b.code[:2]][1]):
             seen.setdefault(code.code, code)
     return sorted(seen.values(), key=lambda c: (c.tier, c.code))
 
 
-def _cli(home: Path, *args: str) -> str:
+def _cli(home: Path, *args: str, check: bool = True) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", "node.cli.app", *args, "-d", str(home)], capture_output=True, text=True, timeout=120
     )
-    if proc.returncode != 0:
+    if proc.returncode != 0 and check:
         raise SetupError(f"`yiwang {' '.join(args)}` failed: {proc.stderr.strip()}")
-    return proc.stdout
+    return proc.stdout if proc.returncode == 0 else ""
+
+
+def _wait_known(home: Path, code: DivisionCode, limit: float = 60.0) -> None:
+    """Wait until the node at `home` holds `code` in its division list (the province's list
+    reaches it by replication)."""
+    deadline = time.monotonic() + limit
+    while not _cli(home, "divisions", "show", code.code, "--json", check=False):
+        if time.monotonic() > deadline:
+            raise SetupError(f"{home.name} did not receive its province's division list within {limit:.0f} s")
+        time.sleep(0.3)
 
 
 def _start(home: Path, ping_every: float) -> dict[str, Any]:
@@ -128,6 +165,10 @@ def sim(
         list[str] | None,
         typer.Option(help="A division code: the sim runs the path down to it; repeat for a wider tree"),
     ] = None,
+    divisions: Annotated[
+        list[Path] | None,
+        typer.Option(help="A province's division tree (CSV: code,name); default: the packaged example tree"),
+    ] = None,
     villages: Annotated[int, typer.Option(min=0, max=20, help="Villages under the township")] = 2,
     folder: Annotated[Path, typer.Option("--dir", help="Where the nodes' data directories go")] = Path("sim-data"),
     detach: Annotated[bool, typer.Option(help="Leave the nodes running and return")] = False,
@@ -138,7 +179,11 @@ def sim(
     """Start the branch's nodes, enroll each through the CLI, and run until Ctrl-C (or --detach)."""
     if ctx.invoked_subcommand is not None:
         return
-    codes = tree_codes([DivisionCode.parse(b, "--branch") for b in branch or ["511602001000"]], villages)
+    if not branch:
+        raise InvalidInput("--branch", "name the branch to run, e.g. a township's 12-digit code")
+    branches = [DivisionCode.parse(b, "--branch") for b in branch]
+    trees = load_trees(branches, list(divisions or []))
+    codes = tree_codes(branches, villages, trees)
     if (folder / "sim.json").exists() and stop_all(folder):
         time.sleep(1)
     folder.mkdir(parents=True, exist_ok=True)
@@ -155,7 +200,10 @@ def sim(
             bus_flag = [] if bus else ["--no-bus"]
             if parent is None:
                 _cli(home, "init", "--code", code.code, *PORTS, *bus_flag)
+                _cli(home, "divisions", "import", str(trees[code.code[:2]][0]))
             else:
+                if code.tier > Tier.COUNTY:
+                    _wait_known(homes[parent.code], code)
                 token = json.loads(_cli(homes[parent.code], "enroll", "token", "--child", code.code, "--json"))["token"]
                 parent_port = next(n for n in nodes if n["code"] == parent.code)["federation"]
                 _cli(home, "init", "--code", code.code, "--parent", parent_port, "--token", token, *PORTS, *bus_flag)
@@ -164,7 +212,7 @@ def sim(
             nodes.append(
                 {
                     "code": code.code,
-                    "name": sichuan().get(code).name,
+                    "name": trees[code.code[:2]][1].get(code).name,
                     "tier": code.tier.label,
                     "data_dir": str(home),
                     **info,

@@ -51,6 +51,7 @@ BOUNDS: dict[str, Bound] = {
     "item_code": Bound(64, Chars.CODE, "a catalog item's implementation code"),
     "license_no": Bound(80, Chars.CODE, "an electronic licence's number"),
     "division": Bound(12, Chars.DIGITS, "a 12-digit division code"),
+    "division name": Bound(100, Chars.LINE, "a division's name in the province's division list"),
     "applicant name": Bound(100, Chars.LINE, "the applicant's name (sealed)"),
     "address": Bound(200, Chars.LINE, "the applicant's address (sealed)"),
     "phone": Bound(20, Chars.LINE, "the applicant's phone (sealed)"),

@@ -160,3 +160,53 @@ class DivisionRegistry:
 
     def children(self, code: DivisionCode) -> list[Division]:
         return sorted((d for d in self._by_code.values() if d.parent == code), key=lambda d: d.code)
+
+    def __iter__(self) -> Iterator[Division]:
+        return iter(self._by_code.values())
+
+
+# -- the province's published list (DESIGN.md section 15) ----------------------------------
+#
+# A province publishes its whole tree in parts: the part of the province holds the province,
+# its cities and its counties; the part of a county holds its townships and villages. A later
+# part of a root replaces the earlier one whole, so a re-import publishes only the parts that
+# changed, and a county that disappeared gets an empty part.
+
+
+def part_root(code: DivisionCode) -> DivisionCode:
+    """The root of the part a division is published in."""
+    if code.tier <= Tier.COUNTY:
+        return DivisionCode(code.code[:2].ljust(12, "0"))
+    return DivisionCode(code.code[:6].ljust(12, "0"))
+
+
+def split_parts(divisions: Iterable[Division]) -> dict[str, list[tuple[str, str]]]:
+    """(code, name) rows by part root, each part in code order; a county with nothing below it
+    in the tree has no part."""
+    parts: dict[str, list[tuple[str, str]]] = {}
+    for d in divisions:
+        parts.setdefault(part_root(d.code).code, []).append((d.code.code, d.name))
+    return {root: sorted(rows) for root, rows in parts.items()}
+
+
+def part_problem(origin: str, root: str, rows: Iterable[tuple[str, str]]) -> str | None:
+    """Why a published part breaks the rules, or None: only a province publishes, a part's
+    root is the province or one of its counties, and its rows are the root's own."""
+    try:
+        publisher, top = DivisionCode.parse(origin), DivisionCode.parse(root)
+    except InvalidInput as exc:
+        return str(exc)
+    if publisher.tier != Tier.PROVINCE:
+        return "only a province publishes its division list"
+    if not publisher.contains(top) or top.tier not in (Tier.PROVINCE, Tier.COUNTY):
+        return f"part {root} is neither the province {origin} nor one of its counties"
+    for code, name in rows:
+        try:
+            division = DivisionCode.parse(code)
+        except InvalidInput as exc:
+            return str(exc)
+        if part_root(division) != top:
+            return f"{code} does not belong to the part of {root}"
+        if not name.strip() or len(name) > 100 or not name.isprintable():
+            return f"{code}: a name of 1-100 printable characters is required"
+    return None

@@ -57,6 +57,7 @@ class Kind(StrEnum):
     REVIEW_CALLED_BACK = "review_called_back"  # 差评 follow-up: the resident was called back (回访)
     REVIEW_RECTIFIED = "review_rectified"  # 差评 follow-up: what was wrong was fixed (整改)
     STATS_SIGNED = "stats_signed"  # a tier's monthly figures, signed off
+    DIVISIONS_PUBLISHED = "divisions_published"  # a part of the province's division tree
 
 
 CASE_KINDS = frozenset(k.value for k in Kind if k.value.startswith("case_"))

@@ -51,13 +51,10 @@ class ReportPage:
 
 
 def division_name(node: Node, code: str) -> str:
-    """A division's name from the shipped division data, else its code."""
+    """A division's name from the node's division list, else its code."""
     if code == node.code and node.settings.name:
         return node.settings.name
-    from node.divisions_data import sichuan
-
-    registry = sichuan()
-    return registry.get(code).name if code in registry else code
+    return node.divisions.name(code) or code
 
 
 def build(node: Node, period: Period, division: str, today: dt.date) -> ReportPage:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 
 from federation.wire.codec_catalog import calendar_to_pb, delegation_body
 from node import logs
-from node.divisions_data import sichuan
 from node.domain.bounds import check
 from node.domain.calendar import CalendarYear, builtin_covers, changes_against_builtin
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Kind, Stream
 from node.domain.errors import Forbidden, InvalidInput
 from node.journal import Journal, Record
+from node.services.divisions import DivisionService
 from node.services.ports import CalendarCache, Clock
 from node.services.projection import Projection
 from node.store import Store
@@ -52,8 +52,9 @@ class CalendarService:
         projection: Projection,
         clock: Clock,
         calendar: CalendarCache,
+        divisions: DivisionService,
     ) -> None:
-        self.me, self.store, self.journal = me, store, journal
+        self.me, self.store, self.journal, self.divisions = me, store, journal, divisions
         self.projection, self.clock, self.calendar = projection, clock, calendar
         self.log = logs.get("calendar")
 
@@ -99,9 +100,7 @@ class CalendarService:
         code = DivisionCode.parse(division, "DIVISION")
         if not self.me.is_ancestor_of(code):
             raise InvalidInput("DIVISION", f"{code} is not a division below {self.me}")
-        registry = sichuan()
-        if self.me in registry and code not in registry:
-            raise InvalidInput("DIVISION", f"{code} is no division of {self.me} in the division list")
+        self.divisions.require(code, "DIVISION")
         check("--note", note, "reason")
         return self._write(Kind.CALENDAR_DELEGATED, code.code, delegation_body(code.code, allowed, note.strip()))
 

@@ -185,7 +185,7 @@ def item_from_full(row: dict[str, Any]) -> CatalogItem:
     )
 
 
-def _numbered_csv(text: str) -> tuple[list[str], Iterable[tuple[int, dict[str, str]]]]:
+def numbered_csv(text: str) -> tuple[list[str], Iterable[tuple[int, dict[str, str]]]]:
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
@@ -215,7 +215,7 @@ def parse_catalog(source: str, text: str) -> list[CatalogItem]:
         numbered = ((i + 1, r) for i, r in enumerate(rows))  # JSON: the item's position
         converter = item_from_full
     else:
-        header, csv_rows = _numbered_csv(text)
+        header, csv_rows = numbered_csv(text)
         if set(PORTAL_COLUMNS) <= set(header):
             converter = item_from_portal_row
         elif set(REQUIRED_FULL) <= set(header):
@@ -258,7 +258,7 @@ def parse_catalog(source: str, text: str) -> list[CatalogItem]:
     return items
 
 
-def _read_text(path: Path, name: str) -> str:
+def read_text(path: Path, name: str) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -268,7 +268,7 @@ def _read_text(path: Path, name: str) -> str:
 
 
 def read_catalog_file(path: Path) -> list[CatalogItem]:
-    return parse_catalog(str(path), _read_text(path, "file"))
+    return parse_catalog(str(path), read_text(path, "file"))
 
 
 def states_errands(path: Path) -> bool:
@@ -288,7 +288,7 @@ CODES_COLUMNS = ("implementation_code", "name", "department")
 def read_codes_csv(path: Path) -> list[str]:
     """The implementation codes of a CSV with an `implementation_code` column (any others are
     ignored); raises ImportRejected naming the line of a row without one."""
-    header, rows = _numbered_csv(_read_text(path, "--csv"))
+    header, rows = numbered_csv(read_text(path, "--csv"))
     if "implementation_code" not in header:
         raise ImportRejected(str(path), [(1, "no implementation_code column")])
     codes, problems = [], []

@@ -24,11 +24,11 @@ from federation.wire.certs import certified_key, code_of, fingerprint, issue
 from federation.wire.codec_catalog import issued_body, revoked_body
 from federation.wire.identity import Identity
 from node import logs
-from node.divisions_data import sichuan
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Kind, Stream
 from node.domain.errors import BadToken, InvalidInput, SetupError
 from node.journal import Journal, Record
+from node.services.divisions import DivisionService
 from node.services.ports import Clock
 from node.services.projection import Projection
 from node.store import Store, Tx
@@ -90,8 +90,10 @@ class Enrollment:
         clock: Clock,
         identity: Identity,
         enroll_port: int,
+        divisions: DivisionService,
     ) -> None:
         self.store, self.journal, self.projection, self.clock = store, journal, projection, clock
+        self.divisions = divisions
         self.identity = identity
         self.enroll_port = enroll_port
         self.log = logs.get("enrollment")
@@ -100,11 +102,7 @@ class Enrollment:
         code = DivisionCode.parse(child, "--child")
         if code.parent() != self.identity.code:
             raise InvalidInput("--child", f"{code} is not a child of {self.identity.code}; its parent enrolls it")
-        registry = sichuan()
-        if self.identity.code in registry and code not in registry:
-            # the shipped division tree knows this province: a child must be one of its divisions
-            # (a province whose tree is not shipped relies on the prefix rule alone)
-            raise InvalidInput("--child", f"{code} is no division of {self.identity.code} in the division list")
+        self.divisions.require(code, "--child")
         if not dt.timedelta(minutes=1) <= ttl <= dt.timedelta(days=30):
             raise InvalidInput("--ttl", "between 1 minute and 30 days")
         if self.enroll_port == 0:

@@ -20,6 +20,7 @@ from federation.wire.codec_cases import bundle_sent_from_body
 from federation.wire.codec_catalog import (
     calendar_from_body,
     delegation_from_body,
+    division_part_from_body,
     endorsement_from_body,
     issued_from_body,
     item_from_body,
@@ -29,7 +30,7 @@ from federation.wire.codec_supervision import ack_from_body, alarm_from_body, fo
 from node.domain.calendar import WorkCalendar
 from node.domain.catalog import CatalogItem
 from node.domain.counting import FOLLOW_UPS, CountKey
-from node.domain.divisions import DivisionCode, Tier
+from node.domain.divisions import DivisionCode, Tier, part_problem
 from node.domain.entries import CASE_KINDS, Entry, Kind
 from node.domain.errors import PeerError
 from node.domain.supervision import ack_problem, alarm_problem, follow_up_problem, resolved
@@ -119,6 +120,10 @@ class Projection:
                     out.refused.append((e, why))
                 elif kind == Kind.LOCAL_CALENDAR_PUBLISHED and self.me.tier == Tier.PROVINCE:
                     out.endorse.append(e)
+            elif kind == Kind.DIVISIONS_PUBLISHED:
+                why = self._divisions(tx, e)
+                if why is not None:
+                    out.refused.append((e, why))
             elif kind == Kind.STATS_SIGNED:
                 why = _signed(tx, e)
                 if why is not None:
@@ -203,6 +208,16 @@ class Projection:
         tx.put_calendar(year, e.origin, e.seq)
         calendar = before.with_year(year)
         return calendar, self._recompute(tx, calendar, f"{year.year}-01-01", _at(e.recorded_at_us), None)
+
+    def _divisions(self, tx: Tx, e: Entry) -> str | None:
+        """Keep a part of this node's province's division list; why not, when it is not."""
+        if e.origin != self.me.code[:2].ljust(12, "0"):
+            return "only this node's own province publishes its division list"
+        root, rows = division_part_from_body(e.body)
+        why = part_problem(e.origin, root, rows)
+        if why is None:
+            tx.put_division_part(root, rows, e.seq)
+        return why
 
     @staticmethod
     def _trust_root(tx: Tx, e: Entry) -> str | None:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    delete,
     insert,
     select,
     update,
@@ -24,6 +25,7 @@ from node.store.tables import (
     CalendarDelegationRow,
     CalendarRow,
     CatalogItemRow,
+    DivisionListRow,
     LocalCalendarRow,
     MetaRow,
     table_of,
@@ -34,6 +36,7 @@ T_CALENDARS = table_of(CalendarRow)
 T_LOCAL = table_of(LocalCalendarRow)
 T_DELEGATIONS = table_of(CalendarDelegationRow)
 T_META = table_of(MetaRow)
+T_DIVISIONS = table_of(DivisionListRow)
 
 _ITEM_DETAIL_FIELDS = ("service_objects", "handling_forms", "conditions", "fee", "legal_basis")
 
@@ -221,6 +224,34 @@ class CatalogTx(TxBase):
             self.conn.execute(insert(table), {**key, **row})
         elif newer_than is None or held[0] <= newer_than:
             self.conn.execute(update(table).where(where).values(**row))
+
+    # -- the province's division list -----------------------------------------------------
+
+    def put_division_part(self, root: str, rows: Sequence[tuple[str, str]], seq: int) -> None:
+        """One published part: it replaces what the part of `root` held."""
+        self.conn.execute(delete(T_DIVISIONS).where(T_DIVISIONS.c.part == root))
+        if rows:
+            codes = [code for code, _ in rows]
+            self.conn.execute(delete(T_DIVISIONS).where(T_DIVISIONS.c.code.in_(codes)))
+            self.conn.execute(insert(T_DIVISIONS), [{"code": c, "name": n, "part": root, "seq": seq} for c, n in rows])
+
+    def division_part(self, root: str) -> list[tuple[str, str]]:
+        d = T_DIVISIONS.c
+        q = select(d.code, d.name).where(d.part == root).order_by(d.code)
+        return [(r.code, r.name) for r in self.conn.execute(q)]
+
+    def division_part_roots(self) -> set[str]:
+        return set(self.conn.execute(select(T_DIVISIONS.c.part).distinct()).scalars())
+
+    def division_names(self, codes: Iterable[str]) -> dict[str, str]:
+        """Names of those of `codes` the published list holds."""
+        d = T_DIVISIONS.c
+        wanted = sorted(set(codes))
+        out: dict[str, str] = {}
+        for i in range(0, len(wanted), 500):
+            q = select(d.code, d.name).where(d.code.in_(wanted[i : i + 500]))
+            out.update((r.code, r.name) for r in self.conn.execute(q))
+        return out
 
     def delegated(self, division: str) -> bool:
         d = T_DELEGATIONS.c

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from node import logs
 from node.store.base import _comparable
 from node.store.cases import T_BACKLOG, T_CASES, CasesTx
-from node.store.catalog import T_CALENDARS, T_DELEGATIONS, T_ITEMS, T_LOCAL, CatalogTx
+from node.store.catalog import T_CALENDARS, T_DELEGATIONS, T_DIVISIONS, T_ITEMS, T_LOCAL, CatalogTx
 from node.store.log import LogTx
 from node.store.mail import MailTx
 from node.store.materials import MaterialsTx
@@ -65,6 +65,7 @@ DERIVED_TABLES = (
     T_CALENDARS,
     T_LOCAL,
     T_DELEGATIONS,
+    T_DIVISIONS,
     T_REVOKED,
     T_ROOTS,
 )

@@ -127,6 +127,17 @@ class CalendarDelegationRow(SQLModel, table=True):
     seq: int = Field(sa_type=BigInteger)
 
 
+class DivisionListRow(SQLModel, table=True):
+    """The province's division tree as it published it (`divisions_published`, in parts: the
+    province's own part and one per county), below the national tree the package ships."""
+
+    __tablename__ = "divisions"
+    code: str = Field(primary_key=True, max_length=12)
+    name: str
+    part: str = Field(max_length=12, index=True)
+    seq: int = Field(sa_type=BigInteger)
+
+
 class CounterColumns(SQLModel):
     """The counters of node.domain.counting.COUNTERS, as columns of every statistics table (a
     test keeps the two lists equal)."""
@@ -499,6 +510,7 @@ _MODELS: tuple[type[SQLModel], ...] = (
     CalendarRow,
     LocalCalendarRow,
     CalendarDelegationRow,
+    DivisionListRow,
     CaseRow,
     CaseCountRow,
     CaseRollupRow,

@@ -107,7 +107,7 @@ class Web:
         principal = self._principal(str(user)) if user else None
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         full = {
-            "me": self.node.settings.name or self.node.code,
+            "me": self.node.name or self.node.code,
             "user": user,
             "roles": "、".join(tr.gettext(words.ROLE[r]) for r in sorted(principal.roles)) if principal else "",
             "words": words,

@@ -250,3 +250,55 @@ class LocalCalendar(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LocalCalendar: _TypeAlias = LocalCalendar  # noqa: Y015
+
+@_typing.final
+class DivisionPart(_message.Message):
+    """A part of the province's division tree (统计用区划代码), published by the province in its
+    public stream (`divisions_published`) and replicated to every node below: `root` is the
+    province (its own row, its cities and counties) or a county-level division (its townships
+    and villages). A later part of the same root replaces the earlier one whole; an empty part
+    removes its divisions. Level and parent follow from each 12-digit code. docs/protocol.md.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROOT_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    root: _builtins.str
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___Division]: ...
+    def __init__(
+        self,
+        *,
+        root: _builtins.str = ...,
+        rows: _abc.Iterable[Global___Division] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["root", b"root", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DivisionPart: _TypeAlias = DivisionPart  # noqa: Y015
+
+@_typing.final
+class Division(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Division: _TypeAlias = Division  # noqa: Y015
