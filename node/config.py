@@ -1,46 +1,25 @@
-"""Settings of one node, read once at start-up from `<data dir>/yiwang.toml` into a frozen object.
+"""Settings of one node: `<data dir>/yiwang.toml`, overridden by `YIWANG_<SECTION>_<KEY>`
+environment variables (containers, systemd drop-ins), read once at start-up into a frozen object.
 
-[node]
-code = "511602000000"      # 12-digit division code this node serves
-name = "广安区"
-profile = "county"         # "village" runs the lightweight profile (no NATS)
-[database]
-url = ""                   # empty: SQLite (WAL) at <data dir>/yiwang.db
-[nats]
-url = ""                   # empty: `yiwang run` starts its own nats-server
-enabled = true             # false: no event bus at all (a node no department system listens to)
-user = ""                  # with url: the account on that server or cluster
-password = ""
-replicas = 1               # the YIWANG stream's replicas (3 on a three-server cluster)
-[federation]
-listen = "127.0.0.1:7400"  # mutual-TLS port for links from children (and peer provinces)
-enroll_listen = "127.0.0.1:7401"  # server-TLS port where enrolling children reach us
-api_listen = "127.0.0.1:7402"     # the local NodeService (window software, departments)
-parent = ""                # HOST:PORT of the parent's federation port; empty for a province
-anchors = []               # fingerprints of peer provinces' roots (province nodes only)
-peers = []                 # peer provinces this node dials, as "CODE@HOST:PORT"
-[web]
-listen = ""                # the pages, e.g. "127.0.0.1:7403"; empty: none; off loopback needs TLS
-tls_cert = ""              # PEM files for HTTPS on the web port
-tls_key = ""
-[supervision]
-interval_seconds = 300     # how often `yiwang run` scans for alarms (电子监察)
-warn_days_left = 2         # 预警 when a case has at most this many working days left
-red_days_late = 5          # 红牌 when more than this many working days late (黄牌 from the first)
-acceptance_days = 5        # 行政许可法 art. 32: accept or refuse within 5 days
-supplement_days = 20       # working days an applicant has to hand in a supplement
-reason_min_chars = 6       # a refusal's or denial's reasons shorter than this are flagged
-rectification_days = 15    # a 差评's callback and rectification (15 in Suining, 5 in Dezhou)
+OPTIONS below is the one list of settings: each names its section and key, its type and bounds,
+its default and what it does. `yiwang init` writes the file from it with every setting and its
+meaning; loading refuses an unknown setting or a bad value naming it (and the variable it came
+from); `yiwang config show` prints each value and where it came from, `yiwang config check`
+loads and checks what the node will need at start-up; docs/operator-guide.md lists them all (a
+test keeps the three equal).
 
 A port of 0 takes a free port; `yiwang run` writes the ports it bound to `<data dir>/run.json`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import InvalidInput, SetupError
@@ -51,6 +30,7 @@ KEY_NAME = "node.key"
 DB_NAME = "yiwang.db"
 LOG_DIR = "logs"
 PROFILES = ("province", "city", "county", "township", "village")
+ENV_PREFIX = "YIWANG_"
 
 
 def default_data_dir() -> Path:
@@ -62,50 +42,27 @@ def default_data_dir() -> Path:
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
-    """Folder holding the config, the key, the SQLite database and the logs."""
     code: DivisionCode
-    """The division this node serves; its tier is the code's tier."""
     name: str
-    """Human name of the division (from the division data when known)."""
     profile: str
-    """One of PROFILES; defaults to the tier's name. `village` runs without NATS."""
     database_url: str = ""
-    """SQLAlchemy URL; empty means SQLite in the data directory."""
     nats_url: str = ""
-    """An existing NATS server or cluster; empty means `yiwang run` starts one."""
     bus_enabled: bool = True
-    """Whether `yiwang run` publishes to the event bus (the village profile never does)."""
     nats_user: str = ""
-    """With nats.url: the account on that server or cluster (a comma-separated url lists its servers)."""
     nats_password: str = ""
     nats_replicas: int = 1
-    """Replicas of the YIWANG stream: 3 on a three-server cluster keeps every entry through the
-    loss of one server."""
     listen: str = "127.0.0.1:7400"
-    """Federation port (mutual TLS) that children and peer provinces dial."""
     enroll_listen: str = "127.0.0.1:7401"
-    """Enrollment port (server TLS only): children without a certificate enroll here."""
     api_listen: str = "127.0.0.1:7402"
-    """The local NodeService for window software and department systems."""
     parent: str = ""
-    """HOST:PORT of the parent's federation port; empty for a province or a standalone node."""
     anchors: tuple[str, ...] = ()
-    """SHA-256 fingerprints of peer provinces' root certificates this node trusts (the
-    certificates themselves are in <data dir>/anchors/)."""
     peers: tuple[str, ...] = ()
-    """Peer provinces this province dials, as "CODE@HOST:PORT" (its federation port)."""
     offer_answer_days: int = 5
-    """Working days a node has to answer a custody offer of this node; after them this node may
-    withdraw it (`yiwang case withdraw-offer`)."""
     web_listen: str = ""
-    """The web port (statistics page, consoles), e.g. 127.0.0.1:7403; empty: none (nodes on one
-    host each need their own). Off loopback needs TLS."""
     web_tls_cert: str = ""
     web_tls_key: str = ""
     supervision: Thresholds = field(default_factory=Thresholds)
-    """The 电子监察 thresholds (node.domain.supervision)."""
     supervision_interval: float = 300.0
-    """Seconds between two supervision scans of `yiwang run`."""
 
     @property
     def tier(self) -> Tier:
@@ -124,33 +81,188 @@ class Settings:
         return self.database_url or f"sqlite:///{self.data_dir / DB_NAME}"
 
 
-def _toml_str(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+# -- value types: each turns a TOML value (or an environment variable's text) into a setting ---
+
+Parse = Callable[[object, bool], object]  # (raw value, came from the environment) -> value
+
+
+def _text(max_chars: int = 500) -> Parse:
+    def parse(raw: object, env: bool) -> object:
+        if not isinstance(raw, str):
+            raise ValueError("must be text in quotes")
+        if len(raw) > max_chars or not raw.isprintable():
+            raise ValueError(f"at most {max_chars} printable characters")
+        return raw
+
+    return parse
+
+
+def _address(optional: bool) -> Parse:
+    def parse(raw: object, env: bool) -> object:
+        text = _text(300)(raw, env)
+        assert isinstance(text, str)
+        if not text and optional:
+            return text
+        host, sep, port = text.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be HOST:PORT with a port 0..65535 (0: a free port)")
+        return text
+
+    return parse
+
+
+def _boolean(raw: object, env: bool) -> object:
+    if env and isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return raw.lower() in ("true", "1", "yes")
+    if not isinstance(raw, bool):
+        raise ValueError("must be true or false")
+    return raw
+
+
+def _whole(low: int, high: int, unit: str = "") -> Parse:
+    def parse(raw: object, env: bool) -> object:
+        value = raw
+        if env and isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+            value = int(raw)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"must be a whole number {low}..{high}{unit}")
+        return value
+
+    return parse
+
+
+def _seconds(low: float, high: float) -> Parse:
+    def parse(raw: object, env: bool) -> object:
+        value = raw
+        if env and isinstance(raw, str):
+            with contextlib.suppress(ValueError):
+                value = float(raw)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"must be a number of seconds {low:g}..{high:g}")
+        return float(value)
+
+    return parse
+
+
+def _texts(raw: object, env: bool) -> object:
+    items = [s.strip() for s in raw.split(",") if s.strip()] if env and isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(s, str) and s.isprintable() for s in items):
+        raise ValueError('must be a list of texts, e.g. ["a", "b"] (in the environment: a,b)')
+    return tuple(items)
+
+
+def _profile(raw: object, env: bool) -> object:
+    if raw not in (*PROFILES, ""):
+        raise ValueError(f"must be one of {', '.join(PROFILES)}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Option:
+    section: str
+    key: str
+    attr: str  # the Settings field ("supervision.<name>" for a threshold)
+    parse: Parse
+    doc: str
+    env: bool = True  # may an environment variable set it (not the node's identity)
+    secret: bool = False  # shown masked
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    @property
+    def env_name(self) -> str:
+        return f"{ENV_PREFIX}{self.section}_{self.key}".upper()
+
+    def default(self) -> object:
+        if self.attr.startswith("supervision."):
+            return getattr(Thresholds(), self.attr.split(".", 1)[1])
+        found = next(f for f in fields(Settings) if f.name == self.attr)
+        return "" if self.attr in ("code", "name", "profile") else found.default
+
+
+_TH = {
+    "warn_days_left": "预警 when a case has at most this many working days left",
+    "red_days_late": "红牌 when more than this many working days late (黄牌 from the first)",
+    "acceptance_days": "working days to accept or refuse a filing (行政许可法 art. 32: 5)",
+    "supplement_days": "working days an applicant has to hand in a supplement",
+    "reason_min_chars": "a refusal's or denial's reasons shorter than this are flagged",
+    "rectification_days": "working days for a 差评's callback and rectification (Suining 15, Dezhou 5)",
+}
+
+OPTIONS: tuple[Option, ...] = (
+    Option("node", "code", "code", _text(12), "12-digit division code this node serves (set by init)", env=False),
+    Option("node", "name", "name", _text(100), "the division's name; empty: from the division tree"),
+    Option(
+        "node",
+        "profile",
+        "profile",
+        _profile,
+        "province, city, county, township or village (no bus); empty: the tier's",
+    ),
+    Option("database", "url", "database_url", _text(), "SQLAlchemy URL; empty: SQLite (WAL) in the data dir"),
+    Option("nats", "url", "nats_url", _text(), "an existing NATS server or cluster; empty: run starts its own"),
+    Option("nats", "enabled", "bus_enabled", _boolean, "publish to the event bus at all"),
+    Option("nats", "user", "nats_user", _text(200), "with nats.url: the account on that server"),
+    Option("nats", "password", "nats_password", _text(200), "with nats.url: its password", secret=True),
+    Option("nats", "replicas", "nats_replicas", _whole(1, 5), "replicas of the YIWANG stream (3 on 3 servers)"),
+    Option("federation", "listen", "listen", _address(False), "mutual-TLS port for links from children and peers"),
+    Option("federation", "enroll_listen", "enroll_listen", _address(False), "server-TLS port where children enroll"),
+    Option("federation", "api_listen", "api_listen", _address(False), "the local NodeService (window software)"),
+    Option("federation", "parent", "parent", _address(True), "HOST:PORT of the parent's federation port"),
+    Option("federation", "anchors", "anchors", _texts, "SHA-256 fingerprints of peer provinces' roots"),
+    Option("federation", "peers", "peers", _texts, 'peer provinces this province dials, as "CODE@HOST:PORT"'),
+    Option("custody", "answer_days", "offer_answer_days", _whole(1, 60), "working days to answer a custody offer"),
+    Option("web", "listen", "web_listen", _address(True), "the pages, e.g. 127.0.0.1:7403; off loopback needs TLS"),
+    Option("web", "tls_cert", "web_tls_cert", _text(), "PEM certificate chain for HTTPS on the web port"),
+    Option("web", "tls_key", "web_tls_key", _text(), "PEM private key for HTTPS on the web port"),
+    Option("supervision", "interval_seconds", "supervision_interval", _seconds(1, 86400), "seconds between scans"),
+    *(Option("supervision", k, f"supervision.{k}", _whole(0, 366), doc) for k, doc in _TH.items()),
+)
+_BY_NAME = {o.name: o for o in OPTIONS}
+SECTIONS = tuple(dict.fromkeys(o.section for o in OPTIONS))
+
+
+def value_of(settings: Settings, option: Option) -> object:
+    if option.attr.startswith("supervision."):
+        return getattr(settings.supervision, option.attr.split(".", 1)[1])
+    value = getattr(settings, option.attr)
+    return value.code if isinstance(value, DivisionCode) else value
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def write_settings(s: Settings) -> Path:
+    """The node's yiwang.toml, every setting with what it does (and its environment variable)."""
+    lines = ["# yiwang node settings; `yiwang config show` prints them with where each came from."]
+    for section in SECTIONS:
+        lines += ["", f"[{section}]"]
+        for o in (o for o in OPTIONS if o.section == section):
+            env = f" (env {o.env_name})" if o.env else ""
+            lines += [f"# {o.doc}{env}", f"{o.key} = {_toml(value_of(s, o))}"]
     path = s.data_dir / CONFIG_NAME
-    path.write_text(
-        "# yiwang node settings; see `node/config.py` for every field.\n"
-        f"[node]\ncode = {_toml_str(s.code.code)}\nname = {_toml_str(s.name)}\nprofile = {_toml_str(s.profile)}\n\n"
-        f"[database]\nurl = {_toml_str(s.database_url)}\n\n"
-        f"[nats]\nurl = {_toml_str(s.nats_url)}\nenabled = {'true' if s.bus_enabled else 'false'}\n"
-        f"user = {_toml_str(s.nats_user)}\npassword = {_toml_str(s.nats_password)}\nreplicas = {s.nats_replicas}\n\n"
-        f"[federation]\nlisten = {_toml_str(s.listen)}\nenroll_listen = {_toml_str(s.enroll_listen)}\n"
-        f"api_listen = {_toml_str(s.api_listen)}\nparent = {_toml_str(s.parent)}\n"
-        f"anchors = [{', '.join(_toml_str(a) for a in s.anchors)}]\n"
-        f"peers = [{', '.join(_toml_str(a) for a in s.peers)}]\n\n"
-        f"[custody]\nanswer_days = {s.offer_answer_days}\n\n"
-        f"[web]\nlisten = {_toml_str(s.web_listen)}\ntls_cert = {_toml_str(s.web_tls_cert)}\n"
-        f"tls_key = {_toml_str(s.web_tls_key)}\n\n"
-        f"[supervision]\ninterval_seconds = {s.supervision_interval:g}\n"
-        + "".join(f"{name} = {getattr(s.supervision, name)}\n" for name in _THRESHOLDS),
-        encoding="utf-8",
-    )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-def load_settings(data_dir: Path) -> Settings:
+@dataclass(frozen=True)
+class Source:
+    option: Option
+    value: object
+    source: str  # "file", "env" or "default"
+
+
+def read_sources(data_dir: Path, environ: Mapping[str, str] | None = None) -> list[Source]:
+    """Every setting's value and where it came from; SetupError naming a bad or unknown one."""
     path = data_dir / CONFIG_NAME
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -158,67 +270,51 @@ def load_settings(data_dir: Path) -> Settings:
         raise SetupError(f"{data_dir} is not a yiwang data directory: run `yiwang init --code CODE` first") from None
     except tomllib.TOMLDecodeError as exc:
         raise SetupError(f"{path} is not valid TOML: {exc}") from None
-    node = raw.get("node", {})
+    for section, table in raw.items():
+        if section not in SECTIONS or not isinstance(table, dict):
+            raise SetupError(f"{path}: [{section}] is not a section of the settings; known: {', '.join(SECTIONS)}")
+        for key in table:
+            if f"{section}.{key}" not in _BY_NAME:
+                known = ", ".join(o.key for o in OPTIONS if o.section == section)
+                raise SetupError(f"{path}: {section}.{key} is not a setting; [{section}] has {known}")
+    env = os.environ if environ is None else environ
+    prefixes = tuple(f"{ENV_PREFIX}{section}_".upper() for section in SECTIONS)
+    for o in OPTIONS:
+        if not o.env and o.env_name in env:
+            raise SetupError(f"{o.name} is read from {CONFIG_NAME} only: unset {o.env_name}")
+    unknown_env = sorted(k for k in env if k.startswith(prefixes) and k not in _ENV_NAMES)
+    if unknown_env:  # a setting's variable mistyped would otherwise be ignored without a word
+        raise SetupError(f"{unknown_env[0]} is not a setting's environment variable; `yiwang config show` lists them")
+    out = []
+    for o in OPTIONS:
+        if o.env and o.env_name in env:
+            given, source, where = env[o.env_name], "env", f"{o.env_name} ({o.name})"
+        elif o.key in raw.get(o.section, {}):
+            given, source, where = raw[o.section][o.key], "file", f"{path}: {o.name}"
+        else:
+            out.append(Source(o, o.default(), "default"))
+            continue
+        try:
+            out.append(Source(o, o.parse(given, source == "env"), source))
+        except ValueError as exc:
+            raise SetupError(f"{where} {exc}") from None
+    return out
+
+
+_ENV_NAMES = frozenset(o.env_name for o in OPTIONS if o.env)
+
+
+def load_settings(data_dir: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    values: dict[str, Any] = {}
+    thresholds: dict[str, Any] = {}
+    for s in read_sources(data_dir, environ):
+        if s.option.attr.startswith("supervision."):
+            thresholds[s.option.attr.split(".", 1)[1]] = s.value
+        else:
+            values[s.option.attr] = s.value
     try:
-        code = DivisionCode.parse(str(node.get("code", "")), "node.code")
+        code = DivisionCode.parse(str(values.pop("code")), "node.code")
     except InvalidInput as exc:
-        raise SetupError(f"{path}: {exc}") from None
-    profile = str(node.get("profile") or code.tier.label)
-    if profile not in PROFILES:
-        raise SetupError(f"{path}: node.profile {profile!r} is not one of {', '.join(PROFILES)}")
-    fed = raw.get("federation", {})
-    bus = raw.get("nats", {})
-    bus_enabled = bus.get("enabled", True)
-    if not isinstance(bus_enabled, bool):
-        raise SetupError(f"{path}: nats.enabled must be true or false, not {str(bus_enabled)[:40]!r}")
-    replicas = bus.get("replicas", 1)
-    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= 5:
-        raise SetupError(f"{path}: nats.replicas must be a whole number 1..5")
-    answer_days = raw.get("custody", {}).get("answer_days", Settings.offer_answer_days)
-    if not isinstance(answer_days, int) or isinstance(answer_days, bool) or not 1 <= answer_days <= 60:
-        raise SetupError(f"{path}: custody.answer_days must be a whole number of working days 1..60")
-    supervision, interval = _supervision(path, raw.get("supervision", {}))
-    return Settings(
-        data_dir=data_dir,
-        code=code,
-        name=str(node.get("name", "")),
-        profile=profile,
-        database_url=str(raw.get("database", {}).get("url", "")),
-        nats_url=str(raw.get("nats", {}).get("url", "")),
-        bus_enabled=bus_enabled,
-        nats_user=str(bus.get("user", "")),
-        nats_password=str(bus.get("password", "")),
-        nats_replicas=replicas,
-        listen=str(fed.get("listen", Settings.listen)),
-        enroll_listen=str(fed.get("enroll_listen", Settings.enroll_listen)),
-        api_listen=str(fed.get("api_listen", Settings.api_listen)),
-        parent=str(fed.get("parent", "")),
-        anchors=tuple(str(a) for a in fed.get("anchors", [])),
-        peers=tuple(str(a) for a in fed.get("peers", [])),
-        offer_answer_days=answer_days,
-        supervision=supervision,
-        supervision_interval=interval,
-        web_listen=str(raw.get("web", {}).get("listen", Settings.web_listen)),
-        web_tls_cert=str(raw.get("web", {}).get("tls_cert", "")),
-        web_tls_key=str(raw.get("web", {}).get("tls_key", "")),
-    )
-
-
-_THRESHOLDS = tuple(Thresholds.__dataclass_fields__)
-
-
-def _supervision(path: Path, raw: dict[str, object]) -> tuple[Thresholds, float]:
-    """The [supervision] section: whole numbers of days 0..366, an interval of 1..86400 s."""
-    unknown = set(raw) - {*_THRESHOLDS, "interval_seconds"}
-    if unknown:
-        raise SetupError(f"{path}: supervision.{sorted(unknown)[0]} is not a setting; known: {', '.join(_THRESHOLDS)}")
-    values: dict[str, int] = {}
-    for name in _THRESHOLDS:
-        value = raw.get(name, getattr(Thresholds(), name))
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 366:
-            raise SetupError(f"{path}: supervision.{name} must be a whole number 0..366")
-        values[name] = value
-    interval = raw.get("interval_seconds", Settings.supervision_interval)
-    if not isinstance(interval, int | float) or isinstance(interval, bool) or not 1 <= interval <= 86400:
-        raise SetupError(f"{path}: supervision.interval_seconds must be a number of seconds 1..86400")
-    return Thresholds(**values), float(interval)
+        raise SetupError(f"{data_dir / CONFIG_NAME}: {exc}") from None
+    values["profile"] = values["profile"] or code.tier.label
+    return Settings(data_dir=data_dir, code=code, supervision=Thresholds(**thresholds), **values)

@@ -17,6 +17,7 @@ from node.cli import (
     calendar,
     cases,
     catalog,
+    config,
     divisions,
     federation,
     licenses,
@@ -57,6 +58,7 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(cases.app, name="case")
 app.add_typer(calendar.app, name="calendar")
 app.add_typer(divisions.app, name="divisions")
+app.add_typer(config.app, name="config")
 audit_app = typer.Typer(help="Verify the log; who saw applicants in full.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(federation.enroll_app, name="enroll")

@@ -7,7 +7,7 @@ heads, origin keys), `cases` (outlines and their backlog), `catalog` (items, cal
 and `mail` (addressed copies), joined in `repo.Tx` behind `Store.transaction()`.
 """
 
-from node.store.db import open_engine
+from node.store.db import open_engine, shown_url
 from node.store.repo import Store, Tx
 
-__all__ = ["Store", "Tx", "open_engine"]
+__all__ = ["Store", "Tx", "open_engine", "shown_url"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
 from node.domain.errors import SetupError
 
@@ -47,3 +47,8 @@ def open_engine(url: str) -> Engine:
         where = engine.url.render_as_string(hide_password=True)
         raise SetupError(f"database {where} is unreachable: {exc}") from None
     return engine
+
+
+def shown_url(url: str) -> str:
+    """A database URL as an operator may see it: without its password."""
+    return make_url(url).render_as_string(hide_password=True)
