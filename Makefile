@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck proto proto-check layers i18n i18n-check check bench clean
+.PHONY: venv demo test lint typecheck proto proto-check layers i18n i18n-check ansible-lint check bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "yiwang needs Python >= 3.11; set PYTHON=python3.11")'
@@ -44,7 +44,11 @@ i18n: $(STAMP)
 i18n-check: $(STAMP)
 	$(BIN)/python scripts/i18n.py check
 
-check: lint typecheck proto-check layers i18n-check
+ansible-lint: $(STAMP)
+	$(BIN)/python scripts/ansible_argspec.py --check
+	cd deploy/ansible && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/ansible-lint
+
+check: lint typecheck proto-check layers i18n-check ansible-lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/local_cases.py

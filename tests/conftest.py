@@ -7,6 +7,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -100,18 +101,27 @@ def pg_base_url() -> str:
     return url
 
 
-@pytest.fixture
-def pg_schema_url(pg_base_url: str) -> Iterator[str]:
-    """A URL whose search_path is a fresh schema, dropped after the test."""
+@contextmanager
+def fresh_pg_schema(pg_base_url: str) -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema, dropped afterwards."""
     import psycopg
 
     schema = f"yiwang_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_base_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in pg_base_url else "?"
-    yield f"{pg_base_url}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(pg_base_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    try:
+        yield f"{pg_base_url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(pg_base_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_schema_url(pg_base_url: str) -> Iterator[str]:
+    """A URL whose search_path is a fresh schema, dropped after the test."""
+    with fresh_pg_schema(pg_base_url) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

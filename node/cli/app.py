@@ -13,6 +13,7 @@ from federation.wire.keys import NodeKey
 from node import logs
 from node.cli import (
     alarms,
+    backup,
     bus,
     calendar,
     cases,
@@ -74,6 +75,8 @@ app.add_typer(licenses.app, name="license")
 app.add_typer(users.app, name="users")
 app.add_typer(bus.app, name="bus")
 app.command("upgrade")(maintenance.upgrade)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 app.command("rebuild")(maintenance.rebuild)
 app.command("report")(report.report)
 app.registered_commands.extend(federation.run_app.registered_commands)
