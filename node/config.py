@@ -29,6 +29,7 @@ CONFIG_NAME = "yiwang.toml"
 KEY_NAME = "node.key"
 DB_NAME = "yiwang.db"
 LOG_DIR = "logs"
+WEB_SECRET_NAME = "web.secret"  # the key that signs the consoles' session cookies
 PROFILES = ("province", "city", "county", "township", "village")
 ENV_PREFIX = "YIWANG_"
 
@@ -63,6 +64,8 @@ class Settings:
     web_tls_key: str = ""
     supervision: Thresholds = field(default_factory=Thresholds)
     supervision_interval: float = 300.0
+    metrics_listen: str = ""
+    cert_warn_days: int = 30
 
     @property
     def tier(self) -> Tier:
@@ -217,6 +220,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("web", "listen", "web_listen", _address(True), "the pages, e.g. 127.0.0.1:7403; off loopback needs TLS"),
     Option("web", "tls_cert", "web_tls_cert", _text(), "PEM certificate chain for HTTPS on the web port"),
     Option("web", "tls_key", "web_tls_key", _text(), "PEM private key for HTTPS on the web port"),
+    Option("monitoring", "metrics_listen", "metrics_listen", _address(True), "Prometheus /metrics; empty: none"),
+    Option("monitoring", "cert_warn_days", "cert_warn_days", _whole(1, 365), "days before expiry the alarm comes"),
     Option("supervision", "interval_seconds", "supervision_interval", _seconds(1, 86400), "seconds between scans"),
     *(Option("supervision", k, f"supervision.{k}", _whole(0, 366), doc) for k, doc in _TH.items()),
 )

@@ -34,6 +34,7 @@ from node.services.cases import CaseService
 from node.services.catalog import CatalogService
 from node.services.divisions import DivisionService
 from node.services.enrollment import Enrollment
+from node.services.health import HealthService
 from node.services.licenses import LicenseBook, LicenseService
 from node.services.ports import CalendarCache, Clock, IdentityFile
 from node.services.principals import PrincipalService
@@ -119,6 +120,7 @@ class Node:
         )
         self.queues = WorkQueues(me.code, store, self.cases, clock)
         self.divisions = DivisionService(me, store, self.journal, projection, clock)
+        self.health = HealthService(store, self.identity, clock, settings.cert_warn_days)
         self.calendars = CalendarService(
             me, store, self.journal, projection, clock, self.calendar_cache, self.divisions
         )

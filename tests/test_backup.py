@@ -57,6 +57,9 @@ def test_a_node_comes_back_from_its_backup_with_every_row_on_either_backend(
     tmp_path: Path, clock: Clock, database_url: str, request: pytest.FixtureRequest
 ) -> None:
     node = busy_node(tmp_path / "node", clock, database_url)
+    retired = tmp_path / "node" / "retired-keys" / "old.pem"  # a rotated key opens older seals
+    retired.parent.mkdir(mode=0o700)
+    retired.write_bytes((tmp_path / "node" / "node.key").read_bytes())
     try:
         before = table_rows(node)
         result = make_backup(node.settings, tmp_path / "node.backup")
@@ -76,6 +79,7 @@ def test_a_node_comes_back_from_its_backup_with_every_row_on_either_backend(
             assert back.settings.database_url == url
             assert all(r.fault is None for r in back.audit.verify())
             assert back.key.key_id == node.key.key_id
+            assert (home / "retired-keys" / "old.pem").read_bytes() == retired.read_bytes()
             assert back.principals.get("窗口-王").name == "窗口-王"
             (case,) = back.cases.file_many([FileRequest(licence_item().implementation_code, PERSON)], "窗口-王")
             assert case.case_no  # it serves: the log goes on from where the backup left it

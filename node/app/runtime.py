@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from cryptography import x509
 
@@ -104,6 +105,7 @@ class Runtime:
         self._scans_stop = threading.Event()
         self.scan_thread: threading.Thread | None = None
         self.web: WebServer | None = None
+        self.metrics: WSGIServer | None = None  # the Prometheus metrics (monitoring.metrics_listen)
         self.nats_server: subprocess.Popen[bytes] | None = None
         self.bus_thread: threading.Thread | None = None
         self.bus_credentials: tuple[str, str] | None = None  # on the nats-server this node starts
@@ -188,6 +190,11 @@ class Runtime:
         if settings.web_listen:
             self.web = WebServer(self.node, settings.web_listen, settings.web_tls_cert, settings.web_tls_key)
             self.addresses["web"] = self.web.start()
+        if settings.metrics_listen:
+            from node.app.metrics import serve_metrics
+
+            self.metrics, _, port = serve_metrics(self.node, settings.metrics_listen)
+            self.addresses["metrics"] = f"{settings.metrics_listen.rpartition(':')[0]}:{port}"
         identity = self.identity
         if identity is not None and identity.code.tier < 5:
             self.enrollment = self.node.enrollment(identity, 0)
@@ -316,6 +323,9 @@ class Runtime:
         self.servers.stop(grace=2)
         if self.web is not None:
             self.web.stop()
+        if self.metrics is not None:
+            self.metrics.shutdown()
+            self.metrics.server_close()
         if self.nats_server is not None:
             self.nats_server.terminate()
             try:

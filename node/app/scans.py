@@ -1,7 +1,8 @@
 """The supervision scan of `yiwang run` (电子监察, issue 11): a thread that scans the node's
 open cases, refusals, 差评 tasks and catalog every `supervision.interval_seconds` and writes
-the alarms it finds as entries (node.services.supervision). A failed scan raises a node alarm
-and the next one runs on time."""
+the alarms it finds as entries (node.services.supervision), and checks the node's certificate
+(node.services.health: CertificateExpiring ahead of its end). A failed scan raises a node
+alarm and the next one runs on time."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ def start_scans(
                     log.info("supervision_scanned", cases=result.cases, alarms=len(result.alarms))
             except Exception as exc:  # a scan must never stop the node; the alarm says why
                 failed("supervision scan", exc)
+            try:
+                node.health.check_certificate()  # CertificateExpiring, once a day, 30 days ahead
+            except Exception as exc:
+                failed("certificate check", exc)
 
     thread = threading.Thread(target=loop, name="supervision", daemon=True)
     thread.start()

@@ -92,17 +92,15 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
 
     with opened(data_dir_) as node:
         identity = node.identity()
-        with node.store.read() as tx:
-            peers = tx.peers()
-            alarms = tx.alarm_count()
-            cursors = tx.relay_cursors()
-            bus_lag = sum(max(0, seq - cursors.get(key, 0)) for key, (seq, _) in tx.tails().items())
+        health = node.health.snapshot()
+        alarms, bus_lag = sum(health.alarms.values()), health.bus_unpublished
         run_file = read_run_file(node.settings.data_dir)
     running = run_file is not None and process_alive(int(run_file["pid"]))
     info: dict[str, Any] = {
         "code": node.code,
         "name": node.name,
         "tier": node.settings.tier.label,
+        "version": health.version,
         "running": running,
         "ports": {k: v for k, v in (run_file or {}).items() if k not in ("pid", "started_at")},
         "certificate": None
@@ -124,12 +122,15 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
                 "last_batch_sent": at_us(p.sent_at_us),
                 "last_acknowledged": at_us(p.acked_at_us),
                 "lag_entries": p.lag_entries,
-                "lag_seconds": _lag_seconds(p.lag_entries, p.acked_at_us, p.last_seen_us, node.now()),
+                "lag_seconds": p.lag_seconds,
                 "restarts": p.restarts,
+                "certificate_until": at_us(p.certificate_until_us),
             }
-            for p in peers
+            for p in health.links
         ],
         "alarms": alarms,
+        "outbox": health.outbox,
+        "dead_letters": health.dead_letters,
         "bus": {
             "enabled": node.settings.bus_enabled and node.settings.profile != "village",
             "url": (run_file or {}).get("nats") or node.settings.nats_url,
@@ -153,6 +154,11 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
             else valid % {"day": f"{cert['not_after']:%Y-%m-%d}", "n": cert["days_left"]},
         ),
         (_("alarms"), str(alarms)),
+        (_("version"), str(info["version"])),
+        (
+            _("addressed copies"),
+            _("%(n)s waiting, %(dead)s dead letters") % {"n": info["outbox"], "dead": info["dead_letters"]},
+        ),
         (
             _("event bus"),
             bus % {"url": info["bus"]["url"] or _("not running"), "n": bus_lag} if info["bus"]["enabled"] else _("off"),
@@ -187,15 +193,6 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
             for p in info["peers"]
         ],
     )
-
-
-def _lag_seconds(lag: int | None, acked_us: int | None, seen_us: int | None, now: dt.datetime) -> float:
-    """How long entries have waited for the peer: since its last acknowledgement (or, before
-    any, since the link was last seen) while it lacks any; 0 when it lacks none."""
-    if not lag:
-        return 0.0
-    since = acked_us or seen_us
-    return 0.0 if since is None else max(0.0, now.timestamp() - since / 1_000_000)
 
 
 def _issuer(node: Node) -> Identity:

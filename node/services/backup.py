@@ -24,7 +24,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from node.config import CONFIG_NAME, DB_NAME, Settings, load_settings, write_settings
+from federation.wire.identity import ANCHORS_DIR, CHAIN_NAME
+from federation.wire.keys import RETIRED_DIR
+from node.config import CONFIG_NAME, DB_NAME, KEY_NAME, WEB_SECRET_NAME, Settings, load_settings, write_settings
 from node.domain.errors import InvalidInput, SetupError
 from node.store import schema, shown_url, snapshot
 
@@ -32,8 +34,8 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 DATABASE = "database.sqlite"
 # What a node's data directory holds besides its database and logs (paths relative to it).
-FILES = (CONFIG_NAME, "node.key", "chain.pem", "web.secret")
-DIRS = ("anchors", "nats")
+FILES = (CONFIG_NAME, KEY_NAME, CHAIN_NAME, WEB_SECRET_NAME)
+DIRS = (ANCHORS_DIR, RETIRED_DIR, "nats")  # retired keys open what was sealed before a rotation
 SKIP = ("nats/jetstream",)  # the bus's own store: the relay publishes again from its cursors
 MAX_MEMBER = 64 * 1024 * 1024 * 1024  # 64 GiB, a province's database
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, or_, select, tuple_, update
 
 from node.store.base import Value, rows_as
 from node.store.tables import AddressedRow, table_of
@@ -103,6 +103,11 @@ class MailTx:
             q = update(T_ADDRESSED).where(and_(_is(key), c.state == DEAD)).values(**values)
             changed += self.conn.execute(q).rowcount
         return changed
+
+    def addressed_counts(self) -> dict[str, int]:
+        """Addressed copies held, by state (outbox: waiting for the next hop; dead: refused)."""
+        c = T_ADDRESSED.c
+        return {str(s): int(n) for s, n in self.conn.execute(select(c.state, func.count()).group_by(c.state))}
 
     def addressed_rows(self, state: str = "", limit: int = 50, kind: str = "") -> list[AddressedRow]:
         """Rows newest first, optionally of one state and kind."""

@@ -130,6 +130,17 @@ class TrustTx:
     def alarm_count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(T_ALARMS)).scalar_one())
 
+    def node_alarm_counts(self) -> dict[tuple[str, str], int]:
+        """Node alarms held, by (kind, level)."""
+        c = T_ALARMS.c
+        q = select(c.kind, c.level, func.count()).group_by(c.kind, c.level)
+        return {(str(k), str(lv)): int(n) for k, lv, n in self.conn.execute(q)}
+
+    def last_alarm_us(self, kind: str) -> int | None:
+        """When the newest node alarm of `kind` was raised."""
+        at = self.conn.execute(select(func.max(T_ALARMS.c.at_us)).where(T_ALARMS.c.kind == kind)).scalar_one()
+        return None if at is None else int(at)
+
     def put_peer(self, code: str, role: str, **values: Value) -> None:
         if self.conn.execute(select(T_PEERS.c.code).where(T_PEERS.c.code == code)).first():
             self.conn.execute(update(T_PEERS).where(T_PEERS.c.code == code).values(role=role, **values))

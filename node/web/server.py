@@ -13,16 +13,15 @@ from pathlib import Path
 
 import uvicorn
 
+from node.config import WEB_SECRET_NAME
 from node.context import Node
 from node.domain.errors import SetupError
 from node.web.app import make_app
 
-SECRET_NAME = "web.secret"
-
 
 def session_secret(data_dir: Path) -> str:
     """The key that signs session cookies: made once, kept beside the node key (mode 0600)."""
-    path = data_dir / SECRET_NAME
+    path = data_dir / WEB_SECRET_NAME
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
