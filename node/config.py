@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -114,6 +115,14 @@ def _address(optional: bool) -> Parse:
     return parse
 
 
+def _database_url(raw: object, env: bool) -> object:
+    text = _text()(raw, env)
+    assert isinstance(text, str)
+    if text and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", text):
+        raise ValueError("must be a sqlite:/// or postgresql:// URL (empty: SQLite in the data directory)")
+    return text
+
+
 def _boolean(raw: object, env: bool) -> object:
     if env and isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0", "yes", "no"):
         return raw.lower() in ("true", "1", "yes")
@@ -204,7 +213,7 @@ OPTIONS: tuple[Option, ...] = (
         _profile,
         "province, city, county, township or village (no bus); empty: the tier's",
     ),
-    Option("database", "url", "database_url", _text(), "SQLAlchemy URL; empty: SQLite (WAL) in the data dir"),
+    Option("database", "url", "database_url", _database_url, "SQLAlchemy URL; empty: SQLite (WAL) in the data dir"),
     Option("nats", "url", "nats_url", _text(), "an existing NATS server or cluster; empty: run starts its own"),
     Option("nats", "enabled", "bus_enabled", _boolean, "publish to the event bus at all"),
     Option("nats", "user", "nats_user", _text(200), "with nats.url: the account on that server"),
@@ -240,7 +249,7 @@ def _toml(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        return repr(value)
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

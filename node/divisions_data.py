@@ -15,15 +15,15 @@ from pathlib import Path
 from node.domain.divisions import DivisionRegistry
 
 
-def _registry(name: str) -> DivisionRegistry:
-    raw = resources.files("node").joinpath(f"data/{name}").read_bytes()
+def _registry(raw: bytes) -> DivisionRegistry:
+    """A tree from the bytes of a packaged gzip-compressed division CSV."""
     return DivisionRegistry.from_rows(csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
 
 
 @lru_cache(maxsize=1)
 def national() -> DivisionRegistry:
     """Every province, city and county of the country."""
-    return _registry("divisions_national_l1_l3.csv.gz")
+    return _registry(resources.files("node").joinpath("data/divisions_national_l1_l3.csv.gz").read_bytes())
 
 
 @lru_cache(maxsize=4)
@@ -32,8 +32,7 @@ def example_tree(province: str) -> DivisionRegistry:
     path = example_file(province)
     if path is None:
         raise LookupError(f"the package ships no example tree of province {province}")
-    raw = path.read_bytes()
-    return DivisionRegistry.from_rows(csv.DictReader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
+    return _registry(path.read_bytes())
 
 
 def example_file(province: str) -> Path | None:

@@ -21,6 +21,7 @@ from node.domain.errors import InvalidInput, SetupError
 from node.domain.roles import Role
 from node.services.backup import make_backup, restore_backup
 from node.services.cases import FileRequest
+from node.store.queues import Reveal
 from tests.conftest import Clock, fresh_pg_schema, licence_item
 from tests.fedtools import ANY_PORTS, Running, cli, cli_json
 from tests.test_replica import PERSON
@@ -83,6 +84,10 @@ def test_a_node_comes_back_from_its_backup_with_every_row_on_either_backend(
             assert back.principals.get("窗口-王").name == "窗口-王"
             (case,) = back.cases.file_many([FileRequest(licence_item().implementation_code, PERSON)], "窗口-王")
             assert case.case_no  # it serves: the log goes on from where the backup left it
+            with back.store.transaction() as tx:  # rows with ids of their own take new ones
+                tx.raise_alarm(1, "warning", "Restored", "", "after the restore")
+                tx.record_reveal(Reveal(2, "窗口-王", case.case_no, "applicant", "cli"))
+            assert table_rows(back)["alarms"] == before["alarms"] + 1
         finally:
             back.close()
 
@@ -138,6 +143,12 @@ def _rewrite(source: Path, out: Path, change: str) -> None:
                 continue
             if change == "escape" and member.name == "files/yiwang.toml":
                 member.name = "../escape.toml"
+            if change == "escape" and member.name == "manifest.json":  # a manifest that lists it, as it is
+                manifest = json.loads(data)
+                manifest["members"]["../escape.toml"] = manifest["members"].pop("files/yiwang.toml")
+                data = json.dumps(manifest).encode()
+            if change == "symlink" and member.name == "files/yiwang.toml":
+                member.type, member.linkname, data = tarfile.SYMTYPE, "/etc/passwd", b""
             member.size = len(data)
             tar.addfile(member, io.BytesIO(data))
         if change == "extra":
@@ -146,7 +157,7 @@ def _rewrite(source: Path, out: Path, change: str) -> None:
             tar.addfile(info, io.BytesIO(b"x"))
 
 
-@pytest.mark.parametrize("change", ["altered", "dropped", "escape", "extra", "truncated", "not a backup"])
+@pytest.mark.parametrize("change", ["altered", "dropped", "escape", "symlink", "extra", "truncated", "not a backup"])
 def test_a_damaged_or_altered_backup_is_refused_and_writes_nothing(tmp_path: Path, clock: Clock, change: str) -> None:
     node = busy_node(tmp_path / "node", clock)
     make_backup(node.settings, tmp_path / "good.backup")

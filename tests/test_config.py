@@ -76,6 +76,7 @@ def test_the_written_file_documents_every_setting_and_reads_back_the_same(home: 
         ('profile = "town"', "node", "node.profile must be one of"),
         ('anchors = "abc"', "federation", "federation.anchors must be a list"),
         ("interval_seconds = 0", "supervision", "supervision.interval_seconds must be a number of seconds"),
+        ('url = "mysql://root@localhost/db"', "database", "database.url must be a sqlite:/// or postgresql:// URL"),
     ],
 )
 def test_a_bad_setting_is_named_and_the_node_does_not_start(home: Path, line: str, section: str, says: str) -> None:
@@ -144,3 +145,25 @@ def test_the_operator_guide_lists_every_setting_as_the_code_has_it() -> None:
     guide = (ROOT / "docs" / "operator-guide.md").read_text(encoding="utf-8")
     for option in OPTIONS:
         assert doc_row(option) in guide, option.name
+
+
+def test_a_variable_never_reaches_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command that writes the settings back (`anchors add`) writes the file's values, not a
+    YIWANG_* override (a password given to a container must not land on its disk)."""
+    sichuan, chongqing = tmp_path / "sichuan", tmp_path / "chongqing"
+    cli(sichuan, "init", "--code", "510000000000")
+    cli(chongqing, "init", "--code", "500000000000")
+    (tmp_path / "cq.pem").write_text(cli(chongqing, "keys", "root").stdout, encoding="utf-8")
+    monkeypatch.setenv("YIWANG_NATS_PASSWORD", "from-the-environment")
+    monkeypatch.setenv("YIWANG_FEDERATION_LISTEN", "127.0.0.1:9999")
+    cli(sichuan, "anchors", "add", str(tmp_path / "cq.pem"))
+    text = (sichuan / CONFIG_NAME).read_text(encoding="utf-8")
+    assert "from-the-environment" not in text and "9999" not in text
+    assert load_settings(sichuan, environ={}).anchors  # the anchor itself was written
+
+
+def test_numbers_keep_their_value_through_the_file(home: Path) -> None:
+    path = home / CONFIG_NAME
+    path.write_text(set_line(path.read_text(encoding="utf-8"), "supervision", "interval_seconds = 1234.5678"))
+    write_settings(load_settings(home, environ={}))
+    assert load_settings(home, environ={}).supervision_interval == 1234.5678

@@ -90,6 +90,8 @@ class Deployment:
         hosts["sc-province"]["yiwang_node_divisions_file"] = str(shared("divisions_sichuan.csv"))
         common = {
             "ansible_connection": "local",
+            "ansible_become": False,  # the playbooks become root; the test runs as whoever runs it
+            "yiwang_node_install_throttle": 1,  # three nodes share this host's environment
             "ansible_python_interpreter": sys.executable,
             "yiwang_node_advertise_host": "127.0.0.1",
             "yiwang_node_manage_user": False,

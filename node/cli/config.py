@@ -90,10 +90,10 @@ def _checks(settings: Settings) -> list[Check]:
             if other != name:
                 out.append(Check("ports", False, f"{name} and {other} are both {address}"))
     if settings.web_listen:
-        from node.web.server import _loopback
+        from node.web.server import is_loopback
 
         host = settings.web_listen.rpartition(":")[0].strip("[]")
-        needs_tls = not _loopback(host)
+        needs_tls = not is_loopback(host)
         tls = [Path(p) for p in (settings.web_tls_cert, settings.web_tls_key) if p]
         missing = [str(p) for p in tls if not p.is_file()]
         if needs_tls and len(tls) < 2:

@@ -283,7 +283,7 @@ def anchors_add(
 
     from federation.wire.certs import code_of, from_pem
     from federation.wire.identity import add_anchor
-    from node.config import write_settings
+    from node.config import load_settings, write_settings
     from node.domain.divisions import DivisionCode, Tier
 
     try:
@@ -299,7 +299,7 @@ def anchors_add(
         if dial and DivisionCode.parse(dial.partition("@")[0], "--dial") != peer:
             raise InvalidInput("--dial", f"the certificate is {peer}'s root, not {dial.partition('@')[0]}'s")
         fp = add_anchor(node.settings.data_dir, cert)
-        settings = node.settings
+        settings = load_settings(node.settings.data_dir, environ={})  # the file's: never a YIWANG_* override
         anchors = settings.anchors if fp in settings.anchors else (*settings.anchors, fp)
         peers = tuple(p for p in settings.peers if not p.startswith(peer.code + "@")) + ((dial,) if dial else ())
         write_settings(dataclasses.replace(settings, anchors=anchors, peers=peers))

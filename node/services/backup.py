@@ -7,6 +7,8 @@ yiwang version and schema revision, when, and the SHA-256 and size of every othe
 settings, the key, the certificate chain, peer anchors, the web session secret, the bus
 accounts). It holds the node's key: keep it as the key is kept. A restore reads the manifest,
 checks every member against it before writing anything, and fills an empty data directory.
+The manifest's sums catch a damaged or truncated file, not a forged one: a backup is trusted
+as the place it is kept is.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def _node_files(data_dir: Path) -> list[Path]:
     for folder in DIRS:
         for path in sorted((data_dir / folder).rglob("*")):
             relative = path.relative_to(data_dir).as_posix()
-            if path.is_file() and not relative.startswith(SKIP):
+            if path.is_file() and not relative.startswith(SKIP) and path.suffix != ".log":  # logs keep growing
                 found.append(path)
     return found
 
@@ -93,15 +95,19 @@ def make_backup(settings: Settings, out: Path) -> BackupResult:
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".yiwang-backup-") as work:
         db = Path(work) / DATABASE
         counts = snapshot.snapshot(settings.effective_database_url, db)
+        revision = snapshot.revision(db) or "none"  # the database's, which may be behind this code's
         members: dict[str, Path] = {DATABASE: db}
-        for path in _node_files(settings.data_dir):
-            members["files/" + path.relative_to(settings.data_dir).as_posix()] = path
+        for path in _node_files(settings.data_dir):  # copied first: what is hashed is what is stored
+            name = "files/" + path.relative_to(settings.data_dir).as_posix()
+            members[name] = Path(work) / name
+            members[name].parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            shutil.copy2(path, members[name])
         manifest = {
             "format": FORMAT,
             "code": settings.code.code,
             "name": settings.name,
             "yiwang": _version(),
-            "revision": schema.head(),
+            "revision": revision,
             "made_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "backend": "postgresql" if settings.database_url.startswith("postgresql") else "sqlite",
             "rows": counts,
@@ -117,7 +123,7 @@ def make_backup(settings: Settings, out: Path) -> BackupResult:
             for name, path in members.items():
                 tar.add(path, arcname=name, recursive=False)
         partial.replace(out)  # whole or not at all
-    return BackupResult(str(out), settings.code.code, schema.head(), sum(counts.values()), out.stat().st_size)
+    return BackupResult(str(out), settings.code.code, revision, sum(counts.values()), out.stat().st_size)
 
 
 def read_manifest(tar: tarfile.TarFile, source: Path) -> dict[str, Any]:
@@ -197,6 +203,10 @@ def restore_backup(source: Path, data_dir: Path, database_url: str | None = None
                 shutil.copy2(path, target)
                 target.chmod(0o600)
         settings = load_settings(data_dir, environ={})
+        if settings.code.code != manifest.get("code"):
+            raise InvalidInput(
+                "FILE", f"{source}: its manifest names {manifest.get('code')}, its settings {settings.code}"
+            )
         url = settings.database_url if database_url is None else database_url
         if url:
             rows = sum(snapshot.load(staging / DATABASE, url).values())

@@ -44,9 +44,13 @@ def read_divisions_file(path: Path) -> list[Division]:
         raise InvalidInput("FILE", f"at most {MAX_FILE_BYTES // (1024 * 1024)} MB")
     if path.suffix == ".gz" and path.exists():
         try:
-            text = gzip.decompress(path.read_bytes()).decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError):
+            with gzip.open(path) as f:
+                raw = f.read(MAX_FILE_BYTES + 1)  # a small file may unpack to a huge one
+            text = raw.decode("utf-8-sig")
+        except (OSError, EOFError, UnicodeDecodeError):
             raise ImportRejected(str(path), [(1, "not gzip-compressed UTF-8 text")]) from None
+        if len(raw) > MAX_FILE_BYTES:
+            raise InvalidInput("FILE", f"unpacked, at most {MAX_FILE_BYTES // (1024 * 1024)} MB")
     else:
         text = read_text(path, "FILE")
     header, rows = numbered_csv(text)

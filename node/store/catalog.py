@@ -230,9 +230,7 @@ class CatalogTx(TxBase):
     def put_division_part(self, root: str, rows: Sequence[tuple[str, str]], seq: int) -> None:
         """One published part: it replaces what the part of `root` held."""
         self.conn.execute(delete(T_DIVISIONS).where(T_DIVISIONS.c.part == root))
-        if rows:
-            codes = [code for code, _ in rows]
-            self.conn.execute(delete(T_DIVISIONS).where(T_DIVISIONS.c.code.in_(codes)))
+        if rows:  # a code belongs to one part only (node.domain.divisions.part_root)
             self.conn.execute(insert(T_DIVISIONS), [{"code": c, "name": n, "part": root, "seq": seq} for c, n in rows])
 
     def division_part(self, root: str) -> list[tuple[str, str]]:

@@ -50,5 +50,11 @@ def open_engine(url: str) -> Engine:
 
 
 def shown_url(url: str) -> str:
-    """A database URL as an operator may see it: without its password."""
-    return make_url(url).render_as_string(hide_password=True)
+    """A database URL as an operator may see it: without its password, in the user part or
+    in the query (`?password=`)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # an unparseable URL: nothing of it is shown
+        return "(a database URL that cannot be read)"
+    hidden = {k: "***" for k in parsed.query if k.lower() in ("password", "passfile", "sslpassword")}
+    return parsed.update_query_dict(hidden).render_as_string(hide_password=True)

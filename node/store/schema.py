@@ -59,8 +59,13 @@ def current(engine: Engine) -> str | None:
 def create(engine: Engine) -> None:
     """A new database: every table, stamped with the newest revision."""
     with engine.begin() as conn:
-        SQLModel.metadata.create_all(conn)
-        command.stamp(alembic_config(conn), "head")
+        create_in(conn)
+
+
+def create_in(conn: Connection) -> None:
+    """Every table, stamped with the newest revision, in the caller's transaction."""
+    SQLModel.metadata.create_all(conn)
+    command.stamp(alembic_config(conn), "head")
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:

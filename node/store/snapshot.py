@@ -14,13 +14,13 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, Table, func, insert, inspect, select
+from sqlalchemy import Connection, Engine, Table, func, insert, inspect, select, text
 from sqlmodel import SQLModel
 
 import node.store.tables  # noqa: F401 - the models' tables in SQLModel.metadata
 from node.domain.errors import SetupError
 from node.store import schema
-from node.store.db import open_engine
+from node.store.db import open_engine, shown_url
 
 BATCH = 5000
 Progress = Callable[[str, int], None]
@@ -34,7 +34,7 @@ def _tables() -> list[Table]:
 
 def snapshot(url: str, out: Path, progress: Progress | None = None) -> dict[str, int]:
     """Write the database at `url` as of one moment into the new SQLite file `out`; rows per
-    table."""
+    table. Its schema revision is `revision(out)`."""
     engine = open_engine(url)
     try:
         if engine.dialect.name == "sqlite":
@@ -58,16 +58,16 @@ def copy_database(source: Engine, target_url: str, progress: Progress | None = N
     target = open_engine(target_url)
     try:
         if inspect(target).get_table_names():
-            raise SetupError(f"{schema_where(target)} is not empty: restore into an empty database")
+            raise SetupError(f"{shown_url(target_url)} is not empty: restore into an empty database")
         revision = schema.current(source)
         if revision != schema.head():
             raise SetupError(
-                f"the database to copy is at schema revision {revision}, this yiwang copies {schema.head()}: "
-                "run `yiwang upgrade` on it (or the yiwang it was made with) first"
+                f"the database is at schema revision {revision} and this yiwang copies only {schema.head()}: "
+                'restore it into SQLite (--database-url ""), run `yiwang upgrade` there, then back that up'
             )
-        schema.create(target)
         counts: dict[str, int] = {}
-        with source.connect() as src, target.begin() as dst:
+        with source.connect() as src, target.begin() as dst:  # all or nothing: a failed copy leaves no table
+            schema.create_in(dst)
             if source.dialect.name == "postgresql":
                 src.execution_options(isolation_level="REPEATABLE READ")
             with src.begin():
@@ -79,9 +79,26 @@ def copy_database(source: Engine, target_url: str, progress: Progress | None = N
                         counts[table.name] += len(chunk)
                         if progress:
                             progress(table.name, counts[table.name])
+            if target.dialect.name == "postgresql":
+                _advance_sequences(dst)
         return counts
     finally:
         target.dispose()
+
+
+def _advance_sequences(conn: Connection) -> None:
+    """Rows were copied with their ids: each id sequence moves past the largest, or the next
+    row inserted (an alarm, a reveal) would take an id already held."""
+    for table in _tables():
+        keys = list(table.primary_key.columns)
+        if len(keys) != 1 or keys[0].type.python_type is not int:
+            continue
+        found = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": keys[0].name})
+        sequence = found.scalar_one()
+        if sequence is not None:  # a serial column
+            top = conn.execute(select(func.max(keys[0]))).scalar_one()
+            values = {"s": sequence, "v": top or 1, "called": top is not None}
+            conn.execute(text("SELECT setval(:s, :v, :called)"), values)
 
 
 def load(backup_db: Path, target_url: str, progress: Progress | None = None) -> dict[str, int]:
@@ -93,10 +110,15 @@ def load(backup_db: Path, target_url: str, progress: Progress | None = None) -> 
         source.dispose()
 
 
-def schema_where(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True)
-
-
 def _counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for t in _tables()}
+
+
+def revision(backup_db: Path) -> str | None:
+    """The schema revision of a snapshot file (what its database was at, not this code's)."""
+    engine = open_engine(f"sqlite:///{backup_db}")
+    try:
+        return schema.current(engine)
+    finally:
+        engine.dispose()

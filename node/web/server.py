@@ -29,7 +29,7 @@ def session_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -42,7 +42,7 @@ class WebServer:
         if not host or not port.isdigit():
             raise SetupError(f"web.listen {listen!r} is not HOST:PORT")
         tls = bool(tls_cert and tls_key)
-        if not _loopback(host) and not tls:
+        if not is_loopback(host) and not tls:
             raise SetupError(f"web.listen {listen} is off loopback: set web.tls_cert and web.tls_key (TLS is required)")
         self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         try:
