@@ -240,3 +240,4 @@ class LinkState:
     acked_at: dt.datetime | None = None
     lag_entries: int | None = None
     restarts: int = 0
+    software: str = ""  # the peer's yiwang version, from its Hello

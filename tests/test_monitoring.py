@@ -55,6 +55,13 @@ def test_a_running_chain_serves_its_metrics_as_status_says(tmp_path: Path, monke
         child_up = f'yiwang_link_up{{peer="{CITY}",role="child"}}'
         child = _value(wait_for(lambda: _when(province.ports["metrics"], child_up), 30, "the child link"), child_up)
         assert child == 1.0 and "yiwang_certificate_days_left" in at_province
+        # each side knows what the other runs (its Hello says), the province of its city too
+        version = status["version"]
+        assert f'yiwang_peer_info{{peer="{PROVINCE}",role="parent",version="{version}"}} 1.0' in text
+        at_province = _scrape(f"http://{province.ports['metrics']}/metrics")
+        assert f'yiwang_peer_info{{peer="{CITY}",role="child",version="{version}"}} 1.0' in at_province
+        children = [p for p in cli_json(nodes["province"][0], "status")["peers"] if p["code"] == CITY]
+        assert [p["software"] for p in children] == [version]
         assert _value(at_province, f'yiwang_peer_certificate_days_left{{peer="{CITY}",role="child"}}') is not None
     finally:
         for _, running in reversed(list(nodes.values())):

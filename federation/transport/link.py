@@ -12,6 +12,7 @@ carried is stored.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import queue
@@ -19,6 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from importlib import metadata
 
 import grpc
 from cryptography import x509
@@ -101,8 +103,23 @@ def hello(
 ) -> federation_pb2.SignedEnvelope:
     der = [c.public_bytes(serialization.Encoding.DER) for c in identity.chain]
     held = cursors_to_pb(cursors or CursorSet())
-    body = federation_pb2.EnvelopeBody(hello=federation_pb2.Hello(chain_der=der, link_id=session.link_id, cursors=held))
-    return session.wrap(identity.key, body, _us(now))
+    said = federation_pb2.Hello(chain_der=der, link_id=session.link_id, cursors=held, software=software())
+    return session.wrap(identity.key, federation_pb2.EnvelopeBody(hello=said), _us(now))
+
+
+@functools.cache
+def software() -> str:
+    """This node's yiwang version, as its Hello tells its peers."""
+    try:
+        return metadata.version("yiwang")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def peer_software(body: federation_pb2.EnvelopeBody) -> str:
+    """The version a peer's Hello names, bounded and printable (a peer may send anything)."""
+    said = body.hello.software[:32]
+    return said if said.isprintable() else ""
 
 
 class LinkStalled(Exception):
@@ -183,12 +200,12 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
             peer = body.sender
             peer_fp = hashlib.sha256(body.hello.chain_der[0]).hexdigest()
             self.log.info("link_accepted", peer=peer)
-            self.on_seen(peer, None)
+            state = LinkState("connected", software=peer_software(body))
+            self.on_seen(peer, state)
             mine = self.replicator.cursors() if self.replicator else None
             yield hello(self.identity, session, self.now(), mine)
             outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
             child = self._is_child(DivisionCode(peer))  # else a peer province: addressed entries only
-            state = LinkState("connected")
 
             def pump_failed(exc: BaseException) -> None:
                 self._failed(f"sender to {peer}", exc)
@@ -375,6 +392,7 @@ class ParentLink(threading.Thread):
                 )
                 session.accept_hello(body, peer_key, _us(self.now()))
                 self.peer_cursors = cursors_from_pb(body.hello.cursors)
+                self.state.software = peer_software(body)
                 self._up()
                 up = self.peer is None  # to a parent our subtree goes up; a peer province: addressed only
                 pump = Pump(

@@ -9,6 +9,7 @@ read from the node's database at each scrape (node.services.health), so they are
     yiwang_link_lag_seconds{peer, role}     how long they have waited
     yiwang_link_restarts{peer, role}        restarts of the link's workers
     yiwang_peer_certificate_days_left{peer, role}
+    yiwang_peer_info{peer, role, version} 1 the yiwang each linked peer runs
     yiwang_outbox_depth                     addressed copies waiting for their next hop
     yiwang_dead_letters                     addressed copies refused for good
     yiwang_alarms{kind, level}              node alarms held
@@ -63,6 +64,10 @@ class NodeCollector(Collector):
             if link.certificate_until_us is not None:
                 peers.add_metric([link.code, link.role], (link.certificate_until_us / 1e6 - now) / DAY_S)
         yield peers
+        versions = GaugeMetricFamily("yiwang_peer_info", "The yiwang a peer runs", labels=["peer", "role", "version"])
+        for link in health.links:
+            versions.add_metric([link.code, link.role, link.software or "unknown"], 1)
+        yield versions
         yield GaugeMetricFamily("yiwang_outbox_depth", "Addressed copies waiting for their next hop", health.outbox)
         yield GaugeMetricFamily("yiwang_dead_letters", "Addressed copies refused for good", health.dead_letters)
         alarms = GaugeMetricFamily("yiwang_alarms", "Node alarms held", labels=["kind", "level"])

@@ -68,7 +68,7 @@ def _us(at: dt.datetime) -> int:
     return int(at.timestamp() * 1_000_000)
 
 
-def _link_values(state: LinkState | None) -> dict[str, int | None]:
+def _link_values(state: LinkState | None) -> dict[str, int | str | None]:
     """The peers-table columns of a link's progress."""
     if state is None:
         return {}
@@ -77,6 +77,7 @@ def _link_values(state: LinkState | None) -> dict[str, int | None]:
         "acked_at_us": _us(state.acked_at) if state.acked_at else None,
         "lag_entries": state.lag_entries,
         "restarts": state.restarts,
+        **({"software": state.software} if state.software else {}),
     }
 
 

@@ -125,6 +125,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
                 "lag_seconds": p.lag_seconds,
                 "restarts": p.restarts,
                 "certificate_until": at_us(p.certificate_until_us),
+                "software": p.software,
             }
             for p in health.links
         ],
@@ -176,6 +177,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
             _("Acknowledged"),
             _("Lag"),
             _("Restarts"),
+            _("Version"),
             _("Error"),
         ],
         [
@@ -188,6 +190,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
                 fmt_time(p["last_acknowledged"]),
                 "" if p["lag_entries"] is None else f"{p['lag_entries']} / {p['lag_seconds']:.0f} s",
                 str(p["restarts"]),
+                p["software"],
                 p["error"],
             )
             for p in info["peers"]

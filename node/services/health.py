@@ -34,6 +34,7 @@ class LinkHealth:
     restarts: int
     error: str
     certificate_until_us: int | None
+    software: str  # the peer's yiwang version, from its Hello ("" before it said)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class HealthService:
                 p.restarts,
                 p.error,
                 p.not_after_us,
+                p.software,
             )
             for p in peers
         ]

@@ -473,6 +473,7 @@ class PeerRow(SQLModel, table=True):
     acked_at_us: int | None = Field(default=None, sa_type=BigInteger)
     lag_entries: int | None = Field(default=None, sa_type=BigInteger)
     restarts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    software: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})  # the peer's version
 
 
 class AddressedRow(SQLModel, table=True):

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from yiwang.v1 import log_pb2 as yiwang_dot_v1_dot_log__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ayiwang/v1/federation.proto\x12\tyiwang.v1\x1a\x13yiwang/v1/log.proto\"C\n\x11\x43\x65rtificateIssued\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x65r\x18\x02 \x01(\x0c\x12\x13\n\x0b\x66ingerprint\x18\x03 \x01(\t\"G\n\x12\x43\x65rtificateRevoked\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"D\n\rEnrollRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x14\n\x0ctoken_secret\x18\x02 \x01(\t\x12\x0f\n\x07\x63sr_der\x18\x03 \x01(\x0c\"#\n\x0e\x45nrollResponse\x12\x11\n\tchain_der\x18\x01 \x03(\x0c\"\x1f\n\x0cRenewRequest\x12\x0f\n\x07\x63sr_der\x18\x01 \x01(\x0c\"J\n\x0eSignedEnvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\'\n\tsignature\x18\x02 \x01(\x0b\x32\x14.yiwang.v1.Signature\"5\n\x06\x43ursor\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\"O\n\x05Hello\x12\x11\n\tchain_der\x18\x01 \x03(\x0c\x12\"\n\x07\x63ursors\x18\x02 \x03(\x0b\x32\x11.yiwang.v1.Cursor\x12\x0f\n\x07link_id\x18\x03 \x01(\x0c\"J\n\x05\x42\x61tch\x12!\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x10.yiwang.v1.Entry\x12\x1e\n\x05heads\x18\x02 \x03(\x0b\x32\x0f.yiwang.v1.Head\")\n\x03\x41\x63k\x12\"\n\x07\x63ursors\x18\x01 \x03(\x0b\x32\x11.yiwang.v1.Cursor\"\x06\n\x04Ping\"\x97\x01\n\x0e\x41\x64\x64ressedEntry\x12\x1f\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x10.yiwang.v1.Entry\x12\x11\n\taddressee\x18\x02 \x01(\t\x12\'\n\tsignature\x18\x03 \x01(\x0b\x32\x14.yiwang.v1.Signature\x12\x11\n\tchain_der\x18\x04 \x03(\x0c\x12\x15\n\rsealed_bundle\x18\x05 \x01(\x0c\"5\n\x07\x44\x65liver\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.yiwang.v1.AddressedEntry\"N\n\x0c\x41\x64\x64ressedKey\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x11\n\taddressee\x18\x04 \x01(\t\"?\n\x07Refusal\x12$\n\x03key\x18\x01 \x01(\x0b\x32\x17.yiwang.v1.AddressedKey\x12\x0e\n\x06reason\x18\x02 \x01(\t\"X\n\nDeliverAck\x12%\n\x04keys\x18\x01 \x03(\x0b\x32\x17.yiwang.v1.AddressedKey\x12#\n\x07refused\x18\x02 \x03(\x0b\x32\x12.yiwang.v1.Refusal\"\xca\x02\n\x0c\x45nvelopeBody\x12\x0e\n\x06sender\x18\x01 \x01(\t\x12\x10\n\x08receiver\x18\x02 \x01(\t\x12\x0f\n\x07link_id\x18\x03 \x01(\x0c\x12\x10\n\x08link_seq\x18\x04 \x01(\x04\x12\x12\n\nsent_at_us\x18\x05 \x01(\x03\x12!\n\x05hello\x18\n \x01(\x0b\x32\x10.yiwang.v1.HelloH\x00\x12!\n\x05\x62\x61tch\x18\x0b \x01(\x0b\x32\x10.yiwang.v1.BatchH\x00\x12\x1d\n\x03\x61\x63k\x18\x0c \x01(\x0b\x32\x0e.yiwang.v1.AckH\x00\x12\x1f\n\x04ping\x18\r \x01(\x0b\x32\x0f.yiwang.v1.PingH\x00\x12%\n\x07\x64\x65liver\x18\x0e \x01(\x0b\x32\x12.yiwang.v1.DeliverH\x00\x12,\n\x0b\x64\x65liver_ack\x18\x0f \x01(\x0b\x32\x15.yiwang.v1.DeliverAckH\x00\x42\x06\n\x04kind2\x92\x01\n\x11\x46\x65\x64\x65rationService\x12@\n\x04Link\x12\x19.yiwang.v1.SignedEnvelope\x1a\x19.yiwang.v1.SignedEnvelope(\x01\x30\x01\x12;\n\x05Renew\x12\x17.yiwang.v1.RenewRequest\x1a\x19.yiwang.v1.EnrollResponse2R\n\x11\x45nrollmentService\x12=\n\x06\x45nroll\x12\x18.yiwang.v1.EnrollRequest\x1a\x19.yiwang.v1.EnrollResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ayiwang/v1/federation.proto\x12\tyiwang.v1\x1a\x13yiwang/v1/log.proto\"C\n\x11\x43\x65rtificateIssued\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x65r\x18\x02 \x01(\x0c\x12\x13\n\x0b\x66ingerprint\x18\x03 \x01(\t\"G\n\x12\x43\x65rtificateRevoked\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"D\n\rEnrollRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x14\n\x0ctoken_secret\x18\x02 \x01(\t\x12\x0f\n\x07\x63sr_der\x18\x03 \x01(\x0c\"#\n\x0e\x45nrollResponse\x12\x11\n\tchain_der\x18\x01 \x03(\x0c\"\x1f\n\x0cRenewRequest\x12\x0f\n\x07\x63sr_der\x18\x01 \x01(\x0c\"J\n\x0eSignedEnvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\'\n\tsignature\x18\x02 \x01(\x0b\x32\x14.yiwang.v1.Signature\"5\n\x06\x43ursor\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\"a\n\x05Hello\x12\x11\n\tchain_der\x18\x01 \x03(\x0c\x12\"\n\x07\x63ursors\x18\x02 \x03(\x0b\x32\x11.yiwang.v1.Cursor\x12\x0f\n\x07link_id\x18\x03 \x01(\x0c\x12\x10\n\x08software\x18\x04 \x01(\t\"J\n\x05\x42\x61tch\x12!\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x10.yiwang.v1.Entry\x12\x1e\n\x05heads\x18\x02 \x03(\x0b\x32\x0f.yiwang.v1.Head\")\n\x03\x41\x63k\x12\"\n\x07\x63ursors\x18\x01 \x03(\x0b\x32\x11.yiwang.v1.Cursor\"\x06\n\x04Ping\"\x97\x01\n\x0e\x41\x64\x64ressedEntry\x12\x1f\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x10.yiwang.v1.Entry\x12\x11\n\taddressee\x18\x02 \x01(\t\x12\'\n\tsignature\x18\x03 \x01(\x0b\x32\x14.yiwang.v1.Signature\x12\x11\n\tchain_der\x18\x04 \x03(\x0c\x12\x15\n\rsealed_bundle\x18\x05 \x01(\x0c\"5\n\x07\x44\x65liver\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.yiwang.v1.AddressedEntry\"N\n\x0c\x41\x64\x64ressedKey\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x0b\n\x03seq\x18\x03 \x01(\x04\x12\x11\n\taddressee\x18\x04 \x01(\t\"?\n\x07Refusal\x12$\n\x03key\x18\x01 \x01(\x0b\x32\x17.yiwang.v1.AddressedKey\x12\x0e\n\x06reason\x18\x02 \x01(\t\"X\n\nDeliverAck\x12%\n\x04keys\x18\x01 \x03(\x0b\x32\x17.yiwang.v1.AddressedKey\x12#\n\x07refused\x18\x02 \x03(\x0b\x32\x12.yiwang.v1.Refusal\"\xca\x02\n\x0c\x45nvelopeBody\x12\x0e\n\x06sender\x18\x01 \x01(\t\x12\x10\n\x08receiver\x18\x02 \x01(\t\x12\x0f\n\x07link_id\x18\x03 \x01(\x0c\x12\x10\n\x08link_seq\x18\x04 \x01(\x04\x12\x12\n\nsent_at_us\x18\x05 \x01(\x03\x12!\n\x05hello\x18\n \x01(\x0b\x32\x10.yiwang.v1.HelloH\x00\x12!\n\x05\x62\x61tch\x18\x0b \x01(\x0b\x32\x10.yiwang.v1.BatchH\x00\x12\x1d\n\x03\x61\x63k\x18\x0c \x01(\x0b\x32\x0e.yiwang.v1.AckH\x00\x12\x1f\n\x04ping\x18\r \x01(\x0b\x32\x0f.yiwang.v1.PingH\x00\x12%\n\x07\x64\x65liver\x18\x0e \x01(\x0b\x32\x12.yiwang.v1.DeliverH\x00\x12,\n\x0b\x64\x65liver_ack\x18\x0f \x01(\x0b\x32\x15.yiwang.v1.DeliverAckH\x00\x42\x06\n\x04kind2\x92\x01\n\x11\x46\x65\x64\x65rationService\x12@\n\x04Link\x12\x19.yiwang.v1.SignedEnvelope\x1a\x19.yiwang.v1.SignedEnvelope(\x01\x30\x01\x12;\n\x05Renew\x12\x17.yiwang.v1.RenewRequest\x1a\x19.yiwang.v1.EnrollResponse2R\n\x11\x45nrollmentService\x12=\n\x06\x45nroll\x12\x18.yiwang.v1.EnrollRequest\x1a\x19.yiwang.v1.EnrollResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,27 +47,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CURSOR']._serialized_start=420
   _globals['_CURSOR']._serialized_end=473
   _globals['_HELLO']._serialized_start=475
-  _globals['_HELLO']._serialized_end=554
-  _globals['_BATCH']._serialized_start=556
-  _globals['_BATCH']._serialized_end=630
-  _globals['_ACK']._serialized_start=632
-  _globals['_ACK']._serialized_end=673
-  _globals['_PING']._serialized_start=675
-  _globals['_PING']._serialized_end=681
-  _globals['_ADDRESSEDENTRY']._serialized_start=684
-  _globals['_ADDRESSEDENTRY']._serialized_end=835
-  _globals['_DELIVER']._serialized_start=837
-  _globals['_DELIVER']._serialized_end=890
-  _globals['_ADDRESSEDKEY']._serialized_start=892
-  _globals['_ADDRESSEDKEY']._serialized_end=970
-  _globals['_REFUSAL']._serialized_start=972
-  _globals['_REFUSAL']._serialized_end=1035
-  _globals['_DELIVERACK']._serialized_start=1037
-  _globals['_DELIVERACK']._serialized_end=1125
-  _globals['_ENVELOPEBODY']._serialized_start=1128
-  _globals['_ENVELOPEBODY']._serialized_end=1458
-  _globals['_FEDERATIONSERVICE']._serialized_start=1461
-  _globals['_FEDERATIONSERVICE']._serialized_end=1607
-  _globals['_ENROLLMENTSERVICE']._serialized_start=1609
-  _globals['_ENROLLMENTSERVICE']._serialized_end=1691
+  _globals['_HELLO']._serialized_end=572
+  _globals['_BATCH']._serialized_start=574
+  _globals['_BATCH']._serialized_end=648
+  _globals['_ACK']._serialized_start=650
+  _globals['_ACK']._serialized_end=691
+  _globals['_PING']._serialized_start=693
+  _globals['_PING']._serialized_end=699
+  _globals['_ADDRESSEDENTRY']._serialized_start=702
+  _globals['_ADDRESSEDENTRY']._serialized_end=853
+  _globals['_DELIVER']._serialized_start=855
+  _globals['_DELIVER']._serialized_end=908
+  _globals['_ADDRESSEDKEY']._serialized_start=910
+  _globals['_ADDRESSEDKEY']._serialized_end=988
+  _globals['_REFUSAL']._serialized_start=990
+  _globals['_REFUSAL']._serialized_end=1053
+  _globals['_DELIVERACK']._serialized_start=1055
+  _globals['_DELIVERACK']._serialized_end=1143
+  _globals['_ENVELOPEBODY']._serialized_start=1146
+  _globals['_ENVELOPEBODY']._serialized_end=1476
+  _globals['_FEDERATIONSERVICE']._serialized_start=1479
+  _globals['_FEDERATIONSERVICE']._serialized_end=1625
+  _globals['_ENROLLMENTSERVICE']._serialized_start=1627
+  _globals['_ENROLLMENTSERVICE']._serialized_end=1709
 # @@protoc_insertion_point(module_scope)

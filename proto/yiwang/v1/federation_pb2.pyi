@@ -206,8 +206,11 @@ class Hello(_message.Message):
     CHAIN_DER_FIELD_NUMBER: _builtins.int
     CURSORS_FIELD_NUMBER: _builtins.int
     LINK_ID_FIELD_NUMBER: _builtins.int
+    SOFTWARE_FIELD_NUMBER: _builtins.int
     link_id: _builtins.bytes
     """random per connection"""
+    software: _builtins.str
+    """the sender's yiwang version, e.g. "0.1.1" (its parent shows it)"""
     @_builtins.property
     def chain_der(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
         """the sender's chain, leaf first"""
@@ -222,10 +225,11 @@ class Hello(_message.Message):
         chain_der: _abc.Iterable[_builtins.bytes] | None = ...,
         cursors: _abc.Iterable[Global___Cursor] | None = ...,
         link_id: _builtins.bytes = ...,
+        software: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chain_der", b"chain_der", "cursors", b"cursors", "link_id", b"link_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chain_der", b"chain_der", "cursors", b"cursors", "link_id", b"link_id", "software", b"software"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
