@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/local_api.py
 	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/footprint.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache
