@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import shutil
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from node.services.backup import make_backup, restore_backup
 from node.services.cases import FileRequest
 from node.store.queues import Reveal
 from tests.conftest import Clock, fresh_pg_schema, licence_item
-from tests.fedtools import ANY_PORTS, Running, cli, cli_json
+from tests.fedtools import ANY_PORTS, Running, alarms, case_json, cli, cli_json, start_chain, wait_for
 from tests.test_replica import PERSON
 
 COUNTY = "511602000000"
@@ -197,3 +198,40 @@ def test_a_restore_never_overwrites_and_a_newer_backup_is_refused(tmp_path: Path
     with pytest.raises(SetupError, match="newer yiwang"):
         restore_backup(tmp_path / "newer.backup", tmp_path / "target")
     assert not (tmp_path / "target").exists()
+
+
+def test_a_node_restored_from_an_older_backup_is_told_its_parent_holds_more_of_its_streams(tmp_path: Path) -> None:
+    """What it wrote after the backup is at its parent only: writing on would fork its chain,
+    so the link raises StreamsBehindParent at once (once), naming the stream and both ends."""
+    city_code = "511600000000"
+    code = f"511A0138600000-{city_code}-000-115113010833722043-1-00"
+    item = {**ITEM, "implementation_code": code, "division_code": city_code, "department": "市教育局"}
+    nodes: dict[str, tuple[Path, Running]] = {}
+    try:
+        start_chain(tmp_path, [("province", "510000000000"), ("city", city_code)], nodes)
+        city, province = nodes["city"][0], nodes["province"][0]
+        (tmp_path / "item.json").write_text(json.dumps([item]), encoding="utf-8")
+        cli(city, "catalog", "import", str(tmp_path / "item.json"))
+
+        def file_one() -> str:
+            filed: str = cli_json(city, "case", "file", "--item", code, "--name", "王大妈", "--id", PERSON.id_number)[
+                "case_no"
+            ]
+            return filed
+
+        early = file_one()
+        wait_for(lambda: case_json(province, early), 60, "the first case at the province")
+        cli_json(city, "backup", "--out", str(tmp_path / "city.backup"))
+        late = file_one()
+        wait_for(lambda: case_json(province, late), 60, "the later case at the province")
+        nodes["city"][1].stop()
+        shutil.rmtree(city)
+        cli_json(city, "restore", str(tmp_path / "city.backup"))
+        nodes["city"] = (city, Running(city))
+        wait_for(lambda: ("StreamsBehindParent", "510000000000") in alarms(city), 60, "the alarm at the city")
+        said = [a for a in cli_json(city, "alarms", "list") if a["kind"] == "StreamsBehindParent"]
+        assert len(said) == 1 and "case stream" in said[0]["detail"]
+        assert case_json(city, late) is None and case_json(province, late)  # the later case: at the parent only
+    finally:
+        for _, running in reversed(list(nodes.values())):
+            running.stop()

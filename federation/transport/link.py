@@ -37,9 +37,16 @@ from federation.wire.keys import NodeKey
 from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
-from node.domain.cursors import CursorSet
+from node.domain.cursors import CursorSet, own_streams_behind
 from node.domain.divisions import DivisionCode, Tier
-from node.domain.errors import BadSignature, CertificateRevoked, PeerError, UnknownIssuer, YiwangError
+from node.domain.errors import (
+    BadSignature,
+    CertificateRevoked,
+    PeerError,
+    StreamsBehindParent,
+    UnknownIssuer,
+    YiwangError,
+)
 from node.domain.messages import Message, Ping
 from sync.pump import MAX_BATCH_ENTRIES, MIN_BATCH_ENTRIES, LinkState, Mailer, Now, Pump, Replicator
 
@@ -319,6 +326,7 @@ class ParentLink(threading.Thread):
         self.revoked = revoked
         self.record = record
         self.alarm = alarm
+        self._behind_said: set[tuple[str, int]] = set()  # own streams the parent held further, alarmed
         self.ping_every = ping_every
         self.batch_entries = MAX_BATCH_ENTRIES  # halved when a link breaks with batches unacknowledged
         self.peer_cursors: CursorSet | None = None  # what the peer held, from its last Hello
@@ -359,6 +367,21 @@ class ParentLink(threading.Thread):
             delay = min(30.0, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.5)
             self.stopping.wait(delay if failures else 0.2)
 
+    def _check_own_streams(self, me: str, parent: str, theirs: CursorSet) -> None:
+        """Alarm (once per stream and position) when the parent holds more of this node's own
+        streams than this node: what it writes now would fork its chain, and the parent refuses
+        the fork. The operator guide says what to do."""
+        assert self.replicator is not None
+        for stream, mine, held in own_streams_behind(self.replicator.cursors(), theirs, me):
+            if (stream, held) in self._behind_said:
+                continue
+            self._behind_said.add((stream, held))
+            why = (
+                f"the parent holds this node's {stream} stream up to entry {held}, this node only up to {mine}: "
+                "it was restored from an older backup or lost its disk; stop writing here (see the operator guide)"
+            )
+            self.alarm(StreamsBehindParent(why), parent)
+
     def _down(self, error: str) -> None:
         self.state.state, self.state.error = "disconnected", error
         self.log.warning("parent_link_down", address=self.address, error=error)
@@ -393,6 +416,8 @@ class ParentLink(threading.Thread):
                 session.accept_hello(body, peer_key, _us(self.now()))
                 self.peer_cursors = cursors_from_pb(body.hello.cursors)
                 self.state.software = peer_software(body)
+                if self.peer is None and self.replicator is not None:
+                    self._check_own_streams(identity.code.code, parent.code, self.peer_cursors)
                 self._up()
                 up = self.peer is None  # to a parent our subtree goes up; a peer province: addressed only
                 pump = Pump(

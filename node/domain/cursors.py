@@ -50,3 +50,11 @@ class CursorSet:
 
     def __repr__(self) -> str:
         return f"CursorSet({list(self)})"
+
+
+def own_streams_behind(mine: CursorSet, theirs: CursorSet, me: str) -> list[tuple[str, int, int]]:
+    """(stream, this node's seq, the peer's seq) for each of this node's own streams the peer
+    holds further than this node itself does."""
+    return [
+        (c.stream, mine.get(me, c.stream), c.seq) for c in theirs if c.origin == me and c.seq > mine.get(me, c.stream)
+    ]

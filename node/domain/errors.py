@@ -171,6 +171,11 @@ class Oversize(PeerError):
     pass
 
 
+class StreamsBehindParent(PeerError):
+    """The parent holds more of this node's own streams than this node does: it was restored
+    from an older backup or lost its disk, and what it writes now would fork its own chain."""
+
+
 class Misrouted(PeerError):
     """An addressed entry arrived from a node it must not come from (it would loop)."""
 
