@@ -532,6 +532,8 @@ _MODELS: tuple[type[SQLModel], ...] = (
     PeerRow,
     AddressedRow,
     RevealRow,
+    PrincipalRow,
+    ClientRequestRow,
 )
 
 
