@@ -257,6 +257,7 @@ def test_the_cli_lists_scans_and_acknowledges_and_refuses_bad_requests(nodes: di
     assert counts(county) == before
     county.principals.add_user("zhao", frozenset({Role.SUPERVISOR}), "s3cret-pass-word")
     county.principals.add_user("wang", frozenset({Role.CLERK}), "s3cret-pass-word")
+    before = counts(county)  # with the two accounts
     assert "may not acknowledge" in cli(home, "alarms", "ack", shown["id"], "--actor", "wang", expect=8).stderr
     own = cli(home, "alarms", "ack", shown["id"], "--actor", "zhao", expect=8)  # nobody clears their own card
     assert "above" in own.stderr and counts(county) == before  # refused: nothing written
