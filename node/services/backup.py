@@ -22,7 +22,6 @@ import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from federation.wire.identity import ANCHORS_DIR, CHAIN_NAME
 from federation.wire.keys import RETIRED_DIR
 from node.config import CONFIG_NAME, DB_NAME, KEY_NAME, WEB_SECRET_NAME, Settings, load_settings, write_settings
 from node.domain.errors import InvalidInput, SetupError
+from node.services.health import version
 from node.store import schema, shown_url, snapshot
 
 FORMAT = 1
@@ -59,13 +59,6 @@ class RestoreResult:
     revision: str
     database: str
     rows: int
-
-
-def _version() -> str:
-    try:
-        return metadata.version("yiwang")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _sha256(path: Path) -> str:
@@ -106,7 +99,7 @@ def make_backup(settings: Settings, out: Path) -> BackupResult:
             "format": FORMAT,
             "code": settings.code.code,
             "name": settings.name,
-            "yiwang": _version(),
+            "yiwang": version(),
             "revision": revision,
             "made_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "backend": "postgresql" if settings.database_url.startswith("postgresql") else "sqlite",
