@@ -22,11 +22,12 @@ import time
 from pathlib import Path
 
 from node.cli.sim import PORTS
-from node.context import Node, settle_after_startup
+from node.context import Node
 from node.divisions_data import example_tree
 from node.domain.catalog import CatalogItem
 from node.domain.divisions import DivisionCode
 from node.services.catalog_import import read_catalog_file
+from node.startup import settle_after_startup
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT.parent / "shared" / "data" / "catalog_sichuan_511602.csv"

@@ -36,8 +36,8 @@ from federation.wire.envelopes import LinkSession
 from federation.wire.identity import Identity
 from federation.wire.keys import NodeKey
 from node import logs
-from node.context import settle_after_startup
 from node.domain.divisions import DivisionCode
+from node.startup import settle_after_startup
 
 PROVINCE, CITY = DivisionCode("510000000000"), DivisionCode("511600000000")
 

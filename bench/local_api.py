@@ -23,9 +23,10 @@ from yiwang.v1 import node_service_pb2, node_service_pb2_grpc
 
 from federation.transport.api_client import connect
 from federation.transport.local_api import AUTH_OFF, NodeServicer, serve
-from node.context import Node, settle_after_startup
+from node.context import Node
 from node.domain.catalog import CatalogItem
 from node.domain.roles import Role
+from node.startup import settle_after_startup
 
 CLIENTS = 4
 COUNTY = "511602000000"

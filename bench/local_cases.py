@@ -30,10 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from node.context import Node, settle_after_startup
+from node.context import Node
 from node.domain.lifecycle import Accept, Decide, Deliver
 from node.services.cases import Applicant, FileRequest
 from node.services.catalog_import import read_catalog_file
+from node.startup import settle_after_startup
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT.parent / "shared" / "data" / "catalog_sichuan_511602.csv"

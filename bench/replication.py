@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 from node.cli.sim import PORTS
-from node.context import Node, settle_after_startup
+from node.context import Node
 from node.services.cases import Applicant, FileRequest
+from node.startup import settle_after_startup
 
 ROOT = Path(__file__).resolve().parent.parent
 

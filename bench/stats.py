@@ -44,12 +44,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from federation.wire.certs import make_csr
 from federation.wire.keys import NodeKey
 from node.app.loadgen import Plan, SettableClock, generate
-from node.context import Node, settle_after_startup
+from node.context import Node
 from node.divisions_data import example_tree
 from node.domain.catalog import CatalogItem
 from node.domain.counting import COUNTERS
 from node.domain.divisions import DivisionCode, Tier
 from node.services.stats import Period, Query
+from node.startup import settle_after_startup
 
 PROVINCE, CITY = "510000000000", "511600000000"
 PG_URL = os.environ.get("YIWANG_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -7,7 +7,6 @@ clock is injectable so tests and benchmarks can run at any date.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,18 +47,6 @@ from node.store import Store, open_engine, schema
 from sync.mail import MailService
 from sync.outbox import Outbox
 from sync.replica import ReplicaService
-
-
-def settle_after_startup() -> None:
-    """Call once a process has imported and opened what it needs (CLI, `yiwang run`, benches).
-
-    Moves everything start-up created into the collector's permanent generation (gc.freeze)
-    and collects the young generation less often. Without it the cyclic collector keeps
-    rescanning every imported module's objects while the bulk path allocates: measured
-    +20-30 % cases/s in bench/local_cases.py."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
 
 
 def system_clock() -> dt.datetime:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import typer
-
-from node.cli.app import app
+from node.cli.app import command as root_command
 from tests.conftest import ROOT
 
 
@@ -26,7 +24,7 @@ def guide_commands() -> list[str]:
 
 def resolve(words: list[str]) -> tuple[Any, list[str]]:
     """The command a line names, and the words after its name."""
-    command: Any = typer.main.get_command(app)
+    command: Any = root_command()
     rest = list(words)
     while hasattr(command, "commands") and rest and not rest[0].startswith("-"):
         sub = command.commands.get(rest[0])

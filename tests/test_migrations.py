@@ -15,6 +15,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 from node.context import Node
@@ -35,10 +36,16 @@ def test_the_migrations_build_the_schema_the_code_defines(database_url: str, tmp
             command.upgrade(schema.alembic_config(conn), "head")  # every migration, from nothing
         with engine.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+            stamped = MigrationContext.configure(conn).get_current_revision()
         assert diffs == []
-        assert schema.current(engine) == schema.head()
+        assert schema.current(engine) == schema.head() == stamped
     finally:
         engine.dispose()
+
+
+def test_the_newest_revision_read_without_alembic_is_alembics_head() -> None:
+    # schema.head() reads the highest-numbered file so that opening a node need not import Alembic
+    assert schema.head() == ScriptDirectory.from_config(schema.alembic_config()).get_current_head()
 
 
 def copy_sqlite_fixture(tmp_path: Path) -> dict[str, Path]:

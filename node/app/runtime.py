@@ -12,16 +12,13 @@ of 0 works and `yiwang enroll token` and `yiwang status` find the running node.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 import subprocess
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-from wsgiref.simple_server import WSGIServer
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
@@ -31,35 +28,19 @@ from federation.transport.local_api import NodeServicer
 from federation.transport.servers import Servers
 from federation.wire.identity import Identity
 from node import logs
-from node.app.bus import Relay, start_nats_server
 from node.app.bus_accounts import NODE_USER, BusAccounts
+from node.app.runfile import RUN_FILE, hold_run_lock
 from node.app.scans import start_scans
 from node.context import Node, check_private
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import PeerError, SetupError, excerpt
 from node.services.enrollment import Enrollment
-from node.web.server import WebServer
 from sync.pump import LinkState
 
-RUN_FILE = "run.json"
-LOCK_FILE = "run.lock"
+if TYPE_CHECKING:  # imported where used: a village without pages, bus or metrics loads none of them
+    from wsgiref.simple_server import WSGIServer
 
-
-def hold_run_lock(data_dir: Path) -> int:
-    """Take the data directory's run lock (held until the process ends) and return its file
-    descriptor; SetupError when another `yiwang run` holds it."""
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        other = read_run_file(data_dir)
-        pid = f" (pid {other['pid']})" if other and "pid" in other else ""
-        raise SetupError(
-            f"another `yiwang run`{pid} serves {data_dir}: stop it first; this one leaves its files alone"
-        ) from None
-    return fd
-
+    from node.web.server import WebServer
 
 SEEN_EVERY_US = 2_000_000  # write a child's last-seen time at most this often
 
@@ -79,15 +60,6 @@ def _link_values(state: LinkState | None) -> dict[str, int | str | None]:
         "restarts": state.restarts,
         **({"software": state.software} if state.software else {}),
     }
-
-
-def read_run_file(data_dir: Path) -> dict[str, Any] | None:
-    """The running node's ports and pid, or None when no `yiwang run` is (or was) running."""
-    try:
-        data: dict[str, Any] = json.loads((data_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    return data
 
 
 class Runtime:
@@ -189,6 +161,8 @@ class Runtime:
         api = NodeServicer(self.node.catalog, self.node.cases, self.node.audit, self.node.principals, self.node.stats)
         self.servers.api(settings.api_listen, api, self.identity)
         if settings.web_listen:
+            from node.web.server import WebServer
+
             self.web = WebServer(self.node, settings.web_listen, settings.web_tls_cert, settings.web_tls_key)
             self.addresses["web"] = self.web.start()
         if settings.metrics_listen:
@@ -242,6 +216,8 @@ class Runtime:
             credentials = self.bus_credentials or (
                 (settings.nats_user, settings.nats_password) if settings.nats_user else None
             )
+            from node.app.bus import Relay
+
             relay = Relay(
                 self.node, nats_url, failed=self.worker_failed, credentials=credentials, replicas=settings.nats_replicas
             )
@@ -260,6 +236,8 @@ class Runtime:
             return ""
         if settings.nats_url:
             return settings.nats_url
+        from node.app.bus import start_nats_server
+
         self.bus_accounts = BusAccounts.load(settings.data_dir / "nats")
         self.nats_server, url = start_nats_server(settings.data_dir / "nats", accounts=self.bus_accounts)
         self.bus_credentials = (NODE_USER, self.bus_accounts.node_password)

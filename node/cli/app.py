@@ -1,212 +1,164 @@
-"""The `yiwang` root command: init, audit, and the command groups."""
+"""The `yiwang` root command. It imports a command's module only when that command runs: the
+root's help comes from the table below, so `yiwang --help` and a command's start-up import only
+what that command needs (a village node runs on one small machine, issue 13).
+tests/test_cli_startup.py checks the table against the commands it names."""
 
 from __future__ import annotations
 
-import datetime as dt
+import importlib
 import sys
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Any
 
 import typer
+from typer.core import DEFAULT_MARKUP_MODE, TyperCommand, TyperGroup
 
-from federation.transport.enrollment import enroll_with_parent
-from federation.wire.keys import NodeKey
-from node import logs
-from node.cli import (
-    alarms,
-    backup,
-    bus,
-    calendar,
-    cases,
-    catalog,
-    config,
-    divisions,
-    federation,
-    licenses,
-    mail,
-    maintenance,
-    notices,
-    report,
-    review,
-    sim,
-    stats,
-    users,
+from node.domain.errors import YiwangError
+from node.startup import settle_after_startup
+
+HELP = "yiwang (一网): the node of a five-tier government service federation."
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A root command: its name, where it is defined (a function or a typer.Typer group) and the
+    one line the root's help shows for it (the same line its own help starts with)."""
+
+    name: str
+    module: str
+    attr: str
+    summary: str
+
+
+COMMANDS = (
+    Entry(
+        "init",
+        "node.cli.init",
+        "init",
+        "Create a node: data directory, config, P-256 key, database; a province makes its root certificate, a child with --parent and --token enrolls with its parent.",  # noqa: E501
+    ),
+    Entry(
+        "run",
+        "node.cli.federation",
+        "run",
+        "Serve the federation, enrollment and local API ports and keep the link to the parent, until SIGTERM or Ctrl-C.",  # noqa: E501
+    ),
+    Entry(
+        "status",
+        "node.cli.federation",
+        "status",
+        "The node, its certificate, the parent link and the children last seen.",
+    ),
+    Entry(
+        "sync",
+        "node.cli.federation",
+        "sync",
+        "Fetch everything the parent holds of this node's ancestors' public streams (catalog, calendars, certificates), then return; `yiwang run` keeps it current afterwards.",  # noqa: E501
+    ),
+    Entry(
+        "upgrade",
+        "node.cli.maintenance",
+        "upgrade",
+        "Apply the schema migrations the node's database lacks (back it up first); `yiwang run` and every other command refuse a database that is behind.",  # noqa: E501
+    ),
+    Entry(
+        "backup",
+        "node.cli.backup",
+        "backup",
+        "Back up the node while it runs: its database as of one moment, key, certificates and settings.",
+    ),
+    Entry(
+        "restore",
+        "node.cli.backup",
+        "restore",
+        "Bring a node back from a backup into a new or empty data directory; every member is checked before anything is written.",  # noqa: E501
+    ),
+    Entry(
+        "rebuild",
+        "node.cli.maintenance",
+        "rebuild",
+        "Empty the derived tables (cases, catalog, calendars, revocations, roots) and replay the log into them; all or nothing.",  # noqa: E501
+    ),
+    Entry(
+        "report",
+        "node.cli.report",
+        "report",
+        "Write the statistics report (in Chinese, charts inline, nothing fetched when opened).",
+    ),
+    Entry("catalog", "node.cli.catalog", "app", "The service item catalog (事项目录)."),
+    Entry("case", "node.cli.cases", "app", "Cases (办件): file, move through the lifecycle, follow."),
+    Entry("calendar", "node.cli.calendar", "app", "The working-day calendar."),
+    Entry(
+        "divisions",
+        "node.cli.divisions",
+        "app",
+        "The division tree: the national one to county level, the province's below.",
+    ),
+    Entry("config", "node.cli.config", "app", "The node's settings (yiwang.toml and YIWANG_* variables)."),
+    Entry("audit", "node.cli.audit", "app", "Verify the log; who saw applicants in full."),
+    Entry("enroll", "node.cli.federation", "enroll_app", "Certify children: one-time tokens and revocations."),
+    Entry("keys", "node.cli.federation", "keys_app", "The node's key and certificate."),
+    Entry("anchors", "node.cli.federation", "anchors_app", "Peer provinces whose roots this province trusts."),
+    Entry("alarms", "node.cli.alarms", "app", "Alarms: this node's own, and electronic supervision (电子监察)."),
+    Entry("review", "node.cli.review", "app", "好差评 follow-up: 差评 callbacks (回访) and rectifications (整改)."),
+    Entry("sim", "node.cli.sim", "sim_app", "A local federation of real processes for a branch of the division tree."),
+    Entry("notice", "node.cli.notices", "app", "Notices addressed to another node (delivered through the federation)."),
+    Entry("mail", "node.cli.mail", "app", "Addressed copies the next hop refused (dead letters)."),
+    Entry("stats", "node.cli.stats", "app", "Case figures of this node's subtree (统计)."),
+    Entry("license", "node.cli.licenses", "app", "Electronic licences: list, export, verify offline."),
+    Entry("users", "node.cli.users", "app", "Operator accounts and API clients of this node, with their roles."),
+    Entry("bus", "node.cli.bus", "app", "Accounts on the node's event bus (NATS)."),
 )
-from node.cli.common import (
-    DataDir,
-    JsonOut,
-    _,
-    console,
-    err_console,
-    fmt_us,
-    opened,
-    print_json,
-    run_cli,
-    table,
-)
-from node.cli.common import data_dir as resolve_dir
-from node.context import Node, settle_after_startup
-from node.domain.divisions import DivisionCode
-from node.domain.errors import InvalidInput, SetupError, YiwangError
-from node.services.enrollment import Token
-
-app = typer.Typer(
-    help="yiwang (一网): the node of a five-tier government service federation.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.add_typer(catalog.app, name="catalog")
-app.add_typer(cases.app, name="case")
-app.add_typer(calendar.app, name="calendar")
-app.add_typer(divisions.app, name="divisions")
-app.add_typer(config.app, name="config")
-audit_app = typer.Typer(help="Verify the log; who saw applicants in full.", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
-app.add_typer(federation.enroll_app, name="enroll")
-app.add_typer(federation.keys_app, name="keys")
-app.add_typer(alarms.app, name="alarms")
-app.add_typer(review.app, name="review")
-app.add_typer(federation.anchors_app, name="anchors")
-app.add_typer(sim.sim_app, name="sim")
-app.add_typer(notices.app, name="notice")
-app.add_typer(mail.app, name="mail")
-app.add_typer(stats.app, name="stats")
-app.add_typer(licenses.app, name="license")
-app.add_typer(users.app, name="users")
-app.add_typer(bus.app, name="bus")
-app.command("upgrade")(maintenance.upgrade)
-app.command("backup")(backup.backup)
-app.command("restore")(backup.restore)
-app.command("rebuild")(maintenance.rebuild)
-app.command("report")(report.report)
-app.registered_commands.extend(federation.run_app.registered_commands)
 
 
-@app.command("init")
-def init(
-    code: Annotated[str, typer.Option(help="12-digit division code this node serves")],
-    parent: Annotated[str, typer.Option(help="HOST:PORT of the parent's federation port")] = "",
-    token: Annotated[str, typer.Option(help="One-time enrollment token from the parent's operator")] = "",
-    listen: Annotated[str, typer.Option(help="Federation port (mutual TLS); port 0 picks one")] = "127.0.0.1:7400",
-    enroll_listen: Annotated[str, typer.Option(help="Enrollment port for this node's children")] = "127.0.0.1:7401",
-    api_listen: Annotated[str, typer.Option(help="Local NodeService port")] = "127.0.0.1:7402",
-    web_listen: Annotated[str, typer.Option(help="Web port (statistics page), e.g. 127.0.0.1:7403; empty: none")] = "",
-    database_url: Annotated[str, typer.Option(help="PostgreSQL URL; empty: SQLite in the data directory")] = "",
-    name: Annotated[str, typer.Option(help="Division name [default: from the division data]")] = "",
-    profile: Annotated[str, typer.Option(help="province, city, county, township or village [default: the tier]")] = "",
-    sync: Annotated[bool, typer.Option(help="After enrolling, fetch the ancestors' catalog from the parent")] = True,
-    bus: Annotated[bool, typer.Option(help="Publish to the event bus (NATS) when running")] = True,
-    data_dir: DataDir = None,
-    json_out: JsonOut = False,
-) -> None:
-    """Create a node: data directory, config, P-256 key, database; a province makes its root
-    certificate, a child with --parent and --token enrolls with its parent."""
-    path = resolve_dir(data_dir)
-    division = DivisionCode.parse(code, "--code")
-    key, chain = None, []
-    if parent or token:
-        if not (parent and token):
-            raise InvalidInput("--parent", "--parent and --token go together")
-        if (path / "yiwang.toml").exists():
-            raise SetupError(f"{path} already holds a node; use another --data-dir or remove it")
-        host = parent.rsplit(":", 1)[0]
-        key = NodeKey.generate()
-        chain = enroll_with_parent(host, Token.decode(token), division, key, dt.datetime.now(dt.UTC))
-    fed = {
-        "listen": listen,
-        "enroll_listen": enroll_listen,
-        "api_listen": api_listen,
-        "web_listen": web_listen,
-        "parent": parent,
-    }
-    node = Node.init(path, code, database_url, name, profile, key=key, chain=chain, federation=fed, bus=bus)
-    identity = node.identity()
-    info: dict[str, Any] = {
-        "data_dir": str(path),
-        "code": node.code,
-        "name": node.name,
-        "tier": node.settings.tier.label,
-        "key_id": node.key.key_id.hex(),
-        "database": node.settings.effective_database_url,
-        "certificate_until": None if identity is None else identity.not_after.isoformat(),
-    }
-    try:
-        if parent and sync:
-            try:
-                info["ancestor_entries"] = federation.sync_with_parent(node, 600.0, json_out)
-            except YiwangError as exc:  # enrolled all the same: `yiwang run` catches up
-                err_console.print(f"warning: {exc}; `yiwang sync` or `yiwang run` will fetch the catalog later")
-    finally:
-        node.close()
-    if json_out:
-        print_json(info)
-    else:
-        until = identity.not_after.date() if identity is not None else None
-        enrolled = f", certified until {until}" if until else ""
-        if "ancestor_entries" in info:
-            enrolled += f"; {info['ancestor_entries']} ancestor entries fetched"
-        console.print(
-            f"node {info['code']} {info['name']} ({info['tier']}) initialised in {path}{enrolled}", highlight=False
-        )
+def load(entry: Entry) -> Any:
+    """The command `entry` names, imported now (a click command of the click typer vendors)."""
+    target = getattr(importlib.import_module(entry.module), entry.attr)
+    wrapper = typer.Typer(add_completion=False)
+    if isinstance(target, typer.Typer):
+        wrapper.add_typer(target, name=entry.name)
+        group = typer.main.get_command(wrapper)
+        assert isinstance(group, TyperGroup)
+        return group.commands[entry.name]
+    wrapper.command(entry.name)(target)  # a one-command app is that command
+    return typer.main.get_command(wrapper)
 
 
-@audit_app.command("reveals")
-def audit_reveals(
-    case_no: Annotated[str, typer.Option("--case", help="Only this case")] = "",
-    limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
-    data_dir: DataDir = None,
-    json_out: JsonOut = False,
-) -> None:
-    """Who saw an applicant's data or material files in full, when and through what (cli, web)."""
-    with opened(data_dir) as node:
-        reveals = node.cases.reveals(case_no, limit)
-    if json_out:
-        print_json(reveals)
-        return
-    table(
-        _("Reveals (%(n)s shown)") % {"n": len(reveals)},
-        [_("When"), _("Case"), _("By"), _("What"), _("Through")],
-        [(fmt_us(r.at_us), r.case_no, r.actor, r.what, r.via) for r in reveals],
-    )
+class Root(TyperGroup):
+    """The root group: each command a placeholder with its summary until it is the one invoked."""
+
+    def __init__(self) -> None:
+        super().__init__(name="yiwang", help=HELP, no_args_is_help=True, rich_markup_mode=DEFAULT_MARKUP_MODE)
+        self.entries = {e.name: e for e in COMMANDS}
+        self.loaded: set[str] = set()
+        for e in COMMANDS:
+            self.add_command(TyperCommand(e.name, help=e.summary), e.name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        entry = self.entries.get(args[0]) if args else None
+        if entry is not None and entry.name not in self.loaded:
+            self.commands[entry.name] = load(entry)
+            self.loaded.add(entry.name)
+            settle_after_startup()
+        return super().resolve_command(ctx, args)
 
 
-@audit_app.command("verify")
-def audit_verify(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
-    """Recompute every hash chain and check every signed head; exit 6 on the first fault."""
-    with opened(data_dir) as node:
-        reports = node.audit.verify()
-    faults = [r.fault for r in reports if r.fault is not None]
-    if json_out:
-        print_json({"ok": not faults, "streams": reports})
-    else:
-        table(
-            _("Audit"),
-            [_("Origin"), _("Stream"), _("Entries"), _("Signed heads"), _("Result")],
-            [
-                (
-                    r.origin,
-                    r.stream,
-                    r.entries,
-                    r.heads,
-                    _("ok")
-                    if r.fault is None
-                    else _("BAD at seq %(seq)s: %(reason)s") % {"seq": r.fault.seq, "reason": r.fault.reason},
-                )
-                for r in reports
-            ],
-        )
-    if faults:
-        f = faults[0]
-        logs.get("audit").error("audit_failed", origin=f.origin, stream=f.stream, seq=f.seq, reason=f.reason)
-        err_console.print(
-            f"[red]error:[/red] first bad entry: {f.origin}/{f.stream}/{f.seq}: {f.reason}", highlight=False
-        )
-        raise typer.Exit(6)
+def command() -> TyperGroup:
+    """The root with every command loaded (for tests and tools that walk the whole CLI)."""
+    root = Root()
+    for e in COMMANDS:
+        root.commands[e.name] = load(e)
+        root.loaded.add(e.name)
+    return root
 
 
 def main() -> None:
-    settle_after_startup()
-    run_cli(lambda: app(prog_name="yiwang"))
+    try:
+        Root().main(prog_name="yiwang")
+    except YiwangError as exc:
+        from node.cli.common import fail
+
+        fail(exc)
     sys.exit(0)
 
 

@@ -11,7 +11,7 @@ import typer
 
 from federation.wire.certs import to_pem
 from node.app.bus_accounts import BusAccounts
-from node.app.runtime import read_run_file
+from node.app.runfile import read_run_file
 from node.cli.common import DataDir, JsonOut, console, opened, print_json, process_alive
 
 app = typer.Typer(help="Accounts on the node's event bus (NATS).", no_args_is_help=True)

@@ -9,10 +9,10 @@ import json
 import os
 import pwd
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -20,9 +20,11 @@ from rich.table import Table
 
 from node import i18n
 from node.config import default_data_dir
-from node.context import Node
 from node.domain.errors import IllegalTransition, YiwangError
 from node.domain.roles import Action, Principal, Role, authorize
+
+if TYPE_CHECKING:
+    from node.context import Node
 
 console = Console()
 err_console = Console(stderr=True)
@@ -62,6 +64,8 @@ def acting(node: Node, actor: str | None, action: Action) -> str:
 
 @contextmanager
 def opened(path: Path | None) -> Iterator[Node]:
+    from node.context import Node  # here, not above: a command's help need not load the store
+
     node = Node.open(data_dir(path))
     try:
         yield node
@@ -190,11 +194,8 @@ def message_of(exc: YiwangError) -> str:
     return explain(exc, _)
 
 
-def run_cli(app: Callable[[], Any]) -> None:
-    """Run the typer app, turning our errors into one line on stderr and their exit code."""
-    try:
-        app()
-    except YiwangError as exc:
-        prefix = _("error:")
-        err_console.print(f"[red]{prefix}[/red] {message_of(exc)}", highlight=False, soft_wrap=True)
-        raise SystemExit(exc.exit_code) from None
+def fail(exc: YiwangError) -> NoReturn:
+    """Say what went wrong in one line on stderr and exit with the error's code."""
+    prefix = _("error:")
+    err_console.print(f"[red]{prefix}[/red] {message_of(exc)}", highlight=False, soft_wrap=True)
+    raise SystemExit(exc.exit_code) from None

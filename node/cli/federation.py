@@ -88,7 +88,7 @@ def sync(
 @run_app.command("status")
 def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
     """The node, its certificate, the parent link and the children last seen."""
-    from node.app.runtime import read_run_file
+    from node.app.runfile import read_run_file
 
     with opened(data_dir_) as node:
         identity = node.identity()
@@ -213,7 +213,7 @@ def token(
     json_out: JsonOut = False,
 ) -> None:
     """Make a one-time enrollment token for CHILD (give it to the child's operator)."""
-    from node.app.runtime import read_run_file
+    from node.app.runfile import read_run_file
 
     with opened(data_dir_) as node:
         identity = _issuer(node)

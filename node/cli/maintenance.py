@@ -48,7 +48,7 @@ def rebuild(
 ) -> None:
     """Empty the derived tables (cases, catalog, calendars, revocations, roots) and replay the
     log into them; all or nothing. Run it with the node stopped."""
-    from node.app.runtime import read_run_file
+    from node.app.runfile import read_run_file
 
     running = read_run_file(data_dir(data_dir_))
     if not check and running is not None and process_alive(int(running["pid"])):

@@ -2,6 +2,11 @@
 table definitions and stamped with the newest revision; an existing one is brought up to date
 only by `yiwang upgrade`, and a node refuses to open a database that is behind.
 
+Opening a node reads the revisions without Alembic (its import alone costs a command's start-up
+more than the rest of the store): the newest is the highest-numbered file of migrations/versions
+(revisions are numbered in order; tests/test_migrations.py checks Alembic agrees), the current
+one is the `alembic_version` row. Alembic itself runs only to create, stamp and upgrade.
+
 A database made before migrations existed (no `alembic_version` table, but the node's tables)
 has exactly the first revision's schema; `upgrade` stamps it so and goes on from there.
 """
@@ -10,15 +15,15 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlmodel import SQLModel
 
 from node.domain.errors import SetupError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"  # the schema as `create_all` made it before this module existed
@@ -33,6 +38,8 @@ def needs_replay(before: str | None, after: str) -> bool:
 
 
 def alembic_config(conn: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = conn
@@ -42,18 +49,22 @@ def alembic_config(conn: Connection | None = None) -> Config:
 @functools.cache
 def head() -> str:
     """The newest revision this code knows (read once per process)."""
-    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert found is not None, "no migrations are packaged"
-    return found
+    numbers = [p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")]
+    assert numbers, "no migrations are packaged"
+    return max(numbers)
 
 
 def current(engine: Engine) -> str | None:
     """The revision the database is at; BASELINE for one made before migrations, None if empty."""
     with engine.connect() as conn:
-        revision = MigrationContext.configure(conn).get_current_revision()
-        if revision is None and inspect(conn).has_table("entries"):
-            return BASELINE
-        return revision
+        return _revision(conn) or (BASELINE if inspect(conn).has_table("entries") else None)
+
+
+def _revision(conn: Connection) -> str | None:
+    """The `alembic_version` row, None when the table is missing or empty."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def create(engine: Engine) -> None:
@@ -64,16 +75,20 @@ def create(engine: Engine) -> None:
 
 def create_in(conn: Connection) -> None:
     """Every table, stamped with the newest revision, in the caller's transaction."""
+    from alembic import command
+
     SQLModel.metadata.create_all(conn)
     command.stamp(alembic_config(conn), "head")
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Apply the migrations the database lacks; returns (from, to) revisions."""
+    from alembic import command
+
     before = current(engine)
     with engine.begin() as conn:
         cfg = alembic_config(conn)
-        if before == BASELINE and MigrationContext.configure(conn).get_current_revision() is None:
+        if before == BASELINE and _revision(conn) is None:
             command.stamp(cfg, BASELINE)
         if before is None:
             SQLModel.metadata.create_all(conn)
