@@ -12,7 +12,9 @@ from typing import NamedTuple
 
 from federation.wire.keys import NodeKey, Purpose
 from node.domain.bounds import check_entry_body
+from node.domain.cursors import behind_problem
 from node.domain.entries import Entry, Head, entry_hash, head_message
+from node.domain.errors import Recovering
 from node.store import Tx
 
 
@@ -46,6 +48,9 @@ class Journal:
         `tail` is the stream's (seq, hash) when the caller already read (and locked) it."""
         if not records:
             return []
+        problem = behind_problem(tx.behind(), stream)
+        if problem is not None:
+            raise Recovering(problem)
         seq, prev = tail if tail is not None else tx.tail(self.origin, stream)
         start = seq
         entries: list[Entry] = []

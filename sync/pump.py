@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +41,9 @@ class Outgoing(Protocol):
     def reached(self) -> list[Cursor]: ...
 
 
+Back = Mapping[tuple[str, str], int]  # streams of a child's subtree sent back to it, and up to where
+
+
 class Replicator(Protocol):
     """What a link needs of the node to replicate (sync.replica.ReplicaService)."""
 
@@ -50,7 +53,11 @@ class Replicator(Protocol):
         self, entries: Sequence[Entry], heads: Sequence[Head], wires: Sequence[bytes] = ...
     ) -> list[Cursor]: ...
 
-    def outgoing(self, peer: DivisionCode, up: bool, theirs: CursorSet, max_entries: int = ...) -> Outgoing: ...
+    def outgoing(
+        self, peer: DivisionCode, up: bool, theirs: CursorSet, max_entries: int = ..., *, back: Back | None = ...
+    ) -> Outgoing: ...
+
+    def behind_parent(self, theirs: CursorSet) -> list[tuple[str, int, int]]: ...
 
     def lag(self, peer: DivisionCode, up: bool, theirs: CursorSet) -> int: ...
 
@@ -93,8 +100,10 @@ class Pump:
         state: LinkState | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
         on_end: Callable[[], None] | None = None,
+        back: Back | None = None,
     ) -> None:
         self.replicator, self.peer, self.up = replicator, peer, up
+        self.back = back  # to a child that lost entries of its subtree: those, up to where they stood
         self.state = state or LinkState()
         self.on_failure = on_failure  # the sender died of a fault of ours: an alarm
         self.on_end = on_end  # the sender ended by itself (died, or the peer stopped answering): end the link
@@ -215,7 +224,7 @@ class Pump:
     def _send_batch(self) -> bool:
         if self.replicator is None or self.unacked >= self.window:
             return False
-        out = self.replicator.outgoing(self.peer, self.up, self.sent, self.max_entries)
+        out = self.replicator.outgoing(self.peer, self.up, self.sent, self.max_entries, back=self.back)
         if not out.wires:
             return False
         self._sending(lambda: setattr(self, "unacked", self.unacked + 1))

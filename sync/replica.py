@@ -24,7 +24,7 @@ from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
 from node.domain.catalog import CatalogItem
-from node.domain.cursors import Cursor, CursorSet
+from node.domain.cursors import UNCHECKED, Cursor, CursorSet, own_streams_behind
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Entry, Head, Kind, Stream
 from node.journal import Journal, Record
@@ -32,6 +32,7 @@ from node.services.ports import CalendarCache, Clock
 from node.services.projection import Projection
 from node.store import Store, Tx
 from sync.batches import DEFAULT_MAX_BYTES, DEFAULT_MAX_ENTRIES, BatchRefused, check_batch
+from sync.pump import Back
 from sync.routing import goes_down, goes_up
 
 OriginKey = tuple[str, PublicKey]  # an origin's code and its head-signing key
@@ -115,8 +116,9 @@ class ReplicaService:
                 )
 
             new: list[Entry] = []
+            behind = tx.behind()
             for key in sorted({(e.origin, e.stream) for e in entries}, key=_order):
-                if key[0] == me:
+                if key[0] == me and key[1] not in behind:  # they come back only while it recovers them
                     raise BatchRefused(key[0], key[1], 0, "entries of this node's own stream came back")
                 group = [e for e in entries if (e.origin, e.stream) == key]
                 checked = check_batch(group, [h for h in heads if (h.origin, h.stream) == key], tails, verify_head)
@@ -131,6 +133,10 @@ class ReplicaService:
             else:
                 tx.append_remote(new, tails_before)
             tx.put_heads([h for h in heads if tails.get((h.origin, h.stream)) == (h.seq, h.hash)])
+            if behind:  # own streams got back up to where the parent held them: writable again
+                still = {st: q for st, q in behind.items() if st == UNCHECKED or tails.get((me, st), (0, b""))[0] < q}
+                if still != behind:
+                    tx.set_behind(still)
             projected = self.projection.apply(tx, new)
             for e, why in projected.refused:  # stored (the chain stays whole), without effect
                 detail = f"{e.origin}/{e.stream}/{e.seq} {e.kind}: {why}"
@@ -202,6 +208,18 @@ class ReplicaService:
                 (entry,) = tx.entries_between(me, stream, seq - 1, seq)
                 self.journal.sign_head(tx, stream, seq, entry.hash, now_us)
 
+    def behind_parent(self, theirs: CursorSet) -> list[tuple[str, int, int]]:
+        """(stream, this node's seq, the parent's) of each own stream the parent holds further,
+        per the parent's Hello `theirs`. Marks them (replacing the marks, a restore's too): the
+        journal writes none of them until the parent has sent them back."""
+        me = self.me.code
+        with self.store.transaction() as tx:
+            tx.lock_tails(OWN_STREAMS(me))
+            mine = CursorSet(Cursor(me, st, tx.tail(me, st)[0]) for _, st in OWN_STREAMS(me))
+            behind = own_streams_behind(mine, theirs, me)
+            tx.set_behind({st: held for st, _, held in behind})
+        return behind
+
     def lag(self, peer: DivisionCode, up: bool, theirs: CursorSet) -> int:
         """Entries `peer` should have and has not acknowledged (for `yiwang status`)."""
         me = self.me
@@ -226,9 +244,13 @@ class ReplicaService:
         theirs: CursorSet,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        back: Back | None = None,
     ) -> Outgoing:
         """The next batch for `peer` (our parent when `up`, else a child): what it lacks of the
-        streams it should get, each run ending at a head its origin signed."""
+        streams it should get, each run ending at a head its origin signed. `back`: streams of
+        a child's subtree it lost (sent_back), sent up to where they stood then and no further,
+        so what the child sends up afterwards never comes back down to it."""
         me = self.me
         if up:
             self._head_every(theirs, max_entries)
@@ -240,11 +262,13 @@ class ReplicaService:
             for (origin, stream), (seq, _) in sorted(tx.tails().items(), key=lambda kv: _order(kv[0])):
                 code = DivisionCode(origin)
                 wanted = goes_up(me, code) if up else goes_down(peer, code, stream)
+                if not wanted and back and (origin, stream) in back:
+                    wanted, seq = True, min(seq, back[(origin, stream)])
                 have = theirs.get(origin, stream)
                 if not wanted or seq <= have:
                     continue
                 room = max(max_entries - len(wires), 1)
-                ends = tx.head_seqs(origin, stream, have)
+                ends = [h for h in tx.head_seqs(origin, stream, have) if h <= seq]
                 if not ends:
                     continue
                 limit = max((h for h in ends if h <= have + room), default=ends[0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from node.domain.cursors import CursorSet
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.entries import Stream
 
@@ -71,3 +72,20 @@ def goes_up(child: DivisionCode, origin: DivisionCode) -> bool:
 def goes_down(child: DivisionCode, origin: DivisionCode, stream: str) -> bool:
     """Does a parent send `child` this stream? (the public streams of the child's ancestors)"""
     return stream == Stream.PUBLIC and origin.is_ancestor_of(child)
+
+
+def sent_back(child: DivisionCode, mine: CursorSet, theirs: CursorSet) -> dict[tuple[str, str], int]:
+    """The streams of `child`'s subtree a parent holding `mine` sends back to the child, whose
+    Hello said it holds `theirs`: each it holds less of, up to where the parent holds it now. A
+    child holds its subtree at least as far as its parent (the parent has them from it), unless
+    it lost them: restored from an older backup, or a new disk."""
+    return {
+        (c.origin, c.stream): c.seq
+        for c in mine
+        if goes_up(child, DivisionCode(c.origin)) and c.seq > theirs.get(c.origin, c.stream)
+    }
+
+
+def lacking(back: dict[tuple[str, str], int], theirs: CursorSet) -> int:
+    """How many entries `back` sends."""
+    return sum(seq - theirs.get(origin, stream) for (origin, stream), seq in back.items())

@@ -24,10 +24,11 @@ from node.services.backup import make_backup, restore_backup
 from node.services.cases import FileRequest
 from node.store.queues import Reveal
 from tests.conftest import Clock, fresh_pg_schema, licence_item
-from tests.fedtools import ANY_PORTS, Running, alarms, case_json, cli, cli_json, start_chain, wait_for
+from tests.fedtools import ANY_PORTS, Running, case_json, cli, cli_json, enroll_token, start_chain, wait_for
 from tests.test_replica import PERSON
 
 COUNTY = "511602000000"
+CITY = "511600000000"
 
 
 def table_rows(node: Node) -> dict[str, int]:
@@ -200,38 +201,103 @@ def test_a_restore_never_overwrites_and_a_newer_backup_is_refused(tmp_path: Path
     assert not (tmp_path / "target").exists()
 
 
-def test_a_node_restored_from_an_older_backup_is_told_its_parent_holds_more_of_its_streams(tmp_path: Path) -> None:
-    """What it wrote after the backup is at its parent only: writing on would fork its chain,
-    so the link raises StreamsBehindParent at once (once), naming the stream and both ends."""
-    city_code = "511600000000"
-    code = f"511A0138600000-{city_code}-000-115113010833722043-1-00"
-    item = {**ITEM, "implementation_code": code, "division_code": city_code, "department": "市教育局"}
+def city_streams(home: Path) -> dict[str, int]:
+    """Entries of each of the city's streams the node at `home` holds, after checking them all."""
+    audit = cli_json(home, "audit", "verify")
+    assert audit["ok"]
+    return {s["stream"]: s["entries"] for s in audit["streams"] if s["origin"] == CITY}
+
+
+CITY_ITEM = f"511A0138600000-{CITY}-000-115113010833722043-1-00"
+FILING = ("case", "file", "--item", CITY_ITEM, "--name", "王大妈", "--id", PERSON.id_number)
+
+
+def city_under_province(base: Path, nodes: dict[str, tuple[Path, Running]]) -> tuple[Path, Path]:
+    """A running province and city, the city with an item to file cases of (FILING)."""
+    start_chain(base, [("province", "510000000000"), ("city", CITY)], nodes)
+    city, province = nodes["city"][0], nodes["province"][0]
+    item = {**ITEM, "implementation_code": CITY_ITEM, "division_code": CITY, "department": "市教育局"}
+    (base / "item.json").write_text(json.dumps([item]), encoding="utf-8")
+    cli(city, "catalog", "import", str(base / "item.json"))
+    return city, province
+
+
+def test_a_node_restored_from_an_older_backup_gets_back_what_it_wrote_since_and_goes_on(
+    tmp_path: Path, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    """On either backend: until its link has asked its parent the restored node writes nothing;
+    then the parent sends back the entries it wrote after the backup (StreamsBehindParent says
+    so, once), and what it writes next reaches the parent with no entry lost or held twice."""
     nodes: dict[str, tuple[Path, Running]] = {}
     try:
-        start_chain(tmp_path, [("province", "510000000000"), ("city", city_code)], nodes)
-        city, province = nodes["city"][0], nodes["province"][0]
-        (tmp_path / "item.json").write_text(json.dumps([item]), encoding="utf-8")
-        cli(city, "catalog", "import", str(tmp_path / "item.json"))
-
-        def file_one() -> str:
-            filed: str = cli_json(city, "case", "file", "--item", code, "--name", "王大妈", "--id", PERSON.id_number)[
-                "case_no"
-            ]
-            return filed
-
-        early = file_one()
+        city, province = city_under_province(tmp_path, nodes)
+        early = cli_json(city, *FILING)["case_no"]
         wait_for(lambda: case_json(province, early), 60, "the first case at the province")
         cli_json(city, "backup", "--out", str(tmp_path / "city.backup"))
-        late = file_one()
+        late = cli_json(city, *FILING)["case_no"]
         wait_for(lambda: case_json(province, late), 60, "the later case at the province")
         nodes["city"][1].stop()
         shutil.rmtree(city)
-        cli_json(city, "restore", str(tmp_path / "city.backup"))
+
+        url = request.getfixturevalue("empty_pg_url") if database_url else ""
+        cli_json(city, "restore", str(tmp_path / "city.backup"), "--database-url", url)
+        restored = city_streams(city)
+        refused = cli(city, *FILING, expect=5)
+        assert "has not yet asked its parent" in refused.stderr
+        assert city_streams(city) == restored and case_json(city, late) is None  # nothing written
+        assert cli_json(city, "status")["recovering"] == {"*": 0}
+        assert "not yet checked with the parent" in cli(city, "status").stdout
+
         nodes["city"] = (city, Running(city))
-        wait_for(lambda: ("StreamsBehindParent", "510000000000") in alarms(city), 60, "the alarm at the city")
+        wait_for(lambda: case_json(city, late), 60, "the later case back at the city")
         said = [a for a in cli_json(city, "alarms", "list") if a["kind"] == "StreamsBehindParent"]
         assert len(said) == 1 and "case stream" in said[0]["detail"]
-        assert case_json(city, late) is None and case_json(province, late)  # the later case: at the parent only
+        assert cli_json(city, "status")["recovering"] == {}  # writable again
+        after = cli_json(city, *FILING)["case_no"]
+        assert after not in (early, late)
+        wait_for(lambda: case_json(province, after), 60, "the case filed after the restore at the province")
+        held = city_streams(city)
+        assert held["case"] == restored["case"] + 2  # the later case's entry back, the new one's
+        assert wait_for(lambda: city_streams(province) == held, 30, "the province to hold what the city holds")
+    finally:
+        for _, running in reversed(list(nodes.values())):
+            running.stop()
+
+
+def test_a_node_that_lost_its_disk_and_key_re_enrolls_and_gets_its_streams_back(
+    tmp_path: Path, database_url: str, request: pytest.FixtureRequest
+) -> None:
+    """On either backend, no backup: the province revokes the lost key's certificate and gives a
+    token; the city re-enrolls on a new disk under the same code and gets back every entry it
+    had written, which still verify (signed with the old key) at both ends; what it writes next,
+    signed with the new key, follows on at the province."""
+    nodes: dict[str, tuple[Path, Running]] = {}
+    try:
+        city, province = city_under_province(tmp_path, nodes)
+        filed = [cli_json(city, *FILING)["case_no"] for _ in range(2)]
+        wait_for(lambda: all(case_json(province, c) for c in filed), 60, "the cases at the province")
+        old_key = (city / "node.key").read_bytes()
+        wait_for(lambda: city_streams(province) == city_streams(city), 30, "the province to hold the city's log")
+        written = city_streams(city)
+        nodes["city"][1].stop()
+        shutil.rmtree(city)  # the disk, and the key on it
+
+        assert cli_json(province, "enroll", "revoke", CITY, "--reason", "key lost with the disk")["revoked"] == 1
+        token = enroll_token(province, CITY)
+        url = request.getfixturevalue("empty_pg_url") if database_url else ""
+        address = nodes["province"][1].ports["federation"]
+        cli(city, "init", "--code", CITY, "--parent", address, "--token", token, "--database-url", url, *ANY_PORTS)
+        assert city_streams(city) == written  # every entry back, its chain and old heads checked
+        assert all(case_json(city, c) for c in filed)
+        assert (city / "node.key").read_bytes() != old_key  # a new key, certified anew
+
+        nodes["city"] = (city, Running(city))
+        after = cli_json(city, *FILING)["case_no"]
+        assert after not in filed
+        wait_for(lambda: case_json(province, after), 60, "the new case at the province")
+        held = city_streams(city)
+        assert held["case"] == written["case"] + 1
+        assert wait_for(lambda: city_streams(province) == held, 30, "the province to hold what the city holds")
     finally:
         for _, running in reversed(list(nodes.values())):
             running.stop()

@@ -9,7 +9,7 @@ from node.domain.cursors import Cursor, CursorSet
 from node.domain.divisions import DivisionCode as D
 from node.domain.entries import GENESIS, Entry, Head, head_message, make_entry
 from sync.batches import BatchRefused, check_batch, split
-from sync.routing import Direction, Hop, goes_down, goes_up, next_hop
+from sync.routing import Direction, Hop, goes_down, goes_up, lacking, next_hop, sent_back
 
 VILLAGE, OTHER_COUNTY_VILLAGE = D("511602001001"), D("511621101002")
 
@@ -107,3 +107,21 @@ def test_gaps_broken_chains_bad_hashes_and_unsigned_entries_refuse_the_batch() -
         check_batch(entries, [], {}, verifier(key))
     with pytest.raises(BatchRefused, match="signature"):
         check_batch(entries, [signed_head(other, entries[-1])], {}, verifier(key))
+
+
+def test_a_parent_sends_back_only_what_a_child_lost_of_its_subtree_and_no_further() -> None:
+    county, village, other = "511602000000", "511602001001", "511603000000"
+    parent_holds = CursorSet(
+        [
+            Cursor(county, "case", 9),  # the county lost entries 6..9 of its own case stream
+            Cursor(county, "public", 4),  # it holds all of this one
+            Cursor(village, "case", 7),  # and 3..7 of a village's below it
+            Cursor(other, "case", 50),  # another county's: not the child's to get
+            Cursor("511600000000", "public", 30),  # the parent's own public stream: goes down anyway
+        ]
+    )
+    child_says = CursorSet([Cursor(county, "case", 5), Cursor(county, "public", 4), Cursor(village, "case", 2)])
+    back = sent_back(D(county), parent_holds, child_says)
+    assert back == {(county, "case"): 9, (village, "case"): 7}
+    assert lacking(back, child_says) == 4 + 5
+    assert sent_back(D(county), parent_holds, parent_holds) == {}  # a child that lost nothing gets nothing back

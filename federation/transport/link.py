@@ -37,7 +37,7 @@ from federation.wire.keys import NodeKey
 from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
-from node.domain.cursors import CursorSet, own_streams_behind
+from node.domain.cursors import CursorSet
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import (
     BadSignature,
@@ -49,6 +49,7 @@ from node.domain.errors import (
 )
 from node.domain.messages import Message, Ping
 from sync.pump import MAX_BATCH_ENTRIES, MIN_BATCH_ENTRIES, LinkState, Mailer, Now, Pump, Replicator
+from sync.routing import lacking, sent_back
 
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -213,6 +214,10 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
             yield hello(self.identity, session, self.now(), mine)
             outbox: queue.Queue[federation_pb2.SignedEnvelope | None] = queue.Queue()
             child = self._is_child(DivisionCode(peer))  # else a peer province: addressed entries only
+            theirs = cursors_from_pb(body.hello.cursors)
+            back = sent_back(DivisionCode(peer), mine, theirs) if child and mine is not None else {}
+            if back:
+                self.log.warning("sending_back", peer=peer, streams=len(back), entries=lacking(back, theirs))
 
             def pump_failed(exc: BaseException) -> None:
                 self._failed(f"sender to {peer}", exc)
@@ -224,12 +229,13 @@ class LinkServicer(federation_pb2_grpc.FederationServiceServicer):
                 sealer(self.identity.key, session, self.now, outbox.put),
                 self.now,
                 self.poll,
-                cursors_from_pb(body.hello.cursors),
+                theirs,
                 mailer=self.mailer,
                 bell=self.bell,
                 state=state,
                 on_failure=pump_failed,
                 on_end=lambda: outbox.put(None),  # ends the stream: the child dials again
+                back=back,
             )
             failure: list[PeerError] = []
             ours: list[BaseException] = []
@@ -368,17 +374,19 @@ class ParentLink(threading.Thread):
             self.stopping.wait(delay if failures else 0.2)
 
     def _check_own_streams(self, me: str, parent: str, theirs: CursorSet) -> None:
-        """Alarm (once per stream and position) when the parent holds more of this node's own
-        streams than this node: what it writes now would fork its chain, and the parent refuses
-        the fork. The operator guide says what to do."""
+        """When the parent holds more of this node's own streams than this node (it was restored
+        from an older backup or lost its disk), mark them: this node writes none of them until
+        the parent has sent them back (its Pump does, up to where they stood now). Alarm once per
+        stream and position, so the operator knows it happened."""
         assert self.replicator is not None
-        for stream, mine, held in own_streams_behind(self.replicator.cursors(), theirs, me):
+        for stream, mine, held in self.replicator.behind_parent(theirs):
             if (stream, held) in self._behind_said:
                 continue
             self._behind_said.add((stream, held))
             why = (
                 f"the parent holds this node's {stream} stream up to entry {held}, this node only up to {mine}: "
-                "it was restored from an older backup or lost its disk; stop writing here (see the operator guide)"
+                "it was restored from an older backup or lost its disk; it is getting the entries back and "
+                "writes nothing to that stream until it has (see the operator guide)"
             )
             self.alarm(StreamsBehindParent(why), parent)
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from node import logs
 from node.context import Node
+from node.domain.errors import Recovering
 
 log = logs.get("supervision")
 
@@ -28,6 +29,8 @@ def start_scans(
                 result = node.supervision.scan()
                 if result.alarms:
                     log.info("supervision_scanned", cases=result.cases, alarms=len(result.alarms))
+            except Recovering:  # its own entries are on their way back: the next scan, once they are
+                log.info("supervision_scan_deferred")
             except Exception as exc:  # a scan must never stop the node; the alarm says why
                 failed("supervision scan", exc)
             try:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from node.cli.common import DataDir, JsonOut, _, at_us, console, fmt_time, opened, print_json, process_alive, table
+from node.domain.cursors import UNCHECKED
 from node.domain.errors import InvalidInput, SetupError
 
 if TYPE_CHECKING:
@@ -85,6 +86,14 @@ def sync(
         )
 
 
+def recovering(behind: dict[str, int]) -> str:
+    """What `status` says of a node that may not write yet (node.domain.cursors.behind_problem)."""
+    if UNCHECKED in behind:
+        return _("refused: restored from a backup, not yet checked with the parent")
+    streams = ", ".join(f"{s} ≤ {q}" for s, q in sorted(behind.items()))
+    return _("refused: getting its own entries back from the parent (%(streams)s)") % {"streams": streams}
+
+
 @run_app.command("status")
 def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
     """The node, its certificate, the parent link and the children last seen."""
@@ -130,6 +139,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
             for p in health.links
         ],
         "alarms": alarms,
+        "recovering": health.recovering,
         "outbox": health.outbox,
         "dead_letters": health.dead_letters,
         "bus": {
@@ -155,6 +165,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
             else valid % {"day": f"{cert['not_after']:%Y-%m-%d}", "n": cert["days_left"]},
         ),
         (_("alarms"), str(alarms)),
+        *([(_("writes"), recovering(health.recovering))] if health.recovering else []),
         (_("version"), str(info["version"])),
         (
             _("addressed copies"),

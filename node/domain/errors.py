@@ -184,6 +184,11 @@ class SetupError(YiwangError):
     exit_code = 5
 
 
+class Recovering(SetupError):
+    """This node is getting its own entries back from its parent (after a restore or a lost
+    disk), or has not yet asked its parent since a restore: writing now would fork its chain."""
+
+
 class IntegrityError(YiwangError):
     exit_code = 6
 

@@ -28,9 +28,10 @@ from typing import Any
 from federation.wire.identity import ANCHORS_DIR, CHAIN_NAME
 from federation.wire.keys import RETIRED_DIR
 from node.config import CONFIG_NAME, DB_NAME, KEY_NAME, WEB_SECRET_NAME, Settings, load_settings, write_settings
+from node.domain.cursors import UNCHECKED
 from node.domain.errors import InvalidInput, SetupError
 from node.services.health import version
-from node.store import schema, shown_url, snapshot
+from node.store import Store, open_engine, schema, shown_url, snapshot
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -165,6 +166,18 @@ def _extract_checked(tar: tarfile.TarFile, manifest: dict[str, Any], into: Path,
             raise InvalidInput("FILE", f"{source}: {name} does not match its manifest (damaged or altered)")
 
 
+def _unchecked(url: str) -> None:
+    """Mark the restored node as not yet checked with its parent: its parent may hold entries
+    of its streams it wrote after the backup, so it writes nothing until its link has asked
+    (and got back whatever the parent held further)."""
+    engine = open_engine(url)
+    try:
+        with Store(engine).transaction() as tx:
+            tx.set_behind({UNCHECKED: 0})
+    finally:
+        engine.dispose()
+
+
 def restore_backup(source: Path, data_dir: Path, database_url: str | None = None) -> RestoreResult:
     """Fill the empty (or new) `data_dir` from the backup `source`; the database goes to SQLite
     in it, or to the empty database at `database_url`. Nothing is written unless the whole
@@ -209,6 +222,8 @@ def restore_backup(source: Path, data_dir: Path, database_url: str | None = None
             rows = sum(int(n) for n in dict(manifest.get("rows", {})).values())
         if url != settings.database_url:
             write_settings(replace(settings, database_url=url))
+        if settings.parent:
+            _unchecked(url or f"sqlite:///{data_dir / DB_NAME}")
     except BaseException:
         if created:
             shutil.rmtree(data_dir, ignore_errors=True)

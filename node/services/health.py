@@ -47,6 +47,9 @@ class Health:
     outbox: int  # addressed copies waiting for their next hop
     dead_letters: int  # addressed copies the next hop refused for good
     bus_unpublished: int  # entries the event-bus relay has not seen acknowledged
+    # own streams the parent holds further, while this node gets them back (stream -> up to
+    # where); "*" -> 0: restored, not yet checked with the parent. It writes none of them meanwhile.
+    recovering: dict[str, int]
 
 
 def version() -> str:
@@ -80,6 +83,7 @@ class HealthService:
             mail = tx.addressed_counts()
             cursors = tx.relay_cursors()
             unpublished = sum(max(0, seq - cursors.get(key, 0)) for key, (seq, _) in tx.tails().items())
+            recovering = tx.behind()
         links = [
             LinkHealth(
                 p.code,
@@ -100,7 +104,9 @@ class HealthService:
         ]
         until = None if identity is None else identity.not_after
         days = None if until is None else (until - now).days
-        return Health(version(), until, days, links, alarms, mail.get("outbox", 0), mail.get("dead", 0), unpublished)
+        return Health(
+            version(), until, days, links, alarms, mail.get("outbox", 0), mail.get("dead", 0), unpublished, recovering
+        )
 
     def check_certificate(self) -> bool:
         """Raise CertificateExpiring when the certificate ends within the warning days and no

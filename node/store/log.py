@@ -11,6 +11,7 @@ from dataclasses import asdict
 from sqlalchemy import (
     LargeBinary,
     cast,
+    delete,
     insert,
     select,
     update,
@@ -23,6 +24,7 @@ from node.store.base import DbRow, TxBase, Value
 from node.store.tables import (
     EntryRow,
     HeadRow,
+    MetaRow,
     NodeKeyRow,
     StreamTail,
     table_of,
@@ -32,6 +34,8 @@ T_ENTRIES = table_of(EntryRow)
 T_TAILS = table_of(StreamTail)
 T_HEADS = table_of(HeadRow)
 T_KEYS = table_of(NodeKeyRow)
+T_META = table_of(MetaRow)
+BEHIND = "behind:"  # node_meta keys: an own stream the parent holds further, and up to where
 
 
 ENTRY_COLUMNS = (*Entry._fields, "held_ns")  # the columns every stored entry fills, in order
@@ -216,6 +220,18 @@ class LogTx(TxBase):
             q = q.where(T_KEYS.c.key_id.in_(list(key_ids)))
         rows = self.conn.execute(q).all()
         return {bytes(r.key_id): (r.origin, bytes(r.public_key_pem)) for r in rows}
+
+    def behind(self) -> dict[str, int]:
+        """This node's own streams its parent holds further than it does (stream -> the parent's
+        seq), while it gets them back; UNCHECKED -> 0 after a restore, until the parent says."""
+        rows = self.conn.execute(select(T_META).where(T_META.c.key.startswith(BEHIND))).all()
+        return {r.key.removeprefix(BEHIND): int(r.value) for r in rows}
+
+    def set_behind(self, streams: Mapping[str, int]) -> None:
+        """Replace the marks `behind` reads."""
+        self.conn.execute(delete(T_META).where(T_META.c.key.startswith(BEHIND)))
+        if streams:
+            self.conn.execute(insert(T_META), [{"key": BEHIND + s, "value": q} for s, q in streams.items()])
 
     def streams(self) -> list[tuple[str, str, int, bytes]]:
         rows = self.conn.execute(select(T_TAILS).order_by(T_TAILS.c.origin, T_TAILS.c.stream)).all()
