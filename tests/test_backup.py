@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlmodel import SQLModel
 
 from node.context import Node
 from node.domain.errors import InvalidInput, SetupError
@@ -23,6 +22,7 @@ from node.domain.roles import Role
 from node.services.backup import make_backup, restore_backup
 from node.services.cases import FileRequest
 from node.store.queues import Reveal
+from node.store.tables import metadata
 from tests.conftest import Clock, fresh_pg_schema, licence_item
 from tests.fedtools import ANY_PORTS, Running, case_json, cli, cli_json, enroll_token, start_chain, wait_for
 from tests.test_replica import PERSON
@@ -36,7 +36,7 @@ def table_rows(node: Node) -> dict[str, int]:
     with node.store.read() as tx:
         return {
             t.name: int(tx.conn.execute(select(func.count()).select_from(t)).scalar_one())
-            for t in SQLModel.metadata.sorted_tables
+            for t in metadata.sorted_tables
         }
 
 

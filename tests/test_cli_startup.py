@@ -11,6 +11,16 @@ from pathlib import Path
 
 from node.cli.app import COMMANDS, command, load
 
+ANY_PORT = ["--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"]
+
+
+def village(base: Path) -> Path:
+    """A village node initialised in `base` (every port picked by the system)."""
+    home = base / "village"
+    init = [sys.executable, "-m", "node.cli.app", "init", "--code", "511602001001", "--no-bus", "-d", str(home)]
+    subprocess.run([*init, *ANY_PORT], check=True, timeout=120)
+    return home
+
 
 def test_each_summary_of_the_root_is_the_first_line_of_the_commands_own_help() -> None:
     for entry in COMMANDS:
@@ -35,7 +45,7 @@ def test_the_roots_help_imports_no_command_module_and_no_store() -> None:
         "    Root().main(['--help'], prog_name='yiwang')\n"
         "except SystemExit:\n"
         "    pass\n"
-        "loaded = sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'sqlmodel', 'alembic', 'grpc', "
+        "loaded = sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'alembic', 'grpc', "
         "'node.cli.', 'node.context', 'node.store')))\n"
         "print('LOADED', loaded)\n"
     )
@@ -45,9 +55,7 @@ def test_the_roots_help_imports_no_command_module_and_no_store() -> None:
 
 
 def test_a_command_that_reads_the_database_does_not_import_alembic_grpc_or_the_web(tmp_path: Path) -> None:
-    home = tmp_path / "village"
-    init = [sys.executable, "-m", "node.cli.app", "init", "--code", "511602001001", "--no-bus", "-d", str(home)]
-    subprocess.run([*init, "--listen", "127.0.0.1:0", "--enroll-listen", "127.0.0.1:0"], check=True, timeout=120)
+    home = village(tmp_path)
     probe = (
         "import sys\n"
         "from node.cli.app import Root\n"
@@ -62,3 +70,26 @@ def test_a_command_that_reads_the_database_does_not_import_alembic_grpc_or_the_w
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True, env=env)
     assert "办件 (显示 0 件)" in run.stdout  # it read the database: the node's (empty) list of cases
     assert "LOADED []" in run.stdout, run.stdout
+
+
+def test_the_serving_process_holds_none_of_the_command_lines_libraries(tmp_path: Path) -> None:
+    """`yiwang run` becomes node.app.serve (the same PID): no typer, no pydantic, no rich."""
+    home = village(tmp_path)
+    probe = (
+        "import os, sys, threading, time\n"
+        "from pathlib import Path\n"
+        f"home = Path({str(home)!r})\n"
+        "def watch():\n"
+        "    while not (home / 'run.json').exists():\n"
+        "        time.sleep(0.1)\n"
+        "    heavy = ('typer', 'pydantic', 'rich', 'click', 'alembic', 'starlette', 'nats')\n"
+        "    held = {m.split('.')[0] for m, v in list(sys.modules.items()) if v is not None}\n"
+        "    print('LOADED', sorted(held & set(heavy)), flush=True)\n"
+        "    os._exit(0)\n"
+        "threading.Thread(target=watch, daemon=True).start()\n"
+        "sys.argv = ['serve', str(home), '5.0']\n"
+        "from node.app.serve import main\n"
+        "main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert "LOADED []" in run.stdout, run.stdout + run.stderr

@@ -16,11 +16,11 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlmodel import SQLModel
 
 from node.context import Node
 from node.domain.errors import SetupError
 from node.store import open_engine, schema
+from node.store.tables import metadata
 from tests.conftest import ROOT
 from tests.fedtools import cli, cli_json
 
@@ -35,7 +35,7 @@ def test_the_migrations_build_the_schema_the_code_defines(database_url: str, tmp
         with engine.begin() as conn:
             command.upgrade(schema.alembic_config(conn), "head")  # every migration, from nothing
         with engine.connect() as conn:
-            diffs = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+            diffs = compare_metadata(MigrationContext.configure(conn), metadata)
             stamped = MigrationContext.configure(conn).get_current_revision()
         assert diffs == []
         assert schema.current(engine) == schema.head() == stamped

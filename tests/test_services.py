@@ -34,7 +34,7 @@ from node.domain.lifecycle import (
 )
 from node.services.cases import Applicant, FileRequest
 from node.services.catalog_import import parse_catalog, read_catalog_file
-from node.store.cases import T_CASES
+from node.store.tables import CASES
 from tests.conftest import CATALOG_CSV, Clock, licence_item, publish_calendar, uncovered_year
 from tests.helpers import counts, stored_text
 
@@ -209,7 +209,7 @@ def test_only_the_custodian_changes_a_case(any_node: Node) -> None:
     code = seed(any_node)
     case = any_node.cases.file(FileRequest(code, PERSON), "w")
     with any_node.store.transaction() as tx:  # as a custody move (a later issue) would leave it
-        tx.conn.execute(update(T_CASES).where(T_CASES.c.case_no == case.case_no).values(custodian="511621000000"))
+        tx.conn.execute(update(CASES).where(CASES.c.case_no == case.case_no).values(custodian="511621000000"))
     before = counts(any_node)
     with pytest.raises(NotCustodian, match="511621000000"):
         any_node.cases.act(case.case_no, Accept(), "w")

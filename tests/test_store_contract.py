@@ -91,9 +91,10 @@ def test_case_numbers_by_key_range(any_node: Node) -> None:
 
 def test_case_columns_match_the_table_and_the_state() -> None:
     from node.domain.lifecycle import CaseState
-    from node.store.cases import CASE_COLUMNS, T_CASES
+    from node.store.cases import CASE_COLUMNS
+    from node.store.tables import CASES
 
-    assert tuple(c.name for c in T_CASES.columns) == CASE_COLUMNS  # case_from_row unpacks in this order
+    assert tuple(c.name for c in CASES.columns) == CASE_COLUMNS  # case_from_row unpacks in this order
     assert CaseState._fields[:3] == ("case_no", "item_code", "status")
 
 

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
-import threading
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from node.cli.common import DataDir, JsonOut, _, at_us, console, fmt_time, opened, print_json, process_alive, table
+from node.cli.common import (
+    DataDir,
+    JsonOut,
+    _,
+    at_us,
+    console,
+    data_dir,
+    fmt_time,
+    opened,
+    print_json,
+    process_alive,
+    table,
+)
 from node.domain.cursors import UNCHECKED
 from node.domain.errors import InvalidInput, SetupError
 
@@ -31,22 +42,11 @@ def run(
 ) -> None:
     """Serve the federation, enrollment and local API ports and keep the link to the parent,
     until SIGTERM or Ctrl-C."""
-    from node.app.runtime import Runtime
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with opened(data_dir_) as node:
-        runtime = Runtime(node, ping_every)
-        try:
-            addresses = runtime.start()
-            console.print(
-                f"node {node.code} running (pid {os.getpid()}): " + ", ".join(f"{k} {v}" for k, v in addresses.items()),
-                highlight=False,
-            )
-            stop.wait()
-        finally:
-            runtime.stop()
+    # the serving process is node.app.serve in this one's place (the same PID): it holds none
+    # of the command line's libraries
+    path = data_dir(data_dir_)
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "node.app.serve", str(path), repr(ping_every)])
 
 
 def sync_with_parent(node: Node, timeout: float, quiet: bool) -> int:

@@ -9,13 +9,12 @@ once: the token cache holds an answer for a few seconds only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
 import time
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from node import logs
 from node.domain.bounds import check
@@ -23,6 +22,9 @@ from node.domain.errors import InvalidInput, NotFound, Unauthenticated
 from node.domain.roles import Principal, Role
 from node.services.ports import Clock
 from node.store import Store
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 MIN_PASSWORD = 8
 TOKEN_PREFIX = "ywc1."
@@ -36,10 +38,17 @@ def _token_hash(token: str) -> str:
 class PrincipalService:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store, self.clock = store, clock
-        self.hasher = PasswordHasher()
         self.log = logs.get("principals")
         self._tokens: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
+
+    @functools.cached_property
+    def hasher(self) -> PasswordHasher:
+        """Argon2id, loaded when a password is first set or checked (API clients and a
+        village's agents signed in by token never load it)."""
+        from argon2 import PasswordHasher
+
+        return PasswordHasher()
 
     def _now_us(self) -> int:
         return int(self.clock().timestamp() * 1_000_000)
@@ -117,6 +126,8 @@ class PrincipalService:
 
     def login(self, name: str, password: str) -> Principal:
         """The user whose password this is; Unauthenticated (the same for every failure)."""
+        from argon2.exceptions import InvalidHashError, VerificationError
+
         with self.store.read() as tx:
             row = tx.principal(name) if len(name) <= 64 else None
         try:

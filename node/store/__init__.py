@@ -1,4 +1,4 @@
-"""Storage of one node: the only package that imports sqlmodel or SQLAlchemy.
+"""Storage of one node: the only package that imports SQLAlchemy.
 
 `tables` defines the schema, `db` opens SQLite (WAL) or PostgreSQL, `schema` creates and
 upgrades it (Alembic, `migrations/`). The SQL is grouped by tables: `log` (entries, tails,

@@ -2,7 +2,7 @@
 locks rows, the driver's executemany, time conversions, and the types rows have on their way in
 and out. Mixed into node.store.repo.Tx.
 
-What leaves node.store is a domain value or a typed row (a SQLModel row class of
+What leaves node.store is a domain value or a typed row (a row dataclass of
 node.store.tables, or a tuple of plain values); SQLAlchemy's untyped `Row` stays inside, in the
 mappers that turn it into one of those."""
 
@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Row
-from sqlmodel import SQLModel
 
 Value = str | int | float | bool | bytes | None  # a plain driver value
 DbRow = Row[Any]  # what SQLAlchemy hands a mapper; never returned from node.store
-M = TypeVar("M", bound=SQLModel)
+M = TypeVar("M")
 
 
-def rows_as(model: type[M], rows: Iterable[DbRow]) -> list[M]:
-    """Rows of `select(table)` as instances of the table's row class (for listings: about
-    40 microseconds a row, so not on a path that reads thousands)."""
+def rows_as(model: Callable[..., M], rows: Iterable[DbRow]) -> list[M]:
+    """Rows of `select(table)` as instances of the table's row dataclass (for listings)."""
     return [model(**r._mapping) for r in rows]
 
 

@@ -23,12 +23,7 @@ from node.domain.lifecycle import CaseState, Status
 from node.domain.timelimits import ClockStop
 from node.store.base import DbRow, TxBase, Value, _at, _dt, _us
 from node.store.log import entry_from_row
-from node.store.tables import CaseBacklogRow, CaseRow, ClientRequestRow, table_of
-
-T_CASES = table_of(CaseRow)
-T_BACKLOG = table_of(CaseBacklogRow)
-T_REQUESTS = table_of(ClientRequestRow)
-
+from node.store.tables import CASE_BACKLOG, CASES, CLIENT_REQUESTS
 
 CASE_COLUMNS = (
     "case_no",
@@ -115,7 +110,7 @@ _STATUS = {s.value: s for s in Status}
 
 
 def case_from_row(r: DbRow) -> CaseState:
-    """A CaseState from a row of `select(T_CASES)` (columns in CASE_COLUMNS order)."""
+    """A CaseState from a row of `select(CASES)` (columns in CASE_COLUMNS order)."""
     (
         case_no,
         item_code,
@@ -189,13 +184,13 @@ class CasesTx(TxBase):
         wanted = list(set(case_nos))
         out: dict[str, StoredCase] = {}
         for i in range(0, len(wanted), 500):
-            rows = self.conn.execute(select(T_CASES).where(T_CASES.c.case_no.in_(wanted[i : i + 500]))).all()
+            rows = self.conn.execute(select(CASES).where(CASES.c.case_no.in_(wanted[i : i + 500]))).all()
             out.update({r.case_no: StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in rows})
         return out
 
     def case_bundle_hash(self, case_no: str) -> bytes | None:
         """The hash of the case's sealed bundle (b"" where none is recorded); None: no such case."""
-        q = select(T_CASES.c.sealed_bundle_hash).where(T_CASES.c.case_no == case_no)
+        q = select(CASES.c.sealed_bundle_hash).where(CASES.c.case_no == case_no)
         value = self.conn.execute(q).scalar_one_or_none()
         return None if value is None else bytes(value)
 
@@ -206,10 +201,10 @@ class CasesTx(TxBase):
 
     def case_backlog(self, case_nos: Sequence[str]) -> list[Entry]:
         """Waiting entries of these cases."""
-        c = T_BACKLOG.c
+        c = CASE_BACKLOG.c
         out: list[Entry] = []
         for i in range(0, len(case_nos), 500):
-            rows = self.conn.execute(select(T_BACKLOG).where(c.case_no.in_(case_nos[i : i + 500])))
+            rows = self.conn.execute(select(CASE_BACKLOG).where(c.case_no.in_(case_nos[i : i + 500])))
             out.extend(entry_from_row(r) for r in rows)
         return out
 
@@ -222,12 +217,12 @@ class CasesTx(TxBase):
             if (e.origin, e.stream, e.seq) not in known
         ]
         if rows:
-            self.conn.execute(insert(T_BACKLOG), rows)
+            self.conn.execute(insert(CASE_BACKLOG), rows)
 
     def unpark_case_entries(self, keys: Sequence[tuple[str, str, int]]) -> None:
-        c = T_BACKLOG.c
+        c = CASE_BACKLOG.c
         for origin, stream, seq in keys:
-            self.conn.execute(delete(T_BACKLOG).where(c.origin == origin, c.stream == stream, c.seq == seq))
+            self.conn.execute(delete(CASE_BACKLOG).where(c.origin == origin, c.stream == stream, c.seq == seq))
 
     def update_cases(self, rows: Sequence[tuple[Value, ...]]) -> None:
         """Replace the derived state of existing cases from rows made by `case_row` (the sealed
@@ -250,24 +245,24 @@ class CasesTx(TxBase):
         running: Sequence[str] = (),
     ) -> list[StoredCase]:
         """Cases by number; `due_before`: only those in `running` statuses due before that day."""
-        q = select(T_CASES).order_by(T_CASES.c.case_no).limit(limit)
+        q = select(CASES).order_by(CASES.c.case_no).limit(limit)
         if due_before:
-            c = T_CASES.c
+            c = CASES.c
             q = q.where(c.status.in_(list(running)), c.due_date > "", c.due_date < due_before)
         if status:
-            q = q.where(T_CASES.c.status == status)
+            q = q.where(CASES.c.status == status)
         if after:
-            q = q.where(T_CASES.c.case_no > after)
+            q = q.where(CASES.c.case_no > after)
         if open_only:
-            q = q.where(T_CASES.c.closed_at_us.is_(None))
+            q = q.where(CASES.c.closed_at_us.is_(None))
         return [StoredCase(case_from_row(r), r.due_date, bool(r.due_provisional)) for r in self.conn.execute(q)]
 
     def held_open_cases(self, custodian: str, limit: int, after: str = "") -> list[StoredCase]:
         """Open cases `custodian` holds, by case number after `after` (what its supervision
         scans, page by page)."""
-        c = T_CASES.c
+        c = CASES.c
         q = (
-            select(T_CASES)
+            select(CASES)
             .where(c.custodian == custodian, c.closed_at_us.is_(None), c.case_no > after)
             .order_by(c.case_no)
             .limit(limit)
@@ -279,18 +274,18 @@ class CasesTx(TxBase):
         return [
             case_from_row(r)
             for r in self.conn.execute(
-                select(T_CASES).where(
-                    T_CASES.c.closed_at_us.is_(None),
-                    T_CASES.c.decided_at_us.is_(None),
-                    T_CASES.c.due_date != "",
-                    (T_CASES.c.due_provisional.is_(True)) | (T_CASES.c.due_date >= first_day),
+                select(CASES).where(
+                    CASES.c.closed_at_us.is_(None),
+                    CASES.c.decided_at_us.is_(None),
+                    CASES.c.due_date != "",
+                    (CASES.c.due_provisional.is_(True)) | (CASES.c.due_date >= first_day),
                 )
             )
         ]
 
     def count_overdue(self, prefix: str, today: str) -> int:
         """Undecided open cases handled under `prefix` whose due date is before `today` (ISO)."""
-        c = T_CASES.c
+        c = CASES.c
         q = select(func.count()).where(
             c.closed_at_us.is_(None),
             c.decided_at_us.is_(None),
@@ -303,8 +298,8 @@ class CasesTx(TxBase):
     def set_due(self, rows: Sequence[tuple[str, str, bool]]) -> None:
         if rows:
             self.conn.execute(
-                update(T_CASES)
-                .where(T_CASES.c.case_no == bindparam("b_case_no"))
+                update(CASES)
+                .where(CASES.c.case_no == bindparam("b_case_no"))
                 .values(due_date=bindparam("d"), due_provisional=bindparam("p")),
                 [{"b_case_no": c, "d": d, "p": p} for c, d, p in rows],
             )
@@ -312,22 +307,22 @@ class CasesTx(TxBase):
     def last_case_no(self, prefix: str) -> str | None:
         """The highest case number starting with `prefix` (digits follow it), by key range."""
         value = self.conn.execute(
-            select(func.max(T_CASES.c.case_no)).where(T_CASES.c.case_no >= prefix, T_CASES.c.case_no < prefix + ":")
+            select(func.max(CASES.c.case_no)).where(CASES.c.case_no >= prefix, CASES.c.case_no < prefix + ":")
         ).scalar_one()
         return None if value is None else str(value)
 
     def set_case_bundle(self, case_no: str, hash_: bytes) -> None:
         """The sealed bundle this node opens for the case (re-sealed for it on a custody move)."""
-        self.conn.execute(update(T_CASES).where(T_CASES.c.case_no == case_no).values(sealed_bundle_hash=hash_))
+        self.conn.execute(update(CASES).where(CASES.c.case_no == case_no).values(sealed_bundle_hash=hash_))
 
     # -- client request ids ---------------------------------------------------------------
 
     def client_request(self, request_id: str) -> tuple[str, bytes, str] | None:
         """(rpc, digest, case_no) of a request a client named with `request_id` before."""
-        c = T_REQUESTS.c
+        c = CLIENT_REQUESTS.c
         row = self.conn.execute(select(c.rpc, c.digest, c.case_no).where(c.request_id == request_id)).first()
         return None if row is None else (row.rpc, bytes(row.digest), row.case_no)
 
     def put_client_request(self, request_id: str, rpc: str, digest: bytes, case_no: str, at_us: int) -> None:
         row = {"request_id": request_id, "rpc": rpc, "digest": digest, "case_no": case_no, "at_us": at_us}
-        self.conn.execute(insert(T_REQUESTS), row)
+        self.conn.execute(insert(CLIENT_REQUESTS), row)

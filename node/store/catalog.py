@@ -22,21 +22,13 @@ from node.domain.calendar import CalendarYear, WorkCalendar
 from node.domain.catalog import CatalogItem, Material
 from node.store.base import DbRow, TxBase
 from node.store.tables import (
-    CalendarDelegationRow,
-    CalendarRow,
-    CatalogItemRow,
-    DivisionListRow,
-    LocalCalendarRow,
-    MetaRow,
-    table_of,
+    CALENDAR_DELEGATIONS,
+    CALENDARS,
+    CATALOG_ITEMS,
+    DIVISIONS,
+    LOCAL_CALENDARS,
+    NODE_META,
 )
-
-T_ITEMS = table_of(CatalogItemRow)
-T_CALENDARS = table_of(CalendarRow)
-T_LOCAL = table_of(LocalCalendarRow)
-T_DELEGATIONS = table_of(CalendarDelegationRow)
-T_META = table_of(MetaRow)
-T_DIVISIONS = table_of(DivisionListRow)
 
 _ITEM_DETAIL_FIELDS = ("service_objects", "handling_forms", "conditions", "fee", "legal_basis")
 
@@ -103,7 +95,7 @@ class CatalogTx(TxBase):
         out: dict[str, CatalogItem] = {}
         for i in range(0, len(wanted), 500):
             rows = self.conn.execute(
-                select(T_ITEMS).where(T_ITEMS.c.implementation_code.in_(wanted[i : i + 500]))
+                select(CATALOG_ITEMS).where(CATALOG_ITEMS.c.implementation_code.in_(wanted[i : i + 500]))
             ).all()
             out.update({r.implementation_code: item_from_row(r) for r in rows})
         return out
@@ -112,13 +104,15 @@ class CatalogTx(TxBase):
         wanted = list(set(basic_codes))
         out: list[tuple[CatalogItem, str]] = []
         for i in range(0, len(wanted), 500):
-            rows = self.conn.execute(select(T_ITEMS).where(T_ITEMS.c.basic_code.in_(wanted[i : i + 500]))).all()
+            rows = self.conn.execute(
+                select(CATALOG_ITEMS).where(CATALOG_ITEMS.c.basic_code.in_(wanted[i : i + 500]))
+            ).all()
             out.extend((item_from_row(r), r.origin) for r in rows)
         return out
 
     def relay_cursors(self) -> dict[tuple[str, str], int]:
         """How far the event-bus relay has published each stream."""
-        rows = self.conn.execute(select(T_META).where(T_META.c.key.startswith("relay:"))).all()
+        rows = self.conn.execute(select(NODE_META).where(NODE_META.c.key.startswith("relay:"))).all()
         out = {}
         for r in rows:
             _, origin, stream = r.key.split(":")
@@ -127,13 +121,13 @@ class CatalogTx(TxBase):
 
     def set_relay_cursor(self, origin: str, stream: str, seq: int) -> None:
         key = f"relay:{origin}:{stream}"
-        if self.conn.execute(select(T_META.c.key).where(T_META.c.key == key)).first() is None:
-            self.conn.execute(insert(T_META), {"key": key, "value": seq})
+        if self.conn.execute(select(NODE_META.c.key).where(NODE_META.c.key == key)).first() is None:
+            self.conn.execute(insert(NODE_META), {"key": key, "value": seq})
         else:
-            self.conn.execute(update(T_META).where(T_META.c.key == key).values(value=seq))
+            self.conn.execute(update(NODE_META).where(NODE_META.c.key == key).values(value=seq))
 
     def catalog_version(self) -> int:
-        value = self.conn.execute(select(T_META.c.value).where(T_META.c.key == "catalog_version")).scalar()
+        value = self.conn.execute(select(NODE_META.c.value).where(NODE_META.c.key == "catalog_version")).scalar()
         return int(value or 0)
 
     def put_items(self, rows: Sequence[Mapping[str, object]]) -> None:
@@ -144,24 +138,26 @@ class CatalogTx(TxBase):
         rows = list({r["implementation_code"]: r for r in rows}.values())
         version = self.catalog_version()
         if version == 0:
-            self.conn.execute(insert(T_META), {"key": "catalog_version", "value": 1})
+            self.conn.execute(insert(NODE_META), {"key": "catalog_version", "value": 1})
         else:
-            self.conn.execute(update(T_META).where(T_META.c.key == "catalog_version").values(value=version + 1))
+            self.conn.execute(update(NODE_META).where(NODE_META.c.key == "catalog_version").values(value=version + 1))
         codes = [r["implementation_code"] for r in rows]
         existing: set[str] = set()
         for i in range(0, len(codes), 500):
             existing.update(
                 self.conn.execute(
-                    select(T_ITEMS.c.implementation_code).where(T_ITEMS.c.implementation_code.in_(codes[i : i + 500]))
+                    select(CATALOG_ITEMS.c.implementation_code).where(
+                        CATALOG_ITEMS.c.implementation_code.in_(codes[i : i + 500])
+                    )
                 ).scalars()
             )
         new = [r for r in rows if r["implementation_code"] not in existing]
         old = [r for r in rows if r["implementation_code"] in existing]
         if new:
-            self.conn.execute(insert(T_ITEMS), new)
+            self.conn.execute(insert(CATALOG_ITEMS), new)
         if old:
             self.conn.execute(
-                update(T_ITEMS).where(T_ITEMS.c.implementation_code == bindparam("b_code")),
+                update(CATALOG_ITEMS).where(CATALOG_ITEMS.c.implementation_code == bindparam("b_code")),
                 [
                     {**{k: v for k, v in r.items() if k != "implementation_code"}, "b_code": r["implementation_code"]}
                     for r in old
@@ -171,25 +167,26 @@ class CatalogTx(TxBase):
     def list_items(self, query: str = "", limit: int = 50, after: str = "", errands: bool = False) -> list[CatalogItem]:
         """Items by implementation code; `query` in the name or department, `errands`: only
         those open to village agents."""
-        q = select(T_ITEMS).order_by(T_ITEMS.c.implementation_code).limit(limit)
+        q = select(CATALOG_ITEMS).order_by(CATALOG_ITEMS.c.implementation_code).limit(limit)
         if errands:
-            q = q.where(T_ITEMS.c.agent_allowed.is_(True))
+            q = q.where(CATALOG_ITEMS.c.agent_allowed.is_(True))
         if query:
             # autoescape: % and _ in a search are characters, not wildcards
             q = q.where(
-                T_ITEMS.c.name.contains(query, autoescape=True) | T_ITEMS.c.department.contains(query, autoescape=True)
+                CATALOG_ITEMS.c.name.contains(query, autoescape=True)
+                | CATALOG_ITEMS.c.department.contains(query, autoescape=True)
             )
         if after:
-            q = q.where(T_ITEMS.c.implementation_code > after)
+            q = q.where(CATALOG_ITEMS.c.implementation_code > after)
         return [item_from_row(r) for r in self.conn.execute(q).all()]
 
     # -- calendars ------------------------------------------------------------------------
 
     def put_calendar(self, year: CalendarYear, origin: str, seq: int) -> None:
-        self._upsert(T_CALENDARS, {"year": year.year}, {**_days(year), "origin": origin, "seq": seq})
+        self._upsert(CALENDARS, {"year": year.year}, {**_days(year), "origin": origin, "seq": seq})
 
     def calendars(self) -> dict[int, CalendarYear]:
-        return {r.year: _year(r) for r in self.conn.execute(select(T_CALENDARS)).all()}
+        return {r.year: _year(r) for r in self.conn.execute(select(CALENDARS)).all()}
 
     def work_calendar(self) -> WorkCalendar:
         """The province's years with the local years of every division delegated now."""
@@ -199,19 +196,23 @@ class CatalogTx(TxBase):
         """A division's local year as of its entry `seq` (kept unless a newer one is here: the
         division's newer entry wins, whichever way each arrived)."""
         key = {"division": division, "year": year.year}
-        self._upsert(T_LOCAL, key, {**_days(year), "seq": seq}, newer_than=seq)
+        self._upsert(LOCAL_CALENDARS, key, {**_days(year), "seq": seq}, newer_than=seq)
 
     def local_calendars(self) -> dict[str, dict[int, CalendarYear]]:
         """Local years of the divisions the province delegates to now, by division."""
-        d = T_DELEGATIONS.c
-        q = select(T_LOCAL).join(T_DELEGATIONS, d.division == T_LOCAL.c.division).where(d.allowed.is_(True))
+        d = CALENDAR_DELEGATIONS.c
+        q = (
+            select(LOCAL_CALENDARS)
+            .join(CALENDAR_DELEGATIONS, d.division == LOCAL_CALENDARS.c.division)
+            .where(d.allowed.is_(True))
+        )
         out: dict[str, dict[int, CalendarYear]] = {}
         for r in self.conn.execute(q).all():
             out.setdefault(r.division, {})[r.year] = _year(r)
         return out
 
     def put_delegation(self, division: str, allowed: bool, origin: str, seq: int) -> None:
-        self._upsert(T_DELEGATIONS, {"division": division}, {"allowed": allowed, "origin": origin, "seq": seq})
+        self._upsert(CALENDAR_DELEGATIONS, {"division": division}, {"allowed": allowed, "origin": origin, "seq": seq})
 
     def _upsert(
         self, table: Table, key: dict[str, object], row: dict[str, object], newer_than: int | None = None
@@ -229,21 +230,21 @@ class CatalogTx(TxBase):
 
     def put_division_part(self, root: str, rows: Sequence[tuple[str, str]], seq: int) -> None:
         """One published part: it replaces what the part of `root` held."""
-        self.conn.execute(delete(T_DIVISIONS).where(T_DIVISIONS.c.part == root))
+        self.conn.execute(delete(DIVISIONS).where(DIVISIONS.c.part == root))
         if rows:  # a code belongs to one part only (node.domain.divisions.part_root)
-            self.conn.execute(insert(T_DIVISIONS), [{"code": c, "name": n, "part": root, "seq": seq} for c, n in rows])
+            self.conn.execute(insert(DIVISIONS), [{"code": c, "name": n, "part": root, "seq": seq} for c, n in rows])
 
     def division_part(self, root: str) -> list[tuple[str, str]]:
-        d = T_DIVISIONS.c
+        d = DIVISIONS.c
         q = select(d.code, d.name).where(d.part == root).order_by(d.code)
         return [(r.code, r.name) for r in self.conn.execute(q)]
 
     def division_part_roots(self) -> set[str]:
-        return set(self.conn.execute(select(T_DIVISIONS.c.part).distinct()).scalars())
+        return set(self.conn.execute(select(DIVISIONS.c.part).distinct()).scalars())
 
     def division_names(self, codes: Iterable[str]) -> dict[str, str]:
         """Names of those of `codes` the published list holds."""
-        d = T_DIVISIONS.c
+        d = DIVISIONS.c
         wanted = sorted(set(codes))
         out: dict[str, str] = {}
         for i in range(0, len(wanted), 500):
@@ -252,7 +253,7 @@ class CatalogTx(TxBase):
         return out
 
     def delegated(self, division: str) -> bool:
-        d = T_DELEGATIONS.c
+        d = CALENDAR_DELEGATIONS.c
         row = self.conn.execute(select(d.allowed).where(d.division == division)).first()
         return bool(row and row[0])
 

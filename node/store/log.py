@@ -22,19 +22,13 @@ from node.domain.entries import GENESIS, Entry, Head
 from node.domain.errors import InternalError
 from node.store.base import DbRow, TxBase, Value
 from node.store.tables import (
-    EntryRow,
-    HeadRow,
-    MetaRow,
-    NodeKeyRow,
-    StreamTail,
-    table_of,
+    ENTRIES,
+    HEADS,
+    NODE_META,
+    ORIGIN_KEYS,
+    STREAM_TAILS,
 )
 
-T_ENTRIES = table_of(EntryRow)
-T_TAILS = table_of(StreamTail)
-T_HEADS = table_of(HeadRow)
-T_KEYS = table_of(NodeKeyRow)
-T_META = table_of(MetaRow)
 BEHIND = "behind:"  # node_meta keys: an own stream the parent holds further, and up to where
 
 
@@ -57,7 +51,7 @@ def relayed_rows(entries: Sequence[Entry], wires: Sequence[bytes]) -> list[tuple
 # into another SQL type is still read (and then fails verification) instead of breaking the reader.
 _ENTRY_READ = [
     cast(col, LargeBinary).label(col.name) if col.name in ("prev_hash", "body", "hash") else col
-    for col in T_ENTRIES.columns
+    for col in ENTRIES.columns
     if col.name != "wire"
 ]
 
@@ -77,7 +71,9 @@ class LogTx(TxBase):
 
     def tail(self, origin: str, stream: str) -> tuple[int, bytes]:
         """(seq, hash) of the stream's last entry, locked until commit; (0, GENESIS) if empty."""
-        q = select(T_TAILS.c.seq, T_TAILS.c.hash).where(T_TAILS.c.origin == origin, T_TAILS.c.stream == stream)
+        q = select(STREAM_TAILS.c.seq, STREAM_TAILS.c.hash).where(
+            STREAM_TAILS.c.origin == origin, STREAM_TAILS.c.stream == stream
+        )
         if self._locking:
             q = q.with_for_update()
         row = self.conn.execute(q).first()
@@ -89,11 +85,11 @@ class LogTx(TxBase):
         for stream in streams:
             if (
                 self.conn.execute(
-                    select(T_TAILS.c.seq).where(T_TAILS.c.origin == origin, T_TAILS.c.stream == stream)
+                    select(STREAM_TAILS.c.seq).where(STREAM_TAILS.c.origin == origin, STREAM_TAILS.c.stream == stream)
                 ).first()
                 is None
             ):
-                self.conn.execute(insert(T_TAILS), {"origin": origin, "stream": stream, "seq": 0, "hash": GENESIS})
+                self.conn.execute(insert(STREAM_TAILS), {"origin": origin, "stream": stream, "seq": 0, "hash": GENESIS})
 
     def append_entries(self, entries: Sequence[Entry], prev_seq: int) -> None:
         """Insert a run of consecutive entries of one stream and move its tail from `prev_seq`
@@ -103,8 +99,12 @@ class LogTx(TxBase):
         self._insert_many("entries", ENTRY_COLUMNS, held_rows(entries))
         last = entries[-1]
         moved = self.conn.execute(
-            update(T_TAILS)
-            .where(T_TAILS.c.origin == last.origin, T_TAILS.c.stream == last.stream, T_TAILS.c.seq == prev_seq)
+            update(STREAM_TAILS)
+            .where(
+                STREAM_TAILS.c.origin == last.origin,
+                STREAM_TAILS.c.stream == last.stream,
+                STREAM_TAILS.c.seq == prev_seq,
+            )
             .values(seq=last.seq, hash=last.hash)
         ).rowcount
         if moved != 1:
@@ -112,7 +112,7 @@ class LogTx(TxBase):
 
     def tails(self) -> dict[tuple[str, str], tuple[int, bytes]]:
         """(origin, stream) -> (seq, hash) of every stream held; never locks."""
-        return {(r.origin, r.stream): (r.seq, bytes(r.hash)) for r in self.conn.execute(select(T_TAILS)).all()}
+        return {(r.origin, r.stream): (r.seq, bytes(r.hash)) for r in self.conn.execute(select(STREAM_TAILS)).all()}
 
     def lock_tails(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, bytes]]:
         """The tails of these streams, locked until commit on PostgreSQL one by one in key order,
@@ -120,7 +120,9 @@ class LogTx(TxBase):
         are absent: their first rows are inserted by this transaction."""
         out = {}
         for origin, stream in sorted(set(keys)):
-            q = select(T_TAILS.c.seq, T_TAILS.c.hash).where(T_TAILS.c.origin == origin, T_TAILS.c.stream == stream)
+            q = select(STREAM_TAILS.c.seq, STREAM_TAILS.c.hash).where(
+                STREAM_TAILS.c.origin == origin, STREAM_TAILS.c.stream == stream
+            )
             row = self.conn.execute(q.with_for_update() if self._locking else q).first()
             if row is not None:
                 out[(origin, stream)] = (row.seq, bytes(row.hash))
@@ -146,22 +148,20 @@ class LogTx(TxBase):
         for key, e in last.items():
             if key in tails_before:
                 self.conn.execute(
-                    update(T_TAILS)
-                    .where(T_TAILS.c.origin == e.origin, T_TAILS.c.stream == e.stream)
+                    update(STREAM_TAILS)
+                    .where(STREAM_TAILS.c.origin == e.origin, STREAM_TAILS.c.stream == e.stream)
                     .values(seq=e.seq, hash=e.hash)
                 )
             else:
                 self.conn.execute(
-                    insert(T_TAILS), {"origin": e.origin, "stream": e.stream, "seq": e.seq, "hash": e.hash}
+                    insert(STREAM_TAILS), {"origin": e.origin, "stream": e.stream, "seq": e.seq, "hash": e.hash}
                 )
 
     def put_heads(self, heads: Sequence[Head]) -> None:
         """Store relayed heads as received; a head already held is skipped."""
         for h in heads:
             exists = self.conn.execute(
-                select(T_HEADS.c.seq).where(
-                    T_HEADS.c.origin == h.origin, T_HEADS.c.stream == h.stream, T_HEADS.c.seq == h.seq
-                )
+                select(HEADS.c.seq).where(HEADS.c.origin == h.origin, HEADS.c.stream == h.stream, HEADS.c.seq == h.seq)
             ).first()
             if exists is None:
                 self.put_head(h)
@@ -169,15 +169,15 @@ class LogTx(TxBase):
     def head_seqs(self, origin: str, stream: str, after: int) -> list[int]:
         return list(
             self.conn.execute(
-                select(T_HEADS.c.seq)
-                .where(T_HEADS.c.origin == origin, T_HEADS.c.stream == stream, T_HEADS.c.seq > after)
-                .order_by(T_HEADS.c.seq)
+                select(HEADS.c.seq)
+                .where(HEADS.c.origin == origin, HEADS.c.stream == stream, HEADS.c.seq > after)
+                .order_by(HEADS.c.seq)
             ).scalars()
         )
 
     def head_at(self, origin: str, stream: str, seq: int) -> Head | None:
         row = self.conn.execute(
-            select(T_HEADS).where(T_HEADS.c.origin == origin, T_HEADS.c.stream == stream, T_HEADS.c.seq == seq)
+            select(HEADS).where(HEADS.c.origin == origin, HEADS.c.stream == stream, HEADS.c.seq == seq)
         ).first()
         return None if row is None else _head(row)
 
@@ -186,19 +186,19 @@ class LogTx(TxBase):
         rows = self.conn.execute(
             select(*_ENTRY_READ)
             .where(
-                T_ENTRIES.c.origin == origin,
-                T_ENTRIES.c.stream == stream,
-                T_ENTRIES.c.seq > after,
-                T_ENTRIES.c.seq <= last,
+                ENTRIES.c.origin == origin,
+                ENTRIES.c.stream == stream,
+                ENTRIES.c.seq > after,
+                ENTRIES.c.seq <= last,
             )
-            .order_by(T_ENTRIES.c.seq)
+            .order_by(ENTRIES.c.seq)
         ).all()
         return [entry_from_row(r) for r in rows]
 
     def entry_wires_between(self, origin: str, stream: str, after: int, last: int) -> list[bytes]:
         """The serialized log entries after..last of one stream, in order, to send: the bytes a
         relayed entry arrived in, as they are; an entry without them (this node's own) encoded."""
-        c = T_ENTRIES.c
+        c = ENTRIES.c
         q = (
             select(c.wire, *_ENTRY_READ)
             .where(c.origin == origin, c.stream == stream, c.seq > after, c.seq <= last)
@@ -207,34 +207,34 @@ class LogTx(TxBase):
         return [bytes(r.wire) if r.wire is not None else entry_wire(entry_from_row(r)) for r in self.conn.execute(q)]
 
     def put_head(self, head: Head) -> None:
-        self.conn.execute(insert(T_HEADS), asdict(head))
+        self.conn.execute(insert(HEADS), asdict(head))
 
     def put_origin_key(self, origin: str, key_id: bytes, pem: bytes) -> None:
-        if self.conn.execute(select(T_KEYS.c.key_id).where(T_KEYS.c.key_id == key_id)).first() is None:
-            self.conn.execute(insert(T_KEYS), {"key_id": key_id, "origin": origin, "public_key_pem": pem})
+        if self.conn.execute(select(ORIGIN_KEYS.c.key_id).where(ORIGIN_KEYS.c.key_id == key_id)).first() is None:
+            self.conn.execute(insert(ORIGIN_KEYS), {"key_id": key_id, "origin": origin, "public_key_pem": pem})
 
     def origin_keys(self, key_ids: Iterable[bytes] | None = None) -> dict[bytes, tuple[str, bytes]]:
         """key id -> (origin, public key PEM): all of them, or only `key_ids`."""
-        q = select(T_KEYS)
+        q = select(ORIGIN_KEYS)
         if key_ids is not None:
-            q = q.where(T_KEYS.c.key_id.in_(list(key_ids)))
+            q = q.where(ORIGIN_KEYS.c.key_id.in_(list(key_ids)))
         rows = self.conn.execute(q).all()
         return {bytes(r.key_id): (r.origin, bytes(r.public_key_pem)) for r in rows}
 
     def behind(self) -> dict[str, int]:
         """This node's own streams its parent holds further than it does (stream -> the parent's
         seq), while it gets them back; UNCHECKED -> 0 after a restore, until the parent says."""
-        rows = self.conn.execute(select(T_META).where(T_META.c.key.startswith(BEHIND))).all()
+        rows = self.conn.execute(select(NODE_META).where(NODE_META.c.key.startswith(BEHIND))).all()
         return {r.key.removeprefix(BEHIND): int(r.value) for r in rows}
 
     def set_behind(self, streams: Mapping[str, int]) -> None:
         """Replace the marks `behind` reads."""
-        self.conn.execute(delete(T_META).where(T_META.c.key.startswith(BEHIND)))
+        self.conn.execute(delete(NODE_META).where(NODE_META.c.key.startswith(BEHIND)))
         if streams:
-            self.conn.execute(insert(T_META), [{"key": BEHIND + s, "value": q} for s, q in streams.items()])
+            self.conn.execute(insert(NODE_META), [{"key": BEHIND + s, "value": q} for s, q in streams.items()])
 
     def streams(self) -> list[tuple[str, str, int, bytes]]:
-        rows = self.conn.execute(select(T_TAILS).order_by(T_TAILS.c.origin, T_TAILS.c.stream)).all()
+        rows = self.conn.execute(select(STREAM_TAILS).order_by(STREAM_TAILS.c.origin, STREAM_TAILS.c.stream)).all()
         return [(r.origin, r.stream, r.seq, bytes(r.hash)) for r in rows]
 
     def entries(self, origin: str, stream: str, after: int = 0, chunk: int = 5000) -> Iterator[Entry]:
@@ -243,8 +243,8 @@ class LogTx(TxBase):
         while True:
             rows = self.conn.execute(
                 select(*_ENTRY_READ)
-                .where(T_ENTRIES.c.origin == origin, T_ENTRIES.c.stream == stream, T_ENTRIES.c.seq > last)
-                .order_by(T_ENTRIES.c.seq)
+                .where(ENTRIES.c.origin == origin, ENTRIES.c.stream == stream, ENTRIES.c.seq > last)
+                .order_by(ENTRIES.c.seq)
                 .limit(chunk)
             ).all()
             if not rows:
@@ -255,24 +255,22 @@ class LogTx(TxBase):
 
     def entries_about(self, subject: str) -> list[Entry]:
         rows = self.conn.execute(
-            select(*_ENTRY_READ)
-            .where(T_ENTRIES.c.subject == subject)
-            .order_by(T_ENTRIES.c.recorded_at_us, T_ENTRIES.c.seq)
+            select(*_ENTRY_READ).where(ENTRIES.c.subject == subject).order_by(ENTRIES.c.recorded_at_us, ENTRIES.c.seq)
         ).all()
         return [entry_from_row(r) for r in rows]
 
     def latest_head(self, origin: str, stream: str) -> Head | None:
         row = self.conn.execute(
-            select(T_HEADS)
-            .where(T_HEADS.c.origin == origin, T_HEADS.c.stream == stream)
-            .order_by(T_HEADS.c.seq.desc())
+            select(HEADS)
+            .where(HEADS.c.origin == origin, HEADS.c.stream == stream)
+            .order_by(HEADS.c.seq.desc())
             .limit(1)
         ).first()
         return None if row is None else _head(row)
 
     def heads(self, origin: str, stream: str) -> list[Head]:
         rows = self.conn.execute(
-            select(T_HEADS).where(T_HEADS.c.origin == origin, T_HEADS.c.stream == stream).order_by(T_HEADS.c.seq)
+            select(HEADS).where(HEADS.c.origin == origin, HEADS.c.stream == stream).order_by(HEADS.c.seq)
         ).all()
         return [_head(r) for r in rows]
 

@@ -9,9 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import ColumnElement, Connection, and_, func, insert, or_, select, tuple_, update
 
 from node.store.base import Value, rows_as
-from node.store.tables import AddressedRow, table_of
+from node.store.tables import ADDRESSED, AddressedRow
 
-T_ADDRESSED = table_of(AddressedRow)
 Key = tuple[str, str, int, str]  # origin, stream, seq, addressee
 
 OUTBOX, FORWARDED, DELIVERED = "outbox", "forwarded", "delivered"
@@ -25,7 +24,7 @@ class MailTx:
         """Which of `keys` this node already holds (in any state)."""
         keys = list(keys)
         found: set[Key] = set()
-        c = T_ADDRESSED.c
+        c = ADDRESSED.c
         for i in range(0, len(keys), 300):
             chunk = keys[i : i + 300]
             rows = self.conn.execute(
@@ -39,11 +38,11 @@ class MailTx:
     def put_addressed(self, rows: Sequence[Mapping[str, Value]]) -> None:
         if rows:
             now = time.time_ns()  # the order a rebuild replays copies in (see EntryRow.held_ns)
-            self.conn.execute(insert(T_ADDRESSED), [{**r, "held_ns": now + i} for i, r in enumerate(rows)])
+            self.conn.execute(insert(ADDRESSED), [{**r, "held_ns": now + i} for i, r in enumerate(rows)])
 
     def outbox(self, next_hop: str, limit: int) -> list[tuple[Key, bytes]]:
         """Entries waiting for `next_hop` to acknowledge them, oldest first."""
-        c = T_ADDRESSED.c
+        c = ADDRESSED.c
         q = (
             select(c.origin, c.stream, c.seq, c.addressee, c.wire)
             .where(and_(c.next_hop == next_hop, c.state == OUTBOX))
@@ -54,26 +53,26 @@ class MailTx:
 
     def mark_forwarded(self, next_hop: str, keys: Iterable[Key], at_us: int) -> int:
         """The next hop stored these: they leave the outbox. Returns how many rows changed."""
-        c = T_ADDRESSED.c
+        c = ADDRESSED.c
         changed = 0
         for key in keys:
             where = and_(_is(key), c.next_hop == next_hop, c.state == OUTBOX)
             changed += self.conn.execute(
-                update(T_ADDRESSED).where(where).values(state=FORWARDED, done_at_us=at_us)
+                update(ADDRESSED).where(where).values(state=FORWARDED, done_at_us=at_us)
             ).rowcount
         return changed
 
     def park_dead(self, next_hop: str, refusals: Iterable[tuple[Key, str]], at_us: int) -> list[AddressedRow]:
         """The next hop refused these for good: they leave the outbox as dead letters with the
         reason. Returns the rows parked (a refusal of a copy not in the outbox changes nothing)."""
-        c = T_ADDRESSED.c
+        c = ADDRESSED.c
         parked: list[AddressedRow] = []
         for key, reason in refusals:
             where = and_(_is(key), c.next_hop == next_hop, c.state == OUTBOX)
             if self.conn.execute(
-                update(T_ADDRESSED).where(where).values(state=DEAD, refusal=reason[:500], done_at_us=at_us)
+                update(ADDRESSED).where(where).values(state=DEAD, refusal=reason[:500], done_at_us=at_us)
             ).rowcount:
-                parked.extend(rows_as(AddressedRow, self.conn.execute(select(T_ADDRESSED).where(_is(key)))))
+                parked.extend(rows_as(AddressedRow, self.conn.execute(select(ADDRESSED).where(_is(key)))))
         return parked
 
     def revive_dead(self, keys: Iterable[Key] | None) -> int:
@@ -84,10 +83,10 @@ class MailTx:
         """Dead letters for `next_hop` refused before then for a cause that may pass (an issuer
         not known there yet, a certificate outside its validity by the receiver's clock): back
         into the outbox."""
-        c = T_ADDRESSED.c
+        c = ADDRESSED.c
         transient = or_(*(c.refusal.startswith(f"{name}:") for name in classes))
         where = and_(c.state == DEAD, c.next_hop == next_hop, c.done_at_us < refused_before_us, transient)
-        q = update(T_ADDRESSED).where(where).values(state=OUTBOX, refusal="", done_at_us=None)
+        q = update(ADDRESSED).where(where).values(state=OUTBOX, refusal="", done_at_us=None)
         return int(self.conn.execute(q).rowcount)
 
     def discard_dead(self, keys: Iterable[Key], at_us: int) -> int:
@@ -95,24 +94,24 @@ class MailTx:
         return self._from_dead(keys, {"state": DISCARDED, "done_at_us": at_us})
 
     def _from_dead(self, keys: Iterable[Key] | None, values: dict[str, Value]) -> int:
-        c = T_ADDRESSED.c
+        c = ADDRESSED.c
         if keys is None:
-            return int(self.conn.execute(update(T_ADDRESSED).where(c.state == DEAD).values(**values)).rowcount)
+            return int(self.conn.execute(update(ADDRESSED).where(c.state == DEAD).values(**values)).rowcount)
         changed = 0
         for key in keys:
-            q = update(T_ADDRESSED).where(and_(_is(key), c.state == DEAD)).values(**values)
+            q = update(ADDRESSED).where(and_(_is(key), c.state == DEAD)).values(**values)
             changed += self.conn.execute(q).rowcount
         return changed
 
     def addressed_counts(self) -> dict[str, int]:
         """Addressed copies held, by state (outbox: waiting for the next hop; dead: refused)."""
-        c = T_ADDRESSED.c
+        c = ADDRESSED.c
         return {str(s): int(n) for s, n in self.conn.execute(select(c.state, func.count()).group_by(c.state))}
 
     def addressed_rows(self, state: str = "", limit: int = 50, kind: str = "") -> list[AddressedRow]:
         """Rows newest first, optionally of one state and kind."""
-        c = T_ADDRESSED.c
-        q = select(T_ADDRESSED)
+        c = ADDRESSED.c
+        q = select(ADDRESSED)
         if state:
             q = q.where(c.state == state)
         if kind:
@@ -121,13 +120,13 @@ class MailTx:
 
     def addressed_wires(self) -> list[tuple[int, str, str, bytes]]:
         """(held_ns, addressee, state, wire) of every addressed copy this node holds."""
-        c = T_ADDRESSED.c
+        c = ADDRESSED.c
         rows = self.conn.execute(select(c.held_ns, c.addressee, c.state, c.wire))
         return [(r[0] or 0, r[1], r[2], bytes(r[3])) for r in rows]
 
     def offer_copy_state(self, case_no: str, origin: str, addressee: str) -> str | None:
         """The state of the latest custody offer copy of `case_no` from `origin` to `addressee`."""
-        c = T_ADDRESSED.c
+        c = ADDRESSED.c
         q = (
             select(c.state)
             .where(
@@ -146,11 +145,11 @@ class MailTx:
 
     def addressed_about(self, subject: str) -> list[bytes]:
         """Wires of the addressed entries about `subject` (a case number) this node holds."""
-        c = T_ADDRESSED.c
+        c = ADDRESSED.c
         return [bytes(r[0]) for r in self.conn.execute(select(c.wire).where(c.subject == subject))]
 
 
 def _is(key: Key) -> ColumnElement[bool]:
     origin, stream, seq, addressee = key
-    c = T_ADDRESSED.c
+    c = ADDRESSED.c
     return and_(c.origin == origin, c.stream == stream, c.seq == seq, c.addressee == addressee)

@@ -11,10 +11,8 @@ from typing import Any
 from sqlalchemy import Select, func, insert, select
 
 from node.store.base import TxBase
-from node.store.cases import T_CASES, StoredCase, case_from_row
-from node.store.tables import RevealRow, table_of
-
-T_REVEALS = table_of(RevealRow)
+from node.store.cases import StoredCase, case_from_row
+from node.store.tables import CASES, REVEALS
 
 
 @dataclass(frozen=True)
@@ -40,35 +38,35 @@ class QueuesTx(TxBase):
         those without a due date by filing time; `due_before`: only those due before that day
         (overdue); `agent`: only that agent's errands. Two index range scans (ix_cases_queue):
         the dated cases, then the undated ones past them."""
-        c = T_CASES.c
+        c = CASES.c
         held = [c.custodian == custodian, c.status.in_(list(statuses)), c.offered_to == ""]
         if agent:
             held.append(c.agent == agent)
         dated = [*held, c.due_date > ""] + ([c.due_date < due_before] if due_before else [])
         order = (c.due_date, c.filed_at_us, c.case_no)
-        rows = self._stored(select(T_CASES).where(*dated).order_by(*order).limit(limit).offset(offset))
+        rows = self._stored(select(CASES).where(*dated).order_by(*order).limit(limit).offset(offset))
         if len(rows) == limit or due_before:
             return rows
         skipped = offset - self.conn.execute(select(func.count()).where(*dated)).scalar_one() if not rows else 0
-        undated = select(T_CASES).where(*held, c.due_date == "").order_by(c.filed_at_us, c.case_no)
+        undated = select(CASES).where(*held, c.due_date == "").order_by(c.filed_at_us, c.case_no)
         return rows + self._stored(undated.limit(limit - len(rows)).offset(max(0, skipped)))
 
     def offers_to(self, code: str, limit: int, offset: int = 0) -> list[StoredCase]:
         """Cases offered to `code` and not yet answered, oldest filing first."""
-        c = T_CASES.c
-        q = select(T_CASES).where(c.offered_to == code).order_by(c.filed_at_us, c.case_no)
+        c = CASES.c
+        q = select(CASES).where(c.offered_to == code).order_by(c.filed_at_us, c.case_no)
         return self._stored(q.limit(limit).offset(offset))
 
     def errands_of(self, agent: str, filing: str, limit: int, offset: int = 0) -> list[StoredCase]:
         """The errands `agent` filed at `filing`, wherever they are now, the newest first."""
-        c = T_CASES.c
-        q = select(T_CASES).where(c.agent == agent, c.filing_division == filing)
+        c = CASES.c
+        q = select(CASES).where(c.agent == agent, c.filing_division == filing)
         return self._stored(q.order_by(c.filed_at_us.desc(), c.case_no).limit(limit).offset(offset))
 
     def queue_sizes(self, custodian: str, statuses: Sequence[str]) -> tuple[dict[str, int], int]:
         """Cases `custodian` holds in `statuses` by status (not offered on), and how many cases
         are offered to it: index-only counts (ix_cases_queue, ix_cases_offered_to)."""
-        c = T_CASES.c
+        c = CASES.c
         held = (c.custodian == custodian, c.status.in_(list(statuses)), c.offered_to == "")
         rows = self.conn.execute(select(c.status, func.count()).where(*held).group_by(c.status)).all()
         offers = self.conn.execute(select(func.count()).where(c.offered_to == custodian)).scalar_one()
@@ -76,7 +74,7 @@ class QueuesTx(TxBase):
 
     def overdue_count(self, custodian: str, statuses: Sequence[str], due_before: str) -> int:
         """Cases `custodian` holds in `statuses`, not offered on, due before `due_before`."""
-        c = T_CASES.c
+        c = CASES.c
         where = (c.custodian == custodian, c.status.in_(list(statuses)), c.offered_to == "")
         q = select(func.count()).where(*where, c.due_date > "", c.due_date < due_before)
         return int(self.conn.execute(q).scalar_one())
@@ -88,14 +86,14 @@ class QueuesTx(TxBase):
 
     def record_reveal(self, reveal: Reveal) -> None:
         self.conn.execute(
-            insert(T_REVEALS).values(
+            insert(REVEALS).values(
                 at_us=reveal.at_us, actor=reveal.actor, case_no=reveal.case_no, what=reveal.what, via=reveal.via
             )
         )
 
     def reveals(self, case_no: str = "", limit: int = 100) -> list[Reveal]:
         """The latest reveals, of one case or of all, the newest first."""
-        q = select(T_REVEALS).order_by(T_REVEALS.c.id.desc()).limit(limit)
+        q = select(REVEALS).order_by(REVEALS.c.id.desc()).limit(limit)
         if case_no:
-            q = q.where(T_REVEALS.c.case_no == case_no)
+            q = q.where(REVEALS.c.case_no == case_no)
         return [Reveal(r.at_us, r.actor, r.case_no, r.what, r.via) for r in self.conn.execute(q)]

@@ -27,18 +27,29 @@ from sqlalchemy.exc import DBAPIError
 
 from node import logs
 from node.store.base import _comparable
-from node.store.cases import T_BACKLOG, T_CASES, CasesTx
-from node.store.catalog import T_CALENDARS, T_DELEGATIONS, T_DIVISIONS, T_ITEMS, T_LOCAL, CatalogTx
+from node.store.cases import CasesTx
+from node.store.catalog import CatalogTx
 from node.store.log import LogTx
 from node.store.mail import MailTx
 from node.store.materials import MaterialsTx
 from node.store.queues import QueuesTx
 from node.store.stats import STATS_TABLES, StatsTx
-from node.store.supervision import T_ALARMS, T_TASKS, SupervisionTx
+from node.store.supervision import SupervisionTx
 from node.store.tables import (
     ALL_TABLES,
+    CALENDAR_DELEGATIONS,
+    CALENDARS,
+    CASE_BACKLOG,
+    CASES,
+    CATALOG_ITEMS,
+    DIVISIONS,
+    LOCAL_CALENDARS,
+    RECTIFICATIONS,
+    REVOCATIONS,
+    SUPERVISION_ALARMS,
+    TRUSTED_ROOTS,
 )
-from node.store.trust import T_REVOKED, T_ROOTS, TrustTx
+from node.store.trust import TrustTx
 
 T = TypeVar("T")
 log = logs.get("store")
@@ -56,18 +67,18 @@ def transient(exc: DBAPIError) -> bool:
 
 # The tables the projection writes and `yiwang rebuild` replays (node.services.projection).
 DERIVED_TABLES = (
-    T_CASES,
-    T_BACKLOG,
+    CASES,
+    CASE_BACKLOG,
     *STATS_TABLES,
-    T_ALARMS,
-    T_TASKS,
-    T_ITEMS,
-    T_CALENDARS,
-    T_LOCAL,
-    T_DELEGATIONS,
-    T_DIVISIONS,
-    T_REVOKED,
-    T_ROOTS,
+    SUPERVISION_ALARMS,
+    RECTIFICATIONS,
+    CATALOG_ITEMS,
+    CALENDARS,
+    LOCAL_CALENDARS,
+    CALENDAR_DELEGATIONS,
+    DIVISIONS,
+    REVOCATIONS,
+    TRUSTED_ROOTS,
 )
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
-from sqlmodel import SQLModel
 
 from node.domain.errors import SetupError
+from node.store.tables import metadata
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -77,7 +77,7 @@ def create_in(conn: Connection) -> None:
     """Every table, stamped with the newest revision, in the caller's transaction."""
     from alembic import command
 
-    SQLModel.metadata.create_all(conn)
+    metadata.create_all(conn)
     command.stamp(alembic_config(conn), "head")
 
 
@@ -91,7 +91,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         if before == BASELINE and _revision(conn) is None:
             command.stamp(cfg, BASELINE)
         if before is None:
-            SQLModel.metadata.create_all(conn)
+            metadata.create_all(conn)
             command.stamp(cfg, "head")
         else:
             command.upgrade(cfg, "head")

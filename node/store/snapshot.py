@@ -15,12 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, Table, func, insert, inspect, select, text
-from sqlmodel import SQLModel
 
-import node.store.tables  # noqa: F401 - the models' tables in SQLModel.metadata
 from node.domain.errors import SetupError
 from node.store import schema
 from node.store.db import open_engine, shown_url
+from node.store.tables import metadata
 
 BATCH = 5000
 Progress = Callable[[str, int], None]
@@ -29,7 +28,7 @@ Progress = Callable[[str, int], None]
 def _tables() -> list[Table]:
     """Every table of the node (accounts and API idempotency records too), parents before
     children (foreign keys)."""
-    return list(SQLModel.metadata.sorted_tables)
+    return list(metadata.sorted_tables)
 
 
 def snapshot(url: str, out: Path, progress: Progress | None = None) -> dict[str, int]:

@@ -14,15 +14,9 @@ from sqlalchemy import ColumnElement, Table, func, insert, select, update
 from node.domain.counting import COUNTERS, CountKey
 from node.domain.divisions import PREFIX_LEN, DivisionCode, Tier
 from node.store.base import TxBase
-from node.store.log import T_ENTRIES
-from node.store.tables import CaseCountRow, CaseRollupRow, CatalogItemRow, ItemRollupRow, SignOffRow, table_of
+from node.store.tables import CASE_COUNTS, CASE_ROLLUPS, CATALOG_ITEMS, ENTRIES, ITEM_ROLLUPS, SIGNOFFS, SignOffRow
 
-T_COUNTS = table_of(CaseCountRow)
-T_ROLLUPS = table_of(CaseRollupRow)
-T_ITEM_ROLLUPS = table_of(ItemRollupRow)
-T_ITEMS = table_of(CatalogItemRow)
-T_SIGNOFFS = table_of(SignOffRow)
-STATS_TABLES = (T_COUNTS, T_ROLLUPS, T_ITEM_ROLLUPS, T_SIGNOFFS)
+STATS_TABLES = (CASE_COUNTS, CASE_ROLLUPS, ITEM_ROLLUPS, SIGNOFFS)
 _KEY = ("day", "handling", "filing", "item_code", "channel")
 _ROLLUP_KEY = ("month", "level", "division", "channel", "peer")
 _ITEM_KEY = ("month", "county", "item_code", "channel")
@@ -70,7 +64,7 @@ class StatsTx(TxBase):
         """Flag the counter changes (their sum, so however the entries were batched) to months a
         division signed off already."""
         months = sorted({key[0][:7] for key in days})
-        c = T_SIGNOFFS.c
+        c = SIGNOFFS.c
         sql = f"SELECT period, division FROM signoffs WHERE period IN ({','.join([self._mark] * len(months))})"
         signed = [(r[0], r[1]) for r in self.conn.exec_driver_sql(sql, tuple(months))]  # plain SQL: every command
         if not signed:
@@ -83,7 +77,7 @@ class StatsTx(TxBase):
                     flags[(period, division)] = flags.get((period, division), 0) + changed
         for (period, division), n in flags.items():
             self.conn.execute(
-                update(T_SIGNOFFS)
+                update(SIGNOFFS)
                 .where(c.period == period, c.division == division)
                 .values(changes_after=c.changes_after + n)
             )
@@ -100,11 +94,11 @@ class StatsTx(TxBase):
         children: Sequence[tuple[str, int, str]],
     ) -> None:
         """Keep a sign-off (once: a replayed entry changes nothing)."""
-        c = T_SIGNOFFS.c
+        c = SIGNOFFS.c
         if self.conn.execute(select(c.seq).where(c.period == period, c.division == division)).first():
             return
         self.conn.execute(
-            insert(T_SIGNOFFS).values(
+            insert(SIGNOFFS).values(
                 period=period,
                 division=division,
                 seq=seq,
@@ -120,12 +114,12 @@ class StatsTx(TxBase):
     def signoffs(self, period: str, prefix: str = "") -> list[SignOffRow]:
         """The sign-offs of a month by divisions under `prefix` (and their ancestors here: all
         when `prefix` is empty), by division."""
-        c = T_SIGNOFFS.c
-        q = select(T_SIGNOFFS).where(c.period == period)
+        c = SIGNOFFS.c
+        q = select(SIGNOFFS).where(c.period == period)
         if prefix:
             q = q.where(c.division.startswith(prefix, autoescape=True))
         rows = self.conn.execute(q.order_by(c.division)).all()
-        return [SignOffRow.model_validate(dict(zip(T_SIGNOFFS.c.keys(), r, strict=True))) for r in rows]
+        return [SignOffRow(**dict(zip(SIGNOFFS.c.keys(), r, strict=True))) for r in rows]
 
     def _upsert_add(self, table: str, key: Sequence[str], rows: Mapping[tuple[Any, ...], Counts]) -> None:
         """One statement per distinct set of counters, executed for all their keys at the driver."""
@@ -156,7 +150,7 @@ class StatsTx(TxBase):
         """Counter sums from the month rollups at `level` of the divisions under `prefix`, per
         division (cut to `level`): `months` as YYYY-MM (None: all); only cases filed in another
         province with `peers_only`."""
-        c = T_ROLLUPS.c
+        c = CASE_ROLLUPS.c
         where = [c.level == level, c.division.startswith(prefix, autoescape=True)]
         if months is not None:
             where.append(c.month.in_(sorted(months)))
@@ -164,14 +158,14 @@ class StatsTx(TxBase):
             where.append(c.channel == channel)
         if peers_only:
             where.append(c.peer != "")
-        return self._sums(T_ROLLUPS, c.division, where)
+        return self._sums(CASE_ROLLUPS, c.division, where)
 
     def item_rollup_sums(
         self, digits: int, prefix: str, months: Collection[str], items: Collection[str], channel: str = ""
     ) -> dict[str, Counts]:
         """Counter sums of `items` from the month-county-item rollups of the counties under
         `prefix`, per county code cut to its first `digits` digits (0: one total)."""
-        c = T_ITEM_ROLLUPS.c
+        c = ITEM_ROLLUPS.c
         where = [
             c.county.startswith(prefix, autoescape=True),
             c.month.in_(sorted(months)),
@@ -179,7 +173,7 @@ class StatsTx(TxBase):
         ]
         if channel:
             where.append(c.channel == channel)
-        return self._sums(T_ITEM_ROLLUPS, func.substr(c.county, 1, digits), where)
+        return self._sums(ITEM_ROLLUPS, func.substr(c.county, 1, digits), where)
 
     def day_sums(
         self,
@@ -195,7 +189,7 @@ class StatsTx(TxBase):
         to `last_day` (ISO, inclusive), per handling division cut to its first `digits` digits
         (0: one total); only `items` when given; only cases filed in another province with
         `peers_only`."""
-        c = T_COUNTS.c
+        c = CASE_COUNTS.c
         where = [c.handling.startswith(prefix, autoescape=True), c.day >= first_day, c.day <= last_day]
         if items is not None:
             where.append(c.item_code.in_(sorted(items)))
@@ -203,30 +197,30 @@ class StatsTx(TxBase):
             where.append(c.channel == channel)
         if peers_only:
             where.append(func.substr(c.filing, 1, 2) != func.substr(c.handling, 1, 2))
-        return self._sums(T_COUNTS, func.substr(c.handling, 1, digits), where)
+        return self._sums(CASE_COUNTS, func.substr(c.handling, 1, digits), where)
 
     def day_series(self, prefix: str, first_day: str, last_day: str) -> dict[str, Counts]:
         """Counter sums per day of the cases handled under `prefix` (a chart of a period)."""
-        c = T_COUNTS.c
+        c = CASE_COUNTS.c
         where = [c.handling.startswith(prefix, autoescape=True), c.day >= first_day, c.day <= last_day]
-        return self._sums(T_COUNTS, c.day, where)
+        return self._sums(CASE_COUNTS, c.day, where)
 
     def item_sums(self, prefix: str, first_day: str, last_day: str) -> dict[str, Counts]:
         """Counter sums per item of the cases handled under `prefix` in a period (day rows)."""
-        c = T_COUNTS.c
+        c = CASE_COUNTS.c
         where = [c.handling.startswith(prefix, autoescape=True), c.day >= first_day, c.day <= last_day]
-        return self._sums(T_COUNTS, c.item_code, where)
+        return self._sums(CASE_COUNTS, c.item_code, where)
 
     def item_rollup_by_item(self, prefix: str, months: Collection[str]) -> dict[str, Counts]:
         """Counter sums per item from the month-county-item rollups under `prefix`."""
-        c = T_ITEM_ROLLUPS.c
+        c = ITEM_ROLLUPS.c
         where = [c.county.startswith(prefix, autoescape=True), c.month.in_(sorted(months))]
-        return self._sums(T_ITEM_ROLLUPS, c.item_code, where)
+        return self._sums(ITEM_ROLLUPS, c.item_code, where)
 
     def item_codes(self, department: str = "", power_type: str = "", item: str = "") -> set[str]:
         """Implementation codes of the catalog items that match a department, power type or
         code (any division's: a case may be handled below the division that published its item)."""
-        i = T_ITEMS.c
+        i = CATALOG_ITEMS.c
         q = select(i.implementation_code)
         if department:
             q = q.where(i.department == department)
@@ -238,7 +232,7 @@ class StatsTx(TxBase):
 
     def item_limits(self, codes: Collection[str]) -> dict[str, tuple[str, str, int | None, int | None]]:
         """(name, department, promised days, legal days) of catalog items by code."""
-        i = T_ITEMS.c
+        i = CATALOG_ITEMS.c
         q = select(i.implementation_code, i.name, i.department, i.promised_limit_days, i.legal_limit_days)
         return {
             r[0]: (r[1], r[2], r[3], r[4]) for r in self.conn.execute(q.where(i.implementation_code.in_(sorted(codes))))
@@ -247,16 +241,19 @@ class StatsTx(TxBase):
     def catalog_under(self, prefix: str, published_before_us: int | None = None) -> list[tuple[str, str, str, str]]:
         """(implementation code, name, department, division) of the catalog items of the
         divisions under `prefix` (published before a time, when given), by department and code."""
-        i, e = T_ITEMS.c, T_ENTRIES.c
+        i, e = CATALOG_ITEMS.c, ENTRIES.c
         q = select(i.implementation_code, i.name, i.department, i.division_code).where(
             i.division_code.startswith(prefix, autoescape=True)
         )
         if published_before_us is not None:  # the entry that published the item's current version
-            q = q.join(T_ENTRIES, (e.origin == i.origin) & (e.stream == "public") & (e.seq == i.seq)).where(
+            q = q.join(ENTRIES, (e.origin == i.origin) & (e.stream == "public") & (e.seq == i.seq)).where(
                 e.recorded_at_us < published_before_us
             )
         return [(r[0], r[1], r[2], r[3]) for r in self.conn.execute(q.order_by(i.department, i.implementation_code))]
 
     def count_rows(self) -> list[Sequence[object]]:
         """Every counter row, in key order (to compare a recount)."""
-        return [tuple(r) for r in self.conn.execute(select(T_COUNTS).order_by(*(getattr(T_COUNTS.c, k) for k in _KEY)))]
+        return [
+            tuple(r)
+            for r in self.conn.execute(select(CASE_COUNTS).order_by(*(getattr(CASE_COUNTS.c, k) for k in _KEY)))
+        ]

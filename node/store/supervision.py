@@ -6,23 +6,21 @@ tables, written only through node.services.projection. Mixed into node.store.rep
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
 
 from node.domain.supervision import CLEARED_BY_ACK, Acknowledgement, Alarm
 from node.store.base import TxBase
-from node.store.tables import RectificationRow, SupervisionAlarmRow, table_of
-
-T_ALARMS = table_of(SupervisionAlarmRow)
-T_TASKS = table_of(RectificationRow)
+from node.store.tables import RECTIFICATIONS, SUPERVISION_ALARMS, RectificationRow, SupervisionAlarmRow
 
 
 def _alarm_row(r: Sequence[object]) -> SupervisionAlarmRow:
-    return SupervisionAlarmRow.model_validate(dict(zip(T_ALARMS.c.keys(), r, strict=True)))
+    return SupervisionAlarmRow(**dict[str, Any](zip(SUPERVISION_ALARMS.c.keys(), r, strict=True)))
 
 
 def _task_row(r: Sequence[object]) -> RectificationRow:
-    return RectificationRow.model_validate(dict(zip(T_TASKS.c.keys(), r, strict=True)))
+    return RectificationRow(**dict[str, Any](zip(RECTIFICATIONS.c.keys(), r, strict=True)))
 
 
 class SupervisionTx(TxBase):
@@ -31,11 +29,11 @@ class SupervisionTx(TxBase):
     def put_alarm(self, origin: str, seq: int, a: Alarm, at_us: int) -> None:
         """Keep an alarm (once: a replayed entry changes nothing). A case has at most one open
         alarm per rule: a newer finding (a higher card, a moved due date) supersedes the one open."""
-        c = T_ALARMS.c
+        c = SUPERVISION_ALARMS.c
         if self.conn.execute(select(c.seq).where(c.origin == origin, c.seq == seq)).first() is not None:
             return
         self.conn.execute(
-            insert(T_ALARMS).values(
+            insert(SUPERVISION_ALARMS).values(
                 origin=origin,
                 seq=seq,
                 rule=a.rule,
@@ -55,7 +53,7 @@ class SupervisionTx(TxBase):
         )
         if a.case_no:
             self.conn.execute(
-                update(T_ALARMS)
+                update(SUPERVISION_ALARMS)
                 .where(c.case_no == a.case_no, c.rule == a.rule, c.cleared_at_us.is_(None))
                 .where((c.origin != origin) | (c.seq != seq))
                 .values(cleared_at_us=at_us)
@@ -64,12 +62,12 @@ class SupervisionTx(TxBase):
     def acknowledge_alarm(self, ack: Acknowledgement, at_us: int) -> bool:
         """Record an acknowledgement; the rules only a supervisor resolves are cleared by it.
         False when the alarm is not here."""
-        c = T_ALARMS.c
+        c = SUPERVISION_ALARMS.c
         row = self.conn.execute(select(c.rule).where(c.origin == ack.origin, c.seq == ack.seq)).first()
         if row is None:
             return False
         values: dict[str, object] = {"ack_by": ack.by, "ack_at_us": at_us, "ack_note": ack.note}
-        q = update(T_ALARMS).where(c.origin == ack.origin, c.seq == ack.seq)
+        q = update(SUPERVISION_ALARMS).where(c.origin == ack.origin, c.seq == ack.seq)
         self.conn.execute(q.values(**values))
         if row[0] in CLEARED_BY_ACK:
             self.conn.execute(q.where(c.cleared_at_us.is_(None)).values(cleared_at_us=at_us))
@@ -89,26 +87,28 @@ class SupervisionTx(TxBase):
                 f"AND case_no IN ({','.join([self._mark] * len(chunk))})"
             )
             found += [(r[0], r[1], r[2], r[3]) for r in self.conn.exec_driver_sql(sql, tuple(chunk))]
-        c = T_ALARMS.c
+        c = SUPERVISION_ALARMS.c
         cleared = 0
         for origin, seq, case_no, rule in found:
             rules, at_us = resolved[case_no]
             if rule in rules:
-                self.conn.execute(update(T_ALARMS).where(c.origin == origin, c.seq == seq).values(cleared_at_us=at_us))
+                self.conn.execute(
+                    update(SUPERVISION_ALARMS).where(c.origin == origin, c.seq == seq).values(cleared_at_us=at_us)
+                )
                 cleared += 1
         return cleared
 
     def clear_rule(self, case_no: str, rule: str, at_us: int) -> None:
-        c = T_ALARMS.c
+        c = SUPERVISION_ALARMS.c
         self.conn.execute(
-            update(T_ALARMS)
+            update(SUPERVISION_ALARMS)
             .where(c.case_no == case_no, c.rule == rule, c.cleared_at_us.is_(None))
             .values(cleared_at_us=at_us)
         )
 
     def raised(self, case_nos: Collection[str]) -> dict[tuple[str, str, str], set[str]]:
         """Levels raised so far per (case, rule, due date), cleared or not, for these cases."""
-        c = T_ALARMS.c
+        c = SUPERVISION_ALARMS.c
         out: dict[tuple[str, str, str], set[str]] = {}
         for start in range(0, len(case_nos), 500):
             chunk = list(case_nos)[start : start + 500]
@@ -120,7 +120,7 @@ class SupervisionTx(TxBase):
 
     def zero_case_alarmed(self, division: str, period: str) -> set[str]:
         """Departments a 零办件 alarm names for this division and month."""
-        c = T_ALARMS.c
+        c = SUPERVISION_ALARMS.c
         q = select(c.department).where(c.rule == "zero_cases", c.division == division, c.period == period)
         return {r[0] for r in self.conn.execute(q)}
 
@@ -128,8 +128,8 @@ class SupervisionTx(TxBase):
         self, prefix: str, rule: str = "", level: str = "", open_only: bool = False, limit: int = 100
     ) -> list[SupervisionAlarmRow]:
         """Alarms of divisions under `prefix`, newest first."""
-        c = T_ALARMS.c
-        q = select(T_ALARMS).where(c.division.startswith(prefix, autoescape=True))
+        c = SUPERVISION_ALARMS.c
+        q = select(SUPERVISION_ALARMS).where(c.division.startswith(prefix, autoescape=True))
         if rule:
             q = q.where(c.rule == rule)
         if level:
@@ -140,13 +140,13 @@ class SupervisionTx(TxBase):
         return [_alarm_row(r) for r in self.conn.execute(q)]
 
     def supervision_alarm(self, origin: str, seq: int) -> SupervisionAlarmRow | None:
-        c = T_ALARMS.c
-        r = self.conn.execute(select(T_ALARMS).where(c.origin == origin, c.seq == seq)).first()
+        c = SUPERVISION_ALARMS.c
+        r = self.conn.execute(select(SUPERVISION_ALARMS).where(c.origin == origin, c.seq == seq)).first()
         return None if r is None else _alarm_row(r)
 
     def open_limit_alarms(self, prefix: str) -> dict[str, int]:
         """Open whole-case limit alarms under `prefix` per level (a case has one open at most)."""
-        c = T_ALARMS.c
+        c = SUPERVISION_ALARMS.c
         q = (
             select(c.level, func.count())
             .where(c.rule == "limit", c.cleared_at_us.is_(None), c.division.startswith(prefix, autoescape=True))
@@ -156,7 +156,7 @@ class SupervisionTx(TxBase):
 
     def alarm_counts(self, prefix: str, first_us: int, last_us: int) -> dict[tuple[str, str], int]:
         """Alarms raised under `prefix` in a time range, per (rule, level)."""
-        c = T_ALARMS.c
+        c = SUPERVISION_ALARMS.c
         q = (
             select(c.rule, c.level, func.count())
             .where(c.division.startswith(prefix, autoescape=True), c.raised_at_us >= first_us, c.raised_at_us < last_us)
@@ -171,18 +171,18 @@ class SupervisionTx(TxBase):
     ) -> None:
         """A 差评 opens its case's task (a second evaluation of the same case cannot happen); a
         task a follow-up step made first (it came by another path) gets its level and causes."""
-        c = T_TASKS.c
+        c = RECTIFICATIONS.c
         found = self.conn.execute(select(c.level).where(c.case_no == case_no)).first()
         if found is not None:
             if found[0] == 0:
                 self.conn.execute(
-                    update(T_TASKS)
+                    update(RECTIFICATIONS)
                     .where(c.case_no == case_no)
                     .values(level=level, causes=",".join(causes), opened_at_us=at_us)
                 )
             return
         self.conn.execute(
-            insert(T_TASKS).values(
+            insert(RECTIFICATIONS).values(
                 case_no=case_no,
                 handling=handling,
                 item_code=item_code,
@@ -194,26 +194,26 @@ class SupervisionTx(TxBase):
         )
 
     def rectification(self, case_no: str) -> RectificationRow | None:
-        r = self.conn.execute(select(T_TASKS).where(T_TASKS.c.case_no == case_no)).first()
+        r = self.conn.execute(select(RECTIFICATIONS).where(RECTIFICATIONS.c.case_no == case_no)).first()
         return None if r is None else _task_row(r)
 
     def follow_up(self, case_no: str, step: str, at_us: int, note: str, handling: str, item_code: str) -> None:
         """Record a callback or rectification (a task is made, level 0, when the step comes
         before the evaluation that opens it)."""
-        c = T_TASKS.c
+        c = RECTIFICATIONS.c
         self.open_rectification(case_no, handling, item_code, 0, (), at_us)
         column = "called_back_at_us" if step == "callback" else "rectified_at_us"
         values: dict[str, object] = {column: at_us}
         if note:
             values["note"] = note
-        self.conn.execute(update(T_TASKS).where(c.case_no == case_no).values(**values))
+        self.conn.execute(update(RECTIFICATIONS).where(c.case_no == case_no).values(**values))
 
     def rectifications(
         self, prefix: str, open_only: bool = False, limit: int = 200, handling: str = ""
     ) -> list[RectificationRow]:
         """Tasks of cases handled under `prefix` (or by `handling` alone), oldest first."""
-        c = T_TASKS.c
-        q = select(T_TASKS).where(c.handling.startswith(prefix, autoescape=True))
+        c = RECTIFICATIONS.c
+        q = select(RECTIFICATIONS).where(c.handling.startswith(prefix, autoescape=True))
         if handling:
             q = q.where(c.handling == handling)
         if open_only:
@@ -222,7 +222,7 @@ class SupervisionTx(TxBase):
 
     def rectification_counts(self, prefix: str, first_us: int, last_us: int) -> tuple[int, int, int]:
         """(opened, called back, rectified) of the tasks opened under `prefix` in a time range."""
-        c = T_TASKS.c
+        c = RECTIFICATIONS.c
         where = and_(
             c.handling.startswith(prefix, autoescape=True), c.opened_at_us >= first_us, c.opened_at_us < last_us
         )

@@ -4,14 +4,13 @@ node.store.schema hands over (config.attributes["connection"]), never on a URL o
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
-from node.store import tables as _tables  # noqa: F401  (registers the tables)
+from node.store.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=SQLModel.metadata,
+    target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
     compare_type=True,
 )
