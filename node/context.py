@@ -41,6 +41,7 @@ from node.services.projection import Projection
 from node.services.queues import WorkQueues
 from node.services.rebuild import Rebuilder
 from node.services.signoff import SignOffService
+from node.services.software import SoftwareService
 from node.services.stats import StatsService
 from node.services.supervision import SupervisionService
 from node.store import Store, open_engine, schema
@@ -108,6 +109,7 @@ class Node:
         self.queues = WorkQueues(me.code, store, self.cases, clock)
         self.divisions = DivisionService(me, store, self.journal, projection, clock)
         self.health = HealthService(store, self.identity, clock, settings.cert_warn_days)
+        self.software = SoftwareService(me, store, self.journal, projection, clock, self.divisions.names)
         self.calendars = CalendarService(
             me, store, self.journal, projection, clock, self.calendar_cache, self.divisions
         )

@@ -73,7 +73,7 @@ def test_a_command_that_reads_the_database_does_not_import_alembic_grpc_or_the_w
 
 
 def test_the_serving_process_holds_none_of_the_command_lines_libraries(tmp_path: Path) -> None:
-    """`yiwang run` becomes node.app.serve (the same PID): no typer, no pydantic, no rich."""
+    """`yiwang run` becomes node.cli.serve (the same PID): no typer, no pydantic, no rich."""
     home = village(tmp_path)
     probe = (
         "import os, sys, threading, time\n"
@@ -88,7 +88,7 @@ def test_the_serving_process_holds_none_of_the_command_lines_libraries(tmp_path:
         "    os._exit(0)\n"
         "threading.Thread(target=watch, daemon=True).start()\n"
         "sys.argv = ['serve', str(home), '5.0']\n"
-        "from node.app.serve import main\n"
+        "from node.cli.serve import main\n"
         "main()\n"
     )
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)

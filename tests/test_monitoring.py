@@ -1,6 +1,7 @@
 """Monitoring (issue 13): the Prometheus metrics a running node serves (link state and lag,
 outbox, dead letters, alarms, certificate days left, version), the same figures in `yiwang
-status --json`, and the certificate-expiry alarm 30 days ahead, once a day."""
+status --json`, the version every node of the province runs (`yiwang versions`), and the
+certificate-expiry alarm 30 days ahead, once a day."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from node.services.health import CERT_ALARM
+from node.context import Node
+from node.domain.entries import Kind, Stream
+from node.journal import Record
+from node.services.health import CERT_ALARM, version
 from tests.conftest import Clock
 from tests.fedtools import Running, cli_json, start_chain, wait_for
 from tests.test_replica import enroll, province_node
 
-PROVINCE, CITY = "510000000000", "511600000000"
+PROVINCE, CITY, COUNTY = "510000000000", "511600000000", "511602000000"
 
 
 def _scrape(url: str) -> str:
@@ -40,7 +44,7 @@ def test_a_running_chain_serves_its_metrics_as_status_says(tmp_path: Path, monke
     monkeypatch.setenv("YIWANG_MONITORING_METRICS_LISTEN", "127.0.0.1:0")
     nodes: dict[str, tuple[Path, Running]] = {}
     try:
-        start_chain(tmp_path, [("province", PROVINCE), ("city", CITY)], nodes)
+        start_chain(tmp_path, [("province", PROVINCE), ("city", CITY), ("county", COUNTY)], nodes)
         (city_home, city), (_, province) = nodes["city"], nodes["province"]
         up = f'yiwang_link_up{{peer="{PROVINCE}",role="parent"}}'
         text = wait_for(lambda: _when(city.ports["metrics"], up), 30, "the city's parent link in its metrics")
@@ -63,6 +67,14 @@ def test_a_running_chain_serves_its_metrics_as_status_says(tmp_path: Path, monke
         children = [p for p in cli_json(nodes["province"][0], "status")["peers"] if p["code"] == CITY]
         assert [p["software"] for p in children] == [version]
         assert _value(at_province, f'yiwang_peer_certificate_days_left{{peer="{CITY}",role="child"}}') is not None
+
+        # and the whole province's: every node announces its version, which goes up the tree
+        def announced() -> list[tuple[str, str]]:
+            return [(v["code"], v["version"]) for v in cli_json(nodes["province"][0], "versions")]
+
+        want = [(PROVINCE, version), (CITY, version), (COUNTY, version)]
+        assert wait_for(lambda: announced() == want, 60, "the province to know what each node runs")
+        assert [v["code"] for v in cli_json(nodes["city"][0], "versions", "--within", COUNTY)] == [COUNTY]
     finally:
         for _, running in reversed(list(nodes.values())):
             running.stop()
@@ -91,3 +103,23 @@ def test_the_certificate_alarm_comes_30_days_ahead_once_a_day(tmp_path: Path, cl
     finally:
         city.close()
         province.close()
+
+
+def test_a_node_announces_its_version_once_and_an_announcement_of_no_version_has_no_effect(
+    tmp_path: Path, clock: Clock
+) -> None:
+    node = Node.init(tmp_path / "county", COUNTY, clock=clock)
+    try:
+        assert node.software.announce() is True
+        assert node.software.announce() is False  # again only after an upgrade
+        assert [(v.code, v.version) for v in node.software.versions()] == [(COUNTY, version())]
+        with node.store.transaction() as tx:  # as a hostile or broken node could write it
+            tail = node.journal.lock(tx, Stream.PUBLIC)
+            bad = [Record(Kind.SOFTWARE_RUNNING, COUNTY, b"0.2'; DROP TABLE node_versions")]
+            refused = node.projection.apply(tx, node.journal.append(tx, Stream.PUBLIC, bad, 1, tail)).refused
+        assert [why for _, why in refused] == [
+            "a software_running entry whose body is no version (up to 32 letters, digits, . + - _)"
+        ]
+        assert [(v.code, v.version) for v in node.software.versions()] == [(COUNTY, version())]
+    finally:
+        node.close()

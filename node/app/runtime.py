@@ -11,6 +11,7 @@ of 0 works and `yiwang enroll token` and `yiwang status` find the running node.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -33,7 +34,7 @@ from node.app.runfile import RUN_FILE, hold_run_lock
 from node.app.scans import start_scans
 from node.context import Node, check_private
 from node.domain.divisions import DivisionCode, Tier
-from node.domain.errors import PeerError, SetupError, excerpt
+from node.domain.errors import PeerError, Recovering, SetupError, excerpt
 from node.services.enrollment import Enrollment
 from sync.pump import LinkState
 
@@ -222,6 +223,10 @@ class Runtime:
                 self.node, nats_url, failed=self.worker_failed, credentials=credentials, replicas=settings.nats_replicas
             )
             self.bus_thread = relay.start(self._bus_stop)
+        # before run.json says it runs, so what it runs is known from its first moment; while
+        # its own streams are on their way back (Recovering), a later scan announces it
+        with contextlib.suppress(Recovering):
+            self.node.software.announce()
         self.scan_thread = start_scans(
             self.node, self.node.settings.supervision_interval, self._scans_stop, self.worker_failed
         )

@@ -37,6 +37,12 @@ def start_scans(
                 node.health.check_certificate()  # CertificateExpiring, once a day, 30 days ahead
             except Exception as exc:
                 failed("certificate check", exc)
+            try:
+                node.software.announce()  # the version it runs, once after each upgrade
+            except Recovering:
+                pass  # its public stream is on its way back: the next scan announces
+            except Exception as exc:
+                failed("version announcement", exc)
 
     thread = threading.Thread(target=loop, name="supervision", daemon=True)
     thread.start()

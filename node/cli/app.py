@@ -50,6 +50,12 @@ COMMANDS = (
         "The node, its certificate, the parent link and the children last seen.",
     ),
     Entry(
+        "versions",
+        "node.cli.federation",
+        "versions",
+        "The yiwang version each node of this node's subtree runs, as each announced it (the province: every node of the province that has run since it was installed).",  # noqa: E501
+    ),
+    Entry(
         "sync",
         "node.cli.federation",
         "sync",

@@ -42,11 +42,11 @@ def run(
 ) -> None:
     """Serve the federation, enrollment and local API ports and keep the link to the parent,
     until SIGTERM or Ctrl-C."""
-    # the serving process is node.app.serve in this one's place (the same PID): it holds none
+    # the serving process is node.cli.serve in this one's place (the same PID): it holds none
     # of the command line's libraries
     path = data_dir(data_dir_)
     sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "node.app.serve", str(path), repr(ping_every)])
+    os.execv(sys.executable, [sys.executable, "-m", "node.cli.serve", str(path), repr(ping_every)])
 
 
 def sync_with_parent(node: Node, timeout: float, quiet: bool) -> int:
@@ -84,6 +84,35 @@ def sync(
             _("caught up: %(entries)s ancestor entries, %(items)s catalog items held")
             % {"entries": entries, "items": items}
         )
+
+
+@run_app.command("versions")
+def versions(
+    within: Annotated[str, typer.Option(help="Only this division's subtree [default: this node's]")] = "",
+    version: Annotated[str, typer.Option(help="Only the nodes that run this version")] = "",
+    data_dir_: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """The yiwang version each node of this node's subtree runs, as each announced it (the
+    province: every node of the province that has run since it was installed)."""
+    from node.domain.divisions import DivisionCode
+
+    with opened(data_dir_) as node:
+        root = DivisionCode.parse(within, "--within") if within else None
+        found = [v for v in node.software.versions(root) if not version or v.version == version]
+    if json_out:
+        print_json(found)
+        return
+    counts: dict[str, int] = {}
+    for v in found:
+        counts[v.version] = counts.get(v.version, 0) + 1
+    summary = ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
+    table(
+        _("Versions (%(summary)s)") % {"summary": summary or _("none announced")},
+        [_("Code"), _("Division"), _("Version"), _("Announced")],
+        [(v.code, v.name, v.version, fmt_time(v.since)) for v in found],
+        nowrap=(0,),
+    )
 
 
 def recovering(behind: dict[str, int]) -> str:

@@ -58,6 +58,7 @@ class Kind(StrEnum):
     REVIEW_RECTIFIED = "review_rectified"  # 差评 follow-up: what was wrong was fixed (整改)
     STATS_SIGNED = "stats_signed"  # a tier's monthly figures, signed off
     DIVISIONS_PUBLISHED = "divisions_published"  # a part of the province's division tree
+    SOFTWARE_RUNNING = "software_running"  # the yiwang version a node runs (when it changes)
 
 
 CASE_KINDS = frozenset(k.value for k in Kind if k.value.startswith("case_"))

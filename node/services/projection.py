@@ -12,6 +12,7 @@ stores and forwards the exact bytes and decodes a body only here.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +41,8 @@ from node.services.ports import CalendarCache
 from node.store import Tx
 from node.store.cases import StoredCase
 from node.store.catalog import item_row
+
+VERSION = re.compile(r"[0-9A-Za-z.+_-]{1,32}")  # what `software_running` may announce
 
 
 class ProjectionRefused(PeerError):
@@ -122,6 +125,10 @@ class Projection:
                     out.endorse.append(e)
             elif kind == Kind.DIVISIONS_PUBLISHED:
                 why = self._divisions(tx, e)
+                if why is not None:
+                    out.refused.append((e, why))
+            elif kind == Kind.SOFTWARE_RUNNING:
+                why = _software(tx, e)
                 if why is not None:
                     out.refused.append((e, why))
             elif kind == Kind.STATS_SIGNED:
@@ -245,6 +252,15 @@ IN_ORDER = frozenset(
         *SUPERVISION_KINDS,
     }
 )
+
+
+def _software(tx: Tx, e: Entry) -> str | None:
+    """Keep the version a node announced; why not, when its body is no version."""
+    version = e.body.decode("utf-8", "replace")
+    if not VERSION.fullmatch(version):
+        return "a software_running entry whose body is no version (up to 32 letters, digits, . + - _)"
+    tx.put_node_version(e.origin, version, e.recorded_at_us, e.seq)
+    return None
 
 
 def _signed(tx: Tx, e: Entry) -> str | None:

@@ -520,6 +520,19 @@ ADDRESSED = Table(
 )
 
 
+# The yiwang version each node runs, from its `software_running` entries: a node holds those of
+# its subtree (they go up with every stream of the subtree) and of its ancestors, so the
+# province sees who runs what across the whole province during a rolling upgrade.
+NODE_VERSIONS = Table(
+    "node_versions",
+    metadata,
+    Column("code", String(12), primary_key=True),
+    Column("version", String(32), nullable=False),
+    Column("since_us", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+)
+
+
 ALL_TABLES: list[Table] = [
     ENTRIES,
     STREAM_TAILS,
@@ -553,6 +566,7 @@ ALL_TABLES: list[Table] = [
     REVEALS,
     PRINCIPALS,
     CLIENT_REQUESTS,
+    NODE_VERSIONS,
 ]
 
 

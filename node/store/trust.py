@@ -1,5 +1,5 @@
 """Storage functions for trust and links: issued certificates, revocations, enrollment tokens,
-alarms and peers. Mixed into `Tx`; every statement of these tables is here."""
+alarms, peers and the versions nodes run. Mixed into `Tx`; every statement of these tables is here."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from node.store.tables import (
     ALARMS,
     ENROLLMENT_TOKENS,
     ISSUED_CERTIFICATES,
+    NODE_VERSIONS,
     PEERS,
     PRINCIPALS,
     REVOCATIONS,
@@ -151,6 +152,26 @@ class TrustTx:
 
     def peers(self) -> list[PeerRow]:
         return rows_as(PeerRow, self.conn.execute(select(PEERS).order_by(PEERS.c.role, PEERS.c.code)))
+
+    # -- the versions nodes run -------------------------------------------------------------
+
+    def put_node_version(self, code: str, version: str, since_us: int, seq: int) -> None:
+        """What `code` announced at `seq`; an older announcement (replayed out of order) loses."""
+        v = NODE_VERSIONS.c
+        held = self.conn.execute(select(v.seq).where(v.code == code)).scalar()
+        row = {"version": version, "since_us": since_us, "seq": seq}
+        if held is None:
+            self.conn.execute(insert(NODE_VERSIONS), {"code": code, **row})
+        elif held < seq:
+            self.conn.execute(update(NODE_VERSIONS).where(v.code == code).values(**row))
+
+    def node_versions(self, prefix: str = "") -> list[tuple[str, str, int]]:
+        """(code, version, since when in µs) of the nodes whose codes start with `prefix`."""
+        v = NODE_VERSIONS.c
+        q = select(v.code, v.version, v.since_us).order_by(v.code)
+        if prefix:
+            q = q.where(v.code.startswith(prefix, autoescape=True))
+        return [(r.code, r.version, int(r.since_us)) for r in self.conn.execute(q)]
 
     # -- operator accounts and API clients ------------------------------------------------
 

@@ -3,7 +3,7 @@
 `yiwang run` parses its options, then replaces itself with this (same PID, so a supervisor or
 systemd keeps following it), so the serving process holds none of the command line's
 libraries (typer, and the pydantic typer coerces options with, rich's help): a village node
-runs on one small machine (issue 13, bench/footprint.py). Run: `python -m node.app.serve
+runs on one small machine (issue 13, bench/footprint.py). Run: `python -m node.cli.serve
 DATA_DIR PING_EVERY`; errors as the CLI says them, with its exit codes."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def serve(data_dir: Path, ping_every: float) -> None:
 
 def main() -> None:
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m node.app.serve DATA_DIR PING_EVERY (or `yiwang run`)")
+        sys.exit("usage: python -m node.cli.serve DATA_DIR PING_EVERY (or `yiwang run`)")
     # structlog pretty-prints exceptions on a console with rich when it can import it; a node
     # writes its log as JSON lines and never to a console, so it does not load rich (5 MB of
     # a village node's memory). Only the error path below, the CLI's, uses it.
