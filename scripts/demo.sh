@@ -126,6 +126,10 @@ for node in "$COUNTY" "$VILLAGE" "$PROVINCE"; do
   echo "open http://$(.venv/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["web"])' "$node/run.json")/ in a browser ($(basename "$node"))"
 done
 
+step "Who runs what: each node announced its yiwang version, and the province sees all six"
+wait_until 60 "six versions at the province" sh -c "$Y versions -d $PROVINCE --json | .venv/bin/python -c 'import json, sys; sys.exit(len(json.load(sys.stdin)) != 6)'"
+$Y versions -d "$PROVINCE"
+
 step "Every node's log verifies (the province checks every relayed chain and signed head)"
 for node in "$SIM"/5*; do $Y audit verify -d "$node" --json | .venv/bin/python -c "import json, sys; r = json.load(sys.stdin); print('$node', 'ok' if r['ok'] else 'BAD', sum(s['entries'] for s in r['streams']), 'entries')"; done
 
