@@ -14,7 +14,6 @@ from federation.wire.keys import NodeKey, Purpose
 from node.domain.bounds import check_entry_body
 from node.domain.cursors import behind_problem
 from node.domain.entries import Entry, Head, entry_hash, head_message
-from node.domain.errors import Recovering
 from node.store import Tx
 
 
@@ -50,7 +49,7 @@ class Journal:
             return []
         problem = behind_problem(tx.behind(), stream)
         if problem is not None:
-            raise Recovering(problem)
+            raise problem
         seq, prev = tail if tail is not None else tx.tail(self.origin, stream)
         start = seq
         entries: list[Entry] = []

@@ -243,7 +243,8 @@ def test_a_node_restored_from_an_older_backup_gets_back_what_it_wrote_since_and_
         cli_json(city, "restore", str(tmp_path / "city.backup"), "--database-url", url)
         restored = city_streams(city)
         refused = cli(city, *FILING, expect=5)
-        assert "has not yet asked its parent" in refused.stderr
+        assert "has not yet checked with its parent" in refused.stderr
+        assert "尚未与上级核对" in cli(city, *FILING, expect=5, lang="zh_CN").stderr
         assert city_streams(city) == restored and case_json(city, late) is None  # nothing written
         assert cli_json(city, "status")["recovering"] == {"*": 0}
         assert "not yet checked with the parent" in cli(city, "status").stdout

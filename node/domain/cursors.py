@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from node.domain.errors import Recovering
+
 StreamKey = tuple[str, str]  # (origin, stream)
 
 
@@ -63,17 +65,11 @@ def own_streams_behind(mine: CursorSet, theirs: CursorSet, me: str) -> list[tupl
 UNCHECKED = "*"  # in the marks of streams behind the parent: not yet asked since a restore
 
 
-def behind_problem(behind: dict[str, int], stream: str) -> str | None:
+def behind_problem(behind: dict[str, int], stream: str) -> Recovering | None:
     """Why this node may not write to its own `stream` now (None: it may), from the marks of
     its own streams its parent holds further (node_meta, set by the link to the parent)."""
     if UNCHECKED in behind:
-        return (
-            "this node was restored from a backup and has not yet asked its parent what it holds of "
-            "this node's streams: start `yiwang run` (or `yiwang sync`) with the parent reachable, then try again"
-        )
+        return Recovering(stream, None)
     if stream in behind:
-        return (
-            f"this node is getting its own {stream} stream back from its parent (up to entry {behind[stream]}): "
-            "`yiwang sync` waits until it has; try again when `yiwang status` no longer says so"
-        )
+        return Recovering(stream, behind[stream])
     return None

@@ -186,7 +186,22 @@ class SetupError(YiwangError):
 
 class Recovering(SetupError):
     """This node is getting its own entries back from its parent (after a restore or a lost
-    disk), or has not yet asked its parent since a restore: writing now would fork its chain."""
+    disk), or has not yet asked its parent since a restore (`upto` None): writing to `stream`
+    now would fork its chain."""
+
+    def __init__(self, stream: str, upto: int | None) -> None:
+        self.stream, self.upto = stream, upto
+        if upto is None:
+            why = (
+                "this node was restored from a backup and has not yet asked its parent what it holds of "
+                "this node's streams: start `yiwang run` (or `yiwang sync`) with the parent reachable, then try again"
+            )
+        else:
+            why = (
+                f"this node is getting its own {stream} stream back from its parent (up to entry {upto}): "
+                "`yiwang sync` waits until it has; try again when `yiwang status` no longer says so"
+            )
+        super().__init__(why)
 
 
 class IntegrityError(YiwangError):

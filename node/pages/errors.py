@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from node.domain.errors import InvalidInput, NotCustodian, NotFound, YiwangError
+from node.domain.errors import InvalidInput, NotCustodian, NotFound, Recovering, YiwangError
 from node.pages.words import N_
 
 THING = {
@@ -50,6 +50,16 @@ def explain(exc: YiwangError, _: Callable[[str], str]) -> str:
             "no": exc.case_no,
             "custodian": exc.custodian,
         }
+    if isinstance(exc, Recovering) and exc.upto is None:
+        return _(
+            "This node was restored from a backup and has not yet checked with its parent: start "
+            "`yiwang run` (or `yiwang sync`) with the parent reachable, then try again"
+        )
+    if isinstance(exc, Recovering):
+        return _(
+            "This node is getting its own entries back from its parent (%(stream)s stream, up to entry "
+            "%(upto)s): `yiwang sync` waits until it has; try again when `yiwang status` no longer says so"
+        ) % {"stream": exc.stream, "upto": exc.upto}
     if isinstance(exc, InvalidInput) and exc.field in FIELD:
         return _("Please check %(field)s: %(reason)s") % {"field": _(FIELD[exc.field]), "reason": exc.reason}
     return str(exc)
