@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from federation.wire.keys import NodeKey, Purpose
 from node.domain.bounds import check_entry_body
-from node.domain.cursors import behind_problem
+from node.domain.cursors import UNCHECKED, behind_problem
 from node.domain.entries import Entry, Head, entry_hash, head_message
 from node.store import Tx
 
@@ -47,7 +47,7 @@ class Journal:
         `tail` is the stream's (seq, hash) when the caller already read (and locked) it."""
         if not records:
             return []
-        problem = behind_problem(tx.behind(), stream)
+        problem = behind_problem(tx.behind((stream, UNCHECKED)), stream)
         if problem is not None:
             raise problem
         seq, prev = tail if tail is not None else tx.tail(self.origin, stream)

@@ -221,11 +221,17 @@ class LogTx(TxBase):
         rows = self.conn.execute(q).all()
         return {bytes(r.key_id): (r.origin, bytes(r.public_key_pem)) for r in rows}
 
-    def behind(self) -> dict[str, int]:
+    def behind(self, streams: Iterable[str] | None = None) -> dict[str, int]:
         """This node's own streams its parent holds further than it does (stream -> the parent's
-        seq), while it gets them back; UNCHECKED -> 0 after a restore, until the parent says."""
-        rows = self.conn.execute(select(NODE_META).where(NODE_META.c.key.startswith(BEHIND))).all()
-        return {r.key.removeprefix(BEHIND): int(r.value) for r in rows}
+        seq), while it gets them back; UNCHECKED -> 0 after a restore, until the parent says.
+        Only `streams` when given: a key lookup, not a scan of node_meta (which holds a relay
+        cursor per stream), for the journal's check on every append."""
+        q = select(NODE_META)
+        if streams is None:
+            q = q.where(NODE_META.c.key.startswith(BEHIND))
+        else:
+            q = q.where(NODE_META.c.key.in_([BEHIND + s for s in streams]))
+        return {r.key.removeprefix(BEHIND): int(r.value) for r in self.conn.execute(q).all()}
 
     def set_behind(self, streams: Mapping[str, int]) -> None:
         """Replace the marks `behind` reads."""
