@@ -11,6 +11,8 @@ from yiwang.v1 import catalog_pb2, federation_pb2
 from federation.wire.codec import parsed
 from node.domain.calendar import CalendarYear
 from node.domain.catalog import CatalogItem, Material
+from node.domain.errors import IntegrityError, InvalidInput
+from node.domain.joint_review import JointReviewPlan, plan_from_dict
 
 # --- catalog ---------------------------------------------------------------------------------
 
@@ -37,6 +39,8 @@ def item_to_pb(item: CatalogItem) -> catalog_pb2.CatalogItem:
         group=item.group,
         limits_source=item.limits_source,
     )
+    if item.joint_review is not None:
+        msg.joint_review.CopyFrom(plan_to_pb(item.joint_review))
     if item.legal_limit_days is not None:
         msg.legal_limit_days = item.legal_limit_days
     if item.promised_limit_days is not None:
@@ -67,6 +71,48 @@ def item_from_pb(msg: catalog_pb2.CatalogItem) -> CatalogItem:
         cross_region=msg.cross_region,
         group=msg.group,
         limits_source=msg.limits_source,
+        joint_review=plan_from_pb(msg.joint_review) if msg.HasField("joint_review") else None,
+    )
+
+
+def plan_to_pb(plan: JointReviewPlan) -> catalog_pb2.JointReviewPlan:
+    return catalog_pb2.JointReviewPlan(
+        mode=plan.mode.value,
+        limit_days=plan.limit_days,
+        reviewers=[
+            catalog_pb2.PlannedReviewer(
+                department=r.department, name=r.name, node=r.node, limit_days=r.limit_days, silence=r.silence.value
+            )
+            for r in plan.reviewers
+        ],
+    )
+
+
+def plan_from_pb(msg: catalog_pb2.JointReviewPlan) -> JointReviewPlan:
+    """A received plan, checked as an import checks it: one that does not check out is an
+    integrity error, as a body that does not decode is."""
+    try:
+        return _plan_from_pb(msg)
+    except InvalidInput as exc:
+        raise IntegrityError(f"catalog item body: joint-review plan {exc}") from None
+
+
+def _plan_from_pb(msg: catalog_pb2.JointReviewPlan) -> JointReviewPlan:
+    return plan_from_dict(
+        {
+            "mode": msg.mode,
+            "limit_days": msg.limit_days or None,
+            "reviewers": [
+                {
+                    "department": r.department,
+                    "name": r.name,
+                    "node": r.node,
+                    "limit_days": r.limit_days or None,
+                    "silence": r.silence,
+                }
+                for r in msg.reviewers
+            ],
+        }
     )
 
 

@@ -13,6 +13,7 @@ from node.domain.codes import CASE_TYPES, HANDLING_FORMS, POWER_TYPES, SERVICE_O
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import CatalogRuleViolation, InvalidInput
 from node.domain.identifiers import validate_credit_code
+from node.domain.joint_review import JointReviewPlan
 
 # Fields fixed by the owner of the basic item; lower tiers must keep them as published.
 STANDARD_FIELDS = (
@@ -59,6 +60,7 @@ class CatalogItem:
     cross_region: bool = False
     group: str = ""
     limits_source: str = "published"
+    joint_review: JointReviewPlan | None = None  # 并联审批: co-reviewers (docs/joint-review.md)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -113,6 +115,8 @@ def validate_item(item: CatalogItem) -> CatalogItem:
         checked = validate_credit_code(item.dept_credit_code, "dept_credit_code")
         if checked.warning:
             warnings.append(checked.warning)
+    if item.joint_review is not None and item.instant:  # the plan checked itself as it was read
+        raise InvalidInput("joint_review", "an instant case (1) is not reviewed jointly")
     names = [m.name for m in item.materials]
     if len(set(names)) != len(names):
         raise InvalidInput("materials", "a material is listed twice")

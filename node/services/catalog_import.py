@@ -28,6 +28,7 @@ from node.domain.codes import POWER_TYPES, power_type_code
 from node.domain.divisions import USE_LEVEL_OF_TIER, DivisionCode
 from node.domain.errors import ImportRejected, InvalidInput, OperatorError
 from node.domain.identifiers import validate_credit_code
+from node.domain.joint_review import JointReviewPlan, plan_from_dict
 
 PORTAL_COLUMNS = ("department", "group", "name", "item_code", "area_code", "task_type", "dept_code")
 FULL_COLUMNS = (
@@ -51,6 +52,7 @@ FULL_COLUMNS = (
     "agent_allowed",
     "cross_region",
     "group",
+    "joint_review",
 )
 REQUIRED_FULL = ("basic_code", "implementation_code", "name", "power_type", "department", "division_code")
 # 行政许可法 第四十二条: decide within 20 days of acceptance; art. 82: counted in working days.
@@ -182,7 +184,21 @@ def item_from_full(row: dict[str, Any]) -> CatalogItem:
         agent_allowed=_bool(row.get("agent_allowed", ""), "agent_allowed"),
         cross_region=_bool(row.get("cross_region", ""), "cross_region"),
         group=str(row.get("group") or ""),
+        joint_review=_plan(row.get("joint_review")),
     )
+
+
+def _plan(value: Any) -> JointReviewPlan | None:
+    """A joint-review plan: an object in a JSON catalog, the same object as JSON text in a CSV
+    cell; empty: none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput("joint_review", f"is not a JSON object: {exc.msg}") from None
+    return plan_from_dict(value)
 
 
 def numbered_csv(text: str) -> tuple[list[str], Iterable[tuple[int, dict[str, str]]]]:

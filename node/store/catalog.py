@@ -20,6 +20,7 @@ from sqlalchemy import (
 
 from node.domain.calendar import CalendarYear, WorkCalendar
 from node.domain.catalog import CatalogItem, Material
+from node.domain.joint_review import plan_from_dict
 from node.store.base import DbRow, TxBase
 from node.store.tables import (
     CALENDAR_DELEGATIONS,
@@ -38,6 +39,8 @@ def item_row(item: CatalogItem, origin: str, seq: int) -> dict[str, object]:
     details["service_objects"] = list(item.service_objects)
     details["handling_forms"] = list(item.handling_forms)
     details["materials"] = [asdict(m) for m in item.materials]
+    if item.joint_review is not None:
+        details["joint_review"] = item.joint_review.to_dict()
     return {
         "implementation_code": item.implementation_code,
         "basic_code": item.basic_code,
@@ -84,6 +87,7 @@ def item_from_row(r: DbRow) -> CatalogItem:
         cross_region=r.cross_region,
         group=r.group_name,
         limits_source=r.limits_source,
+        joint_review=plan_from_dict(d["joint_review"]) if d.get("joint_review") else None,
     )
 
 

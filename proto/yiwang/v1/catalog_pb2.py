@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17yiwang/v1/catalog.proto\x12\tyiwang.v1\"8\n\x08Material\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08required\x18\x02 \x01(\x08\x12\x0c\n\x04note\x18\x03 \x01(\t\"\x9b\x04\n\x0b\x43\x61talogItem\x12\x12\n\nbasic_code\x18\x01 \x01(\t\x12\x1b\n\x13implementation_code\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\npower_type\x18\x04 \x01(\t\x12\x11\n\tuse_level\x18\x05 \x01(\t\x12\x17\n\x0fservice_objects\x18\x06 \x03(\t\x12\x16\n\x0ehandling_forms\x18\x07 \x03(\t\x12\x11\n\tcase_type\x18\x08 \x01(\t\x12\x1d\n\x10legal_limit_days\x18\t \x01(\rH\x00\x88\x01\x01\x12 \n\x13promised_limit_days\x18\n \x01(\rH\x01\x88\x01\x01\x12\x12\n\nconditions\x18\x0b \x01(\t\x12&\n\tmaterials\x18\x0c \x03(\x0b\x32\x13.yiwang.v1.Material\x12\x0b\n\x03\x66\x65\x65\x18\r \x01(\t\x12\x13\n\x0blegal_basis\x18\x0e \x01(\t\x12\x12\n\ndepartment\x18\x0f \x01(\t\x12\x18\n\x10\x64\x65pt_credit_code\x18\x10 \x01(\t\x12\x15\n\rdivision_code\x18\x11 \x01(\t\x12\x15\n\ragent_allowed\x18\x12 \x01(\x08\x12\x14\n\x0c\x63ross_region\x18\x13 \x01(\x08\x12\r\n\x05group\x18\x14 \x01(\t\x12\x15\n\rlimits_source\x18\x15 \x01(\tB\x13\n\x11_legal_limit_daysB\x16\n\x14_promised_limit_days\"P\n\x0c\x43\x61lendarYear\x12\x0c\n\x04year\x18\x01 \x01(\r\x12\x10\n\x08holidays\x18\x02 \x03(\t\x12\x10\n\x08workdays\x18\x03 \x03(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\"E\n\x12\x43\x61lendarDelegation\x12\x10\n\x08\x64ivision\x18\x01 \x01(\t\x12\x0f\n\x07\x61llowed\x18\x02 \x01(\x08\x12\x0c\n\x04note\x18\x03 \x01(\t\"U\n\rLocalCalendar\x12\x10\n\x08\x64ivision\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12%\n\x04year\x18\x03 \x01(\x0b\x32\x17.yiwang.v1.CalendarYear\"?\n\x0c\x44ivisionPart\x12\x0c\n\x04root\x18\x01 \x01(\t\x12!\n\x04rows\x18\x02 \x03(\x0b\x32\x13.yiwang.v1.Division\"&\n\x08\x44ivision\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17yiwang/v1/catalog.proto\x12\tyiwang.v1\"8\n\x08Material\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08required\x18\x02 \x01(\x08\x12\x0c\n\x04note\x18\x03 \x01(\t\"\xcd\x04\n\x0b\x43\x61talogItem\x12\x12\n\nbasic_code\x18\x01 \x01(\t\x12\x1b\n\x13implementation_code\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x12\n\npower_type\x18\x04 \x01(\t\x12\x11\n\tuse_level\x18\x05 \x01(\t\x12\x17\n\x0fservice_objects\x18\x06 \x03(\t\x12\x16\n\x0ehandling_forms\x18\x07 \x03(\t\x12\x11\n\tcase_type\x18\x08 \x01(\t\x12\x1d\n\x10legal_limit_days\x18\t \x01(\rH\x00\x88\x01\x01\x12 \n\x13promised_limit_days\x18\n \x01(\rH\x01\x88\x01\x01\x12\x12\n\nconditions\x18\x0b \x01(\t\x12&\n\tmaterials\x18\x0c \x03(\x0b\x32\x13.yiwang.v1.Material\x12\x0b\n\x03\x66\x65\x65\x18\r \x01(\t\x12\x13\n\x0blegal_basis\x18\x0e \x01(\t\x12\x12\n\ndepartment\x18\x0f \x01(\t\x12\x18\n\x10\x64\x65pt_credit_code\x18\x10 \x01(\t\x12\x15\n\rdivision_code\x18\x11 \x01(\t\x12\x15\n\ragent_allowed\x18\x12 \x01(\x08\x12\x14\n\x0c\x63ross_region\x18\x13 \x01(\x08\x12\r\n\x05group\x18\x14 \x01(\t\x12\x15\n\rlimits_source\x18\x15 \x01(\t\x12\x30\n\x0cjoint_review\x18\x16 \x01(\x0b\x32\x1a.yiwang.v1.JointReviewPlanB\x13\n\x11_legal_limit_daysB\x16\n\x14_promised_limit_days\"b\n\x0fJointReviewPlan\x12\x0c\n\x04mode\x18\x01 \x01(\t\x12\x12\n\nlimit_days\x18\x02 \x01(\r\x12-\n\treviewers\x18\x03 \x03(\x0b\x32\x1a.yiwang.v1.PlannedReviewer\"f\n\x0fPlannedReviewer\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04node\x18\x03 \x01(\t\x12\x12\n\nlimit_days\x18\x04 \x01(\r\x12\x0f\n\x07silence\x18\x05 \x01(\t\"P\n\x0c\x43\x61lendarYear\x12\x0c\n\x04year\x18\x01 \x01(\r\x12\x10\n\x08holidays\x18\x02 \x03(\t\x12\x10\n\x08workdays\x18\x03 \x03(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\"E\n\x12\x43\x61lendarDelegation\x12\x10\n\x08\x64ivision\x18\x01 \x01(\t\x12\x0f\n\x07\x61llowed\x18\x02 \x01(\x08\x12\x0c\n\x04note\x18\x03 \x01(\t\"U\n\rLocalCalendar\x12\x10\n\x08\x64ivision\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12%\n\x04year\x18\x03 \x01(\x0b\x32\x17.yiwang.v1.CalendarYear\"?\n\x0c\x44ivisionPart\x12\x0c\n\x04root\x18\x01 \x01(\t\x12!\n\x04rows\x18\x02 \x03(\x0b\x32\x13.yiwang.v1.Division\"&\n\x08\x44ivision\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,15 +34,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MATERIAL']._serialized_start=38
   _globals['_MATERIAL']._serialized_end=94
   _globals['_CATALOGITEM']._serialized_start=97
-  _globals['_CATALOGITEM']._serialized_end=636
-  _globals['_CALENDARYEAR']._serialized_start=638
-  _globals['_CALENDARYEAR']._serialized_end=718
-  _globals['_CALENDARDELEGATION']._serialized_start=720
-  _globals['_CALENDARDELEGATION']._serialized_end=789
-  _globals['_LOCALCALENDAR']._serialized_start=791
-  _globals['_LOCALCALENDAR']._serialized_end=876
-  _globals['_DIVISIONPART']._serialized_start=878
-  _globals['_DIVISIONPART']._serialized_end=941
-  _globals['_DIVISION']._serialized_start=943
-  _globals['_DIVISION']._serialized_end=981
+  _globals['_CATALOGITEM']._serialized_end=686
+  _globals['_JOINTREVIEWPLAN']._serialized_start=688
+  _globals['_JOINTREVIEWPLAN']._serialized_end=786
+  _globals['_PLANNEDREVIEWER']._serialized_start=788
+  _globals['_PLANNEDREVIEWER']._serialized_end=890
+  _globals['_CALENDARYEAR']._serialized_start=892
+  _globals['_CALENDARYEAR']._serialized_end=972
+  _globals['_CALENDARDELEGATION']._serialized_start=974
+  _globals['_CALENDARDELEGATION']._serialized_end=1043
+  _globals['_LOCALCALENDAR']._serialized_start=1045
+  _globals['_LOCALCALENDAR']._serialized_end=1130
+  _globals['_DIVISIONPART']._serialized_start=1132
+  _globals['_DIVISIONPART']._serialized_end=1195
+  _globals['_DIVISION']._serialized_start=1197
+  _globals['_DIVISION']._serialized_end=1235
 # @@protoc_insertion_point(module_scope)

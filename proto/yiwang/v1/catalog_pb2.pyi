@@ -74,6 +74,7 @@ class CatalogItem(_message.Message):
     CROSS_REGION_FIELD_NUMBER: _builtins.int
     GROUP_FIELD_NUMBER: _builtins.int
     LIMITS_SOURCE_FIELD_NUMBER: _builtins.int
+    JOINT_REVIEW_FIELD_NUMBER: _builtins.int
     basic_code: _builtins.str
     """基本编码"""
     implementation_code: _builtins.str
@@ -116,6 +117,12 @@ class CatalogItem(_message.Message):
 
     @_builtins.property
     def materials(self) -> _containers.RepeatedCompositeFieldContainer[Global___Material]: ...
+    @_builtins.property
+    def joint_review(self) -> Global___JointReviewPlan:
+        """并联审批 / 纵横联审: who co-reviews a case of this item (an implementation-level extension;
+        GB/T 39046 has no field for it). Absent: no joint review. docs/joint-review.md.
+        """
+
     def __init__(
         self,
         *,
@@ -140,10 +147,11 @@ class CatalogItem(_message.Message):
         cross_region: _builtins.bool = ...,
         group: _builtins.str = ...,
         limits_source: _builtins.str = ...,
+        joint_review: Global___JointReviewPlan | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_legal_limit_days", b"_legal_limit_days", "_promised_limit_days", b"_promised_limit_days", "legal_limit_days", b"legal_limit_days", "promised_limit_days", b"promised_limit_days"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_legal_limit_days", b"_legal_limit_days", "_promised_limit_days", b"_promised_limit_days", "joint_review", b"joint_review", "legal_limit_days", b"legal_limit_days", "promised_limit_days", b"promised_limit_days"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_legal_limit_days", b"_legal_limit_days", "_promised_limit_days", b"_promised_limit_days", "agent_allowed", b"agent_allowed", "basic_code", b"basic_code", "case_type", b"case_type", "conditions", b"conditions", "cross_region", b"cross_region", "department", b"department", "dept_credit_code", b"dept_credit_code", "division_code", b"division_code", "fee", b"fee", "group", b"group", "handling_forms", b"handling_forms", "implementation_code", b"implementation_code", "legal_basis", b"legal_basis", "legal_limit_days", b"legal_limit_days", "limits_source", b"limits_source", "materials", b"materials", "name", b"name", "power_type", b"power_type", "promised_limit_days", b"promised_limit_days", "service_objects", b"service_objects", "use_level", b"use_level"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_legal_limit_days", b"_legal_limit_days", "_promised_limit_days", b"_promised_limit_days", "agent_allowed", b"agent_allowed", "basic_code", b"basic_code", "case_type", b"case_type", "conditions", b"conditions", "cross_region", b"cross_region", "department", b"department", "dept_credit_code", b"dept_credit_code", "division_code", b"division_code", "fee", b"fee", "group", b"group", "handling_forms", b"handling_forms", "implementation_code", b"implementation_code", "joint_review", b"joint_review", "legal_basis", b"legal_basis", "legal_limit_days", b"legal_limit_days", "limits_source", b"limits_source", "materials", b"materials", "name", b"name", "power_type", b"power_type", "promised_limit_days", b"promised_limit_days", "service_objects", b"service_objects", "use_level", b"use_level"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__legal_limit_days: _TypeAlias = _typing.Literal["legal_limit_days"]  # noqa: Y015
     _WhichOneofArgType__legal_limit_days: _TypeAlias = _typing.Literal["_legal_limit_days", b"_legal_limit_days"]  # noqa: Y015
@@ -155,6 +163,69 @@ class CatalogItem(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__promised_limit_days) -> _WhichOneofReturnType__promised_limit_days | None: ...
 
 Global___CatalogItem: _TypeAlias = CatalogItem  # noqa: Y015
+
+@_typing.final
+class JointReviewPlan(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODE_FIELD_NUMBER: _builtins.int
+    LIMIT_DAYS_FIELD_NUMBER: _builtins.int
+    REVIEWERS_FIELD_NUMBER: _builtins.int
+    mode: _builtins.str
+    """"all" (会签) or "any" (或签)"""
+    limit_days: _builtins.int
+    """the whole case's limit under joint handling, working days"""
+    @_builtins.property
+    def reviewers(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlannedReviewer]: ...
+    def __init__(
+        self,
+        *,
+        mode: _builtins.str = ...,
+        limit_days: _builtins.int = ...,
+        reviewers: _abc.Iterable[Global___PlannedReviewer] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit_days", b"limit_days", "mode", b"mode", "reviewers", b"reviewers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JointReviewPlan: _TypeAlias = JointReviewPlan  # noqa: Y015
+
+@_typing.final
+class PlannedReviewer(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    LIMIT_DAYS_FIELD_NUMBER: _builtins.int
+    SILENCE_FIELD_NUMBER: _builtins.int
+    department: _builtins.str
+    """GB 32100 credit code of the co-reviewing department"""
+    name: _builtins.str
+    node: _builtins.str
+    """"here", a tier (province .. township) or a 12-digit code"""
+    limit_days: _builtins.int
+    """working days from the request"""
+    silence: _builtins.str
+    """what no answer by the due date counts as: "agree" or "disagree" """
+    def __init__(
+        self,
+        *,
+        department: _builtins.str = ...,
+        name: _builtins.str = ...,
+        node: _builtins.str = ...,
+        limit_days: _builtins.int = ...,
+        silence: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["department", b"department", "limit_days", b"limit_days", "name", b"name", "node", b"node", "silence", b"silence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlannedReviewer: _TypeAlias = PlannedReviewer  # noqa: Y015
 
 @_typing.final
 class CalendarYear(_message.Message):
