@@ -13,7 +13,18 @@ from federation.wire.sealing import bundle_hash, open_sealed, seal, seal_many
 from node.domain.calendar import make_calendar_year
 from node.domain.entries import GENESIS, make_entry, verify_chain
 from node.domain.errors import IntegrityError
-from node.domain.lifecycle import Accept, Decide, Evaluate, File, RequestSupplement, Suspend, apply
+from node.domain.joint_review import Mode, Opinion, Request, Verdict
+from node.domain.lifecycle import (
+    Accept,
+    Decide,
+    Evaluate,
+    File,
+    LapseReview,
+    RequestReview,
+    RequestSupplement,
+    Suspend,
+    apply,
+)
 from tests.conftest import licence_item
 
 T0 = dt.datetime(2026, 3, 2, 2, 30, 15, 123456, tzinfo=dt.UTC)
@@ -40,6 +51,24 @@ def test_calendar_round_trip() -> None:
         Decide(True, "", "R-1"),
         Decide(False, "不符合", ""),
         Evaluate(1, "二维码"),
+        RequestReview(
+            (
+                Request("511602000000", "11511301008778183N", "区经信局", "2026-03-10"),
+                Request("511600000000", "11511301008778490F", "市卫健委", "2026-03-20", Verdict.DISAGREE),
+            ),
+            Mode.ANY,
+        ),
+        LapseReview("511600000000", "11511301008778490F"),
+        Decide(
+            False,
+            "不符合规划",
+            "",
+            (
+                Opinion("511602000000", "11511301008778183N", Verdict.DISAGREE, "用地不符", "", 7, False, b"h" * 32),
+                Opinion("511600000000", "11511301008778490F", Verdict.AGREE_FORWARD, "", "省发展改革委", 9),
+            ),
+            True,
+        ),
     ],
 )
 def test_case_entry_round_trip(cmd: object) -> None:

@@ -34,6 +34,17 @@ from node.domain.joint_review import (
     silent,
     standing,
 )
+from node.domain.lifecycle import (
+    Accept,
+    CaseState,
+    Decide,
+    File,
+    LapseReview,
+    OfferCustody,
+    RequestReview,
+    Status,
+    apply,
+)
 from node.services.catalog_import import parse_catalog
 from tests.conftest import licence_item
 
@@ -272,3 +283,70 @@ def test_a_bad_plan_is_refused_by_line() -> None:
     broken.joint_review.reviewers[0].department = "11511301008778183X"
     with pytest.raises(IntegrityError, match="department"):  # as a hostile peer might send it
         item_from_body(broken.SerializeToString())
+
+
+# --- through the lifecycle: what every node checks when it applies a case's entries ----------
+
+T0 = dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC)
+
+
+def _at(day: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"{day}T02:00:00+00:00")
+
+
+def _reviewed() -> CaseState:
+    filed = apply(None, File("C1", "ITEM", COUNTY.code, VILLAGE.code), T0)
+    held = filed._replace(custodian=COUNTY.code)
+    state = apply(held, Accept(), T0)
+    return apply(state, RequestReview(_requests()), T0)
+
+
+def test_a_case_under_joint_review_decides_with_its_opinions() -> None:
+    state = _reviewed()
+    assert state.status == Status.UNDER_REVIEW and state.review is not None
+    with pytest.raises(CaseConflict, match="waits for the opinions"):
+        apply(state, Decide(True), _at("2026-12-08"))
+    with pytest.raises(CaseConflict, match="under joint review"):
+        apply(state, OfferCustody(CITY.code, "escalate"), _at("2026-12-08"))
+    with pytest.raises(CaseConflict, match="until 2026-12-07"):
+        apply(state, LapseReview(COUNTY.code, JINGXIN), _at("2026-12-07"))
+    state = apply(state, LapseReview(COUNTY.code, JINGXIN), _at("2026-12-08"))
+    with pytest.raises(CaseConflict, match="recorded already"):
+        apply(state, LapseReview(COUNTY.code, JINGXIN), _at("2026-12-09"))
+    with pytest.raises(CaseConflict, match="has not asked"):
+        apply(state, LapseReview(COUNTY.code, NONGYE), _at("2026-12-09"))
+    opinions = (
+        default_opinion(state.review.requests[0], 1),  # type: ignore[union-attr]
+        Opinion(COUNTY.code, ZHUJIAN, Verdict.AGREE, entry_hash=b"z" * 32),
+        Opinion(CITY.code, WEIJIAN, Verdict.DISAGREE, "卫生条件不达标", entry_hash=b"w" * 32),
+    )
+    with pytest.raises(CaseConflict, match="responsibility"):
+        apply(state, Decide(True, opinions=opinions), _at("2026-12-21"))
+    denied = apply(state, Decide(False, "卫生条件不达标", opinions=opinions), _at("2026-12-21"))
+    assert denied.status == Status.DENIED
+    approved = apply(state, Decide(True, opinions=opinions, responsibility=True), _at("2026-12-21"))
+    assert approved.status == Status.APPROVED
+    assert apply(approved, OfferCustody(VILLAGE.code, "result"), _at("2026-12-22")).offered_to == VILLAGE.code
+
+
+def test_silence_a_decision_carries_must_be_due() -> None:
+    state = _reviewed()
+    early = tuple(default_opinion(q, 1) for q in _requests())
+    with pytest.raises(CaseConflict, match="may still answer"):  # 市卫健委 is due on 2026-12-20
+        apply(state, Decide(False, "x", opinions=early), _at("2026-12-15"))
+    wrong = (*early[:2], replace(early[2], verdict=Verdict.AGREE, reasons=""))
+    with pytest.raises(CaseConflict, match="counts as disagree"):
+        apply(state, Decide(True, opinions=wrong), _at("2026-12-21"))
+
+
+def test_a_review_opens_once_with_due_dates_ahead() -> None:
+    state = _reviewed()
+    with pytest.raises(CaseConflict, match="already"):
+        apply(state, RequestReview(_requests()), T0)
+    accepted = apply(apply(None, File("C2", "ITEM", COUNTY.code, COUNTY.code), T0), Accept(), T0)
+    with pytest.raises(CaseConflict, match="due date has passed"):
+        apply(accepted, RequestReview(_requests()), _at("2026-12-08"))
+    with pytest.raises(CaseConflict, match="no joint review"):
+        apply(accepted, Decide(True, opinions=(Opinion(COUNTY.code, JINGXIN, Verdict.AGREE),)), T0)
+    with pytest.raises(InvalidInput, match="asked twice"):
+        apply(accepted, RequestReview((_requests()[0], _requests()[0])), T0)

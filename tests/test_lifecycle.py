@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from node.domain.errors import IllegalTransition, InvalidInput, NotCustodian
+from node.domain.joint_review import JointReview, Mode, Request
 from node.domain.lifecycle import (
     CLOCK_STOPPED,
     TRANSITIONS,
@@ -20,8 +21,10 @@ from node.domain.lifecycle import (
     Deliver,
     Evaluate,
     File,
+    LapseReview,
     OfferCustody,
     Reject,
+    RequestReview,
     RequestSupplement,
     Resume,
     Review,
@@ -39,6 +42,7 @@ T0 = dt.datetime(2026, 3, 2, 2, tzinfo=dt.UTC)
 LATER = T0 + dt.timedelta(days=3)
 CITY = "511600000000"
 MATERIAL = "户口簿复印件"
+REVIEWER = "11511301008778183N"  # a department's credit code
 
 
 def command(cmd: Command) -> CaseCommand:
@@ -60,6 +64,8 @@ def command(cmd: Command) -> CaseCommand:
         Command.ACCEPT_CUSTODY: AcceptCustody(CITY),
         Command.DECLINE_CUSTODY: DeclineCustody(CITY, "不属于本级权限"),
         Command.WITHDRAW_OFFER: WithdrawOffer(CITY, "逾期未答复"),
+        Command.REQUEST_REVIEW: RequestReview((Request(CITY, REVIEWER, "市经信局", "2026-03-20"),)),
+        Command.LAPSE_REVIEW: LapseReview(CITY, REVIEWER),
     }
     return commands[cmd]
 
@@ -96,6 +102,8 @@ def test_every_row_of_the_table(key: tuple[Status | None, Command], target: Stat
     before = None if status is None else state_in(status, (MATERIAL,) if cmd == Command.SUPPLEMENT else ())
     if before is not None and cmd in (Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY, Command.WITHDRAW_OFFER):
         before = before._replace(offered_to=CITY)  # an answer needs an open offer
+    if before is not None and cmd == Command.LAPSE_REVIEW:  # a lapse needs a request past its due date
+        before = before._replace(review=JointReview(Mode.ALL, (Request(CITY, REVIEWER, "市经信局", "2026-03-02"),)))
     after = apply(before, command(cmd), LATER)
     assert after.status == target
     if before is not None:

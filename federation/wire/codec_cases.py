@@ -15,6 +15,7 @@ from yiwang.v1 import case_pb2
 from federation.wire.codec import parsed
 from node.domain.entries import Kind
 from node.domain.errors import IntegrityError
+from node.domain.joint_review import Mode, Opinion, Request, Verdict
 from node.domain.lifecycle import (
     Accept,
     AcceptCustody,
@@ -25,8 +26,10 @@ from node.domain.lifecycle import (
     Deliver,
     Evaluate,
     File,
+    LapseReview,
     OfferCustody,
     Reject,
+    RequestReview,
     RequestSupplement,
     Resume,
     Review,
@@ -57,6 +60,8 @@ _KIND_OF_FIELD: dict[str, Kind] = {
     "custody_accepted": Kind.CASE_CUSTODY_ACCEPTED,
     "custody_declined": Kind.CASE_CUSTODY_DECLINED,
     "custody_withdrawn": Kind.CASE_CUSTODY_WITHDRAWN,
+    "review_requested": Kind.CASE_REVIEW_REQUESTED,
+    "review_lapsed": Kind.CASE_REVIEW_LAPSED,
 }
 
 
@@ -153,7 +158,13 @@ def _change(
     if isinstance(cmd, Resume):
         return "resumed", case_pb2.Resumed()
     if isinstance(cmd, Decide):
-        return "decided", case_pb2.Decided(approved=cmd.approved, reason=cmd.reason, result_ref=cmd.result_ref)
+        return "decided", case_pb2.Decided(
+            approved=cmd.approved,
+            reason=cmd.reason,
+            result_ref=cmd.result_ref,
+            opinions=[cited_to_pb(o) for o in cmd.opinions],
+            responsibility=cmd.responsibility,
+        )
     if isinstance(cmd, Deliver):
         return "delivered", case_pb2.Delivered(method=cmd.method)
     if isinstance(cmd, Withdraw):
@@ -171,7 +182,54 @@ def _change(
         return "custody_accepted", case_pb2.CustodyAccepted(by=cmd.by)
     if isinstance(cmd, WithdrawOffer):
         return "custody_withdrawn", case_pb2.CustodyWithdrawn(to=cmd.to, reason=cmd.reason)
+    if isinstance(cmd, RequestReview):
+        return "review_requested", case_pb2.ReviewRequested(
+            mode=cmd.mode.value,
+            reviewers=[
+                case_pb2.ReviewRequest(
+                    node=q.node, department=q.department, name=q.name, due=q.due, silence=q.silence.value
+                )
+                for q in cmd.requests
+            ],
+            item_code=after.item_code,
+            filing_division=after.filing_division,
+        )
+    if isinstance(cmd, LapseReview):
+        return "review_lapsed", case_pb2.ReviewLapsed(node=cmd.node, department=cmd.department)
     return "custody_declined", case_pb2.CustodyDeclined(by=cmd.by, reason=cmd.reason)
+
+
+def cited_to_pb(o: Opinion) -> case_pb2.CitedOpinion:
+    return case_pb2.CitedOpinion(
+        node=o.node,
+        department=o.department,
+        verdict=o.verdict.value,
+        reasons=o.reasons,
+        forward_to=o.forward_to,
+        at_us=o.at_us,
+        by_default=o.by_default,
+        entry_hash=o.entry_hash,
+    )
+
+
+def _verdict(text: str) -> Verdict:
+    try:
+        return Verdict(text)
+    except ValueError:
+        raise IntegrityError(f"unknown verdict {text!r}") from None
+
+
+def _mode(text: str) -> Mode:
+    try:
+        return Mode(text)
+    except ValueError:
+        raise IntegrityError(f"unknown joint-review mode {text!r}") from None
+
+
+def cited_from_pb(m: case_pb2.CitedOpinion) -> Opinion:
+    return Opinion(
+        m.node, m.department, _verdict(m.verdict), m.reasons, m.forward_to, m.at_us, m.by_default, bytes(m.entry_hash)
+    )
 
 
 def case_entry(
@@ -227,7 +285,15 @@ def command_from_pb(msg: case_pb2.CaseEntry) -> CaseCommand | None:
     if field == "resumed":
         return Resume()
     if field == "decided":
-        return Decide(msg.decided.approved, msg.decided.reason, msg.decided.result_ref)
+        d = msg.decided
+        opinions = tuple(cited_from_pb(o) for o in d.opinions)
+        return Decide(d.approved, d.reason, d.result_ref, opinions, d.responsibility)
+    if field == "review_requested":
+        r = msg.review_requested
+        requests = tuple(Request(q.node, q.department, q.name, q.due, _verdict(q.silence)) for q in r.reviewers)
+        return RequestReview(requests, _mode(r.mode))
+    if field == "review_lapsed":
+        return LapseReview(msg.review_lapsed.node, msg.review_lapsed.department)
     if field == "delivered":
         return Deliver(msg.delivered.method)
     if field == "withdrawn":

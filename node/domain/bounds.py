@@ -61,6 +61,7 @@ BOUNDS: dict[str, Bound] = {
     "notice text": Bound(4000, Chars.TEXT, "a notice's text"),
     "request_id": Bound(64, Chars.CODE, "a client's request id (idempotent retries)"),
     "date": Bound(10, Chars.CODE, "an ISO date, YYYY-MM-DD (the day an offer must be answered by)"),
+    "credit code": Bound(18, Chars.CODE, "a department's GB 32100 credit code (a joint review's reviewer)"),
 }
 
 MAX_LIST_ITEMS = 50  # materials named in one command, licences cited in one filing
@@ -130,10 +131,15 @@ _COMMAND_FIELDS: dict[str, str] = {
     "cited_licenses": "license_no",
     "answer_by": "date",
     "causes": "procedure",  # 差评 cause codes (node.domain.evaluation.CAUSES checks the values)
+    "node": "division",
+    "department": "credit code",
 }
 # Numbers and flags; `scores` are pairs of a sub-indicator name and a level, both checked
-# against node.domain.evaluation's tables.
-_NOT_TEXT = frozenset({"limit_days", "consent", "approved", "level", "scores"})
+# against node.domain.evaluation's tables; a joint review's requests and opinions, checked by
+# node.domain.joint_review.
+_NOT_TEXT = frozenset(
+    {"limit_days", "consent", "approved", "level", "scores", "requests", "mode", "opinions", "responsibility"}
+)
 
 
 _FIELDS_OF: dict[type, list[tuple[str, str]]] = {}

@@ -47,6 +47,9 @@ class Kind(StrEnum):
     CASE_CUSTODY_ACCEPTED = "case_custody_accepted"
     CASE_CUSTODY_DECLINED = "case_custody_declined"
     CASE_CUSTODY_WITHDRAWN = "case_custody_withdrawn"  # an unanswered offer taken back
+    CASE_REVIEW_REQUESTED = "case_review_requested"  # 并联审批: the lead asks co-reviewers
+    CASE_REVIEW_LAPSED = "case_review_lapsed"  # the lead records a silent reviewer's default
+    REVIEW_OPINION = "review_opinion"  # a co-reviewer's signed opinion (not a change of the case)
     NOTICE_SENT = "notice_sent"  # an addressed notice between offices
     BUNDLE_SENT = "bundle_sent"  # a case's sealed bundle, re-sealed for its new custodian
     LICENSE_SENT = "license_sent"  # an electronic licence, sealed for the filing node

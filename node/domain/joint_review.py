@@ -207,6 +207,7 @@ class Opinion:
     forward_to: str = ""
     at_us: int = 0
     by_default: bool = False
+    entry_hash: bytes = b""  # the reviewer's review_opinion entry; b"" for silence
 
     @property
     def key(self) -> tuple[str, str]:
@@ -361,3 +362,55 @@ def check_decision(
             "supplement, or approve recording that the lead takes the responsibility",
         )
     return now
+
+
+@dataclass(frozen=True)
+class JointReview:
+    """The joint review a case's lead opened, as the case's state holds it at every node: whom
+    it asked and whose silence it has recorded. Opinions are not part of the state (each comes
+    from its reviewer's own log); the decision carries them."""
+
+    mode: Mode
+    requests: tuple[Request, ...]
+    lapsed: tuple[tuple[str, str], ...] = ()  # (node, department) whose silence is recorded
+
+    def request(self, node: str, department: str) -> Request | None:
+        return _find(self.requests, node, department)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode.value,
+            "requests": [[q.node, q.department, q.name, q.due, q.silence.value] for q in self.requests],
+            "lapsed": [list(k) for k in self.lapsed],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JointReview:
+        return cls(
+            Mode(data["mode"]),
+            tuple(Request(n, d, name, due, Verdict(s)) for n, d, name, due, s in data["requests"]),
+            tuple((n, d) for n, d in data.get("lapsed", ())),
+        )
+
+
+def check_lapse(review: JointReview, node: str, department: str, day: dt.date, case_no: str) -> None:
+    """The lead may record a reviewer's silence from the day after its due date, once."""
+    q = review.request(node, department)
+    if q is None:
+        raise CaseConflict("reviewer", f"case {case_no} has not asked department {department} at {node}")
+    if (node, department) in review.lapsed:
+        raise CaseConflict("reviewer", f"the silence of {department} at {node} on case {case_no} is recorded already")
+    if day <= dt.date.fromisoformat(q.due):
+        raise CaseConflict("reviewer", f"department {department} at {node} may answer case {case_no} until {q.due}")
+
+
+def check_carried(review: JointReview, opinions: Sequence[Opinion], day: dt.date, case_no: str) -> None:
+    """Silence a decision carries was recorded: by a lapse, or now past its due date."""
+    for o in opinions:
+        if not o.by_default:
+            continue
+        q = review.request(o.node, o.department)
+        if q is not None and (o.key not in review.lapsed and day <= dt.date.fromisoformat(q.due)):
+            raise CaseConflict("opinions", f"department {o.department} at {o.node} may still answer case {case_no}")
+        if q is not None and o.verdict != q.silence:
+            raise CaseConflict("opinions", f"the silence of {o.department} at {o.node} counts as {q.silence.value}")

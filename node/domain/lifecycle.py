@@ -10,6 +10,11 @@ the command's data (容缺 materials before approval, evaluation levels) sit in 
       │                                          │  └ supplement ── awaiting_supplement (clock stopped)
       └ withdraw (before the decision) ──> withdrawn
     accepted | under_review ── decide ──> approved | denied ── deliver ──> delivered ── evaluate ──> evaluated
+
+Joint review (node.domain.joint_review): the custodian, as lead, asks co-reviewers
+(request_review: accepted | under_review -> under_review) and records the silence of those past
+their due date (lapse_review); its decision carries their opinions and is checked against the
+requests; custody does not move while the review is open.
 """
 
 from __future__ import annotations
@@ -22,6 +27,16 @@ from typing import Any, NamedTuple
 from node.domain.codes import SATISFACTION
 from node.domain.errors import CaseConflict, IllegalTransition, InvalidInput, NotCustodian
 from node.domain.evaluation import check_evaluation
+from node.domain.joint_review import (
+    JointReview,
+    Mode,
+    Opinion,
+    Request,
+    check_carried,
+    check_decision,
+    check_lapse,
+    check_requests,
+)
 from node.domain.timelimits import ClockStop, local_date
 
 
@@ -57,6 +72,8 @@ class Command(StrEnum):
     ACCEPT_CUSTODY = "accept_custody"
     DECLINE_CUSTODY = "decline_custody"
     WITHDRAW_OFFER = "withdraw_offer"
+    REQUEST_REVIEW = "request_review"  # 并联审批: the lead asks co-reviewers
+    LAPSE_REVIEW = "lapse_review"  # the lead records a silent reviewer's default
 
 
 S, C = Status, Command
@@ -77,6 +94,8 @@ TRANSITIONS: dict[tuple[Status | None, Command], Status] = {
     **{(s, C.DECIDE_APPROVE): S.APPROVED for s in _OPEN},
     **{(s, C.DECIDE_DENY): S.DENIED for s in _OPEN},
     **{(s, C.WITHDRAW): S.WITHDRAWN for s in (S.ACCEPTED, S.UNDER_REVIEW, S.AWAITING_SUPPLEMENT, S.SPECIAL_PROCEDURE)},
+    **{(s, C.REQUEST_REVIEW): S.UNDER_REVIEW for s in _OPEN},
+    **{(s, C.LAPSE_REVIEW): s for s in (S.UNDER_REVIEW, S.AWAITING_SUPPLEMENT, S.SPECIAL_PROCEDURE)},
     (S.APPROVED, C.DELIVER): S.DELIVERED,
     (S.DENIED, C.DELIVER): S.DELIVERED,
     (S.DELIVERED, C.EVALUATE): S.EVALUATED,
@@ -182,6 +201,8 @@ class Decide:
     approved: bool
     reason: str = ""
     result_ref: str = ""
+    opinions: tuple[Opinion, ...] = ()  # a joint review's opinions (silence included), as the lead holds them
+    responsibility: bool = False  # the lead approves over a reasoned 不同意, taking the responsibility
 
     @property
     def command(self) -> Command:
@@ -244,6 +265,26 @@ class WithdrawOffer:
     command: Command = Command.WITHDRAW_OFFER
 
 
+@dataclass(frozen=True)
+class RequestReview:
+    """The lead opens the case's joint review: each request names a department at a node and
+    the last day it may answer (node.domain.joint_review.requests_for)."""
+
+    requests: tuple[Request, ...]
+    mode: Mode = Mode.ALL
+    command: Command = Command.REQUEST_REVIEW
+
+
+@dataclass(frozen=True)
+class LapseReview:
+    """The lead records that a reviewer did not answer by its due date: its silence counts as
+    the plan says."""
+
+    node: str
+    department: str
+    command: Command = Command.LAPSE_REVIEW
+
+
 CaseCommand = (
     File
     | Accept
@@ -261,6 +302,8 @@ CaseCommand = (
     | AcceptCustody
     | DeclineCustody
     | WithdrawOffer
+    | RequestReview
+    | LapseReview
 )
 
 
@@ -293,6 +336,7 @@ class CaseState(NamedTuple):
     version: int = 1  # changes so far, filing included: entries of one case from several
     # writers (custody moves) are applied in this order wherever they arrive
     offer_answer_by: str = ""  # the open offer's answer date (ISO): answers up to it, withdrawal after
+    review: JointReview | None = None  # the joint review the lead opened (并联审批)
 
     @property
     def closed(self) -> bool:
@@ -379,6 +423,8 @@ def apply(state: CaseState | None, cmd: CaseCommand, at: dt.datetime) -> CaseSta
             cmd.command.value,
             [Command.ACCEPT_CUSTODY.value, Command.DECLINE_CUSTODY.value, Command.WITHDRAW_OFFER.value],
         )
+    if isinstance(cmd, OfferCustody) and state.review is not None and state.decided_at is None:
+        raise CaseConflict("to", f"case {state.case_no} is under joint review; custody moves after the decision")
     return state._replace(status=target, version=state.version + 1, **_changes(state, cmd, at))
 
 
@@ -412,6 +458,7 @@ def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, A
     if isinstance(cmd, Resume):
         return {"stops": _close_stop(state.stops, local_date(at))}
     if isinstance(cmd, Decide):
+        _check_joint(state, cmd, local_date(at))
         if cmd.approved:
             _consistent(
                 not state.missing_materials,
@@ -449,4 +496,26 @@ def _changes(state: CaseState, cmd: CaseCommand, at: dt.datetime) -> dict[str, A
             raise IllegalTransition(state.case_no, "not offered", cmd.command.value, [Command.OFFER_CUSTODY.value])
         _consistent(cmd.to == state.offered_to, "to", f"the offer is open to {state.offered_to}, not {cmd.to}")
         return {"offered_to": "", "offer_answer_by": ""}
+    if isinstance(cmd, RequestReview):
+        check_requests(cmd.requests)
+        _consistent(state.review is None, "review", f"case {state.case_no} has its joint review already")
+        _consistent(
+            all(q.due >= local_date(at).isoformat() for q in cmd.requests), "due", "a reviewer's due date has passed"
+        )
+        return {"review": JointReview(cmd.mode, cmd.requests)}
+    if isinstance(cmd, LapseReview):
+        _consistent(state.review is not None, "review", f"case {state.case_no} has no joint review")
+        assert state.review is not None
+        check_lapse(state.review, cmd.node, cmd.department, local_date(at), state.case_no)
+        return {"review": replace(state.review, lapsed=(*state.review.lapsed, (cmd.node, cmd.department)))}
     return {}  # Review: status only
+
+
+def _check_joint(state: CaseState, cmd: Decide, day: dt.date) -> None:
+    """A decision carries the opinions of the case's joint review, and only then."""
+    if state.review is None:
+        _consistent(not cmd.opinions and not cmd.responsibility, "opinions", "the case has no joint review")
+        return
+    review = state.review
+    check_decision(state.case_no, review.mode, review.requests, cmd.opinions, cmd.approved, cmd.responsibility)
+    check_carried(state.review, cmd.opinions, day, state.case_no)

@@ -53,6 +53,7 @@ class Action(StrEnum):
     FOLLOW_UP = "follow_up"  # a 差评's callback (回访) and rectification (整改)
     SIGN_OFF = "sign_off"  # sign the subtree's monthly figures
     REVEAL = "reveal"  # see an applicant's data and material files in full (each time recorded)
+    OPINE = "opine"  # answer a joint review's request with a department's opinion (协办意见)
 
 
 _READ = frozenset({Action.READ_CATALOG, Action.READ_CASES, Action.READ_STATS})
@@ -69,7 +70,8 @@ ROLE_TABLE: dict[Role, frozenset[Action]] = {
         Action.FOLLOW_UP,
         Action.REVEAL,
     },
-    Role.REVIEWER: _READ | {Action.REVIEW, Action.SUPPLEMENT, Action.CLOCK, Action.CUSTODY, Action.REVEAL},
+    Role.REVIEWER: _READ
+    | {Action.REVIEW, Action.SUPPLEMENT, Action.CLOCK, Action.CUSTODY, Action.REVEAL, Action.OPINE},
     Role.DECIDER: _READ | {Action.DECIDE, Action.CUSTODY, Action.REVEAL},
     Role.SUPERVISOR: _READ | {Action.READ_AUDIT, Action.ACKNOWLEDGE, Action.SIGN_OFF},
     Role.AGENT: _READ | {Action.FILE_ERRAND, Action.DELIVER, Action.EVALUATE, Action.CUSTODY, Action.REVEAL},
@@ -94,6 +96,8 @@ _ACTION_OF_COMMAND: dict[Command, Action] = {
     Command.ACCEPT_CUSTODY: Action.CUSTODY,
     Command.DECLINE_CUSTODY: Action.CUSTODY,
     Command.WITHDRAW_OFFER: Action.CUSTODY,
+    Command.REQUEST_REVIEW: Action.REVIEW,
+    Command.LAPSE_REVIEW: Action.REVIEW,
 }
 assert set(_ACTION_OF_COMMAND) == set(Command), "every lifecycle command needs its action"
 

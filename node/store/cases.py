@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 
 from node.domain.entries import Entry
+from node.domain.joint_review import JointReview
 from node.domain.lifecycle import CaseState, Status
 from node.domain.timelimits import ClockStop
 from node.store.base import DbRow, TxBase, Value, _at, _dt, _us
@@ -65,13 +66,15 @@ class StoredCase:
 
 
 def _extras(s: CaseState) -> str:
-    if not (s.missing_materials or s.requested_materials or s.stops or s.offer_answer_by):
+    if not (s.missing_materials or s.requested_materials or s.stops or s.offer_answer_by or s.review):
         return ""
     stops = [[c.kind, c.start.isoformat(), c.end.isoformat() if c.end else None, c.limit_days] for c in s.stops]
     data: dict[str, object] = {"missing": list(s.missing_materials), "requested": list(s.requested_materials)}
     data["stops"] = stops
     if s.offer_answer_by:
         data["answer_by"] = s.offer_answer_by
+    if s.review is not None:
+        data["review"] = s.review.to_dict()
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -140,9 +143,11 @@ def case_from_row(r: DbRow) -> CaseState:
     requested: tuple[str, ...] = ()
     stops: tuple[ClockStop, ...] = ()
     answer_by = ""
+    review = None
     if extras:
         data = json.loads(extras)
         answer_by = data.get("answer_by", "")
+        review = JointReview.from_dict(data["review"]) if "review" in data else None
         missing, requested = tuple(data["missing"]), tuple(data["requested"])
         stops = tuple(
             ClockStop(k, dt.date.fromisoformat(a), dt.date.fromisoformat(b) if b else None, lim)
@@ -171,6 +176,7 @@ def case_from_row(r: DbRow) -> CaseState:
         offered_to,
         version,
         answer_by,
+        review,
     )
 
 

@@ -358,20 +358,32 @@ class Decided(_message.Message):
     APPROVED_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     RESULT_REF_FIELD_NUMBER: _builtins.int
+    OPINIONS_FIELD_NUMBER: _builtins.int
+    RESPONSIBILITY_FIELD_NUMBER: _builtins.int
     approved: _builtins.bool
     reason: _builtins.str
     result_ref: _builtins.str
     """result document reference"""
+    responsibility: _builtins.bool
+    """the lead approves over a reasoned 不同意, taking the responsibility"""
+    @_builtins.property
+    def opinions(self) -> _containers.RepeatedCompositeFieldContainer[Global___CitedOpinion]:
+        """A joint review's opinions as the lead holds them (docs/joint-review.md), silence included;
+        every node checks them against the requests before it applies the decision.
+        """
+
     def __init__(
         self,
         *,
         approved: _builtins.bool = ...,
         reason: _builtins.str = ...,
         result_ref: _builtins.str = ...,
+        opinions: _abc.Iterable[Global___CitedOpinion] | None = ...,
+        responsibility: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved", b"approved", "reason", b"reason", "result_ref", b"result_ref"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved", b"approved", "opinions", b"opinions", "reason", b"reason", "responsibility", b"responsibility", "result_ref", b"result_ref"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -758,6 +770,194 @@ class BundleSent(_message.Message):
 Global___BundleSent: _TypeAlias = BundleSent  # noqa: Y015
 
 @_typing.final
+class ReviewRequest(_message.Message):
+    """Joint review (并联审批 / 纵横联审, docs/joint-review.md). The lead (the custodian) asks
+    co-reviewers: departments at nodes, each answering by its due date. An addressed copy goes to
+    every reviewer node that does not hold the lead's stream.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DUE_FIELD_NUMBER: _builtins.int
+    SILENCE_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    """12-digit division code of the reviewer's node"""
+    department: _builtins.str
+    """GB 32100 credit code of the reviewing department"""
+    name: _builtins.str
+    """the department's name"""
+    due: _builtins.str
+    """ISO date: the last day it may answer"""
+    silence: _builtins.str
+    """"agree" or "disagree": what no answer counts as"""
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        department: _builtins.str = ...,
+        name: _builtins.str = ...,
+        due: _builtins.str = ...,
+        silence: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["department", b"department", "due", b"due", "name", b"name", "node", b"node", "silence", b"silence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewRequest: _TypeAlias = ReviewRequest  # noqa: Y015
+
+@_typing.final
+class ReviewRequested(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODE_FIELD_NUMBER: _builtins.int
+    REVIEWERS_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    FILING_DIVISION_FIELD_NUMBER: _builtins.int
+    mode: _builtins.str
+    """"all" (会签) or "any" (或签)"""
+    item_code: _builtins.str
+    """For a reviewer node that never saw the case: what its queue shows."""
+    filing_division: _builtins.str
+    @_builtins.property
+    def reviewers(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReviewRequest]: ...
+    def __init__(
+        self,
+        *,
+        mode: _builtins.str = ...,
+        reviewers: _abc.Iterable[Global___ReviewRequest] | None = ...,
+        item_code: _builtins.str = ...,
+        filing_division: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filing_division", b"filing_division", "item_code", b"item_code", "mode", b"mode", "reviewers", b"reviewers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewRequested: _TypeAlias = ReviewRequested  # noqa: Y015
+
+@_typing.final
+class ReviewLapsed(_message.Message):
+    """The lead records a reviewer's silence, from the day after its due date."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    department: _builtins.str
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        department: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["department", b"department", "node", b"node"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewLapsed: _TypeAlias = ReviewLapsed  # noqa: Y015
+
+@_typing.final
+class CitedOpinion(_message.Message):
+    """A reviewer's opinion as a decision carries it: the reviewer's `review_opinion` entry (by its
+    hash), or its silence (by_default, no entry).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    FORWARD_TO_FIELD_NUMBER: _builtins.int
+    AT_US_FIELD_NUMBER: _builtins.int
+    BY_DEFAULT_FIELD_NUMBER: _builtins.int
+    ENTRY_HASH_FIELD_NUMBER: _builtins.int
+    node: _builtins.str
+    department: _builtins.str
+    verdict: _builtins.str
+    """"agree" 同意, "disagree" 不同意, "agree_forward" 同意但需转报"""
+    reasons: _builtins.str
+    forward_to: _builtins.str
+    at_us: _builtins.int
+    by_default: _builtins.bool
+    entry_hash: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        node: _builtins.str = ...,
+        department: _builtins.str = ...,
+        verdict: _builtins.str = ...,
+        reasons: _builtins.str = ...,
+        forward_to: _builtins.str = ...,
+        at_us: _builtins.int = ...,
+        by_default: _builtins.bool = ...,
+        entry_hash: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_us", b"at_us", "by_default", b"by_default", "department", b"department", "entry_hash", b"entry_hash", "forward_to", b"forward_to", "node", b"node", "reasons", b"reasons", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CitedOpinion: _TypeAlias = CitedOpinion  # noqa: Y015
+
+@_typing.final
+class ReviewOpinion(_message.Message):
+    """The body of a `review_opinion` entry: written by the reviewer's node in its own `case` stream
+    (not a change of the case: its custodian stays the only writer of the case) and addressed,
+    signed on its own, to the lead and the filing node.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_NO_FIELD_NUMBER: _builtins.int
+    LEAD_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    FORWARD_TO_FIELD_NUMBER: _builtins.int
+    AT_US_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    case_no: _builtins.str
+    lead: _builtins.str
+    """the node that asked"""
+    department: _builtins.str
+    verdict: _builtins.str
+    reasons: _builtins.str
+    forward_to: _builtins.str
+    at_us: _builtins.int
+    actor: _builtins.str
+    """the operator who recorded it (never a resident)"""
+    def __init__(
+        self,
+        *,
+        case_no: _builtins.str = ...,
+        lead: _builtins.str = ...,
+        department: _builtins.str = ...,
+        verdict: _builtins.str = ...,
+        reasons: _builtins.str = ...,
+        forward_to: _builtins.str = ...,
+        at_us: _builtins.int = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "at_us", b"at_us", "case_no", b"case_no", "department", b"department", "forward_to", b"forward_to", "lead", b"lead", "reasons", b"reasons", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewOpinion: _TypeAlias = ReviewOpinion  # noqa: Y015
+
+@_typing.final
 class CaseEntry(_message.Message):
     """One change of one case, as written in the `case` stream."""
 
@@ -784,6 +984,8 @@ class CaseEntry(_message.Message):
     CUSTODY_ACCEPTED_FIELD_NUMBER: _builtins.int
     CUSTODY_DECLINED_FIELD_NUMBER: _builtins.int
     CUSTODY_WITHDRAWN_FIELD_NUMBER: _builtins.int
+    REVIEW_REQUESTED_FIELD_NUMBER: _builtins.int
+    REVIEW_LAPSED_FIELD_NUMBER: _builtins.int
     case_no: _builtins.str
     at_us: _builtins.int
     actor: _builtins.str
@@ -824,6 +1026,10 @@ class CaseEntry(_message.Message):
     def custody_declined(self) -> Global___CustodyDeclined: ...
     @_builtins.property
     def custody_withdrawn(self) -> Global___CustodyWithdrawn: ...
+    @_builtins.property
+    def review_requested(self) -> Global___ReviewRequested: ...
+    @_builtins.property
+    def review_lapsed(self) -> Global___ReviewLapsed: ...
     def __init__(
         self,
         *,
@@ -848,12 +1054,14 @@ class CaseEntry(_message.Message):
         custody_accepted: Global___CustodyAccepted | None = ...,
         custody_declined: Global___CustodyDeclined | None = ...,
         custody_withdrawn: Global___CustodyWithdrawn | None = ...,
+        review_requested: Global___ReviewRequested | None = ...,
+        review_lapsed: Global___ReviewLapsed | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "change", b"change", "custody_accepted", b"custody_accepted", "custody_declined", b"custody_declined", "custody_offered", b"custody_offered", "custody_withdrawn", b"custody_withdrawn", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "withdrawn", b"withdrawn"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "change", b"change", "custody_accepted", b"custody_accepted", "custody_declined", b"custody_declined", "custody_offered", b"custody_offered", "custody_withdrawn", b"custody_withdrawn", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_lapsed", b"review_lapsed", "review_requested", b"review_requested", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "withdrawn", b"withdrawn"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "actor", b"actor", "at_us", b"at_us", "case_no", b"case_no", "change", b"change", "custody_accepted", b"custody_accepted", "custody_declined", b"custody_declined", "custody_offered", b"custody_offered", "custody_withdrawn", b"custody_withdrawn", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "version", b"version", "withdrawn", b"withdrawn", "writer", b"writer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "actor", b"actor", "at_us", b"at_us", "case_no", b"case_no", "change", b"change", "custody_accepted", b"custody_accepted", "custody_declined", b"custody_declined", "custody_offered", b"custody_offered", "custody_withdrawn", b"custody_withdrawn", "decided", b"decided", "delivered", b"delivered", "evaluated", b"evaluated", "filed", b"filed", "not_accepted", b"not_accepted", "resumed", b"resumed", "review_lapsed", b"review_lapsed", "review_requested", b"review_requested", "review_started", b"review_started", "supplement_requested", b"supplement_requested", "supplemented", b"supplemented", "suspended", b"suspended", "version", b"version", "withdrawn", b"withdrawn", "writer", b"writer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["filed", "accepted", "not_accepted", "review_started", "supplement_requested", "supplemented", "suspended", "resumed", "decided", "delivered", "withdrawn", "evaluated", "custody_offered", "custody_accepted", "custody_declined", "custody_withdrawn"]  # noqa: Y015
+    _WhichOneofReturnType_change: _TypeAlias = _typing.Literal["filed", "accepted", "not_accepted", "review_started", "supplement_requested", "supplemented", "suspended", "resumed", "decided", "delivered", "withdrawn", "evaluated", "custody_offered", "custody_accepted", "custody_declined", "custody_withdrawn", "review_requested", "review_lapsed"]  # noqa: Y015
     _WhichOneofArgType_change: _TypeAlias = _typing.Literal["change", b"change"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_change) -> _WhichOneofReturnType_change | None: ...
 
