@@ -34,6 +34,7 @@ from node.services.catalog import CatalogService
 from node.services.divisions import DivisionService
 from node.services.enrollment import Enrollment
 from node.services.health import HealthService
+from node.services.joint_reviews import JointReviewService
 from node.services.licenses import LicenseBook, LicenseService
 from node.services.ports import CalendarCache, Clock, IdentityFile
 from node.services.principals import PrincipalService
@@ -121,6 +122,9 @@ class Node:
         self.signoff = SignOffService(me, store, self.journal, projection, clock, self.stats)
         self.supervision = SupervisionService(
             me, store, self.journal, projection, clock, self.calendar_cache, self.cases, settings.supervision
+        )
+        self.joint_reviews = JointReviewService(
+            me, store, self.journal, projection, clock, self.cases, outbox, self.bell
         )
         courier = Courier(self.journal, clock, key, outbox)
         self.mail = MailService(store, self.journal, clock, self.identity, projection, outbox, courier, book, self.bell)

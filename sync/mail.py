@@ -166,7 +166,7 @@ class MailService:
                     # relays follow the case too; an ancestor has it from the origin's stream
                     ek = (a.entry.origin, a.entry.stream, a.entry.seq)
                     if (
-                        a.entry.kind in CASE_KINDS
+                        (a.entry.kind in CASE_KINDS or a.entry.kind == Kind.REVIEW_OPINION)
                         and not me.is_ancestor_of(DivisionCode(a.entry.origin))
                         and ek not in seen
                     ):

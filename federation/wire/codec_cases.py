@@ -79,6 +79,7 @@ class CaseRecord:
     due_provisional: bool = False
     version: int = 0
     outline: CaseState | None = None  # a custody offer's snapshot, for a node new to the case
+    about: tuple[str, str] = ("", "")  # a review request's item and filing division, for a reviewer new to the case
 
 
 def to_us(at: dt.datetime) -> int:
@@ -330,7 +331,31 @@ def case_record(body: bytes) -> CaseRecord:
         due_provisional=msg.accepted.due_provisional if isinstance(cmd, Accept) else False,
         version=msg.version,
         outline=_offered_state(msg) if isinstance(cmd, OfferCustody) else None,
+        about=(msg.review_requested.item_code, msg.review_requested.filing_division)
+        if isinstance(cmd, RequestReview)
+        else ("", ""),
     )
+
+
+def opinion_body(case_no: str, lead: str, o: Opinion, actor: str) -> bytes:
+    """The body of a `review_opinion` entry."""
+    return case_pb2.ReviewOpinion(
+        case_no=case_no,
+        lead=lead,
+        department=o.department,
+        verdict=o.verdict.value,
+        reasons=o.reasons,
+        forward_to=o.forward_to,
+        at_us=o.at_us,
+        actor=actor,
+    ).SerializeToString()
+
+
+def opinion_from_body(origin: str, entry_hash: bytes, body: bytes) -> tuple[Opinion, str, str]:
+    """(the opinion, its case, the lead it answers) of a `review_opinion` entry of `origin`."""
+    m = parsed(case_pb2.ReviewOpinion(), body, "review opinion")
+    opinion = Opinion(origin, m.department, _verdict(m.verdict), m.reasons, m.forward_to, m.at_us, False, entry_hash)
+    return opinion, m.case_no, m.lead
 
 
 def _offered_state(msg: case_pb2.CaseEntry) -> CaseState:

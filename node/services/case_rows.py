@@ -27,6 +27,7 @@ from node.domain.lifecycle import CLOCK_STOPPED, CaseState, Command, File, Offer
 from node.domain.supervision import resolved
 from node.domain.timelimits import due_date, local_date
 from node.services.ports import micros
+from node.services.review_rows import REVIEW_COMMANDS, on_change
 from node.store.cases import StoredCase, case_row
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def project_cases(
     known: Sequence[Known] | None = None,
     prior: Mapping[str, StoredCase] | None = None,
     refused: list[tuple[Entry, str]] | None = None,
+    me: str = "",
 ) -> int:
     """Apply case entries (and any waiting ones they unblock); returns how many are left
     waiting. `new_to_me`: the entries are addressed copies, so a custody offer may bring a
@@ -60,7 +62,8 @@ def project_cases(
     `prior`: the rows of those cases as the command read them before it changed them;
     `refused`: where entries that break a case rule go, with the reason (raised when None).
     Due dates follow the entry (an acceptance records its own) or are computed here from the
-    state and the calendar as of the entry's day, the same at every node and in a rebuild."""
+    state and the calendar as of the entry's day, the same at every node and in a rebuild.
+    `me`: this node (a joint review's rows, node.services.review_rows)."""
     if not entries:
         return 0
     pending: dict[str, list[tuple[Entry, CaseRecord, CaseState | None]]] = {}
@@ -93,6 +96,10 @@ def project_cases(
             if rec.version <= version:
                 applied.append(e)  # here already (by another path, or replayed)
                 continue
+            if current is None and new_to_me and isinstance(rec.command, REVIEW_COMMANDS):
+                on_change(tx, me, rec, None, calendar, rec.about)  # a reviewer's node: the review, not the case
+                applied.append(e)
+                continue
             try:
                 after = computed if computed is not None else _next(current, e, rec, version, new_to_me)
             except CaseRuleBroken as exc:
@@ -109,6 +116,8 @@ def project_cases(
             if moved:
                 events.append((after, rec.at, moved))
             changed_at[case_no] = rec.at
+            if isinstance(rec.command, REVIEW_COMMANDS) and after.review is not None:
+                on_change(tx, me, rec, after, calendar, (after.item_code, after.filing_division))
             current, seq = StoredCase(after, *_due(current, rec, after, calendar)), e.seq
             applied.append(e)
         if current is None or seq == 0:

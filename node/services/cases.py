@@ -16,7 +16,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any, Protocol
 
 from federation.wire.codec import addressed_from_wire
@@ -27,12 +27,14 @@ from node import logs
 from node.bell import Bell
 from node.divisions_data import national_county_codes
 from node.domain.bounds import check, check_command
+from node.domain.calendar import WorkCalendar
 from node.domain.catalog import CatalogItem
 from node.domain.codes import HANDLING_FORMS, SERVICE_OBJECTS
 from node.domain.divisions import DivisionCode
 from node.domain.entries import CASE_KINDS, Kind, Stream
 from node.domain.errors import InvalidInput, NotFound, mask
 from node.domain.identifiers import validate_credit_code, validate_resident_id
+from node.domain.joint_review import default_opinion, requests_for
 from node.domain.lifecycle import (
     CLOCK_STOPPED,
     RUNNING,
@@ -40,9 +42,12 @@ from node.domain.lifecycle import (
     AcceptCustody,
     CaseCommand,
     CaseState,
+    Decide,
     DeclineCustody,
     File,
+    LapseReview,
     OfferCustody,
+    RequestReview,
     Status,
     WithdrawOffer,
     apply,
@@ -57,6 +62,7 @@ from node.services.ports import Addresser, CalendarCache, Clock
 from node.services.projection import Projection
 from node.services.reach import check_addressee
 from node.services.requests import ClientRequest
+from node.services.review_rows import opinion_of_row
 from node.store import Store, Tx
 from node.store.cases import StoredCase
 from node.store.queues import Reveal
@@ -74,20 +80,41 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,18}[0-9]$")
 
 def _addressees(before: CaseState, cmd: CaseCommand, me: str) -> set[str]:
     """Who must receive this change as an addressed entry: the node an offer (or its
-    withdrawal) names, the
-    offering node for an answer, the filing node (which keeps the whole timeline) and the
-    handling node (which counts the case) whenever they are not this node or its ancestors."""
+    withdrawal) names, the offering node for an answer, the reviewers' nodes of a joint review
+    (its request, lapses and decision), the filing node (which keeps the whole timeline) and
+    the handling node (which counts the case) whenever they are not this node or its ancestors."""
     out = set()
     if isinstance(cmd, OfferCustody | WithdrawOffer):
         out.add(cmd.to)
     elif isinstance(cmd, AcceptCustody | DeclineCustody):
         out.add(before.custodian)
+    review = cmd.requests if isinstance(cmd, RequestReview) else before.review.requests if before.review else ()
+    if isinstance(cmd, RequestReview | LapseReview | Decide):  # the reviewers follow their review
+        out.update(q.node for q in review if not DivisionCode(q.node).is_ancestor_of(DivisionCode(me)))
     out.add(before.filing_division)
     handling = DivisionCode(before.handling_division)
     if not handling.is_ancestor_of(DivisionCode(me)):  # an ancestor has this node's stream already
         out.add(before.handling_division)  # delivery and evaluation count where the case was handled
     out.discard(me)
     return out
+
+
+def _with_opinions(tx: Tx, state: CaseState, cmd: Decide, now: dt.datetime) -> Decide:
+    """A decision carrying the opinions of the case's joint review as this node holds them,
+    and the silence of every reviewer past its due date; a caller brings none of its own."""
+    if cmd.opinions:
+        raise InvalidInput("opinions", "the decision carries the opinions the reviewers sent; send none")
+    if state.review is None:
+        return cmd
+    rows = {(r.node, r.department): r for r in tx.joint_review(state.case_no)}
+    opinions = []
+    for q in state.review.requests:  # in the order asked
+        row = rows.get(q.key)
+        if row is not None and row.verdict:
+            opinions.append(opinion_of_row(row))
+        elif local_date(now) > dt.date.fromisoformat(q.due):
+            opinions.append(default_opinion(q, int(now.timestamp() * 1_000_000)))
+    return replace(cmd, opinions=tuple(opinions))
 
 
 @dataclass(frozen=True)
@@ -184,7 +211,18 @@ _OUTLINE_FIELDS = ("command", "case_no", "item_code", "handling_division", "fili
 
 def _detail(cmd: CaseCommand) -> dict[str, Any]:
     out = {k: v for k, v in cmd.__dict__.items() if k not in _OUTLINE_FIELDS and v not in ("", (), None)}
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+    return {k: _plain(v) for k, v in out.items()}
+
+
+def _plain(value: Any) -> Any:
+    """A command's field as plain data (a joint review's requests and opinions as objects)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
 
 
 class CaseService:
@@ -334,6 +372,28 @@ class CaseService:
         self._log_batch("case_filed", states)
         return states
 
+    def _review_requests(
+        self, tx: Tx, state: CaseState, cmd: RequestReview, calendar: WorkCalendar, today: dt.date
+    ) -> RequestReview:
+        """The requests of the item's joint-review plan for this case, due by each reviewer's
+        limit in this node's working days; a caller names no reviewers of its own."""
+        if cmd.requests:
+            raise InvalidInput("requests", "the item's joint-review plan names the reviewers; name none")
+        item = self._catalog_items(tx, [state.item_code]).get(state.item_code)
+        if item is None or item.joint_review is None:
+            raise InvalidInput(
+                "item",
+                f"{state.item_code} has no joint-review plan (catalog field joint_review, docs/catalog-format.md)",
+            )
+        plan, me = item.joint_review, DivisionCode(self.code)
+        days = calendar.for_division(self.code)
+        due = {r.limit_days: days.add_working_days(today, r.limit_days)[0] for r in plan.reviewers}
+        requests = requests_for(plan, me, DivisionCode(state.filing_division), due)
+        for q in requests:
+            if q.node != me.code:
+                check_addressee(tx, me, q.node, "reviewer node")
+        return RequestReview(requests, plan.mode)
+
     def _log_batch(self, event: str, states: Sequence[CaseState], command: str = "") -> None:
         """One line per case on the operator path, one summary line per bulk batch."""
         if len(states) == 1:
@@ -392,6 +452,10 @@ class CaseService:
                     cmd = replace(cmd, answer_by=answer_by.isoformat())
                 elif isinstance(cmd, AcceptCustody | DeclineCustody | WithdrawOffer):
                     check_offer_terms(tx, stored.state, cmd, today)
+                elif isinstance(cmd, RequestReview):
+                    cmd = self._review_requests(tx, stored.state, cmd, calendar, today)
+                elif isinstance(cmd, Decide):
+                    cmd = _with_opinions(tx, stored.state, cmd, now)
                 check_command(cmd)
                 after = apply(stored.state, cmd, now)
                 addressees.append(_addressees(stored.state, cmd, me))

@@ -38,6 +38,7 @@ from node.domain.supervision import ack_problem, alarm_problem, follow_up_proble
 from node.domain.timelimits import local_date
 from node.services.case_rows import Known, due_of, project_cases
 from node.services.ports import CalendarCache
+from node.services.review_rows import on_opinion
 from node.store import Tx
 from node.store.cases import StoredCase
 from node.store.catalog import item_row
@@ -86,7 +87,7 @@ class Projection:
         the rows of those cases the command read (none for new cases)."""
         out = Projected()
         if known is not None:  # what the command computed with the cached calendar, used again
-            out.waiting = project_cases(tx, entries, self.calendar.get(), known=known, prior=prior)
+            out.waiting = project_cases(tx, entries, self.calendar.get(), known=known, prior=prior, me=self.me.code)
             return out
         # The calendar as this transaction sees it (a rebuild has replayed only the years
         # published so far), moved on by the calendars among `entries` in their order.
@@ -98,7 +99,9 @@ class Projection:
                 cases.append(e)
                 continue
             if cases and kind in IN_ORDER:  # the case entries before it are applied first, as written
-                out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
+                out.waiting += project_cases(
+                    tx, cases, calendar, new_to_me=copies, refused=out.refused, me=self.me.code
+                )
                 cases = []
             if kind == Kind.ITEM_PUBLISHED:
                 item = item_from_body(e.body)
@@ -144,13 +147,17 @@ class Projection:
                 tx.put_revocation(fp, code, e.origin, e.recorded_at_us, e.seq)
             elif kind == Kind.BUNDLE_SENT and to_me:
                 bundles.append(e)
+            elif kind == Kind.REVIEW_OPINION:
+                why = on_opinion(tx, self.me.code, e, calendar)
+                if why is not None:
+                    out.refused.append((e, why))
             elif kind in SUPERVISION_KINDS:
                 why = _supervision(tx, e)
                 if why is not None:
                     out.refused.append((e, why))
         tx.put_items(items)
         if cases:
-            out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused)
+            out.waiting += project_cases(tx, cases, calendar, new_to_me=copies, refused=out.refused, me=self.me.code)
         for e in bundles:  # after the case rows: an offer and its bundle may come together
             case_no, digest = bundle_sent_from_body(e.body)
             tx.set_case_bundle(case_no, digest)
@@ -249,6 +256,7 @@ IN_ORDER = frozenset(
         Kind.LOCAL_CALENDAR_PUBLISHED,
         Kind.LOCAL_CALENDAR_ENDORSED,
         Kind.STATS_SIGNED,
+        Kind.REVIEW_OPINION,  # answers the request before it
         *SUPERVISION_KINDS,
     }
 )

@@ -70,7 +70,8 @@ class Rebuilder:
         log: list[Replayed] = [(held, e, False, False) for held, e in tx.all_entries()]
         for held, addressee, state, wire in tx.addressed_wires():
             e = addressed_from_wire(wire).entry
-            if e.kind in CASE_KINDS and not self.me.is_ancestor_of(DivisionCode(e.origin)):
+            followed = e.kind in CASE_KINDS or e.kind == Kind.REVIEW_OPINION
+            if followed and not self.me.is_ancestor_of(DivisionCode(e.origin)):
                 log.append((held, e, True, False))  # a case this node follows by copies
             if e.kind == Kind.BUNDLE_SENT and state == DELIVERED and addressee == self.me.code:
                 log.append((held, e, False, True))

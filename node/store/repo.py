@@ -33,6 +33,7 @@ from node.store.log import LogTx
 from node.store.mail import MailTx
 from node.store.materials import MaterialsTx
 from node.store.queues import QueuesTx
+from node.store.reviews import ReviewsTx
 from node.store.stats import STATS_TABLES, StatsTx
 from node.store.supervision import SupervisionTx
 from node.store.tables import (
@@ -43,6 +44,7 @@ from node.store.tables import (
     CASES,
     CATALOG_ITEMS,
     DIVISIONS,
+    JOINT_REVIEWS,
     LOCAL_CALENDARS,
     NODE_VERSIONS,
     RECTIFICATIONS,
@@ -81,10 +83,11 @@ DERIVED_TABLES = (
     REVOCATIONS,
     TRUSTED_ROOTS,
     NODE_VERSIONS,
+    JOINT_REVIEWS,
 )
 
 
-class Tx(LogTx, CatalogTx, CasesTx, QueuesTx, StatsTx, SupervisionTx, MaterialsTx, TrustTx, MailTx):
+class Tx(LogTx, CatalogTx, CasesTx, QueuesTx, StatsTx, SupervisionTx, MaterialsTx, TrustTx, MailTx, ReviewsTx):
     """One database transaction of the node; every method is one storage function."""
 
     # -- rebuilding -----------------------------------------------------------------------

@@ -533,6 +533,37 @@ NODE_VERSIONS = Table(
 )
 
 
+# Joint reviews (并联审批, issue 14): one row per reviewer asked about a case, from the lead's
+# `case_review_requested` entry; its opinion (a `review_opinion` entry of the reviewer's node)
+# or its silence (`case_review_lapsed`) fills it in; the decision closes it. Derived: every node
+# that holds the request keeps it - the lead, the reviewers, the filing node, the tiers above.
+JOINT_REVIEWS = Table(
+    "joint_reviews",
+    metadata,
+    Column("case_no", String(50), primary_key=True),
+    Column("node", String(12), primary_key=True),  # the reviewer's node
+    Column("department", String(18), primary_key=True),  # the reviewer's credit code
+    Column("name", String(100), nullable=False),
+    Column("lead", String(12), nullable=False, index=True),  # the node that asked
+    Column("item_code", String(64), nullable=False),
+    Column("filing_division", String(12), nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("due", String(10), nullable=False),  # the last day it may answer
+    Column("silence", String(16), nullable=False),  # what no answer counts as
+    Column("requested_at_us", BigInteger, nullable=False),
+    Column("verdict", String(16), nullable=False, default=""),  # "": not answered yet
+    Column("reasons", Text, nullable=False, default=""),
+    Column("forward_to", Text, nullable=False, default=""),
+    Column("by_default", Boolean, nullable=False, default=False),  # silence, recorded by the lead
+    Column("answered_at_us", BigInteger),
+    Column("working_days", Integer),  # from the request to the answer (or the due date, silent)
+    Column("opinion_hash", LargeBinary, nullable=False, default=b""),  # the review_opinion entry
+    Column("decided_at_us", BigInteger),  # the case's decision: the review is closed
+    # a node's queue: the requests it has not answered, soonest due first
+    Index("ix_joint_reviews_queue", "node", "verdict", "due"),
+)
+
+
 ALL_TABLES: list[Table] = [
     ENTRIES,
     STREAM_TAILS,
@@ -567,6 +598,7 @@ ALL_TABLES: list[Table] = [
     PRINCIPALS,
     CLIENT_REQUESTS,
     NODE_VERSIONS,
+    JOINT_REVIEWS,
 ]
 
 
@@ -717,3 +749,28 @@ class AddressedRow:
     wire: bytes
     held_ns: int | None
     refusal: str
+
+
+@dataclass
+class JointReviewRow:
+    """One reviewer asked about a case (并联审批), with its opinion or its recorded silence."""
+
+    case_no: str
+    node: str
+    department: str
+    name: str
+    lead: str
+    item_code: str
+    filing_division: str
+    mode: str
+    due: str
+    silence: str
+    requested_at_us: int
+    verdict: str
+    reasons: str
+    forward_to: str
+    by_default: bool
+    answered_at_us: int | None
+    working_days: int | None
+    opinion_hash: bytes
+    decided_at_us: int | None

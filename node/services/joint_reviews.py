@@ -1,0 +1,116 @@
+"""Joint review use cases (并联审批 / 纵横联审, issue 14, docs/joint-review.md): open a case's
+review as its lead, answer a request as a reviewer's node, record the silence of reviewers past
+their due date, and show the review of a case and the queue of requests a node has not answered.
+
+The lead's steps are case changes (node.services.cases: the lead stays the only writer of the
+case). An opinion is the reviewer's own `review_opinion` entry, in its node's `case` stream,
+signed and addressed to the lead unless the lead holds that stream already (an ancestor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from federation.wire.codec_cases import opinion_body
+from node import logs
+from node.bell import Bell
+from node.domain.bounds import check
+from node.domain.divisions import DivisionCode
+from node.domain.entries import Kind, Stream
+from node.domain.errors import NotFound
+from node.domain.identifiers import validate_credit_code
+from node.domain.joint_review import Opinion, Verdict, check_answer, check_opinion
+from node.domain.lifecycle import CaseState, LapseReview, RequestReview
+from node.domain.timelimits import local_date
+from node.journal import Journal, Record
+from node.services.cases import CaseService
+from node.services.ports import Addresser, Clock, micros
+from node.services.projection import Projection, ProjectionRefused
+from node.services.review_rows import opinion_of_row, request_of_row
+from node.store import Store
+from node.store.tables import JointReviewRow
+
+
+class JointReviewService:
+    def __init__(
+        self,
+        me: DivisionCode,
+        store: Store,
+        journal: Journal,
+        projection: Projection,
+        clock: Clock,
+        cases: CaseService,
+        outbox: Addresser,
+        bell: Bell,
+    ) -> None:
+        self.me, self.store, self.journal, self.projection, self.clock = me, store, journal, projection, clock
+        self.cases, self.outbox, self.bell = cases, outbox, bell
+        self.log = logs.get("joint_review")
+
+    def request(self, case_no: str, actor: str) -> CaseState:
+        """Open the case's joint review as its plan says (this node must hold the case)."""
+        return self.cases.act(case_no, RequestReview(()), actor)
+
+    def answer(
+        self, case_no: str, department: str, verdict: Verdict, reasons: str, forward_to: str, actor: str
+    ) -> Opinion:
+        """Record `department`'s opinion at this node on a request it was sent, and send it to
+        the lead; raises and writes nothing when the request is not open to it."""
+        check("actor", actor)
+        dept = validate_credit_code(department, "department").value
+        reasons, forward_to = reasons.strip(), forward_to.strip()
+        check_opinion(verdict, reasons, forward_to)
+        now = self.clock()
+        now_us = micros(now)
+        with self.store.transaction() as tx:
+            tail = self.journal.lock(tx, Stream.CASE)
+            rows = tx.joint_review(case_no)
+            if not rows:
+                raise NotFound("joint review of case", case_no)
+            requests = [request_of_row(r) for r in rows]
+            opinions = [opinion_of_row(r) for r in rows if r.verdict]
+            decided = any(r.decided_at_us is not None for r in rows)
+            check_answer(requests, opinions, self.me.code, dept, local_date(now), decided, case_no)
+            lead = rows[0].lead
+            opinion = Opinion(self.me.code, dept, verdict, reasons, forward_to, now_us)
+            record = Record(Kind.REVIEW_OPINION, case_no, opinion_body(case_no, lead, opinion, actor))
+            (entry,) = self.journal.append(tx, Stream.CASE, [record], now_us, tail)
+            sent = lead != self.me.code and not DivisionCode(lead).is_ancestor_of(self.me)
+            if sent:
+                self.outbox.address(tx, [(entry, lead)], self.outbox.chain_der(), now_us)
+            refused = self.projection.apply(tx, [entry]).refused
+            if refused:  # checked above: a rule the two checks disagree on
+                raise ProjectionRefused(*refused[0])
+        if sent:
+            self.bell.ring()
+        self.log.info("review_opinion", case_no=case_no, lead=lead, verdict=verdict.value, node=self.me.code)
+        return replace(opinion, entry_hash=entry.hash)
+
+    def lapse_due(self, actor: str) -> list[JointReviewRow]:
+        """Record the silence of every reviewer of this node's open reviews past its due date;
+        returns the rows whose silence it recorded."""
+        today = local_date(self.clock())
+        with self.store.read() as tx:
+            silent = tx.silent_reviewers(self.me.code, today.isoformat())
+        held = self._held([r.case_no for r in silent])
+        commands = [(r.case_no, LapseReview(r.node, r.department)) for r in silent if r.case_no in held]
+        if commands:
+            self.cases.act_many(commands, actor)
+        return [r for r in silent if r.case_no in held]
+
+    def _held(self, case_nos: list[str]) -> set[str]:
+        """The cases this node holds (custody) among `case_nos`."""
+        with self.store.read() as tx:
+            return {no for no, s in tx.cases(case_nos).items() if s.custodian == self.me.code}
+
+    def show(self, case_no: str) -> list[JointReviewRow]:
+        with self.store.read() as tx:
+            rows = tx.joint_review(case_no)
+        if not rows:
+            raise NotFound("joint review of case", case_no)
+        return rows
+
+    def queue(self, limit: int = 100) -> list[JointReviewRow]:
+        """The requests this node's departments have not answered, soonest due first."""
+        with self.store.read() as tx:
+            return tx.review_queue(self.me.code, limit)

@@ -1,0 +1,97 @@
+"""Storage functions of joint reviews (并联审批, issue 14): the reviewers a case's lead asked,
+their opinions or recorded silence, and the queue of requests a node has not answered. A
+derived table, written only through node.services.projection. Mixed into node.store.repo.Tx."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import and_, insert, select, update
+
+from node.store.base import TxBase
+from node.store.tables import JOINT_REVIEWS, JointReviewRow
+
+_OPEN = and_(JOINT_REVIEWS.c.verdict == "", JOINT_REVIEWS.c.decided_at_us.is_(None))
+
+
+def _row(r: Sequence[object]) -> JointReviewRow:
+    return JointReviewRow(**dict[str, Any](zip(JOINT_REVIEWS.c.keys(), r, strict=True)))
+
+
+class ReviewsTx(TxBase):
+    def put_review_requests(self, rows: Sequence[Mapping[str, object]]) -> int:
+        """Keep the requests not held yet (a request reaches a node by several paths); how many
+        were new."""
+        c = JOINT_REVIEWS.c
+        new = 0
+        for row in rows:
+            key = (c.case_no == row["case_no"], c.node == row["node"], c.department == row["department"])
+            if self.conn.execute(select(c.case_no).where(*key)).first() is None:
+                self.conn.execute(
+                    insert(JOINT_REVIEWS).values(
+                        **row, verdict="", reasons="", forward_to="", by_default=False, opinion_hash=b""
+                    )
+                )
+                new += 1
+        return new
+
+    def joint_review(self, case_no: str) -> list[JointReviewRow]:
+        """Every reviewer asked about a case (by request, node and department)."""
+        c = JOINT_REVIEWS.c
+        q = select(JOINT_REVIEWS).where(c.case_no == case_no).order_by(c.requested_at_us, c.node, c.department)
+        rows = self.conn.execute(q).all()
+        return [_row(r) for r in rows]
+
+    def record_opinion(
+        self,
+        case_no: str,
+        node: str,
+        department: str,
+        *,
+        verdict: str,
+        reasons: str,
+        forward_to: str,
+        by_default: bool,
+        answered_at_us: int,
+        working_days: int | None,
+        opinion_hash: bytes,
+    ) -> bool:
+        """Fill in an open request's answer; False when it is not open (answered, or decided)."""
+        c = JOINT_REVIEWS.c
+        done = self.conn.execute(
+            update(JOINT_REVIEWS)
+            .where(c.case_no == case_no, c.node == node, c.department == department, _OPEN)
+            .values(
+                verdict=verdict,
+                reasons=reasons,
+                forward_to=forward_to,
+                by_default=by_default,
+                answered_at_us=answered_at_us,
+                working_days=working_days,
+                opinion_hash=opinion_hash,
+            )
+        )
+        return bool(done.rowcount)
+
+    def close_joint_review(self, case_no: str, decided_at_us: int) -> None:
+        c = JOINT_REVIEWS.c
+        self.conn.execute(
+            update(JOINT_REVIEWS)
+            .where(c.case_no == case_no, c.decided_at_us.is_(None))
+            .values(decided_at_us=decided_at_us)
+        )
+
+    def review_queue(self, node: str, limit: int = 100) -> list[JointReviewRow]:
+        """The requests `node`'s departments have not answered on cases not yet decided,
+        soonest due first."""
+        c = JOINT_REVIEWS.c
+        q = select(JOINT_REVIEWS).where(c.node == node, _OPEN).order_by(c.due, c.case_no).limit(limit)
+        return [_row(r) for r in self.conn.execute(q).all()]
+
+    def silent_reviewers(self, lead: str, before: str) -> list[JointReviewRow]:
+        """Requests `lead` made that are still open after their due date (`before`: the first
+        day silence may be recorded, ISO): the reviewers whose silence the lead records."""
+        c = JOINT_REVIEWS.c
+        q = select(JOINT_REVIEWS).where(c.lead == lead, _OPEN, c.due < before).order_by(c.due, c.case_no)
+        return [_row(r) for r in self.conn.execute(q).all()]

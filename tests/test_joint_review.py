@@ -1,0 +1,193 @@
+"""Joint review across real stores in one process (docs/joint-review.md): a village errand
+taken by its county, reviewed by three county departments and the city at the same time;
+opinions travel as signed entries; silence is recorded as the plan says; the decision carries
+every opinion and is checked wherever it arrives; a reviewer not asked, or answering late or
+after the decision, is refused with nothing stored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from federation.wire.codec_cases import case_entry, opinion_body
+from node.context import Node
+from node.domain.divisions import DivisionCode as D
+from node.domain.entries import Kind, Stream
+from node.domain.errors import CaseConflict, InvalidInput, NotFound
+from node.domain.joint_review import Opinion, Verdict, plan_from_dict
+from node.domain.lifecycle import Accept, AcceptCustody, Decide, OfferCustody, RequestReview, Status
+from node.journal import Record
+from tests.conftest import Clock, licence_item
+from tests.helpers import counts
+from tests.test_custody import CITY, COUNTY, COUNTY_B, PROVINCE, TOWNSHIP, VILLAGE, errand, settle
+from tests.test_replica import enroll, province_node, push_up
+
+# 广安区 departments (real credit codes, shared/data/catalog_sichuan_511602.csv)
+JINGXIN, ZHUJIAN, NONGYE = "11511301008778183N", "11511301008778255F", "11511301008778423H"
+CITY_DEPT = "11511301008778490F"  # standing in for the city's health commission
+PLAN = plan_from_dict(
+    {
+        "reviewers": [
+            {"department": JINGXIN, "name": "区经信局", "limit_days": 5},
+            {"department": ZHUJIAN, "name": "区住建局", "limit_days": 5},
+            {"department": NONGYE, "name": "区农业农村局", "limit_days": 5},
+            {"department": CITY_DEPT, "name": "市卫健委", "node": "city", "limit_days": 10},
+        ]
+    }
+)
+ITEM = licence_item(name="企业投资项目核准", legal=45, promised=None, joint_review=PLAN)
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, clock: Clock) -> Iterator[dict[str, Node]]:
+    clock.set_local(2026, 3, 2)  # a Monday
+    made = {PROVINCE: province_node(tmp_path / PROVINCE, PROVINCE, clock)}
+    for code in (CITY, COUNTY, TOWNSHIP, VILLAGE, COUNTY_B):
+        parent = D(code).parent()
+        assert parent is not None
+        made[code] = enroll(made[parent.code], code, tmp_path, clock)
+    made[COUNTY].catalog.import_items([ITEM])
+    settle(made)
+    yield made
+    for n in made.values():
+        n.close()
+
+
+def _under_review(nodes: dict[str, Node]) -> str:
+    village, county = nodes[VILLAGE], nodes[COUNTY]
+    case_no = errand(village, ITEM.implementation_code)
+    settle(nodes)
+    county.cases.act(case_no, AcceptCustody(COUNTY), "窗口-王")
+    county.cases.act(case_no, Accept(), "窗口-王")
+    state = county.joint_reviews.request(case_no, "审查-李")
+    assert state.status == Status.UNDER_REVIEW and state.review is not None
+    settle(nodes)
+    return case_no
+
+
+def test_four_reviewers_at_once_one_silent_one_disagreeing_and_the_lead_denies(
+    nodes: dict[str, Node], clock: Clock
+) -> None:
+    county, city, village = nodes[COUNTY], nodes[CITY], nodes[VILLAGE]
+    case_no = _under_review(nodes)
+    # both tiers see the request at once: the county's departments and the city's queue
+    assert [r.department for r in county.joint_reviews.queue()] == [JINGXIN, ZHUJIAN, NONGYE]
+    assert [(r.case_no, r.department, r.due) for r in city.joint_reviews.queue()] == [
+        (case_no, CITY_DEPT, "2026-03-16")
+    ]
+    clock.set_local(2026, 3, 4)
+    county.joint_reviews.answer(case_no, JINGXIN, Verdict.AGREE, "", "", "经信-赵")
+    county.joint_reviews.answer(case_no, ZHUJIAN, Verdict.DISAGREE, "选址不符合国土空间规划", "", "住建-钱")
+    city.joint_reviews.answer(case_no, CITY_DEPT, Verdict.AGREE_FORWARD, "", "省卫健委", "卫健-孙")
+    settle(nodes)
+    with pytest.raises(CaseConflict, match="区农业农村局"):  # still within its limit
+        county.cases.act(case_no, Decide(False, "不符合规划"), "决定-周")
+    clock.set_local(2026, 3, 10)  # 区农业农村局 was due on 2026-03-09
+    assert [r.department for r in county.joint_reviews.lapse_due("监察")] == [NONGYE]
+    with pytest.raises(CaseConflict, match="responsibility"):
+        county.cases.act(case_no, Decide(True), "决定-周")
+    denied = county.cases.act(case_no, Decide(False, "选址不符合国土空间规划"), "决定-周")
+    assert denied.status == Status.DENIED
+    county.cases.act(case_no, OfferCustody(VILLAGE, "result"), "决定-周")
+    settle(nodes)
+    for code in (VILLAGE, COUNTY, CITY, PROVINCE):
+        rows = {r.department: r for r in nodes[code].joint_reviews.show(case_no)}
+        assert {d: (r.verdict, r.by_default, r.working_days) for d, r in rows.items()} == {
+            JINGXIN: ("agree", False, 2),
+            ZHUJIAN: ("disagree", False, 2),
+            NONGYE: ("agree", True, 5),
+            CITY_DEPT: ("agree_forward", False, 2),
+        }, code
+        assert all(r.decided_at_us for r in rows.values()), code
+        assert nodes[code].cases.get(case_no).status == Status.DENIED, code
+    timeline = [(s.kind, s.writer) for s in village.cases.show(case_no).timeline]
+    assert ("case_review_requested", COUNTY) in timeline and ("case_review_lapsed", COUNTY) in timeline
+    decided = next(s for s in village.cases.show(case_no).timeline if s.kind == "case_decided")
+    assert [o["verdict"] for o in decided.detail["opinions"]] == ["agree", "disagree", "agree", "agree_forward"]
+    json.dumps(decided.detail)  # the timeline's detail is plain data, as --json prints it
+    assert city.joint_reviews.queue() == [] and county.joint_reviews.queue() == []
+    for code in (VILLAGE, COUNTY, CITY, PROVINCE):  # the rows follow from the log alone
+        assert nodes[code].rebuilder().rebuild(check=True).differences == {}, code
+
+
+def test_all_agree_and_the_lead_approves(nodes: dict[str, Node], clock: Clock) -> None:
+    county, city = nodes[COUNTY], nodes[CITY]
+    case_no = _under_review(nodes)
+    clock.set_local(2026, 3, 3)
+    for dept in (JINGXIN, ZHUJIAN, NONGYE):
+        county.joint_reviews.answer(case_no, dept, Verdict.AGREE, "", "", "审查")
+    city.joint_reviews.answer(case_no, CITY_DEPT, Verdict.AGREE, "", "", "卫健-孙")
+    settle(nodes)
+    approved = county.cases.act(case_no, Decide(True, result_ref="核准-2026-001"), "决定-周")
+    assert approved.status == Status.APPROVED
+    settle(nodes)
+    assert nodes[PROVINCE].cases.get(case_no).status == Status.APPROVED
+
+
+def test_a_reviewer_not_asked_late_or_after_the_decision_is_refused_with_nothing_stored(
+    nodes: dict[str, Node], clock: Clock
+) -> None:
+    county, city, county_b = nodes[COUNTY], nodes[CITY], nodes[COUNTY_B]
+    case_no = _under_review(nodes)
+    for node, dept, error in (
+        (county, CITY_DEPT, CaseConflict),  # asked at the city, not at the county
+        (county_b, JINGXIN, NotFound),  # county B holds no request
+        (county, "11511301008778183X", InvalidInput),  # not a credit code
+    ):
+        before = counts(node)
+        with pytest.raises(error):
+            node.joint_reviews.answer(case_no, dept, Verdict.AGREE, "", "", "x")
+        assert counts(node) == before
+    with pytest.raises(InvalidInput, match="reasons"):
+        county.joint_reviews.answer(case_no, JINGXIN, Verdict.DISAGREE, " ", "", "x")
+    clock.set_local(2026, 3, 17)  # past every due date
+    before = counts(city)
+    with pytest.raises(CaseConflict, match="due by 2026-03-16"):
+        city.joint_reviews.answer(case_no, CITY_DEPT, Verdict.AGREE, "", "", "卫健-孙")
+    assert counts(city) == before
+    # a rogue county B writes an opinion behind the service's back and sends it to the lead
+    forged = Opinion(COUNTY_B, JINGXIN, Verdict.DISAGREE, "伪造", at_us=1)
+    with county_b.store.transaction() as tx:
+        county_b.journal.append(
+            tx, Stream.CASE, [Record(Kind.REVIEW_OPINION, case_no, opinion_body(case_no, COUNTY, forged, "x"))], 1
+        )
+    settle(nodes)  # the city holds county B's stream: kept there without effect, with an alarm
+    with city.store.read() as tx:
+        alarms = [a for a in tx.alarms() if a.kind == "EntryRefused" and a.peer == COUNTY_B]
+    assert len(alarms) == 1 and "has not asked" in alarms[0].detail
+    for code in (COUNTY, CITY, PROVINCE):
+        assert COUNTY_B not in {r.node for r in nodes[code].joint_reviews.show(case_no)}
+    assert county.cases.act(case_no, Decide(True), "决定-周").status == Status.APPROVED  # silence: agreement
+    assert {(r.verdict, r.by_default) for r in county.joint_reviews.show(case_no)} == {("agree", True)}
+    with pytest.raises(CaseConflict, match="decided"):
+        county.joint_reviews.answer(case_no, JINGXIN, Verdict.AGREE, "", "", "x")
+
+
+def test_a_decision_with_opinions_nobody_gave_is_refused_where_it_arrives(nodes: dict[str, Node]) -> None:
+    county, city = nodes[COUNTY], nodes[CITY]
+    case_no = _under_review(nodes)
+    before = counts(county)
+    for cmd, error in (
+        (Decide(True, opinions=(Opinion(COUNTY, JINGXIN, Verdict.AGREE),)), "send none"),
+        (RequestReview(county.cases.get(case_no).review.requests), "name none"),  # type: ignore[union-attr]
+    ):
+        with pytest.raises(InvalidInput, match=error):
+            county.cases.act(case_no, cmd, "x")
+    with pytest.raises(CaseConflict, match="already"):
+        county.joint_reviews.request(case_no, "x")
+    assert counts(county) == before
+    # a rogue lead writes a decision carrying an opinion of a department it never asked
+    state = county.cases.get(case_no)
+    forged = Decide(True, opinions=(Opinion(COUNTY_B, JINGXIN, Verdict.AGREE),))
+    after = state._replace(status=Status.APPROVED, version=state.version + 1)
+    kind, body = case_entry(forged, after, state.filed_at, "rogue", COUNTY)
+    with county.store.transaction() as tx:
+        county.journal.append(tx, Stream.CASE, [Record(kind, case_no, body)], 1)
+    push_up(county, city)
+    assert city.cases.get(case_no).status == Status.UNDER_REVIEW
+    with city.store.read() as tx:
+        alarms = [a for a in tx.alarms() if a.kind == "EntryRefused" and a.peer == COUNTY]
+    assert len(alarms) == 1 and "was not asked" in alarms[0].detail
