@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,10 @@ from node.domain.errors import CaseConflict, InvalidInput, NotFound
 from node.domain.joint_review import Opinion, Verdict, plan_from_dict
 from node.domain.lifecycle import Accept, AcceptCustody, Decide, OfferCustody, RequestReview, Status
 from node.journal import Record
+from node.services.catalog_import import FULL_COLUMNS
+from node.store.catalog import item_row
 from tests.conftest import Clock, licence_item
+from tests.fedtools import cli, cli_json, db_counts
 from tests.helpers import counts
 from tests.test_custody import CITY, COUNTY, COUNTY_B, PROVINCE, TOWNSHIP, VILLAGE, errand, settle
 from tests.test_replica import enroll, province_node, push_up
@@ -191,3 +195,51 @@ def test_a_decision_with_opinions_nobody_gave_is_refused_where_it_arrives(nodes:
     with city.store.read() as tx:
         alarms = [a for a in tx.alarms() if a.kind == "EntryRefused" and a.peer == COUNTY]
     assert len(alarms) == 1 and "was not asked" in alarms[0].detail
+
+
+def test_the_cli_opens_answers_lists_and_decides_a_joint_review(tmp_path: Path) -> None:
+    """The whole walk through `yiwang joint` on one county (all reviewers at its own node), with
+    the refusals changing nothing, and the table in Chinese."""
+    home = tmp_path / "county"
+    cli(home, "init", "--code", COUNTY)
+    here = {"reviewers": [r for r in PLAN.to_dict()["reviewers"] if r["node"] == "here"]}
+    item = replace(ITEM, joint_review=plan_from_dict(here))
+    row = {k: v for k, v in item_row(item, COUNTY, 0).items() if k in FULL_COLUMNS}
+    (tmp_path / "items.json").write_text(json.dumps([{**row, "joint_review": here}], ensure_ascii=False))
+    cli(home, "catalog", "import", str(tmp_path / "items.json"))
+    person = ["--name", "王大妈", "--id", "440524188001010014"]
+    case_no = cli_json(home, "case", "file", "--item", ITEM.implementation_code, *person)["case_no"]
+    assert "joint review of case" in cli(home, "joint", "show", case_no, expect=3).stderr
+    cli(home, "case", "accept", case_no)
+    asked = cli_json(home, "joint", "request", case_no)
+    assert [r["department"] for r in asked] == sorted([JINGXIN, ZHUJIAN, NONGYE])
+    assert {r["verdict"] for r in cli_json(home, "joint", "queue")} == {None}
+    before = db_counts(home)
+    for args, code in (
+        (["--department", CITY_DEPT, "--verdict", "agree"], 4),  # not asked here
+        (["--department", JINGXIN, "--verdict", "disagree"], 2),  # no reasons
+        (["--department", JINGXIN, "--verdict", "maybe"], 2),
+    ):
+        cli(home, "joint", "answer", case_no, *args, expect=code)
+    assert db_counts(home) == before
+    cli(home, "joint", "answer", case_no, "--department", JINGXIN, "--verdict", "agree")
+    cli(home, "joint", "answer", case_no, "--department", ZHUJIAN, "--verdict", "disagree", "--reasons", "不符合规划")
+    cli(
+        home,
+        "joint",
+        "answer",
+        case_no,
+        "--department",
+        NONGYE,
+        "--verdict",
+        "agree_forward",
+        "--forward-to",
+        "市农业农村局",
+    )
+    cli(home, "case", "decide", case_no, "--approve", expect=4)  # a reasoned 不同意
+    cli(home, "case", "decide", case_no, "--approve", "--take-responsibility")
+    shown = cli(home, "joint", "show", case_no, lang="zh").stdout
+    assert "不同意" in shown and "不符合规划" in shown and "转报 市农业农村局" in shown
+    assert cli_json(home, "joint", "queue") == []
+    decided = [t for t in cli_json(home, "case", "show", case_no)["timeline"] if t["kind"] == "case_decided"]
+    assert decided[0]["detail"]["responsibility"] is True and len(decided[0]["detail"]["opinions"]) == 3

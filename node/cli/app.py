@@ -107,6 +107,12 @@ COMMANDS = (
     Entry("anchors", "node.cli.federation", "anchors_app", "Peer provinces whose roots this province trusts."),
     Entry("alarms", "node.cli.alarms", "app", "Alarms: this node's own, and electronic supervision (电子监察)."),
     Entry("review", "node.cli.review", "app", "好差评 follow-up: 差评 callbacks (回访) and rectifications (整改)."),
+    Entry(
+        "joint",
+        "node.cli.joint",
+        "app",
+        "Joint review (并联审批 / 纵横联审): open a case's review, answer as a co-reviewing department, the queue.",
+    ),
     Entry("sim", "node.cli.sim", "sim_app", "A local federation of real processes for a branch of the division tree."),
     Entry("notice", "node.cli.notices", "app", "Notices addressed to another node (delivered through the federation)."),
     Entry("mail", "node.cli.mail", "app", "Addressed copies the next hop refused (dead letters)."),

@@ -255,15 +255,27 @@ def decide(
         bool, typer.Option("--license", help="With --approve: issue an electronic licence (电子证照)")
     ] = False,
     valid_until: Annotated[str, typer.Option(help="The licence's last valid day, YYYY-MM-DD")] = "",
+    take_responsibility: Annotated[
+        bool,
+        typer.Option(
+            "--take-responsibility",
+            help="With --approve on a joint review: approve over a reasoned 不同意, the lead taking the responsibility",
+        ),
+    ] = False,
     actor: Actor = None,
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Decide (决定); an approval can issue a signed electronic licence."""
+    """Decide (决定); an approval can issue a signed electronic licence. A case under joint
+    review carries its opinions (yiwang joint show)."""
+    if take_responsibility and not approve:
+        raise InvalidInput("--take-responsibility", "goes with --approve")
     if not license_:
         if valid_until:
             raise InvalidInput("--valid-until", "goes with --license")
-        _act(case_no, Decide(approve, reason, result_ref), data_dir, actor, json_out)
+        _act(
+            case_no, Decide(approve, reason, result_ref, responsibility=take_responsibility), data_dir, actor, json_out
+        )
         return
     if not approve or result_ref:
         raise InvalidInput("--license", "a licence comes with --approve, and its number is the result reference")

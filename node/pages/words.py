@@ -130,6 +130,12 @@ SATISFACTION: dict[int, str] = {
     5: N_("Very dissatisfied"),
 }
 
+# A joint review's opinions (协办意见, node.domain.joint_review.Verdict).
+VERDICT = {
+    "agree": N_("Agree"),
+    "disagree": N_("Disagree"),
+    "agree_forward": N_("Agree, to be forwarded"),
+}
 CAUSE = {
     "overdue": N_("Past the legal time limit without reason"),
     "extra_conditions": N_("Conditions added"),
