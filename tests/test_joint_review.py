@@ -243,3 +243,68 @@ def test_the_cli_opens_answers_lists_and_decides_a_joint_review(tmp_path: Path) 
     assert cli_json(home, "joint", "queue") == []
     decided = [t for t in cli_json(home, "case", "show", case_no)["timeline"] if t["kind"] == "case_decided"]
     assert decided[0]["detail"]["responsibility"] is True and len(decided[0]["detail"]["opinions"]) == 3
+
+
+def test_the_console_opens_the_review_answers_from_its_queue_and_decides(tmp_path: Path, clock: Clock) -> None:
+    """In a real browser: the lead clerk opens the joint review on the case page; the county's
+    queue page lists the three requests and answers them (a 不同意 without reasons is refused
+    and writes nothing); the case page shows each opinion, and the lead approves taking the
+    responsibility."""
+    from node.domain.roles import Role
+    from node.services.cases import Applicant, FileRequest
+    from node.web.server import WebServer
+    from tests.browser import browser_page, look
+    from tests.test_workbench import CLERK, CLERK_PASSWORD, SHOT, _log_in, open_step, submit
+
+    clock.set_local(2026, 3, 2)
+    province = province_node(tmp_path / PROVINCE, PROVINCE, clock)
+    city = enroll(province, CITY, tmp_path, clock)
+    county = enroll(city, COUNTY, tmp_path, clock)
+    here = {"reviewers": [r for r in PLAN.to_dict()["reviewers"] if r["node"] == "here"]}
+    item = replace(ITEM, joint_review=plan_from_dict(here))
+    county.catalog.import_items([item])
+    county.principals.add_user(CLERK, frozenset({Role.CLERK, Role.REVIEWER, Role.DECIDER}), CLERK_PASSWORD)
+    applicant = Applicant("1", "王大妈", "440524188001010014")
+    case_no = county.cases.file(FileRequest(item.implementation_code, applicant), CLERK).case_no
+    county.cases.act(case_no, Accept(), CLERK)
+    server = WebServer(county, "127.0.0.1:0")
+    base = f"http://{server.start()}"
+    try:
+        with browser_page() as (page, seen):
+            _log_in(page, base, CLERK, CLERK_PASSWORD)
+            page.goto(f"{base}/cases/{case_no}")
+            open_step(page, "request_review")
+            submit(page, "#step-request_review button[type=submit]")
+            assert page.inner_text("#status") == "审查中"
+            assert page.inner_text("#joint-review").count("待答复") == 3
+            page.click("header nav >> text=联审")
+            look(page, seen, SHOT)
+            assert seen.facts["unlabelled"] == [] and seen.facts["scripts"] == 0
+            assert page.locator("#review-queue tr.request").count() == 3
+            before = counts(county)
+            form = f"#answer-{case_no}-{ZHUJIAN}"
+            page.check(f"{form} input[value=disagree]")
+            submit(page, f"{form} button[type=submit]")
+            assert page.inner_text("#flash").startswith("不同意须说明理由") and counts(county) == before
+            page.fill(f"#reasons-{case_no}-{ZHUJIAN}", "选址不符合国土空间规划")
+            page.check(f"{form} input[value=disagree]")
+            submit(page, f"{form} button[type=submit]")
+            assert page.inner_text("#flash") == "意见已发送主办单位"
+            for dept in (JINGXIN, NONGYE):
+                page.check(f"#answer-{case_no}-{dept} input[value=agree]")
+                submit(page, f"#answer-{case_no}-{dept} button[type=submit]")
+            assert page.inner_text("#no-requests") == "本节点没有待答复的联审"
+            page.goto(f"{base}/cases/{case_no}")
+            table = page.inner_text("#joint-review")
+            assert "不同意" in table and "选址不符合国土空间规划" in table and table.count("同意") == 3
+            open_step(page, "decide_approve")
+            page.check("#step-decide_approve input[value=approve]")
+            page.check("#responsibility")
+            submit(page, "#step-decide_approve button[type=submit]")
+            submit(page, "#confirm-button")
+            assert page.inner_text("#status") == "准予许可"
+        assert seen.errors == [] and seen.outside == []
+    finally:
+        server.stop()
+        for n in (county, city, province):
+            n.close()

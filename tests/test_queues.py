@@ -9,8 +9,8 @@ import pytest
 from node.context import Node
 from node.domain.errors import InvalidInput
 from node.domain.lifecycle import Accept, RequestSupplement
+from node.domain.queues import Queue
 from node.services.cases import Applicant, FileRequest
-from node.services.queues import Queue
 from tests.conftest import Clock, licence_item
 from tests.helpers import counts
 

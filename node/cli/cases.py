@@ -6,7 +6,7 @@ Each state command is one lifecycle command; illegal ones fail with the commands
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -47,7 +47,9 @@ from node.domain.lifecycle import (
 from node.domain.materials import MAX_FILE_BYTES
 from node.domain.roles import Action, action_of
 from node.pages import words
-from node.services.cases import Applicant, CaseView, FileRequest
+
+if TYPE_CHECKING:  # the services load when a command runs, not for its help
+    from node.services.cases import Applicant, CaseView
 
 app = typer.Typer(help="Cases (办件): file, move through the lifecycle, follow.", no_args_is_help=True)
 CaseNo = Annotated[str, typer.Argument(help="Case number")]
@@ -165,6 +167,8 @@ def file(
     """File a case (申请); the applicant's data is sealed at once."""
     cited = tuple(_read_license(p) for p in licenses or [])
     files = tuple(_read_material(m) for m in material_files or [])
+    from node.services.cases import Applicant, FileRequest
+
     req = FileRequest(item, Applicant(kind, name, id_number, phone, address), channel, agent, consent, cited, files)
     with opened(data_dir) as node:
         state = node.cases.file(req, acting(node, actor, Action.FILE_ERRAND if agent else Action.FILE))

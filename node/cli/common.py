@@ -153,6 +153,8 @@ CLI_STEPS = {
     "accept_custody": "case take",
     "withdraw_offer": "case withdraw-offer",
     "decline_custody": "case decline",
+    "request_review": "joint request",
+    "lapse_review": "joint lapse",
 }
 
 

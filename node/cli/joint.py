@@ -5,7 +5,7 @@ the queue of requests it has not answered."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,7 +13,9 @@ from node.cli.common import Actor, DataDir, JsonOut, _, acting, at_us, console, 
 from node.domain.joint_review import Verdict
 from node.domain.roles import Action
 from node.pages import words
-from node.store.tables import JointReviewRow
+
+if TYPE_CHECKING:  # the store loads when a command runs, not for its help
+    from node.store.tables import JointReviewRow
 
 app = typer.Typer(
     help="Joint review (并联审批 / 纵横联审): open a case's review, answer as a co-reviewing department, the queue.",

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from node.cli.common import Actor, DataDir, JsonOut, _, acting, at_us, console, fmt_time, opened, print_json, table
 from node.domain.roles import Action
 from node.pages import words
-from node.store.tables import RectificationRow
+
+if TYPE_CHECKING:  # the store loads when a command runs, not for its help
+    from node.store.tables import RectificationRow
 
 app = typer.Typer(help="好差评 follow-up: 差评 callbacks (回访) and rectifications (整改).", no_args_is_help=True)
 NoteOpt = Annotated[str, typer.Option(help="What was found or done; never the resident's personal data")]

@@ -37,6 +37,12 @@ FIELD = {
     "reason": N_("reason"),
     "note": N_("note"),
     "channel": N_("channel"),
+    "reasons": N_("reasons"),
+    "forward_to": N_("the body to forward to"),
+    "department": N_("department"),
+    "reviewer": N_("reviewer"),
+    "opinions": N_("opinions"),
+    "responsibility": N_("responsibility"),
 }
 
 

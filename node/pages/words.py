@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from node.domain.entries import Kind
 from node.domain.lifecycle import Command, Status
-from node.services.queues import Queue
+from node.domain.queues import Queue
 
 
 def N_(message: str) -> str:
@@ -46,6 +46,8 @@ ENTRY: dict[str, str] = {
     Kind.CASE_CUSTODY_ACCEPTED: N_("Taken over"),
     Kind.CASE_CUSTODY_DECLINED: N_("Hand-over declined"),
     Kind.CASE_CUSTODY_WITHDRAWN: N_("Hand-over withdrawn"),
+    Kind.CASE_REVIEW_REQUESTED: N_("Joint review opened (并联审批)"),
+    Kind.CASE_REVIEW_LAPSED: N_("A reviewer's silence recorded"),
 }
 
 QUEUE = {
@@ -74,6 +76,8 @@ STEP = {
     Command.ACCEPT_CUSTODY: N_("Take the case"),
     Command.DECLINE_CUSTODY: N_("Decline the case"),
     Command.WITHDRAW_OFFER: N_("Withdraw the hand-over"),
+    Command.REQUEST_REVIEW: N_("Open the joint review"),
+    Command.LAPSE_REVIEW: N_("Record a reviewer's silence"),
 }
 
 PROCEDURE = {

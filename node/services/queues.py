@@ -6,11 +6,11 @@ and left, warning level), so every console shows time limits as the CLI does."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from node.domain.bounds import check
 from node.domain.errors import InvalidInput
-from node.domain.lifecycle import RUNNING, Status
+from node.domain.lifecycle import RUNNING
+from node.domain.queues import STATUSES, Queue
 from node.domain.timelimits import local_date
 from node.services.cases import CaseService, CaseView
 from node.services.ports import Clock
@@ -18,24 +18,6 @@ from node.store import Store
 
 PER_PAGE = 50
 MAX_PAGE = 1000
-
-
-class Queue(StrEnum):
-    INTAKE = "intake"  # 待受理
-    REVIEW = "review"  # 审查中
-    SUPPLEMENT = "supplement"  # 补正中
-    SPECIAL = "special"  # 特别程序
-    DELIVERY = "delivery"  # 待送达
-    OFFERS = "offers"  # 待接收: offers made to this node
-
-
-STATUSES: dict[Queue, tuple[Status, ...]] = {
-    Queue.INTAKE: (Status.FILED,),
-    Queue.REVIEW: (Status.ACCEPTED, Status.UNDER_REVIEW),
-    Queue.SUPPLEMENT: (Status.AWAITING_SUPPLEMENT,),
-    Queue.SPECIAL: (Status.SPECIAL_PROCEDURE,),
-    Queue.DELIVERY: (Status.APPROVED, Status.DENIED),
-}
 
 
 @dataclass(frozen=True)

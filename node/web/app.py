@@ -23,7 +23,7 @@ from node import i18n
 from node.context import Node
 from node.domain.errors import Forbidden, OperatorError, Unauthenticated
 from node.domain.roles import Action
-from node.web import errand_list, errands, stats_page, supervision_page, workbench
+from node.web import errand_list, errands, reviews_page, stats_page, supervision_page, workbench
 from node.web.base import COOKIE, BodyLimit, CsrfRefused, Web, csrf_ok, headers, safe_next
 
 
@@ -81,6 +81,7 @@ def make_app(node: Node, secret: str, secure_cookies: bool) -> Starlette:
         Route("/lang", language, methods=["POST"]),
         *stats_page.routes(web),
         *supervision_page.routes(web),
+        *reviews_page.routes(web),
         *workbench.routes(web),
         *errands.routes(web),
         *errand_list.routes(web),

@@ -37,6 +37,7 @@ NAV = (
     ("/file", "File at the window", Action.FILE),
     ("/errands", "Errands", Action.FILE_ERRAND),
     ("/stats", "Statistics", Action.READ_STATS),
+    ("/reviews", "Joint reviews", Action.OPINE),
     ("/supervision", "Supervision", Action.READ_STATS),
     ("/catalog/errands", "Items open to errands", Action.MANAGE),
 )

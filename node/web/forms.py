@@ -26,6 +26,7 @@ from node.domain.lifecycle import (
     Evaluate,
     OfferCustody,
     Reject,
+    RequestReview,
     RequestSupplement,
     Resume,
     Review,
@@ -55,11 +56,14 @@ class Posted:
     valid_until: dt.date | None = None
 
 
-def steps_now(state: CaseState, me: str, principal: Principal, today: dt.date) -> list[Command]:
+def steps_now(
+    state: CaseState, me: str, principal: Principal, today: dt.date, joint_plan: bool = False
+) -> list[Command]:
     """The steps this operator may take on the case here now: answering an offer made to this
     node up to its answer date, withdrawing this node's offer after it, or the lifecycle's next
     steps when this node holds the case and has not offered it (recording supplied materials
-    only when some are awaited)."""
+    only when some are awaited; opening a joint review once, when the item has a plan
+    (`joint_plan`); no hand-over while one is open; silence is recorded by the scan)."""
     overdue_offer = bool(state.offer_answer_by) and today > dt.date.fromisoformat(state.offer_answer_by)
     if state.offered_to == me:
         candidates = [] if overdue_offer else [Command.ACCEPT_CUSTODY, Command.DECLINE_CUSTODY]
@@ -78,6 +82,11 @@ def steps_now(state: CaseState, me: str, principal: Principal, today: dt.date) -
             candidates.remove(Command.DECIDE_DENY)
         if Command.SUPPLEMENT in candidates and not (state.missing_materials or state.requested_materials):
             candidates.remove(Command.SUPPLEMENT)
+        reviewing = state.review is not None and state.decided_at is None
+        skip = {Command.LAPSE_REVIEW} | ({Command.OFFER_CUSTODY} if reviewing else set())
+        if state.review is not None or not joint_plan:
+            skip.add(Command.REQUEST_REVIEW)
+        candidates = [c for c in candidates if c not in skip]
     return [c for c in candidates if principal.may(action_of_command(c))]
 
 
@@ -105,6 +114,8 @@ def read(step: str, form: FormData, state: CaseState, me: str, _: Callable[[str]
         posted.command = Reject(text("reason", required=True))
     elif step == Command.REVIEW:
         posted.command = Review()
+    elif step == Command.REQUEST_REVIEW:
+        posted.command = RequestReview(())  # the item's plan names the reviewers
     elif step == Command.REQUEST_SUPPLEMENT:
         materials = listed("materials")
         if not materials:
@@ -136,7 +147,8 @@ def read(step: str, form: FormData, state: CaseState, me: str, _: Callable[[str]
                 posted.valid_until = dt.date.fromisoformat(until)
             except ValueError:
                 posted.errors["valid_until"] = _("A date such as 2031-12-31")
-        posted.command = Decide(approve, reason, "" if posted.license else text("result_ref"))
+        responsibility = approve and form.get("responsibility") == "1"
+        posted.command = Decide(approve, reason, "" if posted.license else text("result_ref"), (), responsibility)
     elif step == Command.DELIVER:
         method = text("method") or "window"
         if method not in DELIVERY:

@@ -15,11 +15,11 @@ from starlette.routing import Route
 from node.domain.codes import SERVICE_OBJECTS
 from node.domain.errors import InvalidInput, NotFound, OperatorError
 from node.domain.lifecycle import CaseState, Command
+from node.domain.queues import Queue
 from node.domain.roles import Action, Principal, action_of
 from node.domain.timelimits import local_date
 from node.pages import words
 from node.services.cases import Applicant
-from node.services.queues import Queue
 from node.web.base import Web, headers
 from node.web.filing import MAX_FILES, file_from_form, read_scans
 from node.web.forms import DELIVERY, FINAL, Posted, read, steps_now
@@ -69,7 +69,12 @@ def routes(web: Web) -> list[Route]:
         held = node.cases.applicant_if_held(case_no)
         shown = applicant or (held.masked() if held is not None else None)
         materials = node.cases.materials(case_no, held) if held is not None else []
-        steps = steps_now(state, me, principal, local_date(node.clock()))
+        joint = item is not None and item.joint_review is not None
+        steps = steps_now(state, me, principal, local_date(node.clock()), joint)
+        try:
+            reviewers = node.joint_reviews.show(case_no) if state.review is not None else []
+        except NotFound:  # the request has not reached this node's rows (a relay)
+            reviewers = []
         return web.page(
             request,
             "case.html",
@@ -91,6 +96,7 @@ def routes(web: Web) -> list[Route]:
                 "purposes": words.PURPOSE,
                 "delivery": {k: words.DELIVERY[k] for k in DELIVERY},
                 "neighbours": _neighbours(node.settings.code.code, state),
+                "reviewers": reviewers,
             },
             status,
         )
