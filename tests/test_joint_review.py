@@ -90,7 +90,10 @@ def test_four_reviewers_at_once_one_silent_one_disagreeing_and_the_lead_denies(
     with pytest.raises(CaseConflict, match="区农业农村局"):  # still within its limit
         county.cases.act(case_no, Decide(False, "不符合规划"), "决定-周")
     clock.set_local(2026, 3, 10)  # 区农业农村局 was due on 2026-03-09
-    assert [r.department for r in county.joint_reviews.lapse_due("监察")] == [NONGYE]
+    scanned = county.supervision.scan().alarms  # electronic supervision cards it and records its silence
+    assert [(a.rule, a.level, a.department, a.due) for a in scanned] == [("reviewer", "yellow", NONGYE, "2026-03-09")]
+    assert "区农业农村局(511602000000) 未在 2026-03-09 前答复联审请求, 按联审方案视为同意" in scanned[0].detail
+    assert county.supervision.scan().alarms == []  # once
     with pytest.raises(CaseConflict, match="responsibility"):
         county.cases.act(case_no, Decide(True), "决定-周")
     denied = county.cases.act(case_no, Decide(False, "选址不符合国土空间规划"), "决定-周")
@@ -164,6 +167,8 @@ def test_a_reviewer_not_asked_late_or_after_the_decision_is_refused_with_nothing
     assert len(alarms) == 1 and "has not asked" in alarms[0].detail
     for code in (COUNTY, CITY, PROVINCE):
         assert COUNTY_B not in {r.node for r in nodes[code].joint_reviews.show(case_no)}
+    assert len(county.joint_reviews.lapse_due("监察")) == 4
+    assert county.joint_reviews.lapse_due("监察") == []
     assert county.cases.act(case_no, Decide(True), "决定-周").status == Status.APPROVED  # silence: agreement
     assert {(r.verdict, r.by_default) for r in county.joint_reviews.show(case_no)} == {("agree", True)}
     with pytest.raises(CaseConflict, match="decided"):

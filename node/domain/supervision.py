@@ -28,6 +28,7 @@ RULES: dict[str, str] = {
     "reasons": "不予受理或不予许可未充分说明理由",  # art. 38: a refusal or denial states its reasons
     "zero_cases": "零办件",  # a department's items with no case in a month
     "rectification": "差评整改超期",  # a 差评 not called back and rectified in time
+    "reviewer": "联审部门逾期未答复",  # a joint review's co-reviewer silent past its due date
 }
 LEVELS: dict[str, str] = {"warning": "预警", "yellow": "黄牌", "red": "红牌"}
 LEVEL_ORDER = ("warning", "yellow", "red")
@@ -108,9 +109,9 @@ def thin_reasons(reason: str, th: Thresholds) -> bool:
 def resolved(state: CaseState) -> frozenset[str]:
     """The rules whose alarms on this case are resolved by its state: the limit by a decision,
     a stage by leaving it."""
-    out = set()
+    out: set[str] = set()
     if state.decided_at is not None or state.closed:
-        out.add("limit")
+        out.update(("limit", "reviewer"))
     if state.status != Status.FILED:
         out.add("acceptance")
     if state.status != Status.AWAITING_SUPPLEMENT:
@@ -175,7 +176,7 @@ class FollowUp:
     channel: str = ""
 
 
-_BOUNDS = {"case_no": 50, "item_code": 64, "custodian": 12, "due": 10, "period": 7, "department": 500, "detail": 2000}
+_BOUNDS = {"case_no": 50, "item_code": 64, "custodian": 12, "due": 10, "period": 7, "department": 600, "detail": 2000}
 
 
 def alarm_problem(origin: str, a: Alarm) -> str | None:

@@ -177,6 +177,7 @@ RULE = {
     "reasons": N_("Refusal or denial without sufficient reasons"),
     "zero_cases": N_("No cases"),
     "rectification": N_("Bad review not rectified in time"),
+    "reviewer": N_("Co-reviewer silent past its due date"),
 }
 
 ALARM_LEVEL = {"warning": N_("Warning"), "yellow": N_("Yellow card"), "red": N_("Red card")}

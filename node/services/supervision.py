@@ -23,7 +23,7 @@ from node.domain.calendar import WorkCalendar
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Kind, Stream
 from node.domain.errors import Forbidden, InvalidInput, NotFound, StateConflict
-from node.domain.lifecycle import Decide, Reject
+from node.domain.lifecycle import Decide, LapseReview, Reject
 from node.domain.supervision import (
     FOLLOW_UP_STEPS,
     LEVELS,
@@ -44,7 +44,11 @@ from node.services.ports import CalendarCache, Clock, micros
 from node.services.projection import Projection
 from node.store import Store, Tx
 from node.store.cases import StoredCase
-from node.store.tables import RectificationRow, SupervisionAlarmRow
+from node.store.tables import JointReviewRow, RectificationRow, SupervisionAlarmRow
+
+# Case alarms found apart from the case's own findings (node.domain.supervision.findings).
+SCANNED_APART = frozenset({"rectification", "reviewer"})
+JOINT_WORDS = {"agree": "同意", "disagree": "不同意"}
 
 REASONS_CURSOR = "supervision"  # how far the scan read this node's own case stream for reasons
 SCAN_LIMIT = 5_000  # open cases read at a time
@@ -100,6 +104,8 @@ class SupervisionService:
         with self.store.read() as tx:
             found += self._rectifications(tx, today)
             found += self._zero_cases(tx, today)
+            silent = tx.silent_reviewers(self.me.code, today.isoformat())
+            found += self._silent_reviewers(tx, silent, today)
         found = [replace(a, detail=f"{a.detail}; {self._delay(a.case_no)}") if _late(a) else a for a in found]
         with self.store.transaction() as tx:
             tail = self.journal.lock(tx, Stream.CASE)  # one scan at a time: what another wrote is seen
@@ -114,7 +120,7 @@ class SupervisionService:
                 a
                 for a in found
                 if newer(a.level, again.get((a.case_no, a.rule, a.due), set()))
-                if (a.case_no and (a.rule == "rectification" or (a.case_no, a.rule, a.level, a.due) in now_found))
+                if (a.case_no and (a.rule in SCANNED_APART or (a.case_no, a.rule, a.level, a.due) in now_found))
                 or (not a.case_no and a.department not in tx.zero_case_alarmed(a.division, a.period))
             ]
             alarms += self._reasons(tx)
@@ -124,7 +130,53 @@ class SupervisionService:
                 self.projection.apply(tx, entries)
         for a in alarms:
             self.log.info("supervision_alarm", rule=a.rule, level=a.level, case=a.case_no, division=a.division)
+        self._lapse(silent)
         return ScanResult(alarms, looked)
+
+    def _silent_reviewers(self, tx: Tx, silent: list[JointReviewRow], today: dt.date) -> list[Alarm]:
+        """One alarm per case and due date for the co-reviewers of this node's joint reviews
+        silent past it (the lead records their silence right after)."""
+        held = {no: s for no, s in tx.cases({r.case_no for r in silent}).items() if s.custodian == self.me.code}
+        raised = tx.raised(list(held))
+        groups: dict[tuple[str, str], list[JointReviewRow]] = {}
+        for r in silent:
+            if r.case_no in held:
+                groups.setdefault((r.case_no, r.due), []).append(r)
+        out = []
+        for (case_no, due), rows in groups.items():
+            if not newer("yellow", raised.get((case_no, "reviewer", due), set())):
+                continue
+            state = held[case_no]
+            names = "、".join(f"{r.name}({r.node})" for r in rows)
+            reads = "、".join(sorted({JOINT_WORDS[r.silence] for r in rows}))
+            detail = f"{names} 未在 {due} 前答复联审请求, 按联审方案视为{reads}"
+            department = ",".join(r.department for r in rows)
+            out.append(
+                Alarm(
+                    "reviewer",
+                    "yellow",
+                    state.handling_division,
+                    case_no,
+                    state.item_code,
+                    self.me.code,
+                    due,
+                    detail,
+                    department=department,
+                )
+            )
+        return out
+
+    def _lapse(self, silent: list[JointReviewRow]) -> None:
+        """Record the silence of every co-reviewer past its due date on a case this node holds,
+        case by case (one refused does not hold up the others)."""
+        by_case: dict[str, list[JointReviewRow]] = {}
+        for r in silent:
+            by_case.setdefault(r.case_no, []).append(r)
+        for case_no, rows in by_case.items():
+            try:
+                self.cases.act_many([(case_no, LapseReview(r.node, r.department)) for r in rows], "电子监察")
+            except (StateConflict, InvalidInput, NotFound) as exc:
+                self.log.warning("review_lapse_refused", case=case_no, error=type(exc).__name__)
 
     def _case_findings(
         self,
