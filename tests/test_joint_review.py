@@ -22,6 +22,7 @@ from node.domain.joint_review import Opinion, Verdict, plan_from_dict
 from node.domain.lifecycle import Accept, AcceptCustody, Decide, OfferCustody, RequestReview, Status
 from node.journal import Record
 from node.services.catalog_import import FULL_COLUMNS
+from node.services.stats import Period, Query
 from node.store.catalog import item_row
 from tests.conftest import Clock, licence_item
 from tests.fedtools import cli, cli_json, db_counts
@@ -118,6 +119,19 @@ def test_four_reviewers_at_once_one_silent_one_disagreeing_and_the_lead_denies(
     assert city.joint_reviews.queue() == [] and county.joint_reviews.queue() == []
     for code in (VILLAGE, COUNTY, CITY, PROVINCE):  # the rows follow from the log alone
         assert nodes[code].rebuilder().rebuild(check=True).differences == {}, code
+    # the province counts the joint case and each reviewer's answers and working days
+    march = Period.parse("2026-03")
+    assert nodes[PROVINCE].stats.report(Query(march), march.last).total["joint"] == 1
+    figures = {f.department: f for f in nodes[PROVINCE].joint_reviews.figures("", march.first, march.last)}
+    assert {d: (f.asked, f.answered, f.silent, f.disagreed, f.forwarded, f.mean_days) for d, f in figures.items()} == {
+        JINGXIN: (1, 1, 0, 0, 0, 2.0),
+        ZHUJIAN: (1, 1, 0, 1, 0, 2.0),
+        NONGYE: (1, 0, 1, 0, 0, 5.0),
+        CITY_DEPT: (1, 1, 0, 0, 1, 2.0),
+    }
+    assert [f.department for f in nodes[CITY].joint_reviews.figures(COUNTY, march.first, march.last)] == sorted(
+        [JINGXIN, ZHUJIAN, NONGYE]
+    )
 
 
 def test_all_agree_and_the_lead_approves(nodes: dict[str, Node], clock: Clock) -> None:
@@ -246,6 +260,13 @@ def test_the_cli_opens_answers_lists_and_decides_a_joint_review(tmp_path: Path) 
     shown = cli(home, "joint", "show", case_no, lang="zh").stdout
     assert "不同意" in shown and "不符合规划" in shown and "转报 市农业农村局" in shown
     assert cli_json(home, "joint", "queue") == []
+    figures = cli_json(home, "stats", "reviewers")["reviewers"]
+    assert [(f["department"], f["answered"], f["disagreed"]) for f in figures] == [
+        (JINGXIN, 1, 0),
+        (ZHUJIAN, 1, 1),
+        (NONGYE, 1, 0),
+    ]
+    assert "联审部门意见统计" in cli(home, "stats", "reviewers", lang="zh").stdout
     decided = [t for t in cli_json(home, "case", "show", case_no)["timeline"] if t["kind"] == "case_decided"]
     assert decided[0]["detail"]["responsibility"] is True and len(decided[0]["detail"]["opinions"]) == 3
 

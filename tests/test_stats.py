@@ -71,6 +71,7 @@ EXPECTED = {
     "online": 0,
     "agent": 1,
     "cross_region": 0,
+    "joint": 0,
     "eval_1": 0,
     "eval_2": 0,
     "eval_3": 0,

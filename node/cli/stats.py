@@ -209,6 +209,54 @@ def items(
     )
 
 
+@app.command("reviewers")
+def reviewers(
+    division: DivisionOpt = "",
+    period: PeriodOpt = "",
+    start: FromOpt = "",
+    end: ToOpt = "",
+    data_dir: DataDir = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Per co-reviewing department of the subtree (并联审批): the joint-review requests it got in
+    the period, answered in time, silent, disagreeing, forwarded, and the working days it took."""
+    when = Period.of(period, start, end, _today())
+    with opened(data_dir) as node:
+        found = node.joint_reviews.figures(division, when.first, when.last)
+    rows = [{**vars(f), "mean_days": f.mean_days} for f in found]
+    if json_out:
+        print_json({"from": when.first, "to": when.last, "reviewers": rows})
+        return
+    table(
+        _("Joint-review opinions per department %(period)s") % {"period": when.label},
+        [
+            _("Department"),
+            _("Node"),
+            _("Asked"),
+            _("Answered"),
+            _("Silent"),
+            _("Disagreed"),
+            _("Forwarded"),
+            _("Mean working days"),
+            _("Longest"),
+        ],
+        [
+            (
+                f.name,
+                f.node,
+                f.asked,
+                f.answered,
+                f.silent,
+                f.disagreed,
+                f.forwarded,
+                "-" if f.mean_days is None else f.mean_days,
+                f.longest,
+            )
+            for f in found
+        ],
+    )
+
+
 @app.command("verify")
 def verify(data_dir: DataDir = None, json_out: JsonOut = False) -> None:
     """Recount every figure from the log and compare with the counters (they must be equal)."""

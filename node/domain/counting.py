@@ -33,6 +33,7 @@ COUNTERS = (
     "online",
     "agent",
     "cross_region",
+    "joint",  # joint reviews opened (并联审批), on the day the lead asked
     "eval_1",
     "eval_2",
     "eval_3",
@@ -103,6 +104,8 @@ def _moved(after: CaseState, cmd: CaseCommand, at: dt.datetime, due: str) -> tup
         return ("delivered", "delivered_late" if late else "delivered_on_time")
     if c == Command.WITHDRAW:
         return ("withdrawn",)
+    if c == Command.REQUEST_REVIEW:
+        return ("joint",)
     if isinstance(cmd, Evaluate):
         if cmd.level not in BAD_LEVELS:
             return (f"eval_{cmd.level}",)

@@ -198,6 +198,7 @@ COUNTER = {
     "online": N_("Online"),
     "agent": N_("Errands"),
     "cross_region": N_("Cross-region"),
+    "joint": N_("Joint reviews"),
     "eval_1": N_("Very satisfied"),
     "eval_2": N_("Satisfied"),
     "eval_3": N_("Fairly satisfied"),

@@ -9,6 +9,7 @@ signed and addressed to the lead unless the lead holds that stream already (an a
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 from federation.wire.codec_cases import opinion_body
@@ -17,18 +18,18 @@ from node.bell import Bell
 from node.domain.bounds import check
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Kind, Stream
-from node.domain.errors import NotFound
+from node.domain.errors import InvalidInput, NotFound
 from node.domain.identifiers import validate_credit_code
 from node.domain.joint_review import Opinion, Verdict, check_answer, check_opinion
 from node.domain.lifecycle import CaseState, LapseReview, RequestReview
-from node.domain.timelimits import local_date
+from node.domain.timelimits import CHINA_TZ, local_date
 from node.journal import Journal, Record
 from node.services.cases import CaseService
 from node.services.ports import Addresser, Clock, micros
 from node.services.projection import Projection, ProjectionRefused
 from node.services.review_rows import opinion_of_row, request_of_row
 from node.store import Store
-from node.store.tables import JointReviewRow
+from node.store.tables import JointReviewRow, ReviewerFigures
 
 
 class JointReviewService:
@@ -109,6 +110,16 @@ class JointReviewService:
         if not rows:
             raise NotFound("joint review of case", case_no)
         return rows
+
+    def figures(self, division: str, first: dt.date, last: dt.date) -> list[ReviewerFigures]:
+        """Per co-reviewer of the subtree of `division` (this node's by default): the requests
+        made from `first` to `last` (China time) and how they were answered."""
+        code = DivisionCode.parse(division, "division") if division else self.me
+        if not self.me.contains(code):
+            raise InvalidInput("division", f"{code} is outside this node's subtree {self.me}")
+        start, end = (micros(dt.datetime.combine(d, dt.time(), CHINA_TZ)) for d in (first, last + dt.timedelta(days=1)))
+        with self.store.read() as tx:
+            return tx.reviewer_figures(code.prefix, start, end)
 
     def queue(self, limit: int = 100) -> list[JointReviewRow]:
         """The requests this node's departments have not answered, soonest due first."""

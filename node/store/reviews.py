@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, select, update
 
 from node.store.base import TxBase
-from node.store.tables import JOINT_REVIEWS, JointReviewRow
+from node.store.tables import JOINT_REVIEWS, JointReviewRow, ReviewerFigures
 
 _OPEN = and_(JOINT_REVIEWS.c.verdict == "", JOINT_REVIEWS.c.decided_at_us.is_(None))
 
@@ -95,3 +95,32 @@ class ReviewsTx(TxBase):
         c = JOINT_REVIEWS.c
         q = select(JOINT_REVIEWS).where(c.lead == lead, _OPEN, c.due < before).order_by(c.due, c.case_no)
         return [_row(r) for r in self.conn.execute(q).all()]
+
+    def reviewer_figures(self, prefix: str, start_us: int, end_us: int) -> list[ReviewerFigures]:
+        """Per co-reviewer (node, department) within the subtree of `prefix`: the requests made
+        in [start_us, end_us) and how they were answered, with the working days taken."""
+        c = JOINT_REVIEWS.c
+        answered = and_(c.verdict != "", c.by_default.is_(False))
+
+        def count(cond: ColumnElement[bool]) -> ColumnElement[int]:
+            return func.sum(case((cond, 1), else_=0))
+
+        q = (
+            select(
+                c.node,
+                c.department,
+                func.max(c.name),
+                func.count(),
+                count(answered),
+                count(c.by_default.is_(True)),
+                count(and_(answered, c.verdict == "disagree")),
+                count(and_(answered, c.verdict == "agree_forward")),
+                func.coalesce(func.sum(c.working_days), 0),
+                func.coalesce(func.max(c.working_days), 0),
+                count(c.working_days.is_not(None)),
+            )
+            .where(c.node.startswith(prefix), c.requested_at_us >= start_us, c.requested_at_us < end_us)
+            .group_by(c.node, c.department)
+            .order_by(c.node, c.department)
+        )
+        return [ReviewerFigures(*(r[:3]), *(int(v or 0) for v in r[3:])) for r in self.conn.execute(q).all()]

@@ -774,3 +774,24 @@ class JointReviewRow:
     working_days: int | None
     opinion_hash: bytes
     decided_at_us: int | None
+
+
+@dataclass
+class ReviewerFigures:
+    """A co-reviewer's figures over a period (joint_reviews grouped by node and department)."""
+
+    node: str
+    department: str
+    name: str
+    asked: int
+    answered: int  # in time, by its own opinion
+    silent: int  # silence recorded past the due date
+    disagreed: int
+    forwarded: int  # 同意但需转报
+    working_days: int  # summed over the answers and silences counted so far
+    longest: int  # working days of the slowest
+    timed: int  # requests with working days counted (answered or silent)
+
+    @property
+    def mean_days(self) -> float | None:
+        return round(self.working_days / self.timed, 1) if self.timed else None

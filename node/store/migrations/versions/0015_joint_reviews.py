@@ -1,5 +1,6 @@
 """Joint reviews (并联审批, issue 14): one row per reviewer asked about a case, with its opinion
-or its recorded silence, at every node that holds the request.
+or its recorded silence, at every node that holds the request; the statistics count the
+reviews opened (counter `joint`).
 
 Revision ID: 0015
 Revises: 0014
@@ -15,6 +16,7 @@ revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None
+COUNTED = ("case_counts", "case_rollups", "item_rollups")  # the tables with a column per counter
 
 
 def upgrade() -> None:
@@ -42,10 +44,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("case_no", "node", "department"),
     )
     op.create_index("ix_joint_reviews_lead", "joint_reviews", ["lead"])
+    for table in COUNTED:  # counted from zero: no review was opened before this version
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("joint", sa.Integer(), nullable=False, server_default="0"))
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column("joint", server_default=None)
     op.create_index("ix_joint_reviews_queue", "joint_reviews", ["node", "verdict", "due"])
 
 
 def downgrade() -> None:
+    for table in COUNTED:
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("joint")
     op.drop_index("ix_joint_reviews_queue", table_name="joint_reviews")
     op.drop_index("ix_joint_reviews_lead", table_name="joint_reviews")
     op.drop_table("joint_reviews")
