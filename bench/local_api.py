@@ -75,8 +75,12 @@ def main() -> int:
         node = Node.init(Path(tmp) / "county", COUNTY)
         node.catalog.import_items([ITEM])
         _, token = node.principals.add_client("window-software", frozenset({Role.CLERK}))
-        with_auth, auth_port = serve(NodeServicer(node.catalog, node.cases, node.audit, node.principals, node.stats))
-        without_auth, plain_port = serve(NodeServicer(node.catalog, node.cases, node.audit, AUTH_OFF, node.stats))
+        with_auth, auth_port = serve(
+            NodeServicer(node.catalog, node.cases, node.audit, node.principals, node.stats, node.joint_reviews)
+        )
+        without_auth, plain_port = serve(
+            NodeServicer(node.catalog, node.cases, node.audit, AUTH_OFF, node.stats, node.joint_reviews)
+        )
         servers = {"authenticated": with_auth, "no authentication": without_auth}
         ports = {"authenticated": auth_port, "no authentication": plain_port}
         results: dict[str, list[tuple[float, list[float]]]] = {k: [] for k in servers}

@@ -63,7 +63,9 @@ changes = st.sampled_from(
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, node_service_pb2_grpc.NodeServiceStub]]:
     node = Node.init(tmp_path_factory.mktemp("api-properties") / "county", "511602000000")
     node.catalog.import_items([licence_item()])
-    server, port = serve(NodeServicer(node.catalog, node.cases, node.audit, node.principals, node.stats))
+    server, port = serve(
+        NodeServicer(node.catalog, node.cases, node.audit, node.principals, node.stats, node.joint_reviews)
+    )
     _, token = node.principals.add_client("fuzzer", frozenset(Role))
     channel, api = api_stub(f"127.0.0.1:{port}", token)
     try:

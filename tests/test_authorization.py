@@ -30,7 +30,9 @@ ITEM = licence_item().implementation_code
 @pytest.fixture
 def served(node: Node) -> Iterator[tuple[Node, str]]:
     node.catalog.import_items([licence_item()])
-    server, port = serve(NodeServicer(node.catalog, node.cases, node.audit, node.principals, node.stats))
+    server, port = serve(
+        NodeServicer(node.catalog, node.cases, node.audit, node.principals, node.stats, node.joint_reviews)
+    )
     try:
         yield node, f"127.0.0.1:{port}"
     finally:

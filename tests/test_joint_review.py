@@ -334,3 +334,51 @@ def test_the_console_opens_the_review_answers_from_its_queue_and_decides(tmp_pat
         server.stop()
         for n in (county, city, province):
             n.close()
+
+
+def test_a_department_system_answers_through_the_local_api(tmp_path: Path, clock: Clock) -> None:
+    """The local NodeService: a client opens the review (ActOnCase with review_requested), lists
+    the queue, answers for its department; a bad verdict or a reviewer not asked is refused with
+    INVALID_ARGUMENT / FAILED_PRECONDITION and nothing written."""
+    import grpc
+    from yiwang.v1 import case_pb2, node_service_pb2
+
+    from federation.transport.local_api import NodeServicer, serve
+    from node.domain.roles import Role
+    from tests.helpers import api_stub
+
+    clock.set_local(2026, 3, 2)
+    node = Node.init(tmp_path / "county", COUNTY, clock=clock)
+    here = {"reviewers": [r for r in PLAN.to_dict()["reviewers"] if r["node"] == "here"]}
+    node.catalog.import_items([replace(ITEM, joint_review=plan_from_dict(here))])
+    server, port = serve(
+        NodeServicer(node.catalog, node.cases, node.audit, node.principals, node.stats, node.joint_reviews)
+    )
+    _, token = node.principals.add_client("dept-system", frozenset({Role.CLERK, Role.REVIEWER, Role.DECIDER}))
+    channel, api = api_stub(f"127.0.0.1:{port}", token)
+    try:
+        person = {"applicant_name": "李雷", "applicant_id": "360426199101010071"}
+        case_no = api.FileCase(node_service_pb2.FileCaseRequest(item_code=ITEM.implementation_code, **person)).outline
+        for change in (case_pb2.CaseEntry(accepted=case_pb2.Accepted()), case_pb2.CaseEntry(review_requested={})):
+            change.case_no = case_no.case_no
+            api.ActOnCase(node_service_pb2.ActOnCaseRequest(change=change))
+        queue = api.ListReviews(node_service_pb2.ListReviewsRequest()).rows
+        assert sorted(r.department for r in queue) == sorted([JINGXIN, ZHUJIAN, NONGYE])
+        before = counts(node)
+        for request, status in (
+            (dict(department=JINGXIN, verdict="maybe"), grpc.StatusCode.INVALID_ARGUMENT),
+            (dict(department=CITY_DEPT, verdict="agree"), grpc.StatusCode.FAILED_PRECONDITION),
+        ):
+            with pytest.raises(grpc.RpcError) as err:
+                api.AnswerReview(node_service_pb2.AnswerReviewRequest(case_no=case_no.case_no, **request))
+            assert err.value.code() == status
+        assert counts(node) == before
+        rows = api.AnswerReview(
+            node_service_pb2.AnswerReviewRequest(case_no=case_no.case_no, department=JINGXIN, verdict="agree")
+        ).rows
+        answered = {r.department: (r.verdict, r.working_days) for r in rows if r.verdict}
+        assert answered == {JINGXIN: ("agree", 0)}
+    finally:
+        channel.close()
+        server.stop(grace=None).wait()
+        node.close()

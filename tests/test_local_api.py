@@ -27,7 +27,9 @@ PERSON: dict[str, Any] = {
 @pytest.fixture
 def stub(node: Node) -> Iterator[node_service_pb2_grpc.NodeServiceStub]:
     node.catalog.import_items([licence_item()])
-    server, port = serve(NodeServicer(node.catalog, node.cases, node.audit, node.principals, node.stats))
+    server, port = serve(
+        NodeServicer(node.catalog, node.cases, node.audit, node.principals, node.stats, node.joint_reviews)
+    )
     _, token = node.principals.add_client("window-software", frozenset(Role) - {Role.AGENT})
     channel, api = api_stub(f"127.0.0.1:{port}", token)
     try:

@@ -175,7 +175,14 @@ def test_the_stats_rpc_answers_as_the_cli_and_refuses_a_bad_period(worked: dict[
     province = worked[PROVINCE]
     _, token = province.principals.add_client("dashboard", frozenset({Role.SUPERVISOR}))
     server, port = serve(
-        NodeServicer(province.catalog, province.cases, province.audit, province.principals, province.stats)
+        NodeServicer(
+            province.catalog,
+            province.cases,
+            province.audit,
+            province.principals,
+            province.stats,
+            province.joint_reviews,
+        )
     )
     channel, api = api_stub(f"127.0.0.1:{port}", token)
     try:

@@ -25,14 +25,17 @@ from federation.wire.codec_cases import command_from_pb, outline_to_pb
 from federation.wire.codec_catalog import item_to_pb
 from node import logs
 from node.domain.errors import InvalidInput, SetupError, Unauthenticated, YiwangError
+from node.domain.joint_review import Verdict
 from node.domain.lifecycle import CaseState, File
 from node.domain.roles import Action, Principal, Role, action_of, authorize
 from node.domain.timelimits import local_date
 from node.services.audit import AuditService
 from node.services.cases import Applicant, CaseService, FileRequest
 from node.services.catalog import CatalogService
+from node.services.joint_reviews import JointReviewService
 from node.services.principals import PrincipalService
 from node.services.stats import Period, Query, Report, StatsService
+from node.store.tables import JointReviewRow
 
 MAX_LIST = 1000
 R = TypeVar("R")
@@ -53,9 +56,10 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
         audit: AuditService,
         principals: PrincipalService | None,
         stats: StatsService,
+        reviews: JointReviewService,
     ) -> None:
         self.catalog, self.cases, self.audit, self.principals = catalog, cases, audit, principals
-        self.stats = stats
+        self.stats, self.reviews = stats, reviews
         self.log = logs.get("local_api")
 
     def _principal(self, context: grpc.ServicerContext) -> Principal:
@@ -190,6 +194,54 @@ class NodeServicer(node_service_pb2_grpc.NodeServiceServicer):
             return self.stats.report(query, today)
 
         return _report_pb(self._call(context, "GetStats", Action.READ_STATS, run))
+
+    def AnswerReview(
+        self, request: node_service_pb2.AnswerReviewRequest, context: grpc.ServicerContext
+    ) -> node_service_pb2.ReviewsResponse:
+        def run(actor: str) -> list[JointReviewRow]:
+            try:
+                verdict = Verdict(request.verdict)
+            except ValueError:
+                raise InvalidInput("verdict", "agree, disagree or agree_forward") from None
+            self.reviews.answer(
+                request.case_no, request.department, verdict, request.reasons, request.forward_to, actor
+            )
+            return self.reviews.show(request.case_no)
+
+        rows = self._call(context, "AnswerReview", Action.OPINE, run, claimed=request.actor)
+        return node_service_pb2.ReviewsResponse(rows=[_review_pb(r) for r in rows])
+
+    def ListReviews(
+        self, request: node_service_pb2.ListReviewsRequest, context: grpc.ServicerContext
+    ) -> node_service_pb2.ReviewsResponse:
+        limit = min(request.limit or 50, MAX_LIST)
+
+        def run(_: str) -> list[JointReviewRow]:
+            return self.reviews.show(request.case_no) if request.case_no else self.reviews.queue(limit)
+
+        rows = self._call(context, "ListReviews", Action.READ_CASES, run)
+        return node_service_pb2.ReviewsResponse(rows=[_review_pb(r) for r in rows])
+
+
+def _review_pb(r: JointReviewRow) -> node_service_pb2.ReviewRow:
+    row = node_service_pb2.ReviewRow(
+        case_no=r.case_no,
+        lead=r.lead,
+        node=r.node,
+        department=r.department,
+        name=r.name,
+        item_code=r.item_code,
+        due=r.due,
+        silence=r.silence,
+        verdict=r.verdict,
+        reasons=r.reasons,
+        forward_to=r.forward_to,
+        by_default=r.by_default,
+        decided=r.decided_at_us is not None,
+    )
+    if r.working_days is not None:
+        row.working_days = r.working_days
+    return row
 
 
 def _report_pb(r: Report) -> node_service_pb2.GetStatsResponse:

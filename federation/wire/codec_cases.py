@@ -222,7 +222,7 @@ def _verdict(text: str) -> Verdict:
 
 def _mode(text: str) -> Mode:
     try:
-        return Mode(text)
+        return Mode(text or Mode.ALL)  # a client opening a review names no mode: the plan's
     except ValueError:
         raise IntegrityError(f"unknown joint-review mode {text!r}") from None
 

@@ -159,7 +159,14 @@ class Runtime:
         check_private(settings)
         self.enrollment: Enrollment | None = None
         nats_url = self._start_nats()  # first: it is forked before any server thread exists
-        api = NodeServicer(self.node.catalog, self.node.cases, self.node.audit, self.node.principals, self.node.stats)
+        api = NodeServicer(
+            self.node.catalog,
+            self.node.cases,
+            self.node.audit,
+            self.node.principals,
+            self.node.stats,
+            self.node.joint_reviews,
+        )
         self.servers.api(settings.api_listen, api, self.identity)
         if settings.web_listen:
             from node.web.server import WebServer

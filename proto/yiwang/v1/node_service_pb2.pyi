@@ -590,3 +590,148 @@ class GetHeadsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetHeadsResponse: _TypeAlias = GetHeadsResponse  # noqa: Y015
+
+@_typing.final
+class AnswerReviewRequest(_message.Message):
+    """Joint review (docs/joint-review.md): a department system answers the requests made to its
+    department at this node, and lists them.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_NO_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    FORWARD_TO_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    case_no: _builtins.str
+    department: _builtins.str
+    """the answering department's credit code (GB 32100)"""
+    verdict: _builtins.str
+    """"agree", "disagree" (with reasons) or "agree_forward" (with forward_to)"""
+    reasons: _builtins.str
+    forward_to: _builtins.str
+    actor: _builtins.str
+    """leave empty: the client's name is recorded"""
+    def __init__(
+        self,
+        *,
+        case_no: _builtins.str = ...,
+        department: _builtins.str = ...,
+        verdict: _builtins.str = ...,
+        reasons: _builtins.str = ...,
+        forward_to: _builtins.str = ...,
+        actor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "case_no", b"case_no", "department", b"department", "forward_to", b"forward_to", "reasons", b"reasons", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerReviewRequest: _TypeAlias = AnswerReviewRequest  # noqa: Y015
+
+@_typing.final
+class ListReviewsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_NO_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    case_no: _builtins.str
+    """one case's review; empty: the requests this node has not answered"""
+    limit: _builtins.int
+    def __init__(
+        self,
+        *,
+        case_no: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_no", b"case_no", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReviewsRequest: _TypeAlias = ListReviewsRequest  # noqa: Y015
+
+@_typing.final
+class ReviewRow(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_NO_FIELD_NUMBER: _builtins.int
+    LEAD_FIELD_NUMBER: _builtins.int
+    NODE_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ITEM_CODE_FIELD_NUMBER: _builtins.int
+    DUE_FIELD_NUMBER: _builtins.int
+    SILENCE_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    FORWARD_TO_FIELD_NUMBER: _builtins.int
+    BY_DEFAULT_FIELD_NUMBER: _builtins.int
+    WORKING_DAYS_FIELD_NUMBER: _builtins.int
+    DECIDED_FIELD_NUMBER: _builtins.int
+    case_no: _builtins.str
+    lead: _builtins.str
+    node: _builtins.str
+    department: _builtins.str
+    name: _builtins.str
+    item_code: _builtins.str
+    due: _builtins.str
+    silence: _builtins.str
+    verdict: _builtins.str
+    """empty: not answered"""
+    reasons: _builtins.str
+    forward_to: _builtins.str
+    by_default: _builtins.bool
+    working_days: _builtins.int
+    decided: _builtins.bool
+    def __init__(
+        self,
+        *,
+        case_no: _builtins.str = ...,
+        lead: _builtins.str = ...,
+        node: _builtins.str = ...,
+        department: _builtins.str = ...,
+        name: _builtins.str = ...,
+        item_code: _builtins.str = ...,
+        due: _builtins.str = ...,
+        silence: _builtins.str = ...,
+        verdict: _builtins.str = ...,
+        reasons: _builtins.str = ...,
+        forward_to: _builtins.str = ...,
+        by_default: _builtins.bool = ...,
+        working_days: _builtins.int | None = ...,
+        decided: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_working_days", b"_working_days", "working_days", b"working_days"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_working_days", b"_working_days", "by_default", b"by_default", "case_no", b"case_no", "decided", b"decided", "department", b"department", "due", b"due", "forward_to", b"forward_to", "item_code", b"item_code", "lead", b"lead", "name", b"name", "node", b"node", "reasons", b"reasons", "silence", b"silence", "verdict", b"verdict", "working_days", b"working_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__working_days: _TypeAlias = _typing.Literal["working_days"]  # noqa: Y015
+    _WhichOneofArgType__working_days: _TypeAlias = _typing.Literal["_working_days", b"_working_days"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__working_days) -> _WhichOneofReturnType__working_days | None: ...
+
+Global___ReviewRow: _TypeAlias = ReviewRow  # noqa: Y015
+
+@_typing.final
+class ReviewsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROWS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReviewRow]: ...
+    def __init__(
+        self,
+        *,
+        rows: _abc.Iterable[Global___ReviewRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReviewsResponse: _TypeAlias = ReviewsResponse  # noqa: Y015

@@ -75,6 +75,16 @@ class NodeServiceStub:
                 request_serializer=yiwang_dot_v1_dot_node__service__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=yiwang_dot_v1_dot_node__service__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.AnswerReview = channel.unary_unary(
+                '/yiwang.v1.NodeService/AnswerReview',
+                request_serializer=yiwang_dot_v1_dot_node__service__pb2.AnswerReviewRequest.SerializeToString,
+                response_deserializer=yiwang_dot_v1_dot_node__service__pb2.ReviewsResponse.FromString,
+                _registered_method=True)
+        self.ListReviews = channel.unary_unary(
+                '/yiwang.v1.NodeService/ListReviews',
+                request_serializer=yiwang_dot_v1_dot_node__service__pb2.ListReviewsRequest.SerializeToString,
+                response_deserializer=yiwang_dot_v1_dot_node__service__pb2.ReviewsResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServiceServicer:
@@ -128,6 +138,18 @@ class NodeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AnswerReview(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReviews(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +192,16 @@ def add_NodeServiceServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=yiwang_dot_v1_dot_node__service__pb2.GetStatsRequest.FromString,
                     response_serializer=yiwang_dot_v1_dot_node__service__pb2.GetStatsResponse.SerializeToString,
+            ),
+            'AnswerReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerReview,
+                    request_deserializer=yiwang_dot_v1_dot_node__service__pb2.AnswerReviewRequest.FromString,
+                    response_serializer=yiwang_dot_v1_dot_node__service__pb2.ReviewsResponse.SerializeToString,
+            ),
+            'ListReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviews,
+                    request_deserializer=yiwang_dot_v1_dot_node__service__pb2.ListReviewsRequest.FromString,
+                    response_serializer=yiwang_dot_v1_dot_node__service__pb2.ReviewsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +420,60 @@ class NodeService:
             '/yiwang.v1.NodeService/GetStats',
             yiwang_dot_v1_dot_node__service__pb2.GetStatsRequest.SerializeToString,
             yiwang_dot_v1_dot_node__service__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnswerReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yiwang.v1.NodeService/AnswerReview',
+            yiwang_dot_v1_dot_node__service__pb2.AnswerReviewRequest.SerializeToString,
+            yiwang_dot_v1_dot_node__service__pb2.ReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yiwang.v1.NodeService/ListReviews',
+            yiwang_dot_v1_dot_node__service__pb2.ListReviewsRequest.SerializeToString,
+            yiwang_dot_v1_dot_node__service__pb2.ReviewsResponse.FromString,
             options,
             channel_credentials,
             insecure,

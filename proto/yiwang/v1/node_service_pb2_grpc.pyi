@@ -40,6 +40,8 @@ class NodeServiceStub:
     ListCases: _grpc.UnaryUnaryMultiCallable[_node_service_pb2.ListCasesRequest, _node_service_pb2.ListCasesResponse]
     GetHeads: _grpc.UnaryUnaryMultiCallable[_node_service_pb2.GetHeadsRequest, _node_service_pb2.GetHeadsResponse]
     GetStats: _grpc.UnaryUnaryMultiCallable[_node_service_pb2.GetStatsRequest, _node_service_pb2.GetStatsResponse]
+    AnswerReview: _grpc.UnaryUnaryMultiCallable[_node_service_pb2.AnswerReviewRequest, _node_service_pb2.ReviewsResponse]
+    ListReviews: _grpc.UnaryUnaryMultiCallable[_node_service_pb2.ListReviewsRequest, _node_service_pb2.ReviewsResponse]
 
 @_typing.type_check_only
 class NodeServiceAsyncStub(NodeServiceStub):
@@ -52,6 +54,8 @@ class NodeServiceAsyncStub(NodeServiceStub):
     ListCases: _aio.UnaryUnaryMultiCallable[_node_service_pb2.ListCasesRequest, _node_service_pb2.ListCasesResponse]  # type: ignore[assignment]
     GetHeads: _aio.UnaryUnaryMultiCallable[_node_service_pb2.GetHeadsRequest, _node_service_pb2.GetHeadsResponse]  # type: ignore[assignment]
     GetStats: _aio.UnaryUnaryMultiCallable[_node_service_pb2.GetStatsRequest, _node_service_pb2.GetStatsResponse]  # type: ignore[assignment]
+    AnswerReview: _aio.UnaryUnaryMultiCallable[_node_service_pb2.AnswerReviewRequest, _node_service_pb2.ReviewsResponse]  # type: ignore[assignment]
+    ListReviews: _aio.UnaryUnaryMultiCallable[_node_service_pb2.ListReviewsRequest, _node_service_pb2.ReviewsResponse]  # type: ignore[assignment]
 
 class NodeServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -109,5 +113,19 @@ class NodeServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _node_service_pb2.GetStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_node_service_pb2.GetStatsResponse, _abc.Awaitable[_node_service_pb2.GetStatsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def AnswerReview(
+        self,
+        request: _node_service_pb2.AnswerReviewRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_node_service_pb2.ReviewsResponse, _abc.Awaitable[_node_service_pb2.ReviewsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListReviews(
+        self,
+        request: _node_service_pb2.ListReviewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_node_service_pb2.ReviewsResponse, _abc.Awaitable[_node_service_pb2.ReviewsResponse]]: ...
 
 def add_NodeServiceServicer_to_server(servicer: NodeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
