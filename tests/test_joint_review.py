@@ -357,9 +357,12 @@ def test_a_department_system_answers_through_the_local_api(tmp_path: Path, clock
     _, token = node.principals.add_client("dept-system", frozenset({Role.CLERK, Role.REVIEWER, Role.DECIDER}))
     channel, api = api_stub(f"127.0.0.1:{port}", token)
     try:
-        person = {"applicant_name": "李雷", "applicant_id": "360426199101010071"}
-        case_no = api.FileCase(node_service_pb2.FileCaseRequest(item_code=ITEM.implementation_code, **person)).outline
-        for change in (case_pb2.CaseEntry(accepted=case_pb2.Accepted()), case_pb2.CaseEntry(review_requested={})):
+        filing = node_service_pb2.FileCaseRequest(
+            item_code=ITEM.implementation_code, applicant_name="李雷", applicant_id="360426199101010071"
+        )
+        case_no = api.FileCase(filing).outline
+        opened = case_pb2.CaseEntry(review_requested=case_pb2.ReviewRequested())
+        for change in (case_pb2.CaseEntry(accepted=case_pb2.Accepted()), opened):
             change.case_no = case_no.case_no
             api.ActOnCase(node_service_pb2.ActOnCaseRequest(change=change))
         queue = api.ListReviews(node_service_pb2.ListReviewsRequest()).rows
