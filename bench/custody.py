@@ -79,7 +79,6 @@ def act(api: node_service_pb2_grpc.NodeServiceStub, case_no: str, **change: obje
 def file_errand(api: node_service_pb2_grpc.NodeServiceStub) -> str:
     request = node_service_pb2.FileCaseRequest(
         item_code=ITEM,
-        actor="agent-07",
         agent="agent-07",
         consent=True,
         applicant_name="王大妈",

@@ -266,3 +266,75 @@ def test_a_county_escalates_an_errand_to_its_city_which_decides_it(sim: dict[str
     cli(sim[VILLAGE_A], "case", "deliver", case_no)
     custody = [c["node"] for c in _show(sim[VILLAGE_A], case_no)["custody"]]
     assert custody == [VILLAGE_A, COUNTY_A, city, VILLAGE_A]
+
+
+# --- joint review across running nodes (issue 14) ----------------------------------------------
+
+_JOINT_PLAN = {
+    "reviewers": [
+        {"department": "11511301008778183N", "name": "区经信局"},
+        {"department": "11511301008778255F", "name": "区住建局"},
+        {"department": "11511301008778423H", "name": "区农业农村局"},
+        {"department": "11511301008778490F", "name": "市卫健委", "node": "city"},
+    ]
+}
+
+
+def _asked(home: Path, case_no: str) -> bool:
+    return any(r["case_no"] == case_no for r in cli_json(home, "joint", "queue"))
+
+
+def _answered(home: Path, case_no: str) -> bool:
+    return all(r["verdict"] for r in cli_json(home, "joint", "show", case_no))
+
+
+def test_a_village_errand_is_reviewed_by_four_departments_at_the_county_and_the_city_at_once(
+    sim: dict[str, Path], tmp_path: Path
+) -> None:
+    """The "王" shape on running nodes: the county takes a village errand and opens its joint
+    review; three county departments and the city review at the same time; one disagrees with
+    reasons and the county denies with the opinions attached. A second case where all agree is
+    approved with a licence. The village's timeline shows each opinion and its working days.
+    (Silence past a limit needs a clock that moves: tests/test_joint_review.py.)"""
+    city = "511600000000"
+    code = f"511Z07001006-{COUNTY_A}-000-11511301008778183N-1-01"
+    item = {**_ITEM_A, "implementation_code": code, "basic_code": "511Z07001006", "name": "企业投资项目核准"}
+    item = {**item, "legal_limit_days": 45, "joint_review": _JOINT_PLAN}
+    (tmp_path / "joint.json").write_text(json.dumps([item], ensure_ascii=False), encoding="utf-8")
+    cli(sim[COUNTY_A], "catalog", "import", str(tmp_path / "joint.json"))
+    wait_for(functools.partial(has_item, sim[VILLAGE_A], code), 60, "the joint item at the village")
+    county = sim[COUNTY_A]
+    depts = [r["department"] for r in _JOINT_PLAN["reviewers"]]
+    cases = []
+    for answers in (["agree", "disagree", "agree", "agree_forward"], ["agree"] * 4):
+        case_no = _file(sim[VILLAGE_A], code)["case_no"]
+        wait_case(county, case_no, "the offer at the county", offered_to=COUNTY_A)
+        cli(county, "case", "take", case_no)
+        cli(county, "case", "accept", case_no)
+        asked = cli_json(county, "joint", "request", case_no)
+        assert {(r["node"], r["department"]) for r in asked} == {(COUNTY_A, d) for d in depts[:3]} | {(city, depts[3])}
+        wait_for(functools.partial(_asked, sim[city], case_no), 90, "the request at the city")
+        for dept, verdict in zip(depts, answers, strict=True):
+            extra = {"disagree": ["--reasons", "选址不符合国土空间规划"], "agree_forward": ["--forward-to", "省卫健委"]}
+            at = sim[city] if dept == depts[3] else county
+            cli(at, "joint", "answer", case_no, "--department", dept, "--verdict", verdict, *extra.get(verdict, []))
+        wait_for(functools.partial(_answered, county, case_no), 90, "the four opinions at the county")
+        cases.append(case_no)
+    denied, approved = cases
+    cli(county, "case", "decide", denied, "--approve", expect=4)  # a reasoned 不同意, no responsibility taken
+    cli(county, "case", "decide", denied, "--deny", "--reason", "选址不符合国土空间规划")
+    cli(county, "case", "decide", approved, "--approve", "--license")
+    for case_no in cases:
+        cli(county, "case", "offer", case_no, "--to", VILLAGE_A, "--purpose", "result")
+        wait_case(sim[VILLAGE_A], case_no, "the result at the village", offered_to=VILLAGE_A)
+    shown = _show(sim[VILLAGE_A], denied)
+    assert shown["status"] == "denied"
+    decided = next(t for t in shown["timeline"] if t["kind"] == "case_decided")
+    opinions = {o["department"]: (o["verdict"], o["reasons"]) for o in decided["detail"]["opinions"]}
+    assert opinions[depts[1]] == ("disagree", "选址不符合国土空间规划") and opinions[depts[3]][0] == "agree_forward"
+    rows = cli_json(sim[VILLAGE_A], "joint", "show", denied)
+    assert [(r["node"], r["verdict"], r["working_days"]) for r in rows if r["node"] == city] == [
+        (city, "agree_forward", 0)
+    ]
+    assert _show(sim[VILLAGE_A], approved)["status"] == "approved"
+    assert cli_json(sim["510000000000"], "joint", "show", approved)[0]["decided_at"]  # the province holds it too

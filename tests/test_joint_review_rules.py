@@ -350,3 +350,10 @@ def test_a_review_opens_once_with_due_dates_ahead() -> None:
         apply(accepted, Decide(True, opinions=(Opinion(COUNTY.code, JINGXIN, Verdict.AGREE),)), T0)
     with pytest.raises(InvalidInput, match="asked twice"):
         apply(accepted, RequestReview((_requests()[0], _requests()[0])), T0)
+
+
+def test_a_jointly_reviewed_item_runs_against_the_promise_else_the_plans_whole_limit() -> None:
+    plan = plan_from_dict(PLAN)
+    assert replace(licence_item(promised=None, legal=20), joint_review=plan).limit_days == JOINT_LIMIT_DAYS
+    assert replace(licence_item(promised=30, legal=45), joint_review=plan).limit_days == 30
+    assert licence_item(promised=None, legal=20).limit_days == 20

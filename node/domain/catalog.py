@@ -69,9 +69,13 @@ class CatalogItem:
 
     @property
     def limit_days(self) -> int | None:
-        """The limit a case runs against: promised if published, else legal, else none."""
+        """The limit a case runs against: promised if published; else, for an item reviewed
+        jointly, the plan's whole limit (行政许可法 art. 42: 45 working days for joint
+        handling); else legal, else none."""
         if self.promised_limit_days is not None:
             return self.promised_limit_days
+        if self.joint_review is not None:
+            return self.joint_review.limit_days
         return self.legal_limit_days
 
 
