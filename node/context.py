@@ -95,6 +95,7 @@ class Node:
         outbox = Outbox(me, key, self.identity)
         book = LicenseBook(store, clock, key, self.identity)
         self.catalog = CatalogService(me, store, self.journal, projection, clock, self.identity)
+        courier = Courier(self.journal, clock, key, outbox)
         self.cases = CaseService(
             store,
             self.journal,
@@ -105,6 +106,7 @@ class Node:
             outbox,
             book,
             self.bell,
+            courier,
             answer_days=settings.offer_answer_days,
         )
         self.queues = WorkQueues(me.code, store, self.cases, clock)
@@ -126,7 +128,6 @@ class Node:
         self.joint_reviews = JointReviewService(
             me, store, self.journal, projection, clock, self.cases, outbox, self.bell
         )
-        courier = Courier(self.journal, clock, key, outbox)
         self.mail = MailService(store, self.journal, clock, self.identity, projection, outbox, courier, book, self.bell)
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -280,6 +280,10 @@ _JOINT_PLAN = {
 }
 
 
+def _applicant(home: Path, case_no: str) -> Any:
+    return _show(home, case_no, "--reveal").get("applicant")
+
+
 def _asked(home: Path, case_no: str) -> bool:
     return any(r["case_no"] == case_no for r in cli_json(home, "joint", "queue"))
 
@@ -311,9 +315,13 @@ def test_a_village_errand_is_reviewed_by_four_departments_at_the_county_and_the_
         wait_case(county, case_no, "the offer at the county", offered_to=COUNTY_A)
         cli(county, "case", "take", case_no)
         cli(county, "case", "accept", case_no)
+        wait_for(functools.partial(_applicant, county, case_no), 90, "the bundle at the county")
         asked = cli_json(county, "joint", "request", case_no)
         assert {(r["node"], r["department"]) for r in asked} == {(COUNTY_A, d) for d in depts[:3]} | {(city, depts[3])}
         wait_for(functools.partial(_asked, sim[city], case_no), 90, "the request at the city")
+        # the city reviews with the applicant's data, re-sealed for it by the county
+        shown = wait_for(functools.partial(_applicant, sim[city], case_no), 90, "the bundle at the city")
+        assert shown["id_number"] == PERSON["id"]
         for dept, verdict in zip(depts, answers, strict=True):
             extra = {"disagree": ["--reasons", "选址不符合国土空间规划"], "agree_forward": ["--forward-to", "省卫健委"]}
             at = sim[city] if dept == depts[3] else county

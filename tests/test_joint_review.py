@@ -17,7 +17,7 @@ from federation.wire.codec_cases import case_entry, opinion_body
 from node.context import Node
 from node.domain.divisions import DivisionCode as D
 from node.domain.entries import Kind, Stream
-from node.domain.errors import CaseConflict, InvalidInput, NotFound
+from node.domain.errors import CaseConflict, InvalidInput, NotFound, StateConflict
 from node.domain.joint_review import Opinion, Verdict, plan_from_dict
 from node.domain.lifecycle import Accept, AcceptCustody, Decide, OfferCustody, RequestReview, Status
 from node.journal import Record
@@ -26,8 +26,8 @@ from node.services.stats import Period, Query
 from node.store.catalog import item_row
 from tests.conftest import Clock, licence_item
 from tests.fedtools import cli, cli_json, db_counts
-from tests.helpers import counts
-from tests.test_custody import CITY, COUNTY, COUNTY_B, PROVINCE, TOWNSHIP, VILLAGE, errand, settle
+from tests.helpers import counts, stored_text
+from tests.test_custody import CITY, COUNTY, COUNTY_B, PERSON, PROVINCE, TOWNSHIP, VILLAGE, errand, settle
 from tests.test_replica import enroll, province_node, push_up
 
 # 广安区 departments (real credit codes, shared/data/catalog_sichuan_511602.csv)
@@ -67,6 +67,9 @@ def _under_review(nodes: dict[str, Node]) -> str:
     settle(nodes)
     county.cases.act(case_no, AcceptCustody(COUNTY), "窗口-王")
     county.cases.act(case_no, Accept(), "窗口-王")
+    with pytest.raises(StateConflict, match="sealed data has not reached"):
+        county.joint_reviews.request(case_no, "审查-李")
+    settle(nodes)  # the village hands the applicant's data over to the county
     state = county.joint_reviews.request(case_no, "审查-李")
     assert state.status == Status.UNDER_REVIEW and state.review is not None
     settle(nodes)
@@ -83,6 +86,12 @@ def test_four_reviewers_at_once_one_silent_one_disagreeing_and_the_lead_denies(
     assert [(r.case_no, r.department, r.due) for r in city.joint_reviews.queue()] == [
         (case_no, CITY_DEPT, "2026-03-16")
     ]
+    # the city reviews with the applicant's data, re-sealed for it by the county; above it, nothing
+    assert city.cases.reveal(case_no, "卫健-孙", "cli").name == PERSON.name
+    with pytest.raises(NotFound):
+        nodes[PROVINCE].cases.applicant(case_no)
+    for secret in (PERSON.name, PERSON.id_number, PERSON.phone):
+        assert secret not in stored_text(nodes[PROVINCE])
     clock.set_local(2026, 3, 4)
     county.joint_reviews.answer(case_no, JINGXIN, Verdict.AGREE, "", "", "经信-赵")
     county.joint_reviews.answer(case_no, ZHUJIAN, Verdict.DISAGREE, "选址不符合国土空间规划", "", "住建-钱")

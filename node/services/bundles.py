@@ -7,9 +7,11 @@ relays carry ciphertext. The receiving node checks the hash its entry names and 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
 
+from federation.wire.certs import certified_key, fingerprint, load_certificate
 from federation.wire.codec_cases import (
     bundle_sent_body,
     bundle_sent_from_body,
@@ -17,10 +19,12 @@ from federation.wire.codec_cases import (
     material_chunk_body,
     material_chunk_from_body,
 )
+from federation.wire.codec_catalog import issued_from_body
 from federation.wire.keys import NodeKey
 from federation.wire.sealing import bundle_hash, open_sealed_with, seal_many
 from federation.wire.suites import PublicKey
 from node import logs
+from node.domain.divisions import DivisionCode
 from node.domain.entries import Addressed, Kind, Stream
 from node.domain.errors import BadSignature
 from node.domain.lifecycle import OfferCustody
@@ -46,6 +50,20 @@ def take_bundles(tx: Tx, copies: Sequence[Addressed]) -> None:
 
 
 SignerKey = Callable[[Addressed], PublicKey]
+
+
+def _certified_keys(tx: Tx, node: str, revoked: set[str], at: dt.datetime) -> list[PublicKey]:
+    """The keys of `node`'s certificates that its parent issued, not revoked nor expired at `at`."""
+    parent = DivisionCode(node).parent()
+    out = []
+    for e in tx.entries_about(node):
+        if e.kind != Kind.CERT_ISSUED or parent is None or e.origin != parent.code:
+            continue
+        code, der = issued_from_body(e.body)
+        cert = load_certificate(der)
+        if code == node and fingerprint(cert) not in revoked and cert.not_valid_after_utc > at:
+            out.append(certified_key(cert))
+    return out
 
 
 class Courier:
@@ -88,14 +106,40 @@ class Courier:
             self.outbox.address(tx, [(e, acceptor)], chain, now_us, sealed)
             log.info("bundle_handed_over", case_no=no, to=acceptor)
         for no, acceptor, key, ref in files:
-            self._send_material(tx, no, acceptor, key, ref, chain, now_us)
+            self._send_material(tx, no, acceptor, [key], ref, chain, now_us)
+
+    def to_reviewers(self, tx: Tx, case_no: str, nodes: Sequence[str], now_us: int) -> list[str]:
+        """A joint review was opened: re-seal the applicant's bundle and material files for
+        each reviewer node, with the keys of its certificates in force that this node holds (its
+        issuer's `cert_issued` entries: an ancestor's, a descendant's, a sibling's), and send
+        them. Returns the nodes it holds no certificate of: they review from the request
+        without the materials."""
+        digest = tx.case_bundle_hash(case_no)
+        blob = tx.bundle(digest) if digest and nodes else None
+        if blob is None:
+            return []  # nobody elsewhere to send to, or no bundle here to pass on
+        plain = open_sealed_with(blob, self.key.opening_keys)
+        refs = Applicant.from_bytes(plain).materials
+        at = dt.datetime.fromtimestamp(now_us / 1_000_000, tz=dt.UTC)
+        revoked = tx.revoked_fingerprints()
+        known = {node: keys for node in nodes if (keys := _certified_keys(tx, node, revoked, at))}
+        chain = self.outbox.chain_der() if known else ()
+        for node, keys in known.items():
+            (sealed,) = seal_many([plain], keys)
+            body = bundle_sent_body(case_no, bundle_hash(sealed))
+            (e,) = self.journal.append(tx, Stream.CASE, [Record(Kind.BUNDLE_SENT, case_no, body)], now_us)
+            self.outbox.address(tx, [(e, node)], chain, now_us, sealed)
+            for ref in refs:
+                self._send_material(tx, case_no, node, keys, ref, chain, now_us)
+            log.info("bundle_sent_to_reviewer", case_no=case_no, to=node)
+        return [n for n in nodes if n not in known]
 
     def _send_material(
         self,
         tx: Tx,
         case_no: str,
         to: str,
-        key: PublicKey,
+        keys: Sequence[PublicKey],
         ref: MaterialRef,
         chain: tuple[bytes, ...],
         now_us: int,
@@ -105,7 +149,7 @@ class Courier:
         if mine is None:
             log.warning("material_missing", case_no=case_no, material=ref.name)
             return
-        (sealed,) = seal_many([open_sealed_with(mine, self.key.opening_keys)], [key])
+        (sealed,) = seal_many([open_sealed_with(mine, self.key.opening_keys)], list(keys))
         parts = chunks(sealed)
         digest = bundle_hash(sealed)
         records = [

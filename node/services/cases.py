@@ -32,7 +32,7 @@ from node.domain.catalog import CatalogItem
 from node.domain.codes import HANDLING_FORMS, SERVICE_OBJECTS
 from node.domain.divisions import DivisionCode
 from node.domain.entries import CASE_KINDS, Kind, Stream
-from node.domain.errors import InvalidInput, NotFound, mask
+from node.domain.errors import InvalidInput, NotFound, StateConflict, mask
 from node.domain.identifiers import validate_credit_code, validate_resident_id
 from node.domain.joint_review import default_opinion, requests_for
 from node.domain.lifecycle import (
@@ -58,7 +58,7 @@ from node.domain.timelimits import Level, local_date, progress, working_days_bet
 from node.journal import Journal, Record
 from node.services.case_rows import CLOCK_COMMANDS, due_of
 from node.services.offers import check_offer_terms
-from node.services.ports import Addresser, CalendarCache, Clock
+from node.services.ports import Addresser, CalendarCache, Clock, ReviewCourier
 from node.services.projection import Projection
 from node.services.reach import check_addressee
 from node.services.requests import ClientRequest
@@ -237,9 +237,11 @@ class CaseService:
         outbox: Addresser,
         licenses: LicenseCheck,
         bell: Bell,
+        courier: ReviewCourier,
         answer_days: int = 5,
     ) -> None:
         self.store, self.journal, self.clock, self.calendar = store, journal, clock, calendar
+        self.courier = courier  # a joint review's materials, to its reviewers
         self.answer_days = answer_days  # working days a node has to answer this node's custody offer
         self.projection = projection
         self.key, self.outbox, self.licenses, self.bell = key, outbox, licenses, bell
@@ -385,6 +387,12 @@ class CaseService:
                 "item",
                 f"{state.item_code} has no joint-review plan (catalog field joint_review, docs/catalog-format.md)",
             )
+        digest = tx.case_bundle_hash(state.case_no)
+        if digest and tx.bundle(digest) is None:  # the reviewers get the materials from this node
+            raise StateConflict(
+                f"case {state.case_no}: the applicant's sealed data has not reached this node yet; "
+                "open the joint review once it has (`yiwang case show CASE --reveal` shows it)"
+            )
         plan, me = item.joint_review, DivisionCode(self.code)
         days = calendar.for_division(self.code)
         due = {r.limit_days: days.add_working_days(today, r.limit_days)[0] for r in plan.reviewers}
@@ -474,6 +482,10 @@ class CaseService:
             if pairs:
                 chain = self.outbox.chain_der()
                 self.outbox.address(tx, pairs, chain, now_us)
+            for rec, _after in known:
+                if isinstance(rec.command, RequestReview):  # the reviewers elsewhere get the materials, re-sealed
+                    remote = sorted({q.node for q in rec.command.requests} - {me})
+                    self.courier.to_reviewers(tx, rec.case_no, remote, now_us)
             if within is not None:
                 within(tx, results)
             if once is not None:
@@ -624,12 +636,18 @@ class CaseService:
         return self.applicant(case_no) if held else None
 
     def applicant(self, case_no: str) -> Applicant:
-        """Open the sealed bundle (this node is a recipient); for the operator's eyes only."""
+        """Open the sealed bundle (this node is a recipient); for the operator's eyes only. A
+        joint review's reviewer node that does not hold the case opens the bundle the lead
+        re-sealed for it."""
         with self.store.read() as tx:
             bundle_hash = tx.case_bundle_hash(case_no)
             if bundle_hash is None:
-                raise NotFound("case", case_no)
-            blob = tx.bundle(bundle_hash)
+                sent = tx.bundles_of_case(case_no)
+                if not sent:
+                    raise NotFound("case", case_no)
+                blob: bytes | None = sent[-1]
+            else:
+                blob = tx.bundle(bundle_hash)
         if blob is None:
             raise NotFound("sealed bundle of case", case_no)
         return Applicant.from_bytes(open_sealed_with(blob, self.key.opening_keys))

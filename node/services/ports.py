@@ -56,6 +56,13 @@ class CalendarCache:
         self._calendar = None
 
 
+class ReviewCourier(Protocol):
+    """Who re-seals a case's bundle and material files for the reviewer nodes of a joint review
+    (node.services.bundles.Courier)."""
+
+    def to_reviewers(self, tx: Tx, case_no: str, nodes: Sequence[str], now_us: int) -> list[str]: ...
+
+
 class Addresser(Protocol):
     """Where use cases put entries addressed to another node (sync.outbox.Outbox)."""
 

@@ -20,6 +20,11 @@ class MaterialsTx(TxBase):
         if rows:
             self._insert_many("sealed_bundles", ("hash", "case_no", "sealed"), rows)
 
+    def bundles_of_case(self, case_no: str) -> list[bytes]:
+        """The sealed bundles this node keeps for a case (a reviewer node without the case)."""
+        rows = self.conn.execute(select(SEALED_BUNDLES.c.sealed).where(SEALED_BUNDLES.c.case_no == case_no)).all()
+        return [bytes(r.sealed) for r in rows]
+
     def bundle(self, hash_: bytes) -> bytes | None:
         row = self.conn.execute(select(SEALED_BUNDLES.c.sealed).where(SEALED_BUNDLES.c.hash == hash_)).first()
         return None if row is None else bytes(row.sealed)
