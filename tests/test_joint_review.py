@@ -18,7 +18,7 @@ from node.context import Node
 from node.domain.divisions import DivisionCode as D
 from node.domain.entries import Kind, Stream
 from node.domain.errors import CaseConflict, InvalidInput, NotFound, StateConflict
-from node.domain.joint_review import Opinion, Verdict, plan_from_dict
+from node.domain.joint_review import Mode, Opinion, Verdict, plan_from_dict
 from node.domain.lifecycle import Accept, AcceptCustody, Decide, OfferCustody, RequestReview, Status
 from node.journal import Record
 from node.services.catalog_import import FULL_COLUMNS
@@ -394,3 +394,28 @@ def test_a_department_system_answers_through_the_local_api(tmp_path: Path, clock
         channel.close()
         server.stop(grace=None).wait()
         node.close()
+
+
+def test_any_sign_completes_with_the_first_agreement_and_the_rest_lapse(nodes: dict[str, Node], clock: Clock) -> None:
+    county, city = nodes[COUNTY], nodes[CITY]
+    item = licence_item("7", name="或签事项", legal=45, promised=None, joint_review=replace(PLAN, mode=Mode.ANY))
+    county.catalog.import_items([item])
+    settle(nodes)
+    case_no = errand(nodes[VILLAGE], item.implementation_code)
+    settle(nodes)
+    county.cases.act(case_no, AcceptCustody(COUNTY), "窗口-王")
+    settle(nodes)
+    county.cases.act(case_no, Accept(), "窗口-王")
+    county.joint_reviews.request(case_no, "审查-李")
+    settle(nodes)
+    assert len(city.joint_reviews.queue()) == 1
+    county.joint_reviews.answer(case_no, ZHUJIAN, Verdict.DISAGREE, "不符合", "", "住建-钱")  # no agreement yet
+    assert len(county.joint_reviews.queue()) == 2
+    county.joint_reviews.answer(case_no, JINGXIN, Verdict.AGREE, "", "", "经信-赵")
+    settle(nodes)
+    assert county.joint_reviews.queue() == [] and city.joint_reviews.queue() == []  # the rest lapse
+    clock.set_local(2026, 3, 20)  # every due date passed: nobody left to card
+    assert [a.rule for a in county.supervision.scan().alarms if a.rule == "reviewer"] == []
+    with pytest.raises(CaseConflict, match="responsibility"):  # the reasoned 不同意 still counts
+        county.cases.act(case_no, Decide(True), "决定-周")
+    assert county.cases.act(case_no, Decide(True, responsibility=True), "决定-周").status == Status.APPROVED

@@ -7,12 +7,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, insert, or_, select, update
 
 from node.store.base import TxBase
 from node.store.tables import JOINT_REVIEWS, JointReviewRow, ReviewerFigures
 
 _OPEN = and_(JOINT_REVIEWS.c.verdict == "", JOINT_REVIEWS.c.decided_at_us.is_(None))
+# An any-sign (或签) review with an agreement: complete, the other requests lapse (a 不同意
+# without reasons counts as agreement; silence read as 不同意 does not).
+_AGREED = JOINT_REVIEWS.alias("agreed")
+_SETTLED = and_(
+    JOINT_REVIEWS.c.mode == "any",
+    exists().where(
+        _AGREED.c.case_no == JOINT_REVIEWS.c.case_no,
+        or_(
+            _AGREED.c.verdict.in_(("agree", "agree_forward")),
+            and_(_AGREED.c.verdict == "disagree", _AGREED.c.reasons == "", _AGREED.c.by_default.is_(False)),
+        ),
+    ),
+)
 
 
 def _row(r: Sequence[object]) -> JointReviewRow:
@@ -83,17 +96,18 @@ class ReviewsTx(TxBase):
         )
 
     def review_queue(self, node: str, limit: int = 100) -> list[JointReviewRow]:
-        """The requests `node`'s departments have not answered on cases not yet decided,
-        soonest due first."""
+        """The requests `node`'s departments have not answered on cases not yet decided (nor
+        settled by an any-sign agreement), soonest due first."""
         c = JOINT_REVIEWS.c
-        q = select(JOINT_REVIEWS).where(c.node == node, _OPEN).order_by(c.due, c.case_no).limit(limit)
+        q = select(JOINT_REVIEWS).where(c.node == node, _OPEN, ~_SETTLED).order_by(c.due, c.case_no).limit(limit)
         return [_row(r) for r in self.conn.execute(q).all()]
 
     def silent_reviewers(self, lead: str, before: str) -> list[JointReviewRow]:
         """Requests `lead` made that are still open after their due date (`before`: the first
-        day silence may be recorded, ISO): the reviewers whose silence the lead records."""
+        day silence may be recorded, ISO), on reviews an any-sign agreement has not settled:
+        the reviewers whose silence the lead records."""
         c = JOINT_REVIEWS.c
-        q = select(JOINT_REVIEWS).where(c.lead == lead, _OPEN, c.due < before).order_by(c.due, c.case_no)
+        q = select(JOINT_REVIEWS).where(c.lead == lead, _OPEN, ~_SETTLED, c.due < before).order_by(c.due, c.case_no)
         return [_row(r) for r in self.conn.execute(q).all()]
 
     def reviewer_figures(self, prefix: str, start_us: int, end_us: int) -> list[ReviewerFigures]:
