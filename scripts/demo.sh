@@ -6,7 +6,8 @@
 # resident, handled at the county after a custody move, and delivered and evaluated back at the
 # village; seen at the province as an outline without personal data; a refusal
 # without reasons caught by electronic supervision and a 差评 rectified, both seen at the
-# province; the province's figures, a level down, a recount, last month signed off bottom-up
+# province; a joint review (并联审批) by three county departments and the city at once; the
+# province's figures, a level down, a recount, last month signed off bottom-up
 # and the HTML report; every log verified. It starts afresh each time and stops
 # every node it started (by pid) when it ends.
 set -euo pipefail
@@ -95,6 +96,37 @@ YIWANG_ACTOR=窗口-王 $Y review callback "$C_CASE" --note "已电话回访, �
 YIWANG_ACTOR=窗口-王 $Y review rectify "$C_CASE" --note "窗口一次性告知清单已更新" -d "$COUNTY"
 wait_until 60 "the rectification at the province" sh -c "$Y review list -d $PROVINCE --json | .venv/bin/python -c 'import json, sys; sys.exit(not any(t[\"rectified_at\"] for t in json.load(sys.stdin)))'"
 $Y review list -d "$PROVINCE"
+
+step "并联审批: an enterprise investment item reviewed by three county departments and the city at once; one disagrees, the county denies"
+JOINT="511Z07001006-511602000000-000-11511301008778183N-1-09"
+cat > "$SIM/joint.json" <<JSON
+[{"basic_code": "511Z07001006", "implementation_code": "$JOINT", "name": "企业投资项目核准（联审）",
+  "power_type": "01", "department": "区经信局", "dept_credit_code": "11511301008778183N",
+  "division_code": "511602000000", "service_objects": ["2"], "legal_limit_days": 45,
+  "joint_review": {"reviewers": [
+    {"department": "11511301008778183N", "name": "区经信局", "limit_days": 5},
+    {"department": "11511301008778255F", "name": "区住建局", "limit_days": 5},
+    {"department": "11511301008778423H", "name": "区农业农村局", "limit_days": 5},
+    {"department": "11511301008778490F", "name": "市卫健委", "node": "city", "limit_days": 10}]}}]
+JSON
+$Y catalog import "$SIM/joint.json" -d "$COUNTY"
+echo "demo-pass-04" | $Y users add 卫健-孙 --role reviewer --password-stdin -d "$CITY"
+export YIWANG_ACTOR=窗口-王
+J_CASE=$($Y case file --item "$JOINT" --kind 2 --name "广安某实业有限公司" --id 91110000600037341L -d "$COUNTY" --json | case_no)
+$Y case accept "$J_CASE" -d "$COUNTY"
+$Y joint request "$J_CASE" -d "$COUNTY"
+$Y joint answer "$J_CASE" --department 11511301008778183N --verdict agree -d "$COUNTY"
+$Y joint answer "$J_CASE" --department 11511301008778255F --verdict disagree --reasons "选址不符合国土空间规划" -d "$COUNTY"
+$Y joint answer "$J_CASE" --department 11511301008778423H --verdict agree -d "$COUNTY"
+wait_until 60 "the request at the city" sh -c "$Y joint queue -d $CITY --json | grep -q $J_CASE"
+YIWANG_ACTOR=卫健-孙 $Y joint answer "$J_CASE" --department 11511301008778490F --verdict agree_forward --forward-to "省卫生健康委" -d "$CITY"
+wait_until 60 "the city's opinion at the county" sh -c "$Y joint show $J_CASE -d $COUNTY --json | grep -q agree_forward"
+$Y case decide "$J_CASE" --approve -d "$COUNTY" || echo "(refused, as it must be: a reasoned 不同意 stands unless the county takes the responsibility)"
+$Y case decide "$J_CASE" --deny --reason "选址不符合国土空间规划（区住建局联审意见）" -d "$COUNTY"
+unset YIWANG_ACTOR
+$Y joint show "$J_CASE" -d "$COUNTY"
+wait_until 60 "the decision at the province" sh -c "$Y case show $J_CASE -d $PROVINCE --json | grep -q denied"
+$Y stats reviewers -d "$PROVINCE"
 
 step "The province's figures, counted as entries arrive: the whole province, then a level down, then a recount from the log"
 MONTH=$(TZ=Asia/Shanghai date +%Y-%m)

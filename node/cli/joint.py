@@ -52,13 +52,15 @@ def _verdict(r: JointReviewRow) -> str:
     return _("{verdict} (silence past the due date)").format(verdict=said) if r.by_default else said
 
 
-def _table(title: str, rows: list[JointReviewRow]) -> None:
+def _table(title: str, rows: list[JointReviewRow], with_case: bool = False) -> None:
+    """The rows as a table; `with_case`: rows of several cases (a queue)."""
+    heads = [_("Co-reviewing department"), _("Node"), _("Due"), _("Opinion"), _("Reasons"), _("Working days")]
     table(
         title,
-        [_("Case"), _("Department"), _("Node"), _("Due"), _("Opinion"), _("Reasons"), _("Working days")],
+        [_("Case"), *heads] if with_case else heads,
         [
             (
-                r.case_no,
+                *((r.case_no,) if with_case else ()),
                 r.name,
                 r.node,
                 r.due,
@@ -142,6 +144,6 @@ def queue(
     if json_out:
         print_json([row_json(r) for r in rows])
         return
-    _table(_("Joint reviews waiting here"), rows)
+    _table(_("Joint reviews waiting here"), rows, with_case=True)
     if rows:
         console.print(_("Oldest request: {at}").format(at=fmt_time(at_us(rows[0].requested_at_us))), highlight=False)

@@ -230,7 +230,7 @@ def reviewers(
     table(
         _("Joint-review opinions per department %(period)s") % {"period": when.label},
         [
-            _("Department"),
+            _("Co-reviewing department"),
             _("Node"),
             _("Asked"),
             _("Answered"),
