@@ -19,7 +19,7 @@ from node.domain.divisions import DivisionCode as D
 from node.domain.entries import Kind, Stream
 from node.domain.errors import CaseConflict, InvalidInput, NotFound, StateConflict
 from node.domain.joint_review import Mode, Opinion, Verdict, plan_from_dict
-from node.domain.lifecycle import Accept, AcceptCustody, Decide, OfferCustody, RequestReview, Status
+from node.domain.lifecycle import Accept, AcceptCustody, Decide, OfferCustody, RequestReview, Status, Withdraw
 from node.journal import Record
 from node.services.catalog_import import FULL_COLUMNS
 from node.services.stats import Period, Query
@@ -419,3 +419,33 @@ def test_any_sign_completes_with_the_first_agreement_and_the_rest_lapse(nodes: d
     with pytest.raises(CaseConflict, match="responsibility"):  # the reasoned 不同意 still counts
         county.cases.act(case_no, Decide(True), "决定-周")
     assert county.cases.act(case_no, Decide(True, responsibility=True), "决定-周").status == Status.APPROVED
+
+
+def test_the_leads_record_wins_whatever_arrives_first_and_a_withdrawal_closes_the_review(
+    nodes: dict[str, Node], clock: Clock
+) -> None:
+    """The city answers on its due date, but the county records its silence the next day
+    before the answer arrives: every node ends with the silence, the late copy is refused, and
+    a rebuild gives the same rows. A second case withdrawn under review leaves no request in
+    any queue and nobody to card."""
+    county, city = nodes[COUNTY], nodes[CITY]
+    case_no = _under_review(nodes)
+    clock.set_local(2026, 3, 16)  # the city's due date
+    city.joint_reviews.answer(case_no, CITY_DEPT, Verdict.AGREE, "", "", "卫健-孙")
+    clock.set_local(2026, 3, 17)
+    assert {r.department for r in county.joint_reviews.lapse_due("监察")} == {JINGXIN, ZHUJIAN, NONGYE, CITY_DEPT}
+    settle(nodes)
+    for code in (COUNTY, CITY, PROVINCE):
+        rows = {r.department: (r.verdict, r.by_default) for r in nodes[code].joint_reviews.show(case_no)}
+        assert rows[CITY_DEPT] == ("agree", True), code
+        assert nodes[code].rebuilder().rebuild(check=True).differences == {}, code
+    with city.store.read() as tx:
+        assert [d.kind for d in tx.alarms() if d.kind == "DeadLetter"] == ["DeadLetter"]  # the answer came too late
+    second = _under_review(nodes)
+    assert any(r.case_no == second for r in city.joint_reviews.queue())
+    county.cases.act(second, Withdraw("申请人撤回"), "窗口-王")
+    settle(nodes)
+    assert [r for r in city.joint_reviews.queue() if r.case_no == second] == []
+    clock.set_local(2026, 4, 30)
+    assert [a for a in county.supervision.scan().alarms if a.case_no == second] == []
+    assert county.joint_reviews.lapse_due("监察") == []

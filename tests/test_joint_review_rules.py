@@ -357,3 +357,19 @@ def test_a_jointly_reviewed_item_runs_against_the_promise_else_the_plans_whole_l
     assert replace(licence_item(promised=None, legal=20), joint_review=plan).limit_days == JOINT_LIMIT_DAYS
     assert replace(licence_item(promised=30, legal=45), joint_review=plan).limit_days == 30
     assert licence_item(promised=None, legal=20).limit_days == 20
+
+
+def test_a_decision_carries_no_invented_opinion() -> None:
+    state = apply(_reviewed(), LapseReview(COUNTY.code, JINGXIN), _at("2026-12-08"))
+    rest = (
+        Opinion(COUNTY.code, ZHUJIAN, Verdict.AGREE, entry_hash=b"z" * 32),
+        Opinion(CITY.code, WEIJIAN, Verdict.AGREE, entry_hash=b"w" * 32),
+    )
+    invented = Opinion(COUNTY.code, JINGXIN, Verdict.AGREE, entry_hash=b"j" * 32)  # it was recorded silent
+    with pytest.raises(CaseConflict, match="is recorded; it gave no opinion"):
+        apply(state, Decide(True, opinions=(invented, *rest)), _at("2026-12-21"))
+    silence = default_opinion(state.review.requests[0], 1)  # type: ignore[union-attr]
+    without_entry = (silence, rest[0], replace(rest[1], entry_hash=b""))
+    with pytest.raises(CaseConflict, match="names no entry of its own"):
+        apply(state, Decide(True, opinions=without_entry), _at("2026-12-21"))
+    assert apply(state, Decide(True, opinions=(silence, *rest)), _at("2026-12-21")).status == Status.APPROVED

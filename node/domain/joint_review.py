@@ -405,9 +405,16 @@ def check_lapse(review: JointReview, node: str, department: str, day: dt.date, c
 
 
 def check_carried(review: JointReview, opinions: Sequence[Opinion], day: dt.date, case_no: str) -> None:
-    """Silence a decision carries was recorded: by a lapse, or now past its due date."""
+    """Silence a decision carries was recorded (by a lapse, or now past its due date), and an
+    opinion it carries is one the reviewer wrote (an entry of its own), not a recorded silence."""
     for o in opinions:
         if not o.by_default:
+            if o.key in review.lapsed:
+                raise CaseConflict(
+                    "opinions", f"the silence of {o.department} at {o.node} is recorded; it gave no opinion"
+                )
+            if not o.entry_hash:
+                raise CaseConflict("opinions", f"the opinion of {o.department} at {o.node} names no entry of its own")
             continue
         q = review.request(o.node, o.department)
         if q is not None and (o.key not in review.lapsed and day <= dt.date.fromisoformat(q.due)):

@@ -14,6 +14,7 @@ for good, since a chain cannot skip an entry.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -97,8 +98,17 @@ def project_cases(
                 applied.append(e)  # here already (by another path, or replayed)
                 continue
             if current is None and new_to_me and isinstance(rec.command, REVIEW_COMMANDS):
-                on_change(tx, me, rec, None, calendar, rec.about)  # a reviewer's node: the review, not the case
-                applied.append(e)
+                try:  # a reviewer's node: the review, not the case
+                    done = on_change(tx, me, rec, None, calendar, rec.about)
+                except OperatorError as exc:
+                    if refused is None:
+                        raise CaseRuleBroken(e, str(exc)) from None
+                    refused.append((e, f"case rule broken: {exc}"))
+                    continue
+                if done:
+                    applied.append(e)
+                else:  # the request has not come yet
+                    waiting.append((e, case_no, rec.version))
                 continue
             try:
                 after = computed if computed is not None else _next(current, e, rec, version, new_to_me)
@@ -108,6 +118,9 @@ def project_cases(
                 refused.append((e, exc.reason))
                 continue
             if after is None:
+                if new_to_me and isinstance(rec.command, REVIEW_COMMANDS):  # this node's copy of the case is behind
+                    with contextlib.suppress(OperatorError):  # (the case's own checks run when it catches up)
+                        on_change(tx, me, rec, None, calendar, rec.about)
                 waiting.append((e, case_no, rec.version))
                 continue
             if isinstance(rec.command, File):

@@ -34,7 +34,7 @@ from node.domain.divisions import DivisionCode
 from node.domain.entries import CASE_KINDS, Kind, Stream
 from node.domain.errors import InvalidInput, NotFound, StateConflict, mask
 from node.domain.identifiers import validate_credit_code, validate_resident_id
-from node.domain.joint_review import default_opinion, requests_for
+from node.domain.joint_review import Mode, default_opinion, requests_for, standing
 from node.domain.lifecycle import (
     CLOCK_STOPPED,
     RUNNING,
@@ -49,6 +49,7 @@ from node.domain.lifecycle import (
     OfferCustody,
     RequestReview,
     Status,
+    Withdraw,
     WithdrawOffer,
     apply,
     check_writer,
@@ -89,7 +90,7 @@ def _addressees(before: CaseState, cmd: CaseCommand, me: str) -> set[str]:
     elif isinstance(cmd, AcceptCustody | DeclineCustody):
         out.add(before.custodian)
     review = cmd.requests if isinstance(cmd, RequestReview) else before.review.requests if before.review else ()
-    if isinstance(cmd, RequestReview | LapseReview | Decide):  # the reviewers follow their review
+    if isinstance(cmd, RequestReview | LapseReview | Decide | Withdraw):  # the reviewers follow their review
         out.update(q.node for q in review if not DivisionCode(q.node).is_ancestor_of(DivisionCode(me)))
     out.add(before.filing_division)
     handling = DivisionCode(before.handling_division)
@@ -107,8 +108,12 @@ def _with_opinions(tx: Tx, state: CaseState, cmd: Decide, now: dt.datetime) -> D
     if state.review is None:
         return cmd
     rows = {(r.node, r.department): r for r in tx.joint_review(state.case_no)}
+    review = state.review
+    answered = [opinion_of_row(row) for q in review.requests if (row := rows.get(q.key)) is not None and row.verdict]
+    if standing(review.mode, review.requests, answered).complete and review.mode == Mode.ANY:
+        return replace(cmd, opinions=tuple(answered))  # settled by an agreement: the others lapsed
     opinions = []
-    for q in state.review.requests:  # in the order asked
+    for q in review.requests:  # in the order asked
         row = rows.get(q.key)
         if row is not None and row.verdict:
             opinions.append(opinion_of_row(row))
@@ -388,7 +393,7 @@ class CaseService:
                 f"{state.item_code} has no joint-review plan (catalog field joint_review, docs/catalog-format.md)",
             )
         digest = tx.case_bundle_hash(state.case_no)
-        if digest and tx.bundle(digest) is None:  # the reviewers get the materials from this node
+        if not digest or tx.bundle(digest) is None:  # the reviewers get the materials from this node
             raise StateConflict(
                 f"case {state.case_no}: the applicant's sealed data has not reached this node yet; "
                 "open the joint review once it has (`yiwang case show CASE --reveal` shows it)"

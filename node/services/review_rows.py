@@ -13,14 +13,27 @@ opinions it carries, the answers a node had not received itself (the filing node
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from federation.wire.codec_cases import CaseRecord, opinion_from_body
 from node.domain.calendar import WorkCalendar
 from node.domain.entries import Entry, Kind
-from node.domain.errors import InvalidInput
-from node.domain.joint_review import Opinion, Request, Verdict, check_opinion, default_opinion
-from node.domain.lifecycle import CaseState, Decide, LapseReview, RequestReview
+from node.domain.errors import CaseConflict, InvalidInput
+from node.domain.joint_review import (
+    JointReview,
+    Mode,
+    Opinion,
+    Request,
+    Verdict,
+    check_carried,
+    check_decision,
+    check_lapse,
+    check_opinion,
+    check_requests,
+    default_opinion,
+)
+from node.domain.lifecycle import CaseState, Decide, LapseReview, RequestReview, Withdraw
 from node.domain.timelimits import local_date, working_days_between
 from node.services.ports import micros
 from node.store.tables import JointReviewRow
@@ -28,7 +41,7 @@ from node.store.tables import JointReviewRow
 if TYPE_CHECKING:
     from node.store import Tx
 
-REVIEW_COMMANDS = (RequestReview, LapseReview, Decide)
+REVIEW_COMMANDS = (RequestReview, LapseReview, Decide, Withdraw)
 
 
 def _days(calendar: WorkCalendar, lead: str, start_us: int, end: dt.date) -> int:
@@ -38,12 +51,18 @@ def _days(calendar: WorkCalendar, lead: str, start_us: int, end: dt.date) -> int
 
 def on_change(
     tx: Tx, me: str, rec: CaseRecord, state: CaseState | None, calendar: WorkCalendar, item_filing: tuple[str, str]
-) -> None:
+) -> bool:
     """Rows after a case change of a joint review: `state` is the case after it where this node
-    holds the case, None where it holds only the review (a reviewer's node); `item_filing`:
-    the case's item and filing division."""
+    applied it, None where it holds only the review (a reviewer's node, or one whose copy of
+    the case is behind); `item_filing`: the case's item and filing division. The lead's record
+    wins: a lapse and a decision set the rows to what they say, whatever arrived before, so
+    every node ends with the same rows in any order of arrival. Returns False when a lapse,
+    decision or withdrawal finds no request here yet (it waits for it); raises CaseConflict
+    or InvalidInput when, without the case, the change breaks a rule of the review."""
     cmd, at_us = rec.command, micros(rec.at)
     if isinstance(cmd, RequestReview):
+        if state is None:
+            check_requests(cmd.requests)
         item, filing = item_filing
         asked = [
             {
@@ -63,21 +82,46 @@ def on_change(
         ]
         if tx.put_review_requests(asked):
             _held_opinions(tx, me, rec.case_no, calendar)
-        return
+        return True
     rows = {(r.node, r.department): r for r in tx.joint_review(rec.case_no)}
+    if not rows:
+        return state is not None  # the case has no review, or the request has not come yet
+    if state is None:
+        _check_without_case(rec, list(rows.values()))
     if isinstance(cmd, LapseReview):
         row = rows.get((cmd.node, cmd.department))
         if row is not None:
             silence = default_opinion(request_of_row(row), at_us)
             _record(tx, row, silence, calendar, dt.date.fromisoformat(row.due))
-        return
-    if isinstance(cmd, Decide) and rows:
+    elif isinstance(cmd, Decide):
         for o in cmd.opinions:
             row = rows.get(o.key)
-            if row is not None and not row.verdict:
+            if row is not None:
                 answered = dt.date.fromisoformat(row.due) if o.by_default else _day(o.at_us)
                 _record(tx, row, o, calendar, answered)
         tx.close_joint_review(rec.case_no, at_us)
+    elif isinstance(cmd, Withdraw):
+        tx.close_joint_review(rec.case_no, at_us)
+    return True
+
+
+def _check_without_case(rec: CaseRecord, rows: list[JointReviewRow]) -> None:
+    """At a node that holds the review but not the case: the change comes from the lead and
+    keeps the review's rules (where the case is held, the lifecycle checks the same)."""
+    cmd, lead = rec.command, rows[0].lead
+    if rec.writer != lead:
+        raise CaseConflict("writer", f"the joint review of case {rec.case_no} is led by {lead}, not {rec.writer}")
+    review = JointReview(
+        Mode(rows[0].mode),
+        tuple(request_of_row(r) for r in rows),
+        tuple((r.node, r.department) for r in rows if r.by_default),
+    )
+    day = local_date(rec.at)
+    if isinstance(cmd, LapseReview):
+        check_lapse(review, cmd.node, cmd.department, day, rec.case_no)
+    elif isinstance(cmd, Decide):
+        check_decision(rec.case_no, review.mode, review.requests, cmd.opinions, cmd.approved, cmd.responsibility)
+        check_carried(review, cmd.opinions, day, rec.case_no)
 
 
 def request_of_row(row: JointReviewRow) -> Request:
@@ -102,7 +146,11 @@ def _day(at_us: int) -> dt.date:
     return local_date(dt.datetime.fromtimestamp(at_us / 1_000_000, tz=dt.UTC))
 
 
-def _record(tx: Tx, row: JointReviewRow, o: Opinion, calendar: WorkCalendar, answered: dt.date) -> bool:
+def _record(
+    tx: Tx, row: JointReviewRow, o: Opinion, calendar: WorkCalendar, answered: dt.date, overwrite: bool = True
+) -> bool:
+    """Fill in a row of a review not closed; `overwrite`: also one answered already (the
+    lead's lapse and decision do; an opinion fills only an open request)."""
     return tx.record_opinion(
         row.case_no,
         row.node,
@@ -114,6 +162,7 @@ def _record(tx: Tx, row: JointReviewRow, o: Opinion, calendar: WorkCalendar, ans
         answered_at_us=o.at_us,
         working_days=_days(calendar, row.lead, row.requested_at_us, answered),
         opinion_hash=o.entry_hash,
+        overwrite=overwrite,
     )
 
 
@@ -122,6 +171,7 @@ def on_opinion(tx: Tx, me: str, e: Entry, calendar: WorkCalendar) -> str | None:
     is open here. A node that does not hold the case's review yet (the request comes another
     way) keeps the entry for when it does; the lead holds every request it made."""
     o, case_no, lead = opinion_from_body(e.origin, e.hash, e.body)
+    o = replace(o, reasons=o.reasons.strip(), forward_to=o.forward_to.strip())
     rows = {(r.node, r.department): r for r in tx.joint_review(case_no)}
     if not rows:
         return f"case {case_no} has asked nobody for an opinion" if lead == me else None
@@ -130,8 +180,10 @@ def on_opinion(tx: Tx, me: str, e: Entry, calendar: WorkCalendar) -> str | None:
         return f"case {case_no} has not asked department {o.department} at {o.node} for an opinion"
     if row.lead != lead:
         return f"the opinion names {lead} as the lead; {row.lead} asked"
+    if bytes(row.opinion_hash) == e.hash:
+        return None  # recorded already, from the decision that carries it
     if row.decided_at_us is not None:
-        return f"case {case_no} is decided; its joint review is closed"
+        return f"the joint review of case {case_no} is closed (decided or withdrawn)"
     if row.verdict:
         return f"department {o.department} at {o.node} has answered on case {case_no} already"
     answered = _day(o.at_us)
@@ -142,7 +194,7 @@ def on_opinion(tx: Tx, me: str, e: Entry, calendar: WorkCalendar) -> str | None:
     except InvalidInput as exc:
         if not (o.verdict == Verdict.DISAGREE and exc.field == "reasons"):  # counts as agreement
             return str(exc)
-    _record(tx, row, o, calendar, answered)
+    _record(tx, row, o, calendar, answered, overwrite=False)
     return None
 
 

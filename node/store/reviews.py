@@ -69,12 +69,15 @@ class ReviewsTx(TxBase):
         answered_at_us: int,
         working_days: int | None,
         opinion_hash: bytes,
+        overwrite: bool = False,
     ) -> bool:
-        """Fill in an open request's answer; False when it is not open (answered, or decided)."""
+        """Fill in an open request's answer (`overwrite`: also one answered already, on a
+        review not closed); False when there is none to fill."""
         c = JOINT_REVIEWS.c
+        fillable = c.decided_at_us.is_(None) if overwrite else _OPEN
         done = self.conn.execute(
             update(JOINT_REVIEWS)
-            .where(c.case_no == case_no, c.node == node, c.department == department, _OPEN)
+            .where(c.case_no == case_no, c.node == node, c.department == department, fillable)
             .values(
                 verdict=verdict,
                 reasons=reasons,
