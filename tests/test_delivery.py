@@ -275,6 +275,7 @@ _JOINT_PLAN = {
         {"department": "11511301008778183N", "name": "区经信局"},
         {"department": "11511301008778255F", "name": "区住建局"},
         {"department": "11511301008778423H", "name": "区农业农村局"},
+        {"department": "11511301008778298W", "name": "区民政局"},
         {"department": "11511301008778490F", "name": "市卫健委", "node": "city"},
     ]
 }
@@ -292,11 +293,11 @@ def _answered(home: Path, case_no: str) -> bool:
     return all(r["verdict"] for r in cli_json(home, "joint", "show", case_no))
 
 
-def test_a_village_errand_is_reviewed_by_four_departments_at_the_county_and_the_city_at_once(
+def test_a_village_errand_is_reviewed_by_four_county_departments_and_the_city_at_once(
     sim: dict[str, Path], tmp_path: Path
 ) -> None:
     """The "王" shape on running nodes: the county takes a village errand and opens its joint
-    review; three county departments and the city review at the same time; one disagrees with
+    review; four county departments and the city review at the same time; one disagrees with
     reasons and the county denies with the opinions attached. A second case where all agree is
     approved with a licence. The village's timeline shows each opinion and its working days.
     (Silence past a limit needs a clock that moves: tests/test_joint_review.py.)"""
@@ -310,21 +311,21 @@ def test_a_village_errand_is_reviewed_by_four_departments_at_the_county_and_the_
     county = sim[COUNTY_A]
     depts = [r["department"] for r in _JOINT_PLAN["reviewers"]]
     cases = []
-    for answers in (["agree", "disagree", "agree", "agree_forward"], ["agree"] * 4):
+    for answers in (["agree", "disagree", "agree", "agree", "agree_forward"], ["agree"] * 5):
         case_no = _file(sim[VILLAGE_A], code)["case_no"]
         wait_case(county, case_no, "the offer at the county", offered_to=COUNTY_A)
         cli(county, "case", "take", case_no)
         cli(county, "case", "accept", case_no)
         wait_for(functools.partial(_applicant, county, case_no), 90, "the bundle at the county")
         asked = cli_json(county, "joint", "request", case_no)
-        assert {(r["node"], r["department"]) for r in asked} == {(COUNTY_A, d) for d in depts[:3]} | {(city, depts[3])}
+        assert {(r["node"], r["department"]) for r in asked} == {(COUNTY_A, d) for d in depts[:4]} | {(city, depts[4])}
         wait_for(functools.partial(_asked, sim[city], case_no), 90, "the request at the city")
         # the city reviews with the applicant's data, re-sealed for it by the county
         shown = wait_for(functools.partial(_applicant, sim[city], case_no), 90, "the bundle at the city")
         assert shown["id_number"] == PERSON["id"]
         for dept, verdict in zip(depts, answers, strict=True):
             extra = {"disagree": ["--reasons", "选址不符合国土空间规划"], "agree_forward": ["--forward-to", "省卫健委"]}
-            at = sim[city] if dept == depts[3] else county
+            at = sim[city] if dept == depts[4] else county
             cli(at, "joint", "answer", case_no, "--department", dept, "--verdict", verdict, *extra.get(verdict, []))
         wait_for(functools.partial(_answered, county, case_no), 90, "the four opinions at the county")
         cases.append(case_no)
@@ -339,7 +340,7 @@ def test_a_village_errand_is_reviewed_by_four_departments_at_the_county_and_the_
     assert shown["status"] == "denied"
     decided = next(t for t in shown["timeline"] if t["kind"] == "case_decided")
     opinions = {o["department"]: (o["verdict"], o["reasons"]) for o in decided["detail"]["opinions"]}
-    assert opinions[depts[1]] == ("disagree", "选址不符合国土空间规划") and opinions[depts[3]][0] == "agree_forward"
+    assert opinions[depts[1]] == ("disagree", "选址不符合国土空间规划") and opinions[depts[4]][0] == "agree_forward"
     rows = cli_json(sim[VILLAGE_A], "joint", "show", denied)
     assert [(r["node"], r["verdict"], r["working_days"]) for r in rows if r["node"] == city] == [
         (city, "agree_forward", 0)

@@ -1,5 +1,5 @@
 """Joint review across real stores in one process (docs/joint-review.md): a village errand
-taken by its county, reviewed by three county departments and the city at the same time;
+taken by its county, reviewed by four county departments and the city at the same time;
 opinions travel as signed entries; silence is recorded as the plan says; the decision carries
 every opinion and is checked wherever it arrives; a reviewer not asked, or answering late or
 after the decision, is refused with nothing stored."""
@@ -32,6 +32,7 @@ from tests.test_replica import enroll, province_node, push_up
 
 # 广安区 departments (real credit codes, shared/data/catalog_sichuan_511602.csv)
 JINGXIN, ZHUJIAN, NONGYE = "11511301008778183N", "11511301008778255F", "11511301008778423H"
+MINZHENG = "11511301008778298W"  # 区民政局
 CITY_DEPT = "11511301008778490F"  # standing in for the city's health commission
 PLAN = plan_from_dict(
     {
@@ -39,6 +40,7 @@ PLAN = plan_from_dict(
             {"department": JINGXIN, "name": "区经信局", "limit_days": 5},
             {"department": ZHUJIAN, "name": "区住建局", "limit_days": 5},
             {"department": NONGYE, "name": "区农业农村局", "limit_days": 5},
+            {"department": MINZHENG, "name": "区民政局", "limit_days": 5},
             {"department": CITY_DEPT, "name": "市卫健委", "node": "city", "limit_days": 10},
         ]
     }
@@ -82,7 +84,7 @@ def test_four_reviewers_at_once_one_silent_one_disagreeing_and_the_lead_denies(
     county, city, village = nodes[COUNTY], nodes[CITY], nodes[VILLAGE]
     case_no = _under_review(nodes)
     # both tiers see the request at once: the county's departments and the city's queue
-    assert [r.department for r in county.joint_reviews.queue()] == [JINGXIN, ZHUJIAN, NONGYE]
+    assert [r.department for r in county.joint_reviews.queue()] == [JINGXIN, ZHUJIAN, MINZHENG, NONGYE]
     assert [(r.case_no, r.department, r.due) for r in city.joint_reviews.queue()] == [
         (case_no, CITY_DEPT, "2026-03-16")
     ]
@@ -95,6 +97,7 @@ def test_four_reviewers_at_once_one_silent_one_disagreeing_and_the_lead_denies(
     clock.set_local(2026, 3, 4)
     county.joint_reviews.answer(case_no, JINGXIN, Verdict.AGREE, "", "", "经信-赵")
     county.joint_reviews.answer(case_no, ZHUJIAN, Verdict.DISAGREE, "选址不符合国土空间规划", "", "住建-钱")
+    county.joint_reviews.answer(case_no, MINZHENG, Verdict.AGREE, "", "", "民政-吴")
     city.joint_reviews.answer(case_no, CITY_DEPT, Verdict.AGREE_FORWARD, "", "省卫健委", "卫健-孙")
     settle(nodes)
     with pytest.raises(CaseConflict, match="区农业农村局"):  # still within its limit
@@ -116,6 +119,7 @@ def test_four_reviewers_at_once_one_silent_one_disagreeing_and_the_lead_denies(
             JINGXIN: ("agree", False, 2),
             ZHUJIAN: ("disagree", False, 2),
             NONGYE: ("agree", True, 5),
+            MINZHENG: ("agree", False, 2),
             CITY_DEPT: ("agree_forward", False, 2),
         }, code
         assert all(r.decided_at_us for r in rows.values()), code
@@ -123,7 +127,13 @@ def test_four_reviewers_at_once_one_silent_one_disagreeing_and_the_lead_denies(
     timeline = [(s.kind, s.writer) for s in village.cases.show(case_no).timeline]
     assert ("case_review_requested", COUNTY) in timeline and ("case_review_lapsed", COUNTY) in timeline
     decided = next(s for s in village.cases.show(case_no).timeline if s.kind == "case_decided")
-    assert [o["verdict"] for o in decided.detail["opinions"]] == ["agree", "disagree", "agree", "agree_forward"]
+    assert [o["verdict"] for o in decided.detail["opinions"]] == [
+        "agree",
+        "disagree",
+        "agree",
+        "agree",
+        "agree_forward",
+    ]
     json.dumps(decided.detail)  # the timeline's detail is plain data, as --json prints it
     assert city.joint_reviews.queue() == [] and county.joint_reviews.queue() == []
     for code in (VILLAGE, COUNTY, CITY, PROVINCE):  # the rows follow from the log alone
@@ -136,10 +146,11 @@ def test_four_reviewers_at_once_one_silent_one_disagreeing_and_the_lead_denies(
         JINGXIN: (1, 1, 0, 0, 0, 2.0),
         ZHUJIAN: (1, 1, 0, 1, 0, 2.0),
         NONGYE: (1, 0, 1, 0, 0, 5.0),
+        MINZHENG: (1, 1, 0, 0, 0, 2.0),
         CITY_DEPT: (1, 1, 0, 0, 1, 2.0),
     }
     assert [f.department for f in nodes[CITY].joint_reviews.figures(COUNTY, march.first, march.last)] == sorted(
-        [JINGXIN, ZHUJIAN, NONGYE]
+        [JINGXIN, ZHUJIAN, NONGYE, MINZHENG]
     )
 
 
@@ -147,7 +158,7 @@ def test_all_agree_and_the_lead_approves(nodes: dict[str, Node], clock: Clock) -
     county, city = nodes[COUNTY], nodes[CITY]
     case_no = _under_review(nodes)
     clock.set_local(2026, 3, 3)
-    for dept in (JINGXIN, ZHUJIAN, NONGYE):
+    for dept in (JINGXIN, ZHUJIAN, NONGYE, MINZHENG):
         county.joint_reviews.answer(case_no, dept, Verdict.AGREE, "", "", "审查")
     city.joint_reviews.answer(case_no, CITY_DEPT, Verdict.AGREE, "", "", "卫健-孙")
     settle(nodes)
@@ -190,7 +201,7 @@ def test_a_reviewer_not_asked_late_or_after_the_decision_is_refused_with_nothing
     assert len(alarms) == 1 and "has not asked" in alarms[0].detail
     for code in (COUNTY, CITY, PROVINCE):
         assert COUNTY_B not in {r.node for r in nodes[code].joint_reviews.show(case_no)}
-    assert len(county.joint_reviews.lapse_due("监察")) == 4
+    assert len(county.joint_reviews.lapse_due("监察")) == 5
     assert county.joint_reviews.lapse_due("监察") == []
     assert county.cases.act(case_no, Decide(True), "决定-周").status == Status.APPROVED  # silence: agreement
     assert {(r.verdict, r.by_default) for r in county.joint_reviews.show(case_no)} == {("agree", True)}
@@ -240,7 +251,7 @@ def test_the_cli_opens_answers_lists_and_decides_a_joint_review(tmp_path: Path) 
     assert "joint review of case" in cli(home, "joint", "show", case_no, expect=3).stderr
     cli(home, "case", "accept", case_no)
     asked = cli_json(home, "joint", "request", case_no)
-    assert [r["department"] for r in asked] == sorted([JINGXIN, ZHUJIAN, NONGYE])
+    assert [r["department"] for r in asked] == sorted([JINGXIN, ZHUJIAN, NONGYE, MINZHENG])
     assert {r["verdict"] for r in cli_json(home, "joint", "queue")} == {None}
     before = db_counts(home)
     for args, code in (
@@ -251,6 +262,7 @@ def test_the_cli_opens_answers_lists_and_decides_a_joint_review(tmp_path: Path) 
         cli(home, "joint", "answer", case_no, *args, expect=code)
     assert db_counts(home) == before
     cli(home, "joint", "answer", case_no, "--department", JINGXIN, "--verdict", "agree")
+    cli(home, "joint", "answer", case_no, "--department", MINZHENG, "--verdict", "agree")
     cli(home, "joint", "answer", case_no, "--department", ZHUJIAN, "--verdict", "disagree", "--reasons", "不符合规划")
     cli(
         home,
@@ -273,16 +285,17 @@ def test_the_cli_opens_answers_lists_and_decides_a_joint_review(tmp_path: Path) 
     assert [(f["department"], f["answered"], f["disagreed"]) for f in figures] == [
         (JINGXIN, 1, 0),
         (ZHUJIAN, 1, 1),
+        (MINZHENG, 1, 0),
         (NONGYE, 1, 0),
     ]
     assert "联审部门意见统计" in cli(home, "stats", "reviewers", lang="zh").stdout
     decided = [t for t in cli_json(home, "case", "show", case_no)["timeline"] if t["kind"] == "case_decided"]
-    assert decided[0]["detail"]["responsibility"] is True and len(decided[0]["detail"]["opinions"]) == 3
+    assert decided[0]["detail"]["responsibility"] is True and len(decided[0]["detail"]["opinions"]) == 4
 
 
 def test_the_console_opens_the_review_answers_from_its_queue_and_decides(tmp_path: Path, clock: Clock) -> None:
     """In a real browser: the lead clerk opens the joint review on the case page; the county's
-    queue page lists the three requests and answers them (a 不同意 without reasons is refused
+    queue page lists the four requests and answers them (a 不同意 without reasons is refused
     and writes nothing); the case page shows each opinion, and the lead approves taking the
     responsibility."""
     from node.domain.roles import Role
@@ -311,11 +324,11 @@ def test_the_console_opens_the_review_answers_from_its_queue_and_decides(tmp_pat
             open_step(page, "request_review")
             submit(page, "#step-request_review button[type=submit]")
             assert page.inner_text("#status") == "审查中"
-            assert page.inner_text("#joint-review").count("待答复") == 3
+            assert page.inner_text("#joint-review").count("待答复") == 4
             page.click("header nav >> text=联审")
             look(page, seen, SHOT)
             assert seen.facts["unlabelled"] == [] and seen.facts["scripts"] == 0
-            assert page.locator("#review-queue tr.request").count() == 3
+            assert page.locator("#review-queue tr.request").count() == 4
             before = counts(county)
             form = f"#answer-{case_no}-{ZHUJIAN}"
             page.check(f"{form} input[value=disagree]")
@@ -325,13 +338,13 @@ def test_the_console_opens_the_review_answers_from_its_queue_and_decides(tmp_pat
             page.check(f"{form} input[value=disagree]")
             submit(page, f"{form} button[type=submit]")
             assert page.inner_text("#flash") == "意见已发送主办单位"
-            for dept in (JINGXIN, NONGYE):
+            for dept in (JINGXIN, NONGYE, MINZHENG):
                 page.check(f"#answer-{case_no}-{dept} input[value=agree]")
                 submit(page, f"#answer-{case_no}-{dept} button[type=submit]")
             assert page.inner_text("#no-requests") == "本节点没有待答复的联审"
             page.goto(f"{base}/cases/{case_no}")
             table = page.inner_text("#joint-review")
-            assert "不同意" in table and "选址不符合国土空间规划" in table and table.count("同意") == 3
+            assert "不同意" in table and "选址不符合国土空间规划" in table and table.count("同意") == 4
             open_step(page, "decide_approve")
             page.check("#step-decide_approve input[value=approve]")
             page.check("#responsibility")
@@ -375,7 +388,7 @@ def test_a_department_system_answers_through_the_local_api(tmp_path: Path, clock
             change.case_no = case_no.case_no
             api.ActOnCase(node_service_pb2.ActOnCaseRequest(change=change))
         queue = api.ListReviews(node_service_pb2.ListReviewsRequest()).rows
-        assert sorted(r.department for r in queue) == sorted([JINGXIN, ZHUJIAN, NONGYE])
+        assert sorted(r.department for r in queue) == sorted([JINGXIN, ZHUJIAN, NONGYE, MINZHENG])
         before = counts(node)
         for request, status in (
             (dict(department=JINGXIN, verdict="maybe"), grpc.StatusCode.INVALID_ARGUMENT),
@@ -410,7 +423,7 @@ def test_any_sign_completes_with_the_first_agreement_and_the_rest_lapse(nodes: d
     settle(nodes)
     assert len(city.joint_reviews.queue()) == 1
     county.joint_reviews.answer(case_no, ZHUJIAN, Verdict.DISAGREE, "不符合", "", "住建-钱")  # no agreement yet
-    assert len(county.joint_reviews.queue()) == 2
+    assert len(county.joint_reviews.queue()) == 3
     county.joint_reviews.answer(case_no, JINGXIN, Verdict.AGREE, "", "", "经信-赵")
     settle(nodes)
     assert county.joint_reviews.queue() == [] and city.joint_reviews.queue() == []  # the rest lapse
@@ -433,7 +446,13 @@ def test_the_leads_record_wins_whatever_arrives_first_and_a_withdrawal_closes_th
     clock.set_local(2026, 3, 16)  # the city's due date
     city.joint_reviews.answer(case_no, CITY_DEPT, Verdict.AGREE, "", "", "卫健-孙")
     clock.set_local(2026, 3, 17)
-    assert {r.department for r in county.joint_reviews.lapse_due("监察")} == {JINGXIN, ZHUJIAN, NONGYE, CITY_DEPT}
+    assert {r.department for r in county.joint_reviews.lapse_due("监察")} == {
+        JINGXIN,
+        ZHUJIAN,
+        NONGYE,
+        MINZHENG,
+        CITY_DEPT,
+    }
     settle(nodes)
     for code in (COUNTY, CITY, PROVINCE):
         rows = {r.department: (r.verdict, r.by_default) for r in nodes[code].joint_reviews.show(case_no)}

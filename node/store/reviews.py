@@ -102,7 +102,12 @@ class ReviewsTx(TxBase):
         """The requests `node`'s departments have not answered on cases not yet decided (nor
         settled by an any-sign agreement), soonest due first."""
         c = JOINT_REVIEWS.c
-        q = select(JOINT_REVIEWS).where(c.node == node, _OPEN, ~_SETTLED).order_by(c.due, c.case_no).limit(limit)
+        q = (
+            select(JOINT_REVIEWS)
+            .where(c.node == node, _OPEN, ~_SETTLED)
+            .order_by(c.due, c.case_no, c.department)
+            .limit(limit)
+        )
         return [_row(r) for r in self.conn.execute(q).all()]
 
     def silent_reviewers(self, lead: str, before: str) -> list[JointReviewRow]:
