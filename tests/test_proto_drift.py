@@ -44,6 +44,7 @@ def test_every_rpc_of_node_service_is_in_the_contract() -> None:
     service = node_service_pb2.DESCRIPTOR.services_by_name["NodeService"]
     assert sorted(m.name for m in service.methods) == [
         "ActOnCase",
+        "AnswerReview",
         "FileCase",
         "GetCase",
         "GetHeads",
@@ -51,4 +52,5 @@ def test_every_rpc_of_node_service_is_in_the_contract() -> None:
         "GetStats",
         "ListCases",
         "ListItems",
+        "ListReviews",
     ]
