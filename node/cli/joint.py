@@ -81,10 +81,7 @@ def request(case_no: str, actor: Actor = None, data_dir_: DataDir = None, json_o
         by = acting(node, actor, Action.REVIEW)
         node.joint_reviews.request(case_no, by)
         rows = node.joint_reviews.show(case_no)
-    if json_out:
-        print_json([row_json(r) for r in rows])
-        return
-    _table(_("Joint review of case {case_no}").format(case_no=case_no), rows)
+    _print_review(case_no, rows, json_out)
 
 
 @app.command("answer")
@@ -128,6 +125,10 @@ def show(case_no: str, data_dir_: DataDir = None, json_out: JsonOut = False) -> 
     days it took."""
     with opened(data_dir_) as node:
         rows = node.joint_reviews.show(case_no)
+    _print_review(case_no, rows, json_out)
+
+
+def _print_review(case_no: str, rows: list[JointReviewRow], json_out: bool) -> None:
     if json_out:
         print_json([row_json(r) for r in rows])
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
 from federation.wire.codec_cases import opinion_body
 from node import logs
@@ -18,7 +19,7 @@ from node.bell import Bell
 from node.domain.bounds import check
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Kind, Stream
-from node.domain.errors import InvalidInput, NotFound
+from node.domain.errors import InvalidInput, NotFound, OperatorError
 from node.domain.identifiers import validate_credit_code
 from node.domain.joint_review import Opinion, Verdict, check_answer, check_opinion
 from node.domain.lifecycle import CaseState, LapseReview, RequestReview
@@ -28,8 +29,32 @@ from node.services.cases import CaseService
 from node.services.ports import Addresser, Clock, micros
 from node.services.projection import Projection, ProjectionRefused
 from node.services.review_rows import opinion_of_row, request_of_row
-from node.store import Store
+from node.store import Store, Tx
 from node.store.tables import JointReviewRow, ReviewerFigures
+
+
+def silent_held(tx: Tx, me: str, today: dt.date) -> list[JointReviewRow]:
+    """The reviewers silent past their due date on the open reviews of cases `me` holds."""
+    silent = tx.silent_reviewers(me, today.isoformat())
+    held = {no for no, s in tx.cases({r.case_no for r in silent}).items() if s.custodian == me}
+    return [r for r in silent if r.case_no in held]
+
+
+def record_silences(cases: CaseService, rows: list[JointReviewRow], actor: str, log: Any) -> list[JointReviewRow]:
+    """Record the silence of `rows` (from silent_held), case by case: a case refused (moved
+    on meanwhile) does not hold up the others. Returns the rows recorded."""
+    by_case: dict[str, list[JointReviewRow]] = {}
+    for r in rows:
+        by_case.setdefault(r.case_no, []).append(r)
+    done = []
+    for case_no, silent in by_case.items():
+        try:
+            cases.act_many([(case_no, LapseReview(r.node, r.department)) for r in silent], actor)
+        except OperatorError as exc:
+            log.warning("review_lapse_refused", case=case_no, error=type(exc).__name__)
+            continue
+        done += silent
+    return done
 
 
 class JointReviewService:
@@ -90,19 +115,9 @@ class JointReviewService:
     def lapse_due(self, actor: str) -> list[JointReviewRow]:
         """Record the silence of every reviewer of this node's open reviews past its due date;
         returns the rows whose silence it recorded."""
-        today = local_date(self.clock())
         with self.store.read() as tx:
-            silent = tx.silent_reviewers(self.me.code, today.isoformat())
-        held = self._held([r.case_no for r in silent])
-        commands = [(r.case_no, LapseReview(r.node, r.department)) for r in silent if r.case_no in held]
-        if commands:
-            self.cases.act_many(commands, actor)
-        return [r for r in silent if r.case_no in held]
-
-    def _held(self, case_nos: list[str]) -> set[str]:
-        """The cases this node holds (custody) among `case_nos`."""
-        with self.store.read() as tx:
-            return {no for no, s in tx.cases(case_nos).items() if s.custodian == self.me.code}
+            silent = silent_held(tx, self.me.code, local_date(self.clock()))
+        return record_silences(self.cases, silent, actor, self.log)
 
     def show(self, case_no: str) -> list[JointReviewRow]:
         with self.store.read() as tx:

@@ -23,7 +23,7 @@ from node.domain.calendar import WorkCalendar
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Kind, Stream
 from node.domain.errors import Forbidden, InvalidInput, NotFound, StateConflict
-from node.domain.lifecycle import Decide, LapseReview, Reject
+from node.domain.lifecycle import Decide, Reject
 from node.domain.supervision import (
     FOLLOW_UP_STEPS,
     LEVELS,
@@ -40,6 +40,7 @@ from node.domain.supervision import (
 from node.domain.timelimits import CHINA_TZ, local_date, working_days_between
 from node.journal import Journal, Record
 from node.services.cases import CaseService
+from node.services.joint_reviews import record_silences, silent_held
 from node.services.ports import CalendarCache, Clock, micros
 from node.services.projection import Projection
 from node.store import Store, Tx
@@ -104,8 +105,8 @@ class SupervisionService:
         with self.store.read() as tx:
             found += self._rectifications(tx, today)
             found += self._zero_cases(tx, today)
-            silent = tx.silent_reviewers(self.me.code, today.isoformat())
-            found += self._silent_reviewers(tx, silent, today)
+            silent = silent_held(tx, self.me.code, today)
+            found += self._silent_reviewers(tx, silent)
         found = [replace(a, detail=f"{a.detail}; {self._delay(a.case_no)}") if _late(a) else a for a in found]
         with self.store.transaction() as tx:
             tail = self.journal.lock(tx, Stream.CASE)  # one scan at a time: what another wrote is seen
@@ -130,18 +131,17 @@ class SupervisionService:
                 self.projection.apply(tx, entries)
         for a in alarms:
             self.log.info("supervision_alarm", rule=a.rule, level=a.level, case=a.case_no, division=a.division)
-        self._lapse(silent)
+        record_silences(self.cases, silent, "电子监察", self.log)
         return ScanResult(alarms, looked)
 
-    def _silent_reviewers(self, tx: Tx, silent: list[JointReviewRow], today: dt.date) -> list[Alarm]:
+    def _silent_reviewers(self, tx: Tx, silent: list[JointReviewRow]) -> list[Alarm]:
         """One alarm per case and due date for the co-reviewers of this node's joint reviews
         silent past it (the lead records their silence right after)."""
-        held = {no: s for no, s in tx.cases({r.case_no for r in silent}).items() if s.custodian == self.me.code}
+        held = tx.cases({r.case_no for r in silent})
         raised = tx.raised(list(held))
         groups: dict[tuple[str, str], list[JointReviewRow]] = {}
         for r in silent:
-            if r.case_no in held:
-                groups.setdefault((r.case_no, r.due), []).append(r)
+            groups.setdefault((r.case_no, r.due), []).append(r)
         out = []
         for (case_no, due), rows in groups.items():
             if not newer("yellow", raised.get((case_no, "reviewer", due), set())):
@@ -165,18 +165,6 @@ class SupervisionService:
                 )
             )
         return out
-
-    def _lapse(self, silent: list[JointReviewRow]) -> None:
-        """Record the silence of every co-reviewer past its due date on a case this node holds,
-        case by case (one refused does not hold up the others)."""
-        by_case: dict[str, list[JointReviewRow]] = {}
-        for r in silent:
-            by_case.setdefault(r.case_no, []).append(r)
-        for case_no, rows in by_case.items():
-            try:
-                self.cases.act_many([(case_no, LapseReview(r.node, r.department)) for r in rows], "电子监察")
-            except (StateConflict, InvalidInput, NotFound) as exc:
-                self.log.warning("review_lapse_refused", case=case_no, error=type(exc).__name__)
 
     def _case_findings(
         self,

@@ -37,17 +37,17 @@ class ReviewsTx(TxBase):
         """Keep the requests not held yet (a request reaches a node by several paths); how many
         were new."""
         c = JOINT_REVIEWS.c
-        new = 0
-        for row in rows:
-            key = (c.case_no == row["case_no"], c.node == row["node"], c.department == row["department"])
-            if self.conn.execute(select(c.case_no).where(*key)).first() is None:
-                self.conn.execute(
-                    insert(JOINT_REVIEWS).values(
-                        **row, verdict="", reasons="", forward_to="", by_default=False, opinion_hash=b""
-                    )
-                )
-                new += 1
-        return new
+        cases = list({row["case_no"] for row in rows})
+        found = self.conn.execute(select(c.case_no, c.node, c.department).where(c.case_no.in_(cases))).all()
+        held = {(r.case_no, r.node, r.department) for r in found}
+        new = [
+            {**row, "verdict": "", "reasons": "", "forward_to": "", "by_default": False, "opinion_hash": b""}
+            for row in rows
+            if (row["case_no"], row["node"], row["department"]) not in held
+        ]
+        if new:
+            self.conn.execute(insert(JOINT_REVIEWS), new)
+        return len(new)
 
     def joint_review(self, case_no: str) -> list[JointReviewRow]:
         """Every reviewer asked about a case (by request, node and department)."""
