@@ -17,7 +17,7 @@ from cryptography import x509
 from federation.wire.certs import certified_key, code_of, make_root
 from federation.wire.identity import Identity, save_chain
 from federation.wire.keys import NodeKey
-from node import logs
+from node import logs, sim_clock
 from node.bell import Bell
 from node.config import DB_NAME, Settings, load_settings, write_settings
 from node.divisions_data import national
@@ -200,7 +200,10 @@ class Node:
         return cls(settings, key, store, clock)
 
     @classmethod
-    def open(cls, data_dir: Path, clock: Clock = system_clock) -> Node:
+    def open(cls, data_dir: Path, clock: Clock | None = None) -> Node:
+        """Open the node at `data_dir`, on `clock`, else the sim's clock if the sim made the
+        node (node.sim_clock), else the system clock."""
+        clock = clock or sim_clock.clock_of(data_dir) or system_clock
         settings = load_settings(data_dir)
         key = NodeKey.load(settings.key_path)
         engine = open_engine(settings.effective_database_url)

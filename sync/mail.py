@@ -187,6 +187,10 @@ class MailService:
             self.courier.hand_over(tx, accepted, self.signer_key)
             self.licenses.take(tx, [a for a in delivered_here if a.entry.kind == Kind.LICENSE_SENT])
             self.courier.take_material_chunks(tx, [a for a in delivered_here if a.entry.kind == Kind.MATERIAL_CHUNK])
+            self.courier.ask_materials(tx, [a for a in delivered_here if a.entry.kind == Kind.CASE_REVIEW_REQUESTED])
+            self.courier.send_asked(
+                tx, [a for a in delivered_here if a.entry.kind == Kind.REVIEW_RECEIVED], self.signer_key
+            )
         if rows:
             self.bell.ring()
             delivered = sum(1 for r in rows.values() if r["state"] == DELIVERED)

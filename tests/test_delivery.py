@@ -270,11 +270,11 @@ def test_a_county_escalates_an_errand_to_its_city_which_decides_it(sim: dict[str
 
 # --- joint review across running nodes (issue 14) ----------------------------------------------
 
-_JOINT_PLAN = {
+_JOINT_PLAN: dict[str, list[dict[str, Any]]] = {
     "reviewers": [
         {"department": "11511301008778183N", "name": "区经信局"},
         {"department": "11511301008778255F", "name": "区住建局"},
-        {"department": "11511301008778423H", "name": "区农业农村局"},
+        {"department": "11511301008778423H", "name": "区农业农村局", "limit_days": 2},
         {"department": "11511301008778298W", "name": "区民政局"},
         {"department": "11511301008778490F", "name": "市卫健委", "node": "city"},
     ]
@@ -289,8 +289,8 @@ def _asked(home: Path, case_no: str) -> bool:
     return any(r["case_no"] == case_no for r in cli_json(home, "joint", "queue"))
 
 
-def _answered(home: Path, case_no: str) -> bool:
-    return all(r["verdict"] for r in cli_json(home, "joint", "show", case_no))
+def _answered(home: Path, case_no: str, n: int) -> bool:
+    return sum(1 for r in cli_json(home, "joint", "show", case_no) if r["verdict"]) == n
 
 
 def test_a_village_errand_is_reviewed_by_four_county_departments_and_the_city_at_once(
@@ -298,9 +298,10 @@ def test_a_village_errand_is_reviewed_by_four_county_departments_and_the_city_at
 ) -> None:
     """The "王" shape on running nodes: the county takes a village errand and opens its joint
     review; four county departments and the city review at the same time; one disagrees with
-    reasons and the county denies with the opinions attached. A second case where all agree is
-    approved with a licence. The village's timeline shows each opinion and its working days.
-    (Silence past a limit needs a clock that moves: tests/test_joint_review.py.)"""
+    reasons, one stays silent past its limit (the sim's clock moves every node ten days ahead)
+    and is recorded as agreeing with an alarm at the county, and the county denies with the
+    opinions attached. A second case where all agree is approved with a licence. The village's
+    timeline shows each opinion and its working days."""
     city = "511600000000"
     code = f"511Z07001006-{COUNTY_A}-000-11511301008778183N-1-01"
     item = {**_ITEM_A, "implementation_code": code, "basic_code": "511Z07001006", "name": "企业投资项目核准"}
@@ -311,7 +312,7 @@ def test_a_village_errand_is_reviewed_by_four_county_departments_and_the_city_at
     county = sim[COUNTY_A]
     depts = [r["department"] for r in _JOINT_PLAN["reviewers"]]
     cases = []
-    for answers in (["agree", "disagree", "agree", "agree", "agree_forward"], ["agree"] * 5):
+    for answers in (["agree", "disagree", "", "agree", "agree_forward"], ["agree"] * 5):
         case_no = _file(sim[VILLAGE_A], code)["case_no"]
         wait_case(county, case_no, "the offer at the county", offered_to=COUNTY_A)
         cli(county, "case", "take", case_no)
@@ -324,12 +325,24 @@ def test_a_village_errand_is_reviewed_by_four_county_departments_and_the_city_at
         shown = wait_for(functools.partial(_applicant, sim[city], case_no), 90, "the bundle at the city")
         assert shown["id_number"] == PERSON["id"]
         for dept, verdict in zip(depts, answers, strict=True):
+            if not verdict:
+                continue  # silent
             extra = {"disagree": ["--reasons", "选址不符合国土空间规划"], "agree_forward": ["--forward-to", "省卫健委"]}
             at = sim[city] if dept == depts[4] else county
             cli(at, "joint", "answer", case_no, "--department", dept, "--verdict", verdict, *extra.get(verdict, []))
-        wait_for(functools.partial(_answered, county, case_no), 90, "the four opinions at the county")
+        said = sum(1 for a in answers if a)
+        wait_for(functools.partial(_answered, county, case_no, said), 90, "the opinions at the county")
         cases.append(case_no)
     denied, approved = cases
+    cli(county, "case", "decide", denied, "--deny", "--reason", "x", expect=4)  # 区农业农村局 has not answered
+    silent = depts[2]
+    moved = [sys.executable, "-m", "node.cli.app", "sim", "clock", "--advance-days", "10", "--dir", str(county.parent)]
+    subprocess.run(moved, capture_output=True, timeout=60, check=True)  # every node, past its 2 working days
+    scanned = cli_json(county, "alarms", "scan")
+    assert [(a["rule"], a["case_no"]) for a in scanned["alarms"] if a["rule"] == "reviewer"] == [("reviewer", denied)]
+    lapsed = {r["department"]: r for r in cli_json(county, "joint", "show", denied)}
+    assert (lapsed[silent]["verdict"], lapsed[silent]["by_default"]) == ("agree", True)
+    assert lapsed[silent]["working_days"] == 2  # silence is counted at its limit
     cli(county, "case", "decide", denied, "--approve", expect=4)  # a reasoned 不同意, no responsibility taken
     cli(county, "case", "decide", denied, "--deny", "--reason", "选址不符合国土空间规划")
     cli(county, "case", "decide", approved, "--approve", "--license")
@@ -341,6 +354,8 @@ def test_a_village_errand_is_reviewed_by_four_county_departments_and_the_city_at
     decided = next(t for t in shown["timeline"] if t["kind"] == "case_decided")
     opinions = {o["department"]: (o["verdict"], o["reasons"]) for o in decided["detail"]["opinions"]}
     assert opinions[depts[1]] == ("disagree", "选址不符合国土空间规划") and opinions[depts[4]][0] == "agree_forward"
+    assert opinions[silent] == ("agree", "")  # silence, recorded as the plan says
+    assert any(t["kind"] == "case_review_lapsed" for t in shown["timeline"])
     rows = cli_json(sim[VILLAGE_A], "joint", "show", denied)
     assert [(r["node"], r["verdict"], r["working_days"]) for r in rows if r["node"] == city] == [
         (city, "agree_forward", 0)

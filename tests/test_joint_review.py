@@ -468,3 +468,60 @@ def test_the_leads_record_wins_whatever_arrives_first_and_a_withdrawal_closes_th
     clock.set_local(2026, 4, 30)
     assert [a for a in county.supervision.scan().alarms if a.case_no == second] == []
     assert county.joint_reviews.lapse_due("监察") == []
+
+
+def test_a_reviewer_in_another_city_asks_for_the_materials_and_reviews_with_them(tmp_path: Path, clock: Clock) -> None:
+    """The lead holds no certificate of a county in another city, so the request goes without
+    the materials; the reviewer's node asks for them (`review_received`, carrying its chain),
+    the lead re-seals them for it, and the reviewer reads the applicant; asking twice, or
+    asking about a case it was not asked on, sends nothing more."""
+    clock.set_local(2026, 3, 2)
+    other_city, other = "511300000000", "511302000000"  # 南充市顺庆区
+    plan = plan_from_dict(
+        {
+            "reviewers": [
+                {"department": JINGXIN, "name": "区经信局"},
+                {"department": CITY_DEPT, "name": "顺庆区发改局", "node": other},
+            ]
+        }
+    )
+    item = licence_item("2", name="跨市联审事项", legal=45, promised=None, joint_review=plan)
+    made = {PROVINCE: province_node(tmp_path / PROVINCE, PROVINCE, clock)}
+    try:
+        for code in (CITY, COUNTY, TOWNSHIP, VILLAGE, other_city, other):
+            parent = D(code).parent()
+            assert parent is not None
+            made[code] = enroll(made[parent.code], code, tmp_path, clock)
+        county, reviewer = made[COUNTY], made[other]
+        county.catalog.import_items([item])
+        settle(made)
+        case_no = errand(made[VILLAGE], item.implementation_code)
+        settle(made)
+        county.cases.act(case_no, AcceptCustody(COUNTY), "窗口-王")
+        county.cases.act(case_no, Accept(), "窗口-王")
+        settle(made)
+        county.joint_reviews.request(case_no, "审查-李")
+        settle(made)
+        assert [(r.case_no, r.department) for r in reviewer.joint_reviews.queue()] == [(case_no, CITY_DEPT)]
+        assert reviewer.cases.reveal(case_no, "发改-郑", "cli").id_number == PERSON.id_number
+        with reviewer.store.read() as tx:
+            asked = [e for e in tx.entries(other, Stream.CASE) if e.kind == Kind.REVIEW_RECEIVED]
+        assert [e.subject for e in asked] == [case_no]
+        with county.store.read() as tx:
+            sent = [e for e in tx.entries(COUNTY, Stream.CASE) if e.kind == Kind.BUNDLE_SENT]
+        assert len(sent) == 1  # to the other city's county (the county's own department reviews here)
+        # the same ask again (a copy the reviewer's node sends after its bundle) sends nothing more
+        reviewer.mail.send(COUNTY, Kind.REVIEW_RECEIVED, case_no, case_no.encode())
+        made[other_city].mail.send(COUNTY, Kind.REVIEW_RECEIVED, case_no, case_no.encode())  # not asked
+        settle(made)
+        with county.store.read() as tx:
+            assert len([e for e in tx.entries(COUNTY, Stream.CASE) if e.kind == Kind.BUNDLE_SENT]) == 1
+        for secret in (PERSON.name, PERSON.id_number, PERSON.phone):
+            assert secret not in stored_text(made[PROVINCE]) and secret not in stored_text(made[other_city])
+        reviewer.joint_reviews.answer(case_no, CITY_DEPT, Verdict.AGREE, "", "", "发改-郑")
+        county.joint_reviews.answer(case_no, JINGXIN, Verdict.AGREE, "", "", "经信-赵")
+        settle(made)
+        assert county.cases.act(case_no, Decide(True), "决定-周").status == Status.APPROVED
+    finally:
+        for n in made.values():
+            n.close()

@@ -27,7 +27,8 @@ from typing import Annotated, Any
 
 import typer
 
-from node.cli.common import console, print_json, process_alive
+from node import sim_clock
+from node.cli.common import _, console, print_json, process_alive
 from node.divisions_data import example_file
 from node.domain.divisions import DivisionCode, DivisionRegistry, Tier
 from node.domain.errors import InvalidInput, SetupError
@@ -187,6 +188,7 @@ def sim(
     if (folder / "sim.json").exists() and stop_all(folder):
         time.sleep(1)
     folder.mkdir(parents=True, exist_ok=True)
+    clock = sim_clock.start(folder)
     nodes: list[dict[str, Any]] = []
     homes: dict[str, Path] = {}
     try:
@@ -207,6 +209,7 @@ def sim(
                 token = json.loads(_cli(homes[parent.code], "enroll", "token", "--child", code.code, "--json"))["token"]
                 parent_port = next(n for n in nodes if n["code"] == parent.code)["federation"]
                 _cli(home, "init", "--code", code.code, "--parent", parent_port, "--token", token, *PORTS, *bus_flag)
+            sim_clock.mark(home, clock)
             info = _start(home, ping_every)
             homes[code.code] = home
             nodes.append(
@@ -244,3 +247,27 @@ def sim(
 def stop(folder: Annotated[Path, typer.Option("--dir")] = Path("sim-data")) -> None:
     """Stop the nodes of a detached sim (by their recorded pids)."""
     console.print(f"stopped {stop_all(folder)} node(s)")
+
+
+@sim_app.command("clock")
+def clock_cmd(
+    advance: Annotated[
+        float, typer.Option("--advance-days", help="Move every node of the sim this many days ahead (0: just show)")
+    ] = 0.0,
+    folder: Annotated[Path, typer.Option("--dir")] = Path("sim-data"),
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show the sim's time, or move it ahead: every node of the sim, running or not, reads the
+    machine's clock plus this offset (a reviewer's silence or a case's due date in minutes)."""
+    path = folder.resolve() / sim_clock.CLOCK_FILE
+    offset = sim_clock.advance(folder, advance) if advance else sim_clock.read_offset(path)
+    now = sim_clock.OffsetClock(path)()
+    if json_out:
+        print_json({"now": now.isoformat(), "offset_days": offset.total_seconds() / 86400})
+        return
+    console.print(
+        _("Sim time: {now} ({days:.2f} days ahead of this machine)").format(
+            now=now.astimezone().strftime("%Y-%m-%d %H:%M"), days=offset.total_seconds() / 86400
+        ),
+        highlight=False,
+    )

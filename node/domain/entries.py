@@ -50,6 +50,9 @@ class Kind(StrEnum):
     CASE_REVIEW_REQUESTED = "case_review_requested"  # 并联审批: the lead asks co-reviewers
     CASE_REVIEW_LAPSED = "case_review_lapsed"  # the lead records a silent reviewer's default
     REVIEW_OPINION = "review_opinion"  # a co-reviewer's signed opinion (not a change of the case)
+    # a co-reviewer's node got its request without the materials (the lead held no certificate of
+    # it: another region) and asks for them; its copy's chain carries the key to re-seal them with
+    REVIEW_RECEIVED = "review_received"
     NOTICE_SENT = "notice_sent"  # an addressed notice between offices
     BUNDLE_SENT = "bundle_sent"  # a case's sealed bundle, re-sealed for its new custodian
     LICENSE_SENT = "license_sent"  # an electronic licence, sealed for the filing node

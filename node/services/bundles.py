@@ -27,7 +27,7 @@ from node import logs
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Addressed, Kind, Stream
 from node.domain.errors import BadSignature
-from node.domain.lifecycle import OfferCustody
+from node.domain.lifecycle import OfferCustody, RequestReview
 from node.domain.materials import MaterialRef, chunks
 from node.journal import Journal, Record
 from node.services.cases import Applicant
@@ -125,14 +125,70 @@ class Courier:
         known = {node: keys for node in nodes if (keys := _certified_keys(tx, node, revoked, at))}
         chain = self.outbox.chain_der() if known else ()
         for node, keys in known.items():
-            (sealed,) = seal_many([plain], keys)
-            body = bundle_sent_body(case_no, bundle_hash(sealed))
-            (e,) = self.journal.append(tx, Stream.CASE, [Record(Kind.BUNDLE_SENT, case_no, body)], now_us)
-            self.outbox.address(tx, [(e, node)], chain, now_us, sealed)
-            for ref in refs:
-                self._send_material(tx, case_no, node, keys, ref, chain, now_us)
-            log.info("bundle_sent_to_reviewer", case_no=case_no, to=node)
+            self._reseal_for(tx, case_no, node, keys, plain, refs, chain, now_us)
         return [n for n in nodes if n not in known]
+
+    def ask_materials(self, tx: Tx, requests: Sequence[Addressed]) -> None:
+        """Review requests reached this node by mail with no bundle beside them: the lead holds
+        no certificate of this node (it sits in another region). Answer each with a
+        `review_received` entry addressed to the lead; that copy carries this node's chain, whose
+        key the lead re-seals the materials with (`send_asked`)."""
+        me = self.journal.origin
+        asks: list[tuple[str, str]] = []
+        for a in requests:
+            rec = case_record(a.entry.body)
+            cmd = rec.command
+            if not isinstance(cmd, RequestReview) or me not in {q.node for q in cmd.requests}:
+                continue
+            if tx.case_bundle_hash(rec.case_no) is None and (rec.case_no, a.entry.origin) not in asks:
+                asks.append((rec.case_no, a.entry.origin))
+        if not asks:
+            return
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        records = [Record(Kind.REVIEW_RECEIVED, no, no.encode()) for no, _lead in asks]
+        entries = self.journal.append(tx, Stream.CASE, records, now_us)
+        self.outbox.address(
+            tx, [(e, lead) for e, (_no, lead) in zip(entries, asks, strict=True)], self.outbox.chain_der(), now_us
+        )
+        log.info("review_materials_asked", cases=[no for no, _lead in asks])
+
+    def send_asked(self, tx: Tx, copies: Sequence[Addressed], signer_key: SignerKey) -> None:
+        """A reviewer node asked for a case's materials (`review_received`): if this node leads
+        the case's open review and asked that node, and sent it nothing yet, re-seal the bundle
+        and material files with the key its copy's chain proves."""
+        me = self.journal.origin
+        now_us = int(self.clock().timestamp() * 1_000_000)
+        for a in copies:
+            case_no, node = a.entry.subject, a.entry.origin
+            asked = any(r.lead == me and r.node == node and r.decided_at_us is None for r in tx.joint_review(case_no))
+            digest = tx.case_bundle_hash(case_no)
+            blob = tx.bundle(digest) if digest is not None else None
+            if not asked or blob is None or tx.sent_copy(case_no, Kind.BUNDLE_SENT, me, node):
+                log.info("review_materials_not_sent", case_no=case_no, to=node, asked=asked, held=blob is not None)
+                continue
+            plain = open_sealed_with(blob, self.key.opening_keys)
+            refs = Applicant.from_bytes(plain).materials
+            self._reseal_for(tx, case_no, node, [signer_key(a)], plain, refs, self.outbox.chain_der(), now_us)
+
+    def _reseal_for(
+        self,
+        tx: Tx,
+        case_no: str,
+        node: str,
+        keys: Sequence[PublicKey],
+        plain: bytes,
+        refs: Sequence[MaterialRef],
+        chain: tuple[bytes, ...],
+        now_us: int,
+    ) -> None:
+        """The applicant's bundle and material files, sealed for a reviewer node's `keys`, sent."""
+        (sealed,) = seal_many([plain], list(keys))
+        body = bundle_sent_body(case_no, bundle_hash(sealed))
+        (e,) = self.journal.append(tx, Stream.CASE, [Record(Kind.BUNDLE_SENT, case_no, body)], now_us)
+        self.outbox.address(tx, [(e, node)], chain, now_us, sealed)
+        for ref in refs:
+            self._send_material(tx, case_no, node, keys, ref, chain, now_us)
+        log.info("bundle_sent_to_reviewer", case_no=case_no, to=node)
 
     def _send_material(
         self,

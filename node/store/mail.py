@@ -143,6 +143,12 @@ class MailTx:
         row = self.conn.execute(q).first()
         return None if row is None else str(row[0])
 
+    def sent_copy(self, subject: str, kind: str, origin: str, addressee: str) -> bool:
+        """Whether this node holds a copy of `kind` about `subject` from `origin` to `addressee`."""
+        c = ADDRESSED.c
+        q = select(c.seq).where(c.subject == subject, c.kind == kind, c.origin == origin, c.addressee == addressee)
+        return self.conn.execute(q.limit(1)).first() is not None
+
     def addressed_about(self, subject: str) -> list[bytes]:
         """Wires of the addressed entries about `subject` (a case number) this node holds."""
         c = ADDRESSED.c
