@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/footprint.py
+	$(BIN)/python bench/gm_libraries.py
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache

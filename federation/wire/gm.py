@@ -1,0 +1,136 @@
+"""The national algorithms (商用密码) as the SM2 suite will use them: SM3 (GB/T 32905), SM4
+(GB/T 32907) in GCM mode as RFC 8998 uses it, and SM2 signatures (GB/T 32918.2) over the Z
+value of the default user id `1234567812345678`, DER-encoded as GB/T 35276 writes them.
+
+The library is tongsuopy (Tongsuo, the OpenSSL fork of the 铜锁 project, in C), chosen by
+measurement (bench/gm_libraries.py): its SM2 signs and verifies some fifty times faster than
+the pure-Python candidates. pyca/cryptography has SM3 and SM4 but no SM2. tongsuopy is imported
+on first use only, so a node of a P-256 province never loads it (a village node's memory).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+from node.domain.errors import BadSignature
+
+DEFAULT_ID = b"1234567812345678"  # GB/T 35276: the user id when none is agreed
+SM3_LEN = 32
+SM4_KEY_LEN = 16
+GCM_NONCE_LEN = 12  # RFC 8998
+GCM_TAG_LEN = 16
+
+
+@functools.cache
+def _mod(name: str) -> Any:
+    """A module of tongsuopy's crypto package, imported on first use."""
+    try:
+        return importlib.import_module(f"tongsuopy.crypto.{name}")
+    except ImportError as e:
+        raise RuntimeError("the SM2 suite needs the tongsuopy package: reinstall yiwang (pip install .)") from e
+
+
+def sm3(data: bytes) -> bytes:
+    """The SM3 digest of `data`."""
+    h = _mod("hashes").Hash(_mod("hashes").SM3())
+    h.update(data)
+    digest: bytes = h.finalize()
+    return digest
+
+
+def sm4_block_encryptor(key: bytes) -> Callable[[bytes], bytes]:
+    """SM4 on whole 16-byte blocks under one key (the standard's examples; sealing uses GCM)."""
+    c = _mod("ciphers")
+    update: Callable[[bytes], bytes] = c.Cipher(c.algorithms.SM4(key), c.modes.ECB()).encryptor().update
+    return update
+
+
+def sm4_gcm_seal(key: bytes, nonce: bytes, plain: bytes, aad: bytes = b"") -> bytes:
+    """SM4-GCM: the ciphertext followed by its 16-byte tag."""
+    sealed: bytes = _mod("ciphers.aead").SM4GCM(key).encrypt(nonce, plain, aad or None)
+    return sealed
+
+
+def sm4_gcm_open(key: bytes, nonce: bytes, sealed: bytes, aad: bytes = b"") -> bytes:
+    """The plaintext of an SM4-GCM ciphertext; BadSignature when it or `aad` was changed."""
+    try:
+        plain: bytes = _mod("ciphers.aead").SM4GCM(key).decrypt(nonce, sealed, aad or None)
+    except _mod("exceptions").InvalidTag:
+        raise BadSignature("an SM4-GCM ciphertext does not match its tag") from None
+    return plain
+
+
+def new_nonce() -> bytes:
+    return os.urandom(GCM_NONCE_LEN)
+
+
+class Sm2PrivateKey:
+    """An SM2 private key: signs with SM3 over Z(default id) || message."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    @classmethod
+    def generate(cls) -> Sm2PrivateKey:
+        ec = _mod("asymciphers.ec")
+        return cls(ec.generate_private_key(ec.SM2()))
+
+    @classmethod
+    def from_value(cls, d: int) -> Sm2PrivateKey:
+        """The key whose private value is `d` (the standards' examples give it)."""
+        ec = _mod("asymciphers.ec")
+        return cls(ec.derive_private_key(d, ec.SM2()))
+
+    def public_key(self) -> Sm2PublicKey:
+        return Sm2PublicKey(self._raw.public_key())
+
+    def sign(self, message: bytes) -> bytes:
+        ec, hashes = _mod("asymciphers.ec"), _mod("hashes")
+        signature: bytes = self._raw.sign(message, ec.ECDSA(hashes.SM3()))
+        return signature
+
+
+class Sm2PublicKey:
+    """An SM2 public key: verifies DER (r, s) signatures."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    @classmethod
+    def from_point(cls, x: int, y: int) -> Sm2PublicKey:
+        ec = _mod("asymciphers.ec")
+        try:
+            return cls(ec.EllipticCurvePublicNumbers(x, y, ec.SM2()).public_key())
+        except ValueError:
+            raise BadSignature("the point is not on the SM2 curve") from None
+
+    def point(self) -> tuple[int, int]:
+        n = self._raw.public_numbers()
+        return int(n.x), int(n.y)
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        ec, hashes = _mod("asymciphers.ec"), _mod("hashes")
+        try:
+            self._raw.verify(signature, message, ec.ECDSA(hashes.SM3()))
+        except (_mod("exceptions").InvalidSignature, _mod("exceptions").InternalError, ValueError):
+            return False  # wrong, or not DER (Tongsuo reports that as an internal error)
+        return True
+
+
+def der_signature(r: int, s: int) -> bytes:
+    """(r, s) as the DER SEQUENCE of two INTEGERs that SM2 signatures travel as."""
+
+    def integer(v: int) -> bytes:
+        body = v.to_bytes(v.bit_length() // 8 + 1, "big")  # a leading zero keeps it positive
+        return b"\x02" + bytes([len(body)]) + body
+
+    inner = integer(r) + integer(s)
+    return b"\x30" + bytes([len(inner)]) + inner
