@@ -11,6 +11,7 @@ moves forward, by days, after its nodes are enrolled.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -22,7 +23,7 @@ from node.domain.errors import InvalidInput, SetupError
 MARK = "sim-clock"  # in a node's data directory: the path of the sim's clock file
 CLOCK_FILE = "clock.json"  # in the sim's folder: {"offset_seconds": ...}
 _REREAD = 0.2  # seconds between reads of the clock file by a running node
-MAX_ADVANCE_DAYS = 400
+MAX_OFFSET_DAYS = 300  # in all: node certificates last 365 days, and links check them by this clock
 
 
 class OffsetClock:
@@ -35,18 +36,24 @@ class OffsetClock:
 
     def __call__(self) -> dt.datetime:
         if time.monotonic() - self._read_at > _REREAD:
-            self._offset = read_offset(self.path)
             self._read_at = time.monotonic()
+            with contextlib.suppress(SetupError):  # a bad file keeps the last good offset: a clock call must not fail
+                self._offset = read_offset(self.path)
         return dt.datetime.now(dt.UTC) + self._offset
 
 
 def read_offset(path: Path) -> dt.timedelta:
     try:
         seconds = float(json.loads(path.read_text(encoding="utf-8"))["offset_seconds"])
+        if not 0 <= seconds <= MAX_OFFSET_DAYS * 86400:
+            raise ValueError(seconds)
     except FileNotFoundError as e:
         raise SetupError(f"the sim's clock file {path} is gone; restart the sim with `yiwang sim`") from e
     except (ValueError, KeyError, TypeError) as e:
-        raise SetupError(f'the sim\'s clock file {path} is not {{"offset_seconds": N}}; rewrite or delete it') from e
+        raise SetupError(
+            f'the sim\'s clock file {path} is not {{"offset_seconds": N}}, N from 0 to {MAX_OFFSET_DAYS} days;'
+            " rewrite or delete it"
+        ) from e
     return dt.timedelta(seconds=seconds)
 
 
@@ -79,11 +86,11 @@ def mark(home: Path, clock: Path) -> None:
 def advance(folder: Path, days: float) -> dt.timedelta:
     """Move the sim's clock `days` ahead; returns the new offset. It never goes back: entries
     already written keep their times, and a chain whose times went backwards would read wrong."""
-    if not 0 < days <= MAX_ADVANCE_DAYS:
-        raise InvalidInput("--days", f"advance by more than 0 and at most {MAX_ADVANCE_DAYS} days")
     path = folder.resolve() / CLOCK_FILE
     if not path.is_file():
         raise SetupError(f"{folder} holds no sim clock; start the sim with `yiwang sim --dir {folder}` first")
     offset = read_offset(path) + dt.timedelta(days=days)
+    if days <= 0 or offset > dt.timedelta(days=MAX_OFFSET_DAYS):
+        raise InvalidInput("--days", f"advance by more than 0 days, to at most {MAX_OFFSET_DAYS} days ahead in all")
     _write(path, offset)
     return offset

@@ -81,3 +81,43 @@ def test_sm2_signature_example_verifies_with_the_default_user_id() -> None:
 def test_a_point_off_the_curve_is_refused() -> None:
     with pytest.raises(BadSignature, match="SM2 curve"):
         gm.Sm2PublicKey.from_point(_X, _Y + 1)
+
+
+def test_sm2_encryption_example_opens_and_a_fresh_ciphertext_round_trips() -> None:
+    """GB/T 32918.5-2017 appendix A's encryption of "encryption standard" (k = 59276E27...), as
+    GM/T 0009 writes it (C1 x, C1 y, C3, C2), opens with the example's private key."""
+    published = bytes.fromhex(
+        "307c022004EBFC718E8D1798620432268E77FEB6415E2EDE0E073C0F4F640ECD2E149A73022100E858F9D81E"
+        "5430A57B36DAAB8F950A3C64E6EE6A63094D99283AFF767E124DF0042059983C18F809E262923C53AEC295D3"
+        "0383B54E39D609D160AFCB1908D0BD8766041321886CA989CA9C7D58087307CA93092D651EFA"
+    )
+    private = gm.Sm2PrivateKey.from_value(_D)
+    assert private.decrypt(published) == b"encryption standard"
+    secret = bytes(range(16))
+    fresh = private.public_key().encrypt(secret)
+    assert fresh != private.public_key().encrypt(secret) and private.decrypt(fresh) == secret
+    damaged = bytearray(fresh)
+    damaged[-1] ^= 1
+    with pytest.raises(BadSignature, match="does not open"):
+        private.decrypt(bytes(damaged))
+    with pytest.raises(BadSignature):
+        gm.Sm2PrivateKey.generate().decrypt(fresh)  # another key
+    assert private.decrypt(fresh) == secret  # and Tongsuo's error stack is clean after the refusals
+
+
+def test_sm2_keys_round_trip_as_pem_and_other_kinds_are_not_taken() -> None:
+    private = gm.Sm2PrivateKey.generate()
+    again = gm.Sm2PrivateKey.from_pem(private.pem())
+    assert again is not None and again.public_key().point() == private.public_key().point()
+    public = gm.Sm2PublicKey.from_pem(private.public_key().pem())
+    assert public is not None and public.der() == private.public_key().der()
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    pem = p256.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    assert gm.Sm2PrivateKey.from_pem(pem) is None and gm.Sm2PrivateKey.from_pem(b"junk") is None
+    spki = p256.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert gm.Sm2PublicKey.from_pem(spki) is None

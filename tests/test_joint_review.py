@@ -482,13 +482,14 @@ def test_a_reviewer_in_another_city_asks_for_the_materials_and_reviews_with_them
             "reviewers": [
                 {"department": JINGXIN, "name": "区经信局"},
                 {"department": CITY_DEPT, "name": "顺庆区发改局", "node": other},
+                {"department": ZHUJIAN, "name": "邻县住建局", "node": COUNTY_B},  # a sibling: its key is known
             ]
         }
     )
     item = licence_item("2", name="跨市联审事项", legal=45, promised=None, joint_review=plan)
     made = {PROVINCE: province_node(tmp_path / PROVINCE, PROVINCE, clock)}
     try:
-        for code in (CITY, COUNTY, TOWNSHIP, VILLAGE, other_city, other):
+        for code in (CITY, COUNTY, TOWNSHIP, VILLAGE, COUNTY_B, other_city, other):
             parent = D(code).parent()
             assert parent is not None
             made[code] = enroll(made[parent.code], code, tmp_path, clock)
@@ -507,18 +508,22 @@ def test_a_reviewer_in_another_city_asks_for_the_materials_and_reviews_with_them
         with reviewer.store.read() as tx:
             asked = [e for e in tx.entries(other, Stream.CASE) if e.kind == Kind.REVIEW_RECEIVED]
         assert [e.subject for e in asked] == [case_no]
+        with made[COUNTY_B].store.read() as tx:  # the sibling got its bundle with the request: no ask
+            assert [e for e in tx.entries(COUNTY_B, Stream.CASE) if e.kind == Kind.REVIEW_RECEIVED] == []
+        assert made[COUNTY_B].cases.reveal(case_no, "住建-钱", "cli").id_number == PERSON.id_number
         with county.store.read() as tx:
             sent = [e for e in tx.entries(COUNTY, Stream.CASE) if e.kind == Kind.BUNDLE_SENT]
-        assert len(sent) == 1  # to the other city's county (the county's own department reviews here)
+        assert len(sent) == 2  # to the sibling with the request, to the other city's county when it asked
         # the same ask again (a copy the reviewer's node sends after its bundle) sends nothing more
         reviewer.mail.send(COUNTY, Kind.REVIEW_RECEIVED, case_no, case_no.encode())
         made[other_city].mail.send(COUNTY, Kind.REVIEW_RECEIVED, case_no, case_no.encode())  # not asked
         settle(made)
         with county.store.read() as tx:
-            assert len([e for e in tx.entries(COUNTY, Stream.CASE) if e.kind == Kind.BUNDLE_SENT]) == 1
+            assert len([e for e in tx.entries(COUNTY, Stream.CASE) if e.kind == Kind.BUNDLE_SENT]) == 2
         for secret in (PERSON.name, PERSON.id_number, PERSON.phone):
             assert secret not in stored_text(made[PROVINCE]) and secret not in stored_text(made[other_city])
         reviewer.joint_reviews.answer(case_no, CITY_DEPT, Verdict.AGREE, "", "", "发改-郑")
+        made[COUNTY_B].joint_reviews.answer(case_no, ZHUJIAN, Verdict.AGREE, "", "", "住建-钱")
         county.joint_reviews.answer(case_no, JINGXIN, Verdict.AGREE, "", "", "经信-赵")
         settle(made)
         assert county.cases.act(case_no, Decide(True), "决定-周").status == Status.APPROVED

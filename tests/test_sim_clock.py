@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,11 @@ def test_a_node_the_sim_made_reads_the_sim_time_and_others_the_system_time(tmp_p
         ahead = moved.now() - dt.datetime.now(dt.UTC)
         assert dt.timedelta(days=3, seconds=-5) < ahead < dt.timedelta(days=3, seconds=5)
         sim_clock.advance(folder, 1.5)  # a running node sees it within a fraction of a second
-        clock = sim_clock.OffsetClock(folder / sim_clock.CLOCK_FILE)
-        assert clock() - dt.datetime.now(dt.UTC) > dt.timedelta(days=4.4)
+        time.sleep(0.3)
+        assert moved.now() - dt.datetime.now(dt.UTC) > dt.timedelta(days=4.4)
+        (folder / sim_clock.CLOCK_FILE).write_text("half a fi")  # a bad file: the last good offset stays
+        time.sleep(0.3)
+        assert moved.now() - dt.datetime.now(dt.UTC) > dt.timedelta(days=4.4)
     finally:
         moved.close()
 
@@ -51,7 +55,7 @@ def test_the_sim_clock_moves_ahead_only_and_a_bad_value_changes_nothing(tmp_path
     assert out.returncode != 0 and "yiwang sim --dir" in out.stderr  # no sim here: says how to start one
     path = sim_clock.start(folder)
     before = path.read_text()
-    for bad in (-1.0, 0.0, 401.0):
+    for bad in (-1.0, 0.0, 301.0):
         with pytest.raises(InvalidInput, match="--days"):
             sim_clock.advance(folder, bad)
         assert path.read_text() == before

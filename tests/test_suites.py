@@ -22,7 +22,7 @@ from federation.wire.suites import DEFAULT, SUITES, Ecdsa, PublicKey, Unsupporte
 from node.context import Node
 from node.divisions_data import example_tree
 from node.domain.divisions import DivisionCode as D
-from node.domain.errors import InvalidInput, SetupError
+from node.domain.errors import IntegrityError, InvalidInput, SetupError
 from node.services.cases import Applicant, FileRequest
 from tests.conftest import Clock, licence_item
 from tests.test_replica import enroll, push_down, push_up
@@ -42,8 +42,9 @@ def p384() -> Iterator[str]:
 def test_the_default_suite_is_p256_and_unknown_ids_are_refused() -> None:
     key = NodeKey.generate()
     assert key.suite.alg == DEFAULT == "p256-sha256"
-    with pytest.raises(UnsupportedKey, match="'sm2-sm3' is not one this node supports"):
-        suite("sm2-sm3")
+    with pytest.raises(UnsupportedKey, match="'ed25519' is not one this node supports"):
+        suite("ed25519")
+    assert suite("sm2-sm3").label == "SM2 / SM3 / SM4-GCM"  # the national suite is registered
     sig = key.sign(Purpose.HEAD, b"m")
     assert verify(key.public_key, Purpose.HEAD, b"m", sig)
     # the same value claimed under another algorithm id does not verify
@@ -58,7 +59,7 @@ def test_a_key_of_no_registered_suite_is_refused_everywhere(tmp_path: Path) -> N
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     (tmp_path / "node.key").write_bytes(pem)
-    with pytest.raises(SetupError, match="not a key of any supported suite"):
+    with pytest.raises(SetupError, match="not an unencrypted PEM private key of a supported suite"):
         NodeKey.load(tmp_path / "node.key")
     # a parent refuses to certify such a key
     root_key = NodeKey.generate()
@@ -126,3 +127,40 @@ def test_a_licence_at_rest_follows_a_key_rotation() -> None:
     again = sealed_again(old, new, stored)
     assert opened_at_rest(old, again) == opened_at_rest(new, again) == b"signed licence bytes"
     assert sealed_again(old, new, b"\x0a\x03clear") != b"\x0a\x03clear"  # a row stored in clear is sealed too
+
+
+def test_the_national_suite_signs_seals_and_keeps_its_keys_through_the_registry(tmp_path: Path) -> None:
+    """SM2 / SM3 / SM4-GCM behind the same opaque keys: a signature names `sm2-sm3` and
+    verifies only as such, a bundle sealed with it (SM2-encrypted SM4 key, SM4-GCM content)
+    opens only with its recipients' keys and refuses any change, and the key file round-trips.
+    X.509 cannot carry an SM2 key as pyca/cryptography builds certificates: that is said."""
+    key, other = NodeKey.generate("sm2-sm3"), NodeKey.generate("sm2-sm3")
+    assert key.suite.alg == "sm2-sm3" and key.public_key.suite is suite("sm2-sm3")
+    sig = key.sign(Purpose.HEAD, b"head")
+    assert sig.alg == "sm2-sm3" and verify(key.public_key, Purpose.HEAD, b"head", sig)
+    assert not verify(key.public_key, Purpose.ENVELOPE, b"head", sig)  # the purpose is signed too
+    assert not verify(other.public_key, Purpose.HEAD, b"head", sig)
+    assert not verify(key.public_key, Purpose.HEAD, b"head", Signature("p256-sha256", sig.key_id, sig.value))
+    sealed = seal_many(["王小明 11010519491231002X".encode(), b"second"], [key.public_key, other.public_key])
+    assert all(s[:4] == b"YWS2" for s in sealed) and b"11010519491231002X" not in sealed[0]
+    assert open_sealed(sealed[0], key.private_key) == open_sealed(sealed[0], other.private_key)
+    assert open_sealed(sealed[1], other.private_key) == b"second"
+    for at in (30, len(sealed[0]) - 1):  # a recipient's slot, the content
+        damaged = bytearray(sealed[0])
+        damaged[at] ^= 1
+        with pytest.raises(IntegrityError, match=r"altered|damaged"):
+            open_sealed(bytes(damaged), key.private_key)
+    with pytest.raises(IntegrityError, match="not a recipient"):
+        open_sealed(sealed[0], NodeKey.generate("sm2-sm3").private_key)
+    p256 = NodeKey.generate()
+    with pytest.raises(IntegrityError, match="another suite"):
+        open_sealed(seal(b"x", [p256.public_key]), key.private_key)
+    with pytest.raises(InvalidInput, match="share a crypto suite"):
+        seal_many([b"x"], [key.public_key, p256.public_key])
+    key.save(tmp_path / "node.key")
+    again = NodeKey.load(tmp_path / "node.key")
+    assert again.public_key == key.public_key and again.public_key.key_id == key.public_key.key_id
+    assert PublicKey.from_pem(key.public_key.pem) == key.public_key
+    assert verify(again.public_key, Purpose.HEAD, b"head", again.sign(Purpose.HEAD, b"head"))
+    with pytest.raises(UnsupportedKey, match=r"X\.509"):
+        make_csr(D("511600000000"), key)

@@ -68,6 +68,41 @@ def new_nonce() -> bytes:
     return os.urandom(GCM_NONCE_LEN)
 
 
+def _backend() -> Any:
+    """tongsuopy's Tongsuo backend (its cffi library and ffi)."""
+    _mod("asymciphers.ec")  # a clear error when tongsuopy is missing
+    return importlib.import_module("tongsuopy.backends.tongsuo.backend").backend
+
+
+def _pkey_op(evp_pkey: Any, encrypt: bool, data: bytes) -> bytes:
+    """SM2 public-key encryption (GB/T 32918.4; C1, C3, C2 in GM/T 0009's ASN.1) or its
+    decryption, through Tongsuo's EVP_PKEY_encrypt/decrypt: tongsuopy 1.0 has no Python call
+    for it, so this one goes through its cffi binding (pinned in pyproject; the standard's
+    example in tests/test_gm_vectors.py checks it)."""
+    b = _backend()
+    lib, ffi = b._lib, b._ffi
+    init, op = (
+        (lib.EVP_PKEY_encrypt_init, lib.EVP_PKEY_encrypt)
+        if encrypt
+        else (lib.EVP_PKEY_decrypt_init, lib.EVP_PKEY_decrypt)
+    )
+    ctx = lib.EVP_PKEY_CTX_new(evp_pkey, ffi.NULL)
+    if ctx == ffi.NULL:
+        b._consume_errors_with_text()
+        raise BadSignature("an SM2 key Tongsuo cannot use")
+    ctx = ffi.gc(ctx, lib.EVP_PKEY_CTX_free)
+    size = ffi.new("size_t *")
+    if init(ctx) != 1 or op(ctx, ffi.NULL, size, data, len(data)) != 1:
+        b._consume_errors_with_text()
+        raise BadSignature("SM2 " + ("encryption" if encrypt else "decryption") + " failed")
+    out = ffi.new("unsigned char[]", size[0])
+    if op(ctx, out, size, data, len(data)) != 1:
+        b._consume_errors_with_text()
+        raise BadSignature("an SM2 ciphertext that does not open with this key: altered, or for another key")
+    result: bytes = ffi.buffer(out, size[0])[:]
+    return result
+
+
 class Sm2PrivateKey:
     """An SM2 private key: signs with SM3 over Z(default id) || message."""
 
@@ -95,6 +130,25 @@ class Sm2PrivateKey:
         signature: bytes = self._raw.sign(message, ec.ECDSA(hashes.SM3()))
         return signature
 
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        """The plaintext of an SM2 ciphertext for this key; BadSignature when it does not open."""
+        return _pkey_op(self._raw._evp_pkey, False, ciphertext)
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> Sm2PrivateKey | None:
+        """The SM2 key of a PKCS#8 PEM, None when it holds another kind of key."""
+        ser, ec = _mod("serialization"), _mod("asymciphers.ec")
+        try:
+            raw = ser.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError, _mod("exceptions").UnsupportedAlgorithm):
+            return None
+        return cls(raw) if isinstance(raw, ec.EllipticCurvePrivateKey) and raw.curve.name == "SM2" else None
+
+    def pem(self) -> bytes:
+        ser = _mod("serialization")
+        out: bytes = self._raw.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+        return out
+
 
 class Sm2PublicKey:
     """An SM2 public key: verifies DER (r, s) signatures."""
@@ -111,6 +165,30 @@ class Sm2PublicKey:
             return cls(ec.EllipticCurvePublicNumbers(x, y, ec.SM2()).public_key())
         except ValueError:
             raise BadSignature("the point is not on the SM2 curve") from None
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> Sm2PublicKey | None:
+        """The SM2 key of a SubjectPublicKeyInfo PEM, None when it holds another kind of key."""
+        ser, ec = _mod("serialization"), _mod("asymciphers.ec")
+        try:
+            raw = ser.load_pem_public_key(pem)
+        except (ValueError, TypeError, _mod("exceptions").UnsupportedAlgorithm):
+            return None
+        return cls(raw) if isinstance(raw, ec.EllipticCurvePublicKey) and raw.curve.name == "SM2" else None
+
+    def der(self) -> bytes:
+        ser = _mod("serialization")
+        out: bytes = self._raw.public_bytes(ser.Encoding.DER, ser.PublicFormat.SubjectPublicKeyInfo)
+        return out
+
+    def pem(self) -> bytes:
+        ser = _mod("serialization")
+        out: bytes = self._raw.public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo)
+        return out
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        """SM2 public-key encryption of a short secret (a content key) for this key."""
+        return _pkey_op(self._raw._evp_pkey, True, plaintext)
 
     def point(self) -> tuple[int, int]:
         n = self._raw.public_numbers()

@@ -1,30 +1,33 @@
 """Crypto suites: the algorithms a node signs, verifies and seals with, behind opaque key types.
 
 A suite is named by the algorithm id every signature carries (`p256-sha256`). The rest of the
-code holds `PublicKey` and `PrivateKey` values and asks them to sign, verify or agree a secret;
-it never sees a curve or a library's key class. P-256 with SHA-256 is the suite registered
-today; a national suite (SM2 with SM3) is one more `Suite` registered here, and nothing
-outside this package changes: heads, envelopes, addressed entries and licences already carry
+code holds `PublicKey` and `PrivateKey` values and asks them to sign, verify or seal a content
+key; it never sees a curve or a library's key class. Two suites are registered: P-256 with
+SHA-256 and AES-GCM (`p256-sha256`, pyca/cryptography), and the national SM2 with SM3 and
+SM4-GCM (`sm2-sm3`, federation.wire.gm). Heads, envelopes, addressed entries and licences carry
 the algorithm id, and a verifier looks the suite up by it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from abc import ABC, abstractmethod
-from typing import cast
+from collections.abc import Callable
+from typing import Any, cast
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPrivateKeyTypes,
     CertificatePublicKeyTypes,
-    PrivateKeyTypes,
-    PublicKeyTypes,
 )
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from node.domain.errors import BadSignature
+from federation.wire import gm
+from node.domain.errors import BadSignature, IntegrityError
 
 CertificateHash = hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | hashes.SHA3_256  # what X.509 signing takes
 
@@ -34,44 +37,95 @@ class UnsupportedKey(BadSignature):
 
 
 class Suite(ABC):
-    """One family of algorithms: signature, key agreement for sealing, and the hash that
-    certificates are signed with. Subclasses hold no state."""
+    """One family of algorithms: signature, the hash, the sealing of a content key for a
+    recipient and of the content, and the key encodings. Subclasses hold no state; a key of the
+    suite is whatever `generate` and the loaders return (the suite's own library's type)."""
 
     alg: str  # the id signatures carry
     label: str  # what an operator reads
-    ephemeral_len: int  # bytes of an encoded ephemeral public key in a sealed bundle
+    seal_magic: bytes  # the first 4 bytes of a bundle sealed with this suite
+    slot_len: int  # bytes of a recipient's slot in a sealed bundle, after the key id
+    content_key_len: int  # bytes of a sealed bundle's content key
 
     @abstractmethod
-    def generate(self) -> CertificateIssuerPrivateKeyTypes: ...
+    def generate(self) -> Any: ...
 
     @abstractmethod
     def adopts(self, raw: object) -> bool:
         """True for a library key (public or private) of this suite."""
 
     @abstractmethod
-    def sign(self, raw: CertificateIssuerPrivateKeyTypes, data: bytes) -> bytes: ...
+    def public_of(self, raw: Any) -> Any: ...
 
     @abstractmethod
-    def verify(self, raw: CertificatePublicKeyTypes, signature: bytes, data: bytes) -> bool: ...
+    def sign(self, raw: Any, data: bytes) -> bytes: ...
 
     @abstractmethod
-    def agree_ephemeral(self, raw: CertificatePublicKeyTypes) -> tuple[bytes, bytes]:
-        """(shared secret, encoded ephemeral public key) for a fresh key agreed with `raw`."""
+    def verify(self, raw: Any, signature: bytes, data: bytes) -> bool: ...
 
     @abstractmethod
-    def agree(self, raw: CertificateIssuerPrivateKeyTypes, ephemeral: bytes) -> bytes:
-        """The shared secret of `raw` and an encoded ephemeral public key."""
+    def digest(self, data: bytes) -> bytes:
+        """The suite's hash (SHA-256, SM3): 32 bytes."""
 
     @abstractmethod
-    def certificate_hash(self) -> CertificateHash: ...
+    def public_der(self, raw: Any) -> bytes:
+        """The DER SubjectPublicKeyInfo."""
+
+    @abstractmethod
+    def public_pem(self, raw: Any) -> bytes: ...
+
+    @abstractmethod
+    def private_pem(self, raw: Any) -> bytes:
+        """Unencrypted PKCS#8 PEM."""
+
+    @abstractmethod
+    def load_public(self, pem: bytes) -> Any | None:
+        """The key of a PEM SubjectPublicKeyInfo if it is one of this suite's, else None."""
+
+    @abstractmethod
+    def load_private(self, pem: bytes) -> Any | None:
+        """The key of an unencrypted PKCS#8 PEM if it is one of this suite's, else None."""
+
+    @abstractmethod
+    def wrapper(self, raw: Any, recipient_id: bytes) -> Callable[[bytes], bytes]:
+        """A function that seals content keys for the public key `raw`: each call returns a
+        recipient slot of `slot_len` bytes (one key agreement may serve a whole batch)."""
+
+    @abstractmethod
+    def unwrap(self, raw: Any, recipient_id: bytes, slot: bytes) -> bytes:
+        """The content key in a slot sealed for the private key `raw`; IntegrityError when the
+        slot was altered or is not for this key."""
+
+    @abstractmethod
+    def content_seal(self, key: bytes, nonce: bytes, plain: bytes, aad: bytes) -> bytes: ...
+
+    @abstractmethod
+    def content_open(self, key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        """IntegrityError when the content or `aad` was altered."""
+
+    def certificate_hash(self) -> CertificateHash:
+        """The hash X.509 certificates of this suite's keys are signed with; UnsupportedKey for
+        a suite X.509 (as pyca/cryptography builds it) cannot carry."""
+        raise UnsupportedKey(f"{self.label} keys are not certified in X.509 certificates")
+
+
+def _hkdf_wrapping_key(shared: bytes, eph_pub: bytes, recipient_id: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=eph_pub, info=b"yiwang/v1/seal" + recipient_id).derive(
+        shared
+    )
 
 
 class Ecdsa(Suite):
-    """ECDSA signatures and ECDH sealing on one NIST curve."""
+    """ECDSA signatures on one NIST curve; sealing by ECDH with an ephemeral key, HKDF-SHA256
+    and AES-GCM (a bundle's slot: ephemeral point, nonce, wrapped 256-bit AES key)."""
+
+    seal_magic = b"YWS1"
+    content_key_len = 32
 
     def __init__(self, alg: str, label: str, curve: ec.EllipticCurve, digest: CertificateHash) -> None:
         self.alg, self.label, self._curve, self._digest = alg, label, curve, digest
         self.ephemeral_len = 1 + 2 * ((curve.key_size + 7) // 8)  # an uncompressed point
+        self.slot_len = self.ephemeral_len + 12 + 48
 
     def generate(self) -> CertificateIssuerPrivateKeyTypes:
         return ec.generate_private_key(self._curve)
@@ -81,11 +135,14 @@ class Ecdsa(Suite):
             self._curve.name
         )
 
-    def sign(self, raw: CertificateIssuerPrivateKeyTypes, data: bytes) -> bytes:
+    def public_of(self, raw: Any) -> Any:
+        return raw.public_key()
+
+    def sign(self, raw: Any, data: bytes) -> bytes:
         assert isinstance(raw, ec.EllipticCurvePrivateKey)
         return raw.sign(data, ec.ECDSA(self._digest))
 
-    def verify(self, raw: CertificatePublicKeyTypes, signature: bytes, data: bytes) -> bool:
+    def verify(self, raw: Any, signature: bytes, data: bytes) -> bool:
         assert isinstance(raw, ec.EllipticCurvePublicKey)
         try:
             raw.verify(signature, data, ec.ECDSA(self._digest))
@@ -93,26 +150,158 @@ class Ecdsa(Suite):
             return False
         return True
 
-    def agree_ephemeral(self, raw: CertificatePublicKeyTypes) -> tuple[bytes, bytes]:
+    def digest(self, data: bytes) -> bytes:
+        return hashlib.sha256(data).digest()
+
+    def public_der(self, raw: Any) -> bytes:
+        out: bytes = raw.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return out
+
+    def public_pem(self, raw: Any) -> bytes:
+        out: bytes = raw.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return out
+
+    def private_pem(self, raw: Any) -> bytes:
+        out: bytes = raw.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return out
+
+    def load_public(self, pem: bytes) -> Any | None:
+        try:
+            raw = serialization.load_pem_public_key(pem)
+        except (ValueError, UnsupportedAlgorithm):
+            return None
+        return raw if self.adopts(raw) else None
+
+    def load_private(self, pem: bytes) -> Any | None:
+        try:
+            raw = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            return None
+        return raw if self.adopts(raw) else None
+
+    def wrapper(self, raw: Any, recipient_id: bytes) -> Callable[[bytes], bytes]:
         assert isinstance(raw, ec.EllipticCurvePublicKey)
         eph = ec.generate_private_key(self._curve)
         point = serialization.PublicFormat.UncompressedPoint
-        return eph.exchange(ec.ECDH(), raw), eph.public_key().public_bytes(serialization.Encoding.X962, point)
+        eph_pub = eph.public_key().public_bytes(serialization.Encoding.X962, point)
+        aead = AESGCM(_hkdf_wrapping_key(eph.exchange(ec.ECDH(), raw), eph_pub, recipient_id))
 
-    def agree(self, raw: CertificateIssuerPrivateKeyTypes, ephemeral: bytes) -> bytes:
+        def wrap(content_key: bytes) -> bytes:
+            nonce = os.urandom(12)
+            return eph_pub + nonce + aead.encrypt(nonce, content_key, self.seal_magic)
+
+        return wrap
+
+    def unwrap(self, raw: Any, recipient_id: bytes, slot: bytes) -> bytes:
         assert isinstance(raw, ec.EllipticCurvePrivateKey)
+        n = self.ephemeral_len
+        eph_pub, nonce, wrapped = slot[:n], slot[n : n + 12], slot[n + 12 :]
         try:
-            peer = ec.EllipticCurvePublicKey.from_encoded_point(self._curve, ephemeral)
+            peer = ec.EllipticCurvePublicKey.from_encoded_point(self._curve, eph_pub)
         except ValueError:
-            raise UnsupportedKey(f"an ephemeral key is not a point of {self._curve.name}") from None
-        return raw.exchange(ec.ECDH(), peer)
+            raise IntegrityError("sealed bundle's key slot is damaged") from None
+        aead = AESGCM(_hkdf_wrapping_key(raw.exchange(ec.ECDH(), peer), eph_pub, recipient_id))
+        try:
+            return aead.decrypt(nonce, wrapped, self.seal_magic)
+        except InvalidTag:
+            raise IntegrityError("sealed bundle fails authentication: it was altered") from None
+
+    def content_seal(self, key: bytes, nonce: bytes, plain: bytes, aad: bytes) -> bytes:
+        return AESGCM(key).encrypt(nonce, plain, aad)
+
+    def content_open(self, key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        try:
+            return AESGCM(key).decrypt(nonce, sealed, aad)
+        except InvalidTag:
+            raise IntegrityError("sealed bundle fails authentication: it was altered") from None
 
     def certificate_hash(self) -> CertificateHash:
         return self._digest
 
 
+class Sm2(Suite):
+    """The national suite: SM2 signatures over Z(default id) with SM3 (GB/T 32918.2), the SM3
+    hash, and sealing by SM2 public-key encryption (GB/T 32918.4) of a 128-bit SM4 key, the
+    content under SM4-GCM (RFC 8998). Keys are federation.wire.gm's; tongsuopy loads on first
+    use. A slot is the SM2 ciphertext's length and the ciphertext, padded to a fixed size."""
+
+    alg = "sm2-sm3"
+    label = "SM2 / SM3 / SM4-GCM"
+    seal_magic = b"YWS2"
+    content_key_len = 16
+    slot_len = 1 + 127  # GM/T 0009 ASN.1 of a 16-byte secret: 121 to 125 bytes
+
+    def generate(self) -> Any:
+        return gm.Sm2PrivateKey.generate()
+
+    def adopts(self, raw: object) -> bool:
+        return isinstance(raw, gm.Sm2PrivateKey | gm.Sm2PublicKey)
+
+    def public_of(self, raw: Any) -> Any:
+        return raw.public_key()
+
+    def sign(self, raw: Any, data: bytes) -> bytes:
+        assert isinstance(raw, gm.Sm2PrivateKey)
+        return raw.sign(data)
+
+    def verify(self, raw: Any, signature: bytes, data: bytes) -> bool:
+        assert isinstance(raw, gm.Sm2PublicKey)
+        return raw.verify(signature, data)
+
+    def digest(self, data: bytes) -> bytes:
+        return gm.sm3(data)
+
+    def public_der(self, raw: Any) -> bytes:
+        return bytes(raw.der())
+
+    def public_pem(self, raw: Any) -> bytes:
+        return bytes(raw.pem())
+
+    def private_pem(self, raw: Any) -> bytes:
+        return bytes(raw.pem())
+
+    def load_public(self, pem: bytes) -> Any | None:
+        return gm.Sm2PublicKey.from_pem(pem)
+
+    def load_private(self, pem: bytes) -> Any | None:
+        return gm.Sm2PrivateKey.from_pem(pem)
+
+    def wrapper(self, raw: Any, recipient_id: bytes) -> Callable[[bytes], bytes]:
+        assert isinstance(raw, gm.Sm2PublicKey)
+
+        def wrap(content_key: bytes) -> bytes:
+            ct = raw.encrypt(content_key)
+            return bytes([len(ct)]) + ct.ljust(self.slot_len - 1, b"\0")
+
+        return wrap
+
+    def unwrap(self, raw: Any, recipient_id: bytes, slot: bytes) -> bytes:
+        assert isinstance(raw, gm.Sm2PrivateKey)
+        if not slot or not 0 < slot[0] < self.slot_len:
+            raise IntegrityError("sealed bundle's key slot is damaged")
+        try:
+            key = raw.decrypt(slot[1 : 1 + slot[0]])
+        except BadSignature:
+            raise IntegrityError("sealed bundle fails authentication: it was altered") from None
+        if len(key) != self.content_key_len:
+            raise IntegrityError("sealed bundle's key slot is damaged")
+        return key
+
+    def content_seal(self, key: bytes, nonce: bytes, plain: bytes, aad: bytes) -> bytes:
+        return gm.sm4_gcm_seal(key, nonce, plain, aad)
+
+    def content_open(self, key: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+        try:
+            return gm.sm4_gcm_open(key, nonce, sealed, aad)
+        except BadSignature:
+            raise IntegrityError("sealed bundle fails authentication: it was altered") from None
+
+
 P256 = Ecdsa("p256-sha256", "ECDSA P-256 / SHA-256", ec.SECP256R1(), hashes.SHA256())
-SUITES: dict[str, Suite] = {P256.alg: P256}
+SM2 = Sm2()
+SUITES: dict[str, Suite] = {P256.alg: P256, SM2.alg: SM2}
 DEFAULT = P256.alg
 
 
@@ -142,33 +331,35 @@ class PublicKey:
 
     __slots__ = ("_raw", "der", "key_id", "suite")
 
-    def __init__(self, raw: PublicKeyTypes) -> None:
+    def __init__(self, raw: object) -> None:
         self.suite = _suite_of(raw)
-        self._raw = cast(CertificatePublicKeyTypes, raw)  # every suite's keys go in certificates
-        self.der = raw.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self._raw = raw
+        self.der = self.suite.public_der(raw)
         self.key_id = hashlib.sha256(self.der).digest()[:16]
 
     @classmethod
     def from_pem(cls, pem: bytes) -> PublicKey:
-        try:
-            raw = serialization.load_pem_public_key(pem)
-        except ValueError:
-            raise UnsupportedKey("not a PEM public key") from None
-        return cls(raw)
+        for s in SUITES.values():
+            raw = s.load_public(pem)
+            if raw is not None:
+                return cls(raw)
+        raise UnsupportedKey(f"not a PEM public key of a supported suite ({', '.join(sorted(SUITES))})")
 
     @property
     def pem(self) -> bytes:
-        return self._raw.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.suite.public_pem(self._raw)
 
     def verify(self, alg: str, signature: bytes, data: bytes) -> bool:
         return alg == self.suite.alg and self.suite.verify(self._raw, signature, data)
 
-    def agree_ephemeral(self) -> tuple[bytes, bytes]:
-        return self.suite.agree_ephemeral(self._raw)
+    def wrapper(self) -> Callable[[bytes], bytes]:
+        """Seals content keys for this key (node.wire.sealing)."""
+        return self.suite.wrapper(self._raw, self.key_id)
 
     def library_key(self) -> CertificatePublicKeyTypes:
         """The `cryptography` key, for building certificates (this package only)."""
-        return self._raw
+        self.suite.certificate_hash()  # UnsupportedKey for a suite X.509 cannot carry
+        return cast(CertificatePublicKeyTypes, self._raw)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PublicKey) and other.der == self.der
@@ -181,14 +372,14 @@ class PublicKey:
 
 
 class PrivateKey:
-    """A private key of some suite; it signs and agrees secrets, and is written as PKCS#8 PEM."""
+    """A private key of some suite; it signs and opens sealed slots, and is written as PKCS#8 PEM."""
 
     __slots__ = ("_raw", "public", "suite")
 
-    def __init__(self, raw: PrivateKeyTypes) -> None:
+    def __init__(self, raw: object) -> None:
         self.suite = _suite_of(raw)
-        self._raw = cast(CertificateIssuerPrivateKeyTypes, raw)  # every suite's keys sign certificates
-        self.public = PublicKey(raw.public_key())
+        self._raw = raw
+        self.public = PublicKey(self.suite.public_of(raw))
 
     @classmethod
     def generate(cls, alg: str = DEFAULT) -> PrivateKey:
@@ -196,20 +387,25 @@ class PrivateKey:
 
     @classmethod
     def from_pem(cls, pem: bytes) -> PrivateKey:
-        """Raises ValueError for bytes that are not an unencrypted PEM private key."""
-        return cls(serialization.load_pem_private_key(pem, password=None))
+        """Raises ValueError for bytes that are not an unencrypted PEM private key of a
+        supported suite."""
+        for s in SUITES.values():
+            raw = s.load_private(pem)
+            if raw is not None:
+                return cls(raw)
+        raise ValueError(f"not an unencrypted PEM private key of a supported suite ({', '.join(sorted(SUITES))})")
 
     def pem(self) -> bytes:
-        return self._raw.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        return self.suite.private_pem(self._raw)
 
     def sign(self, data: bytes) -> bytes:
         return self.suite.sign(self._raw, data)
 
-    def agree(self, ephemeral: bytes) -> bytes:
-        return self.suite.agree(self._raw, ephemeral)
+    def unwrap(self, slot: bytes) -> bytes:
+        """The content key in a sealed bundle's slot for this key."""
+        return self.suite.unwrap(self._raw, self.public.key_id, slot)
 
     def library_key(self) -> CertificateIssuerPrivateKeyTypes:
         """The `cryptography` key, for signing certificates (this package only)."""
-        return self._raw
+        self.suite.certificate_hash()
+        return cast(CertificateIssuerPrivateKeyTypes, self._raw)

@@ -26,7 +26,7 @@ from federation.wire.suites import PublicKey
 from node import logs
 from node.domain.divisions import DivisionCode
 from node.domain.entries import Addressed, Kind, Stream
-from node.domain.errors import BadSignature
+from node.domain.errors import BadSignature, IntegrityError, Recovering
 from node.domain.lifecycle import OfferCustody, RequestReview
 from node.domain.materials import MaterialRef, chunks
 from node.journal import Journal, Record
@@ -112,8 +112,8 @@ class Courier:
         """A joint review was opened: re-seal the applicant's bundle and material files for
         each reviewer node, with the keys of its certificates in force that this node holds (its
         issuer's `cert_issued` entries: an ancestor's, a descendant's, a sibling's), and send
-        them. Returns the nodes it holds no certificate of: they review from the request
-        without the materials."""
+        them. Returns the nodes it holds no certificate of: they ask for the materials when the
+        request reaches them (`ask_materials`, `send_asked`)."""
         digest = tx.case_bundle_hash(case_no)
         blob = tx.bundle(digest) if digest and nodes else None
         if blob is None:
@@ -140,13 +140,17 @@ class Courier:
             cmd = rec.command
             if not isinstance(cmd, RequestReview) or me not in {q.node for q in cmd.requests}:
                 continue
-            if tx.case_bundle_hash(rec.case_no) is None and (rec.case_no, a.entry.origin) not in asks:
+            if not tx.bundles_of_case(rec.case_no) and (rec.case_no, a.entry.origin) not in asks:
                 asks.append((rec.case_no, a.entry.origin))
         if not asks:
             return
         now_us = int(self.clock().timestamp() * 1_000_000)
         records = [Record(Kind.REVIEW_RECEIVED, no, no.encode()) for no, _lead in asks]
-        entries = self.journal.append(tx, Stream.CASE, records, now_us)
+        try:
+            entries = self.journal.append(tx, Stream.CASE, records, now_us)
+        except Recovering:  # its own stream is coming back from its parent: the reviewer asks by hand later
+            log.warning("review_materials_not_asked", cases=[no for no, _lead in asks], why="recovering")
+            return
         self.outbox.address(
             tx, [(e, lead) for e, (_no, lead) in zip(entries, asks, strict=True)], self.outbox.chain_der(), now_us
         )
@@ -166,8 +170,12 @@ class Courier:
             if not asked or blob is None or tx.sent_copy(case_no, Kind.BUNDLE_SENT, me, node):
                 log.info("review_materials_not_sent", case_no=case_no, to=node, asked=asked, held=blob is not None)
                 continue
-            plain = open_sealed_with(blob, self.key.opening_keys)
-            refs = Applicant.from_bytes(plain).materials
+            try:
+                plain = open_sealed_with(blob, self.key.opening_keys)
+                refs = Applicant.from_bytes(plain).materials
+            except (IntegrityError, ValueError, TypeError) as exc:  # ours is unreadable: the copy is not at fault
+                log.error("review_materials_unreadable", case_no=case_no, error=str(exc))
+                continue
             self._reseal_for(tx, case_no, node, [signer_key(a)], plain, refs, self.outbox.chain_der(), now_us)
 
     def _reseal_for(

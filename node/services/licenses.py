@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from federation.wire.codec_cases import license_sent_body, license_sent_from_body
 from federation.wire.keys import NodeKey, load_public_key
 from federation.wire.licenses import sign_license, verify_license
-from federation.wire.sealing import MAGIC as SEALED_MAGIC
-from federation.wire.sealing import bundle_hash, open_sealed_with, seal_many
+from federation.wire.sealing import bundle_hash, is_sealed, open_sealed_with, seal_many
 from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
@@ -47,7 +46,7 @@ def sealed_again(old: NodeKey, new: NodeKey, stored: bytes) -> bytes:
 
 def opened_at_rest(key: NodeKey, stored: bytes) -> bytes:
     """The signed licence from a stored row (rows stored in clear by earlier versions read as they are)."""
-    return open_sealed_with(stored, key.opening_keys) if stored[:4] == SEALED_MAGIC else stored
+    return open_sealed_with(stored, key.opening_keys) if is_sealed(stored) else stored
 
 
 class LicenseBook:
