@@ -178,7 +178,7 @@ def _enrolled_child(federation: dict[str, tuple[Path, Running]], code: str) -> I
     home, _ = federation["township"]
     token = Token.decode(cli_json(home, "enroll", "token", "--child", code)["token"])
     key = NodeKey.generate()
-    chain = enroll_with_parent("127.0.0.1", token, D(code), key, dt.datetime.now(dt.UTC))
+    chain, key = enroll_with_parent("127.0.0.1", token, D(code), key, dt.datetime.now(dt.UTC))
     return Identity(key, tuple(chain))
 
 

@@ -48,7 +48,7 @@ def enroll(parent: Node, code: str, base: Path, clock: Clock, database_url: str 
     assert identity is not None
     enrollment = parent.enrollment(identity, enroll_port=1)
     token = enrollment.make_token(code)
-    key = NodeKey.generate()
+    key = parent.key.generate_like() if parent.key.national else NodeKey.generate()  # as enrollment does
     chain = enrollment.enroll(code, token.secret.hex(), make_csr(D(code), key).public_bytes(Encoding.DER))
     child = Node.init(base / code, code, database_url, key=key, chain=chain, clock=clock)
     push_down(parent, child)

@@ -6,6 +6,7 @@ key or an algorithm id of no registered suite is refused with a clear error."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from federation.wire.suites import DEFAULT, SUITES, Ecdsa, PublicKey, Unsupporte
 from node.context import Node
 from node.divisions_data import example_tree
 from node.domain.divisions import DivisionCode as D
-from node.domain.errors import IntegrityError, InvalidInput, SetupError
+from node.domain.errors import IntegrityError, InvalidInput, SetupError, UnknownIssuer
 from node.services.cases import Applicant, FileRequest
 from tests.conftest import Clock, licence_item
 from tests.test_replica import enroll, push_down, push_up
@@ -162,5 +163,121 @@ def test_the_national_suite_signs_seals_and_keeps_its_keys_through_the_registry(
     assert again.public_key == key.public_key and again.public_key.key_id == key.public_key.key_id
     assert PublicKey.from_pem(key.public_key.pem) == key.public_key
     assert verify(again.public_key, Purpose.HEAD, b"head", again.sign(Purpose.HEAD, b"head"))
-    with pytest.raises(UnsupportedKey, match=r"X\.509"):
-        make_csr(D("511600000000"), key)
+    assert again.tls_key.public == key.tls_key.public and again.tls_key.suite.alg == "p256-sha256"
+    with pytest.raises(UnsupportedKey, match=r"X\.509"):  # an SM2 key never goes into X.509 itself
+        key.private_key.library_key()
+    from federation.wire.national import requested_key
+
+    csr = make_csr(D("511600000000"), key)  # the TLS key's CSR asks for the SM2 key beside it
+    assert requested_key(csr, "511600000000") == key.public_key
+    with pytest.raises(UnknownIssuer, match="proof of possession"):
+        requested_key(csr, "511602000000")  # the proof names the code it was made for
+
+
+def test_an_sm2_province_certifies_its_nodes_national_keys_and_replicates_with_them(tmp_path: Path) -> None:
+    """A province on the national suite: each node's certificate carries a P-256 key for TLS
+    and an SM2 key endorsed by its issuer's SM2 key down from the root; heads, sealing and the
+    audit run on SM2; a chain whose endorsement is missing or forged is refused."""
+    from federation.wire.national import national_key
+
+    clock = Clock(NOW)
+    province = Node.init(tmp_path / "510000000000", "510000000000", clock=clock, key=NodeKey.generate("sm2-sm3"))
+    nodes = [province]
+    try:
+        for code in ("511600000000", "511602000000"):
+            nodes.append(enroll(nodes[-1], code, tmp_path, clock))
+        province.divisions.publish(list(example_tree("51")))
+        city, county = nodes[1:]
+        for node in nodes:
+            identity = node.identity()
+            assert identity is not None and node.key.suite.alg == "sm2-sm3"
+            assert node.key.tls_key.suite.alg == "p256-sha256"  # TLS stays P-256
+            assert identity.cert.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            ) == (node.key.tls_key.public.der)
+            assert certified_key(identity.cert) == node.key.public_key  # the SM2 key is what it signs with
+            anchors = {fingerprint(identity.root)}
+            assert verify_chain(list(identity.chain), anchors, NOW).code.code == node.code
+        item = licence_item(division="511602000000")
+        county.catalog.import_items([item])
+        (case,) = county.cases.file_many([FileRequest(item.implementation_code, PERSON)], "窗口")
+        assert push_up(county, city) > 0 and push_up(city, province) > 0  # SM2 heads verified above
+        assert push_down(province, city) > 0
+        with province.store.read() as tx:
+            assert case.case_no in tx.cases([case.case_no])
+        assert county.cases.applicant(case.case_no).name == PERSON.name  # sealed with SM2 / SM4-GCM
+        with county.store.read() as tx:
+            digest = tx.case_bundle_hash(case.case_no)
+            assert digest and (tx.bundle(digest) or b"")[:4] == b"YWS2"
+        for node in nodes:
+            reports = node.audit.verify()
+            assert reports and all(r.fault is None for r in reports)
+        # a county certificate whose endorsement is cut off, or signed by the county itself, is refused
+        identity = county.identity()
+        assert identity is not None and national_key(identity.cert) is not None
+        chain = list(identity.chain)
+        forged = _reissued(chain[0], city.key, endorsement=county.key.private_key.sign(b"anything"))
+        with pytest.raises(UnknownIssuer, match="not endorsed"):
+            verify_chain([forged, *chain[1:]], {fingerprint(chain[-1])}, NOW)
+        with pytest.raises(UnknownIssuer, match="carries no national signing key"):
+            verify_chain([_reissued(chain[0], city.key, None), *chain[1:]], {fingerprint(chain[-1])}, NOW)
+        assert verify_chain(
+            [_reissued(chain[0], city.key, _endorsement(chain[0])), *chain[1:]], {fingerprint(chain[-1])}, NOW
+        )
+    finally:
+        for node in nodes:
+            node.close()
+
+
+def _endorsement(cert: x509.Certificate) -> bytes:
+    from federation.wire.national import ENDORSEMENT
+
+    value = cert.extensions.get_extension_for_oid(ENDORSEMENT).value
+    assert isinstance(value, x509.UnrecognizedExtension)
+    return value.value
+
+
+def _reissued(cert: x509.Certificate, issuer: NodeKey, endorsement: bytes | None) -> x509.Certificate:
+    """`cert` signed again by `issuer`'s TLS key, with `endorsement` in place of its own (None:
+    without one)."""
+    from federation.wire.national import ENDORSEMENT
+
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(cert.subject)
+        .issuer_name(cert.issuer)
+        .public_key(cert.public_key())
+        .serial_number(cert.serial_number)
+        .not_valid_before(cert.not_valid_before_utc)
+        .not_valid_after(cert.not_valid_after_utc)
+    )
+    for ext in cert.extensions:
+        if ext.oid != ENDORSEMENT:
+            builder = builder.add_extension(ext.value, ext.critical)
+    if endorsement is not None:
+        builder = builder.add_extension(x509.UnrecognizedExtension(ENDORSEMENT, endorsement), critical=False)
+    return builder.sign(issuer.tls_key.library_key(), hashes.SHA256())
+
+
+def test_one_province_runs_one_suite_and_init_says_which_it_takes(tmp_path: Path) -> None:
+    """An SM2 province refuses a P-256 CSR and a P-256 province an SM2 one; `init --suite`
+    takes p256 or sm2 at a province only, and a bad value leaves nothing behind."""
+    p256_root, sm2_root = NodeKey.generate(), NodeKey.generate("sm2-sm3")
+    code = D("511600000000")
+    for root_key, child_key in ((sm2_root, NodeKey.generate()), (p256_root, NodeKey.generate("sm2-sm3"))):
+        root = make_root(D("510000000000"), root_key, NOW, 1)
+        with pytest.raises(InvalidInput, match="a province and all its nodes run one suite"):
+            issue(make_csr(code, child_key), code, root, root_key, NOW, 2)
+    from tests.fedtools import cli
+
+    home = tmp_path / "p"
+    refused = cli(home, "init", "--code", "510000000000", "--suite", "rsa", expect=2)
+    assert "--suite" in refused.stderr and not home.exists()
+    refused = cli(
+        home, "init", "--code", "511600000000", "--parent", "127.0.0.1:1", "--token", "x", "--suite", "sm2", expect=2
+    )
+    assert "--suite" in refused.stderr and not home.exists()
+    cli(home, "init", "--code", "510000000000", "--suite", "sm2", "--no-bus")
+    shown = json.loads(cli(home, "status", "--json").stdout)
+    assert shown["suite"] == "sm2-sm3"
+    assert "SM2 / SM3 / SM4-GCM (TLS: P-256)" in cli(home, "status").stdout

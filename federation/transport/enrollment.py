@@ -29,6 +29,7 @@ from yiwang.v1 import federation_pb2, federation_pb2_grpc
 from federation.transport.errors_grpc import abort_with
 from federation.wire.certs import certified_key, code_of, dns_name, fingerprint, make_csr, verify_chain
 from federation.wire.keys import NodeKey
+from federation.wire.national import national_key
 from node.domain.bounds import check
 from node.domain.divisions import DivisionCode
 from node.domain.errors import InvalidInput, Oversize, PeerError, SetupError, YiwangError
@@ -118,8 +119,10 @@ def fetch_certificate(host: str, port: int, timeout: float = 10.0) -> x509.Certi
 
 def enroll_with_parent(
     host: str, token: Token, code: DivisionCode, key: NodeKey, now: dt.datetime, timeout: float = 15.0
-) -> list[x509.Certificate]:
-    """Run enrollment against the parent at `host`; returns the verified chain."""
+) -> tuple[list[x509.Certificate], NodeKey]:
+    """Run enrollment against the parent at `host`; returns the verified chain and the node's
+    key: `key`, or a new key of the province's suite when the parent's certificate shows that
+    its province runs another (the national suite: a child learns it from its parent)."""
     if token.child != code.code:
         raise InvalidInput("--token", f"the token is for {token.child}, not {code}")
     parent_cert = fetch_certificate(host, token.enroll_port)
@@ -129,6 +132,8 @@ def enroll_with_parent(
             "(certificate fingerprint differs): check the address"
         )
     parent_code = code_of(parent_cert)
+    if (national_key(parent_cert) is not None) != (key.national is not None):
+        key = NodeKey.generate(certified_key(parent_cert).suite.alg)
     creds = grpc.ssl_channel_credentials(root_certificates=parent_cert.public_bytes(_PEM))
     options = [("grpc.ssl_target_name_override", dns_name(parent_code.code))]
     with grpc.secure_channel(f"{host}:{token.enroll_port}", creds, options=options) as channel:
@@ -148,4 +153,4 @@ def enroll_with_parent(
     verify_chain(chain, {fingerprint(chain[-1])}, now)
     if certified_key(chain[0]) != key.public_key or code_of(chain[0]) != code:
         raise SetupError("the parent returned a certificate for another key or code")
-    return chain
+    return chain, key

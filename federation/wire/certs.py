@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from federation.wire.keys import NodeKey
+from federation.wire.national import check_endorsement, endorse, national_key, request_key, requested_key, tls_spki
 from federation.wire.suites import SUITES, PublicKey, UnsupportedKey
 from node.domain.divisions import DivisionCode, Tier
 from node.domain.errors import (
@@ -64,7 +65,15 @@ def load_certificate(der: bytes) -> x509.Certificate:
 
 
 def certified_key(cert: x509.Certificate) -> PublicKey:
-    """The key a certificate certifies, of a registered crypto suite."""
+    """The key a certificate certifies for signatures and sealing, of a registered crypto
+    suite: the national key it carries in an SM2 province (`verify_chain` proves it), else its
+    own key."""
+    national = national_key(cert)
+    return national if national is not None else tls_key(cert)
+
+
+def tls_key(cert: x509.Certificate) -> PublicKey:
+    """The certificate's own (TLS) key."""
     try:
         return PublicKey(cert.public_key())
     except UnsupportedKey as exc:
@@ -108,16 +117,21 @@ def _build(
     now: dt.datetime,
     days: int,
     serial: int,
+    national: PublicKey | None = None,
 ) -> x509.Certificate:
+    """A certificate of `public_key` (TLS), carrying `national` endorsed by the issuer's
+    national key when the province runs the national suite."""
     is_ca = subject.tier != Tier.VILLAGE
+    not_before, not_after = now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)
+    not_before, not_after = (t.replace(microsecond=0) for t in (not_before, not_after))  # as X.509 keeps them
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(subject))
         .issuer_name(issuer_name)
         .public_key(public_key.library_key())
         .serial_number(serial)
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -148,24 +162,35 @@ def _build(
             critical=False,
         )
     )
-    signer = issuer_key.private_key
+    if (national is None) != (issuer_key.national is None):
+        raise InvalidInput(
+            "csr",
+            f"{subject} asks for a {'national' if national is not None else 'P-256 only'} certificate"
+            f" and its issuer's province runs {'the national suite' if issuer_key.national else 'P-256'}:"
+            " a province and all its nodes run one suite",
+        )
+    if national is not None and issuer_key.national is not None:
+        spki = tls_spki(public_key.library_key())
+        builder = endorse(builder, subject.code, national, spki, issuer_key.national, not_before, not_after)
+    signer = issuer_key.tls_key
     return builder.sign(signer.library_key(), signer.suite.certificate_hash())
 
 
 def make_root(code: DivisionCode, key: NodeKey, now: dt.datetime, serial: int) -> x509.Certificate:
-    """A province's self-signed root."""
+    """A province's self-signed root (its national key, if any, endorsed by itself)."""
     if code.tier != Tier.PROVINCE:
         raise InvalidInput("--code", f"only a province ({code} is a {code.tier.label}) has a self-signed root")
-    return _build(code, key.public_key, _name(code), key, key.public_key, now, ROOT_DAYS, serial)
+    tls, national = key.tls_key.public, (key.national.public if key.national else None)
+    return _build(code, tls, _name(code), key, tls, now, ROOT_DAYS, serial, national)
 
 
 def make_csr(code: DivisionCode, key: NodeKey) -> x509.CertificateSigningRequest:
-    signer = key.private_key
-    return (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(_name(code))
-        .sign(signer.library_key(), signer.suite.certificate_hash())
-    )
+    """A CSR of the node's TLS key, asking for its national key too (with proof of possession)."""
+    signer = key.tls_key
+    builder = x509.CertificateSigningRequestBuilder().subject_name(_name(code))
+    if key.national is not None:
+        builder = request_key(builder, code.code, key.national, tls_spki(signer.public.library_key()))
+    return builder.sign(signer.library_key(), signer.suite.certificate_hash())
 
 
 def issue(
@@ -187,7 +212,11 @@ def issue(
         public = PublicKey(csr.public_key())
     except UnsupportedKey:
         raise InvalidInput("csr", f"the CSR's key is of no supported suite ({', '.join(sorted(SUITES))})") from None
-    return _build(child, public, issuer_cert.subject, issuer_key, certified_key(issuer_cert), now, days, serial)
+    try:
+        national = requested_key(csr, child.code)
+    except UnknownIssuer as exc:
+        raise InvalidInput("csr", str(exc)) from None
+    return _build(child, public, issuer_cert.subject, issuer_key, tls_key(issuer_cert), now, days, serial, national)
 
 
 @dataclass(frozen=True)
@@ -236,4 +265,17 @@ def verify_chain(
             raise UnknownIssuer(f"{issuer_code} is not a CA")
         if not issuer_code.is_ancestor_of(code):
             raise OutsidePrefix(f"{issuer_code} certified {code}, which is outside its prefix {issuer_code.prefix}")
+    _check_national(chain, codes)
     return Verified(codes[0], codes[-1], chain[0].not_valid_after_utc)
+
+
+def _check_national(chain: Sequence[x509.Certificate], codes: Sequence[DivisionCode]) -> None:
+    """In a chain whose root carries a national key, every certificate's national key is
+    endorsed by its issuer's, from the root's own down; in a P-256 chain none carries one."""
+    issuer_national = national_key(chain[-1])
+    if issuer_national is None:
+        if any(national_key(c) is not None for c in chain):
+            raise UnknownIssuer("a P-256 province's chain carries a national key")
+        return
+    for cert, code in reversed(list(zip(chain, codes, strict=True))):
+        issuer_national = check_endorsement(cert, code.code, issuer_national)

@@ -176,6 +176,16 @@ class Sm2PublicKey:
             return None
         return cls(raw) if isinstance(raw, ec.EllipticCurvePublicKey) and raw.curve.name == "SM2" else None
 
+    @classmethod
+    def from_der(cls, der: bytes) -> Sm2PublicKey | None:
+        """The SM2 key of a DER SubjectPublicKeyInfo, None when it holds another kind of key."""
+        ser, ec = _mod("serialization"), _mod("asymciphers.ec")
+        try:
+            raw = ser.load_der_public_key(der)
+        except (ValueError, TypeError, _mod("exceptions").UnsupportedAlgorithm):
+            return None
+        return cls(raw) if isinstance(raw, ec.EllipticCurvePublicKey) and raw.curve.name == "SM2" else None
+
     def der(self) -> bytes:
         ser = _mod("serialization")
         out: bytes = self._raw.public_bytes(ser.Encoding.DER, ser.PublicFormat.SubjectPublicKeyInfo)

@@ -1,5 +1,8 @@
-"""A node's key: made at `yiwang init` with the default crypto suite (federation.wire.suites),
-used for head signatures, mTLS, envelopes, addressed entries and licences.
+"""A node's key: made at `yiwang init` with its province's crypto suite (federation.wire.suites),
+used for head signatures, envelopes, addressed entries, licences and sealing. A node of a P-256
+province uses the same key for mTLS; a node of an SM2 province keeps a P-256 key for mTLS beside
+its SM2 key (gRPC's TLS refuses SM2), and its certificate carries both (federation.wire.national).
+The key file holds the TLS key first when there are two.
 
 Every signature carries its suite's algorithm id and is made over a domain-separation tag per
 purpose, so a signature for one purpose can never be replayed as another.
@@ -8,6 +11,7 @@ purpose, so a signature for one purpose can never be replayed as another.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -51,13 +55,20 @@ class NodeKey:
     open what was sealed to them before a rotation (sealed bundles and materials are named by
     their hash in the log, so they are not sealed again)."""
 
-    def __init__(self, private_key: PrivateKey, retired: tuple[PrivateKey, ...] = (), path: Path | None = None) -> None:
+    def __init__(
+        self,
+        private_key: PrivateKey,
+        retired: tuple[PrivateKey, ...] = (),
+        path: Path | None = None,
+        tls: PrivateKey | None = None,
+    ) -> None:
         self._path = path  # the file it came from: a running node follows `yiwang keys rotate`
         self._stamp = _stamp(path)
-        self._set(private_key, retired)
+        self._set(private_key, retired, tls)
 
-    def _set(self, private_key: PrivateKey, retired: tuple[PrivateKey, ...]) -> None:
+    def _set(self, private_key: PrivateKey, retired: tuple[PrivateKey, ...], tls: PrivateKey | None) -> None:
         self._key = private_key
+        self._tls = tls
         self.retired = retired
         self.suite = private_key.suite
         self.public_key = private_key.public
@@ -72,13 +83,20 @@ class NodeKey:
         if stamp == self._stamp:
             return False
         fresh = NodeKey.load(self._path)
-        self._set(fresh._key, fresh.retired)
+        self._set(fresh._key, fresh.retired, fresh._tls)
         self._stamp = stamp
         return True
 
     @classmethod
     def generate(cls, alg: str = DEFAULT) -> NodeKey:
-        return cls(PrivateKey.generate(alg))
+        """A new key of suite `alg`, with a P-256 key for TLS beside it when X.509 (and so TLS)
+        cannot carry that suite's keys."""
+        key = PrivateKey.generate(alg)
+        return cls(key, tls=None if _x509_capable(key) else PrivateKey.generate(DEFAULT))
+
+    def generate_like(self) -> NodeKey:
+        """A new key of this key's suite (a rotation, a renewal)."""
+        return NodeKey.generate(self.suite.alg)
 
     @classmethod
     def load(cls, path: Path) -> NodeKey:
@@ -86,7 +104,12 @@ class NodeKey:
             retired = tuple(
                 PrivateKey.from_pem(p.read_bytes()) for p in sorted((path.parent / RETIRED_DIR).glob("*.pem"))
             )
-            return cls(PrivateKey.from_pem(path.read_bytes()), retired, path)
+            keys = [PrivateKey.from_pem(block) for block in _pem_blocks(path.read_bytes())]
+            if len(keys) == 2:
+                return cls(keys[1], retired, path, tls=keys[0])
+            if len(keys) != 1:
+                raise ValueError(f"{len(keys)} keys in the file; a node key file holds one, or a TLS key and one")
+            return cls(keys[0], retired, path)
         except FileNotFoundError:
             raise SetupError(f"no node key at {path}: run `yiwang init` first") from None
         except ValueError as exc:
@@ -99,7 +122,7 @@ class NodeKey:
         target = path.with_name(path.name + ".new") if replace else path
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(self._key.pem())
+            fh.write((self._tls.pem() if self._tls is not None else b"") + self._key.pem())
         if replace:
             os.replace(target, path)
 
@@ -110,12 +133,23 @@ class NodeKey:
         folder.mkdir(mode=0o700, exist_ok=True)
         target = folder / f"{self.key_id.hex()}.pem"
         if not target.exists():
-            self.save(target)
+            NodeKey(self._key).save(target)  # the key sealed data was sealed to, not the TLS key
         return target
 
     @property
     def private_key(self) -> PrivateKey:
+        """The key that signs and opens sealed data (the SM2 key in an SM2 province)."""
         return self._key
+
+    @property
+    def tls_key(self) -> PrivateKey:
+        """The key of the node's X.509 certificate and mTLS (P-256)."""
+        return self._tls if self._tls is not None else self._key
+
+    @property
+    def national(self) -> PrivateKey | None:
+        """The signing key its certificate carries beside the TLS key (SM2), if any."""
+        return self._key if self._tls is not None else None
 
     @property
     def opening_keys(self) -> tuple[PrivateKey, ...]:
@@ -124,12 +158,29 @@ class NodeKey:
         return (self._key, *self.retired)
 
     def pem(self) -> bytes:
-        """PKCS#8 PEM of the private key (for the TLS stack)."""
-        return self._key.pem()
+        """PKCS#8 PEM of the TLS key (for the TLS stack)."""
+        return self.tls_key.pem()
 
     def sign(self, purpose: Purpose, message: bytes) -> Signature:
         self.refresh()
         return Signature(self.suite.alg, self.key_id, self._key.sign(_tag(purpose) + message))
+
+
+def _x509_capable(key: PrivateKey) -> bool:
+    try:
+        key.suite.certificate_hash()
+    except UnsupportedKey:
+        return False
+    return True
+
+
+_BEGIN = b"-----BEGIN "
+
+
+def _pem_blocks(data: bytes) -> list[bytes]:
+    """The PEM blocks of a file, each from its BEGIN line."""
+    starts = [m.start() for m in re.finditer(re.escape(_BEGIN), data)]
+    return [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=True)] or [data]
 
 
 def _stamp(path: Path | None) -> tuple[int, int] | None:

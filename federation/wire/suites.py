@@ -83,6 +83,10 @@ class Suite(ABC):
         """The key of a PEM SubjectPublicKeyInfo if it is one of this suite's, else None."""
 
     @abstractmethod
+    def load_public_der(self, der: bytes) -> Any | None:
+        """The key of a DER SubjectPublicKeyInfo if it is one of this suite's, else None."""
+
+    @abstractmethod
     def load_private(self, pem: bytes) -> Any | None:
         """The key of an unencrypted PKCS#8 PEM if it is one of this suite's, else None."""
 
@@ -170,6 +174,13 @@ class Ecdsa(Suite):
     def load_public(self, pem: bytes) -> Any | None:
         try:
             raw = serialization.load_pem_public_key(pem)
+        except (ValueError, UnsupportedAlgorithm):
+            return None
+        return raw if self.adopts(raw) else None
+
+    def load_public_der(self, der: bytes) -> Any | None:
+        try:
+            raw = serialization.load_der_public_key(der)
         except (ValueError, UnsupportedAlgorithm):
             return None
         return raw if self.adopts(raw) else None
@@ -265,6 +276,9 @@ class Sm2(Suite):
     def load_public(self, pem: bytes) -> Any | None:
         return gm.Sm2PublicKey.from_pem(pem)
 
+    def load_public_der(self, der: bytes) -> Any | None:
+        return gm.Sm2PublicKey.from_der(der)
+
     def load_private(self, pem: bytes) -> Any | None:
         return gm.Sm2PrivateKey.from_pem(pem)
 
@@ -344,6 +358,14 @@ class PublicKey:
             if raw is not None:
                 return cls(raw)
         raise UnsupportedKey(f"not a PEM public key of a supported suite ({', '.join(sorted(SUITES))})")
+
+    @classmethod
+    def from_der(cls, der: bytes) -> PublicKey:
+        for s in SUITES.values():
+            raw = s.load_public_der(der)
+            if raw is not None:
+                return cls(raw)
+        raise UnsupportedKey(f"not a DER public key of a supported suite ({', '.join(sorted(SUITES))})")
 
     @property
     def pem(self) -> bytes:

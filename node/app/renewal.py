@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from federation.transport.renewal import request_certificate
 from federation.wire.certs import certified_key, code_of, make_csr, verify_chain
 from federation.wire.identity import save_chain
-from federation.wire.keys import NodeKey
 from node.context import Node
 from node.domain.errors import SetupError
 from node.services.licenses import sealed_again
@@ -29,7 +28,7 @@ def rotate_key(node: Node, timeout: float = 15.0) -> dt.datetime:
     parent = node.settings.code.parent()
     if identity is None or parent is None or not node.settings.parent:
         raise SetupError("only an enrolled node with a parent renews through it (a province re-creates its root)")
-    new_key = NodeKey.generate()
+    new_key = node.key.generate_like()
     csr = make_csr(identity.code, new_key).public_bytes(Encoding.DER)
     chain = request_certificate(node.settings.parent, identity, parent, csr, timeout)
     verify_chain(chain, identity.anchors, node.now())

@@ -139,6 +139,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
         "name": node.name,
         "tier": node.settings.tier.label,
         "version": health.version,
+        "suite": node.key.suite.alg,
         "running": running,
         "ports": {k: v for k, v in (run_file or {}).items() if k not in ("pid", "started_at")},
         "certificate": None
@@ -193,6 +194,7 @@ def status(data_dir_: DataDir = None, json_out: JsonOut = False) -> None:
             if cert is None
             else valid % {"day": f"{cert['not_after']:%Y-%m-%d}", "n": cert["days_left"]},
         ),
+        (_("crypto suite"), node.key.suite.label + (_(" (TLS: P-256)") if node.key.national else "")),
         (_("alarms"), str(alarms)),
         *([(_("writes"), recovering(health.recovering))] if health.recovering else []),
         (_("version"), str(info["version"])),

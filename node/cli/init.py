@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 import typer
+from cryptography import x509
 
 from federation.transport.enrollment import enroll_with_parent
 from federation.wire.keys import NodeKey
@@ -17,6 +18,8 @@ from node.context import Node
 from node.domain.divisions import DivisionCode
 from node.domain.errors import InvalidInput, SetupError, YiwangError
 from node.services.enrollment import Token
+
+SUITE_NAMES = {"p256": "p256-sha256", "sm2": "sm2-sm3"}  # --suite: the registry's ids
 
 
 def init(
@@ -32,22 +35,37 @@ def init(
     profile: Annotated[str, typer.Option(help="province, city, county, township or village [default: the tier]")] = "",
     sync: Annotated[bool, typer.Option(help="After enrolling, fetch the ancestors' catalog from the parent")] = True,
     bus: Annotated[bool, typer.Option(help="Publish to the event bus (NATS) when running")] = True,
+    suite: Annotated[
+        str,
+        typer.Option(
+            help="A province's crypto suite: p256, or sm2 for the national SM2/SM3/SM4 (a child learns its parent's)"
+        ),
+    ] = "p256",
     data_dir: DataDir = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Create a node: data directory, config, P-256 key, database; a province makes its root
-    certificate, a child with --parent and --token enrolls with its parent."""
+    """Create a node: data directory, config, key, database; a province makes its root
+    certificate (with --suite sm2, for the national algorithms), a child with --parent and
+    --token enrolls with its parent and takes its province's suite."""
+    if suite not in SUITE_NAMES:
+        raise InvalidInput("--suite", f"one of {', '.join(SUITE_NAMES)}")
     path = resolve_dir(data_dir)
     division = DivisionCode.parse(code, "--code")
-    key, chain = None, []
+    key: NodeKey | None = None
+    chain: list[x509.Certificate] = []
     if parent or token:
         if not (parent and token):
             raise InvalidInput("--parent", "--parent and --token go together")
         if (path / "yiwang.toml").exists():
             raise SetupError(f"{path} already holds a node; use another --data-dir or remove it")
         host = parent.rsplit(":", 1)[0]
-        key = NodeKey.generate()
-        chain = enroll_with_parent(host, Token.decode(token), division, key, dt.datetime.now(dt.UTC))
+        if suite != "p256":
+            raise InvalidInput("--suite", "a child takes its province's suite from its parent; leave --suite out")
+        chain, key = enroll_with_parent(
+            host, Token.decode(token), division, NodeKey.generate(), dt.datetime.now(dt.UTC)
+        )
+    elif division.parent() is None:
+        key = NodeKey.generate(SUITE_NAMES[suite])
     fed = {
         "listen": listen,
         "enroll_listen": enroll_listen,

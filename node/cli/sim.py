@@ -175,6 +175,7 @@ def sim(
     detach: Annotated[bool, typer.Option(help="Leave the nodes running and return")] = False,
     ping_every: Annotated[float, typer.Option(help="Seconds between link pings")] = 1.0,
     bus: Annotated[bool, typer.Option(help="Each node publishes to its event bus")] = True,
+    suite: Annotated[str, typer.Option(help="The provinces' crypto suite: p256, or sm2 (national)")] = "p256",
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Start the branch's nodes, enroll each through the CLI, and run until Ctrl-C (or --detach)."""
@@ -201,7 +202,7 @@ def sim(
             parent = code.parent()
             bus_flag = [] if bus else ["--no-bus"]
             if parent is None:
-                _cli(home, "init", "--code", code.code, *PORTS, *bus_flag)
+                _cli(home, "init", "--code", code.code, "--suite", suite, *PORTS, *bus_flag)
                 _cli(home, "divisions", "import", str(trees[code.code[:2]][0]))
             else:
                 if code.tier > Tier.COUNTY:
