@@ -53,11 +53,11 @@ class Journal:
         seq, prev = tail if tail is not None else tx.tail(self.origin, stream)
         start = seq
         entries: list[Entry] = []
-        append, origin = entries.append, self.origin
+        append, origin, alg = entries.append, self.origin, self.key.suite.entry_hash_alg
         for kind, subject, body in records:
             check_entry_body(len(body))
             seq += 1
-            digest = entry_hash(origin, stream, seq, prev, kind, body)
+            digest = entry_hash(origin, stream, seq, prev, kind, body, alg)
             append(Entry(origin, stream, seq, prev, kind, body, digest, subject, now_us))
             prev = digest
         tx.append_entries(entries, start)

@@ -36,7 +36,16 @@ from node import logs
 from node.bell import Bell
 from node.domain.bounds import check
 from node.domain.divisions import DivisionCode
-from node.domain.entries import CASE_KINDS, Addressed, Entry, Kind, Stream, addressed_message, entry_hash
+from node.domain.entries import (
+    CASE_KINDS,
+    Addressed,
+    Entry,
+    Kind,
+    Stream,
+    addressed_message,
+    entry_hash,
+    hash_alg,
+)
 from node.domain.errors import BadSignature, InvalidInput, Misrouted, PeerError, SetupError, excerpt
 from node.journal import Journal, Record
 from node.services.bundles import Courier, take_bundles
@@ -206,7 +215,7 @@ class MailService:
         where = _key_text(a)
         if e.stream != Stream.CASE:
             raise BadSignature(f"{where}: addressed entries belong to case streams")
-        if entry_hash(e.origin, e.stream, e.seq, e.prev_hash, e.kind, e.body) != e.hash:
+        if entry_hash(e.origin, e.stream, e.seq, e.prev_hash, e.kind, e.body, hash_alg(e.hash)) != e.hash:
             raise BadSignature(f"{where}: the hash does not match the entry's content")
         try:
             to = DivisionCode.parse(a.addressee, "addressee")

@@ -26,7 +26,7 @@ from node.bell import Bell
 from node.domain.catalog import CatalogItem
 from node.domain.cursors import UNCHECKED, Cursor, CursorSet, own_streams_behind
 from node.domain.divisions import DivisionCode
-from node.domain.entries import Entry, Head, Kind, Stream
+from node.domain.entries import Entry, Head, Kind, Stream, hash_alg
 from node.journal import Journal, Record
 from node.services.ports import CalendarCache, Clock
 from node.services.projection import Projection
@@ -112,6 +112,7 @@ class ReplicaService:
                 return (
                     known is not None
                     and known[0] == h.origin
+                    and hash_alg(h.hash) == known[1].suite.entry_hash_alg  # an SM2 origin chains with SM3
                     and verify(known[1], Purpose.HEAD, h.message(), Signature(h.alg, h.key_id, h.signature))
                 )
 

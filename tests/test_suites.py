@@ -209,6 +209,15 @@ def test_an_sm2_province_certifies_its_nodes_national_keys_and_replicates_with_t
         with county.store.read() as tx:
             digest = tx.case_bundle_hash(case.case_no)
             assert digest and (tx.bundle(digest) or b"")[:4] == b"YWS2"
+        from node.domain.entries import Stream, hash_alg
+        from node.domain.entries import verify_chain as verify_entries
+
+        with province.store.read() as tx:  # the county's stream, as the province holds it: an SM3 chain
+            held = list(tx.entries("511602000000", Stream.CASE))
+        assert held and all(len(e.hash) == 33 and hash_alg(e.hash) == "sm3" for e in held)
+        assert verify_entries(held) is None
+        altered = [*held[:-1], held[-1]._replace(body=held[-1].body + b"x")]
+        assert verify_entries(altered) is not None
         for node in nodes:
             reports = node.audit.verify()
             assert reports and all(r.fault is None for r in reports)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from federation.wire.keys import NodeKey, Purpose, Signature, verify
 from federation.wire.suites import PublicKey
-from node.domain.entries import entry_hash
+from node.domain.entries import entry_hash, hash_alg
 
 H_ORIGIN, H_STREAM, H_SEQ, H_HASH, H_PREV = "Yiwang-Origin", "Yiwang-Stream", "Yiwang-Seq", "Yiwang-Hash", "Yiwang-Prev"
 H_SIGNATURE, H_SIGNER, H_REFERENCE = "Yiwang-Signature", "Yiwang-Signer", "Yiwang-Reference"
@@ -97,7 +97,7 @@ class BusVerifier:
         if reference and body:
             self.verdict.forged.append((subject, "a reference (body-omitted) that carries a body"))
             return
-        if not reference and entry_hash(origin, stream, seq, prev, parts[3], body) != hash_:
+        if not reference and entry_hash(origin, stream, seq, prev, parts[3], body, hash_alg(hash_)) != hash_:
             self.verdict.forged.append((subject, "the body does not match Yiwang-Hash"))
             return
         message = Message(origin, stream, seq, hash_, parts[3], reference)

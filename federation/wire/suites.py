@@ -46,6 +46,7 @@ class Suite(ABC):
     seal_magic: bytes  # the first 4 bytes of a bundle sealed with this suite
     slot_len: int  # bytes of a recipient's slot in a sealed bundle, after the key id
     content_key_len: int  # bytes of a sealed bundle's content key
+    entry_hash_alg: str  # the hash its nodes chain their entries with (node.domain.entries)
 
     @abstractmethod
     def generate(self) -> Any: ...
@@ -125,6 +126,7 @@ class Ecdsa(Suite):
 
     seal_magic = b"YWS1"
     content_key_len = 32
+    entry_hash_alg = "sha256"
 
     def __init__(self, alg: str, label: str, curve: ec.EllipticCurve, digest: CertificateHash) -> None:
         self.alg, self.label, self._curve, self._digest = alg, label, curve, digest
@@ -242,6 +244,7 @@ class Sm2(Suite):
     label = "SM2 / SM3 / SM4-GCM"
     seal_magic = b"YWS2"
     content_key_len = 16
+    entry_hash_alg = "sm3"
     slot_len = 1 + 127  # GM/T 0009 ASN.1 of a 16-byte secret: 121 to 125 bytes
 
     def generate(self) -> Any:

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from node.domain.errors import SetupError
+
 ENTRY_TAG = b"yiwang/v1/entry\x00"
+ENTRY_TAG_SM3 = b"yiwang/v1/entry-sm3\x00"
+SHA256, SM3 = "sha256", "sm3"  # the entry hash algorithms
+_SM3_MARK = b"\x01"
 GENESIS = bytes(32)
 
 
@@ -88,12 +93,32 @@ def _lp(data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + data
 
 
-def entry_hash(origin: str, stream: str, seq: int, prev_hash: bytes, kind: str, body: bytes) -> bytes:
+def hash_alg(digest: bytes) -> str:
+    """The algorithm an entry hash names: an SM3 hash is 33 bytes, its mark then the digest; a
+    SHA-256 hash is the 32-byte digest (as every entry before the national suite)."""
+    return SM3 if len(digest) == 33 and digest[:1] == _SM3_MARK else SHA256
+
+
+def entry_hash(
+    origin: str, stream: str, seq: int, prev_hash: bytes, kind: str, body: bytes, alg: str = SHA256
+) -> bytes:
+    """The hash of an entry with `alg` (its origin's suite: SHA-256, or SM3 in a province on the
+    national suite); the hash names its algorithm (`hash_alg`)."""
     o, s, k = origin.encode(), stream.encode(), kind.encode()
     fixed = struct.pack(f">I{len(o)}sI{len(s)}sQI", len(o), o, len(s), s, seq, len(prev_hash))
-    return hashlib.sha256(
-        b"".join((ENTRY_TAG, fixed, prev_hash, struct.pack(">I", len(k)), k, struct.pack(">I", len(body)), body))
-    ).digest()
+    content = (fixed, prev_hash, struct.pack(">I", len(k)), k, struct.pack(">I", len(body)), body)
+    if alg == SHA256:
+        return hashlib.sha256(b"".join((ENTRY_TAG, *content))).digest()
+    if alg == SM3:
+        return _SM3_MARK + _sm3(b"".join((ENTRY_TAG_SM3, *content)))
+    raise ValueError(f"no entry hash algorithm {alg!r}")
+
+
+def _sm3(data: bytes) -> bytes:
+    try:
+        return hashlib.new("sm3", data).digest()
+    except ValueError:
+        raise SetupError("this Python's OpenSSL has no SM3 (GB/T 32905): install an OpenSSL 3 build with it") from None
 
 
 def make_entry(
@@ -105,6 +130,7 @@ def make_entry(
     body: bytes,
     subject: str = "",
     recorded_at_us: int = 0,
+    alg: str = SHA256,
 ) -> Entry:
     return Entry(
         origin,
@@ -113,7 +139,7 @@ def make_entry(
         prev_hash,
         kind,
         body,
-        entry_hash(origin, stream, seq, prev_hash, kind, body),
+        entry_hash(origin, stream, seq, prev_hash, kind, body, alg),
         subject,
         recorded_at_us,
     )
@@ -153,7 +179,7 @@ def verify_chain(entries: Iterable[Entry], prev_seq: int = 0, prev_hash: bytes =
             return ChainFault(e.origin, e.stream, e.seq, f"gap: expected seq {prev_seq + 1}")
         if e.prev_hash != prev_hash:
             return ChainFault(e.origin, e.stream, e.seq, "prev_hash does not match the previous entry")
-        if entry_hash(e.origin, e.stream, e.seq, e.prev_hash, e.kind, e.body) != e.hash:
+        if entry_hash(e.origin, e.stream, e.seq, e.prev_hash, e.kind, e.body, hash_alg(e.hash)) != e.hash:
             return ChainFault(e.origin, e.stream, e.seq, "hash does not match the entry's content")
         prev_seq, prev_hash = e.seq, e.hash
     return None
