@@ -598,17 +598,20 @@ def test_sim_starts_a_branch_and_stops_it_by_pid(tmp_path: Path) -> None:
             os.kill(node["pid"], 0)
 
 
-def test_a_cross_province_case_is_handled_in_sichuan_for_a_chongqing_filing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sc_suite", ["p256", "sm2"])
+def test_a_cross_province_case_is_handled_in_sichuan_for_a_chongqing_filing(tmp_path: Path, sc_suite: str) -> None:
     """Chongqing's province files a Sichuan county's 通办 item; the offer crosses the peer link
     and goes down to the county, which takes the case, decides it with a licence and hands the
-    result back; Chongqing delivers it and holds a licence it verifies offline."""
+    result back; Chongqing delivers it and holds a licence it verifies offline. With Sichuan on
+    the national suite (sm2), the two provinces verify each other's SM2 and P-256 signatures,
+    and the county's SM2-signed licence verifies on both sides."""
     import json as json_
 
     sc, city, county, cq = (tmp_path / n for n in ("sichuan", "city", "county", "chongqing"))
     cq_port = free_port()
     cq_ports = [*["--listen", f"127.0.0.1:{cq_port}", "--enroll-listen", "127.0.0.1:0"], *ANY_PORTS[4:]]
     cli(cq, "init", "--code", "500000000000", *cq_ports)
-    cli(sc, "init", "--code", CHAIN[0], *ANY_PORTS)
+    cli(sc, "init", "--code", CHAIN[0], "--suite", sc_suite, *ANY_PORTS)
     (tmp_path / "cq.pem").write_text(cli(cq, "keys", "root").stdout)
     (tmp_path / "sc.pem").write_text(cli(sc, "keys", "root").stdout)
     cli(sc, "anchors", "add", str(tmp_path / "cq.pem"), "--dial", f"500000000000@127.0.0.1:{cq_port}")
@@ -645,7 +648,9 @@ def test_a_cross_province_case_is_handled_in_sichuan_for_a_chongqing_filing(tmp_
         wait_for(lambda: case_field(sc, case_no, "status") == "delivered", 90, "Sichuan's province to see it")
         assert [h["license_no"] for h in cli_json(cq, "license", "list")] == [number]
         cli(cq, "license", "export", number, "--out", str(tmp_path / "lic.bin"))
-        assert cli_json(cq, "license", "verify", str(tmp_path / "lic.bin"))["issuer"] == CHAIN[2]
+        for home in (cq, sc):  # offline, at both provinces
+            assert cli_json(home, "license", "verify", str(tmp_path / "lic.bin"))["issuer"] == CHAIN[2]
+        assert cli_json(county, "status")["suite"] == {"p256": "p256-sha256", "sm2": "sm2-sm3"}[sc_suite]
     finally:
         for r in reversed(running):
             r.stop()
