@@ -8,7 +8,9 @@ Each rate is printed next to the raw `sqlite3.executemany` rate of the same entr
 measured in the same run. Rates count from the first arrival at the province (the dialling
 process's start-up, about a second, is printed separately in brackets). Both transfers run with
 every node's bus relay on (as deployed) and again with the bus off (`init --no-bus`); what the
-bus costs is printed beside them.
+bus costs is printed beside them. Both transfers run once more, bus off, with the province on
+the national suite (`init --suite sm2`: SM2 heads, signed per batch, and SM3 entry hashes), and
+the SM2 rate is printed as a ratio of the P-256 rate of the same run (target: within 20 %).
 Bounded: --entries cases, and --timeout seconds per transfer.
 """
 
@@ -133,6 +135,8 @@ def main() -> int:
         one_quiet, _ = one_link(base / "quiet", ns.entries, ns.timeout, bus=False)
         chain, raw_chain = five_tiers(base / "bus", ns.entries, ns.timeout, bus=True)
         chain_quiet, _ = five_tiers(base / "quiet", ns.entries, ns.timeout, bus=False)
+        one_sm2, _ = one_link(base / "sm2", ns.entries, ns.timeout, bus=False, suite="sm2")
+        chain_sm2, _ = five_tiers(base / "sm2", ns.entries, ns.timeout, bus=False, suite="sm2")
     print(f"{ns.entries} case entries; rates from the first arrival on (with the child's start-up in brackets)")
     for label, (rate, total), raw, target, (quiet, _) in (
         ("(a) one link", one, raw_one, 0.4, one_quiet),
@@ -144,14 +148,24 @@ def main() -> int:
             f"(target >= {target})   without the bus {quiet:9.1f}/s, ratio {quiet / raw:.3f}: "
             f"the bus costs {bus_us:.1f} us an entry"
         )
+    for label, (p256, _), (sm2, _) in (
+        ("(a) one link", one_quiet, one_sm2),
+        ("(b) five tiers", chain_quiet, chain_sm2),
+    ):
+        print(
+            f"{label:16s}, bus off: P-256 {p256:9.1f} entries/s   SM2/SM3 {sm2:9.1f} entries/s   "
+            f"ratio {sm2 / p256:.3f} (target >= 0.8)"
+        )
     return 0
 
 
-def one_link(base: Path, entries: int, timeout: float, bus: bool) -> tuple[tuple[float, float], float]:
+def one_link(
+    base: Path, entries: int, timeout: float, bus: bool, suite: str = "p256"
+) -> tuple[tuple[float, float], float]:
     """(a): a city's `entries` case entries to its province over one link."""
     flag = [] if bus else ["--no-bus"]
     province, city = base / "a-province", base / "a-city"
-    yiwang("init", "--code", "510000000000", *PORTS, *flag, "-d", str(province))
+    yiwang("init", "--code", "510000000000", "--suite", suite, *PORTS, *flag, "-d", str(province))
     prov = start(province)
     try:
         ports = json.loads((province / "run.json").read_text())
@@ -177,7 +191,9 @@ def one_link(base: Path, entries: int, timeout: float, bus: bool) -> tuple[tuple
     return rates, raw_rate(city, "511600000000")
 
 
-def five_tiers(base: Path, entries: int, timeout: float, bus: bool) -> tuple[tuple[float, float], float]:
+def five_tiers(
+    base: Path, entries: int, timeout: float, bus: bool, suite: str = "p256"
+) -> tuple[tuple[float, float], float]:
     """(b): a village's `entries` case entries through township, county and city to the province."""
     sim = base / "sim"
     args = [
@@ -190,6 +206,8 @@ def five_tiers(base: Path, entries: int, timeout: float, bus: bool) -> tuple[tup
         "1",
         "--detach",
         "--json",
+        "--suite",
+        suite,
         *([] if bus else ["--no-bus"]),
     ]
     nodes = json.loads(yiwang(*args))["nodes"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from federation.wire.keys import NodeKey
 from node.context import Node
 from node.domain.divisions import DivisionCode as D
 from node.domain.errors import IllegalTransition, InvalidInput, NotCustodian, NotFound, StateConflict
@@ -40,9 +41,16 @@ COUNTY_B, TOWNSHIP_B, VILLAGE_B = "511621000000", "511621101000", "511621101002"
 PERSON = Applicant("1", "王大妈", "440524188001010014", "13566667777", "协兴镇某村3组")
 
 
+# the tests that move sealed data and licences run on both suites a province may choose (issue
+# 15); the rest on P-256, to keep the suite's time
+BOTH_SUITES = pytest.mark.parametrize("nodes", ["p256-sha256", "sm2-sm3"], indirect=True, ids=["p256", "sm2"])
+
+
 @pytest.fixture
-def nodes(tmp_path: Path, clock: Clock) -> Iterator[dict[str, Node]]:
-    made = {PROVINCE: province_node(tmp_path / PROVINCE, PROVINCE, clock)}
+def nodes(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[dict[str, Node]]:
+    """Sichuan's two branches, on the suite a test asks for (P-256 unless it says)."""
+    suite = getattr(request, "param", "p256-sha256")
+    made = {PROVINCE: province_node(tmp_path / PROVINCE, PROVINCE, clock, key=NodeKey.generate(suite))}
     for code in (CITY, COUNTY, TOWNSHIP, VILLAGE, COUNTY_B, TOWNSHIP_B, VILLAGE_B):
         parent = D(code).parent()
         assert parent is not None
@@ -80,6 +88,7 @@ def state(node: Node, case_no: str) -> tuple[str, str, str, int]:
     return (s.status.value, s.custodian, s.offered_to, s.version)
 
 
+@BOTH_SUITES
 def test_a_village_errand_is_handled_at_the_county_and_delivered_back_at_the_village(
     nodes: dict[str, Node],
 ) -> None:
@@ -142,6 +151,7 @@ def test_a_declined_offer_returns_the_case_to_the_village(nodes: dict[str, Node]
     assert state(county, case_no) == ("filed", VILLAGE, COUNTY, 4)
 
 
+@BOTH_SUITES
 def test_escalation_from_county_to_city_moves_the_bundle_re_sealed(nodes: dict[str, Node]) -> None:
     village, county, city = nodes[VILLAGE], nodes[COUNTY], nodes[CITY]
     case_no = errand(village)
@@ -262,6 +272,7 @@ def test_a_bundle_altered_on_the_way_is_refused_by_its_addressee(nodes: dict[str
     assert counts(county) == before
 
 
+@BOTH_SUITES
 def test_a_licence_issued_at_the_county_is_verified_anywhere_and_cited_in_a_later_case(
     nodes: dict[str, Node],
 ) -> None:
@@ -307,6 +318,7 @@ def test_a_licence_issued_at_the_county_is_verified_anywhere_and_cited_in_a_late
     assert county.licenses.signed(lic.license_no) == signed  # and read back (exported) unchanged
 
 
+@BOTH_SUITES
 def test_material_files_move_to_the_new_custodian_in_chunks_and_resume_after_a_break(
     nodes: dict[str, Node],
 ) -> None:

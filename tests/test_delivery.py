@@ -27,8 +27,12 @@ COUNTY_A, COUNTY_B = "511602000000", "510104000000"
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """Two branches of Sichuan on the national suite (SM2 / SM3 / SM4-GCM, issue 15): every
+    process, link, seal and licence of this module runs on it (the other real-process tests
+    run P-256)."""
     folder = tmp_path_factory.mktemp("sim")
-    args = [sys.executable, "-m", "node.cli.app", "sim", "--dir", str(folder), "--villages", "1", "--detach", "--json"]
+    args = [sys.executable, "-m", "node.cli.app", "sim", "--dir", str(folder), "--villages", "1", "--detach"]
+    args += ["--json", "--suite", "sm2"]
     for b in BRANCHES:
         args += ["--branch", b]
     started = json.loads(subprocess.run(args, capture_output=True, text=True, timeout=300, check=True).stdout)
@@ -52,6 +56,7 @@ def test_the_sim_runs_two_counties_of_two_cities(sim: dict[str, Path]) -> None:
     assert sorted(sim) == sorted(
         ["510000000000", "510100000000", "511600000000", COUNTY_A, COUNTY_B, *BRANCHES, VILLAGE_A, VILLAGE_B]
     )
+    assert {cli_json(home, "status")["suite"] for home in sim.values()} == {"sm2-sm3"}
 
 
 def test_a_notice_reaches_a_village_in_another_city(sim: dict[str, Path]) -> None:

@@ -236,16 +236,19 @@ class Ecdsa(Suite):
 
 class Sm2(Suite):
     """The national suite: SM2 signatures over Z(default id) with SM3 (GB/T 32918.2), the SM3
-    hash, and sealing by SM2 public-key encryption (GB/T 32918.4) of a 128-bit SM4 key, the
-    content under SM4-GCM (RFC 8998). Keys are federation.wire.gm's; tongsuopy loads on first
-    use. A slot is the SM2 ciphertext's length and the ciphertext, padded to a fixed size."""
+    hash, and sealing by SM2 public-key encryption (GB/T 32918.4) of a 128-bit SM4 wrapping key
+    that wraps each bundle's content key with SM4-GCM, the content under SM4-GCM (RFC 8998).
+    One SM2 encryption per recipient serves a whole batch, as P-256's ephemeral key does. Keys
+    are federation.wire.gm's; tongsuopy loads on first use. A slot: the SM2 ciphertext's length
+    and the ciphertext padded to 127 bytes, a nonce, the wrapped content key and its tag."""
 
     alg = "sm2-sm3"
     label = "SM2 / SM3 / SM4-GCM"
     seal_magic = b"YWS2"
     content_key_len = 16
     entry_hash_alg = "sm3"
-    slot_len = 1 + 127  # GM/T 0009 ASN.1 of a 16-byte secret: 121 to 125 bytes
+    _ct_len = 1 + 127  # GM/T 0009 ASN.1 of a 16-byte secret: 121 to 125 bytes
+    slot_len = _ct_len + 12 + 16 + 16
 
     def generate(self) -> Any:
         return gm.Sm2PrivateKey.generate()
@@ -287,19 +290,25 @@ class Sm2(Suite):
 
     def wrapper(self, raw: Any, recipient_id: bytes) -> Callable[[bytes], bytes]:
         assert isinstance(raw, gm.Sm2PublicKey)
+        wrapping_key = os.urandom(16)
+        ct = raw.encrypt(wrapping_key)
+        head = bytes([len(ct)]) + ct.ljust(self._ct_len - 1, b"\0")
+        aad = self.seal_magic + recipient_id
 
         def wrap(content_key: bytes) -> bytes:
-            ct = raw.encrypt(content_key)
-            return bytes([len(ct)]) + ct.ljust(self.slot_len - 1, b"\0")
+            nonce = gm.new_nonce()
+            return head + nonce + gm.sm4_gcm_seal(wrapping_key, nonce, content_key, aad)
 
         return wrap
 
     def unwrap(self, raw: Any, recipient_id: bytes, slot: bytes) -> bytes:
         assert isinstance(raw, gm.Sm2PrivateKey)
-        if not slot or not 0 < slot[0] < self.slot_len:
+        if len(slot) != self.slot_len or not 0 < slot[0] < self._ct_len:
             raise IntegrityError("sealed bundle's key slot is damaged")
+        nonce, wrapped = slot[self._ct_len : self._ct_len + 12], slot[self._ct_len + 12 :]
         try:
-            key = raw.decrypt(slot[1 : 1 + slot[0]])
+            wrapping_key = raw.decrypt(slot[1 : 1 + slot[0]])
+            key = gm.sm4_gcm_open(wrapping_key, nonce, wrapped, self.seal_magic + recipient_id)
         except BadSignature:
             raise IntegrityError("sealed bundle fails authentication: it was altered") from None
         if len(key) != self.content_key_len:
