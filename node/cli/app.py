@@ -35,7 +35,7 @@ COMMANDS = (
         "init",
         "node.cli.init",
         "init",
-        "Create a node: data directory, config, P-256 key, database; a province makes its root certificate, a child with --parent and --token enrolls with its parent.",  # noqa: E501
+        "Create a node: data directory, config, key, database; a province makes its root certificate (with --suite sm2, for the national algorithms), a child with --parent and --token enrolls with its parent and takes its province's suite.",  # noqa: E501
     ),
     Entry(
         "run",
