@@ -13,7 +13,7 @@ from typing import NamedTuple
 from federation.wire.keys import NodeKey, Purpose
 from node.domain.bounds import check_entry_body
 from node.domain.cursors import UNCHECKED, behind_problem
-from node.domain.entries import Entry, Head, entry_hash, head_message
+from node.domain.entries import Entry, Head, check_hash_alg, entry_hash, head_message
 from node.store import Tx
 
 
@@ -33,6 +33,7 @@ class Journal:
     writers never decide on the same stale state (two acceptances of one case)."""
 
     def __init__(self, origin: str, key: NodeKey) -> None:
+        check_hash_alg(key.suite.entry_hash_alg)
         self.origin = origin
         self.key = key
 

@@ -290,3 +290,71 @@ def test_one_province_runs_one_suite_and_init_says_which_it_takes(tmp_path: Path
     shown = json.loads(cli(home, "status", "--json").stdout)
     assert shown["suite"] == "sm2-sm3"
     assert "SM2 / SM3 / SM4-GCM (TLS: P-256)" in cli(home, "status").stdout
+
+
+def test_an_sm2_province_refuses_a_p256_national_key_a_sha256_chain_and_crafted_seals(tmp_path: Path) -> None:
+    """What the national suite must refuse: a CSR whose 'national' key is P-256 (a node would
+    sign with P-256 inside an SM2 province), a head of an SM2 origin over a SHA-256 chain, a
+    sealed slot whose SM2 ciphertext holds a key of the wrong size, and a bundle cut short.
+    Each is a clear refusal, never an exception that would end a link."""
+    from federation.wire.keys import NodeKey as Key
+    from federation.wire.suites import PrivateKey
+    from node.domain.entries import GENESIS, Head, Kind, Stream, head_message, make_entry
+    from sync.batches import BatchRefused
+
+    root_key = NodeKey.generate("sm2-sm3")
+    root = make_root(D("510000000000"), root_key, NOW, 1)
+    downgraded = Key(PrivateKey.generate(), tls=PrivateKey.generate())  # P-256 posing as national
+    with pytest.raises(InvalidInput, match="not SM2"):
+        issue(make_csr(D("511600000000"), downgraded), D("511600000000"), root, root_key, NOW, 2)
+
+    clock = Clock(NOW)
+    province = Node.init(tmp_path / "510000000000", "510000000000", clock=clock, key=NodeKey.generate("sm2-sm3"))
+    city = enroll(province, "511600000000", tmp_path, clock)
+    try:
+        for alg, refused in (("sha256", True), ("sm3", False)):
+            e = make_entry(city.code, Stream.CASE, 1, GENESIS, Kind.NOTICE_SENT, b"x", "to:510000000000", 1, alg)
+            sig = city.key.sign(Purpose.HEAD, head_message(city.code, Stream.CASE, 1, e.hash, 1))
+            head = Head(city.code, Stream.CASE, 1, e.hash, 1, sig.alg, sig.key_id, sig.value)
+            if refused:
+                with pytest.raises(BatchRefused, match="head signature"):
+                    province.replica.apply_batch([e], [head])
+            else:
+                province.replica.apply_batch([e], [head])
+        with province.store.read() as tx:
+            assert [x.hash for x in tx.entries(city.code, Stream.CASE)] == [e.hash]  # only the SM3 one
+    finally:
+        province.close()
+        city.close()
+
+    key = NodeKey.generate("sm2-sm3")
+    sealed = seal(b"personal data", [key.public_key])
+    slot_at = 5 + 16
+    from federation.wire import gm
+
+    recipient = gm.Sm2PublicKey.from_pem(key.public_key.pem)
+    assert recipient is not None
+    ct = recipient.encrypt(b"12345")  # a slot whose SM2 ciphertext holds 5 bytes, not a 16-byte key
+    forged = bytearray(sealed)
+    forged[slot_at : slot_at + 128] = bytes([len(ct)]) + ct.ljust(127, b"\0")
+    with pytest.raises(IntegrityError, match="altered"):
+        open_sealed(bytes(forged), key.private_key)
+    with pytest.raises(IntegrityError, match="cut short"):
+        open_sealed(sealed[: 5 + 16 + key.suite.slot_len + 5], key.private_key)
+
+
+def test_an_sm2_key_rotation_keeps_both_keys_and_opens_what_was_sealed_before(tmp_path: Path) -> None:
+    path = tmp_path / "node.key"
+    old = NodeKey.generate("sm2-sm3")
+    old.save(path)
+    sealed = seal(b"before the rotation", [old.public_key])
+    old.retire(path)
+    new = old.generate_like()
+    new.save(path, replace=True)
+    loaded = NodeKey.load(path)
+    assert loaded.public_key == new.public_key and loaded.tls_key.public == new.tls_key.public
+    assert loaded.tls_key.public != old.tls_key.public and loaded.national is not None
+    assert [k.public for k in loaded.opening_keys] == [new.public_key, old.public_key]
+    from federation.wire.sealing import open_sealed_with
+
+    assert open_sealed_with(sealed, loaded.opening_keys) == b"before the rotation"

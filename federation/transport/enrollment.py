@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from yiwang.v1 import federation_pb2, federation_pb2_grpc
 
 from federation.transport.errors_grpc import abort_with
-from federation.wire.certs import certified_key, code_of, dns_name, fingerprint, make_csr, verify_chain
+from federation.wire.certs import certified_key, code_of, dns_name, fingerprint, make_csr, tls_key, verify_chain
 from federation.wire.keys import NodeKey
 from federation.wire.national import national_key
 from node.domain.bounds import check
@@ -151,6 +151,10 @@ def enroll_with_parent(
     if len(chain) < 2 or fingerprint(chain[1]) != token.parent_fingerprint:
         raise SetupError("the parent returned a chain that is not issued by the pinned certificate")
     verify_chain(chain, {fingerprint(chain[-1])}, now)
-    if certified_key(chain[0]) != key.public_key or code_of(chain[0]) != code:
+    if (
+        certified_key(chain[0]) != key.public_key
+        or tls_key(chain[0]) != key.tls_key.public
+        or code_of(chain[0]) != code
+    ):
         raise SetupError("the parent returned a certificate for another key or code")
     return chain, key

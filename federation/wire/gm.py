@@ -59,7 +59,7 @@ def sm4_gcm_open(key: bytes, nonce: bytes, sealed: bytes, aad: bytes = b"") -> b
     """The plaintext of an SM4-GCM ciphertext; BadSignature when it or `aad` was changed."""
     try:
         plain: bytes = _mod("ciphers.aead").SM4GCM(key).decrypt(nonce, sealed, aad or None)
-    except _mod("exceptions").InvalidTag:
+    except (_mod("exceptions").InvalidTag, ValueError):  # altered, or a key or nonce of another size
         raise BadSignature("an SM4-GCM ciphertext does not match its tag") from None
     return plain
 

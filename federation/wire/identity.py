@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from federation.wire.certs import certified_key, code_of, fingerprint, from_pem, to_pem, verify_chain
+from federation.wire.certs import certified_key, code_of, fingerprint, from_pem, tls_key, to_pem, verify_chain
 from federation.wire.keys import NodeKey
 from node.domain.divisions import DivisionCode
 from node.domain.errors import SetupError
@@ -101,7 +101,7 @@ def load_identity(data_dir: Path, key: NodeKey, peer_anchors: Sequence[str], now
             raise SetupError(f"{anchor} does not hold the certificate its name promises")
         roots.append(root)
     identity = Identity(key, tuple(chain), tuple(roots))
-    if certified_key(identity.cert) != key.public_key:
+    if certified_key(identity.cert) != key.public_key or tls_key(identity.cert) != key.tls_key.public:
         raise SetupError(f"{path} does not certify this node's key: re-enroll the node")
     verify_chain(chain, identity.anchors, now)
     return identity

@@ -67,11 +67,17 @@ def _extension(exts: x509.Extensions, oid: x509.ObjectIdentifier) -> bytes | Non
     return bytes(value.value)
 
 
+NATIONAL_SUITE = "sm2-sm3"  # the one suite a national key may be of
+
+
 def _key_of(der: bytes, where: str) -> PublicKey:
     try:
-        return PublicKey.from_der(der)
+        key = PublicKey.from_der(der)
     except UnsupportedKey:
         raise UnknownIssuer(f"{where}: the national key is of no supported suite") from None
+    if key.suite.alg != NATIONAL_SUITE:
+        raise UnknownIssuer(f"{where}: the national key is a {key.suite.label} key, not SM2")
+    return key
 
 
 def national_key(cert: x509.Certificate) -> PublicKey | None:

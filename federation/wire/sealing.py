@@ -73,6 +73,8 @@ def open_sealed(sealed: bytes, private_key: PrivateKey) -> bytes:
     count = sealed[4]
     slot_len = 16 + s.slot_len
     body_at = 5 + count * slot_len
+    if len(sealed) < body_at + 12 + 16:
+        raise IntegrityError("sealed bundle is cut short")
     my_id = private_key.public.key_id
     for i in range(count):
         slot = sealed[5 + i * slot_len : 5 + (i + 1) * slot_len]

@@ -292,6 +292,8 @@ class Sm2(Suite):
         assert isinstance(raw, gm.Sm2PublicKey)
         wrapping_key = os.urandom(16)
         ct = raw.encrypt(wrapping_key)
+        if len(ct) >= self._ct_len:
+            raise UnsupportedKey(f"an SM2 ciphertext of {len(ct)} bytes does not fit a slot")
         head = bytes([len(ct)]) + ct.ljust(self._ct_len - 1, b"\0")
         aad = self.seal_magic + recipient_id
 
@@ -308,6 +310,8 @@ class Sm2(Suite):
         nonce, wrapped = slot[self._ct_len : self._ct_len + 12], slot[self._ct_len + 12 :]
         try:
             wrapping_key = raw.decrypt(slot[1 : 1 + slot[0]])
+            if len(wrapping_key) != 16:
+                raise BadSignature("an SM4 wrapping key of another size")
             key = gm.sm4_gcm_open(wrapping_key, nonce, wrapped, self.seal_magic + recipient_id)
         except BadSignature:
             raise IntegrityError("sealed bundle fails authentication: it was altered") from None

@@ -16,7 +16,7 @@ import datetime as dt
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from federation.transport.renewal import request_certificate
-from federation.wire.certs import certified_key, code_of, make_csr, verify_chain
+from federation.wire.certs import certified_key, code_of, make_csr, tls_key, verify_chain
 from federation.wire.identity import save_chain
 from node.context import Node
 from node.domain.errors import SetupError
@@ -32,7 +32,8 @@ def rotate_key(node: Node, timeout: float = 15.0) -> dt.datetime:
     csr = make_csr(identity.code, new_key).public_bytes(Encoding.DER)
     chain = request_certificate(node.settings.parent, identity, parent, csr, timeout)
     verify_chain(chain, identity.anchors, node.now())
-    if certified_key(chain[0]) != new_key.public_key or code_of(chain[0]) != identity.code:
+    certified = (certified_key(chain[0]), tls_key(chain[0]), code_of(chain[0]))
+    if certified != (new_key.public_key, new_key.tls_key.public, identity.code):
         raise SetupError("the parent returned a certificate for another key or code")
     with node.store.transaction() as tx:
         tx.put_origin_key(node.code, new_key.key_id, new_key.public_key.pem)

@@ -66,6 +66,8 @@ def init(
         )
     elif division.parent() is None:
         key = NodeKey.generate(SUITE_NAMES[suite])
+    elif suite != "p256":
+        raise InvalidInput("--suite", "only a province chooses its suite; a child takes its parent's at --parent")
     fed = {
         "listen": listen,
         "enroll_listen": enroll_listen,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-from node.domain.errors import SetupError
+from node.domain.errors import BadSignature, SetupError
 
 ENTRY_TAG = b"yiwang/v1/entry\x00"
 ENTRY_TAG_SM3 = b"yiwang/v1/entry-sm3\x00"
@@ -117,8 +117,18 @@ def entry_hash(
 def _sm3(data: bytes) -> bytes:
     try:
         return hashlib.new("sm3", data).digest()
-    except ValueError:
-        raise SetupError("this Python's OpenSSL has no SM3 (GB/T 32905): install an OpenSSL 3 build with it") from None
+    except ValueError:  # a peer's SM3 chain cannot be checked here: refused like a bad one
+        raise BadSignature("this node's OpenSSL has no SM3 (GB/T 32905) to check an SM3 entry hash") from None
+
+
+def check_hash_alg(alg: str) -> None:
+    """Refuse to run a node whose entry hash this host cannot compute (at start-up)."""
+    try:
+        entry_hash("", "", 0, GENESIS, "", b"", alg)
+    except (BadSignature, ValueError):
+        raise SetupError(
+            f"this host cannot compute {alg} entry hashes: install a Python whose OpenSSL has SM3"
+        ) from None
 
 
 def make_entry(

@@ -21,7 +21,7 @@ from federation.wire.suites import PublicKey
 from node import logs
 from node.bell import Bell
 from node.domain.entries import Addressed, Kind, Stream
-from node.domain.errors import BadSignature, InvalidInput, NotFound, SetupError
+from node.domain.errors import BadSignature, IntegrityError, InvalidInput, NotFound, SetupError
 from node.domain.licenses import License, check_citable, license_no
 from node.domain.lifecycle import CaseState, Decide
 from node.journal import Journal, Record
@@ -66,7 +66,10 @@ class LicenseBook:
             case_no, number, digest = license_sent_from_body(a.entry.body)
             if bundle_hash(a.sealed_bundle) != digest:
                 raise BadSignature(f"{a.entry.origin}/case/{a.entry.seq}: the sealed licence does not match its hash")
-            signed = open_sealed_with(a.sealed_bundle, self.key.opening_keys)
+            try:
+                signed = open_sealed_with(a.sealed_bundle, self.key.opening_keys)
+            except IntegrityError as exc:  # the copy's fault: a dead letter at its sender, not a broken link
+                raise BadSignature(f"{a.entry.origin}/case/{a.entry.seq}: {exc}") from None
             lic = verify_license(signed, anchors, now, tx.revoked_fingerprints())
             if lic.license_no != number or lic.issuer != a.entry.origin:
                 raise BadSignature(f"licence {lic.license_no} does not match the entry that carried it")
