@@ -103,6 +103,16 @@ def _pkey_op(evp_pkey: Any, encrypt: bool, data: bytes) -> bytes:
     return result
 
 
+def _sm2_loaded(load: Callable[[bytes], Any], data: bytes, kind: str) -> Any | None:
+    """The tongsuopy key `load` reads from `data` when it is an SM2 key of `kind` (its ec
+    module's class name), else None (another kind of key, or not a key)."""
+    try:
+        raw = load(data)
+    except (ValueError, TypeError, _mod("exceptions").UnsupportedAlgorithm):
+        return None
+    return raw if isinstance(raw, getattr(_mod("asymciphers.ec"), kind)) and raw.curve.name == "SM2" else None
+
+
 class Sm2PrivateKey:
     """An SM2 private key: signs with SM3 over Z(default id) || message."""
 
@@ -137,12 +147,9 @@ class Sm2PrivateKey:
     @classmethod
     def from_pem(cls, pem: bytes) -> Sm2PrivateKey | None:
         """The SM2 key of a PKCS#8 PEM, None when it holds another kind of key."""
-        ser, ec = _mod("serialization"), _mod("asymciphers.ec")
-        try:
-            raw = ser.load_pem_private_key(pem, password=None)
-        except (ValueError, TypeError, _mod("exceptions").UnsupportedAlgorithm):
-            return None
-        return cls(raw) if isinstance(raw, ec.EllipticCurvePrivateKey) and raw.curve.name == "SM2" else None
+        load = functools.partial(_mod("serialization").load_pem_private_key, password=None)
+        raw = _sm2_loaded(load, pem, "EllipticCurvePrivateKey")
+        return None if raw is None else cls(raw)
 
     def pem(self) -> bytes:
         ser = _mod("serialization")
@@ -169,22 +176,14 @@ class Sm2PublicKey:
     @classmethod
     def from_pem(cls, pem: bytes) -> Sm2PublicKey | None:
         """The SM2 key of a SubjectPublicKeyInfo PEM, None when it holds another kind of key."""
-        ser, ec = _mod("serialization"), _mod("asymciphers.ec")
-        try:
-            raw = ser.load_pem_public_key(pem)
-        except (ValueError, TypeError, _mod("exceptions").UnsupportedAlgorithm):
-            return None
-        return cls(raw) if isinstance(raw, ec.EllipticCurvePublicKey) and raw.curve.name == "SM2" else None
+        raw = _sm2_loaded(_mod("serialization").load_pem_public_key, pem, "EllipticCurvePublicKey")
+        return None if raw is None else cls(raw)
 
     @classmethod
     def from_der(cls, der: bytes) -> Sm2PublicKey | None:
         """The SM2 key of a DER SubjectPublicKeyInfo, None when it holds another kind of key."""
-        ser, ec = _mod("serialization"), _mod("asymciphers.ec")
-        try:
-            raw = ser.load_der_public_key(der)
-        except (ValueError, TypeError, _mod("exceptions").UnsupportedAlgorithm):
-            return None
-        return cls(raw) if isinstance(raw, ec.EllipticCurvePublicKey) and raw.curve.name == "SM2" else None
+        raw = _sm2_loaded(_mod("serialization").load_der_public_key, der, "EllipticCurvePublicKey")
+        return None if raw is None else cls(raw)
 
     def der(self) -> bytes:
         ser = _mod("serialization")

@@ -10,6 +10,7 @@ the algorithm id, and a verifier looks the suite up by it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from abc import ABC, abstractmethod
@@ -173,26 +174,22 @@ class Ecdsa(Suite):
         )
         return out
 
-    def load_public(self, pem: bytes) -> Any | None:
+    def _adopted(self, load: Callable[[bytes], object], data: bytes) -> Any | None:
+        """The key `load` reads from `data` if it is one of this suite's, else None."""
         try:
-            raw = serialization.load_pem_public_key(pem)
-        except (ValueError, UnsupportedAlgorithm):
-            return None
-        return raw if self.adopts(raw) else None
-
-    def load_public_der(self, der: bytes) -> Any | None:
-        try:
-            raw = serialization.load_der_public_key(der)
-        except (ValueError, UnsupportedAlgorithm):
-            return None
-        return raw if self.adopts(raw) else None
-
-    def load_private(self, pem: bytes) -> Any | None:
-        try:
-            raw = serialization.load_pem_private_key(pem, password=None)
+            raw = load(data)
         except (ValueError, TypeError, UnsupportedAlgorithm):
             return None
         return raw if self.adopts(raw) else None
+
+    def load_public(self, pem: bytes) -> Any | None:
+        return self._adopted(serialization.load_pem_public_key, pem)
+
+    def load_public_der(self, der: bytes) -> Any | None:
+        return self._adopted(serialization.load_der_public_key, der)
+
+    def load_private(self, pem: bytes) -> Any | None:
+        return self._adopted(functools.partial(serialization.load_pem_private_key, password=None), pem)
 
     def wrapper(self, raw: Any, recipient_id: bytes) -> Callable[[bytes], bytes]:
         assert isinstance(raw, ec.EllipticCurvePublicKey)
